@@ -1,0 +1,148 @@
+/// Maximal runs of allocated addresses `[lo, hi]`, keyed by `lo`, in an array-backed treap:
+/// expected O(log n) lookup, insert and remove, memory proportional to the number of runs.
+struct RunTree: Sendable {
+    struct Node: Sendable {
+        var lo: UInt128
+        var hi: UInt128
+        var left: Int32
+        var right: Int32
+        var priority: UInt32
+    }
+
+    private var nodes: [Node] = []
+    private var freeList: [Int32] = []
+    private var root: Int32 = -1
+    private var seed: UInt64 = 0x9E37_79B9_7F4A_7C15
+    private(set) var count = 0
+
+    init() {}
+
+    /// Builds the treap from runs sorted by `lo` in O(n), with the classic Cartesian-tree stack.
+    init(sortedRuns: [(lo: UInt128, hi: UInt128)]) {
+        nodes.reserveCapacity(sortedRuns.count)
+        var spine: [Int32] = []
+        for run in sortedRuns {
+            let index = Int32(nodes.count)
+            nodes.append(Node(lo: run.lo, hi: run.hi, left: -1, right: -1, priority: nextPriority()))
+            var lastPopped: Int32 = -1
+            while let top = spine.last, nodes[Int(top)].priority < nodes[Int(index)].priority {
+                lastPopped = spine.removeLast()
+            }
+            nodes[Int(index)].left = lastPopped
+            if let top = spine.last { nodes[Int(top)].right = index }
+            spine.append(index)
+        }
+        root = spine.first ?? -1
+        count = sortedRuns.count
+    }
+
+    private mutating func nextPriority() -> UInt32 {
+        seed ^= seed << 13
+        seed ^= seed >> 7
+        seed ^= seed << 17
+        return UInt32(truncatingIfNeeded: seed >> 32)
+    }
+
+    subscript(index: Int32) -> Node { nodes[Int(index)] }
+
+    /// Changes a run's bounds; callers keep the key order intact (no other run's `lo` lies between).
+    mutating func update(_ index: Int32, lo: UInt128, hi: UInt128) {
+        nodes[Int(index)].lo = lo
+        nodes[Int(index)].hi = hi
+    }
+
+    /// The run with the greatest `lo <= value`.
+    func floor(_ value: UInt128) -> Int32? {
+        var current = root
+        var best: Int32 = -1
+        while current >= 0 {
+            let node = nodes[Int(current)]
+            if node.lo <= value {
+                best = current
+                current = node.right
+            } else {
+                current = node.left
+            }
+        }
+        return best >= 0 ? best : nil
+    }
+
+    /// The run whose `lo` is exactly `value`.
+    func starting(at value: UInt128) -> Int32? {
+        var current = root
+        while current >= 0 {
+            let node = nodes[Int(current)]
+            if node.lo == value { return current }
+            current = value < node.lo ? node.left : node.right
+        }
+        return nil
+    }
+
+    mutating func insert(lo: UInt128, hi: UInt128) {
+        let node = Node(lo: lo, hi: hi, left: -1, right: -1, priority: nextPriority())
+        let index: Int32
+        if let reused = freeList.popLast() {
+            index = reused
+            nodes[Int(index)] = node
+        } else {
+            index = Int32(nodes.count)
+            nodes.append(node)
+        }
+        let (left, right) = split(root, lo)
+        root = merge(merge(left, index), right)
+        count += 1
+    }
+
+    mutating func remove(lo: UInt128) {
+        let (left, rest) = split(root, lo)
+        let (middle, right) = split(rest, lo + 1)
+        precondition(middle >= 0, "RunTree.remove of a missing run")
+        freeList.append(middle)
+        root = merge(left, right)
+        count -= 1
+    }
+
+    /// Splits into runs with `lo < key` and runs with `lo >= key`.
+    private mutating func split(_ tree: Int32, _ key: UInt128) -> (Int32, Int32) {
+        if tree < 0 { return (-1, -1) }
+        if nodes[Int(tree)].lo < key {
+            let (left, right) = split(nodes[Int(tree)].right, key)
+            nodes[Int(tree)].right = left
+            return (tree, right)
+        } else {
+            let (left, right) = split(nodes[Int(tree)].left, key)
+            nodes[Int(tree)].left = right
+            return (left, tree)
+        }
+    }
+
+    /// Joins two treaps where every key of `a` is below every key of `b`.
+    private mutating func merge(_ a: Int32, _ b: Int32) -> Int32 {
+        if a < 0 { return b }
+        if b < 0 { return a }
+        if nodes[Int(a)].priority > nodes[Int(b)].priority {
+            nodes[Int(a)].right = merge(nodes[Int(a)].right, b)
+            return a
+        } else {
+            nodes[Int(b)].left = merge(a, nodes[Int(b)].left)
+            return b
+        }
+    }
+
+    /// Runs in ascending order.
+    func inOrder() -> [(lo: UInt128, hi: UInt128)] {
+        var result: [(lo: UInt128, hi: UInt128)] = []
+        var stack: [Int32] = []
+        var current = root
+        while current >= 0 || !stack.isEmpty {
+            while current >= 0 {
+                stack.append(current)
+                current = nodes[Int(current)].left
+            }
+            let index = stack.removeLast()
+            result.append((nodes[Int(index)].lo, nodes[Int(index)].hi))
+            current = nodes[Int(index)].right
+        }
+        return result
+    }
+}

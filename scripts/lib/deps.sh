@@ -1,0 +1,61 @@
+# Shared helpers for the project's scripts: package installation and the cached kube-apiserver build.
+# Sourced, not executed.
+
+KLB_CACHE="${KLB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/keepalived-lb}"
+APISERVER_VERSION="1.20.2"
+APISERVER_BIN="$KLB_CACHE/kube-apiserver-v$APISERVER_VERSION"
+
+log() { printf '[%s] %s\n' "$(basename "$0")" "$*" >&2; }
+
+# Installs the named Debian packages that are missing; runs apt-get update once per call when needed.
+ensure_packages() {
+  local missing=()
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  log "installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >&2
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+}
+
+ensure_build_deps() {
+  ensure_packages libnl-3-dev libnl-route-3-dev pkg-config iproute2 keepalived etcd-server python3
+}
+
+# Builds kube-apiserver from Debian's `kubernetes` source package once; later calls reuse the cached binary.
+ensure_apiserver() {
+  if [ -x "$APISERVER_BIN" ]; then return 0; fi
+  ensure_packages etcd-server golang-go rsync make dpkg-dev
+  mkdir -p "$KLB_CACHE"
+  exec 9>"$KLB_CACHE/build.lock"
+  flock 9
+  if [ -x "$APISERVER_BIN" ]; then flock -u 9; return 0; fi
+  local src="$KLB_CACHE/deb-src"
+  if [ ! -f /etc/apt/sources.list.d/klb-deb-src.sources ]; then
+    cat >/etc/apt/sources.list.d/klb-deb-src.sources <<SRC
+Types: deb-src
+URIs: http://deb.debian.org/debian
+Suites: bookworm
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
+  fi
+  apt-get update -qq >&2
+  mkdir -p "$src"
+  ( cd "$src" && ls kubernetes_*.orig.tar.gz >/dev/null 2>&1 || apt-get source --download-only kubernetes >&2 )
+  local tree="$KLB_CACHE/gopath/src/k8s.io/kubernetes"
+  rm -rf "$KLB_CACHE/gopath"
+  mkdir -p "$tree"
+  log "unpacking kubernetes source"
+  tar xzf "$src"/kubernetes_*.orig.tar.gz -C "$tree" --strip-components=1
+  log "building kube-apiserver v$APISERVER_VERSION (about 5 minutes, once)"
+  ( cd "$tree" && GOPATH="$KLB_CACHE/gopath" GOFLAGS=-mod=vendor CGO_ENABLED=0 GO111MODULE=auto \
+      make WHAT=cmd/kube-apiserver >&2 )
+  cp "$tree/_output/bin/kube-apiserver" "$APISERVER_BIN.tmp"
+  mv "$APISERVER_BIN.tmp" "$APISERVER_BIN"
+  rm -rf "$KLB_CACHE/gopath"
+  flock -u 9
+  log "cached $APISERVER_BIN"
+}
