@@ -6,13 +6,34 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "IPAM", targets: ["IPAM"]),
+        .library(name: "KubeClient", targets: ["KubeClient"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.30.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.25.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.0"),
     ],
     targets: [
         // Pure Swift address management: no dependencies, not even Foundation.
+        // Cross-module optimisation lets callers specialise the generic allocator.
         .target(name: "IPAM", swiftSettings: [.unsafeFlags(["-cross-module-optimization"])]),
+
+        // A small, strict Kubernetes client: config, typed objects, verbs, watch, informer,
+        // leases and events.
+        .target(
+            name: "KubeClient",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
 
         .executableTarget(
             name: "klb-bench",
@@ -23,6 +44,7 @@ let package = Package(
         ),
 
         .testTarget(name: "IPAMTests", dependencies: ["IPAM"]),
+        .testTarget(name: "KubeClientTests", dependencies: ["KubeClient"]),
     ],
     swiftLanguageModes: [.v6]
 )

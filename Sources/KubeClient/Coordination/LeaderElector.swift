@@ -1,0 +1,143 @@
+import Foundation
+import Logging
+
+/// Leader election on a `coordination.k8s.io/v1` Lease, with client-go's semantics: a lease is
+/// free when its holder is empty or when this process has seen no change to it for
+/// `leaseDuration` (local observation, so clock skew between nodes does not matter).
+public actor LeaderElector {
+    public struct Configuration: Sendable {
+        public var leaseName: String
+        public var namespace: String
+        public var identity: String
+        public var leaseDuration: Duration
+        /// A leader that cannot renew for this long steps down.
+        public var renewDeadline: Duration
+        public var retryPeriod: Duration
+
+        public init(leaseName: String, namespace: String, identity: String, leaseDuration: Duration = .seconds(15),
+                    renewDeadline: Duration = .seconds(10), retryPeriod: Duration = .seconds(2)) {
+            self.leaseName = leaseName
+            self.namespace = namespace
+            self.identity = identity
+            self.leaseDuration = leaseDuration
+            self.renewDeadline = renewDeadline
+            self.retryPeriod = retryPeriod
+        }
+    }
+
+    private let client: KubernetesClient
+    public let configuration: Configuration
+    private let logger: Logger
+    private var observed: LeaseSpec?
+    private var observedAt: ContinuousClock.Instant = .now
+    public private(set) var isLeader = false
+
+    public init(client: KubernetesClient, configuration: Configuration, logger: Logger = Logger(label: "leader-election")) {
+        self.client = client
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// Waits for leadership, runs `body` while leading, and returns when leadership is lost
+    /// (throwing `KubeError`) or the task is cancelled (releasing the lease first).
+    public func run(whileLeading body: @escaping @Sendable () async throws -> Void) async throws {
+        while !(try await tryAcquireOrRenew()) {
+            try await Task.sleep(for: configuration.retryPeriod)
+        }
+        isLeader = true
+        logger.info("became leader", metadata: ["lease": "\(configuration.namespace)/\(configuration.leaseName)", "identity": "\(configuration.identity)"])
+        defer { isLeader = false }
+        do {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await body() }
+                group.addTask { try await self.renewLoop() }
+                _ = try await group.next()
+                group.cancelAll()
+            }
+        } catch {
+            if Task.isCancelled { await release() }
+            throw error
+        }
+        if Task.isCancelled { await release() }
+    }
+
+    private func renewLoop() async throws {
+        var lastRenew = ContinuousClock.now
+        while true {
+            try await Task.sleep(for: configuration.retryPeriod)
+            if (try? await tryAcquireOrRenew()) == true {
+                lastRenew = .now
+            } else if ContinuousClock.now - lastRenew > configuration.renewDeadline {
+                logger.error("lost leadership: could not renew within the renew deadline", metadata: ["lease": "\(configuration.leaseName)"])
+                throw KubeError(.conflict, "leadership of lease \(configuration.namespace)/\(configuration.leaseName) lost: not renewed within \(configuration.renewDeadline)")
+            }
+        }
+    }
+
+    /// One attempt; true when this process holds the lease afterwards.
+    func tryAcquireOrRenew() async throws(KubeError) -> Bool {
+        let now = KubeTime.format(Date(), micro: true)
+        let durationSeconds = Int(configuration.leaseDuration.components.seconds)
+        var lease: Lease
+        do {
+            lease = try await client.get(Lease.self, namespace: configuration.namespace, name: configuration.leaseName)
+        } catch let error where error.code == .notFound {
+            var fresh = Lease()
+            fresh.metadata = ObjectMeta(name: configuration.leaseName, namespace: configuration.namespace)
+            fresh.spec.holderIdentity = configuration.identity
+            fresh.spec.leaseDurationSeconds = durationSeconds
+            fresh.spec.acquireTime = now
+            fresh.spec.renewTime = now
+            fresh.spec.leaseTransitions = 0
+            do {
+                let created = try await client.create(fresh)
+                observe(created.spec)
+                return true
+            } catch let error where error.code == .alreadyExists || error.code == .conflict {
+                return false
+            }
+        }
+        observe(lease.spec)
+        let holder = lease.spec.holderIdentity ?? ""
+        let held = !holder.isEmpty && holder != configuration.identity
+        if held && ContinuousClock.now - observedAt < .seconds(lease.spec.leaseDurationSeconds ?? durationSeconds) {
+            return false
+        }
+        if holder != configuration.identity {
+            lease.spec.acquireTime = now
+            lease.spec.leaseTransitions = (lease.spec.leaseTransitions ?? 0) + (holder.isEmpty && lease.spec.leaseTransitions == nil ? 0 : 1)
+        }
+        lease.spec.holderIdentity = configuration.identity
+        lease.spec.leaseDurationSeconds = durationSeconds
+        lease.spec.renewTime = now
+        do {
+            let updated = try await client.update(lease)
+            observe(updated.spec)
+            return true
+        } catch let error where error.code == .conflict {
+            return false
+        }
+    }
+
+    private func observe(_ spec: LeaseSpec) {
+        if observed != spec {
+            observed = spec
+            observedAt = .now
+        }
+    }
+
+    /// Gives the lease up so a standby takes over at once instead of after `leaseDuration`.
+    public func release() async {
+        guard var lease = try? await client.get(Lease.self, namespace: configuration.namespace, name: configuration.leaseName),
+              lease.spec.holderIdentity == configuration.identity else { return }
+        lease.spec.holderIdentity = ""
+        lease.spec.leaseDurationSeconds = 1
+        lease.spec.renewTime = KubeTime.format(Date(), micro: true)
+        do {
+            _ = try await client.update(lease)
+            logger.info("released leadership", metadata: ["lease": "\(configuration.leaseName)"])
+        } catch {
+            logger.warning("could not release the lease; a standby takes over after the lease duration", metadata: ["error": "\(error)"])
+        }
+    }
+}

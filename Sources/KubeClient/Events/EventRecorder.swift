@@ -1,0 +1,88 @@
+import Foundation
+import Logging
+
+/// Records core/v1 Events and aggregates repeats the way kube's recorder does: the same
+/// (object, type, reason, message) within ten minutes bumps `count` on one Event instead of
+/// creating another, and repeats within a second are folded into the next write.
+public actor EventRecorder {
+    public enum EventType: String, Sendable {
+        case normal = "Normal"
+        case warning = "Warning"
+    }
+
+    private struct Entry {
+        var name: String
+        var namespace: String
+        var count: Int
+        var written: Int
+        var lastWrite: ContinuousClock.Instant
+    }
+
+    private let client: KubernetesClient
+    private let component: String
+    private let host: String?
+    private let logger: Logger
+    private var entries: [String: Entry] = [:]
+    private let aggregationWindow: Duration = .seconds(600)
+    private let minimumWriteInterval: Duration
+
+    public init(client: KubernetesClient, component: String, host: String? = nil, minimumWriteInterval: Duration = .seconds(1), logger: Logger = Logger(label: "events")) {
+        self.client = client
+        self.component = component
+        self.host = host
+        self.minimumWriteInterval = minimumWriteInterval
+        self.logger = logger
+    }
+
+    /// Best effort, like every Kubernetes recorder: a failure is logged, never thrown at the reconciler.
+    public func record(_ object: ObjectReference, type: EventType, reason: String, message: String) async {
+        let namespace = object.namespace ?? "default"
+        let key = [object.uid ?? object.name ?? "", namespace, type.rawValue, reason, message].joined(separator: "\u{1}")
+        let now = ContinuousClock.now
+        let timestamp = KubeTime.format(Date())
+        entries = entries.filter { now - $0.value.lastWrite < aggregationWindow }
+
+        if var entry = entries[key] {
+            entry.count += 1
+            if now - entry.lastWrite < minimumWriteInterval {
+                entries[key] = entry
+                return
+            }
+            let patch: JSONValue = ["count": .int(Int64(entry.count)), "lastTimestamp": .string(timestamp)]
+            do {
+                _ = try await client.patch(Event.self, namespace: entry.namespace, name: entry.name, .merge(patch))
+                entry.written = entry.count
+                entry.lastWrite = now
+                entries[key] = entry
+                return
+            } catch let error where error.code == .notFound {
+                entries[key] = nil
+            } catch {
+                logger.warning("could not update event", metadata: ["reason": "\(reason)", "error": "\(error)"])
+                entries[key] = entry
+                return
+            }
+        }
+
+        var event = Event()
+        let nanos = UInt64(Date().timeIntervalSince1970 * 1e9)
+        event.metadata = ObjectMeta(name: "\(object.name ?? "object").\(String(nanos, radix: 16))", namespace: namespace)
+        event.involvedObject = object
+        event.type = type.rawValue
+        event.reason = reason
+        event.message = message
+        event.count = 1
+        event.firstTimestamp = timestamp
+        event.lastTimestamp = timestamp
+        event.sourceComponent = component
+        if let host { event.json["source"] = ["component": .string(component), "host": .string(host)] }
+        event.reportingComponent = component
+        event.reportingInstance = host ?? component
+        do {
+            let created = try await client.create(event, namespace: namespace)
+            entries[key] = Entry(name: created.metadata.name ?? "", namespace: namespace, count: 1, written: 1, lastWrite: now)
+        } catch {
+            logger.warning("could not record event", metadata: ["reason": "\(reason)", "object": "\(namespace)/\(object.name ?? "")", "error": "\(error)"])
+        }
+    }
+}

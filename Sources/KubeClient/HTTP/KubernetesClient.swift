@@ -1,0 +1,154 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOSSL
+
+/// A Kubernetes API client. One instance per process; it is safe to share between tasks.
+public final class KubernetesClient: Sendable {
+    public let configuration: ClientConfiguration
+    let http: HTTPClient
+    let logger: Logger
+    private let limiter: RateLimiter
+    private let tokens: TokenSource
+    private let baseURL: String
+
+    public init(configuration: ClientConfiguration, logger: Logger = Logger(label: "kubeclient")) throws(KubeError) {
+        self.configuration = configuration
+        self.logger = logger
+        limiter = RateLimiter(qps: configuration.qps, burst: configuration.burst)
+        tokens = TokenSource(configuration.credentials)
+        baseURL = configuration.server
+
+        var httpConfiguration = HTTPClient.Configuration()
+        if configuration.server.hasPrefix("https://") {
+            httpConfiguration.tlsConfiguration = try Self.tlsConfiguration(configuration)
+        }
+        httpConfiguration.timeout = .init(connect: .seconds(10))
+        httpConfiguration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 16)
+        httpConfiguration.decompression = .disabled
+        http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: httpConfiguration)
+    }
+
+    static func tlsConfiguration(_ configuration: ClientConfiguration) throws(KubeError) -> TLSConfiguration {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        do {
+            if let ca = configuration.certificateAuthorityPEM {
+                let certificates = try NIOSSLCertificate.fromPEMBytes(ca)
+                guard !certificates.isEmpty else { throw KubeError(.configuration, "\(configuration.source): the certificate authority holds no PEM certificate") }
+                tls.trustRoots = .certificates(certificates)
+            }
+            if let cert = configuration.clientCertificatePEM, let key = configuration.clientKeyPEM {
+                tls.certificateChain = try NIOSSLCertificate.fromPEMBytes(cert).map { .certificate($0) }
+                tls.privateKey = .privateKey(try NIOSSLPrivateKey(bytes: key, format: .pem))
+            }
+        } catch let error as KubeError {
+            throw error
+        } catch {
+            throw KubeError(.configuration, "\(configuration.source): cannot load TLS material: \(error)")
+        }
+        if configuration.insecureSkipTLSVerify {
+            tls.certificateVerification = .none
+        }
+        return tls
+    }
+
+    /// Closes connections. Call once, before the process exits.
+    public func shutdown() async throws {
+        try await http.shutdown()
+    }
+
+    // MARK: - Requests
+
+    struct Response {
+        let status: Int
+        let body: ByteBuffer
+    }
+
+    func makeRequest(method: HTTPMethod, path: String, query: [(String, String)], body: Data?, contentType: String?) async throws(KubeError) -> HTTPClientRequest {
+        var url = baseURL + path
+        if !query.isEmpty {
+            url += "?" + query.map { "\($0.0)=\(Self.queryEscape($0.1))" }.joined(separator: "&")
+        }
+        var request = HTTPClientRequest(url: url)
+        request.method = method
+        request.headers.add(name: "Accept", value: "application/json")
+        request.headers.add(name: "User-Agent", value: "keepalived-lb/0.1")
+        if let token = try await tokens.token() {
+            request.headers.add(name: "Authorization", value: "Bearer \(token)")
+        }
+        if let body {
+            request.headers.add(name: "Content-Type", value: contentType ?? "application/json")
+            request.body = .bytes(ByteBuffer(bytes: body))
+        }
+        return request
+    }
+
+    static func queryEscape(_ value: String) -> String {
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~")
+        return value.addingPercentEncoding(withAllowedCharacters: allowed) ?? value
+    }
+
+    /// Sends one request and returns the body of a 2xx response; other statuses become `KubeError`.
+    func send(_ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: Data? = nil, contentType: String? = nil) async throws(KubeError) -> ByteBuffer {
+        let description = "\(method.rawValue) \(path)"
+        var retriedAuth = false
+        while true {
+            do { try await limiter.acquire() } catch { throw KubeError(.timeout, "\(description): cancelled while rate-limited") }
+            let request = try await makeRequest(method: method, path: path, query: query, body: body, contentType: contentType)
+            let response: HTTPClientResponse
+            let bytes: ByteBuffer
+            do {
+                response = try await http.execute(request, timeout: .init(configuration.requestTimeout))
+                bytes = try await response.body.collect(upTo: 64 << 20)
+            } catch {
+                throw Self.transportError(error, request: description, configuration: configuration)
+            }
+            let status = Int(response.status.code)
+            if (200..<300).contains(status) { return bytes }
+            if status == 401, !retriedAuth, case .tokenFile = configuration.credentials {
+                // The token may have rotated under us: re-read it once.
+                retriedAuth = true
+                _ = try await tokens.token(forceReload: true)
+                continue
+            }
+            throw Self.apiError(status: status, body: bytes, request: description)
+        }
+    }
+
+    static func apiError(status: Int, body: ByteBuffer, request: String) -> KubeError {
+        let apiStatus = (try? JSONValue.parse(body.readableBytesView))?.objectValue.map(APIStatus.init(json:))
+        return KubeError.from(httpStatus: status, status: apiStatus?.json["kind"]?.stringValue == "Status" ? apiStatus : nil, request: request)
+    }
+
+    static func transportError(_ error: any Error, request: String, configuration: ClientConfiguration) -> KubeError {
+        if let error = error as? KubeError { return error }
+        if let error = error as? HTTPClientError, error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout {
+            return KubeError(.timeout, "\(request) to \(configuration.server): \(error)")
+        }
+        if error is CancellationError { return KubeError(.timeout, "\(request): cancelled") }
+        if error is NIOSSLError || String(describing: error).contains("handshakeFailed") || String(describing: error).contains("SSL") {
+            return KubeError(.transport, "\(request) to \(configuration.server): TLS failed: \(error); check the certificate authority in \(configuration.source)")
+        }
+        return KubeError(.transport, "\(request) to \(configuration.server): \(error)")
+    }
+
+    func decode<T: KubernetesObject>(_ type: T.Type, _ bytes: ByteBuffer, request: String) throws(KubeError) -> T {
+        do {
+            guard let object = try JSONValue.parse(bytes.readableBytesView).objectValue else {
+                throw KubeError(.decoding, "\(request): response is not a JSON object")
+            }
+            return T(json: object)
+        } catch let error as KubeError {
+            throw error
+        } catch {
+            throw KubeError(.decoding, "\(request): invalid JSON in response: \(error)")
+        }
+    }
+
+    static func encode(_ value: JSONValue) throws(KubeError) -> Data {
+        do { return try value.serialized() } catch { throw KubeError(.unexpected, "cannot encode request body: \(error)") }
+    }
+}

@@ -1,0 +1,140 @@
+/// Where a kind lives in the API and how its URLs are built.
+public struct ResourceDescriptor: Hashable, Sendable {
+    public let group: String
+    public let version: String
+    public let kind: String
+    public let plural: String
+    public let namespaced: Bool
+
+    public init(group: String, version: String, kind: String, plural: String, namespaced: Bool) {
+        self.group = group
+        self.version = version
+        self.kind = kind
+        self.plural = plural
+        self.namespaced = namespaced
+    }
+
+    public var apiVersion: String { group.isEmpty ? version : "\(group)/\(version)" }
+
+    /// `/api/v1/namespaces/ns/services/name/status` and friends.
+    public func path(namespace: String?, name: String? = nil, subresource: String? = nil) -> String {
+        var path = group.isEmpty ? "/api/\(version)" : "/apis/\(group)/\(version)"
+        if namespaced, let namespace { path += "/namespaces/\(namespace.pathEscaped)" }
+        path += "/\(plural)"
+        if let name { path += "/\(name.pathEscaped)" }
+        if let subresource { path += "/\(subresource)" }
+        return path
+    }
+}
+
+extension String {
+    /// Escapes everything but unreserved characters; names are validated by the server, but a
+    /// slash in user input must never change the path.
+    var pathEscaped: String {
+        var result = ""
+        for byte in utf8 {
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                 UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
+                result.append(Character(Unicode.Scalar(byte)))
+            default:
+                result += "%" + String(byte >> 4, radix: 16, uppercase: true) + String(byte & 0xf, radix: 16, uppercase: true)
+            }
+        }
+        return result
+    }
+}
+
+/// A top-level API object with metadata.
+public protocol KubernetesObject: JSONBacked {
+    static var resource: ResourceDescriptor { get }
+}
+
+extension KubernetesObject {
+    public var metadata: ObjectMeta {
+        get { self[object: "metadata"] }
+        set { self[object: "metadata"] = newValue }
+    }
+
+    /// `namespace/name`, or `name` for cluster-scoped objects: the cache key.
+    public var key: String {
+        let meta = metadata
+        if let namespace = meta.namespace, !namespace.isEmpty { return "\(namespace)/\(meta.name ?? "")" }
+        return meta.name ?? ""
+    }
+
+    /// Sets apiVersion and kind, which the server requires on create and update.
+    public mutating func stampTypeMeta() {
+        json["apiVersion"] = .string(Self.resource.apiVersion)
+        json["kind"] = .string(Self.resource.kind)
+    }
+
+    /// A reference for events and owner references.
+    public var reference: ObjectReference {
+        var ref = ObjectReference()
+        ref.apiVersion = Self.resource.apiVersion
+        ref.kind = Self.resource.kind
+        ref.namespace = metadata.namespace
+        ref.name = metadata.name
+        ref.uid = metadata.uid
+        ref.resourceVersion = metadata.resourceVersion
+        return ref
+    }
+}
+
+public struct ObjectMeta: JSONBacked {
+    public var json: JSONObject
+    public init(json: JSONObject) { self.json = json }
+
+    public init(name: String, namespace: String? = nil) {
+        self.json = [:]
+        self.name = name
+        self.namespace = namespace
+    }
+
+    public var name: String? { get { self[string: "name"] } set { self[string: "name"] = newValue } }
+    public var generateName: String? { get { self[string: "generateName"] } set { self[string: "generateName"] = newValue } }
+    public var namespace: String? { get { self[string: "namespace"] } set { self[string: "namespace"] = newValue } }
+    public var uid: String? { get { self[string: "uid"] } set { self[string: "uid"] = newValue } }
+    public var resourceVersion: String? { get { self[string: "resourceVersion"] } set { self[string: "resourceVersion"] = newValue } }
+    public var generation: Int? { get { self[int: "generation"] } set { self[int: "generation"] = newValue } }
+    public var creationTimestamp: String? { get { self[string: "creationTimestamp"] } set { self[string: "creationTimestamp"] = newValue } }
+    public var deletionTimestamp: String? { get { self[string: "deletionTimestamp"] } set { self[string: "deletionTimestamp"] = newValue } }
+    public var labels: [String: String] { get { self[stringMap: "labels"] ?? [:] } set { self[stringMap: "labels"] = newValue.isEmpty ? nil : newValue } }
+    public var annotations: [String: String] { get { self[stringMap: "annotations"] ?? [:] } set { self[stringMap: "annotations"] = newValue.isEmpty ? nil : newValue } }
+    public var finalizers: [String] { get { self[strings: "finalizers"] ?? [] } set { self[strings: "finalizers"] = newValue.isEmpty ? nil : newValue } }
+}
+
+public struct ObjectReference: JSONBacked {
+    public var json: JSONObject
+    public init(json: JSONObject) { self.json = json }
+
+    public var apiVersion: String? { get { self[string: "apiVersion"] } set { self[string: "apiVersion"] = newValue } }
+    public var kind: String? { get { self[string: "kind"] } set { self[string: "kind"] = newValue } }
+    public var namespace: String? { get { self[string: "namespace"] } set { self[string: "namespace"] = newValue } }
+    public var name: String? { get { self[string: "name"] } set { self[string: "name"] = newValue } }
+    public var uid: String? { get { self[string: "uid"] } set { self[string: "uid"] = newValue } }
+    public var resourceVersion: String? { get { self[string: "resourceVersion"] } set { self[string: "resourceVersion"] = newValue } }
+}
+
+/// A condition as used in Service and other statuses (metav1.Condition).
+public struct Condition: JSONBacked {
+    public var json: JSONObject
+    public init(json: JSONObject) { self.json = json }
+
+    public init(type: String, status: String, reason: String, message: String, lastTransitionTime: String, observedGeneration: Int? = nil) {
+        json = [:]
+        self.type = type
+        self.status = status
+        self.reason = reason
+        self.message = message
+        self.lastTransitionTime = lastTransitionTime
+        self[int: "observedGeneration"] = observedGeneration
+    }
+
+    public var type: String? { get { self[string: "type"] } set { self[string: "type"] = newValue } }
+    public var status: String? { get { self[string: "status"] } set { self[string: "status"] = newValue } }
+    public var reason: String? { get { self[string: "reason"] } set { self[string: "reason"] = newValue } }
+    public var message: String? { get { self[string: "message"] } set { self[string: "message"] = newValue } }
+    public var lastTransitionTime: String? { get { self[string: "lastTransitionTime"] } set { self[string: "lastTransitionTime"] = newValue } }
+}

@@ -1,0 +1,115 @@
+import Logging
+
+public enum InformerEvent<T: KubernetesObject>: Sendable {
+    case added(T)
+    case updated(old: T, new: T)
+    case deleted(T)
+    /// The first full list has been delivered: the cache now reflects the cluster.
+    case synced
+}
+
+/// List + watch + a local cache keyed by `namespace/name`. Resumes from the last resourceVersion
+/// after disconnects (with backoff) and relists on 410 Gone, synthesising the events it missed
+/// from the difference, so a consumer never loses a deletion.
+public actor Informer<T: KubernetesObject> {
+    private let client: KubernetesClient
+    private let namespace: String?
+    private let labelSelector: String?
+    private let fieldSelector: String?
+    private let logger: Logger
+    private let initialBackoff: Duration
+    private let maximumBackoff: Duration
+    private let watchTimeoutSeconds: Int
+    private var cache: [String: T] = [:]
+    private var resourceVersion: String?
+    public private(set) var hasSynced = false
+    /// How many times the informer had to list from scratch (for metrics and tests).
+    public private(set) var relists = 0
+
+    public init(client: KubernetesClient, namespace: String? = nil, labelSelector: String? = nil, fieldSelector: String? = nil,
+                logger: Logger = Logger(label: "informer"), initialBackoff: Duration = .milliseconds(200),
+                maximumBackoff: Duration = .seconds(10), watchTimeoutSeconds: Int = 300) {
+        self.client = client
+        self.namespace = namespace
+        self.labelSelector = labelSelector
+        self.fieldSelector = fieldSelector
+        self.logger = logger
+        self.initialBackoff = initialBackoff
+        self.maximumBackoff = maximumBackoff
+        self.watchTimeoutSeconds = watchTimeoutSeconds
+    }
+
+    public func get(_ key: String) -> T? { cache[key] }
+    public func list() -> [T] { Array(cache.values) }
+    public var count: Int { cache.count }
+
+    /// Runs until the task is cancelled, calling `handler` for every change in order.
+    public func run(_ handler: @Sendable (InformerEvent<T>) async -> Void) async {
+        var needsList = true
+        var backoff = initialBackoff
+        while !Task.isCancelled {
+            do {
+                if needsList {
+                    try await relist(handler)
+                    needsList = false
+                }
+                let options = WatchOptions(resourceVersion: resourceVersion, labelSelector: labelSelector, fieldSelector: fieldSelector,
+                                           allowBookmarks: true, timeoutSeconds: watchTimeoutSeconds)
+                for try await event in client.watch(T.self, namespace: namespace, options: options) {
+                    await apply(event, handler)
+                    backoff = initialBackoff
+                }
+            } catch let error as KubeError where error.code == .gone {
+                logger.info("watch resourceVersion expired; relisting", metadata: ["resource": "\(T.resource.plural)", "error": "\(error.message)"])
+                needsList = true
+            } catch {
+                if Task.isCancelled { return }
+                logger.warning("watch failed; retrying", metadata: ["resource": "\(T.resource.plural)", "error": "\(error)", "backoff": "\(backoff)"])
+                let jitter = Double.random(in: 0.8...1.2)
+                try? await Task.sleep(for: backoff * jitter)
+                backoff = min(backoff * 2, maximumBackoff)
+            }
+        }
+    }
+
+    private func relist(_ handler: @Sendable (InformerEvent<T>) async -> Void) async throws(KubeError) {
+        let listed = try await client.listAll(T.self, namespace: namespace, options: ListOptions(labelSelector: labelSelector, fieldSelector: fieldSelector))
+        relists += 1
+        var fresh: [String: T] = [:]
+        for item in listed.items { fresh[item.key] = item }
+        let previous = cache
+        cache = fresh
+        resourceVersion = listed.resourceVersion
+        for (key, item) in fresh.sorted(by: { $0.key < $1.key }) {
+            if let old = previous[key] {
+                if old.metadata.resourceVersion != item.metadata.resourceVersion { await handler(.updated(old: old, new: item)) }
+            } else {
+                await handler(.added(item))
+            }
+        }
+        for (key, old) in previous.sorted(by: { $0.key < $1.key }) where fresh[key] == nil {
+            await handler(.deleted(old))
+        }
+        if !hasSynced {
+            hasSynced = true
+            await handler(.synced)
+        }
+    }
+
+    private func apply(_ event: WatchEvent<T>, _ handler: @Sendable (InformerEvent<T>) async -> Void) async {
+        if let rv = event.resourceVersion, !rv.isEmpty { resourceVersion = rv }
+        switch event {
+        case .added(let object), .modified(let object):
+            if let old = cache.updateValue(object, forKey: object.key) {
+                await handler(.updated(old: old, new: object))
+            } else {
+                await handler(.added(object))
+            }
+        case .deleted(let object):
+            let old = cache.removeValue(forKey: object.key)
+            await handler(.deleted(old ?? object))
+        case .bookmark:
+            break
+        }
+    }
+}

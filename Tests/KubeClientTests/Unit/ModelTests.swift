@@ -1,0 +1,66 @@
+import Foundation
+@testable import KubeClient
+import Testing
+
+@Suite("Models")
+struct ModelTests {
+    @Test func unknownFieldsSurviveTypedEdits() throws {
+        let text = #"{"apiVersion":"v1","kind":"Service","metadata":{"name":"s","namespace":"n","managedFields":[{"manager":"other"}]},"spec":{"type":"ClusterIP","futureField":{"x":[1,2.5,true,null]},"ports":[{"port":80,"appProtocol":"http","targetPort":"web"}]},"status":{"loadBalancer":{"ingress":[{"ip":"192.0.2.1","ports":[{"port":80}]}]}}}"#
+        var service = Service(json: try JSONValue.parse(Array(text.utf8)).objectValue!)
+        service.spec.type = "LoadBalancer"
+        service.spec.loadBalancerClass = "example.com/keepalived"
+        var ports = service.spec.ports
+        ports[0].nodePort = 30080
+        service.spec.ports = ports
+        service.status.loadBalancer.ingress = [LoadBalancerIngress(ip: "192.0.2.2", ipMode: "VIP")]
+        service.metadata.finalizers = ["service.kubernetes.io/load-balancer-cleanup"]
+        let json = service.json
+        #expect(json["spec"]?.objectValue?["futureField"] == ["x": [1, .double(2.5), true, nil]])
+        #expect(json["spec"]?.objectValue?["ports"]?.arrayValue?.first?.objectValue?["appProtocol"] == "http")
+        #expect(service.spec.ports.first?.targetPort == "web")
+        #expect(json["metadata"]?.objectValue?["managedFields"] != nil)
+        #expect(service.status.loadBalancer.ingress.map(\.ipMode) == ["VIP"])
+        #expect(service.key == "n/s")
+        let roundTrip = Service(json: try JSONValue.parse(Array(try JSONValue.object(json).serialized())).objectValue!)
+        #expect(roundTrip == service)
+    }
+
+    @Test func unsetFieldsAreRemovedNotNulled() {
+        var meta = ObjectMeta(name: "a")
+        meta.labels = ["k": "v"]
+        meta.labels = [:]
+        meta.namespace = nil
+        #expect(meta.json == ["name": "a"])
+    }
+
+    @Test func paths() {
+        #expect(Service.resource.path(namespace: "ns", name: "a/b", subresource: "status") == "/api/v1/namespaces/ns/services/a%2Fb/status")
+        #expect(Lease.resource.path(namespace: "kube-system") == "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases")
+        #expect(Node.resource.path(namespace: "ignored", name: "n1") == "/api/v1/nodes/n1")
+    }
+
+    @Test func errorClassification() {
+        let status = APIStatus(json: ["kind": "Status", "reason": "AlreadyExists", "code": 409, "message": "exists"])
+        #expect(KubeError.from(httpStatus: 409, status: status, request: "POST x").code == .alreadyExists)
+        #expect(KubeError.from(httpStatus: 409, status: nil, request: "PUT x").code == .conflict)
+        #expect(KubeError.from(httpStatus: 403, status: nil, request: "GET x").code == .forbidden)
+        #expect(KubeError.from(httpStatus: 200, status: APIStatus(json: ["reason": "Expired"]), request: "WATCH").code == .gone)
+        #expect(KubeError.from(httpStatus: 503, status: nil, request: "GET x").message == "GET x: HTTP 503")
+    }
+
+    @Test func times() throws {
+        let date = try #require(KubeTime.parse("2026-11-25T08:20:11.123456Z"))
+        #expect(KubeTime.format(date, micro: true) == "2026-11-25T08:20:11.123456Z")
+        #expect(KubeTime.format(date) == "2026-11-25T08:20:11Z")
+        #expect(KubeTime.parse("2026-11-25T10:20:11+02:00") == KubeTime.parse("2026-11-25T08:20:11Z"))
+        #expect(KubeTime.parse("yesterday") == nil)
+    }
+
+    @Test func rateLimiterHoldsBurstThenQPS() async throws {
+        let limiter = RateLimiter(qps: 20, burst: 2)
+        let start = ContinuousClock.now
+        for _ in 0..<6 { try await limiter.acquire() }
+        // Two free, four at 20/s: at least 200 ms. Only a lower bound: machines are noisy.
+        #expect(ContinuousClock.now - start >= .milliseconds(190))
+    }
+}
