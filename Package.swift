@@ -44,7 +44,9 @@ let package = Package(
         ),
 
         .testTarget(name: "IPAMTests", dependencies: ["IPAM"]),
-        .testTarget(name: "KubeClientTests", dependencies: ["KubeClient"]),
+        // Starts real control planes through scripts/testenv for the integration tests.
+        .target(name: "KubeTestSupport", dependencies: ["KubeClient"], path: "Tests/KubeTestSupport"),
+        .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "KubeTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

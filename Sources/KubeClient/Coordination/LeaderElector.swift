@@ -55,17 +55,25 @@ public actor LeaderElector {
                 group.cancelAll()
             }
         } catch {
-            if Task.isCancelled { await release() }
+            if Task.isCancelled { await releaseUncancelled() }
             throw error
         }
-        if Task.isCancelled { await release() }
+        if Task.isCancelled { await releaseUncancelled() }
+    }
+
+    /// The caller's task is cancelled, and a cancelled task's requests fail at once: release
+    /// from a fresh task so the standby is not left waiting a whole lease duration.
+    private func releaseUncancelled() async {
+        await Task { await self.release() }.value
     }
 
     private func renewLoop() async throws {
         var lastRenew = ContinuousClock.now
         while true {
             try await Task.sleep(for: configuration.retryPeriod)
-            if (try? await tryAcquireOrRenew()) == true {
+            let remaining = configuration.renewDeadline - (ContinuousClock.now - lastRenew)
+            let renewed = remaining > .zero ? ((try? await withTimeout(remaining) { try await self.tryAcquireOrRenew() }) ?? false) : false
+            if renewed {
                 lastRenew = .now
             } else if ContinuousClock.now - lastRenew > configuration.renewDeadline {
                 logger.error("lost leadership: could not renew within the renew deadline", metadata: ["lease": "\(configuration.leaseName)"])

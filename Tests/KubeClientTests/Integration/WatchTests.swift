@@ -1,0 +1,120 @@
+import Foundation
+import KubeClient
+import KubeTestSupport
+import Testing
+
+@Suite("Watch against kube-apiserver")
+struct WatchTests {
+    @Test func watchSeesCreateUpdateDeleteInOrder() async throws {
+        let cluster = try await TestEnvironment.shared()
+        let client = try cluster.adminClient()
+        defer { Task { try? await client.shutdown() } }
+        let ns = try await cluster.makeNamespace(client)
+        let start = try await client.list(ConfigMap.self, namespace: ns)
+
+        let watcher = Task { () -> [String] in
+            var seen: [String] = []
+            for try await event in client.watch(ConfigMap.self, namespace: ns, options: WatchOptions(resourceVersion: start.resourceVersion, timeoutSeconds: 30)) {
+                switch event {
+                case .added(let cm): seen.append("ADDED \(cm.metadata.name!) \(cm.data["k"] ?? "")")
+                case .modified(let cm): seen.append("MODIFIED \(cm.metadata.name!) \(cm.data["k"] ?? "")")
+                case .deleted(let cm): seen.append("DELETED \(cm.metadata.name!)")
+                case .bookmark: continue
+                }
+                if seen.count == 4 { break }
+            }
+            return seen
+        }
+        var cm = try await client.create(ConfigMap(name: "a", namespace: ns, data: ["k": "1"]))
+        cm.data = ["k": "2"]
+        _ = try await client.update(cm)
+        _ = try await client.create(ConfigMap(name: "b", namespace: ns, data: ["k": "3"]))
+        try await client.delete(ConfigMap.self, namespace: ns, name: "a")
+        let seen = try await watcher.value
+        #expect(seen == ["ADDED a 1", "MODIFIED a 2", "ADDED b 3", "DELETED a"])
+    }
+}
+
+/// Restarts its own API server, so it gets a dedicated control plane.
+@Suite("Informer recovery", .serialized)
+struct InformerRecoveryTests {
+    actor Recorder {
+        var events: [String] = []
+        var synced = false
+        func add(_ event: InformerEvent<ConfigMap>) {
+            switch event {
+            case .added(let cm): events.append("added \(cm.metadata.name!)")
+            case .updated(_, let cm): events.append("updated \(cm.metadata.name!) \(cm.data["v"] ?? "")")
+            case .deleted(let cm): events.append("deleted \(cm.metadata.name!)")
+            case .synced: synced = true
+            }
+        }
+        func contains(_ s: String) -> Bool { events.contains(s) }
+    }
+
+    static func eventually(_ timeout: Duration = .seconds(30), _ condition: () async -> Bool) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if await condition() { return true }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        return false
+    }
+
+    @Test func partitionAndAPIServerRestartRelistWithoutLosingAnEvent() async throws {
+        let cluster = try await TestEnvironment.start(prefix: "informer")
+        let proxy = try TCPProxy(targetPort: cluster.apiPort)
+        let admin = try cluster.adminClient()
+        let viaProxy = try cluster.adminClient(throughPort: proxy.port)
+        defer {
+            proxy.stop()
+            Task {
+                try? await admin.shutdown()
+                try? await viaProxy.shutdown()
+                await cluster.stop()
+            }
+        }
+        let ns = try await cluster.makeNamespace(admin)
+        for name in ["keep", "change", "remove"] { _ = try await admin.create(ConfigMap(name: name, namespace: ns, data: ["v": "0"])) }
+
+        let informer = Informer<ConfigMap>(client: viaProxy, namespace: ns, initialBackoff: .milliseconds(100), maximumBackoff: .milliseconds(500))
+        let recorder = Recorder()
+        let running = Task { await informer.run { await recorder.add($0) } }
+        defer { running.cancel() }
+        #expect(await Self.eventually { await recorder.synced })
+        #expect(await informer.count == 3)
+
+        // Live changes arrive through the watch.
+        _ = try await admin.create(ConfigMap(name: "live", namespace: ns))
+        #expect(await Self.eventually { await recorder.contains("added live") })
+
+        // Cut the informer off, change things behind its back, restart the API server so its
+        // watch cache no longer reaches back to the informer's resourceVersion, then heal.
+        proxy.partition()
+        try await Task.sleep(for: .milliseconds(300))
+        try await admin.delete(ConfigMap.self, namespace: ns, name: "remove")
+        var change = try await admin.get(ConfigMap.self, namespace: ns, name: "change")
+        change.data = ["v": "1"]
+        _ = try await admin.update(change)
+        _ = try await admin.create(ConfigMap(name: "new", namespace: ns))
+        try await cluster.restartAPIServer()
+        // The restarted server's watch cache starts now: an older resourceVersion is a typed 410.
+        await #expect {
+            for try await _ in admin.watch(ConfigMap.self, namespace: ns, options: WatchOptions(resourceVersion: "1", timeoutSeconds: 10)) {}
+        } throws: { error in
+            (error as! KubeError).code == .gone
+        }
+        proxy.heal()
+
+        #expect(await Self.eventually { await recorder.contains("deleted remove") })
+        #expect(await Self.eventually { await recorder.contains("updated change 1") })
+        #expect(await Self.eventually { await recorder.contains("added new") })
+        #expect(await informer.relists >= 2, "a 410 after the restart should force a relist")
+        let names = await informer.list().compactMap(\.metadata.name).sorted()
+        #expect(names == ["change", "keep", "live", "new"])
+
+        // And it keeps watching afterwards.
+        try await admin.delete(ConfigMap.self, namespace: ns, name: "keep")
+        #expect(await Self.eventually { await recorder.contains("deleted keep") })
+    }
+}

@@ -1,0 +1,80 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A child started with posix_spawn, a clean signal mask and default dispositions.
+/// Foundation's `Process` passes on the spawning thread's signal mask (dispatch threads block
+/// SIGTERM and SIGUSR1, so the child could never be told to stop) and learns about exit through
+/// a descriptor that grandchildren inherit; both made tests hang.
+public final class ChildProcess: Sendable {
+    public let pid: pid_t
+
+    private init(pid: pid_t) {
+        self.pid = pid
+    }
+
+    /// Starts `arguments[0]` (looked up in PATH) with stdout and stderr appended to `outputPath`.
+    public static func spawn(_ arguments: [String], outputPath: String) throws -> ChildProcess {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        posix_spawnattr_setsigmask(&attributes, &empty)
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        for signal in [SIGPIPE, SIGTERM, SIGINT, SIGUSR1, SIGUSR2, SIGCHLD] { sigaddset(&defaults, signal) }
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+
+        let cArguments = arguments.map { strdup($0) } + [nil]
+        defer { cArguments.forEach { free($0) } }
+        var pid: pid_t = 0
+        let result = posix_spawnp(&pid, arguments[0], &actions, &attributes, cArguments, environ)
+        guard result == 0 else {
+            throw TestEnvironmentError(message: "cannot start \(arguments.joined(separator: " ")): \(String(cString: strerror(result)))")
+        }
+        return ChildProcess(pid: pid)
+    }
+
+    public func signal(_ signal: Int32) {
+        kill(pid, signal)
+    }
+
+    /// Waits for exit off the cooperative pool; returns the exit status (128+n for a signal).
+    public func exitStatus() async -> Int32 {
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(returning: self.waitBlocking())
+            }
+        }
+    }
+
+    public func waitBlocking() -> Int32 {
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        if status & 0x7f == 0 { return (status >> 8) & 0xff }
+        return 128 + (status & 0x7f)
+    }
+
+    /// SIGTERM, then SIGKILL after `grace`; reaps the child.
+    public func stop(grace: Duration = .seconds(5)) {
+        kill(pid, SIGTERM)
+        let deadline = ContinuousClock.now + grace
+        var status: Int32 = 0
+        while ContinuousClock.now < deadline {
+            if waitpid(pid, &status, WNOHANG) == pid { return }
+            usleep(20_000)
+        }
+        kill(pid, SIGKILL)
+        _ = waitpid(pid, &status, 0)
+    }
+}

@@ -1,0 +1,131 @@
+import Foundation
+import KubeClient
+
+/// A real control plane started through `scripts/testenv` (etcd + kube-apiserver on free ports).
+public struct TestCluster: Sendable {
+    public let name: String
+    public let directory: String
+    public let adminKubeconfig: String
+    public let controllerKubeconfig: String
+    public let server: String
+
+    public var apiPort: Int { Int(server.split(separator: ":").last ?? "") ?? 0 }
+
+    public func adminClient(qps: Double = 0) throws -> KubernetesClient {
+        var configuration = try KubeConfig.load(path: adminKubeconfig)
+        configuration.qps = qps
+        return try KubernetesClient(configuration: configuration)
+    }
+
+    /// The plain user `klb-controller`: only what RBAC grants it.
+    public func controllerClient() throws -> KubernetesClient {
+        try KubernetesClient(configuration: try KubeConfig.load(path: controllerKubeconfig))
+    }
+
+    /// A client that reaches the server through `port` (a `TCPProxy`), verifying the same certificate.
+    public func adminClient(throughPort port: Int) throws -> KubernetesClient {
+        var configuration = try KubeConfig.load(path: adminKubeconfig)
+        configuration.server = "https://127.0.0.1:\(port)"
+        configuration.qps = 0
+        // While partitioned, the HTTP client retries connecting until the request deadline.
+        configuration.requestTimeout = .seconds(2)
+        return try KubernetesClient(configuration: configuration)
+    }
+
+    public func restartAPIServer() async throws {
+        _ = try await TestEnvironment.script(["restart", name])
+    }
+
+    public func stop() async {
+        _ = try? await TestEnvironment.script(["down", name])
+    }
+
+    /// A fresh namespace for one test, so parallel tests never see each other's objects.
+    public func makeNamespace(_ client: KubernetesClient, prefix: String = "t") async throws -> String {
+        let name = "\(prefix)-\(UInt32.random(in: 0...UInt32.max))".lowercased()
+        _ = try await client.create(Namespace(name: name))
+        return name
+    }
+}
+
+public enum TestEnvironment {
+    /// The repository root, found from this file's path.
+    public static let repositoryRoot: String = {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        return url.path
+    }()
+
+    private static let sharedCluster = SharedCluster()
+
+    /// One control plane per test process, started on first use and stopped at exit.
+    public static func shared() async throws -> TestCluster {
+        try await sharedCluster.get()
+    }
+
+    /// A dedicated control plane (for tests that restart it); the caller stops it.
+    public static func start(prefix: String) async throws -> TestCluster {
+        let name = "\(prefix)-\(getpid())-\(UInt16.random(in: 0...UInt16.max))"
+        registerForCleanup(name)
+        let output = try await script(["up", name])
+        var values: [String: String] = [:]
+        for line in output.split(separator: "\n") where line.hasPrefix("export ") {
+            let pair = line.dropFirst("export ".count).split(separator: "=", maxSplits: 1)
+            if pair.count == 2 { values[String(pair[0])] = String(pair[1]) }
+        }
+        guard let admin = values["KUBECONFIG"], let controller = values["KLB_CONTROLLER_KUBECONFIG"],
+              let dir = values["KLB_TESTENV_DIR"], let server = values["KLB_APISERVER_URL"] else {
+            throw TestEnvironmentError(message: "scripts/testenv up \(name) printed no environment:\n\(output)")
+        }
+        return TestCluster(name: name, directory: dir, adminKubeconfig: admin, controllerKubeconfig: controller, server: server)
+    }
+
+    /// Runs `scripts/testenv`; throws with its output on failure.
+    static func script(_ arguments: [String]) async throws -> String {
+        let outputPath = FileManager.default.temporaryDirectory.appendingPathComponent("testenv-\(UUID()).log").path
+        defer { try? FileManager.default.removeItem(atPath: outputPath) }
+        let child = try ChildProcess.spawn(["bash", repositoryRoot + "/scripts/testenv"] + arguments, outputPath: outputPath)
+        let status = await child.exitStatus()
+        let output = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+        guard status == 0 else {
+            throw TestEnvironmentError(message: "scripts/testenv \(arguments.joined(separator: " ")) failed (\(status)):\n\(output)")
+        }
+        return output
+    }
+}
+
+public struct TestEnvironmentError: Error, CustomStringConvertible {
+    public let message: String
+    public var description: String { message }
+}
+
+private actor SharedCluster {
+    private var task: Task<TestCluster, Error>?
+
+    func get() async throws -> TestCluster {
+        if let task { return try await task.value }
+        let task = Task { try await TestEnvironment.start(prefix: "swift") }
+        self.task = task
+        return try await task.value
+    }
+}
+
+/// Names of environments this process started; `atexit` stops them even when tests fail.
+nonisolated(unsafe) private var startedEnvironments: [String] = []
+private let cleanupLock = NSLock()
+
+private func registerForCleanup(_ name: String) {
+    cleanupLock.lock()
+    defer { cleanupLock.unlock() }
+    if startedEnvironments.isEmpty {
+        atexit {
+            cleanupLock.lock()
+            let names = startedEnvironments
+            cleanupLock.unlock()
+            for name in names {
+                _ = try? ChildProcess.spawn(["bash", TestEnvironment.repositoryRoot + "/scripts/testenv", "down", name], outputPath: "/dev/null").waitBlocking()
+            }
+        }
+    }
+    startedEnvironments.append(name)
+}
