@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .library(name: "IPAM", targets: ["IPAM"]),
         .library(name: "KubeClient", targets: ["KubeClient"]),
+        .library(name: "Keepalived", targets: ["Keepalived"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -35,6 +36,10 @@ let package = Package(
             ]
         ),
 
+        // VRRP plan, keepalived.conf rendering and the ConfigMap codecs. Only validated values
+        // reach keepalived's configuration.
+        .target(name: "Keepalived", dependencies: ["IPAM"]),
+
         .executableTarget(
             name: "klb-bench",
             dependencies: [
@@ -44,6 +49,7 @@ let package = Package(
         ),
 
         .testTarget(name: "IPAMTests", dependencies: ["IPAM"]),
+        .testTarget(name: "KeepalivedTests", dependencies: ["Keepalived", "IPAM"]),
         // Starts real control planes through scripts/testenv for the integration tests.
         .target(name: "KubeTestSupport", dependencies: ["KubeClient"], path: "Tests/KubeTestSupport"),
         .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "KubeTestSupport"]),
