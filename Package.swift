@@ -40,6 +40,15 @@ let package = Package(
         // reach keepalived's configuration.
         .target(name: "Keepalived", dependencies: ["IPAM"]),
 
+        // The controller: ledger, reconcilers, ConfigMap writer.
+        .target(
+            name: "CloudProvider",
+            dependencies: [
+                "IPAM", "Keepalived", "KubeClient",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
         .executableTarget(
             name: "klb-bench",
             dependencies: [
@@ -50,6 +59,7 @@ let package = Package(
 
         .testTarget(name: "IPAMTests", dependencies: ["IPAM"]),
         .testTarget(name: "KeepalivedTests", dependencies: ["Keepalived", "IPAM"]),
+        .testTarget(name: "CloudProviderTests", dependencies: ["CloudProvider", "KubeClient", "KubeTestSupport", "IPAM", "Keepalived"]),
         // Starts real control planes through scripts/testenv for the integration tests.
         .target(name: "KubeTestSupport", dependencies: ["KubeClient"], path: "Tests/KubeTestSupport"),
         .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "KubeTestSupport"]),

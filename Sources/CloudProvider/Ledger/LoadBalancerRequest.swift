@@ -1,0 +1,77 @@
+import IPAM
+import Keepalived
+import KubeClient
+
+/// What a Service asks of us, read and validated from its spec and annotations.
+public struct LoadBalancerRequest: Hashable, Sendable {
+    public var families: [IPFamily]
+    /// Specific addresses asked for (annotation or spec.loadBalancerIP); empty means any.
+    public var requested: [IPAddress]
+    public var forwardMethod: ForwardMethod?
+
+    /// A Service whose request cannot be honoured; the message goes into an event and a condition.
+    public struct Invalid: Error, Hashable, Sendable {
+        public let reason: String
+        public let message: String
+    }
+
+    public init(families: [IPFamily], requested: [IPAddress] = [], forwardMethod: ForwardMethod? = nil) {
+        self.families = families
+        self.requested = requested
+        self.forwardMethod = forwardMethod
+    }
+
+    public init(service: Service, pool: Pool, defaultForwardMethod: ForwardMethod?) throws(Invalid) {
+        let annotations = service.metadata.annotations
+        do {
+            forwardMethod = try annotations[ForwardMethod.annotation].map { value throws(KeepalivedError) in
+                try ForwardMethod(parsing: value, source: "annotation \(ForwardMethod.annotation)")
+            } ?? defaultForwardMethod
+        } catch {
+            throw Invalid(reason: "InvalidForwardMethod", message: error.message)
+        }
+
+        var requested: [IPAddress] = []
+        let source: String
+        if let list = annotations[ControllerConfiguration.requestedIPsAnnotation] {
+            source = "annotation \(ControllerConfiguration.requestedIPsAnnotation)"
+            for item in list.split(separator: ",") {
+                let text = item.trimmingCharacters(in: .whitespaces)
+                do { requested.append(try IPAddress(text)) } catch {
+                    throw Invalid(reason: "InvalidRequestedIP", message: "\(source): \(error.message)")
+                }
+            }
+        } else if let ip = service.spec.loadBalancerIP, !ip.isEmpty {
+            source = "spec.loadBalancerIP"
+            do { requested.append(try IPAddress(ip)) } catch {
+                throw Invalid(reason: "InvalidRequestedIP", message: "\(source): \(error.message)")
+            }
+        } else {
+            source = ""
+        }
+        if requested.count > 2 || Set(requested.map(\.family)).count != requested.count {
+            throw Invalid(reason: "InvalidRequestedIP", message: "\(source) lists \(requested.map(\.description).joined(separator: ", ")); give at most one IPv4 and one IPv6 address")
+        }
+        self.requested = requested
+
+        if !requested.isEmpty {
+            families = requested.map(\.family)
+            return
+        }
+        let declared = (service.spec.ipFamilies ?? []).compactMap { IPFamily(rawValue: $0) }
+        let primary = declared.first ?? .ipv4
+        switch service.spec.ipFamilyPolicy ?? "SingleStack" {
+        case "RequireDualStack":
+            let missing = IPFamily.allCases.filter { !pool.families.contains($0) }
+            guard missing.isEmpty else {
+                throw Invalid(reason: "DualStackUnavailable", message: "ipFamilyPolicy RequireDualStack, but pool \(pool.name) has no \(missing.map(\.rawValue).joined(separator: "/")) addresses; add a CIDR of that family or use PreferDualStack")
+            }
+            families = [primary, primary == .ipv4 ? .ipv6 : .ipv4]
+        case "PreferDualStack":
+            families = [primary, primary == .ipv4 ? .ipv6 : .ipv4].filter { pool.families.contains($0) }
+            if families.isEmpty { families = [primary] }
+        default:
+            families = [primary]
+        }
+    }
+}

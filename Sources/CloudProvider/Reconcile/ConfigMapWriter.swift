@@ -1,0 +1,98 @@
+import Keepalived
+import KubeClient
+import Logging
+
+/// Writes the ledger into the VIP ConfigMap. Callers that ask while a write is in flight share
+/// the next one, so a burst of Services costs a few writes, not one each. Optimistic concurrency:
+/// a 409 re-reads and retries; the ConfigMap is created when missing.
+actor ConfigMapWriter {
+    private let client: KubernetesClient
+    private let namespace: String
+    private let name: String
+    private let logger: Logger
+    private let snapshot: @Sendable () async -> (generation: Int, entries: [VIPEntry], ledger: LegacyLedger)
+    private var inFlight: Task<Int, Error>?
+    private var writtenGeneration = -1
+    public private(set) var writes = 0
+
+    init(client: KubernetesClient, namespace: String, name: String, logger: Logger,
+         snapshot: @escaping @Sendable () async -> (generation: Int, entries: [VIPEntry], ledger: LegacyLedger)) {
+        self.client = client
+        self.namespace = namespace
+        self.name = name
+        self.logger = logger
+        self.snapshot = snapshot
+    }
+
+    /// Returns once the ConfigMap holds the ledger as of this call (or later).
+    func flush() async throws {
+        let target = await snapshot().generation
+        while writtenGeneration < target {
+            if let inFlight {
+                _ = try? await inFlight.value
+                continue
+            }
+            let task = Task { try await self.write() }
+            inFlight = task
+            defer { inFlight = nil }
+            writtenGeneration = max(writtenGeneration, try await task.value)
+        }
+    }
+
+    private enum Attempt {
+        case written
+        case retry
+    }
+
+    private func write() async throws -> Int {
+        for attempt in 1...10 {
+            let (generation, entries, ledger) = await snapshot()
+            if try await writeOnce(entries: entries, ledger: ledger) == .written { return generation }
+            logger.debug("ConfigMap changed under us; retrying", metadata: ["attempt": "\(attempt)"])
+        }
+        throw KubeError(.conflict, "ConfigMap \(namespace)/\(name) kept changing during 10 write attempts; another writer is fighting over it")
+    }
+
+    private func writeOnce(entries: [VIPEntry], ledger: LegacyLedger) async throws(KubeError) -> Attempt {
+        var data = VIPConfigMapFormat.encode(entries.filter { $0.address.family == .ipv4 })
+        let current: ConfigMap
+        do {
+            current = try await client.get(ConfigMap.self, namespace: namespace, name: name)
+        } catch {
+            guard error.code == .notFound else { throw error }
+            return try await create(data: data, ledger: ledger)
+        }
+        // Keep keys that are not VIPs (other tools' settings); replace every VIP key.
+        for (key, value) in current.data where (try? IPAddress(key)) == nil { data[key] = value }
+        var annotations = current.metadata.annotations
+        annotations[LegacyLedger.annotation] = ledger.json()
+        if current.data == data && current.metadata.annotations == annotations { return .written }
+        var updated = current
+        updated.data = data
+        updated.metadata.annotations = annotations
+        do {
+            _ = try await client.update(updated)
+        } catch {
+            guard error.code == .conflict else { throw error }
+            return .retry
+        }
+        writes += 1
+        return .written
+    }
+
+    private func create(data: [String: String], ledger: LegacyLedger) async throws(KubeError) -> Attempt {
+        var fresh = ConfigMap(name: name, namespace: namespace, data: data)
+        fresh.metadata.annotations = [LegacyLedger.annotation: ledger.json()]
+        fresh.metadata.labels = ["app.kubernetes.io/managed-by": "keepalived-cloud-provider"]
+        do {
+            _ = try await client.create(fresh)
+        } catch {
+            guard error.code == .alreadyExists else { throw error }
+            return .retry
+        }
+        writes += 1
+        return .written
+    }
+}
+
+import IPAM

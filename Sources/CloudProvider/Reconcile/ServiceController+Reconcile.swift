@@ -1,0 +1,118 @@
+import Foundation
+import IPAM
+import Keepalived
+import KubeClient
+
+extension ServiceController {
+    /// Brings one Service to its desired state. Throws to be retried with backoff.
+    func reconcile(_ key: String) async throws {
+        let finalizer = ControllerConfiguration.finalizer
+        guard var service = await informer.get(key) else {
+            if !ledger.release(key).isEmpty { try await flushConfigMap() }
+            return
+        }
+        let managed = isManaged(service)
+        let hasFinalizer = service.metadata.finalizers.contains(finalizer)
+        if !managed || service.metadata.deletionTimestamp != nil {
+            guard hasFinalizer || ledger.records[key] != nil else { return }
+            try await cleanUp(service, managed: managed)
+            return
+        }
+
+        if !hasFinalizer {
+            // The finalizer goes on before an address is handed out, so a deletion while we are
+            // down still comes back to us and the address is freed.
+            service = try await client.patch(Service.self, namespace: service.metadata.namespace, name: service.metadata.name ?? "",
+                                             .merge(["metadata": ["finalizers": .array((service.metadata.finalizers + [finalizer]).map { .string($0) }),
+                                                                  "resourceVersion": .string(service.metadata.resourceVersion ?? "")]]))
+        }
+
+        let request: LoadBalancerRequest
+        do throws(LoadBalancerRequest.Invalid) {
+            request = try LoadBalancerRequest(service: service, pool: configuration.pool, defaultForwardMethod: configuration.defaultForwardMethod)
+        } catch {
+            await events.record(service.reference, type: .warning, reason: error.reason, message: error.message)
+            try await setCondition(service, ok: false, reason: error.reason, message: error.message)
+            return
+        }
+
+        let isNew = ledger.records[key] == nil
+        if isNew && service.status.loadBalancer.ingress.isEmpty {
+            await events.record(service.reference, type: .normal, reason: "EnsuringLoadBalancer", message: "Ensuring load balancer")
+        }
+        let addresses: [IPAddress]
+        do throws(IPAMError) {
+            addresses = try ledger.ensure(key, uid: service.metadata.uid ?? "", request: request)
+        } catch {
+            await events.record(service.reference, type: .warning, reason: "AllocationFailed", message: error.message)
+            try await setCondition(service, ok: false, reason: "AllocationFailed", message: error.message)
+            if error.code == .poolExhausted { throw error }
+            return
+        }
+        try await flushConfigMap()
+
+        let desired = addresses.map(\.description)
+        let current = service.status.loadBalancer.ingress.compactMap(\.ip)
+        let message = "Assigned \(desired.joined(separator: ", ")) from pool \(configuration.pool.name)"
+        if current != desired || !conditionIsTrue(service) {
+            var status = service.status
+            var loadBalancer = status.loadBalancer
+            loadBalancer.ingress = addresses.map { LoadBalancerIngress(ip: $0.description, ipMode: "VIP") }
+            status.loadBalancer = loadBalancer
+            status.conditions = mergedConditions(service, ok: true, reason: "Allocated", message: message)
+            _ = try await client.patch(Service.self, namespace: service.metadata.namespace, name: service.metadata.name ?? "",
+                                       .merge(["status": .object(status.json)]), subresource: "status")
+            await events.record(service.reference, type: .normal, reason: "EnsuredLoadBalancer", message: "Ensured load balancer: \(desired.joined(separator: ", "))")
+        }
+    }
+
+    func flushConfigMap() async throws {
+        guard let writer else { return }
+        try await writer.flush()
+    }
+
+    /// Frees the Service's addresses, clears what we wrote into its status, drops our finalizer.
+    private func cleanUp(_ service: Service, managed: Bool) async throws {
+        let key = service.key
+        let freed = ledger.release(key)
+        if !freed.isEmpty { try await flushConfigMap() }
+        if service.metadata.deletionTimestamp == nil && !service.status.loadBalancer.ingress.isEmpty {
+            var status = service.status
+            status.loadBalancer = LoadBalancerStatus()
+            status.conditions = service.status.conditions.filter { $0.type != ControllerConfiguration.conditionType }
+            _ = try await client.patch(Service.self, namespace: service.metadata.namespace, name: service.metadata.name ?? "",
+                                       .merge(["status": .object(status.json.merging(["loadBalancer": .object([:])]) { $1 })]), subresource: "status")
+        }
+        if service.metadata.finalizers.contains(ControllerConfiguration.finalizer) {
+            let remaining = service.metadata.finalizers.filter { $0 != ControllerConfiguration.finalizer }
+            _ = try await client.patch(Service.self, namespace: service.metadata.namespace, name: service.metadata.name ?? "",
+                                       .merge(["metadata": ["finalizers": remaining.isEmpty ? .null : .array(remaining.map { .string($0) }),
+                                                            "resourceVersion": .string(service.metadata.resourceVersion ?? "")]]))
+        }
+        if !freed.isEmpty {
+            await events.record(service.reference, type: .normal, reason: "DeletedLoadBalancer",
+                                message: "Released \(freed.map(\.description).joined(separator: ", "))")
+        }
+    }
+
+    private func conditionIsTrue(_ service: Service) -> Bool {
+        service.status.conditions.contains { $0.type == ControllerConfiguration.conditionType && $0.status == "True" }
+    }
+
+    private func mergedConditions(_ service: Service, ok: Bool, reason: String, message: String) -> [Condition] {
+        let others = service.status.conditions.filter { $0.type != ControllerConfiguration.conditionType }
+        let previous = service.status.conditions.first { $0.type == ControllerConfiguration.conditionType }
+        let status = ok ? "True" : "False"
+        let transition = previous?.status == status ? (previous?.lastTransitionTime ?? KubeTime.format(Date())) : KubeTime.format(Date())
+        return others + [Condition(type: ControllerConfiguration.conditionType, status: status, reason: reason,
+                                   message: String(message.prefix(1024)), lastTransitionTime: transition, observedGeneration: service.metadata.generation)]
+    }
+
+    private func setCondition(_ service: Service, ok: Bool, reason: String, message: String) async throws {
+        let existing = service.status.conditions.first { $0.type == ControllerConfiguration.conditionType }
+        if existing?.status == (ok ? "True" : "False") && existing?.reason == reason && existing?.message == message { return }
+        _ = try await client.patch(Service.self, namespace: service.metadata.namespace, name: service.metadata.name ?? "",
+                                   .merge(["status": ["conditions": .array(mergedConditions(service, ok: ok, reason: reason, message: message).map { .object($0.json) })]]),
+                                   subresource: "status")
+    }
+}

@@ -1,0 +1,80 @@
+import CloudProvider
+import IPAM
+import Keepalived
+import KubeClient
+import Testing
+
+@Suite("Ledger and requests (no I/O)")
+struct LedgerTests {
+    static let pool = try! Pool.parse(["10.210.1.64/26", "2001:db8:1::/120"]).pool
+
+    @Test func ensureKeepsWhatStillFitsAndIsAllOrNothing() throws {
+        var ledger = Ledger(pool: Self.pool)
+        let v4 = try ledger.ensure("default/a", uid: "u1", request: LoadBalancerRequest(families: [.ipv4]))
+        #expect(v4.map(\.description) == ["10.210.1.65"])
+        #expect(try ledger.ensure("default/a", uid: "u1", request: LoadBalancerRequest(families: [.ipv4])) == v4)
+        let dual = try ledger.ensure("default/a", uid: "u1", request: LoadBalancerRequest(families: [.ipv4, .ipv6]))
+        #expect(dual.map(\.description) == ["10.210.1.65", "2001:db8:1::1"])
+        // Asking for an address someone else holds changes nothing.
+        let before = ledger.generation
+        #expect(throws: IPAMError.self) {
+            try ledger.ensure("default/b", uid: "u2", request: LoadBalancerRequest(families: [.ipv4], requested: [try IPAddress("10.210.1.65")]))
+        }
+        #expect(ledger.generation == before)
+        #expect(ledger.records["default/b"] == nil)
+        #expect(ledger.release("default/a").count == 2)
+        #expect(ledger.allocator.usage(.ipv4).used == 0)
+    }
+
+    @Test func restoreKeepsTheFirstClaimant() throws {
+        var ledger = Ledger(pool: Self.pool)
+        let ip = try IPAddress("10.210.1.70")
+        let report = ledger.restore([
+            .init(key: "default/old", uid: "1", address: ip, forwardMethod: .dr),
+            .init(key: "default/young", uid: "2", address: ip, forwardMethod: nil),
+            .init(key: "default/far", uid: "3", address: try IPAddress("192.0.2.1"), forwardMethod: nil),
+        ])
+        #expect(report.conflicts.map(\.holder) == ["default/old"])
+        #expect(report.outsidePool.map(\.key) == ["default/far"])
+        #expect(ledger.records["default/old"]?.forwardMethod == .dr)
+        #expect(VIPConfigMapFormat.encode(ledger.entries) == ["10.210.1.70": "default/old:DR"])
+    }
+
+    static func service(_ build: (inout Service) -> Void) -> Service {
+        var service = Service()
+        service.metadata = ObjectMeta(name: "s", namespace: "default")
+        service.spec.type = "LoadBalancer"
+        service.spec.ipFamilies = ["IPv4"]
+        build(&service)
+        return service
+    }
+
+    @Test func requestsFromSpecAndAnnotations() throws {
+        #expect(try LoadBalancerRequest(service: Self.service { _ in }, pool: Self.pool, defaultForwardMethod: .nat)
+            == LoadBalancerRequest(families: [.ipv4], forwardMethod: .nat))
+        #expect(try LoadBalancerRequest(service: Self.service { $0.spec.ipFamilyPolicy = "PreferDualStack" }, pool: Self.pool, defaultForwardMethod: nil).families == [.ipv4, .ipv6])
+        let v4only = try Pool.parse(["10.210.1.64/26"]).pool
+        #expect(try LoadBalancerRequest(service: Self.service { $0.spec.ipFamilyPolicy = "PreferDualStack" }, pool: v4only, defaultForwardMethod: nil).families == [.ipv4])
+        #expect { try LoadBalancerRequest(service: Self.service { $0.spec.ipFamilyPolicy = "RequireDualStack" }, pool: v4only, defaultForwardMethod: nil) } throws: {
+            ($0 as! LoadBalancerRequest.Invalid).reason == "DualStackUnavailable"
+        }
+        let requested = try LoadBalancerRequest(service: Self.service {
+            $0.metadata.annotations = [ControllerConfiguration.requestedIPsAnnotation: "10.210.1.100, 2001:db8:1::9", ForwardMethod.annotation: "dr"]
+        }, pool: Self.pool, defaultForwardMethod: .nat)
+        #expect(requested.requested.map(\.description) == ["10.210.1.100", "2001:db8:1::9"])
+        #expect(requested.families == [.ipv4, .ipv6])
+        #expect(requested.forwardMethod == .dr)
+        #expect(try LoadBalancerRequest(service: Self.service { $0.spec.loadBalancerIP = "10.210.1.90" }, pool: Self.pool, defaultForwardMethod: nil).requested.map(\.description) == ["10.210.1.90"])
+    }
+
+    @Test("bad annotations are refused with a reason", arguments: [
+        ([ControllerConfiguration.requestedIPsAnnotation: "10.210.1.300"], "InvalidRequestedIP"),
+        ([ControllerConfiguration.requestedIPsAnnotation: "10.210.1.65,10.210.1.66"], "InvalidRequestedIP"),
+        ([ForwardMethod.annotation: "TUN\n}"], "InvalidForwardMethod"),
+    ])
+    func invalid(annotations: [String: String], reason: String) {
+        #expect { try LoadBalancerRequest(service: Self.service { $0.metadata.annotations = annotations }, pool: Self.pool, defaultForwardMethod: nil) } throws: {
+            ($0 as! LoadBalancerRequest.Invalid).reason == reason
+        }
+    }
+}
