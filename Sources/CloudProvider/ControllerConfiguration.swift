@@ -17,9 +17,12 @@ public struct ControllerConfiguration: Sendable {
     public var defaultForwardMethod: ForwardMethod?
     public var clusterName: String
     public var workers: Int
+    /// Only Services of this namespace (nil: all). For tests that share one API server, and
+    /// for operators who want a provider per namespace.
+    public var serviceNamespace: String?
 
     public init(pool: Pool, namespace: String = "kube-system", configMapName: String = "vip-configmap", loadBalancerClass: String? = nil,
-                defaultForwardMethod: ForwardMethod? = nil, clusterName: String = "kubernetes", workers: Int = 4) {
+                defaultForwardMethod: ForwardMethod? = nil, clusterName: String = "kubernetes", workers: Int = 4, serviceNamespace: String? = nil) {
         self.pool = pool
         self.namespace = namespace
         self.configMapName = configMapName
@@ -27,5 +30,6 @@ public struct ControllerConfiguration: Sendable {
         self.defaultForwardMethod = defaultForwardMethod
         self.clusterName = clusterName
         self.workers = workers
+        self.serviceNamespace = serviceNamespace
     }
 }

@@ -21,7 +21,9 @@ ensure_packages() {
 }
 
 ensure_build_deps() {
-  ensure_packages libnl-3-dev libnl-route-3-dev pkg-config iproute2 keepalived etcd-server python3
+  ensure_packages libnl-3-dev libnl-route-3-dev pkg-config iproute2 keepalived etcd-server python3 openssl curl
+  # Tests apply deploy/ manifests with kubectl; Debian's kubernetes-client provides one if absent.
+  command -v kubectl >/dev/null 2>&1 || ensure_packages kubernetes-client
 }
 
 # Builds kube-apiserver from Debian's `kubernetes` source package once; later calls reuse the cached binary.

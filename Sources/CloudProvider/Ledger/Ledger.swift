@@ -24,6 +24,10 @@ public struct Ledger: Sendable {
     /// fits. All or nothing: on failure nothing changes.
     public mutating func ensure(_ key: String, uid: String, request: LoadBalancerRequest) throws(IPAMError) -> [IPAddress] {
         let current = records[key]
+        var request = request
+        if !request.forwardMethodIsExplicit, let recorded = current?.forwardMethod {
+            request.forwardMethod = recorded
+        }
         var kept: [IPAddress] = []
         for family in request.families {
             if let wanted = request.requested.first(where: { $0.family == family }) {

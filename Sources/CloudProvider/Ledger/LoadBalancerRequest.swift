@@ -8,6 +8,9 @@ public struct LoadBalancerRequest: Hashable, Sendable {
     /// Specific addresses asked for (annotation or spec.loadBalancerIP); empty means any.
     public var requested: [IPAddress]
     public var forwardMethod: ForwardMethod?
+    /// Set by the Service's own annotation, rather than the controller's default: only then may
+    /// it change the method a Service already has (a silent switch would disrupt traffic).
+    public var forwardMethodIsExplicit = false
 
     /// A Service whose request cannot be honoured; the message goes into an event and a condition.
     public struct Invalid: Error, Hashable, Sendable {
@@ -23,6 +26,7 @@ public struct LoadBalancerRequest: Hashable, Sendable {
 
     public init(service: Service, pool: Pool, defaultForwardMethod: ForwardMethod?) throws(Invalid) {
         let annotations = service.metadata.annotations
+        forwardMethodIsExplicit = annotations[ForwardMethod.annotation] != nil
         do {
             forwardMethod = try annotations[ForwardMethod.annotation].map { value throws(KeepalivedError) in
                 try ForwardMethod(parsing: value, source: "annotation \(ForwardMethod.annotation)")

@@ -24,18 +24,26 @@ actor ConfigMapWriter {
         self.snapshot = snapshot
     }
 
-    /// Returns once the ConfigMap holds the ledger as of this call (or later).
+    /// Returns once the ConfigMap holds the ledger as of this call (or later). Whoever sees a
+    /// write finish records it, so no caller can spin on a finished task that another has yet to clear.
     func flush() async throws {
         let target = await snapshot().generation
         while writtenGeneration < target {
+            let task: Task<Int, Error>
             if let inFlight {
-                _ = try? await inFlight.value
-                continue
+                task = inFlight
+            } else {
+                task = Task { try await self.write() }
+                inFlight = task
             }
-            let task = Task { try await self.write() }
-            inFlight = task
-            defer { inFlight = nil }
-            writtenGeneration = max(writtenGeneration, try await task.value)
+            do {
+                let written = try await task.value
+                writtenGeneration = max(writtenGeneration, written)
+                if inFlight == task { inFlight = nil }
+            } catch {
+                if inFlight == task { inFlight = nil }
+                throw error
+            }
         }
     }
 

@@ -74,14 +74,16 @@ extension ServiceController {
     /// Frees the Service's addresses, clears what we wrote into its status, drops our finalizer.
     private func cleanUp(_ service: Service, managed: Bool) async throws {
         let key = service.key
+        var service = service
         let freed = ledger.release(key)
         if !freed.isEmpty { try await flushConfigMap() }
         if service.metadata.deletionTimestamp == nil && !service.status.loadBalancer.ingress.isEmpty {
-            var status = service.status
-            status.loadBalancer = LoadBalancerStatus()
-            status.conditions = service.status.conditions.filter { $0.type != ControllerConfiguration.conditionType }
-            _ = try await client.patch(Service.self, namespace: service.metadata.namespace, name: service.metadata.name ?? "",
-                                       .merge(["status": .object(status.json.merging(["loadBalancer": .object([:])]) { $1 })]), subresource: "status")
+            // A merge patch removes a field only when it is set to null.
+            let conditions = service.status.conditions.filter { $0.type != ControllerConfiguration.conditionType }
+            service = try await client.patch(Service.self, namespace: service.metadata.namespace, name: service.metadata.name ?? "",
+                                             .merge(["status": ["loadBalancer": ["ingress": nil],
+                                                                "conditions": conditions.isEmpty ? nil : .array(conditions.map { .object($0.json) })]]),
+                                             subresource: "status")
         }
         if service.metadata.finalizers.contains(ControllerConfiguration.finalizer) {
             let remaining = service.metadata.finalizers.filter { $0 != ControllerConfiguration.finalizer }

@@ -22,7 +22,7 @@ public actor ServiceController {
         self.configuration = configuration
         self.logger = logger
         events = EventRecorder(client: client, component: "keepalived-cloud-provider", logger: logger)
-        informer = Informer<Service>(client: client, logger: logger)
+        informer = Informer<Service>(client: client, namespace: configuration.serviceNamespace, logger: logger)
         ledger = Ledger(pool: configuration.pool)
     }
 

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOSSL
@@ -54,9 +55,20 @@ public final class KubernetesClient: Sendable {
         return tls
     }
 
+    private let isShutDown = NIOLockedValueBox(false)
+
     /// Closes connections. Call once, before the process exits.
     public func shutdown() async throws {
+        guard isShutDown.withLockedValue({ let was = $0; $0 = true; return !was }) else { return }
         try await http.shutdown()
+    }
+
+    /// A client dropped without `shutdown()` (a test that failed half-way, say) still closes its
+    /// connections: the task keeps the HTTP client alive until it has shut down.
+    deinit {
+        guard !isShutDown.withLockedValue({ $0 }) else { return }
+        let http = self.http
+        Task { try? await http.shutdown() }
     }
 
     // MARK: - Requests

@@ -1,0 +1,75 @@
+import CloudProvider
+import Foundation
+import IPAM
+import KubeClient
+import KubeTestSupport
+import Testing
+
+/// A controller scoped to one test namespace (Services and its ConfigMap), on the shared API server.
+struct ControllerHarness {
+    let cluster: TestCluster
+    let admin: KubernetesClient
+    let namespace: String
+
+    static func make() async throws -> ControllerHarness {
+        let cluster = try await TestEnvironment.shared()
+        let admin = try cluster.adminClient()
+        let namespace = try await cluster.makeNamespace(admin, prefix: "lb")
+        return ControllerHarness(cluster: cluster, admin: admin, namespace: namespace)
+    }
+
+    func configuration(cidrs: [String] = ["10.210.1.64/26"], forward: String? = nil) throws -> ControllerConfiguration {
+        ControllerConfiguration(pool: try Pool.parse(cidrs).pool, namespace: namespace, configMapName: "vip-configmap",
+                                defaultForwardMethod: forward.flatMap { .init(rawValue: $0) }, workers: 2, serviceNamespace: namespace)
+    }
+
+    /// Starts a controller; cancel the returned task to stop it (like SIGTERM would).
+    func start(_ configuration: ControllerConfiguration, client: KubernetesClient? = nil) -> (ServiceController, Task<Void, Error>) {
+        let controller = ServiceController(client: client ?? admin, configuration: configuration)
+        let task = Task { try await controller.run() }
+        return (controller, task)
+    }
+
+    func loadBalancer(_ name: String, annotations: [String: String] = [:], build: (inout Service) -> Void = { _ in }) async throws -> Service {
+        var service = Service()
+        service.metadata = ObjectMeta(name: name, namespace: namespace)
+        service.metadata.annotations = annotations
+        service.spec.type = "LoadBalancer"
+        service.spec.ports = [ServicePort(name: "http", port: 8080, targetPort: 8080)]
+        service.spec.selector = ["app": name]
+        build(&service)
+        return try await admin.create(service)
+    }
+
+    func service(_ name: String) async throws -> Service? {
+        do { return try await admin.get(Service.self, namespace: namespace, name: name) } catch {
+            if error.code == .notFound { return nil }
+            throw error
+        }
+    }
+
+    func ingress(_ name: String) async throws -> [String] {
+        try await service(name)?.status.loadBalancer.ingress.compactMap(\.ip) ?? []
+    }
+
+    func configMapData() async throws -> [String: String] {
+        do { return try await admin.get(ConfigMap.self, namespace: namespace, name: "vip-configmap").data } catch {
+            if error.code == .notFound { return [:] }
+            throw error
+        }
+    }
+
+    func events(for name: String) async throws -> [Event] {
+        try await admin.list(Event.self, namespace: namespace).items.filter { $0.involvedObject.name == name }
+    }
+}
+
+/// Polls until `condition` holds; the API server and controller are asynchronous.
+func eventually(_ timeout: Duration = .seconds(20), _ condition: () async throws -> Bool) async rethrows -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if try await condition() { return true }
+        try? await Task.sleep(for: .milliseconds(50))
+    }
+    return try await condition()
+}

@@ -1,0 +1,187 @@
+import CloudProvider
+import Foundation
+import IPAM
+import Keepalived
+import KubeClient
+import KubeTestSupport
+import Testing
+
+@Suite("Service controller against kube-apiserver")
+struct ServiceControllerTests {
+    @Test func servicesGetAddressesAndGiveThemBack() async throws {
+        let h = try await ControllerHarness.make()
+        let (_, task) = h.start(try h.configuration())
+        defer { task.cancel() }
+
+        _ = try await h.loadBalancer("hello-world")
+        #expect(try await eventually { try await h.ingress("hello-world") == ["10.210.1.65"] })
+        let hello = try #require(try await h.service("hello-world"))
+        #expect(hello.metadata.finalizers.contains(ControllerConfiguration.finalizer))
+        #expect(hello.status.conditions.first { $0.type == ControllerConfiguration.conditionType }?.status == "True")
+        #expect(try await eventually { try await h.configMapData() == ["10.210.1.65": "\(h.namespace)/hello-world"] })
+        #expect(try await eventually { Set(try await h.events(for: "hello-world").compactMap(\.reason)).isSuperset(of: ["EnsuringLoadBalancer", "EnsuredLoadBalancer"]) })
+
+        _ = try await h.loadBalancer("second")
+        #expect(try await eventually { try await h.ingress("second") == ["10.210.1.66"] })
+
+        // A ClusterIP Service is none of our business.
+        var plain = Service()
+        plain.metadata = ObjectMeta(name: "plain", namespace: h.namespace)
+        plain.spec.ports = [ServicePort(port: 80)]
+        _ = try await h.admin.create(plain)
+
+        // Deleting releases: the finalizer is removed, the entry leaves the ConfigMap, the address is reused.
+        try await h.admin.delete(Service.self, namespace: h.namespace, name: "hello-world")
+        #expect(try await eventually { try await h.service("hello-world") == nil })
+        #expect(try await eventually { try await h.configMapData() == ["10.210.1.66": "\(h.namespace)/second"] })
+        _ = try await h.loadBalancer("third")
+        #expect(try await eventually { try await h.ingress("third") == ["10.210.1.65"] })
+        #expect(try await h.service("plain")?.metadata.finalizers.isEmpty == true)
+    }
+
+    @Test func changingTheTypeAwayReleasesAndCleansStatus() async throws {
+        let h = try await ControllerHarness.make()
+        let (controller, task) = h.start(try h.configuration())
+        defer { task.cancel() }
+        _ = try await h.loadBalancer("flip")
+        #expect(try await eventually { try await h.ingress("flip") == ["10.210.1.65"] })
+        _ = try await h.admin.patch(Service.self, namespace: h.namespace, name: "flip", .merge(["spec": ["type": "ClusterIP", "ports": [["port": 8080, "nodePort": nil]]]]))
+        #expect(try await eventually {
+            let s = try await h.service("flip")
+            return s?.status.loadBalancer.ingress.isEmpty == true && s?.metadata.finalizers.isEmpty == true
+        })
+        #expect(try await eventually { try await h.configMapData().isEmpty })
+        #expect(await controller.usage(.ipv4).used == 0)
+    }
+
+    @Test func requestedAddressesAreHonouredButNeverStolen() async throws {
+        let h = try await ControllerHarness.make()
+        let (_, task) = h.start(try h.configuration())
+        defer { task.cancel() }
+        let annotation = ControllerConfiguration.requestedIPsAnnotation
+        _ = try await h.loadBalancer("owner", annotations: [annotation: "10.210.1.100"])
+        #expect(try await eventually { try await h.ingress("owner") == ["10.210.1.100"] })
+        _ = try await h.loadBalancer("thief", annotations: [annotation: "10.210.1.100"])
+        _ = try await h.loadBalancer("outside") { $0.spec.loadBalancerIP = "203.0.113.7" }
+        _ = try await h.loadBalancer("garbage", annotations: [annotation: "10.210.1.999\n}"])
+        _ = try await h.loadBalancer("innocent")
+
+        #expect(try await eventually {
+            try await h.events(for: "thief").contains { $0.reason == "AllocationFailed" && $0.message?.contains("already allocated to \(h.namespace)/owner") == true }
+        })
+        #expect(try await eventually { try await h.events(for: "outside").contains { $0.reason == "AllocationFailed" && $0.message?.contains("203.0.113.7") == true } })
+        #expect(try await eventually { try await h.events(for: "garbage").contains { $0.reason == "InvalidRequestedIP" && $0.type == "Warning" } })
+        let garbage = try #require(try await h.service("garbage"))
+        #expect(garbage.status.conditions.first { $0.type == ControllerConfiguration.conditionType }?.status == "False")
+        #expect(try await h.ingress("thief").isEmpty)
+        #expect(try await h.ingress("owner") == ["10.210.1.100"])
+        // One bad Service harms nobody else.
+        #expect(try await eventually { try await h.ingress("innocent") == ["10.210.1.65"] })
+    }
+
+    @Test func forwardMethodIsHonouredOnCreate() async throws {
+        let h = try await ControllerHarness.make()
+        let (_, task) = h.start(try h.configuration(forward: "NAT"))
+        defer { task.cancel() }
+        _ = try await h.loadBalancer("direct", annotations: [ForwardMethod.annotation: "DR"])
+        _ = try await h.loadBalancer("defaulted")
+        #expect(try await eventually {
+            try await h.configMapData() == ["10.210.1.65": "\(h.namespace)/direct:DR", "10.210.1.66": "\(h.namespace)/defaulted:NAT"]
+        })
+    }
+
+    @Test func upgradeFromThePredecessorKeepsEveryAddress() async throws {
+        let h = try await ControllerHarness.make()
+        let a = try await h.loadBalancer("test")
+        let b = try await h.loadBalancer("other")
+        // What the Go provider left: its ledger annotation and the kube-keepalived-vip data.
+        let ledger = LegacyLedger(records: [
+            .init(uid: a.metadata.uid!, ip: "10.210.1.70", serviceNamespace: h.namespace, serviceName: "test", forwardMethod: "DR"),
+            .init(uid: b.metadata.uid!, ip: "10.210.1.71", serviceNamespace: h.namespace, serviceName: "other", forwardMethod: nil),
+            .init(uid: "gone", ip: "10.210.1.72", serviceNamespace: h.namespace, serviceName: "deleted-meanwhile", forwardMethod: nil),
+        ])
+        var cm = ConfigMap(name: "vip-configmap", namespace: h.namespace, data: [
+            "10.210.1.70": "\(h.namespace)/test:DR", "10.210.1.71": "\(h.namespace)/other", "10.210.1.72": "\(h.namespace)/deleted-meanwhile",
+        ])
+        cm.metadata.annotations = [LegacyLedger.annotation: ledger.json()]
+        _ = try await h.admin.create(cm)
+
+        let (_, task) = h.start(try h.configuration())
+        defer { task.cancel() }
+        #expect(try await eventually { try await h.ingress("test") == ["10.210.1.70"] })
+        #expect(try await eventually { try await h.ingress("other") == ["10.210.1.71"] })
+        _ = try await h.loadBalancer("new")
+        #expect(try await eventually { try await h.ingress("new") == ["10.210.1.65"] })
+        #expect(try await eventually {
+            try await h.configMapData() == ["10.210.1.70": "\(h.namespace)/test:DR", "10.210.1.71": "\(h.namespace)/other", "10.210.1.65": "\(h.namespace)/new"]
+        })
+    }
+
+    @Test func deletionWhileDownIsCleanedUpOnStartAndNothingLeaks() async throws {
+        let h = try await ControllerHarness.make()
+        var (first, task) = h.start(try h.configuration())
+        for i in 0..<5 { _ = try await h.loadBalancer("svc-\(i)") }
+        #expect(await eventually { await first.usage(.ipv4).used == 5 })
+        #expect(try await eventually { try await h.ingress("svc-4").count == 1 })
+        task.cancel()
+        _ = await task.result
+
+        // While no controller runs: one deleted (held by our finalizer), one new.
+        try await h.admin.delete(Service.self, namespace: h.namespace, name: "svc-2")
+        _ = try await h.loadBalancer("late")
+
+        (first, task) = h.start(try h.configuration())
+        defer { task.cancel() }
+        #expect(try await eventually { try await h.service("svc-2") == nil })
+        #expect(try await eventually { try await h.ingress("late").count == 1 })
+        var seen: [String: String] = [:]
+        for name in ["svc-0", "svc-1", "svc-3", "svc-4", "late"] {
+            let ips = try await h.ingress(name)
+            #expect(ips.count == 1, "\(name)")
+            for ip in ips {
+                #expect(seen[ip] == nil, "\(ip) given to \(name) and \(seen[ip] ?? "")")
+                seen[ip] = name
+            }
+        }
+        #expect(await first.usage(.ipv4).used == 5)
+        #expect(try await eventually { try await h.configMapData().count == 5 })
+    }
+
+    @Test func runsUnderTheLeastPrivilegeRoleFromDeploy() async throws {
+        let h = try await ControllerHarness.make()
+        // deploy/rbac.yaml's roles, bound to the plain user the tests run the controller as.
+        let manifest = try String(contentsOfFile: TestEnvironment.repositoryRoot + "/deploy/rbac.yaml", encoding: .utf8)
+            .replacingOccurrences(of: "namespace: kube-system", with: "namespace: \(h.namespace)")
+            .replacingOccurrences(of: "name: keepalived-cloud-provider\n  namespace", with: "name: keepalived-cloud-provider\n  namespace")
+        let binding = """
+        ---
+        apiVersion: rbac.authorization.k8s.io/v1
+        kind: ClusterRoleBinding
+        metadata: {name: klb-test-\(h.namespace)}
+        roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: keepalived-cloud-provider}
+        subjects: [{kind: User, name: klb-controller, apiGroup: rbac.authorization.k8s.io}]
+        ---
+        apiVersion: rbac.authorization.k8s.io/v1
+        kind: RoleBinding
+        metadata: {name: klb-test, namespace: \(h.namespace)}
+        roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: keepalived-cloud-provider}
+        subjects: [{kind: User, name: klb-controller, apiGroup: rbac.authorization.k8s.io}]
+        """
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("rbac-\(h.namespace).yaml").path
+        try (manifest + "\n" + binding).write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let log = path + ".log"
+        let status = try await ChildProcess.spawn(["kubectl", "--kubeconfig", h.cluster.adminKubeconfig, "apply", "-f", path], outputPath: log).exitStatus()
+        #expect(status == 0, "kubectl apply: \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
+
+        let restricted = try h.cluster.controllerClient()
+        let (_, task) = h.start(try h.configuration(), client: restricted)
+        defer { task.cancel() }
+        _ = try await h.loadBalancer("least-privilege")
+        #expect(try await eventually { try await h.ingress("least-privilege") == ["10.210.1.65"] })
+        #expect(try await eventually { try await h.configMapData() == ["10.210.1.65": "\(h.namespace)/least-privilege"] })
+        #expect(try await eventually { try await h.events(for: "least-privilege").contains { $0.reason == "EnsuredLoadBalancer" } })
+        try await h.admin.delete(Service.self, namespace: h.namespace, name: "least-privilege")
+        #expect(try await eventually { try await h.service("least-privilege") == nil })
+    }
+}
