@@ -1,0 +1,185 @@
+import ArgumentParser
+import CloudProvider
+import Foundation
+import IPAM
+import Keepalived
+import KubeClient
+import Logging
+import ServiceLifecycle
+
+/// `keepalived-cloud-provider`: LoadBalancer addresses for bare-metal clusters run with
+/// `--cloud-provider=external`. Reads the predecessor's environment variables too.
+struct CloudProviderCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "keepalived-cloud-provider",
+        abstract: "Give every type: LoadBalancer Service an address from this cluster's pools and publish them for keepalived.",
+        discussion: """
+        Pools come from --cidr (repeatable) or, as before, KEEPALIVED_SERVICE_CIDR (comma list).
+        Entries are CIDRs (10.210.1.64/26, 2001:db8::/120), ranges (10.210.1.70-10.210.1.90) or single addresses.
+        Services ask for a specific address with the annotation \(ControllerConfiguration.requestedIPsAnnotation)
+        (a comma list for dual-stack) or spec.loadBalancerIP, and for a forward method with \(ForwardMethod.annotation).
+        """
+    )
+
+    @Option(help: "Path to a kubeconfig. Default: the in-cluster service account.")
+    var kubeconfig: String?
+
+    @Option(help: "Context of the kubeconfig to use. Default: its current-context.")
+    var context: String?
+
+    @Option(help: "Name of this cluster, used in logs and events.")
+    var clusterName = "kubernetes"
+
+    @Option(name: .customLong("cidr"), help: "Pool entry (CIDR, a-b range or address). Repeatable. Env: KEEPALIVED_SERVICE_CIDR.")
+    var cidrs: [String] = []
+
+    @Option(name: .customLong("exclude"), help: "Address, range or CIDR never to hand out. Repeatable.")
+    var exclusions: [String] = []
+
+    @Flag(help: "Skip IPv4 addresses ending in .0 or .255 (some routers mishandle them).")
+    var avoidBuggyIPs = false
+
+    @Option(help: "Namespace of the VIP ConfigMap and the leader Lease. Env: KEEPALIVED_NAMESPACE.")
+    var namespace: String?
+
+    @Option(help: "Name of the VIP ConfigMap. Env: KEEPALIVED_CONFIG_MAP.")
+    var configmap: String?
+
+    @Option(help: "Forward method for Services without the annotation: NAT or DR. Env: KEEPALIVED_DEFAULT_FORWARD_METHOD.")
+    var defaultForwardMethod: String?
+
+    @Option(help: "Serve only Services with this spec.loadBalancerClass. Default: Services without a class.")
+    var loadBalancerClass: String?
+
+    @Option(help: "Serve only Services of this namespace. Default: all namespaces.")
+    var watchNamespace: String?
+
+    @Option(parsing: .next, help: "Elect a leader through a Lease (true|false); standbys take over when it stops renewing.")
+    var leaderElect = true
+
+    @Option(help: "Name of the leader-election Lease.")
+    var leaderElectLeaseName = "keepalived-cloud-provider"
+
+    @Option(help: "Concurrent reconciles.")
+    var workers = 4
+
+    @Option(help: "Client-side API rate limit, requests per second (client-go's QPS).")
+    var kubeAPIQPS: Double = 50
+
+    @Option(help: "Client-side API burst.")
+    var kubeAPIBurst = 100
+
+    @Option(help: "Log format: text or json.")
+    var logFormat = "text"
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel = "info"
+
+    func validate() throws {
+        guard ["text", "json"].contains(logFormat) else {
+            throw ValidationError("--log-format \(logFormat): allowed values are text and json")
+        }
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("--log-level \(logLevel): allowed values are trace, debug, info, notice, warning, error, critical")
+        }
+        guard workers >= 1 && workers <= 64 else { throw ValidationError("--workers \(workers): must be 1-64") }
+    }
+
+    func run() async throws {
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        let json = logFormat == "json"
+        LoggingSystem.bootstrap { label in
+            var handler: any LogHandler = json ? JSONLogHandler(label: label) : StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        var logger = Logger(label: "keepalived-cloud-provider")
+        logger[metadataKey: "cluster"] = "\(clusterName)"
+        let environment = ProcessInfo.processInfo.environment
+
+        let controllerConfiguration = try makeConfiguration(environment: environment, logger: logger)
+        var clientConfiguration = try kubeconfig.map { path throws(KubeError) in try KubeConfig.load(path: path, context: context) }
+            ?? ClientConfiguration.inCluster()
+        clientConfiguration.qps = kubeAPIQPS
+        clientConfiguration.burst = kubeAPIBurst
+        let client = try KubernetesClient(configuration: clientConfiguration, logger: logger)
+        logger.info("starting", metadata: ["pool": "\(controllerConfiguration.pool)", "api": "\(clientConfiguration.server)",
+                                           "configmap": "\(controllerConfiguration.namespace)/\(controllerConfiguration.configMapName)"])
+
+        let controller = ServiceController(client: client, configuration: controllerConfiguration, logger: logger)
+        let elector = leaderElect ? LeaderElector(
+            client: client,
+            configuration: .init(leaseName: leaderElectLeaseName, namespace: controllerConfiguration.namespace, identity: Self.identity()),
+            logger: logger) : nil
+        let service = ControllerService(controller: controller, elector: elector)
+        let group = ServiceGroup(services: [service], gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [], logger: logger)
+        do {
+            try await group.run()
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+        try await client.shutdown()
+    }
+
+    func makeConfiguration(environment: [String: String], logger: Logger) throws -> ControllerConfiguration {
+        var entries = cidrs
+        if entries.isEmpty, let legacy = environment["KEEPALIVED_SERVICE_CIDR"] {
+            entries = legacy.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        }
+        guard !entries.isEmpty else {
+            throw ValidationError("no address pool: give --cidr (repeatable) or set KEEPALIVED_SERVICE_CIDR, e.g. --cidr 10.210.1.64/26")
+        }
+        let parsed: (pool: Pool, droppedHostBits: [String])
+        do {
+            parsed = try Pool.parse(name: clusterName, entries, excluding: exclusions, options: .init(avoidBuggyIPs: avoidBuggyIPs))
+        } catch {
+            throw ValidationError("--cidr: \(error.message)")
+        }
+        for text in parsed.droppedHostBits {
+            logger.warning("pool entry has host bits set; using its network", metadata: ["cidr": "\(text)", "used": "\((try? CIDR(text))?.description ?? text)"])
+        }
+        var forward: ForwardMethod?
+        if let text = defaultForwardMethod ?? environment["KEEPALIVED_DEFAULT_FORWARD_METHOD"], !text.isEmpty {
+            do { forward = try ForwardMethod(parsing: text, source: "--default-forward-method") } catch { throw ValidationError(error.message) }
+        }
+        return ControllerConfiguration(
+            pool: parsed.pool,
+            namespace: namespace ?? environment["KEEPALIVED_NAMESPACE"] ?? "kube-system",
+            configMapName: configmap ?? environment["KEEPALIVED_CONFIG_MAP"] ?? "vip-configmap",
+            loadBalancerClass: loadBalancerClass,
+            defaultForwardMethod: forward,
+            clusterName: clusterName,
+            workers: workers,
+            serviceNamespace: watchNamespace)
+    }
+
+    /// Pod name (hostname) plus a random suffix, so a restarted pod is a new candidate.
+    static func identity() -> String {
+        let host = ProcessInfo.processInfo.hostName
+        return "\(host)_\(UInt32.random(in: 0...UInt32.max))"
+    }
+}
+
+/// The controller as a lifecycle `Service`: runs (under leader election when enabled) until a
+/// graceful shutdown, which cancels it and releases the Lease.
+struct ControllerService: ServiceLifecycle.Service {
+    let controller: ServiceController
+    let elector: LeaderElector?
+
+    func run() async throws {
+        try await cancelWhenGracefulShutdown {
+            do {
+                if let elector {
+                    try await elector.run { try await controller.run() }
+                } else {
+                    try await controller.run()
+                }
+            } catch {
+                // Cancelled by a graceful shutdown: the lease is released, this is a clean exit.
+                if Task.isCancelled { return }
+                throw error
+            }
+        }
+    }
+}

@@ -1,0 +1,41 @@
+import Foundation
+import KubeClient
+import KubeTestSupport
+import Testing
+
+@Suite("keepalived-cloud-provider binary against kube-apiserver")
+struct ExecutableTests {
+    static var binary: String? {
+        let root = TestEnvironment.repositoryRoot
+        return [".build/debug", ".build/x86_64-unknown-linux-gnu/debug", ".build/aarch64-unknown-linux-gnu/debug"]
+            .map { "\(root)/\($0)/keepalived-cloud-provider" }
+            .first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
+    @Test func servesAServiceThenShutsDownGracefullyOnSIGTERM() async throws {
+        let binary = try #require(Self.binary, "build the keepalived-cloud-provider product first (scripts/test does)")
+        let h = try await ControllerHarness.make()
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("kcp-\(h.namespace).log").path
+        defer { try? FileManager.default.removeItem(atPath: log) }
+        let process = try ChildProcess.spawn([binary, "--kubeconfig", h.cluster.adminKubeconfig, "--cidr", "10.210.1.64/26",
+                                              "--namespace", h.namespace, "--watch-namespace", h.namespace, "--log-format", "json",
+                                              "--default-forward-method", "dr"], outputPath: log)
+        var stopped = false
+        defer { if !stopped { process.stop() } }
+
+        _ = try await h.loadBalancer("hello-world")
+        #expect(try await eventually { try await h.ingress("hello-world") == ["10.210.1.65"] })
+        #expect(try await h.configMapData() == ["10.210.1.65": "\(h.namespace)/hello-world:DR"])
+        let lease = try await h.admin.get(Lease.self, namespace: h.namespace, name: "keepalived-cloud-provider")
+        #expect(lease.spec.holderIdentity?.isEmpty == false)
+
+        process.signal(SIGTERM)
+        let status = await process.exitStatus()
+        stopped = true
+        #expect(status == 0)
+        let released = try await h.admin.get(Lease.self, namespace: h.namespace, name: "keepalived-cloud-provider")
+        #expect(released.spec.holderIdentity == "", "the lease is handed back on SIGTERM")
+        let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+        #expect(output.contains("\"msg\":\"became leader\""), "json logs: \(output.prefix(400))")
+    }
+}
