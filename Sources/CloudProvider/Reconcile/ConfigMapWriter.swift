@@ -78,10 +78,15 @@ actor ConfigMapWriter {
         var updated = current
         updated.data = data
         updated.metadata.annotations = annotations
+        return try await attempt(retryingOn: .conflict) { () async throws(KubeError) in _ = try await self.client.update(updated) }
+    }
+
+    /// Runs one write; the error code that means "someone else was first" asks for another round.
+    private func attempt(retryingOn code: KubeError.Code, _ write: () async throws(KubeError) -> Void) async throws(KubeError) -> Attempt {
         do {
-            _ = try await client.update(updated)
+            try await write()
         } catch {
-            guard error.code == .conflict else { throw error }
+            guard error.code == code else { throw error }
             return .retry
         }
         writes += 1
@@ -92,14 +97,7 @@ actor ConfigMapWriter {
         var fresh = ConfigMap(name: name, namespace: namespace, data: data)
         fresh.metadata.annotations = [LegacyLedger.annotation: ledger.json()]
         fresh.metadata.labels = ["app.kubernetes.io/managed-by": "keepalived-cloud-provider"]
-        do {
-            _ = try await client.create(fresh)
-        } catch {
-            guard error.code == .alreadyExists else { throw error }
-            return .retry
-        }
-        writes += 1
-        return .written
+        return try await attempt(retryingOn: .alreadyExists) { () async throws(KubeError) in _ = try await self.client.create(fresh) }
     }
 }
 

@@ -60,16 +60,7 @@ extension KubernetesClient {
     public func list<T: KubernetesObject>(_ type: T.Type, namespace: String? = nil, options: ListOptions = ListOptions()) async throws(KubeError) -> ObjectList<T> {
         let path = T.resource.path(namespace: namespace)
         let bytes = try await send(.GET, path, query: options.query)
-        do {
-            guard let object = try JSONValue.parse(bytes.readableBytesView).objectValue else {
-                throw KubeError(.decoding, "GET \(path): list response is not a JSON object")
-            }
-            return ObjectList(json: object)
-        } catch let error as KubeError {
-            throw error
-        } catch {
-            throw KubeError(.decoding, "GET \(path): invalid JSON: \(error)")
-        }
+        return ObjectList(json: try Self.jsonObject(bytes, request: "GET \(path)"))
     }
 
     /// Every page of a list, `pageSize` items at a time. The result's resourceVersion is the

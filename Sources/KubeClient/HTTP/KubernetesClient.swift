@@ -148,16 +148,17 @@ public final class KubernetesClient: Sendable {
     }
 
     func decode<T: KubernetesObject>(_ type: T.Type, _ bytes: ByteBuffer, request: String) throws(KubeError) -> T {
-        do {
-            guard let object = try JSONValue.parse(bytes.readableBytesView).objectValue else {
-                throw KubeError(.decoding, "\(request): response is not a JSON object")
-            }
-            return T(json: object)
-        } catch let error as KubeError {
-            throw error
-        } catch {
+        T(json: try Self.jsonObject(bytes, request: request))
+    }
+
+    /// The response body as a JSON object, or a `.decoding` error naming the request.
+    static func jsonObject(_ bytes: ByteBuffer, request: String) throws(KubeError) -> JSONObject {
+        let value: JSONValue
+        do { value = try JSONValue.parse(bytes.readableBytesView) } catch {
             throw KubeError(.decoding, "\(request): invalid JSON in response: \(error)")
         }
+        guard let object = value.objectValue else { throw KubeError(.decoding, "\(request): response is not a JSON object") }
+        return object
     }
 
     static func encode(_ value: JSONValue) throws(KubeError) -> Data {
