@@ -39,3 +39,52 @@ struct ExecutableTests {
         #expect(output.contains("\"msg\":\"became leader\""), "json logs: \(output.prefix(400))")
     }
 }
+
+@Suite("Two replicas of the binary against kube-apiserver")
+struct ReplicaTests {
+    @Test func leaderSIGKILLedMidBurstStandbyFinishesWithoutDuplicatesOrLeaks() async throws {
+        let binary = try #require(ExecutableTests.binary)
+        let h = try await ControllerHarness.make()
+        var replicas: [(process: ChildProcess, log: String)] = []
+        defer {
+            for replica in replicas { replica.process.stop(grace: .seconds(2)); try? FileManager.default.removeItem(atPath: replica.log) }
+        }
+        for index in 0..<2 {
+            let log = FileManager.default.temporaryDirectory.appendingPathComponent("kcp-\(h.namespace)-\(index).log").path
+            let process = try ChildProcess.spawn([binary, "--kubeconfig", h.cluster.adminKubeconfig, "--cidr", "10.210.1.64/26",
+                                                  "--namespace", h.namespace, "--watch-namespace", h.namespace], outputPath: log)
+            replicas.append((process, log))
+        }
+        func leaderIndex() -> Int? {
+            replicas.firstIndex { ((try? String(contentsOfFile: $0.log, encoding: .utf8)) ?? "").contains("became leader") }
+        }
+        #expect(await eventually { leaderIndex() != nil })
+        let leader = try #require(leaderIndex())
+
+        let names = (0..<20).map { "burst-\($0)" }
+        for (index, name) in names.enumerated() {
+            _ = try await h.loadBalancer(name)
+            if index == 8 { replicas[leader].process.signal(SIGKILL) }
+        }
+        // The standby waits out the 15 s lease, restores the ledger and finishes the burst.
+        #expect(try await eventually(.seconds(60)) {
+            var all = true
+            for name in names where try await h.ingress(name).count != 1 { all = false }
+            return all
+        })
+        let standbyLog = (try? String(contentsOfFile: replicas[1 - leader].log, encoding: .utf8)) ?? ""
+        #expect(standbyLog.contains("became leader"))
+
+        var owners: [String: String] = [:]
+        for name in names {
+            for ip in try await h.ingress(name) {
+                #expect(owners[ip] == nil, "\(ip) given to both \(owners[ip] ?? "") and \(name)")
+                owners[ip] = name
+            }
+        }
+        #expect(owners.count == 20)
+        let data = try await h.configMapData()
+        #expect(data.count == 20)
+        for (ip, name) in owners { #expect(data[ip] == "\(h.namespace)/\(name)") }
+    }
+}

@@ -14,7 +14,7 @@ struct CoordinationTests {
     }
 
     static func fast(_ name: String, _ identity: String, ns: String) -> LeaderElector.Configuration {
-        .init(leaseName: name, namespace: ns, identity: identity, leaseDuration: .seconds(2), renewDeadline: .milliseconds(1500), retryPeriod: .milliseconds(250))
+        .init(leaseName: name, namespace: ns, identity: identity, leaseDuration: .seconds(4), renewDeadline: .seconds(3), retryPeriod: .milliseconds(400))
     }
 
     @Test func exactlyOneLeaderAndTakeoverWhenTheLeaderStopsRenewing() async throws {
@@ -36,7 +36,9 @@ struct CoordinationTests {
             try await Task.sleep(for: .seconds(3600))
         }
         let runA = Task { try await a.run(whileLeading: body) }
-        try await Task.sleep(for: .milliseconds(500))
+        // A leads first (the one a proxy can cut off); a busy machine may need a while.
+        let started = ContinuousClock.now
+        while !(await a.isLeader), ContinuousClock.now - started < .seconds(15) { try await Task.sleep(for: .milliseconds(50)) }
         let runB = Task { try await b.run(whileLeading: body) }
         defer { runA.cancel(); runB.cancel() }
         try await Task.sleep(for: .seconds(2))
@@ -50,7 +52,7 @@ struct CoordinationTests {
         let lost = await runA.result
         #expect(throws: KubeError.self) { try lost.get() }
         var waited = Duration.zero
-        while !(await b.isLeader), waited < .seconds(10) {
+        while !(await b.isLeader), waited < .seconds(20) {
             try await Task.sleep(for: .milliseconds(100))
             waited += .milliseconds(100)
         }
