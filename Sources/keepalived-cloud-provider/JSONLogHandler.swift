@@ -1,4 +1,5 @@
 import Foundation
+import KubeClient
 import Logging
 
 /// One JSON object per line on stderr, for log collectors (`--log-format json`).
@@ -13,17 +14,9 @@ struct JSONLogHandler: LogHandler {
     }
 
     func log(event: LogEvent) {
-        var object: [String: String] = ["ts": KubeTimeFormatter.now(), "level": "\(event.level)", "logger": label, "msg": "\(event.message)"]
+        var object: [String: String] = ["ts": KubeTime.format(Date(), micro: true), "level": "\(event.level)", "logger": label, "msg": "\(event.message)"]
         for (key, value) in metadata.merging(event.metadata ?? [:], uniquingKeysWith: { $1 }) { object[key] = "\(value)" }
         guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return }
         FileHandle.standardError.write(data + Data("\n".utf8))
-    }
-}
-
-enum KubeTimeFormatter {
-    static func now() -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.string(from: Date())
     }
 }

@@ -63,13 +63,3 @@ struct ControllerHarness {
         try await admin.list(Event.self, namespace: namespace).items.filter { $0.involvedObject.name == name }
     }
 }
-
-/// Polls until `condition` holds; the API server and controller are asynchronous.
-func eventually(_ timeout: Duration = .seconds(20), _ condition: () async throws -> Bool) async rethrows -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if try await condition() { return true }
-        try? await Task.sleep(for: .milliseconds(50))
-    }
-    return try await condition()
-}

@@ -117,11 +117,27 @@ public struct Ledger: Sendable {
         return (conflicts, outside)
     }
 
-    /// All allocations as VIP entries, address order.
+    /// All allocations as VIP entries, address order. Keys come from the API server's validated
+    /// names, so every record converts.
     public var entries: [VIPEntry] {
         records.flatMap { key, record -> [VIPEntry] in
-            let parts = key.split(separator: "/", maxSplits: 1).map(String.init)
-            return record.addresses.compactMap { try? VIPEntry(address: $0, namespace: parts[0], name: parts[1], forwardMethod: record.forwardMethod) }
+            let (namespace, name) = Self.split(key)
+            return record.addresses.compactMap { try? VIPEntry(address: $0, namespace: namespace, name: name, forwardMethod: record.forwardMethod) }
         }.sorted { $0.address < $1.address }
+    }
+
+    /// All allocations in the predecessor's ledger format (every family).
+    public var legacyLedger: LegacyLedger {
+        LegacyLedger(records: records.flatMap { key, record in
+            let (namespace, name) = Self.split(key)
+            return record.addresses.map {
+                LegacyLedger.Record(uid: record.uid, ip: $0.description, serviceNamespace: namespace, serviceName: name, forwardMethod: record.forwardMethod?.rawValue)
+            }
+        })
+    }
+
+    private static func split(_ key: String) -> (namespace: String, name: String) {
+        let parts = key.split(separator: "/", maxSplits: 1).map(String.init)
+        return (parts[0], parts.count > 1 ? parts[1] : "")
     }
 }

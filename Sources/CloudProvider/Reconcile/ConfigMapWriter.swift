@@ -1,3 +1,4 @@
+import IPAM
 import Keepalived
 import KubeClient
 import Logging
@@ -100,5 +101,3 @@ actor ConfigMapWriter {
         return try await attempt(retryingOn: .alreadyExists) { () async throws(KubeError) in _ = try await self.client.create(fresh) }
     }
 }
-
-import IPAM

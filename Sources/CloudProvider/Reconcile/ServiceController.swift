@@ -69,13 +69,7 @@ public actor ServiceController {
     }
 
     func snapshot() -> (generation: Int, entries: [VIPEntry], ledger: LegacyLedger) {
-        let records = ledger.records.flatMap { key, record in
-            record.addresses.map { address in
-                let parts = key.split(separator: "/", maxSplits: 1).map(String.init)
-                return LegacyLedger.Record(uid: record.uid, ip: address.description, serviceNamespace: parts[0], serviceName: parts[1], forwardMethod: record.forwardMethod?.rawValue)
-            }
-        }
-        return (ledger.generation, ledger.entries, LegacyLedger(records: records))
+        (ledger.generation, ledger.entries, ledger.legacyLedger)
     }
 
     func isManaged(_ service: Service) -> Bool {

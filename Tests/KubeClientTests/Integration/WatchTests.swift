@@ -52,15 +52,6 @@ struct InformerRecoveryTests {
         func contains(_ s: String) -> Bool { events.contains(s) }
     }
 
-    static func eventually(_ timeout: Duration = .seconds(30), _ condition: () async -> Bool) async -> Bool {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if await condition() { return true }
-            try? await Task.sleep(for: .milliseconds(50))
-        }
-        return false
-    }
-
     @Test func partitionAndAPIServerRestartRelistWithoutLosingAnEvent() async throws {
         let cluster = try await TestEnvironment.start(prefix: "informer")
         let proxy = try TCPProxy(targetPort: cluster.apiPort)
@@ -81,12 +72,12 @@ struct InformerRecoveryTests {
         let recorder = Recorder()
         let running = Task { await informer.run { await recorder.add($0) } }
         defer { running.cancel() }
-        #expect(await Self.eventually { await recorder.synced })
+        #expect(await eventually(.seconds(30)) { await recorder.synced })
         #expect(await informer.count == 3)
 
         // Live changes arrive through the watch.
         _ = try await admin.create(ConfigMap(name: "live", namespace: ns))
-        #expect(await Self.eventually { await recorder.contains("added live") })
+        #expect(await eventually(.seconds(30)) { await recorder.contains("added live") })
 
         // Cut the informer off, change things behind its back, restart the API server so its
         // watch cache no longer reaches back to the informer's resourceVersion, then heal.
@@ -106,15 +97,15 @@ struct InformerRecoveryTests {
         }
         proxy.heal()
 
-        #expect(await Self.eventually { await recorder.contains("deleted remove") })
-        #expect(await Self.eventually { await recorder.contains("updated change 1") })
-        #expect(await Self.eventually { await recorder.contains("added new") })
+        #expect(await eventually(.seconds(30)) { await recorder.contains("deleted remove") })
+        #expect(await eventually(.seconds(30)) { await recorder.contains("updated change 1") })
+        #expect(await eventually(.seconds(30)) { await recorder.contains("added new") })
         #expect(await informer.relists >= 2, "a 410 after the restart should force a relist")
         let names = await informer.list().compactMap(\.metadata.name).sorted()
         #expect(names == ["change", "keep", "live", "new"])
 
         // And it keeps watching afterwards.
         try await admin.delete(ConfigMap.self, namespace: ns, name: "keep")
-        #expect(await Self.eventually { await recorder.contains("deleted keep") })
+        #expect(await eventually(.seconds(30)) { await recorder.contains("deleted keep") })
     }
 }
