@@ -71,8 +71,10 @@ struct ServiceControllerTests {
         })
         #expect(try await eventually { try await h.events(for: "outside").contains { $0.reason == "AllocationFailed" && $0.message?.contains("203.0.113.7") == true } })
         #expect(try await eventually { try await h.events(for: "garbage").contains { $0.reason == "InvalidRequestedIP" && $0.type == "Warning" } })
-        let garbage = try #require(try await h.service("garbage"))
-        #expect(garbage.status.conditions.first { $0.type == ControllerConfiguration.conditionType }?.status == "False")
+        // The event is recorded just before the condition is written: wait for the condition too.
+        #expect(try await eventually {
+            try await h.service("garbage")?.status.conditions.first { $0.type == ControllerConfiguration.conditionType }?.status == "False"
+        })
         #expect(try await h.ingress("thief").isEmpty)
         #expect(try await h.ingress("owner") == ["10.210.1.100"])
         // One bad Service harms nobody else.
