@@ -1,0 +1,56 @@
+import Foundation
+import IPAM
+
+extension VRRPPlan {
+    private struct Document: Codable {
+        struct Instance: Codable {
+            var vrid: Int
+            var family: String
+            var preferred: Int
+            var addresses: [String]
+        }
+        var version: Int
+        var cluster: String
+        var nodes: [String]
+        var instances: [Instance]
+    }
+
+    /// Compact JSON with sorted keys, so an unchanged plan is byte-identical and costs no write.
+    public func json() -> String {
+        let document = Document(
+            version: 1, cluster: cluster, nodes: nodes,
+            instances: instances.map { .init(vrid: $0.vrid, family: $0.family.rawValue, preferred: $0.preferred, addresses: $0.addresses.map(\.description)) })
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: (try? encoder.encode(document)) ?? Data(), as: UTF8.self)
+    }
+
+    /// Parses and re-validates everything: the ConfigMap is writable by others than the controller.
+    public init(json: String) throws(KeepalivedError) {
+        let document: Document
+        do {
+            document = try JSONDecoder().decode(Document.self, from: Data(json.utf8))
+        } catch {
+            throw KeepalivedError("InvalidPlan", "ConfigMap key \(Self.dataKey) is not a VRRP plan: \(error)")
+        }
+        guard document.version == 1 else {
+            throw KeepalivedError("UnsupportedPlanVersion", "VRRP plan version \(document.version) is newer than this agent understands (1); upgrade the agent")
+        }
+        var instances: [Instance] = []
+        for instance in document.instances {
+            guard let family = IPFamily(rawValue: instance.family) else {
+                throw KeepalivedError("InvalidPlan", "instance \(instance.vrid) has family \"\(instance.family.prefix(16))\"; allowed: IPv4, IPv6")
+            }
+            var addresses: [IPAddress] = []
+            for text in instance.addresses {
+                do {
+                    addresses.append(try IPAddress(text))
+                } catch {
+                    throw KeepalivedError("InvalidPlan", "instance \(instance.vrid): \(error)")
+                }
+            }
+            instances.append(Instance(vrid: instance.vrid, family: family, preferred: instance.preferred, addresses: addresses))
+        }
+        try self.init(cluster: document.cluster, nodes: document.nodes, instances: instances)
+    }
+}

@@ -1,0 +1,63 @@
+import IPAM
+
+/// What the controller tells every agent: which VIPs form which VRRP instance, the instance's
+/// VRID, and which eligible node is preferred for it. Node-local details (interface, source IP,
+/// peers, priority) are the agent's to fill in.
+public struct VRRPPlan: Hashable, Sendable {
+    /// The ConfigMap data key that carries the plan beside the kube-keepalived-vip entries.
+    public static let dataKey = "keepalived-lb.vrrp-plan"
+
+    public struct Instance: Hashable, Sendable {
+        public let vrid: Int
+        public let family: IPFamily
+        /// Index into `nodes` of the preferred node; the rest follow in rotation.
+        public let preferred: Int
+        public let addresses: [IPAddress]
+
+        public init(vrid: Int, family: IPFamily, preferred: Int, addresses: [IPAddress]) {
+            self.vrid = vrid
+            self.family = family
+            self.preferred = preferred
+            self.addresses = addresses
+        }
+    }
+
+    public let cluster: String
+    /// Eligible nodes, sorted by name, so every agent computes the same ranks.
+    public let nodes: [String]
+    public let instances: [Instance]
+
+    public init(cluster: String, nodes: [String], instances: [Instance]) throws(KeepalivedError) {
+        try KubernetesName.validateLabel(cluster, what: "cluster name")
+        for node in nodes { try NodeName.validate(node) }
+        var seen = Set<String>()
+        for instance in instances {
+            guard (1...255).contains(instance.vrid) else {
+                throw KeepalivedError("InvalidVRID", "VRID \(instance.vrid) is outside 1-255")
+            }
+            guard seen.insert("\(instance.family)/\(instance.vrid)").inserted else {
+                throw KeepalivedError("DuplicateVRID", "VRID \(instance.vrid) is used twice for \(instance.family)")
+            }
+            guard nodes.isEmpty || (0..<nodes.count).contains(instance.preferred) else {
+                throw KeepalivedError("InvalidPreferredNode", "instance \(instance.vrid) prefers node #\(instance.preferred) of \(nodes.count)")
+            }
+            guard !instance.addresses.isEmpty, instance.addresses.allSatisfy({ $0.family == instance.family }) else {
+                throw KeepalivedError("InvalidInstanceAddresses", "instance \(instance.vrid) (\(instance.family)) needs at least one address, all of its family")
+            }
+        }
+        self.cluster = cluster
+        self.nodes = nodes
+        self.instances = instances
+    }
+
+    /// 0 for the preferred node, 1 for the next in rotation…; nil when the node is not eligible.
+    public func rank(of node: String, in instance: Instance) -> Int? {
+        guard let index = nodes.firstIndex(of: node) else { return nil }
+        return (index - instance.preferred + nodes.count) % nodes.count
+    }
+
+    /// keepalived's instance name: derived from validated parts only.
+    public func instanceName(_ instance: Instance) -> String {
+        "\(cluster)_\(instance.family == .ipv4 ? "v4" : "v6")_\(instance.vrid)"
+    }
+}
