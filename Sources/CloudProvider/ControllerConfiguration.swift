@@ -20,9 +20,19 @@ public struct ControllerConfiguration: Sendable {
     /// Only Services of this namespace (nil: all). For tests that share one API server, and
     /// for operators who want a provider per namespace.
     public var serviceNamespace: String?
+    /// How VIPs become VRRP instances (cluster name, VRID range, group count).
+    public var planner: VRRPPlanner
+    /// Label selector for the nodes that may hold VIPs (nil: every node). Nodes labelled
+    /// `node.kubernetes.io/exclude-from-external-load-balancers` never do.
+    public var nodeSelector: String?
+
+    /// The upstream label that keeps a node out of every load balancer.
+    public static let excludeLabel = "node.kubernetes.io/exclude-from-external-load-balancers"
+    public static let defaultPlanner = try! VRRPPlanner(cluster: "kubernetes", vrids: VRIDRange(50, 57), groups: 8)
 
     public init(pool: Pool, namespace: String = "kube-system", configMapName: String = "vip-configmap", loadBalancerClass: String? = nil,
-                defaultForwardMethod: ForwardMethod? = nil, clusterName: String = "kubernetes", workers: Int = 4, serviceNamespace: String? = nil) {
+                defaultForwardMethod: ForwardMethod? = nil, clusterName: String = "kubernetes", workers: Int = 4, serviceNamespace: String? = nil,
+                planner: VRRPPlanner = defaultPlanner, nodeSelector: String? = nil) {
         self.pool = pool
         self.namespace = namespace
         self.configMapName = configMapName
@@ -31,5 +41,7 @@ public struct ControllerConfiguration: Sendable {
         self.clusterName = clusterName
         self.workers = workers
         self.serviceNamespace = serviceNamespace
+        self.planner = planner
+        self.nodeSelector = nodeSelector
     }
 }

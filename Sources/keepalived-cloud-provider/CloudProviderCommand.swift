@@ -5,6 +5,9 @@ import IPAM
 import Keepalived
 import KubeClient
 import Logging
+import Metrics
+import Observability
+import Prometheus
 import ServiceLifecycle
 
 /// `keepalived-cloud-provider`: LoadBalancer addresses for bare-metal clusters run with
@@ -69,6 +72,21 @@ struct CloudProviderCommand: AsyncParsableCommand {
     @Option(help: "Client-side API burst.")
     var kubeAPIBurst = 100
 
+    @Option(help: "VRRP router IDs this cluster may use, N-M within 1-255. Clusters sharing an L2 segment need disjoint ranges.")
+    var vridRange = "50-57"
+
+    @Option(help: "Number of VRRP instances the VIPs are spread over (at most the size of --vrid-range).")
+    var vrrpGroups = 8
+
+    @Option(help: "Label selector of the nodes that may hold VIPs (e.g. node-role.kubernetes.io/lb=true). Default: every node not labelled \(ControllerConfiguration.excludeLabel).")
+    var nodeSelector: String?
+
+    @Option(help: "Where /metrics listens: host:port, :port, or 0 to disable.")
+    var metricsBindAddress = ":8080"
+
+    @Option(help: "Where /healthz and /readyz listen: host:port, :port, or 0 to disable.")
+    var healthBindAddress = ":8081"
+
     @Option(help: "Log format: text or json.")
     var logFormat = "text"
 
@@ -83,6 +101,11 @@ struct CloudProviderCommand: AsyncParsableCommand {
             throw ValidationError("--log-level \(logLevel): allowed values are trace, debug, info, notice, warning, error, critical")
         }
         guard workers >= 1 && workers <= 64 else { throw ValidationError("--workers \(workers): must be 1-64") }
+        _ = try bindAddresses()
+        _ = try planner()
+        if let nodeSelector, nodeSelector.isEmpty || !nodeSelector.utf8.allSatisfy({ $0 > 32 && $0 < 127 }) {
+            throw ValidationError("--node-selector \"\(nodeSelector.prefix(64))\": must be a non-empty label selector without spaces, e.g. node-role.kubernetes.io/lb=true")
+        }
     }
 
     func run() async throws {
@@ -93,6 +116,9 @@ struct CloudProviderCommand: AsyncParsableCommand {
             handler.logLevel = level
             return handler
         }
+        // Before anything creates a metric: handles made earlier would go nowhere.
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         var logger = Logger(label: "keepalived-cloud-provider")
         logger[metadataKey: "cluster"] = "\(clusterName)"
         let environment = ProcessInfo.processInfo.environment
@@ -112,7 +138,24 @@ struct CloudProviderCommand: AsyncParsableCommand {
             configuration: .init(leaseName: leaderElectLeaseName, namespace: controllerConfiguration.namespace, identity: Self.identity()),
             logger: logger) : nil
         let service = ControllerService(controller: controller, elector: elector)
-        let group = ServiceGroup(services: [service], gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [], logger: logger)
+        var services: [any ServiceLifecycle.Service] = [service]
+        let (metricsAddress, healthAddress) = try bindAddresses()
+        let leader = Gauge(label: "keepalived_lb_leader")
+        leader.record(elector == nil ? 1 : 0)
+        let ready: EndpointServer.Probe = {
+            // A standby is ready (nothing to serve yet); a leader once it has restored its ledger.
+            let leading = await elector?.isLeader ?? true
+            leader.record(leading ? 1 : 0)
+            return leading ? await controller.isReady : true
+        }
+        if let metricsAddress {
+            services.append(EndpointServer(address: metricsAddress, registry: registry,
+                                           ready: ready, logger: logger))
+        }
+        if let healthAddress, healthAddress != metricsAddress {
+            services.append(EndpointServer(address: healthAddress, registry: nil, ready: ready, logger: logger))
+        }
+        let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [], logger: logger)
         do {
             try await group.run()
         } catch {
@@ -151,7 +194,28 @@ struct CloudProviderCommand: AsyncParsableCommand {
             defaultForwardMethod: forward,
             clusterName: clusterName,
             workers: workers,
-            serviceNamespace: watchNamespace)
+            serviceNamespace: watchNamespace,
+            planner: try planner(),
+            nodeSelector: nodeSelector)
+    }
+
+    func planner() throws -> VRRPPlanner {
+        do {
+            let vrids: VRIDRange
+            do { vrids = try VRIDRange(parsing: vridRange) } catch { throw ValidationError("--vrid-range: \(error.message)") }
+            return try VRRPPlanner(cluster: clusterName, vrids: vrids, groups: vrrpGroups)
+        } catch let error as KeepalivedError {
+            throw ValidationError(error.code == "InvalidName" ? "--cluster-name: \(error.message)" : error.message)
+        }
+    }
+
+    func bindAddresses() throws -> (metrics: BindAddress?, health: BindAddress?) {
+        do {
+            return (try BindAddress(parsing: metricsBindAddress, flag: "--metrics-bind-address"),
+                    try BindAddress(parsing: healthBindAddress, flag: "--health-bind-address"))
+        } catch {
+            throw ValidationError(error.message)
+        }
     }
 
     /// Pod name (hostname) plus a random suffix, so a restarted pod is a new candidate.

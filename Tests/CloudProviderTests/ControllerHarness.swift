@@ -1,6 +1,7 @@
 import CloudProvider
 import Foundation
 import IPAM
+import Keepalived
 import KubeClient
 import KubeTestSupport
 import Testing
@@ -20,7 +21,8 @@ struct ControllerHarness {
 
     func configuration(cidrs: [String] = ["10.210.1.64/26"], forward: String? = nil) throws -> ControllerConfiguration {
         ControllerConfiguration(pool: try Pool.parse(cidrs).pool, namespace: namespace, configMapName: "vip-configmap",
-                                defaultForwardMethod: forward.flatMap { .init(rawValue: $0) }, workers: 2, serviceNamespace: namespace)
+                                defaultForwardMethod: forward.flatMap { .init(rawValue: $0) }, workers: 2, serviceNamespace: namespace,
+                                nodeSelector: nodeLabel)
     }
 
     /// Starts a controller; cancel the returned task to stop it (like SIGTERM would).
@@ -52,10 +54,36 @@ struct ControllerHarness {
         try await service(name)?.status.loadBalancer.ingress.compactMap(\.ip) ?? []
     }
 
+    /// Nodes are cluster-wide; each test sees only the nodes labelled with its namespace.
+    var nodeLabel: String { "keepalived-lb.io/test=\(namespace)" }
+
+    /// The kube-keepalived-vip entries of the ConfigMap (the VRRP plan left out).
     func configMapData() async throws -> [String: String] {
+        try await rawConfigMapData().filter { $0.key != VRRPPlan.dataKey }
+    }
+
+    func plan() async throws -> VRRPPlan? {
+        try await rawConfigMapData()[VRRPPlan.dataKey].map { try VRRPPlan(json: $0) }
+    }
+
+    private func rawConfigMapData() async throws -> [String: String] {
         do { return try await admin.get(ConfigMap.self, namespace: namespace, name: "vip-configmap").data } catch {
             if error.code == .notFound { return [:] }
             throw error
+        }
+    }
+
+    /// Creates a node labelled for this test; the caller deletes it.
+    func node(_ name: String, extraLabels: [String: String] = [:]) async throws {
+        var node = Node()
+        node.metadata = ObjectMeta(name: "\(namespace)-\(name)")
+        node.metadata.labels = extraLabels.merging(["keepalived-lb.io/test": namespace]) { a, _ in a }
+        _ = try await admin.create(node)
+    }
+
+    func deleteNodes() async throws {
+        for node in try await admin.list(Node.self, options: ListOptions(labelSelector: nodeLabel)).items {
+            try await admin.delete(Node.self, name: node.metadata.name ?? "")
         }
     }
 

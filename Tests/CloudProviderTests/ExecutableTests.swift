@@ -17,9 +17,12 @@ struct ExecutableTests {
         let h = try await ControllerHarness.make()
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("kcp-\(h.namespace).log").path
         defer { try? FileManager.default.removeItem(atPath: log) }
+        let metricsPort = LocalHTTP.freePort(), healthPort = LocalHTTP.freePort()
         let process = try ChildProcess.spawn([binary, "--kubeconfig", h.cluster.adminKubeconfig, "--cidr", "10.210.1.64/26",
                                               "--namespace", h.namespace, "--watch-namespace", h.namespace, "--log-format", "json",
-                                              "--default-forward-method", "dr"], outputPath: log)
+                                              "--default-forward-method", "dr", "--cluster-name", "fcp", "--vrid-range", "90-91", "--vrrp-groups", "2",
+                                              "--metrics-bind-address", "127.0.0.1:\(metricsPort)",
+                                              "--health-bind-address", "127.0.0.1:\(healthPort)"], outputPath: log)
         var stopped = false
         defer { if !stopped { process.stop() } }
 
@@ -28,6 +31,24 @@ struct ExecutableTests {
         #expect(try await h.configMapData() == ["10.210.1.65": "\(h.namespace)/hello-world:DR"])
         let lease = try await h.admin.get(Lease.self, namespace: h.namespace, name: "keepalived-cloud-provider")
         #expect(lease.spec.holderIdentity?.isEmpty == false)
+        let plan = try #require(try await h.plan())
+        #expect(plan.cluster == "fcp" && plan.instances.allSatisfy { (90...91).contains($0.vrid) })
+
+        // Endpoints: health, readiness (leader with its ledger restored), and metrics that add up.
+        #expect(LocalHTTP.get(port: healthPort, path: "/healthz")?.status == 200)
+        #expect(await eventually { LocalHTTP.get(port: healthPort, path: "/readyz")?.status == 200 })
+        #expect(LocalHTTP.get(port: healthPort, path: "/metrics")?.status == 404, "metrics live on their own address")
+        let metrics = try #require(LocalHTTP.get(port: metricsPort, path: "/metrics"))
+        #expect(metrics.status == 200)
+        for line in [#"keepalived_lb_pool_addresses_used{pool="fcp",family="IPv4"} 1"#,
+                     #"keepalived_lb_pool_addresses_free{pool="fcp",family="IPv4"} 61"#,
+                     #"keepalived_lb_pool_addresses_size{pool="fcp",family="IPv4"} 62"#,
+                     "keepalived_lb_allocations_total 1", "keepalived_lb_leader 1"] {
+            #expect(metrics.body.contains(line), "\(line) missing from:\n\(metrics.body.prefix(3000))")
+        }
+        #expect(metrics.body.contains("keepalived_lb_reconcile_duration_seconds_bucket"))
+        #expect(metrics.body.contains("keepalived_lb_workqueue_depth"))
+        #expect(metrics.body.contains("keepalived_lb_configmap_writes_total"))
 
         process.signal(SIGTERM)
         let status = await process.exitStatus()
@@ -52,7 +73,8 @@ struct ReplicaTests {
         for index in 0..<2 {
             let log = FileManager.default.temporaryDirectory.appendingPathComponent("kcp-\(h.namespace)-\(index).log").path
             let process = try ChildProcess.spawn([binary, "--kubeconfig", h.cluster.adminKubeconfig, "--cidr", "10.210.1.64/26",
-                                                  "--namespace", h.namespace, "--watch-namespace", h.namespace], outputPath: log)
+                                                  "--namespace", h.namespace, "--watch-namespace", h.namespace,
+                                                  "--metrics-bind-address", "0", "--health-bind-address", "0"], outputPath: log)
             replicas.append((process, log))
         }
         func leaderIndex() -> Int? {

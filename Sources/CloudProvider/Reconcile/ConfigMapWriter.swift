@@ -2,6 +2,16 @@ import IPAM
 import Keepalived
 import KubeClient
 import Logging
+import Metrics
+
+/// What goes into the ConfigMap, taken in one step so the parts agree.
+struct ConfigMapSnapshot: Sendable {
+    /// Grows with every change; the writer compares it with what it last wrote.
+    var generation: Int
+    var entries: [VIPEntry]
+    var ledger: LegacyLedger
+    var plan: VRRPPlan?
+}
 
 /// Writes the ledger into the VIP ConfigMap. Callers that ask while a write is in flight share
 /// the next one, so a burst of Services costs a few writes, not one each. Optimistic concurrency:
@@ -11,13 +21,14 @@ actor ConfigMapWriter {
     private let namespace: String
     private let name: String
     private let logger: Logger
-    private let snapshot: @Sendable () async -> (generation: Int, entries: [VIPEntry], ledger: LegacyLedger)
+    private let snapshot: @Sendable () async -> ConfigMapSnapshot
     private var inFlight: Task<Int, Error>?
     private var writtenGeneration = -1
     public private(set) var writes = 0
+    private let writeCounter = Counter(label: "keepalived_lb_configmap_writes_total")
 
     init(client: KubernetesClient, namespace: String, name: String, logger: Logger,
-         snapshot: @escaping @Sendable () async -> (generation: Int, entries: [VIPEntry], ledger: LegacyLedger)) {
+         snapshot: @escaping @Sendable () async -> ConfigMapSnapshot) {
         self.client = client
         self.namespace = namespace
         self.name = name
@@ -55,24 +66,28 @@ actor ConfigMapWriter {
 
     private func write() async throws -> Int {
         for attempt in 1...10 {
-            let (generation, entries, ledger) = await snapshot()
-            if try await writeOnce(entries: entries, ledger: ledger) == .written { return generation }
+            let snapshot = await snapshot()
+            if try await writeOnce(snapshot) == .written { return snapshot.generation }
             logger.debug("ConfigMap changed under us; retrying", metadata: ["attempt": "\(attempt)"])
         }
         throw KubeError(.conflict, "ConfigMap \(namespace)/\(name) kept changing during 10 write attempts; another writer is fighting over it")
     }
 
-    private func writeOnce(entries: [VIPEntry], ledger: LegacyLedger) async throws(KubeError) -> Attempt {
-        var data = VIPConfigMapFormat.encode(entries.filter { $0.address.family == .ipv4 })
+    private func writeOnce(_ snapshot: ConfigMapSnapshot) async throws(KubeError) -> Attempt {
+        // kube-keepalived-vip's format is IPv4 only; the plan carries every family.
+        var data = VIPConfigMapFormat.encode(snapshot.entries.filter { $0.address.family == .ipv4 })
+        let ledger = snapshot.ledger
         let current: ConfigMap
         do {
             current = try await client.get(ConfigMap.self, namespace: namespace, name: name)
         } catch {
             guard error.code == .notFound else { throw error }
+            if let plan = snapshot.plan { data[VRRPPlan.dataKey] = plan.json() }
             return try await create(data: data, ledger: ledger)
         }
         // Keep keys that are not VIPs (other tools' settings); replace every VIP key.
         for (key, value) in current.data where (try? IPAddress(key)) == nil { data[key] = value }
+        if let plan = snapshot.plan { data[VRRPPlan.dataKey] = plan.json() }
         var annotations = current.metadata.annotations
         annotations[LegacyLedger.annotation] = ledger.json()
         if current.data == data && current.metadata.annotations == annotations { return .written }
@@ -91,6 +106,7 @@ actor ConfigMapWriter {
             return .retry
         }
         writes += 1
+        writeCounter.increment()
         return .written
     }
 

@@ -8,7 +8,11 @@ extension ServiceController {
     func reconcile(_ key: String) async throws {
         let finalizer = ControllerConfiguration.finalizer
         guard var service = await informer.get(key) else {
-            if !ledger.release(key).isEmpty { try await flushConfigMap() }
+            let freed = ledger.release(key)
+            if !freed.isEmpty {
+                metrics.releases.increment(by: freed.count)
+                try await flushConfigMap()
+            }
             return
         }
         let managed = isManaged(service)
@@ -31,6 +35,7 @@ extension ServiceController {
         do throws(LoadBalancerRequest.Invalid) {
             request = try LoadBalancerRequest(service: service, pool: configuration.pool, defaultForwardMethod: configuration.defaultForwardMethod)
         } catch {
+            metrics.allocationFailure(reason: error.reason)
             await events.record(service.reference, type: .warning, reason: error.reason, message: error.message)
             try await setCondition(service, ok: false, reason: error.reason, message: error.message)
             return
@@ -41,9 +46,12 @@ extension ServiceController {
             await events.record(service.reference, type: .normal, reason: "EnsuringLoadBalancer", message: "Ensuring load balancer")
         }
         let addresses: [IPAddress]
+        let held = ledger.records[key]?.addresses ?? []
         do throws(IPAMError) {
             addresses = try ledger.ensure(key, uid: service.metadata.uid ?? "", request: request)
+            metrics.allocations.increment(by: Set(addresses).subtracting(held).count)
         } catch {
+            metrics.allocationFailure(reason: "\(error.code)")
             await events.record(service.reference, type: .warning, reason: "AllocationFailed", message: error.message)
             try await setCondition(service, ok: false, reason: "AllocationFailed", message: error.message)
             if error.code == .poolExhausted { throw error }
@@ -76,7 +84,10 @@ extension ServiceController {
         let key = service.key
         var service = service
         let freed = ledger.release(key)
-        if !freed.isEmpty { try await flushConfigMap() }
+        if !freed.isEmpty {
+            metrics.releases.increment(by: freed.count)
+            try await flushConfigMap()
+        }
         if service.metadata.deletionTimestamp == nil && !service.status.loadBalancer.ingress.isEmpty {
             // A merge patch removes a field only when it is set to null.
             let conditions = service.status.conditions.filter { $0.type != ControllerConfiguration.conditionType }

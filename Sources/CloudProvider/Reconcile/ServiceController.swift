@@ -13,6 +13,11 @@ public actor ServiceController {
     let events: EventRecorder
     let queue = WorkQueue()
     let informer: Informer<Service>
+    let nodeInformer: Informer<Node>
+    /// Names of the nodes that may hold VIPs, sorted; part of the VRRP plan.
+    var eligibleNodes: [String] = []
+    var nodeGeneration = 0
+    let metrics: ControllerMetrics
     var ledger: Ledger
     var writer: ConfigMapWriter?
     public private(set) var isReady = false
@@ -23,15 +28,26 @@ public actor ServiceController {
         self.logger = logger
         events = EventRecorder(client: client, component: "keepalived-cloud-provider", logger: logger)
         informer = Informer<Service>(client: client, namespace: configuration.serviceNamespace, logger: logger)
+        metrics = ControllerMetrics(pool: configuration.pool.name)
+        nodeInformer = Informer<Node>(client: client, labelSelector: configuration.nodeSelector, logger: logger)
         ledger = Ledger(pool: configuration.pool)
     }
 
     /// Restores the ledger from cluster state, then reconciles until cancelled.
     public func run() async throws {
         let writer = ConfigMapWriter(client: client, namespace: configuration.namespace, name: configuration.configMapName, logger: logger) { [weak self] in
-            await self?.snapshot() ?? (0, [], LegacyLedger(records: []))
+            await self?.snapshot() ?? ConfigMapSnapshot(generation: 0, entries: [], ledger: LegacyLedger(records: []), plan: nil)
         }
         self.writer = writer
+        let nodes = Task {
+            await self.nodeInformer.run { _ in await self.nodesChanged() }
+        }
+        defer { nodes.cancel() }
+        // A plan written before the node list is known would name no node and empty every agent.
+        while await !nodeInformer.hasSynced {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        await nodesChanged(flush: false)
         try await restore()
         try await writer.flush()
         isReady = true
@@ -58,18 +74,62 @@ public actor ServiceController {
 
     private func worker() async {
         while let key = await queue.next() {
+            let started = ContinuousClock.now
             do {
                 try await reconcile(key)
                 await queue.done(key)
             } catch {
+                metrics.reconcileErrors.increment()
                 logger.warning("reconcile failed; will retry", metadata: ["service": "\(key)", "error": "\(error)"])
                 await queue.retry(key)
             }
+            metrics.reconcileDuration.record(duration: ContinuousClock.now - started)
+            metrics.queueDepth.record(await queue.depth)
+            recordUsage()
         }
     }
 
-    func snapshot() -> (generation: Int, entries: [VIPEntry], ledger: LegacyLedger) {
-        (ledger.generation, ledger.entries, ledger.legacyLedger)
+    func recordUsage() {
+        for family in IPFamily.allCases where configuration.pool.entries.contains(where: { $0.family == family }) {
+            metrics.record(usage: ledger.allocator.usage(family), family: family)
+        }
+    }
+
+    func snapshot() -> ConfigMapSnapshot {
+        let entries = ledger.entries
+        let plan: VRRPPlan?
+        do {
+            plan = try configuration.planner.plan(addresses: entries.map(\.address), nodes: eligibleNodes)
+        } catch {
+            // Unreachable with validated node names; keep the last plan rather than write a wrong one.
+            logger.error("could not build the VRRP plan; keeping the previous one", metadata: ["error": "\(error)"])
+            plan = nil
+        }
+        return ConfigMapSnapshot(generation: ledger.generation + nodeGeneration, entries: entries, ledger: ledger.legacyLedger, plan: plan)
+    }
+
+    /// Recomputes the eligible nodes; a change rewrites the plan.
+    func nodesChanged(flush: Bool = true) async {
+        let names = await nodeInformer.list().compactMap { node -> String? in
+            guard node.metadata.labels[ControllerConfiguration.excludeLabel] == nil, let name = node.metadata.name else { return nil }
+            do {
+                try NodeName.validate(name)
+                return name
+            } catch {
+                logger.warning("node left out of the VRRP plan", metadata: ["node": "\(name.prefix(64))", "error": "\(error)"])
+                return nil
+            }
+        }.sorted()
+        guard names != eligibleNodes else { return }
+        eligibleNodes = names
+        nodeGeneration += 1
+        logger.info("eligible nodes changed", metadata: ["nodes": "\(names.joined(separator: ","))"])
+        guard flush, isReady else { return }
+        do {
+            try await flushConfigMap()
+        } catch {
+            logger.warning("could not write the VRRP plan after a node change; the next change retries", metadata: ["error": "\(error)"])
+        }
     }
 
     func isManaged(_ service: Service) -> Bool {

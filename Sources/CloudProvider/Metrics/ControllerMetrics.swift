@@ -1,0 +1,24 @@
+import CoreMetrics
+import IPAM
+
+/// The controller's metrics, through swift-metrics so the executable chooses the backend
+/// (Prometheus). Names follow Prometheus conventions with the `keepalived_lb_` prefix.
+struct ControllerMetrics: Sendable {
+    let pool: String
+    let allocations = Counter(label: "keepalived_lb_allocations_total")
+    let releases = Counter(label: "keepalived_lb_releases_total")
+    let reconcileErrors = Counter(label: "keepalived_lb_reconcile_errors_total")
+    let reconcileDuration = Timer(label: "keepalived_lb_reconcile_duration_seconds")
+    let queueDepth = Gauge(label: "keepalived_lb_workqueue_depth")
+
+    func allocationFailure(reason: String) {
+        Counter(label: "keepalived_lb_allocation_failures_total", dimensions: [("reason", reason)]).increment()
+    }
+
+    func record(usage: Usage, family: IPFamily) {
+        let dimensions = [("pool", pool), ("family", family.rawValue)]
+        Gauge(label: "keepalived_lb_pool_addresses_size", dimensions: dimensions).record(usage.size.doubleValue)
+        Gauge(label: "keepalived_lb_pool_addresses_used", dimensions: dimensions).record(usage.used)
+        Gauge(label: "keepalived_lb_pool_addresses_free", dimensions: dimensions).record(usage.free.doubleValue)
+    }
+}
