@@ -44,6 +44,15 @@ let package = Package(
         // reach keepalived's configuration.
         .target(name: "Keepalived", dependencies: ["IPAM"]),
 
+        // libnl-route-3 through pkg-config; a C shim only where macros do not import.
+        .systemLibrary(name: "CNetlink", pkgConfig: "libnl-route-3.0", providers: [.apt(["libnl-3-dev", "libnl-route-3-dev"])]),
+
+        // The VIP address manager: one netlink socket, typed errors, no shelling out to `ip`.
+        .target(name: "Netlink", dependencies: ["CNetlink", "IPAM"]),
+
+        // Child processes with a clean signal mask (keepalived, and the binaries tests start).
+        .target(name: "ProcessSupervision"),
+
         // The controller: ledger, reconcilers, ConfigMap writer.
         .target(
             name: "CloudProvider",
@@ -91,8 +100,9 @@ let package = Package(
         .testTarget(name: "KeepalivedTests", dependencies: ["Keepalived", "IPAM"]),
         .testTarget(name: "CloudProviderTests", dependencies: ["CloudProvider", "KubeClient", "KubeTestSupport", "IPAM", "Keepalived"]),
         // Starts real control planes through scripts/testenv for the integration tests.
-        .target(name: "KubeTestSupport", dependencies: ["KubeClient"], path: "Tests/KubeTestSupport"),
+        .target(name: "KubeTestSupport", dependencies: ["KubeClient", "ProcessSupervision"], path: "Tests/KubeTestSupport"),
         .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "KubeTestSupport"]),
+        .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "IPAM", "KubeTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,4 +1,5 @@
 import Foundation
+@_exported import ProcessSupervision
 import KubeClient
 
 /// A real control plane started through `scripts/testenv` (etcd + kube-apiserver on free ports).

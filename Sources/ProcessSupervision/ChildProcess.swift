@@ -15,7 +15,8 @@ public final class ChildProcess: Sendable {
     }
 
     /// Starts `arguments[0]` (looked up in PATH) with stdout and stderr appended to `outputPath`.
-    public static func spawn(_ arguments: [String], outputPath: String) throws -> ChildProcess {
+    /// `newProcessGroup` puts it in a group of its own, so it and its children can be signalled together.
+    public static func spawn(_ arguments: [String], outputPath: String, newProcessGroup: Bool = false) throws(ChildProcessError) -> ChildProcess {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -33,20 +34,37 @@ public final class ChildProcess: Sendable {
         sigemptyset(&defaults)
         for signal in [SIGPIPE, SIGTERM, SIGINT, SIGUSR1, SIGUSR2, SIGCHLD] { sigaddset(&defaults, signal) }
         posix_spawnattr_setsigdefault(&attributes, &defaults)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        var flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF
+        if newProcessGroup {
+            flags |= POSIX_SPAWN_SETPGROUP
+            posix_spawnattr_setpgroup(&attributes, 0)
+        }
+        posix_spawnattr_setflags(&attributes, Int16(flags))
 
         let cArguments = arguments.map { strdup($0) } + [nil]
         defer { cArguments.forEach { free($0) } }
         var pid: pid_t = 0
         let result = posix_spawnp(&pid, arguments[0], &actions, &attributes, cArguments, environ)
         guard result == 0 else {
-            throw TestEnvironmentError(message: "cannot start \(arguments.joined(separator: " ")): \(String(cString: strerror(result)))")
+            throw ChildProcessError(message: "cannot start \(arguments.joined(separator: " ")): \(String(cString: strerror(result))); check the path and permissions")
         }
         return ChildProcess(pid: pid)
     }
 
     public func signal(_ signal: Int32) {
         kill(pid, signal)
+    }
+
+    /// Signals the whole process group (only meaningful with `newProcessGroup`).
+    public func signalGroup(_ signal: Int32) {
+        kill(-pid, signal)
+    }
+
+    /// Whether it has exited, without blocking; reaps it when it has.
+    public func hasExited() -> Int32? {
+        var status: Int32 = 0
+        guard waitpid(pid, &status, WNOHANG) == pid else { return nil }
+        return Self.decode(status)
     }
 
     /// Waits for exit off the cooperative pool; returns the exit status (128+n for a signal).
@@ -61,6 +79,10 @@ public final class ChildProcess: Sendable {
     public func waitBlocking() -> Int32 {
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        return Self.decode(status)
+    }
+
+    private static func decode(_ status: Int32) -> Int32 {
         if status & 0x7f == 0 { return (status >> 8) & 0xff }
         return 128 + (status & 0x7f)
     }
@@ -77,4 +99,10 @@ public final class ChildProcess: Sendable {
         kill(pid, SIGKILL)
         _ = waitpid(pid, &status, 0)
     }
+}
+
+public struct ChildProcessError: Error, CustomStringConvertible, Sendable {
+    public let code = "SpawnFailed"
+    public let message: String
+    public var description: String { message }
 }

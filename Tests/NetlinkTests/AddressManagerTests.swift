@@ -1,0 +1,64 @@
+import IPAM
+import KubeTestSupport
+import Netlink
+import Testing
+
+/// The address manager against the kernel, inside a namespace each test creates.
+@Suite("Netlink address manager in a network namespace")
+struct AddressManagerTests {
+    @Test func addIsIdempotentRemoveToleratesAbsenceAndListingSeesBoth() throws {
+        let lab = try NetworkLab()
+        defer { lab.tearDown() }
+        let ns = try lab.namespace("nl")
+        try mustRun(["ip", "-n", ns, "link", "add", "vip0", "type", "veth", "peer", "name", "vip0p"])
+        try mustRun(["ip", "-n", ns, "link", "set", "vip0p", "up"])
+        try mustRun(["ip", "-n", ns, "link", "set", "vip0", "up"])
+        try mustRun(["ip", "-n", ns, "addr", "add", "192.0.2.10/24", "dev", "vip0"])
+
+        let netlink = try AddressManager(networkNamespace: ns)
+        let link = try netlink.link(named: "vip0")
+        #expect(try netlink.link(holding: IPAddress("192.0.2.10")) == link)
+
+        let v4 = try IPAddress("198.51.100.7"), v6 = try IPAddress("2001:db8::7")
+        try netlink.add(v4, to: link)
+        try netlink.add(v4, to: link)  // already there: success
+        try netlink.add(v6, to: link)
+        let listed = try netlink.addresses(on: link)
+        #expect(listed.contains { $0.address == v4 && $0.prefixLength == 32 })
+        #expect(listed.contains { $0.address == v6 && $0.prefixLength == 128 && !$0.isTentative }, "VIPs skip DAD")
+        // The outside view agrees.
+        #expect(Set(try lab.addresses(in: ns, interface: "vip0")).isSuperset(of: ["198.51.100.7", "2001:db8::7"]))
+
+        try netlink.replace(v4, prefixLength: 24, on: link)
+        #expect(try netlink.addresses(on: link).contains { $0.address == v4 && $0.prefixLength == 24 })
+
+        try netlink.remove(v4, prefixLength: 24, from: link)
+        try netlink.remove(v4, from: link)  // absent: success
+        try netlink.remove(v6, from: link)
+        #expect(try lab.addresses(in: ns, interface: "vip0").filter { !$0.hasPrefix("fe80:") } == ["192.0.2.10"])
+    }
+
+    @Test func errorsAreTypedAndNamed() throws {
+        let lab = try NetworkLab()
+        defer { lab.tearDown() }
+        let ns = try lab.namespace("err")
+        let netlink = try AddressManager(networkNamespace: ns)
+        #expect {
+            try netlink.link(named: "nope0")
+        } throws: { error in
+            (error as? NetlinkError)?.code == .noSuchInterface && "\(error)".contains("nope0")
+        }
+        #expect(throws: NetlinkError.self) { try netlink.link(holding: IPAddress("203.0.113.99")) }
+        let ghost = Link(index: 9999, name: "ghost")
+        #expect {
+            try netlink.add(IPAddress("203.0.113.5"), to: ghost)
+        } throws: { error in
+            guard let error = error as? NetlinkError else { return false }
+            return error.libnlCode != 0 && error.message.contains("203.0.113.5")
+        }
+        #expect {
+            try AddressManager(networkNamespace: "klbt-does-not-exist")
+        } throws: { ($0 as? NetlinkError)?.code == .noSuchNamespace }
+        #expect(throws: NetlinkError.self) { try netlink.add(IPAddress("203.0.113.5"), prefixLength: 40, to: ghost) }
+    }
+}
