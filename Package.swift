@@ -53,6 +53,16 @@ let package = Package(
         // Child processes with a clean signal mask (keepalived, and the binaries tests start).
         .target(name: "ProcessSupervision"),
 
+        // The node agent: keepalived supervisor, VIP reconciler, state reporting.
+        .target(
+            name: "NodeAgent",
+            dependencies: [
+                "IPAM", "Keepalived", "KubeClient", "Netlink", "ProcessSupervision",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ]
+        ),
+
         // The controller: ledger, reconcilers, ConfigMap writer.
         .target(
             name: "CloudProvider",
@@ -63,10 +73,12 @@ let package = Package(
             ]
         ),
 
-        // /metrics, /healthz and /readyz for both executables.
+        // What both executables share: /metrics, /healthz, /readyz, logging, exit codes.
         .target(
             name: "Observability",
             dependencies: [
+                "KubeClient",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -80,6 +92,18 @@ let package = Package(
             name: "keepalived-cloud-provider",
             dependencies: [
                 "CloudProvider", "IPAM", "Keepalived", "KubeClient", "Observability",
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+
+        .executableTarget(
+            name: "keepalived-vip-agent",
+            dependencies: [
+                "NodeAgent", "Netlink", "Keepalived", "KubeClient", "Observability",
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -94,12 +94,7 @@ struct CloudProviderCommand: AsyncParsableCommand {
     var logLevel = "info"
 
     func validate() throws {
-        guard ["text", "json"].contains(logFormat) else {
-            throw ValidationError("--log-format \(logFormat): allowed values are text and json")
-        }
-        guard Logger.Level(rawValue: logLevel) != nil else {
-            throw ValidationError("--log-level \(logLevel): allowed values are trace, debug, info, notice, warning, error, critical")
-        }
+        if let problem = LogSetup.problem(format: logFormat, level: logLevel) { throw ValidationError(problem) }
         guard workers >= 1 && workers <= 64 else { throw ValidationError("--workers \(workers): must be 1-64") }
         _ = try bindAddresses()
         _ = try planner()
@@ -109,13 +104,7 @@ struct CloudProviderCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let level = Logger.Level(rawValue: logLevel) ?? .info
-        let json = logFormat == "json"
-        LoggingSystem.bootstrap { label in
-            var handler: any LogHandler = json ? JSONLogHandler(label: label) : StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        LogSetup.bootstrap(format: logFormat, level: logLevel)
         // Before anything creates a metric: handles made earlier would go nowhere.
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))

@@ -1,0 +1,37 @@
+import Keepalived
+
+/// What the agent is told by its flags.
+public struct AgentConfiguration: Sendable {
+    /// The Node annotation where the agent publishes what it holds (JSON).
+    public static let stateAnnotation = "keepalived-lb.io/vrrp-state"
+
+    public var nodeName: String
+    /// nil: the interface that holds the node's InternalIP.
+    public var interface: String?
+    public var namespace: String
+    public var configMapName: String
+    public var keepalivedPath: String
+    public var stateDirectory: String
+    public var unicast: Bool
+    public var advertIntervalMilliseconds: Int
+    /// Manage the node that lives in this named network namespace (sandboxes and tests).
+    public var networkNamespace: String?
+    /// How often netlink is listed to cross-check keepalived's reports.
+    public var verifyInterval: Duration
+
+    public init(nodeName: String, interface: String? = nil, namespace: String = "kube-system", configMapName: String = "vip-configmap",
+                keepalivedPath: String = "/usr/sbin/keepalived", stateDirectory: String = "/run/keepalived-vip-agent",
+                unicast: Bool = false, advertIntervalMilliseconds: Int = 200, networkNamespace: String? = nil,
+                verifyInterval: Duration = .seconds(2)) {
+        self.nodeName = nodeName
+        self.interface = interface
+        self.namespace = namespace
+        self.configMapName = configMapName
+        self.keepalivedPath = keepalivedPath
+        self.stateDirectory = stateDirectory
+        self.unicast = unicast
+        self.advertIntervalMilliseconds = advertIntervalMilliseconds
+        self.networkNamespace = networkNamespace
+        self.verifyInterval = verifyInterval
+    }
+}

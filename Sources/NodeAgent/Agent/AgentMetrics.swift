@@ -1,0 +1,28 @@
+import CoreMetrics
+import Keepalived
+
+/// The agent's metrics (swift-metrics; the executable exports them to Prometheus).
+struct AgentMetrics: Sendable {
+    let restarts = Counter(label: "keepalived_lb_agent_keepalived_restarts_total")
+    let reloads = Counter(label: "keepalived_lb_agent_keepalived_reloads_total")
+    let vipsHeld = Gauge(label: "keepalived_lb_agent_vips_held")
+    let vipMismatches = Gauge(label: "keepalived_lb_agent_vip_mismatches")
+    let staleVIPsRemoved = Counter(label: "keepalived_lb_agent_stale_vips_removed_total")
+    let planErrors = Counter(label: "keepalived_lb_agent_plan_errors_total")
+
+    /// 0 unknown or stopped, 1 backup, 2 master, 3 fault.
+    func record(instance: String, state: NotifyMessage.State?) {
+        let value: Int
+        switch state {
+        case .backup: value = 1
+        case .master: value = 2
+        case .fault: value = 3
+        default: value = 0
+        }
+        Gauge(label: "keepalived_lb_agent_vrrp_state", dimensions: [("instance", instance)]).record(value)
+    }
+
+    func transition(instance: String) {
+        Counter(label: "keepalived_lb_agent_vrrp_transitions_total", dimensions: [("instance", instance)]).increment()
+    }
+}

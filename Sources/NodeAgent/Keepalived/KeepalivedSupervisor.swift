@@ -1,0 +1,158 @@
+import Foundation
+import Logging
+import ProcessSupervision
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Runs keepalived as a child in a process group of its own, reloads it only once it has
+/// started (a SIGHUP during start-up kills it), and reports its exit at once.
+public actor KeepalivedSupervisor {
+    public struct Paths: Sendable {
+        public let executable: String
+        public let config: String
+        public let pidFile: String
+        public let vrrpPidFile: String
+        public let checkersPidFile: String
+        public let log: String
+
+        public init(executable: String, stateDirectory: String) {
+            self.executable = executable
+            config = stateDirectory + "/keepalived.conf"
+            pidFile = stateDirectory + "/keepalived.pid"
+            vrrpPidFile = stateDirectory + "/vrrp.pid"
+            checkersPidFile = stateDirectory + "/checkers.pid"
+            log = stateDirectory + "/keepalived.log"
+        }
+    }
+
+    let paths: Paths
+    let networkNamespace: String?
+    let logger: Logger
+    private var process: ChildProcess?
+    private var startedAt: ContinuousClock.Instant?
+    private var confirmedRunning = false
+    private var reloadPending = false
+    private var generation = 0
+    private var onExit: (@Sendable (Int32) async -> Void)?
+
+    public init(paths: Paths, networkNamespace: String?, logger: Logger) {
+        self.paths = paths
+        self.networkNamespace = networkNamespace
+        self.logger = logger
+    }
+
+    public var isRunning: Bool { process != nil }
+    public var pid: pid_t? { process?.pid }
+
+    /// Called with the exit status whenever keepalived exits without being asked to.
+    public func setExitHandler(_ handler: @escaping @Sendable (Int32) async -> Void) {
+        onExit = handler
+    }
+
+    /// A keepalived left by a previous agent (SIGKILLed agent) still holds VIPs: stop it first.
+    public func stopOrphan() async {
+        guard let text = try? String(contentsOfFile: paths.pidFile, encoding: .utf8), let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)),
+              pid > 1, kill(pid, 0) == 0,
+              let cmdline = try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8), cmdline.contains("keepalived") else { return }
+        logger.warning("stopping a keepalived left by a previous agent", metadata: ["pid": "\(pid)"])
+        kill(pid, SIGTERM)
+        for _ in 0..<100 where kill(pid, 0) == 0 { try? await Task.sleep(for: .milliseconds(20)) }
+        kill(-pid, SIGKILL)
+        kill(pid, SIGKILL)
+    }
+
+    public func start() throws(AgentError) {
+        guard process == nil else { return }
+        for file in [paths.pidFile, paths.vrrpPidFile, paths.checkersPidFile] { unlink(file) }
+        var arguments = [paths.executable, "--dont-fork", "--log-console", "--log-detail", "--vrrp",
+                         "--use-file", paths.config, "--pid", paths.pidFile, "--vrrp_pid", paths.vrrpPidFile, "--checkers_pid", paths.checkersPidFile]
+        if let networkNamespace { arguments += ["--namespace", networkNamespace] }
+        let child: ChildProcess
+        do {
+            child = try ChildProcess.spawn(arguments, outputPath: paths.log, newProcessGroup: true)
+        } catch {
+            throw AgentError("KeepalivedStartFailed", "\(error.message) (--keepalived \(paths.executable))")
+        }
+        process = child
+        startedAt = .now
+        confirmedRunning = false
+        generation += 1
+        let generation = self.generation
+        logger.info("keepalived started", metadata: ["pid": "\(child.pid)"])
+        Task { [weak self] in
+            let status = await child.exitStatus()
+            await self?.exited(generation: generation, status: status)
+        }
+    }
+
+    private func exited(generation: Int, status: Int32) async {
+        guard generation == self.generation, let process else { return }
+        // Its VRRP child may outlive it; the group goes with it.
+        kill(-process.pid, SIGKILL)
+        self.process = nil
+        reloadPending = false
+        logger.error("keepalived exited", metadata: ["status": "\(status)", "log": "\(paths.log)"])
+        await onExit?(status)
+    }
+
+    /// keepalived has started once its VRRP process runs and has reported a state (or a second
+    /// has passed since its pid file appeared, for a configuration without instances).
+    public func markConfirmed() {
+        confirmedRunning = process != nil
+    }
+
+    public var hasStarted: Bool {
+        guard process != nil else { return false }
+        if confirmedRunning { return true }
+        guard let text = try? String(contentsOfFile: paths.vrrpPidFile, encoding: .utf8),
+              let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)), kill(pid, 0) == 0,
+              let startedAt, ContinuousClock.now - startedAt > .seconds(1) else { return false }
+        return true
+    }
+
+    /// SIGHUP now if keepalived has started, else as soon as it has.
+    public func reload() {
+        guard let process else { return }
+        if hasStarted {
+            process.signal(SIGHUP)
+            logger.info("keepalived reloaded")
+            return
+        }
+        guard !reloadPending else { return }
+        reloadPending = true
+        let generation = self.generation
+        Task { [weak self] in
+            while let self, await self.waitingToReload(generation) {
+                try? await Task.sleep(for: .milliseconds(20))
+            }
+        }
+    }
+
+    private func waitingToReload(_ generation: Int) -> Bool {
+        guard reloadPending, generation == self.generation, let process else { return false }
+        guard hasStarted else { return true }
+        reloadPending = false
+        process.signal(SIGHUP)
+        logger.info("keepalived reloaded (deferred until it had started)")
+        return false
+    }
+
+    /// SIGTERM: keepalived sends priority-0 adverts so a backup takes over at once. SIGKILL
+    /// for the group after `grace`.
+    public func stop(grace: Duration = .seconds(3)) async {
+        guard let process else { return }
+        generation += 1
+        self.process = nil
+        reloadPending = false
+        process.signal(SIGTERM)
+        let deadline = ContinuousClock.now + grace
+        while ContinuousClock.now < deadline {
+            if process.hasExited() != nil { break }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        process.signalGroup(SIGKILL)
+        _ = process.hasExited()
+        logger.info("keepalived stopped")
+    }
+}

@@ -1,0 +1,162 @@
+import ArgumentParser
+import Foundation
+import Keepalived
+import KubeClient
+import Logging
+import Metrics
+import Netlink
+import NodeAgent
+import Observability
+import Prometheus
+import ServiceLifecycle
+
+/// `keepalived-vip-agent`: runs on every node that may hold VIPs (DaemonSet, host network).
+struct AgentCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "keepalived-vip-agent",
+        abstract: "Turn the controller's VRRP plan into keepalived on this node and keep its VIPs honest.",
+        discussion: """
+        Reads the VRRP plan from the ConfigMap that keepalived-cloud-provider writes (data key \(VRRPPlan.dataKey)),
+        renders this node's keepalived.conf into --state-dir, supervises keepalived, and removes VIPs through
+        netlink whenever keepalived dies or the agent stops. Publishes its view in the Node annotation
+        \(AgentConfiguration.stateAnnotation).
+        """
+    )
+
+    @Option(help: "Path to a kubeconfig. Default: the in-cluster service account.")
+    var kubeconfig: String?
+
+    @Option(help: "Context of the kubeconfig to use. Default: its current-context.")
+    var context: String?
+
+    @Option(help: "This node's name (the Node object). Env: NODE_NAME.")
+    var nodeName: String?
+
+    @Option(help: "Interface for VRRP and the VIPs. Default: the one holding the node's InternalIP.")
+    var interface: String?
+
+    @Option(help: "Namespace of the VIP ConfigMap. Env: KEEPALIVED_NAMESPACE.")
+    var namespace: String?
+
+    @Option(help: "Name of the VIP ConfigMap. Env: KEEPALIVED_CONFIG_MAP.")
+    var configmap: String?
+
+    @Option(help: "Path of the keepalived binary.")
+    var keepalived = "/usr/sbin/keepalived"
+
+    @Flag(help: "Send VRRP adverts by unicast to the other eligible nodes' InternalIPs (for networks without multicast).")
+    var unicast = false
+
+    @Option(help: "VRRP advert interval in milliseconds (multiple of 10). Failover takes about 3 intervals.")
+    var advertIntervalMs = 200
+
+    @Option(help: "Where keepalived.conf, pid files and the notify FIFO live.")
+    var stateDir = "/run/keepalived-vip-agent"
+
+    @Option(help: "Manage the node that lives in this named network namespace (/run/netns) instead of the host's own; for sandboxes and tests.")
+    var netns: String?
+
+    @Option(help: "Where /metrics listens: host:port, :port, or 0 to disable.")
+    var metricsBindAddress = ":9477"
+
+    @Option(help: "Where /healthz and /readyz listen: host:port, :port, or 0 to disable.")
+    var healthBindAddress = ":9478"
+
+    @Option(help: "Log format: text or json.")
+    var logFormat = "text"
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel = "info"
+
+    func validate() throws {
+        if let problem = LogSetup.problem(format: logFormat, level: logLevel) { throw ValidationError(problem) }
+        _ = try resolvedNodeName()
+        if let interface {
+            do { try InterfaceName.validate(interface) } catch { throw ValidationError("--interface: \(error.message)") }
+        }
+        do {
+            _ = try NodeSettings(nodeName: "validate", interface: "eth0", sourceAddresses: [], unicastPeers: [],
+                                 advertIntervalMilliseconds: advertIntervalMs, notifyFIFO: stateDir + "/notify.fifo")
+        } catch {
+            throw ValidationError(error.code == "InvalidPath" ? "--state-dir: \(error.message)" : "--advert-interval-ms: \(error.message)")
+        }
+        if let netns, netns.isEmpty || netns.contains("/") {
+            throw ValidationError("--netns \"\(netns)\": give a name under /run/netns, not a path")
+        }
+        guard FileManager.default.isExecutableFile(atPath: keepalived) else {
+            throw ValidationError("--keepalived \(keepalived): not an executable file (install keepalived or point the flag at it)")
+        }
+        _ = try bindAddresses()
+    }
+
+    func resolvedNodeName() throws -> String {
+        guard let name = nodeName ?? ProcessInfo.processInfo.environment["NODE_NAME"], !name.isEmpty else {
+            throw ValidationError("--node-name is required (or env NODE_NAME, e.g. from the downward API spec.nodeName)")
+        }
+        do { try NodeName.validate(name) } catch { throw ValidationError("--node-name: \(error.message)") }
+        return name
+    }
+
+    func bindAddresses() throws -> (metrics: BindAddress?, health: BindAddress?) {
+        do {
+            return (try BindAddress(parsing: metricsBindAddress, flag: "--metrics-bind-address"),
+                    try BindAddress(parsing: healthBindAddress, flag: "--health-bind-address"))
+        } catch {
+            throw ValidationError(error.message)
+        }
+    }
+
+    func run() async throws {
+        LogSetup.bootstrap(format: logFormat, level: logLevel)
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        let nodeName = try resolvedNodeName()
+        var logger = Logger(label: "keepalived-vip-agent")
+        logger[metadataKey: "node"] = "\(nodeName)"
+        let environment = ProcessInfo.processInfo.environment
+
+        let netlink = try AddressManager(networkNamespace: netns)
+        if let interface { _ = try netlink.link(named: interface) }  // fail fast, with the flag named
+        let clientConfiguration = try kubeconfig.map { path throws(KubeError) in try KubeConfig.load(path: path, context: context) }
+            ?? ClientConfiguration.inCluster()
+        let client = try KubernetesClient(configuration: clientConfiguration, logger: logger)
+        let configuration = AgentConfiguration(
+            nodeName: nodeName, interface: interface,
+            namespace: namespace ?? environment["KEEPALIVED_NAMESPACE"] ?? "kube-system",
+            configMapName: configmap ?? environment["KEEPALIVED_CONFIG_MAP"] ?? "vip-configmap",
+            keepalivedPath: keepalived, stateDirectory: stateDir, unicast: unicast,
+            advertIntervalMilliseconds: advertIntervalMs, networkNamespace: netns)
+        let agent = NodeAgent(client: client, configuration: configuration, addressing: netlink, logger: logger)
+        logger.info("starting", metadata: ["configmap": "\(configuration.namespace)/\(configuration.configMapName)", "unicast": "\(unicast)"])
+
+        var services: [any ServiceLifecycle.Service] = [AgentService(agent: agent)]
+        let (metricsAddress, healthAddress) = try bindAddresses()
+        let ready: EndpointServer.Probe = { await agent.isReady }
+        let healthy: EndpointServer.Probe = { await agent.isHealthy }
+        if let metricsAddress {
+            services.append(EndpointServer(address: metricsAddress, registry: registry, health: healthy, ready: ready, logger: logger))
+        }
+        if let healthAddress, healthAddress != metricsAddress {
+            services.append(EndpointServer(address: healthAddress, registry: nil, health: healthy, ready: ready, logger: logger))
+        }
+        let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [], logger: logger)
+        do {
+            try await group.run()
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+        try await client.shutdown()
+    }
+}
+
+/// The agent as a lifecycle `Service`: a graceful shutdown cancels it, which hands over.
+struct AgentService: ServiceLifecycle.Service {
+    let agent: NodeAgent
+
+    func run() async throws {
+        try await cancelWhenGracefulShutdown {
+            try await agent.run()
+        }
+    }
+}

@@ -1,0 +1,3 @@
+import Observability
+
+await CommandMain.run(AgentCommand.self, name: "keepalived-vip-agent")
