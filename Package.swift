@@ -127,6 +127,7 @@ let package = Package(
         .target(name: "KubeTestSupport", dependencies: ["KubeClient", "ProcessSupervision"], path: "Tests/KubeTestSupport"),
         .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "KubeTestSupport"]),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "IPAM", "KubeTestSupport"]),
+        .testTarget(name: "NodeAgentTests", dependencies: ["NodeAgent", "CloudProvider", "Keepalived", "KubeClient", "IPAM", "KubeTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -73,7 +73,8 @@ public actor NodeAgent {
                 fifo.close()
             }
         }
-        await shutDown()
+        // Shutting down is itself not to be cancelled: it must finish handing over.
+        await Task { await self.shutDown() }.value
     }
 
     /// Graceful stop: keepalived's own SIGTERM handling sends priority-0 adverts (a backup takes

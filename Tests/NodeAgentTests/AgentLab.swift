@@ -1,0 +1,152 @@
+import CloudProvider
+import Foundation
+import IPAM
+import Keepalived
+import KubeClient
+import KubeTestSupport
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Two nodes (network namespaces on one bridge) and a client, the real API server, the
+/// controller in-process and one `keepalived-vip-agent` process per node. VIPs come from
+/// 203.0.113.64/26; node addresses from 192.0.2.0/24.
+final class AgentLab: @unchecked Sendable {
+    let lab: NetworkLab
+    let cluster: TestCluster
+    let admin: KubernetesClient
+    let namespace: String
+    let nodes = ["n1", "n2"]
+    let client: String
+    var agents: [String: ChildProcess] = [:]
+    var metricsPorts: [String: Int] = [:]
+    var helpers: [ChildProcess] = []
+    let stateRoot: String
+    private var controllerTask: Task<Void, Error>?
+
+    init() async throws {
+        lab = try NetworkLab()
+        cluster = try await TestEnvironment.shared()
+        admin = try cluster.adminClient()
+        namespace = try await cluster.makeNamespace(admin, prefix: "agent")
+        stateRoot = FileManager.default.temporaryDirectory.appendingPathComponent("klb-agent-\(namespace)").path
+        let sw = try lab.makeSwitch()
+        for (index, node) in nodes.enumerated() {
+            try lab.node(node, switch: sw, cidr: "192.0.2.\(11 + index)/24")
+        }
+        client = try lab.node("client", switch: sw, cidr: "192.0.2.100/24")
+        try mustRun(["ip", "-n", client, "route", "add", "203.0.113.0/24", "dev", "eth0"])
+        for (index, node) in nodes.enumerated() {
+            var object = Node()
+            object.metadata = ObjectMeta(name: nodeName(node))
+            object.metadata.labels = ["keepalived-lb.io/test": namespace]
+            _ = try await admin.create(object)
+            _ = try await admin.patch(Node.self, name: nodeName(node), .merge(["status": ["addresses": [["type": "InternalIP", "address": .string("192.0.2.\(11 + index)")]]]]), subresource: "status")
+        }
+    }
+
+    func nodeName(_ node: String) -> String { "\(namespace)-\(node)" }
+    func netns(_ node: String) -> String { "\(lab.prefix)-\(node)" }
+    func stateDirectory(_ node: String) -> String { "\(stateRoot)/\(node)" }
+
+    func startController() throws {
+        let configuration = ControllerConfiguration(
+            pool: try Pool.parse(["203.0.113.64/26"]).pool, namespace: namespace, configMapName: "vip-configmap", workers: 2,
+            serviceNamespace: namespace, planner: try VRRPPlanner(cluster: "lab", vrids: VRIDRange(parsing: "10-13"), groups: 4),
+            nodeSelector: "keepalived-lb.io/test=\(namespace)")
+        let controller = ServiceController(client: admin, configuration: configuration)
+        controllerTask = Task { try await controller.run() }
+    }
+
+    static var agentBinary: String? {
+        let root = TestEnvironment.repositoryRoot
+        return [".build/debug", ".build/x86_64-unknown-linux-gnu/debug", ".build/aarch64-unknown-linux-gnu/debug"]
+            .map { "\(root)/\($0)/keepalived-vip-agent" }
+            .first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
+    func agentLog(_ node: String) -> String { "\(stateRoot)/\(node)-agent.log" }
+
+    func startAgent(_ node: String, extra: [String] = []) throws {
+        guard let binary = Self.agentBinary else { throw TestEnvironmentError(message: "build keepalived-vip-agent first (scripts/test does)") }
+        try FileManager.default.createDirectory(atPath: stateDirectory(node), withIntermediateDirectories: true)
+        let port = LocalHTTP.freePort()
+        metricsPorts[node] = port
+        agents[node] = try ChildProcess.spawn([
+            binary, "--kubeconfig", cluster.adminKubeconfig, "--node-name", nodeName(node), "--netns", netns(node),
+            "--interface", "eth0", "--unicast", "--namespace", namespace, "--state-dir", stateDirectory(node),
+            "--metrics-bind-address", "127.0.0.1:\(port)", "--health-bind-address", "0",
+        ] + extra, outputPath: agentLog(node))
+    }
+
+    /// The pid of the keepalived the node's agent runs (its process group leader).
+    func keepalivedPid(_ node: String) -> pid_t? {
+        guard let text = try? String(contentsOfFile: stateDirectory(node) + "/keepalived.pid", encoding: .utf8) else { return nil }
+        return pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+
+    /// Which nodes carry `vip` on eth0, as `ip -j addr` sees it from outside.
+    func holders(_ vip: String) throws -> [String] {
+        try nodes.filter { try lab.addresses(in: netns($0)).contains(vip) }
+    }
+
+    func loadBalancer(_ name: String) async throws {
+        var service = Service()
+        service.metadata = ObjectMeta(name: name, namespace: namespace)
+        service.spec.type = "LoadBalancer"
+        service.spec.ports = [ServicePort(name: "http", port: 8080, targetPort: 8080)]
+        _ = try await admin.create(service)
+    }
+
+    func ingress(_ name: String) async throws -> String? {
+        try await admin.get(Service.self, namespace: namespace, name: name).status.loadBalancer.ingress.first?.ip
+    }
+
+    func metrics(_ node: String) -> String { LocalHTTP.get(port: metricsPorts[node] ?? 0, path: "/metrics")?.body ?? "" }
+
+    /// A TCP server on port 8080 in every node namespace that answers with the node's name.
+    func startEchoServers() throws {
+        for node in nodes {
+            let code = """
+            import socket
+            s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("0.0.0.0", 8080)); s.listen(128)
+            while True:
+                c, _ = s.accept(); c.sendall(b"\(node)"); c.close()
+            """
+            helpers.append(try ChildProcess.spawn(["ip", "netns", "exec", netns(node), "python3", "-c", code], outputPath: "/dev/null"))
+        }
+    }
+
+    /// Connects to `vip`:8080 from the client every 10 ms for `seconds`; prints "ok fail" counts.
+    func startProbe(_ vip: String, seconds: Double, output: String) throws -> ChildProcess {
+        let code = """
+        import socket, time
+        ok = fail = 0; answers = set(); end = time.time() + \(seconds)
+        while time.time() < end:
+            try:
+                c = socket.create_connection(("\(vip)", 8080), timeout=0.2); answers.add(c.recv(16).decode()); c.close(); ok += 1
+            except OSError:
+                fail += 1
+            time.sleep(0.01)
+        print(ok, fail, ",".join(sorted(answers)))
+        """
+        return try ChildProcess.spawn(["ip", "netns", "exec", client, "python3", "-c", code], outputPath: output)
+    }
+
+    /// Stops everything this lab started, also after a failed expectation.
+    func tearDown() async {
+        controllerTask?.cancel()
+        for helper in helpers { helper.stop(grace: .milliseconds(200)) }
+        for (_, agent) in agents { agent.stop(grace: .seconds(5)) }
+        for node in nodes {
+            if let pid = keepalivedPid(node), pid > 1, let cmdline = try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8),
+               cmdline.contains(stateDirectory(node)) {
+                kill(-pid, SIGKILL)
+                kill(pid, SIGKILL)
+            }
+            try? await admin.delete(Node.self, name: nodeName(node))
+        }
+        lab.tearDown()
+        try? FileManager.default.removeItem(atPath: stateRoot)
+    }
+}
