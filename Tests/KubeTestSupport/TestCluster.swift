@@ -10,6 +10,9 @@ public struct TestCluster: Sendable {
     public let controllerKubeconfig: String
     public let server: String
 
+    /// The plain user `klb-agent` (no roles until a test binds deploy/'s).
+    public var agentKubeconfig: String { directory + "/agent.kubeconfig" }
+
     public var apiPort: Int { Int(server.split(separator: ":").last ?? "") ?? 0 }
 
     public func adminClient(qps: Double = 0) throws -> KubernetesClient {

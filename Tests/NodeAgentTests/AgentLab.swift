@@ -36,6 +36,7 @@ final class AgentLab: @unchecked Sendable {
         }
         client = try lab.node("client", switch: sw, cidr: "192.0.2.100/24")
         try mustRun(["ip", "-n", client, "route", "add", "203.0.113.0/24", "dev", "eth0"])
+        try await bindAgentRole()
         for (index, node) in nodes.enumerated() {
             var object = Node()
             object.metadata = ObjectMeta(name: nodeName(node))
@@ -46,6 +47,31 @@ final class AgentLab: @unchecked Sendable {
     }
 
     func nodeName(_ node: String) -> String { "\(namespace)-\(node)" }
+
+    /// deploy/rbac.yaml's agent roles, bound to the plain user the agents run as: what the
+    /// DaemonSet is granted is what these tests prove sufficient.
+    private func bindAgentRole() async throws {
+        let manifest = try String(contentsOfFile: TestEnvironment.repositoryRoot + "/deploy/rbac.yaml", encoding: .utf8)
+            .replacingOccurrences(of: "namespace: kube-system", with: "namespace: \(namespace)")
+        let binding = """
+        ---
+        apiVersion: rbac.authorization.k8s.io/v1
+        kind: ClusterRoleBinding
+        metadata: {name: klb-agent-\(namespace)}
+        roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: keepalived-vip-agent}
+        subjects: [{kind: User, name: klb-agent, apiGroup: rbac.authorization.k8s.io}]
+        ---
+        apiVersion: rbac.authorization.k8s.io/v1
+        kind: RoleBinding
+        metadata: {name: klb-agent, namespace: \(namespace)}
+        roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: keepalived-vip-agent}
+        subjects: [{kind: User, name: klb-agent, apiGroup: rbac.authorization.k8s.io}]
+        """
+        try FileManager.default.createDirectory(atPath: stateRoot, withIntermediateDirectories: true)
+        let path = stateRoot + "/rbac.yaml"
+        try (manifest + "\n" + binding).write(toFile: path, atomically: true, encoding: .utf8)
+        try mustRun(["kubectl", "--kubeconfig", cluster.adminKubeconfig, "apply", "-f", path])
+    }
     func netns(_ node: String) -> String { "\(lab.prefix)-\(node)" }
     func stateDirectory(_ node: String) -> String { "\(stateRoot)/\(node)" }
 
@@ -73,7 +99,7 @@ final class AgentLab: @unchecked Sendable {
         let port = LocalHTTP.freePort()
         metricsPorts[node] = port
         agents[node] = try ChildProcess.spawn([
-            binary, "--kubeconfig", cluster.adminKubeconfig, "--node-name", nodeName(node), "--netns", netns(node),
+            binary, "--kubeconfig", cluster.agentKubeconfig, "--node-name", nodeName(node), "--netns", netns(node),
             "--interface", "eth0", "--unicast", "--namespace", namespace, "--state-dir", stateDirectory(node),
             "--metrics-bind-address", "127.0.0.1:\(port)", "--health-bind-address", "0",
         ] + extra, outputPath: agentLog(node))
@@ -146,6 +172,7 @@ final class AgentLab: @unchecked Sendable {
             }
             try? await admin.delete(Node.self, name: nodeName(node))
         }
+        _ = try? runCommand(["kubectl", "--kubeconfig", cluster.adminKubeconfig, "delete", "clusterrolebinding", "klb-agent-\(namespace)"])
         lab.tearDown()
         try? FileManager.default.removeItem(atPath: stateRoot)
     }
