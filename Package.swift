@@ -115,7 +115,7 @@ let package = Package(
         .executableTarget(
             name: "klb-bench",
             dependencies: [
-                "IPAM",
+                "IPAM", "KubeClient", "Keepalived", "Netlink", "KubeTestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

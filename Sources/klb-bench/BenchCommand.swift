@@ -5,11 +5,11 @@ import Glibc
 
 /// Benchmarks behind `scripts/bench`; each case runs in its own process so peak RSS is its own.
 @main
-struct BenchCommand: ParsableCommand {
+struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "klb-bench",
         abstract: "Measure one benchmark case and print JSON lines {suite,name,value,unit}.",
-        subcommands: [IPAMBench.self]
+        subcommands: [IPAMBench.self, ControllerBench.self, AgentBench.self, FailoverBench.self]
     )
 }
 

@@ -85,7 +85,8 @@ public enum TestEnvironment {
     }
 
     /// Runs `scripts/testenv`; throws with its output on failure.
-    static func script(_ arguments: [String]) async throws -> String {
+    @discardableResult
+    public static func script(_ arguments: [String]) async throws -> String {
         let outputPath = FileManager.default.temporaryDirectory.appendingPathComponent("testenv-\(UUID()).log").path
         defer { try? FileManager.default.removeItem(atPath: outputPath) }
         let child = try ChildProcess.spawn(["bash", repositoryRoot + "/scripts/testenv"] + arguments, outputPath: outputPath)

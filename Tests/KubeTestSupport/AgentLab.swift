@@ -1,30 +1,29 @@
-import CloudProvider
 import Foundation
-import IPAM
-import Keepalived
 import KubeClient
-import KubeTestSupport
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// Two nodes (network namespaces on one bridge) and a client, the real API server, the
-/// controller in-process and one `keepalived-vip-agent` process per node. VIPs come from
+/// Two nodes (network namespaces on one bridge) and a client, the real API server and one
+/// `keepalived-vip-agent` process per node (tests add the controller; benchmarks write plans). VIPs come from
 /// 203.0.113.64/26; node addresses from 192.0.2.0/24.
-final class AgentLab: @unchecked Sendable {
-    let lab: NetworkLab
-    let cluster: TestCluster
-    let admin: KubernetesClient
-    let namespace: String
-    let nodes = ["n1", "n2"]
-    let client: String
-    var agents: [String: ChildProcess] = [:]
-    var metricsPorts: [String: Int] = [:]
-    var helpers: [ChildProcess] = []
-    let stateRoot: String
-    private var controllerTask: Task<Void, Error>?
+public final class AgentLab: @unchecked Sendable {
+    public let lab: NetworkLab
+    public let cluster: TestCluster
+    public let admin: KubernetesClient
+    public let namespace: String
+    public let nodes = ["n1", "n2"]
+    public let client: String
+    public var agents: [String: ChildProcess] = [:]
+    public var metricsPorts: [String: Int] = [:]
+    public var helpers: [ChildProcess] = []
+    public let stateRoot: String
+    /// Run first by `tearDown()` (for example to stop a controller a test started).
+    public var onTearDown: [@Sendable () -> Void] = []
+    /// The agent binary to run; default: the debug build.
+    public var agentPath: String?
 
-    init() async throws {
+    public init() async throws {
         lab = try NetworkLab()
         cluster = try await TestEnvironment.shared()
         admin = try cluster.adminClient()
@@ -46,7 +45,7 @@ final class AgentLab: @unchecked Sendable {
         }
     }
 
-    func nodeName(_ node: String) -> String { "\(namespace)-\(node)" }
+    public func nodeName(_ node: String) -> String { "\(namespace)-\(node)" }
 
     /// deploy/rbac.yaml's agent roles, bound to the plain user the agents run as: what the
     /// DaemonSet is granted is what these tests prove sufficient.
@@ -72,29 +71,20 @@ final class AgentLab: @unchecked Sendable {
         try (manifest + "\n" + binding).write(toFile: path, atomically: true, encoding: .utf8)
         try mustRun(["kubectl", "--kubeconfig", cluster.adminKubeconfig, "apply", "-f", path])
     }
-    func netns(_ node: String) -> String { "\(lab.prefix)-\(node)" }
-    func stateDirectory(_ node: String) -> String { "\(stateRoot)/\(node)" }
+    public func netns(_ node: String) -> String { "\(lab.prefix)-\(node)" }
+    public func stateDirectory(_ node: String) -> String { "\(stateRoot)/\(node)" }
 
-    func startController() throws {
-        let configuration = ControllerConfiguration(
-            pool: try Pool.parse(["203.0.113.64/26"]).pool, namespace: namespace, configMapName: "vip-configmap", workers: 2,
-            serviceNamespace: namespace, planner: try VRRPPlanner(cluster: "lab", vrids: VRIDRange(parsing: "10-13"), groups: 4),
-            nodeSelector: "keepalived-lb.io/test=\(namespace)")
-        let controller = ServiceController(client: admin, configuration: configuration)
-        controllerTask = Task { try await controller.run() }
-    }
-
-    static var agentBinary: String? {
+    public static var agentBinary: String? {
         let root = TestEnvironment.repositoryRoot
         return [".build/debug", ".build/x86_64-unknown-linux-gnu/debug", ".build/aarch64-unknown-linux-gnu/debug"]
             .map { "\(root)/\($0)/keepalived-vip-agent" }
             .first { FileManager.default.isExecutableFile(atPath: $0) }
     }
 
-    func agentLog(_ node: String) -> String { "\(stateRoot)/\(node)-agent.log" }
+    public func agentLog(_ node: String) -> String { "\(stateRoot)/\(node)-agent.log" }
 
-    func startAgent(_ node: String, extra: [String] = []) throws {
-        guard let binary = Self.agentBinary else { throw TestEnvironmentError(message: "build keepalived-vip-agent first (scripts/test does)") }
+    public func startAgent(_ node: String, extra: [String] = []) throws {
+        guard let binary = agentPath ?? Self.agentBinary else { throw TestEnvironmentError(message: "build keepalived-vip-agent first (scripts/test does)") }
         try FileManager.default.createDirectory(atPath: stateDirectory(node), withIntermediateDirectories: true)
         let port = LocalHTTP.freePort()
         metricsPorts[node] = port
@@ -106,17 +96,17 @@ final class AgentLab: @unchecked Sendable {
     }
 
     /// The pid of the keepalived the node's agent runs (its process group leader).
-    func keepalivedPid(_ node: String) -> pid_t? {
+    public func keepalivedPid(_ node: String) -> pid_t? {
         guard let text = try? String(contentsOfFile: stateDirectory(node) + "/keepalived.pid", encoding: .utf8) else { return nil }
         return pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines))
     }
 
     /// Which nodes carry `vip` on eth0, as `ip -j addr` sees it from outside.
-    func holders(_ vip: String) throws -> [String] {
+    public func holders(_ vip: String) throws -> [String] {
         try nodes.filter { try lab.addresses(in: netns($0)).contains(vip) }
     }
 
-    func loadBalancer(_ name: String) async throws {
+    public func loadBalancer(_ name: String) async throws {
         var service = Service()
         service.metadata = ObjectMeta(name: name, namespace: namespace)
         service.spec.type = "LoadBalancer"
@@ -124,14 +114,14 @@ final class AgentLab: @unchecked Sendable {
         _ = try await admin.create(service)
     }
 
-    func ingress(_ name: String) async throws -> String? {
+    public func ingress(_ name: String) async throws -> String? {
         try await admin.get(Service.self, namespace: namespace, name: name).status.loadBalancer.ingress.first?.ip
     }
 
-    func metrics(_ node: String) -> String { LocalHTTP.get(port: metricsPorts[node] ?? 0, path: "/metrics")?.body ?? "" }
+    public func metrics(_ node: String) -> String { LocalHTTP.get(port: metricsPorts[node] ?? 0, path: "/metrics")?.body ?? "" }
 
     /// A TCP server on port 8080 in every node namespace that answers with the node's name.
-    func startEchoServers() throws {
+    public func startEchoServers() throws {
         for node in nodes {
             let code = """
             import socket
@@ -144,7 +134,7 @@ final class AgentLab: @unchecked Sendable {
     }
 
     /// Connects to `vip`:8080 from the client every 10 ms for `seconds`; prints "ok fail" counts.
-    func startProbe(_ vip: String, seconds: Double, output: String) throws -> ChildProcess {
+    public func startProbe(_ vip: String, seconds: Double, output: String) throws -> ChildProcess {
         let code = """
         import socket, time
         ok = fail = 0; answers = set(); end = time.time() + \(seconds)
@@ -160,8 +150,8 @@ final class AgentLab: @unchecked Sendable {
     }
 
     /// Stops everything this lab started, also after a failed expectation.
-    func tearDown() async {
-        controllerTask?.cancel()
+    public func tearDown() async {
+        for hook in onTearDown { hook() }
         for helper in helpers { helper.stop(grace: .milliseconds(200)) }
         for (_, agent) in agents { agent.stop(grace: .seconds(5)) }
         for node in nodes {
