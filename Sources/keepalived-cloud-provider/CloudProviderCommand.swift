@@ -66,10 +66,10 @@ struct CloudProviderCommand: AsyncParsableCommand {
     @Option(help: "Concurrent reconciles.")
     var workers = 4
 
-    @Option(help: "Client-side API rate limit, requests per second (client-go's QPS).")
+    @Option(name: .customLong("kube-api-qps"), help: "Client-side API rate limit, requests per second (client-go's QPS).")
     var kubeAPIQPS: Double = 50
 
-    @Option(help: "Client-side API burst.")
+    @Option(name: .customLong("kube-api-burst"), help: "Client-side API burst.")
     var kubeAPIBurst = 100
 
     @Option(help: "VRRP router IDs this cluster may use, N-M within 1-255. Clusters sharing an L2 segment need disjoint ranges.")

@@ -17,6 +17,7 @@ struct BenchCommand: AsyncParsableCommand {
 func report(suite: String, name: String, value: Double, unit: String) {
     let rounded = (value * 1000).rounded() / 1000
     print("{\"suite\":\"\(suite)\",\"name\":\"\(name)\",\"value\":\(rounded),\"unit\":\"\(unit)\"}")
+    fflush(nil)  // a bench stopped by a timeout still leaves the figures it had
 }
 
 /// Peak resident set size of this process in MiB (VmHWM).

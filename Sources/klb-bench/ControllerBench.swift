@@ -44,18 +44,36 @@ struct ControllerBench: AsyncParsableCommand {
         report(suite: "controller", name: "create_to_ip_p50", value: latencies[latencies.count / 2], unit: "ms")
         report(suite: "controller", name: "create_to_ip_p99", value: latencies[min(latencies.count - 1, latencies.count * 99 / 100)], unit: "ms")
 
+        // Throughput while the Services are being created (bounded by the server's create rate).
         let names = (0..<burst).map { "burst-\($0)" }
-        let start = ContinuousClock.now
+        var start = ContinuousClock.now
         try await concurrently(names, width: 32) { try await create(admin, namespace: namespace, name: $0) }
         let created = ContinuousClock.now
         var last = start
         for name in names { last = max(last, await seen.wait(for: name)) }
-        let addresses = await seen.addresses(of: names)
-        precondition(Set(addresses).count == burst, "duplicate or missing addresses")
-        report(suite: "controller", name: "services_per_s", value: Double(burst) / (milliseconds(last - start) / 1000), unit: "services/s")
+        let burstAddresses = await seen.addresses(of: names)
+        precondition(Set(burstAddresses).count == burst, "duplicate or missing addresses")
+        report(suite: "controller", name: "services_per_s_while_creating", value: Double(burst) / (milliseconds(last - start) / 1000), unit: "services/s")
         report(suite: "controller", name: "services_created_per_s", value: Double(burst) / (milliseconds(created - start) / 1000), unit: "services/s")
         watcher.cancel()
         controller.stop()
+
+        // The controller's own throughput: 1,000 Services already exist when it starts (a burst,
+        // or a restart mid-burst); from its start until every one has a distinct address.
+        let burstNamespace = try await cluster.makeNamespace(admin, prefix: "bench-burst")
+        let pending = (0..<burst).map { "p-\($0)" }
+        try await concurrently(pending, width: 32) { try await create(admin, namespace: burstNamespace, name: $0) }
+        let burstSeen = IngressWatcher()
+        let burstWatcher = Task { await burstSeen.follow(admin, namespace: burstNamespace) }
+        start = ContinuousClock.now
+        let burstController = try startController(cluster, namespace: burstNamespace)
+        last = start
+        for name in pending { last = max(last, await burstSeen.wait(for: name)) }
+        let pendingAddresses = await burstSeen.addresses(of: pending)
+        precondition(Set(pendingAddresses).count == burst, "duplicate or missing addresses")
+        report(suite: "controller", name: "services_per_s", value: Double(burst) / (milliseconds(last - start) / 1000), unit: "services/s")
+        burstWatcher.cancel()
+        burstController.stop()
 
         // The ceiling: 8 clients doing nothing but status PATCHes on the same server, controller stopped.
         let patchers = 8, window = Duration.seconds(5)
@@ -99,12 +117,26 @@ struct ControllerBench: AsyncParsableCommand {
         try await TestEnvironment.script(["down", cluster.name])
     }
 
-    func startController(_ cluster: TestCluster, namespace: String) throws -> ChildProcess {
+    /// A controller that dies would leave the bench waiting forever: stop with its log instead
+    /// (exit runs the atexit handler that tears the control plane down).
+    func startController(_ cluster: TestCluster, namespace: String) throws -> WatchedController {
+        let log = "\(cluster.directory)/controller-\(namespace).log"
+        let process = WatchedController(try spawnController(cluster, namespace: namespace, log: log))
+        Task.detached {
+            while process.isRunning { try? await Task.sleep(for: .milliseconds(500)) }
+            if process.stopped { return }
+            FileHandle.standardError.write(Data("klb-bench: the controller exited early:\n\((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")\n".utf8))
+            Foundation.exit(1)
+        }
+        return process
+    }
+
+    func spawnController(_ cluster: TestCluster, namespace: String, log: String) throws -> ChildProcess {
         try ChildProcess.spawn([controllerBinary, "--kubeconfig", cluster.adminKubeconfig, "--cidr", "10.210.0.0/16",
                                 "--namespace", namespace, "--watch-namespace", namespace, "--leader-elect", "false",
                                 "--kube-api-qps", "5000", "--kube-api-burst", "10000", "--workers", "16",
                                 "--metrics-bind-address", "0", "--health-bind-address", "0", "--log-level", "warning"],
-                               outputPath: "\(cluster.directory)/controller-\(namespace).log")
+                               outputPath: log)
     }
 
     func create(_ client: KubernetesClient, namespace: String, name: String) async throws {
@@ -112,6 +144,8 @@ struct ControllerBench: AsyncParsableCommand {
         service.metadata = ObjectMeta(name: name, namespace: namespace)
         service.spec.type = "LoadBalancer"
         service.spec.ports = [ServicePort(name: "http", port: 80, targetPort: 8080)]
+        // 10,000 Services would not fit the NodePort range, and VIPs need none.
+        service.spec.allocateLoadBalancerNodePorts = false
         _ = try await client.create(service)
     }
 
@@ -181,4 +215,35 @@ actor IngressWatcher {
     }
 
     func addresses(of names: [String]) -> [String] { names.compactMap { seen[$0]?.ip } }
+}
+
+/// A controller process that the bench either stops itself or expects to keep running.
+final class WatchedController: @unchecked Sendable {
+    private let process: ChildProcess
+    private let lock = NSLock()
+    private var stopping = false
+
+    init(_ process: ChildProcess) {
+        self.process = process
+        WatchedController.register(process)
+    }
+
+    /// Controllers still running when the bench exits (an error on the way) are killed.
+    nonisolated(unsafe) private static var all: [ChildProcess] = []
+    private static let registry = NSLock()
+    private static func register(_ process: ChildProcess) {
+        registry.withLock {
+            if all.isEmpty { atexit { WatchedController.registry.withLock { WatchedController.all.forEach { kill($0.pid, SIGKILL) } } } }
+            all.append(process)
+        }
+    }
+
+    var pid: pid_t { process.pid }
+    var stopped: Bool { lock.withLock { stopping } }
+    var isRunning: Bool { lock.withLock { stopping ? false : process.hasExited() == nil } }
+
+    func stop() {
+        lock.withLock { stopping = true }
+        process.stop()
+    }
 }

@@ -38,8 +38,9 @@ actor ConfigMapWriter {
 
     /// Returns once the ConfigMap holds the ledger as of this call (or later). Whoever sees a
     /// write finish records it, so no caller can spin on a finished task that another has yet to clear.
-    func flush() async throws {
-        let target = await snapshot().generation
+    /// `target`: the generation the caller needs written (cheap to know; building the whole
+    /// snapshot just to learn it made every reconcile O(ledger size)).
+    func flush(upTo target: Int) async throws {
         while writtenGeneration < target {
             let task: Task<Int, Error>
             if let inFlight {
@@ -79,7 +80,9 @@ actor ConfigMapWriter {
         let ledger = snapshot.ledger
         let current: ConfigMap
         do {
-            current = try await client.get(ConfigMap.self, namespace: namespace, name: name)
+            // The object we last wrote saves a GET of a large ConfigMap; a 409 means someone else
+            // wrote since, and the retry reads it fresh.
+            if let lastWritten { current = lastWritten } else { current = try await client.get(ConfigMap.self, namespace: namespace, name: name) }
         } catch {
             guard error.code == .notFound else { throw error }
             if let plan = snapshot.plan { data[VRRPPlan.dataKey] = plan.json() }
@@ -89,12 +92,17 @@ actor ConfigMapWriter {
         for (key, value) in current.data where (try? IPAddress(key)) == nil { data[key] = value }
         if let plan = snapshot.plan { data[VRRPPlan.dataKey] = plan.json() }
         var annotations = current.metadata.annotations
-        annotations[LegacyLedger.annotation] = ledger.json()
-        if current.data == data && current.metadata.annotations == annotations { return .written }
+        annotations[LegacyLedger.annotation] = legacyAnnotation(ledger)
+        if current.data == data && current.metadata.annotations == annotations {
+            lastWritten = current
+            return .written
+        }
         var updated = current
         updated.data = data
         updated.metadata.annotations = annotations
-        return try await attempt(retryingOn: .conflict) { () async throws(KubeError) in _ = try await self.client.update(updated) }
+        lastWritten = nil
+        let result = try await attempt(retryingOn: .conflict) { () async throws(KubeError) in self.lastWritten = try await self.client.update(updated) }
+        return result
     }
 
     /// Runs one write; the error code that means "someone else was first" asks for another round.
@@ -110,9 +118,27 @@ actor ConfigMapWriter {
         return .written
     }
 
+    /// Kubernetes caps an object's annotations at 256 KiB in total; the predecessor's ledger
+    /// outgrows that near 1,500 Services. Past the cap it is dropped (our own restore reads the
+    /// Service statuses and the data); only a rollback to the Go provider needs it.
+    static let legacyAnnotationLimit = 200_000
+    private var warnedAboutLegacySize = false
+    private var lastWritten: ConfigMap?
+
+    private func legacyAnnotation(_ ledger: LegacyLedger) -> String? {
+        let text = ledger.json()
+        guard text.utf8.count > Self.legacyAnnotationLimit else { return text }
+        if !warnedAboutLegacySize {
+            warnedAboutLegacySize = true
+            logger.warning("the predecessor's ledger annotation would exceed Kubernetes' annotation size limit; it is no longer written (a rollback to the Go provider would not see these Services)",
+                           metadata: ["bytes": "\(text.utf8.count)", "services": "\(ledger.records.count)"])
+        }
+        return nil
+    }
+
     private func create(data: [String: String], ledger: LegacyLedger) async throws(KubeError) -> Attempt {
         var fresh = ConfigMap(name: name, namespace: namespace, data: data)
-        fresh.metadata.annotations = [LegacyLedger.annotation: ledger.json()]
+        if let text = legacyAnnotation(ledger) { fresh.metadata.annotations = [LegacyLedger.annotation: text] }
         fresh.metadata.labels = ["app.kubernetes.io/managed-by": "keepalived-cloud-provider"]
         return try await attempt(retryingOn: .alreadyExists) { () async throws(KubeError) in _ = try await self.client.create(fresh) }
     }

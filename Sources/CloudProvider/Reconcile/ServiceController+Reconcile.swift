@@ -36,14 +36,14 @@ extension ServiceController {
             request = try LoadBalancerRequest(service: service, pool: configuration.pool, defaultForwardMethod: configuration.defaultForwardMethod)
         } catch {
             metrics.allocationFailure(reason: error.reason)
-            await events.record(service.reference, type: .warning, reason: error.reason, message: error.message)
+            events.post(service.reference, type: .warning, reason: error.reason, message: error.message)
             try await setCondition(service, ok: false, reason: error.reason, message: error.message)
             return
         }
 
         let isNew = ledger.records[key] == nil
         if isNew && service.status.loadBalancer.ingress.isEmpty {
-            await events.record(service.reference, type: .normal, reason: "EnsuringLoadBalancer", message: "Ensuring load balancer")
+            events.post(service.reference, type: .normal, reason: "EnsuringLoadBalancer", message: "Ensuring load balancer")
         }
         let addresses: [IPAddress]
         let held = ledger.records[key]?.addresses ?? []
@@ -52,7 +52,7 @@ extension ServiceController {
             metrics.allocations.increment(by: Set(addresses).subtracting(held).count)
         } catch {
             metrics.allocationFailure(reason: "\(error.code)")
-            await events.record(service.reference, type: .warning, reason: "AllocationFailed", message: error.message)
+            events.post(service.reference, type: .warning, reason: "AllocationFailed", message: error.message)
             try await setCondition(service, ok: false, reason: "AllocationFailed", message: error.message)
             if error.code == .poolExhausted { throw error }
             return
@@ -70,13 +70,13 @@ extension ServiceController {
             status.conditions = mergedConditions(service, ok: true, reason: "Allocated", message: message)
             _ = try await client.patch(Service.self, namespace: service.metadata.namespace, name: service.metadata.name ?? "",
                                        .merge(["status": .object(status.json)]), subresource: "status")
-            await events.record(service.reference, type: .normal, reason: "EnsuredLoadBalancer", message: "Ensured load balancer: \(desired.joined(separator: ", "))")
+            events.post(service.reference, type: .normal, reason: "EnsuredLoadBalancer", message: "Ensured load balancer: \(desired.joined(separator: ", "))")
         }
     }
 
     func flushConfigMap() async throws {
         guard let writer else { return }
-        try await writer.flush()
+        try await writer.flush(upTo: generation)
     }
 
     /// Frees the Service's addresses, clears what we wrote into its status, drops our finalizer.
@@ -103,7 +103,7 @@ extension ServiceController {
                                                             "resourceVersion": .string(service.metadata.resourceVersion ?? "")]]))
         }
         if !freed.isEmpty {
-            await events.record(service.reference, type: .normal, reason: "DeletedLoadBalancer",
+            events.post(service.reference, type: .normal, reason: "DeletedLoadBalancer",
                                 message: "Released \(freed.map(\.description).joined(separator: ", "))")
         }
     }

@@ -61,7 +61,7 @@ extension ServiceController {
         let byKey = Dictionary(services.map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a })
         for (claim, holder) in report.conflicts {
             guard let service = byKey[claim.key] else { continue }
-            await events.record(service.reference, type: .warning, reason: "IPConflict",
+            events.post(service.reference, type: .warning, reason: "IPConflict",
                                 message: "\(claim.address) is also claimed by the older Service \(holder), which keeps it; this Service gets a new address")
         }
         for claim in report.outsidePool {

@@ -27,7 +27,9 @@ public actor ServiceController {
         self.configuration = configuration
         self.logger = logger
         events = EventRecorder(client: client, component: "keepalived-cloud-provider", logger: logger)
-        informer = Informer<Service>(client: client, namespace: configuration.serviceNamespace, logger: logger)
+        // Only the spec fields reconciling reads are cached: memory stays small with many Services.
+        informer = Informer<Service>(client: client, namespace: configuration.serviceNamespace, logger: logger,
+                                     transform: { $0.keepingSpecFields(["type", "loadBalancerClass", "loadBalancerIP", "ipFamilies", "ipFamilyPolicy"]) })
         metrics = ControllerMetrics(pool: configuration.pool.name)
         nodeInformer = Informer<Node>(client: client, labelSelector: configuration.nodeSelector, logger: logger)
         ledger = Ledger(pool: configuration.pool)
@@ -49,7 +51,7 @@ public actor ServiceController {
         }
         await nodesChanged(flush: false)
         try await restore()
-        try await writer.flush()
+        try await writer.flush(upTo: generation)
         isReady = true
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
@@ -95,6 +97,9 @@ public actor ServiceController {
         }
     }
 
+    /// Grows with every ledger or node change.
+    var generation: Int { ledger.generation + nodeGeneration }
+
     func snapshot() -> ConfigMapSnapshot {
         let entries = ledger.entries
         let plan: VRRPPlan?
@@ -105,7 +110,7 @@ public actor ServiceController {
             logger.error("could not build the VRRP plan; keeping the previous one", metadata: ["error": "\(error)"])
             plan = nil
         }
-        return ConfigMapSnapshot(generation: ledger.generation + nodeGeneration, entries: entries, ledger: ledger.legacyLedger, plan: plan)
+        return ConfigMapSnapshot(generation: generation, entries: entries, ledger: ledger.legacyLedger, plan: plan)
     }
 
     /// Recomputes the eligible nodes; a change rewrites the plan.

@@ -23,8 +23,18 @@ public actor EventRecorder {
     private let host: String?
     private let logger: Logger
     private var entries: [String: Entry] = [:]
+    private var lastPrune = ContinuousClock.now
     private let aggregationWindow: Duration = .seconds(600)
     private let minimumWriteInterval: Duration
+
+    private struct Pending: Sendable {
+        var object: ObjectReference
+        var type: EventType
+        var reason: String
+        var message: String
+    }
+    /// `post` queues here; one writer per lane keeps each object's events in order.
+    private nonisolated let lanes: [AsyncStream<Pending>.Continuation]
 
     public init(client: KubernetesClient, component: String, host: String? = nil, minimumWriteInterval: Duration = .seconds(1), logger: Logger = Logger(label: "events")) {
         self.client = client
@@ -32,6 +42,33 @@ public actor EventRecorder {
         self.host = host
         self.minimumWriteInterval = minimumWriteInterval
         self.logger = logger
+        var lanes: [AsyncStream<Pending>.Continuation] = []
+        var streams: [AsyncStream<Pending>] = []
+        for _ in 0..<4 {
+            // Events are best effort: under a flood the oldest queued ones are dropped.
+            let (stream, continuation) = AsyncStream.makeStream(of: Pending.self, bufferingPolicy: .bufferingNewest(2500))
+            streams.append(stream)
+            lanes.append(continuation)
+        }
+        self.lanes = lanes
+        for stream in streams {
+            Task { [weak self] in
+                for await pending in stream {
+                    await self?.record(pending.object, type: pending.type, reason: pending.reason, message: pending.message)
+                }
+            }
+        }
+    }
+
+    deinit {
+        for lane in lanes { lane.finish() }
+    }
+
+    /// Records without waiting: reconcilers do not spend API round trips on events.
+    public nonisolated func post(_ object: ObjectReference, type: EventType, reason: String, message: String) {
+        var hasher = Hasher()
+        hasher.combine(object.uid ?? object.name ?? "")
+        lanes[Int(UInt(bitPattern: hasher.finalize()) % UInt(lanes.count))].yield(Pending(object: object, type: type, reason: reason, message: message))
     }
 
     /// Best effort, like every Kubernetes recorder: a failure is logged, never thrown at the reconciler.
@@ -40,7 +77,12 @@ public actor EventRecorder {
         let key = [object.uid ?? object.name ?? "", namespace, type.rawValue, reason, message].joined(separator: "\u{1}")
         let now = ContinuousClock.now
         let timestamp = KubeTime.format(Date())
-        entries = entries.filter { now - $0.value.lastWrite < aggregationWindow }
+        if now - lastPrune > .seconds(60) {
+            // Pruning walks every entry: once a minute, not on every event.
+            entries = entries.filter { now - $0.value.lastWrite < aggregationWindow }
+            lastPrune = now
+        }
+        if let entry = entries[key], now - entry.lastWrite >= aggregationWindow { entries[key] = nil }
 
         if var entry = entries[key] {
             entry.count += 1

@@ -138,3 +138,29 @@ public struct Condition: JSONBacked {
     public var message: String? { get { self[string: "message"] } set { self[string: "message"] = newValue } }
     public var lastTransitionTime: String? { get { self[string: "lastTransitionTime"] } set { self[string: "lastTransitionTime"] = newValue } }
 }
+
+extension KubernetesObject {
+    /// The object without server bookkeeping no controller reads: managedFields and the
+    /// last-applied-configuration annotation (often most of an object's size).
+    public func withoutBookkeeping() -> Self {
+        var copy = self
+        guard case .object(var metadata)? = copy.json["metadata"] else { return copy }
+        metadata["managedFields"] = nil
+        if case .object(var annotations)? = metadata["annotations"] {
+            annotations["kubectl.kubernetes.io/last-applied-configuration"] = nil
+            metadata["annotations"] = .object(annotations)
+        }
+        copy.json["metadata"] = .object(metadata)
+        return copy
+    }
+
+    /// Keeps only the named top-level fields of `spec` (and all of metadata and status): for
+    /// caches of controllers that read a few spec fields of many objects.
+    public func keepingSpecFields(_ fields: Set<String>) -> Self {
+        var copy = withoutBookkeeping()
+        if case .object(let spec)? = copy.json["spec"] {
+            copy.json["spec"] = .object(spec.filter { fields.contains($0.key) })
+        }
+        return copy
+    }
+}

@@ -18,6 +18,11 @@ public struct ServiceSpec: JSONBacked {
     /// Deprecated upstream but still the field the predecessor and many charts use.
     public var loadBalancerIP: String? { get { self[string: "loadBalancerIP"] } set { self[string: "loadBalancerIP"] = newValue } }
     public var loadBalancerClass: String? { get { self[string: "loadBalancerClass"] } set { self[string: "loadBalancerClass"] = newValue } }
+    /// VIPs answered on the node itself need no NodePorts (beta and on by default from 1.22).
+    public var allocateLoadBalancerNodePorts: Bool? {
+        get { self[bool: "allocateLoadBalancerNodePorts"] }
+        set { self[bool: "allocateLoadBalancerNodePorts"] = newValue }
+    }
     public var ipFamilies: [String]? { get { self[strings: "ipFamilies"] } set { self[strings: "ipFamilies"] = newValue } }
     public var ipFamilyPolicy: String? { get { self[string: "ipFamilyPolicy"] } set { self[string: "ipFamilyPolicy"] = newValue } }
     public var externalTrafficPolicy: String? { get { self[string: "externalTrafficPolicy"] } set { self[string: "externalTrafficPolicy"] = newValue } }

@@ -8,7 +8,9 @@ public enum InformerEvent<T: KubernetesObject>: Sendable {
     case synced
 }
 
-/// List + watch + a local cache keyed by `namespace/name`. Resumes from the last resourceVersion
+/// List + watch + a local cache keyed by `namespace/name`. Objects pass `transform` before they
+/// are cached (by default managedFields and kubectl's last-applied copy are dropped, as client-go's
+/// TransformStripManagedFields does): a cache of thousands of objects is most of a controller's memory. Resumes from the last resourceVersion
 /// after disconnects (with backoff) and relists on 410 Gone, synthesising the events it missed
 /// from the difference, so a consumer never loses a deletion.
 public actor Informer<T: KubernetesObject> {
@@ -21,6 +23,7 @@ public actor Informer<T: KubernetesObject> {
     private let maximumBackoff: Duration
     private let watchTimeoutSeconds: Int
     private var cache: [String: T] = [:]
+    private let transform: @Sendable (T) -> T
     private var resourceVersion: String?
     public private(set) var hasSynced = false
     /// How many times the informer had to list from scratch (for metrics and tests).
@@ -28,7 +31,9 @@ public actor Informer<T: KubernetesObject> {
 
     public init(client: KubernetesClient, namespace: String? = nil, labelSelector: String? = nil, fieldSelector: String? = nil,
                 logger: Logger = Logger(label: "informer"), initialBackoff: Duration = .milliseconds(200),
-                maximumBackoff: Duration = .seconds(10), watchTimeoutSeconds: Int = 300) {
+                maximumBackoff: Duration = .seconds(10), watchTimeoutSeconds: Int = 300,
+                transform: @escaping @Sendable (T) -> T = { $0.withoutBookkeeping() }) {
+        self.transform = transform
         self.client = client
         self.namespace = namespace
         self.labelSelector = labelSelector
@@ -76,7 +81,7 @@ public actor Informer<T: KubernetesObject> {
         let listed = try await client.listAll(T.self, namespace: namespace, options: ListOptions(labelSelector: labelSelector, fieldSelector: fieldSelector))
         relists += 1
         var fresh: [String: T] = [:]
-        for item in listed.items { fresh[item.key] = item }
+        for item in listed.items { fresh[item.key] = transform(item) }
         let previous = cache
         cache = fresh
         resourceVersion = listed.resourceVersion
@@ -99,7 +104,8 @@ public actor Informer<T: KubernetesObject> {
     private func apply(_ event: WatchEvent<T>, _ handler: @Sendable (InformerEvent<T>) async -> Void) async {
         if let rv = event.resourceVersion, !rv.isEmpty { resourceVersion = rv }
         switch event {
-        case .added(let object), .modified(let object):
+        case .added(let received), .modified(let received):
+            let object = transform(received)
             if let old = cache.updateValue(object, forKey: object.key) {
                 await handler(.updated(old: old, new: object))
             } else {
