@@ -18,6 +18,8 @@ public actor ServiceController {
     var eligibleNodes: [String] = []
     var nodeGeneration = 0
     let metrics: ControllerMetrics
+    var pendingStatus: [String: PendingStatus] = [:]
+    var publisherWake: CheckedContinuation<Void, Never>?
     var ledger: Ledger
     var writer: ConfigMapWriter?
     public private(set) var isReady = false
@@ -66,10 +68,14 @@ public actor ServiceController {
             for _ in 0..<max(configuration.workers, 1) {
                 group.addTask { await self.worker() }
             }
+            group.addTask { await self.publisher() }
             await withTaskCancellationHandler {
                 await group.waitForAll()
             } onCancel: {
-                Task { await self.queue.shutDown() }
+                Task {
+                    await self.queue.shutDown()
+                    await self.wakePublisher()
+                }
             }
         }
     }
