@@ -71,18 +71,6 @@ public actor WorkQueue {
         }
     }
 
-    /// A failure found outside a worker (publishing a status): re-queue after backoff without
-    /// touching whatever a worker is doing with the key now.
-    public func retryLater(_ key: String) {
-        let count = (failures[key] ?? 0) + 1
-        failures[key] = count
-        let delay = min(baseDelay * (1 << min(count - 1, 20)), maximumDelay)
-        Task { [weak self] in
-            try? await Task.sleep(for: delay)
-            await self?.add(key)
-        }
-    }
-
     public func failureCount(_ key: String) -> Int { failures[key] ?? 0 }
 
     private func finish(_ key: String) {

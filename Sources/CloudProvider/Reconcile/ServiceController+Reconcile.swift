@@ -57,77 +57,20 @@ extension ServiceController {
             if error.code == .poolExhausted { throw error }
             return
         }
+        try await flushConfigMap()
+
         let desired = addresses.map(\.description)
         let current = service.status.loadBalancer.ingress.compactMap(\.ip)
-        guard current != desired || !conditionIsTrue(service) else {
-            try await flushConfigMap()
-            return
-        }
-        // The publisher writes the ConfigMap once for everything pending, then the statuses: a
-        // burst costs a few large writes instead of one per worker.
-        pendingStatus[key] = PendingStatus(service: service, addresses: addresses)
-        wakePublisher()
-    }
-
-    /// Status for a Service whose addresses are in the ledger but not yet published.
-    struct PendingStatus: Sendable {
-        var service: Service
-        var addresses: [IPAddress]
-    }
-
-    /// Runs beside the workers: ConfigMap first (the agents learn the VIP before anyone is told
-    /// about it), then the status of every Service that write covered.
-    func publisher() async {
-        while !Task.isCancelled {
-            if pendingStatus.isEmpty {
-                await withCheckedContinuation { publisherWake = $0 }
-                continue
-            }
-            let batch = pendingStatus
-            pendingStatus = [:]
-            do {
-                try await flushConfigMap()
-            } catch {
-                logger.warning("ConfigMap write failed; retrying the Services it covered", metadata: ["error": "\(error)"])
-                for key in batch.keys { await queue.retryLater(key) }
-                continue
-            }
-            await withTaskGroup(of: Void.self) { group in
-                var running = 0
-                for (key, pending) in batch {
-                    if running >= 16 { await group.next(); running -= 1 }
-                    running += 1
-                    group.addTask { await self.publishStatus(key, pending) }
-                }
-            }
-        }
-    }
-
-    func wakePublisher() {
-        publisherWake?.resume()
-        publisherWake = nil
-    }
-
-    private func publishStatus(_ key: String, _ pending: PendingStatus) async {
-        // Released or changed since (deleted, type changed): the next reconcile has the say.
-        guard ledger.records[key]?.addresses == pending.addresses else { return }
-        let service = pending.service
-        let desired = pending.addresses.map(\.description)
         let message = "Assigned \(desired.joined(separator: ", ")) from pool \(configuration.pool.name)"
-        var status = service.status
-        var loadBalancer = status.loadBalancer
-        loadBalancer.ingress = pending.addresses.map { LoadBalancerIngress(ip: $0.description, ipMode: "VIP") }
-        status.loadBalancer = loadBalancer
-        status.conditions = mergedConditions(service, ok: true, reason: "Allocated", message: message)
-        do {
+        if current != desired || !conditionIsTrue(service) {
+            var status = service.status
+            var loadBalancer = status.loadBalancer
+            loadBalancer.ingress = addresses.map { LoadBalancerIngress(ip: $0.description, ipMode: "VIP") }
+            status.loadBalancer = loadBalancer
+            status.conditions = mergedConditions(service, ok: true, reason: "Allocated", message: message)
             _ = try await client.patch(Service.self, namespace: service.metadata.namespace, name: service.metadata.name ?? "",
                                        .merge(["status": .object(status.json)]), subresource: "status")
             events.post(service.reference, type: .normal, reason: "EnsuredLoadBalancer", message: "Ensured load balancer: \(desired.joined(separator: ", "))")
-        } catch {
-            guard error.code != .notFound else { return }
-            metrics.reconcileErrors.increment()
-            logger.warning("status update failed; will retry", metadata: ["service": "\(key)", "error": "\(error)"])
-            await queue.retryLater(key)
         }
     }
 

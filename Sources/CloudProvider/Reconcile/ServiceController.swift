@@ -18,8 +18,6 @@ public actor ServiceController {
     var eligibleNodes: [String] = []
     var nodeGeneration = 0
     let metrics: ControllerMetrics
-    var pendingStatus: [String: PendingStatus] = [:]
-    var publisherWake: CheckedContinuation<Void, Never>?
     var ledger: Ledger
     var writer: ConfigMapWriter?
     public private(set) var isReady = false
@@ -68,14 +66,10 @@ public actor ServiceController {
             for _ in 0..<max(configuration.workers, 1) {
                 group.addTask { await self.worker() }
             }
-            group.addTask { await self.publisher() }
             await withTaskCancellationHandler {
                 await group.waitForAll()
             } onCancel: {
-                Task {
-                    await self.queue.shutDown()
-                    await self.wakePublisher()
-                }
+                Task { await self.queue.shutDown() }
             }
         }
     }
