@@ -197,6 +197,9 @@ actor IngressWatcher {
                     }
                 }
             } catch {
+                // Most likely 410 Gone after a compaction: start over from "now"; the ADDED
+                // events of the fresh watch carry every Service's current status.
+                resourceVersion = nil
                 try? await Task.sleep(for: .milliseconds(50))
             }
         }

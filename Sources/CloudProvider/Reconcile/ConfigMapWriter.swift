@@ -80,9 +80,7 @@ actor ConfigMapWriter {
         let ledger = snapshot.ledger
         let current: ConfigMap
         do {
-            // The object we last wrote saves a GET of a large ConfigMap; a 409 means someone else
-            // wrote since, and the retry reads it fresh.
-            if let lastWritten { current = lastWritten } else { current = try await client.get(ConfigMap.self, namespace: namespace, name: name) }
+            current = try await client.get(ConfigMap.self, namespace: namespace, name: name)
         } catch {
             guard error.code == .notFound else { throw error }
             if let plan = snapshot.plan { data[VRRPPlan.dataKey] = plan.json() }
@@ -93,16 +91,11 @@ actor ConfigMapWriter {
         if let plan = snapshot.plan { data[VRRPPlan.dataKey] = plan.json() }
         var annotations = current.metadata.annotations
         annotations[LegacyLedger.annotation] = legacyAnnotation(ledger)
-        if current.data == data && current.metadata.annotations == annotations {
-            lastWritten = current
-            return .written
-        }
+        if current.data == data && current.metadata.annotations == annotations { return .written }
         var updated = current
         updated.data = data
         updated.metadata.annotations = annotations
-        lastWritten = nil
-        let result = try await attempt(retryingOn: .conflict) { () async throws(KubeError) in self.lastWritten = try await self.client.update(updated) }
-        return result
+        return try await attempt(retryingOn: .conflict) { () async throws(KubeError) in _ = try await self.client.update(updated) }
     }
 
     /// Runs one write; the error code that means "someone else was first" asks for another round.
@@ -123,7 +116,6 @@ actor ConfigMapWriter {
     /// Service statuses and the data); only a rollback to the Go provider needs it.
     static let legacyAnnotationLimit = 200_000
     private var warnedAboutLegacySize = false
-    private var lastWritten: ConfigMap?
 
     private func legacyAnnotation(_ ledger: LegacyLedger) -> String? {
         let text = ledger.json()
