@@ -7,7 +7,6 @@ import KubeClient
 import Logging
 import Metrics
 import Observability
-import Prometheus
 import ServiceLifecycle
 
 /// `keepalived-cloud-provider`: LoadBalancer addresses for bare-metal clusters run with
@@ -96,7 +95,7 @@ struct CloudProviderCommand: AsyncParsableCommand {
     func validate() throws {
         if let problem = LogSetup.problem(format: logFormat, level: logLevel) { throw ValidationError(problem) }
         guard workers >= 1 && workers <= 64 else { throw ValidationError("--workers \(workers): must be 1-64") }
-        _ = try bindAddresses()
+        _ = try endpoints()
         _ = try planner()
         if let nodeSelector, nodeSelector.isEmpty || !nodeSelector.utf8.allSatisfy({ $0 > 32 && $0 < 127 }) {
             throw ValidationError("--node-selector \"\(nodeSelector.prefix(64))\": must be a non-empty label selector without spaces, e.g. node-role.kubernetes.io/lb=true")
@@ -105,9 +104,7 @@ struct CloudProviderCommand: AsyncParsableCommand {
 
     func run() async throws {
         LogSetup.bootstrap(format: logFormat, level: logLevel)
-        // Before anything creates a metric: handles made earlier would go nowhere.
-        let registry = PrometheusCollectorRegistry()
-        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        let registry = Endpoints.bootstrapMetrics()
         var logger = Logger(label: "keepalived-cloud-provider")
         logger[metadataKey: "cluster"] = "\(clusterName)"
         let environment = ProcessInfo.processInfo.environment
@@ -127,8 +124,6 @@ struct CloudProviderCommand: AsyncParsableCommand {
             configuration: .init(leaseName: leaderElectLeaseName, namespace: controllerConfiguration.namespace, identity: Self.identity()),
             logger: logger) : nil
         let service = ControllerService(controller: controller, elector: elector)
-        var services: [any ServiceLifecycle.Service] = [service]
-        let (metricsAddress, healthAddress) = try bindAddresses()
         let leader = Gauge(label: "keepalived_lb_leader")
         leader.record(elector == nil ? 1 : 0)
         let ready: EndpointServer.Probe = {
@@ -137,21 +132,8 @@ struct CloudProviderCommand: AsyncParsableCommand {
             leader.record(leading ? 1 : 0)
             return leading ? await controller.isReady : true
         }
-        if let metricsAddress {
-            services.append(EndpointServer(address: metricsAddress, registry: registry,
-                                           ready: ready, logger: logger))
-        }
-        if let healthAddress, healthAddress != metricsAddress {
-            services.append(EndpointServer(address: healthAddress, registry: nil, ready: ready, logger: logger))
-        }
-        let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [], logger: logger)
-        do {
-            try await group.run()
-        } catch {
-            try? await client.shutdown()
-            throw error
-        }
-        try await client.shutdown()
+        let services: [any ServiceLifecycle.Service] = [service] + (try endpoints()).services(registry: registry, ready: ready, logger: logger)
+        try await Endpoints.run(services, closing: client, logger: logger)
     }
 
     func makeConfiguration(environment: [String: String], logger: Logger) throws -> ControllerConfiguration {
@@ -198,13 +180,8 @@ struct CloudProviderCommand: AsyncParsableCommand {
         }
     }
 
-    func bindAddresses() throws -> (metrics: BindAddress?, health: BindAddress?) {
-        do {
-            return (try BindAddress(parsing: metricsBindAddress, flag: "--metrics-bind-address"),
-                    try BindAddress(parsing: healthBindAddress, flag: "--health-bind-address"))
-        } catch {
-            throw ValidationError(error.message)
-        }
+    func endpoints() throws -> Endpoints {
+        do { return try Endpoints(metrics: metricsBindAddress, health: healthBindAddress) } catch { throw ValidationError(error.message) }
     }
 
     /// Pod name (hostname) plus a random suffix, so a restarted pod is a new candidate.

@@ -3,11 +3,9 @@ import Foundation
 import Keepalived
 import KubeClient
 import Logging
-import Metrics
 import Netlink
 import NodeAgent
 import Observability
-import Prometheus
 import ServiceLifecycle
 
 /// `keepalived-vip-agent`: runs on every node that may hold VIPs (DaemonSet, host network).
@@ -86,7 +84,7 @@ struct AgentCommand: AsyncParsableCommand {
         guard FileManager.default.isExecutableFile(atPath: keepalived) else {
             throw ValidationError("--keepalived \(keepalived): not an executable file (install keepalived or point the flag at it)")
         }
-        _ = try bindAddresses()
+        _ = try endpoints()
     }
 
     func resolvedNodeName() throws -> String {
@@ -97,19 +95,13 @@ struct AgentCommand: AsyncParsableCommand {
         return name
     }
 
-    func bindAddresses() throws -> (metrics: BindAddress?, health: BindAddress?) {
-        do {
-            return (try BindAddress(parsing: metricsBindAddress, flag: "--metrics-bind-address"),
-                    try BindAddress(parsing: healthBindAddress, flag: "--health-bind-address"))
-        } catch {
-            throw ValidationError(error.message)
-        }
+    func endpoints() throws -> Endpoints {
+        do { return try Endpoints(metrics: metricsBindAddress, health: healthBindAddress) } catch { throw ValidationError(error.message) }
     }
 
     func run() async throws {
         LogSetup.bootstrap(format: logFormat, level: logLevel)
-        let registry = PrometheusCollectorRegistry()
-        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        let registry = Endpoints.bootstrapMetrics()
         let nodeName = try resolvedNodeName()
         var logger = Logger(label: "keepalived-vip-agent")
         logger[metadataKey: "node"] = "\(nodeName)"
@@ -129,24 +121,9 @@ struct AgentCommand: AsyncParsableCommand {
         let agent = NodeAgent(client: client, configuration: configuration, addressing: netlink, logger: logger)
         logger.info("starting", metadata: ["configmap": "\(configuration.namespace)/\(configuration.configMapName)", "unicast": "\(unicast)"])
 
-        var services: [any ServiceLifecycle.Service] = [AgentService(agent: agent)]
-        let (metricsAddress, healthAddress) = try bindAddresses()
-        let ready: EndpointServer.Probe = { await agent.isReady }
-        let healthy: EndpointServer.Probe = { await agent.isHealthy }
-        if let metricsAddress {
-            services.append(EndpointServer(address: metricsAddress, registry: registry, health: healthy, ready: ready, logger: logger))
-        }
-        if let healthAddress, healthAddress != metricsAddress {
-            services.append(EndpointServer(address: healthAddress, registry: nil, health: healthy, ready: ready, logger: logger))
-        }
-        let group = ServiceGroup(services: services, gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [], logger: logger)
-        do {
-            try await group.run()
-        } catch {
-            try? await client.shutdown()
-            throw error
-        }
-        try await client.shutdown()
+        let services: [any ServiceLifecycle.Service] = [AgentService(agent: agent)]
+            + (try endpoints()).services(registry: registry, health: { await agent.isHealthy }, ready: { await agent.isReady }, logger: logger)
+        try await Endpoints.run(services, closing: client, logger: logger)
     }
 }
 

@@ -6,10 +6,7 @@ import Testing
 @Suite("keepalived-cloud-provider binary against kube-apiserver")
 struct ExecutableTests {
     static var binary: String? {
-        let root = TestEnvironment.repositoryRoot
-        return [".build/debug", ".build/x86_64-unknown-linux-gnu/debug", ".build/aarch64-unknown-linux-gnu/debug"]
-            .map { "\(root)/\($0)/keepalived-cloud-provider" }
-            .first { FileManager.default.isExecutableFile(atPath: $0) }
+        TestEnvironment.builtBinary("keepalived-cloud-provider")
     }
 
     @Test func servesAServiceThenShutsDownGracefullyOnSIGTERM() async throws {

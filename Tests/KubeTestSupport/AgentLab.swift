@@ -75,10 +75,7 @@ public final class AgentLab: @unchecked Sendable {
     public func stateDirectory(_ node: String) -> String { "\(stateRoot)/\(node)" }
 
     public static var agentBinary: String? {
-        let root = TestEnvironment.repositoryRoot
-        return [".build/debug", ".build/x86_64-unknown-linux-gnu/debug", ".build/aarch64-unknown-linux-gnu/debug"]
-            .map { "\(root)/\($0)/keepalived-vip-agent" }
-            .first { FileManager.default.isExecutableFile(atPath: $0) }
+        TestEnvironment.builtBinary("keepalived-vip-agent")
     }
 
     public func agentLog(_ node: String) -> String { "\(stateRoot)/\(node)-agent.log" }

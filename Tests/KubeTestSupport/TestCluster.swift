@@ -62,6 +62,13 @@ public enum TestEnvironment {
 
     private static let sharedCluster = SharedCluster()
 
+    /// A product of this package from the debug build (`scripts/test` builds them all).
+    public static func builtBinary(_ name: String) -> String? {
+        [".build/debug", ".build/x86_64-unknown-linux-gnu/debug", ".build/aarch64-unknown-linux-gnu/debug"]
+            .map { "\(repositoryRoot)/\($0)/\(name)" }
+            .first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
     /// One control plane per test process, started on first use and stopped at exit.
     public static func shared() async throws -> TestCluster {
         try await sharedCluster.get()

@@ -59,7 +59,7 @@ extension NodeAgent {
         let oldPlan = plan
         plan = newPlan
         guard text != renderedText else { return }
-        try write(text, to: KeepalivedSupervisor.Paths(executable: "", stateDirectory: configuration.stateDirectory).config)
+        try write(text, to: supervisor.paths.config)
         if let newPlan { try write(newPlan.json(), to: planPath) }
         renderedText = text
 
