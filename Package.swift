@@ -122,7 +122,8 @@ let package = Package(
         ),
 
         .testTarget(name: "IPAMTests", dependencies: ["IPAM"]),
-        .testTarget(name: "KeepalivedTests", dependencies: ["Keepalived", "IPAM"]),
+        // Golden files are read from the source tree by path (UPDATE_GOLDEN=1 rewrites them there).
+        .testTarget(name: "KeepalivedTests", dependencies: ["Keepalived", "IPAM"], exclude: ["Golden"]),
         .testTarget(name: "CloudProviderTests", dependencies: ["CloudProvider", "KubeClient", "KubeTestSupport", "IPAM", "Keepalived"]),
         // Starts real control planes through scripts/testenv for the integration tests.
         .target(name: "KubeTestSupport", dependencies: ["KubeClient", "ProcessSupervision"], path: "Tests/KubeTestSupport"),

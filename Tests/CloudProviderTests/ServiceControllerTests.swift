@@ -153,30 +153,7 @@ struct ServiceControllerTests {
 
     @Test func runsUnderTheLeastPrivilegeRoleFromDeploy() async throws {
         let h = try await ControllerHarness.make()
-        // deploy/rbac.yaml's roles, bound to the plain user the tests run the controller as.
-        let manifest = try String(contentsOfFile: TestEnvironment.repositoryRoot + "/deploy/rbac.yaml", encoding: .utf8)
-            .replacingOccurrences(of: "namespace: kube-system", with: "namespace: \(h.namespace)")
-            .replacingOccurrences(of: "name: keepalived-cloud-provider\n  namespace", with: "name: keepalived-cloud-provider\n  namespace")
-        let binding = """
-        ---
-        apiVersion: rbac.authorization.k8s.io/v1
-        kind: ClusterRoleBinding
-        metadata: {name: klb-test-\(h.namespace)}
-        roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: keepalived-cloud-provider}
-        subjects: [{kind: User, name: klb-controller, apiGroup: rbac.authorization.k8s.io}]
-        ---
-        apiVersion: rbac.authorization.k8s.io/v1
-        kind: RoleBinding
-        metadata: {name: klb-test, namespace: \(h.namespace)}
-        roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: keepalived-cloud-provider}
-        subjects: [{kind: User, name: klb-controller, apiGroup: rbac.authorization.k8s.io}]
-        """
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("rbac-\(h.namespace).yaml").path
-        try (manifest + "\n" + binding).write(toFile: path, atomically: true, encoding: .utf8)
-        defer { try? FileManager.default.removeItem(atPath: path) }
-        let log = path + ".log"
-        let status = try await ChildProcess.spawn(["kubectl", "--kubeconfig", h.cluster.adminKubeconfig, "apply", "-f", path], outputPath: log).exitStatus()
-        #expect(status == 0, "kubectl apply: \((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
+        try await h.cluster.bindDeployRole("keepalived-cloud-provider", to: "klb-controller", namespace: h.namespace)
 
         let restricted = try h.cluster.controllerClient()
         let (_, task) = h.start(try h.configuration(), client: restricted)

@@ -50,26 +50,7 @@ public final class AgentLab: @unchecked Sendable {
     /// deploy/rbac.yaml's agent roles, bound to the plain user the agents run as: what the
     /// DaemonSet is granted is what these tests prove sufficient.
     private func bindAgentRole() async throws {
-        let manifest = try String(contentsOfFile: TestEnvironment.repositoryRoot + "/deploy/rbac.yaml", encoding: .utf8)
-            .replacingOccurrences(of: "namespace: kube-system", with: "namespace: \(namespace)")
-        let binding = """
-        ---
-        apiVersion: rbac.authorization.k8s.io/v1
-        kind: ClusterRoleBinding
-        metadata: {name: klb-agent-\(namespace)}
-        roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: keepalived-vip-agent}
-        subjects: [{kind: User, name: klb-agent, apiGroup: rbac.authorization.k8s.io}]
-        ---
-        apiVersion: rbac.authorization.k8s.io/v1
-        kind: RoleBinding
-        metadata: {name: klb-agent, namespace: \(namespace)}
-        roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: keepalived-vip-agent}
-        subjects: [{kind: User, name: klb-agent, apiGroup: rbac.authorization.k8s.io}]
-        """
-        try FileManager.default.createDirectory(atPath: stateRoot, withIntermediateDirectories: true)
-        let path = stateRoot + "/rbac.yaml"
-        try (manifest + "\n" + binding).write(toFile: path, atomically: true, encoding: .utf8)
-        try mustRun(["kubectl", "--kubeconfig", cluster.adminKubeconfig, "apply", "-f", path])
+        try await cluster.bindDeployRole("keepalived-vip-agent", to: "klb-agent", namespace: namespace)
     }
     public func netns(_ node: String) -> String { "\(lab.prefix)-\(node)" }
     public func stateDirectory(_ node: String) -> String { "\(stateRoot)/\(node)" }

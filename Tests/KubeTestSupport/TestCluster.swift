@@ -44,6 +44,33 @@ public struct TestCluster: Sendable {
         _ = try? await TestEnvironment.script(["down", name])
     }
 
+    /// Applies deploy/rbac.yaml (its namespaced objects moved to `namespace`) and binds `role` to the
+    /// plain `user`, so a test proves that what deploy/ grants is sufficient.
+    /// Serialized and retried: parallel tests share the cluster-scoped roles, and two concurrent
+    /// `kubectl apply` of one missing object both try to create it.
+    public func bindDeployRole(_ role: String, to user: String, namespace: String) async throws {
+        let manifest = try String(contentsOfFile: TestEnvironment.repositoryRoot + "/deploy/rbac.yaml", encoding: .utf8)
+            .replacingOccurrences(of: "namespace: kube-system", with: "namespace: \(namespace)")
+        let bindings = """
+        ---
+        apiVersion: rbac.authorization.k8s.io/v1
+        kind: ClusterRoleBinding
+        metadata: {name: \(user)-\(namespace)}
+        roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: \(role)}
+        subjects: [{kind: User, name: \(user), apiGroup: rbac.authorization.k8s.io}]
+        ---
+        apiVersion: rbac.authorization.k8s.io/v1
+        kind: RoleBinding
+        metadata: {name: \(user), namespace: \(namespace)}
+        roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: \(role)}
+        subjects: [{kind: User, name: \(user), apiGroup: rbac.authorization.k8s.io}]
+        """
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("rbac-\(user)-\(namespace).yaml").path
+        try (manifest + "\n" + bindings).write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try await kubectlGate.apply(kubeconfig: adminKubeconfig, path: path)
+    }
+
     /// A fresh namespace for one test, so parallel tests never see each other's objects.
     public func makeNamespace(_ client: KubernetesClient, prefix: String = "t") async throws -> String {
         let name = "\(prefix)-\(UInt32.random(in: 0...UInt32.max))".lowercased()
@@ -120,6 +147,24 @@ private actor SharedCluster {
         let task = Task { try await TestEnvironment.start(prefix: "swift") }
         self.task = task
         return try await task.value
+    }
+}
+
+private let kubectlGate = KubectlGate()
+
+private actor KubectlGate {
+    func apply(kubeconfig: String, path: String) async throws {
+        let log = path + ".log"
+        defer { try? FileManager.default.removeItem(atPath: log) }
+        var output = ""
+        for _ in 0..<3 {
+            let child = try ChildProcess.spawn(["kubectl", "--kubeconfig", kubeconfig, "apply", "-f", path], outputPath: log)
+            let status = await child.exitStatus()
+            if status == 0 { return }
+            output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        throw TestEnvironmentError(message: "kubectl apply -f \(path) failed:\n\(output)")
     }
 }
 

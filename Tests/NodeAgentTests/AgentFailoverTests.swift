@@ -37,7 +37,7 @@ struct AgentFailoverTests {
             kill(-pid, SIGKILL)
             #expect(try await eventually(.seconds(10)) { try lab.holders(vip) == [other] })
             #expect(lab.metrics(master).contains("keepalived_lb_agent_keepalived_restarts_total 1"))
-            #expect(try await eventually { lab.keepalivedPid(master) != pid && lab.keepalivedPid(master) != nil }, "keepalived restarted")
+            #expect(await eventually { lab.keepalivedPid(master) != pid && lab.keepalivedPid(master) != nil }, "keepalived restarted")
 
             // Planned: SIGTERM the agent now holding it: a clean exit, the VIP leaves that node
             // and the other (restarted) node takes it.
@@ -51,14 +51,14 @@ struct AgentFailoverTests {
             // The agent SIGKILLed while its keepalived serves: the orphan keeps the VIP until a new
             // agent starts, stops the orphan, cleans up and serves again with no VIP left twice.
             try lab.startAgent(other)
-            #expect(try await eventually { lab.keepalivedPid(other) != nil })
+            #expect(await eventually { lab.keepalivedPid(other) != nil })
             let orphanAgent = try #require(lab.agents[master])
             orphanAgent.signal(SIGKILL)
             _ = await orphanAgent.exitStatus()
             let orphan = try #require(lab.keepalivedPid(master))
             #expect(kill(orphan, 0) == 0, "keepalived outlives a SIGKILLed agent")
             try lab.startAgent(master)
-            #expect(try await eventually(.seconds(15)) { kill(orphan, 0) != 0 || (try? String(contentsOfFile: "/proc/\(orphan)/stat", encoding: .utf8))?.contains(") Z") == true },
+            #expect(await eventually(.seconds(15)) { kill(orphan, 0) != 0 || (try? String(contentsOfFile: "/proc/\(orphan)/stat", encoding: .utf8))?.contains(") Z") == true },
                     "the restarted agent stopped the orphaned keepalived")
             #expect(try await eventually(.seconds(15)) { try lab.holders(vip).count == 1 })
             try await Task.sleep(for: .seconds(1))
