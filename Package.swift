@@ -122,6 +122,7 @@ let package = Package(
         ),
 
         .testTarget(name: "IPAMTests", dependencies: ["IPAM"]),
+        .testTarget(name: "ProcessSupervisionTests", dependencies: ["ProcessSupervision"]),
         // Golden files are read from the source tree by path (UPDATE_GOLDEN=1 rewrites them there).
         .testTarget(name: "KeepalivedTests", dependencies: ["Keepalived", "IPAM"], exclude: ["Golden"]),
         .testTarget(name: "CloudProviderTests", dependencies: ["CloudProvider", "KubeClient", "KubeTestSupport", "IPAM", "Keepalived"]),

@@ -23,6 +23,12 @@ public final class ChildProcess: Sendable {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_APPEND, 0o644)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        // Nothing else crosses over: a keepalived that inherited the agent's metrics listener or
+        // API connection would keep the port bound and the socket open after the agent died.
+        guard let closeFrom = Self.addCloseFrom else {
+            throw ChildProcessError(message: "cannot start \(arguments[0]): this C library lacks posix_spawn_file_actions_addclosefrom_np (glibc 2.34 or later is required)")
+        }
+        _ = closeFrom(&actions, 3)
 
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
@@ -50,6 +56,14 @@ public final class ChildProcess: Sendable {
         }
         return ChildProcess(pid: pid)
     }
+
+    /// glibc ≥ 2.34 has it, but its header only declares it under _GNU_SOURCE, which Swift's
+    /// Glibc module does not set.
+    private typealias AddCloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+    private static let addCloseFrom: AddCloseFrom? = {
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np") else { return nil }
+        return unsafeBitCast(symbol, to: AddCloseFrom.self)
+    }()
 
     public func signal(_ signal: Int32) {
         kill(pid, signal)

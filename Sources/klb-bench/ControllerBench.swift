@@ -20,6 +20,14 @@ struct ControllerBench: AsyncParsableCommand {
     @Option(help: "Services for the memory case.")
     var memoryServices = 10_000
 
+    @Option(help: "Controller workers (its --workers flag).")
+    var workers = 16
+
+    @Option(help: "Cases to run, comma-separated: latency, creating, burst, raw, memory.")
+    var cases = "latency,creating,burst,raw,memory"
+
+    private func runs(_ name: String) -> Bool { cases.split(separator: ",").contains { $0 == name } }
+
     func run() async throws {
         let cluster = try await TestEnvironment.start(prefix: "bench")
         let admin = try cluster.adminClient()
@@ -33,7 +41,7 @@ struct ControllerBench: AsyncParsableCommand {
         _ = await seen.wait(for: "warmup")
 
         var latencies: [Double] = []
-        for index in 0..<samples {
+        for index in 0..<(runs("latency") ? samples : 0) {
             let name = "one-\(index)"
             let start = ContinuousClock.now
             try await create(admin, namespace: namespace, name: name)
@@ -41,41 +49,46 @@ struct ControllerBench: AsyncParsableCommand {
             latencies.append(milliseconds(seenAt - start))
         }
         latencies.sort()
-        report(suite: "controller", name: "create_to_ip_p50", value: latencies[latencies.count / 2], unit: "ms")
-        report(suite: "controller", name: "create_to_ip_p99", value: latencies[min(latencies.count - 1, latencies.count * 99 / 100)], unit: "ms")
+        if !latencies.isEmpty {
+            report(suite: "controller", name: "create_to_ip_p50", value: latencies[latencies.count / 2], unit: "ms")
+            report(suite: "controller", name: "create_to_ip_p99", value: latencies[min(latencies.count - 1, latencies.count * 99 / 100)], unit: "ms")
+        }
 
         // Throughput while the Services are being created (bounded by the server's create rate).
         let names = (0..<burst).map { "burst-\($0)" }
-        var start = ContinuousClock.now
-        try await concurrently(names, width: 32) { try await create(admin, namespace: namespace, name: $0) }
-        let created = ContinuousClock.now
-        var last = start
-        for name in names { last = max(last, await seen.wait(for: name)) }
-        let burstAddresses = await seen.addresses(of: names)
-        precondition(Set(burstAddresses).count == burst, "duplicate or missing addresses")
-        report(suite: "controller", name: "services_per_s_while_creating", value: Double(burst) / (milliseconds(last - start) / 1000), unit: "services/s")
-        report(suite: "controller", name: "services_created_per_s", value: Double(burst) / (milliseconds(created - start) / 1000), unit: "services/s")
+        if runs("creating") || runs("raw") {
+            let start = ContinuousClock.now
+            try await concurrently(names, width: 32) { try await create(admin, namespace: namespace, name: $0) }
+            let created = ContinuousClock.now
+            let last = await seen.waitForAll(names, label: "creating")
+            let burstAddresses = await seen.addresses(of: names)
+            precondition(Set(burstAddresses).count == burst, "duplicate or missing addresses")
+            report(suite: "controller", name: "services_per_s_while_creating", value: Double(burst) / (milliseconds(last - start) / 1000), unit: "services/s")
+            report(suite: "controller", name: "services_created_per_s", value: Double(burst) / (milliseconds(created - start) / 1000), unit: "services/s")
+        }
         watcher.cancel()
         controller.stop()
 
         // The controller's own throughput: 1,000 Services already exist when it starts (a burst,
         // or a restart mid-burst); from its start until every one has a distinct address.
+        if runs("burst") {
         let burstNamespace = try await cluster.makeNamespace(admin, prefix: "bench-burst")
         let pending = (0..<burst).map { "p-\($0)" }
         try await concurrently(pending, width: 32) { try await create(admin, namespace: burstNamespace, name: $0) }
         let burstSeen = IngressWatcher()
         let burstWatcher = Task { await burstSeen.follow(admin, namespace: burstNamespace) }
-        start = ContinuousClock.now
+        let start = ContinuousClock.now
         let burstController = try startController(cluster, namespace: burstNamespace)
-        last = start
-        for name in pending { last = max(last, await burstSeen.wait(for: name)) }
+        let last = await burstSeen.waitForAll(pending, label: "burst")
         let pendingAddresses = await burstSeen.addresses(of: pending)
         precondition(Set(pendingAddresses).count == burst, "duplicate or missing addresses")
         report(suite: "controller", name: "services_per_s", value: Double(burst) / (milliseconds(last - start) / 1000), unit: "services/s")
         burstWatcher.cancel()
         burstController.stop()
+        }
 
         // The ceiling: 8 clients doing nothing but status PATCHes on the same server, controller stopped.
+        if runs("raw") {
         let patchers = 8, window = Duration.seconds(5)
         let counter = Counter()
         let deadline = ContinuousClock.now + window
@@ -99,20 +112,23 @@ struct ControllerBench: AsyncParsableCommand {
             try await group.waitForAll()
         }
         report(suite: "controller", name: "raw_status_patch_per_s", value: Double(await counter.value) / 5, unit: "patches/s")
+        }
 
         // Memory with many Services: a fresh controller, then its resident set once all are served.
+        if runs("memory") {
         let big = try await cluster.makeNamespace(admin, prefix: "bench-mem")
         let memoryController = try startController(cluster, namespace: big)
         let bigNames = (0..<memoryServices).map { "m-\($0)" }
         try await concurrently(bigNames, width: 32) { try await create(admin, namespace: big, name: $0) }
         let memorySeen = IngressWatcher()
         let memoryWatcher = Task { await memorySeen.follow(admin, namespace: big) }
-        for name in bigNames { _ = await memorySeen.wait(for: name) }
+        _ = await memorySeen.waitForAll(bigNames, label: "memory")
         memoryWatcher.cancel()
         try await Task.sleep(for: .seconds(2))
         report(suite: "controller", name: "rss_10k_services", value: rssMiB(pid: memoryController.pid, field: "VmRSS:"), unit: "MiB")
         report(suite: "controller", name: "peak_rss_10k_services", value: rssMiB(pid: memoryController.pid, field: "VmHWM:"), unit: "MiB")
         memoryController.stop()
+        }
         try await admin.shutdown()
         try await TestEnvironment.script(["down", cluster.name])
     }
@@ -134,7 +150,7 @@ struct ControllerBench: AsyncParsableCommand {
     func spawnController(_ cluster: TestCluster, namespace: String, log: String) throws -> ChildProcess {
         try ChildProcess.spawn([controllerBinary, "--kubeconfig", cluster.adminKubeconfig, "--cidr", "10.210.0.0/16",
                                 "--namespace", namespace, "--watch-namespace", namespace, "--leader-elect", "false",
-                                "--kube-api-qps", "5000", "--kube-api-burst", "10000", "--workers", "16",
+                                "--kube-api-qps", "5000", "--kube-api-burst", "10000", "--workers", String(workers),
                                 "--metrics-bind-address", "0", "--health-bind-address", "0", "--log-level", "warning"],
                                outputPath: log)
     }
@@ -199,6 +215,7 @@ actor IngressWatcher {
             } catch {
                 // Most likely 410 Gone after a compaction: start over from "now"; the ADDED
                 // events of the fresh watch carry every Service's current status.
+                if !Task.isCancelled { FileHandle.standardError.write(Data("klb-bench: watch of \(namespace) restarts after: \(error)\n".utf8)) }
                 resourceVersion = nil
                 try? await Task.sleep(for: .milliseconds(50))
             }
@@ -218,6 +235,27 @@ actor IngressWatcher {
     }
 
     func addresses(of names: [String]) -> [String] { names.compactMap { seen[$0]?.ip } }
+
+    /// When the last of `names` got its address; reports progress on stderr every 10 s so a
+    /// stalled run shows where it stands.
+    func waitForAll(_ names: [String], label: String) async -> ContinuousClock.Instant {
+        let progress = Task {
+            while !Task.isCancelled {
+                try await Task.sleep(for: .seconds(10))
+                let done = names.filter { seen[$0] != nil }.count
+                FileHandle.standardError.write(Data("klb-bench: \(label): \(done)/\(names.count) have an address\n".utf8))
+            }
+        }
+        defer { progress.cancel() }
+        var last = ContinuousClock.Instant.now
+        var first = true
+        for name in names {
+            let at = await wait(for: name)
+            last = first ? at : max(last, at)
+            first = false
+        }
+        return last
+    }
 }
 
 /// A controller process that the bench either stops itself or expects to keep running.

@@ -1,0 +1,60 @@
+import Foundation
+import Testing
+import ProcessSupervision
+
+@Suite("ChildProcess")
+struct ChildProcessTests {
+    private func output(_ arguments: [String]) async throws -> (status: Int32, text: String) {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("child-\(UUID()).log").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let child = try ChildProcess.spawn(arguments, outputPath: path)
+        let status = await child.exitStatus()
+        return (status, try String(contentsOfFile: path, encoding: .utf8))
+    }
+
+    @Test func exitStatusAndOutputAreThoseOfTheChild() async throws {
+        let result = try await output(["sh", "-c", "echo out; echo err >&2; exit 3"])
+        #expect(result.status == 3)
+        #expect(result.text == "out\nerr\n")
+    }
+
+    /// A descriptor the parent holds without close-on-exec (a listener, an API connection) must not
+    /// reach the child: keepalived would keep the agent's port bound after the agent died.
+    @Test func descriptorsOtherThanStdioAreNotInherited() async throws {
+        let inheritable = open("/dev/null", O_RDONLY)
+        #expect(inheritable > 2)
+        defer { close(inheritable) }
+        let result = try await output(["sh", "-c", "ls /proc/self/fd"])
+        #expect(result.status == 0)
+        let descriptors = result.text.split(separator: "\n").compactMap { Int32($0) }
+        #expect(descriptors.contains(1))
+        #expect(!descriptors.contains(inheritable), "fd \(inheritable) leaked into the child: \(descriptors)")
+    }
+
+    /// Threads of the parent block signals; the child must start with none blocked or it could
+    /// never be told to stop.
+    @Test func childStartsWithNoSignalBlockedAndStopsOnSIGTERM() async throws {
+        var blocked = sigset_t()
+        sigemptyset(&blocked)
+        sigaddset(&blocked, SIGTERM)
+        var previous = sigset_t()
+        pthread_sigmask(SIG_BLOCK, &blocked, &previous)
+        defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
+        let masks = try await output(["sh", "-c", "grep SigBlk /proc/self/status"])
+        #expect(masks.text.trimmingCharacters(in: .whitespacesAndNewlines).hasSuffix("0000000000000000"), "\(masks.text)")
+
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("child-\(UUID()).log").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let sleeper = try ChildProcess.spawn(["sleep", "30"], outputPath: path)
+        sleeper.signal(SIGTERM)
+        #expect(await sleeper.exitStatus() == 128 + SIGTERM)
+    }
+
+    @Test func aMissingProgramIsAnErrorNamingIt() {
+        #expect {
+            _ = try ChildProcess.spawn(["/nonexistent/keepalived", "-n"], outputPath: "/dev/null")
+        } throws: { error in
+            "\(error)".contains("/nonexistent/keepalived")
+        }
+    }
+}
