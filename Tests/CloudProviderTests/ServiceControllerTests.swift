@@ -151,6 +151,32 @@ struct ServiceControllerTests {
         #expect(try await eventually { try await h.configMapData().count == 5 })
     }
 
+    /// The ConfigMap is the controller's output: an edit or a deletion by hand is undone at once,
+    /// while keys that are not VIPs (other tools' settings) are kept.
+    @Test func manualEditsOfTheConfigMapAreUndone() async throws {
+        let h = try await ControllerHarness.make()
+        let (controller, task) = h.start(try h.configuration())
+        defer { task.cancel() }
+        _ = try await h.loadBalancer("web")
+        #expect(try await eventually { try await h.configMapData() == ["10.210.1.65": "\(h.namespace)/web"] })
+        let writes = await controller.configMapWrites
+
+        var edited = try await h.admin.get(ConfigMap.self, namespace: h.namespace, name: "vip-configmap")
+        edited.data["10.210.1.65"] = nil
+        edited.data["10.210.1.99"] = "\(h.namespace)/intruder"
+        edited.data["operator-setting"] = "keep me"
+        _ = try await h.admin.update(edited)
+        #expect(try await eventually { try await h.configMapData() == ["10.210.1.65": "\(h.namespace)/web", "operator-setting": "keep me"] })
+        // One repair, not a fight with our own watch events.
+        try await Task.sleep(for: .seconds(1))
+        let after = await controller.configMapWrites
+        #expect(after > writes && after <= writes + 2, "\(writes) → \(after) writes")
+
+        try await h.admin.delete(ConfigMap.self, namespace: h.namespace, name: "vip-configmap")
+        #expect(try await eventually { try await h.configMapData() == ["10.210.1.65": "\(h.namespace)/web"] })
+        #expect(try await h.plan()?.instances.flatMap(\.addresses).map(\.description) == ["10.210.1.65"])
+    }
+
     @Test func runsUnderTheLeastPrivilegeRoleFromDeploy() async throws {
         let h = try await ControllerHarness.make()
         try await h.cluster.bindDeployRole("keepalived-cloud-provider", to: "klb-controller", namespace: h.namespace)

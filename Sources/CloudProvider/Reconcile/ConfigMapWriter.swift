@@ -15,7 +15,8 @@ struct ConfigMapSnapshot: Sendable {
 
 /// Writes the ledger into the VIP ConfigMap. Callers that ask while a write is in flight share
 /// the next one, so a burst of Services costs a few writes, not one each. Optimistic concurrency:
-/// a 409 re-reads and retries; the ConfigMap is created when missing.
+/// the next write starts from the object the last one returned (no GET); a 409 re-reads and
+/// retries; the ConfigMap is created when missing.
 actor ConfigMapWriter {
     private let client: KubernetesClient
     private let namespace: String
@@ -24,6 +25,8 @@ actor ConfigMapWriter {
     private let snapshot: @Sendable () async -> ConfigMapSnapshot
     private var inFlight: Task<Int, Error>?
     private var writtenGeneration = -1
+    /// What the server returned for our last write: the base of the next one.
+    private var lastWritten: ConfigMap?
     public private(set) var writes = 0
     private let writeCounter = Counter(label: "keepalived_lb_configmap_writes_total")
 
@@ -41,7 +44,7 @@ actor ConfigMapWriter {
     /// `target`: the generation the caller needs written (cheap to know; building the whole
     /// snapshot just to learn it made every reconcile O(ledger size)).
     func flush(upTo target: Int) async throws {
-        while writtenGeneration < target {
+        while writtenGeneration < target || repairNeeded {
             let task: Task<Int, Error>
             if let inFlight {
                 task = inFlight
@@ -60,12 +63,27 @@ actor ConfigMapWriter {
         }
     }
 
+    /// Set by a watch event that is not our last write: the next flush re-reads and rewrites.
+    private var repairNeeded = false
+
+    /// The ConfigMap as the server has it now (a watch event, nil once deleted): someone else's
+    /// edit or deletion is overwritten by the next flush. An event of one of our own earlier
+    /// writes costs one extra read and no write.
+    func observed(_ configMap: ConfigMap?) {
+        if let configMap, let version = configMap.metadata.resourceVersion, version == lastWritten?.metadata.resourceVersion { return }
+        repairNeeded = true
+    }
+
     private enum Attempt {
         case written
         case retry
     }
 
     private func write() async throws -> Int {
+        if repairNeeded {
+            repairNeeded = false
+            lastWritten = nil
+        }
         for attempt in 1...10 {
             let snapshot = await snapshot()
             if try await writeOnce(snapshot) == .written { return snapshot.generation }
@@ -79,31 +97,40 @@ actor ConfigMapWriter {
         var data = VIPConfigMapFormat.encode(snapshot.entries.filter { $0.address.family == .ipv4 })
         let ledger = snapshot.ledger
         let current: ConfigMap
-        do {
-            current = try await client.get(ConfigMap.self, namespace: namespace, name: name)
-        } catch {
-            guard error.code == .notFound else { throw error }
-            if let plan = snapshot.plan { data[VRRPPlan.dataKey] = plan.json() }
-            return try await create(data: data, ledger: ledger)
+        if let lastWritten {
+            current = lastWritten
+        } else {
+            do {
+                current = try await client.get(ConfigMap.self, namespace: namespace, name: name)
+            } catch {
+                guard error.code == .notFound else { throw error }
+                if let plan = snapshot.plan { data[VRRPPlan.dataKey] = plan.json() }
+                return try await create(data: data, ledger: ledger)
+            }
         }
         // Keep keys that are not VIPs (other tools' settings); replace every VIP key.
         for (key, value) in current.data where (try? IPAddress(key)) == nil { data[key] = value }
         if let plan = snapshot.plan { data[VRRPPlan.dataKey] = plan.json() }
         var annotations = current.metadata.annotations
         annotations[LegacyLedger.annotation] = legacyAnnotation(ledger)
-        if current.data == data && current.metadata.annotations == annotations { return .written }
+        if current.data == data && current.metadata.annotations == annotations {
+            lastWritten = current
+            return .written
+        }
         var updated = current
         updated.data = data
         updated.metadata.annotations = annotations
-        return try await attempt(retryingOn: .conflict) { () async throws(KubeError) in _ = try await self.client.update(updated) }
+        return try await attempt(retryingOn: [.conflict, .notFound]) { () async throws(KubeError) in try await self.client.update(updated) }
     }
 
-    /// Runs one write; the error code that means "someone else was first" asks for another round.
-    private func attempt(retryingOn code: KubeError.Code, _ write: () async throws(KubeError) -> Void) async throws(KubeError) -> Attempt {
+    /// Runs one write; the error codes that mean "someone else was first" (or the object went
+    /// away) ask for another round from a fresh read.
+    private func attempt(retryingOn codes: Set<KubeError.Code>, _ write: () async throws(KubeError) -> ConfigMap) async throws(KubeError) -> Attempt {
         do {
-            try await write()
+            lastWritten = try await write()
         } catch {
-            guard error.code == code else { throw error }
+            lastWritten = nil
+            guard codes.contains(error.code) else { throw error }
             return .retry
         }
         writes += 1
@@ -115,16 +142,18 @@ actor ConfigMapWriter {
     /// outgrows that near 1,500 Services. Past the cap it is dropped (our own restore reads the
     /// Service statuses and the data); only a rollback to the Go provider needs it.
     static let legacyAnnotationLimit = 200_000
-    private var warnedAboutLegacySize = false
+    /// The record count at which it first outgrew the cap: larger ledgers are not encoded again.
+    private var legacyTooLargeAt: Int?
 
     private func legacyAnnotation(_ ledger: LegacyLedger) -> String? {
+        if let legacyTooLargeAt, ledger.records.count >= legacyTooLargeAt { return nil }
         let text = ledger.json()
         guard text.utf8.count > Self.legacyAnnotationLimit else { return text }
-        if !warnedAboutLegacySize {
-            warnedAboutLegacySize = true
+        if legacyTooLargeAt == nil {
             logger.warning("the predecessor's ledger annotation would exceed Kubernetes' annotation size limit; it is no longer written (a rollback to the Go provider would not see these Services)",
                            metadata: ["bytes": "\(text.utf8.count)", "services": "\(ledger.records.count)"])
         }
+        legacyTooLargeAt = min(legacyTooLargeAt ?? .max, ledger.records.count)
         return nil
     }
 
@@ -132,6 +161,6 @@ actor ConfigMapWriter {
         var fresh = ConfigMap(name: name, namespace: namespace, data: data)
         if let text = legacyAnnotation(ledger) { fresh.metadata.annotations = [LegacyLedger.annotation: text] }
         fresh.metadata.labels = ["app.kubernetes.io/managed-by": "keepalived-cloud-provider"]
-        return try await attempt(retryingOn: .alreadyExists) { () async throws(KubeError) in _ = try await self.client.create(fresh) }
+        return try await attempt(retryingOn: [.alreadyExists]) { () async throws(KubeError) in try await self.client.create(fresh) }
     }
 }

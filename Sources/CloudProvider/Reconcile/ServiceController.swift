@@ -45,6 +45,21 @@ public actor ServiceController {
             await self.nodeInformer.run { _ in await self.nodesChanged() }
         }
         defer { nodes.cancel() }
+        // Our own ConfigMap: an edit or deletion by someone else is put right at once, not at the
+        // next Service change. Only metadata is cached; the data is ours to compute.
+        let ownConfigMap = Informer<ConfigMap>(client: client, namespace: configuration.namespace, fieldSelector: "metadata.name=\(configuration.configMapName)",
+                                               logger: logger, transform: { $0.keepingMetadataOnly() })
+        let configMapWatch = Task {
+            await ownConfigMap.run { event in
+                switch event {
+                case .added(let object), .updated(_, let object): await writer.observed(object)
+                case .deleted: await writer.observed(nil)
+                case .synced: return
+                }
+                await self.repairConfigMap()
+            }
+        }
+        defer { configMapWatch.cancel() }
         // A plan written before the node list is known would name no node and empty every agent.
         while await !nodeInformer.hasSynced {
             try await Task.sleep(for: .milliseconds(20))
@@ -111,6 +126,15 @@ public actor ServiceController {
             plan = nil
         }
         return ConfigMapSnapshot(generation: generation, entries: entries, ledger: ledger.legacyLedger, plan: plan)
+    }
+
+    func repairConfigMap() async {
+        guard isReady else { return }
+        do {
+            try await flushConfigMap()
+        } catch {
+            logger.warning("could not rewrite the VIP ConfigMap after someone else changed it; the next change retries", metadata: ["error": "\(error)"])
+        }
     }
 
     /// Recomputes the eligible nodes; a change rewrites the plan.

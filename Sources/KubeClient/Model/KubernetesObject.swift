@@ -163,4 +163,14 @@ extension KubernetesObject {
         }
         return copy
     }
+
+    /// Name, namespace and resourceVersion only: for watching an object whose content is not
+    /// needed (only that it changed).
+    public func keepingMetadataOnly() -> Self {
+        var copy = Self()
+        var metadata = ObjectMeta(name: self.metadata.name ?? "", namespace: self.metadata.namespace)
+        metadata.resourceVersion = self.metadata.resourceVersion
+        copy.metadata = metadata
+        return copy
+    }
 }
