@@ -33,6 +33,34 @@ struct WatchTests {
         let seen = try await watcher.value
         #expect(seen == ["ADDED a 1", "MODIFIED a 2", "ADDED b 3", "DELETED a"])
     }
+
+    /// A watch that starts with megabytes of ADDED events and a consumer slower than the server
+    /// must deliver every event (the stream is paused by back-pressure, never stalled by it).
+    @Test func aSlowConsumerOfALargeWatchGetsEveryEvent() async throws {
+        let cluster = try await TestEnvironment.shared()
+        let client = try cluster.adminClient()
+        defer { Task { try? await client.shutdown() } }
+        let ns = try await cluster.makeNamespace(client)
+        let count = 200
+        let payload = String(repeating: "x", count: 48 * 1024)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<count {
+                if index >= 8 { try await group.next() }
+                group.addTask { _ = try await client.create(ConfigMap(name: "c\(index)", namespace: ns, data: ["k": payload])) }
+            }
+            try await group.waitForAll()
+        }
+        let started = ContinuousClock.now
+        var seen = 0
+        for try await event in client.watch(ConfigMap.self, namespace: ns, options: WatchOptions(timeoutSeconds: 60)) {
+            guard case .added = event else { continue }
+            seen += 1
+            try await Task.sleep(for: .milliseconds(5))
+            if seen == count { break }
+        }
+        #expect(seen == count)
+        #expect(ContinuousClock.now - started < .seconds(45), "the watch stalled: \(seen) of \(count) after \(ContinuousClock.now - started)")
+    }
 }
 
 /// Restarts its own API server, so it gets a dedicated control plane.
