@@ -118,6 +118,7 @@ let package = Package(
             dependencies: [
                 "IPAM", "KubeClient", "Keepalived", "Netlink", "KubeTestSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
 
