@@ -21,6 +21,9 @@ struct ControllerBench: AsyncParsableCommand {
     @Option(help: "Services for the memory case.")
     var memoryServices = 10_000
 
+    @Option(help: "The controller's --log-level (its log is in the test environment's directory).")
+    var controllerLogLevel = "warning"
+
     @Option(help: "Controller workers (its --workers flag).")
     var workers = 16
 
@@ -152,7 +155,7 @@ struct ControllerBench: AsyncParsableCommand {
         try ChildProcess.spawn([controllerBinary, "--kubeconfig", cluster.adminKubeconfig, "--cidr", "10.210.0.0/16",
                                 "--namespace", namespace, "--watch-namespace", namespace, "--leader-elect", "false",
                                 "--kube-api-qps", "5000", "--kube-api-burst", "10000", "--workers", String(workers),
-                                "--metrics-bind-address", "0", "--health-bind-address", "0", "--log-level", "warning"],
+                                "--metrics-bind-address", "0", "--health-bind-address", "0", "--log-level", controllerLogLevel],
                                outputPath: log)
     }
 

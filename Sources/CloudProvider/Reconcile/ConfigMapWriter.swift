@@ -54,6 +54,7 @@ actor ConfigMapWriter {
             }
             do {
                 let written = try await task.value
+                logger.trace("written", metadata: ["generation": "\(written)", "target": "\(target)", "was": "\(writtenGeneration)"])
                 writtenGeneration = max(writtenGeneration, written)
                 if inFlight == task { inFlight = nil }
             } catch {
@@ -86,6 +87,7 @@ actor ConfigMapWriter {
         }
         for attempt in 1...10 {
             let snapshot = await snapshot()
+            logger.trace("writing", metadata: ["generation": "\(snapshot.generation)", "attempt": "\(attempt)"])
             if try await writeOnce(snapshot) == .written { return snapshot.generation }
             logger.debug("ConfigMap changed under us; retrying", metadata: ["attempt": "\(attempt)"])
         }

@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import NIOCore
+import NIOHTTP1
 
 public struct WatchOptions: Sendable {
     public var resourceVersion: String?
@@ -33,7 +34,8 @@ public struct WatchStream<T: KubernetesObject>: AsyncSequence, Sendable {
 
     public struct Iterator: AsyncIteratorProtocol {
         let stream: WatchStream
-        var body: HTTPClientResponse.Body.AsyncIterator?
+        var connection: WatchConnection?
+        var body: AsyncThrowingStream<ByteBuffer, Error>.AsyncIterator?
         var splitter = LineSplitter()
         var finished = false
         var started = false
@@ -47,7 +49,9 @@ public struct WatchStream<T: KubernetesObject>: AsyncSequence, Sendable {
             if finished { return nil }
             if !started {
                 started = true
-                body = try await stream.open()
+                let connection = try await stream.open()
+                self.connection = connection
+                body = connection.body.chunks.makeAsyncIterator()
             }
             while true {
                 if let line = try splitter.nextLine() {
@@ -64,12 +68,13 @@ public struct WatchStream<T: KubernetesObject>: AsyncSequence, Sendable {
                     finished = true
                     return nil
                 }
+                connection?.body.consumed(chunk.readableBytes)
                 splitter.append(chunk.readableBytesView)
             }
         }
     }
 
-    func open() async throws(KubeError) -> HTTPClientResponse.Body.AsyncIterator {
+    func open() async throws(KubeError) -> WatchConnection {
         let path = T.resource.path(namespace: namespace)
         var query: [(String, String)] = [("watch", "1"), ("timeoutSeconds", String(options.timeoutSeconds))]
         if options.allowBookmarks { query.append(("allowWatchBookmarks", "true")) }
@@ -77,18 +82,48 @@ public struct WatchStream<T: KubernetesObject>: AsyncSequence, Sendable {
         if let labelSelector = options.labelSelector { query.append(("labelSelector", labelSelector)) }
         if let fieldSelector = options.fieldSelector { query.append(("fieldSelector", fieldSelector)) }
         let request = try await client.makeRequest(method: .GET, path: path, query: query, body: nil, contentType: nil)
-        let response: HTTPClientResponse
+        let connection: WatchConnection
+        let head: HTTPResponseHead
         do {
-            response = try await client.http.execute(request, timeout: .seconds(Int64(options.timeoutSeconds) + 30))
+            let legacy = try HTTPClient.Request(url: request.url, method: request.method, headers: request.headers)
+            let eventLoop = client.http.eventLoopGroup.next()
+            let body = WatchBody(eventLoop: eventLoop)
+            let task = client.http.execute(request: legacy, delegate: body, eventLoop: .delegate(on: eventLoop),
+                                           deadline: .now() + .seconds(Int64(options.timeoutSeconds) + 30))
+            connection = WatchConnection(task: task, body: body)
+            head = try await withTaskCancellationHandler {
+                try await body.head.futureResult.get()
+            } onCancel: {
+                task.cancel()
+            }
         } catch {
             throw KubernetesClient.transportError(error, request: "WATCH \(path)", configuration: client.configuration)
         }
-        let status = Int(response.status.code)
+        let status = Int(head.status.code)
         guard (200..<300).contains(status) else {
-            let bytes = (try? await response.body.collect(upTo: 1 << 20)) ?? ByteBuffer()
+            var bytes = ByteBuffer()
+            do {
+                for try await var chunk in connection.body.chunks where bytes.readableBytes < 1 << 20 { bytes.writeBuffer(&chunk) }
+            } catch {}
             throw KubernetesClient.apiError(status: status, body: bytes, request: "WATCH \(path)")
         }
-        return response.body.makeAsyncIterator()
+        return connection
+    }
+}
+
+/// One open watch request; dropping it (the consumer stopped iterating) cancels the request.
+final class WatchConnection: Sendable {
+    let task: HTTPClient.Task<Void>
+    let body: WatchBody
+
+    init(task: HTTPClient.Task<Void>, body: WatchBody) {
+        self.task = task
+        self.body = body
+        body.onTermination { task.cancel() }
+    }
+
+    deinit {
+        task.cancel()
     }
 }
 

@@ -97,6 +97,30 @@ struct CRUDTests {
         await #expect { try await client.delete(ConfigMap.self, namespace: ns, name: "cm-1") } throws: { ($0 as! KubeError).code == .notFound }
     }
 
+    /// More requests in flight than the server's HTTP/2 stream limit must queue, not hang.
+    @Test func hundredsOfConcurrentRequestsOnOneClientAllComplete() async throws {
+        let cluster = try await TestEnvironment.shared()
+        let client = try cluster.adminClient()
+        defer { Task { try? await client.shutdown() } }
+        let ns = try await cluster.makeNamespace(client)
+        _ = try await client.create(ConfigMap(name: "c", namespace: ns, data: ["k": "v"]))
+        let completed = try await withThrowingTaskGroup(of: Int.self) { group in
+            for index in 0..<400 {
+                group.addTask {
+                    if index % 2 == 0 {
+                        _ = try await client.get(ConfigMap.self, namespace: ns, name: "c")
+                    } else {
+                        _ = try await client.patch(ConfigMap.self, namespace: ns, name: "c", .merge(["data": ["k\(index)": .string("\(index)")]]))
+                    }
+                    return 1
+                }
+            }
+            return try await group.reduce(0, +)
+        }
+        #expect(completed == 400)
+        #expect(try await client.get(ConfigMap.self, namespace: ns, name: "c").data.count == 201)
+    }
+
     @Test func nonAdminIdentityGetsTypedForbidden() async throws {
         let cluster = try await TestEnvironment.shared()
         let client = try cluster.controllerClient()
