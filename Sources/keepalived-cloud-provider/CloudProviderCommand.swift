@@ -62,8 +62,8 @@ struct CloudProviderCommand: AsyncParsableCommand {
     @Option(help: "Name of the leader-election Lease.")
     var leaderElectLeaseName = "keepalived-cloud-provider"
 
-    @Option(help: "Concurrent reconciles.")
-    var workers = 4
+    @Option(help: "Concurrent reconciles (1-64). Each waits on API round trips, so more workers mean bigger ConfigMap batches and faster bursts.")
+    var workers = 16
 
     @Option(name: .customLong("kube-api-qps"), help: "Client-side API rate limit, requests per second (client-go's QPS).")
     var kubeAPIQPS: Double = 50

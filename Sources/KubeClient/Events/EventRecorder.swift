@@ -25,6 +25,8 @@ public actor EventRecorder {
     private var entries: [String: Entry] = [:]
     private var lastPrune = ContinuousClock.now
     private let aggregationWindow: Duration = .seconds(600)
+    /// Bounds memory in a burst of thousands of Services (client-go keeps 4,096 too).
+    static let maximumEntries = 4096
     private let minimumWriteInterval: Duration
 
     private struct Pending: Sendable {
@@ -77,9 +79,14 @@ public actor EventRecorder {
         let key = [object.uid ?? object.name ?? "", namespace, type.rawValue, reason, message].joined(separator: "\u{1}")
         let now = ContinuousClock.now
         let timestamp = KubeTime.format(Date())
-        if now - lastPrune > .seconds(60) {
-            // Pruning walks every entry: once a minute, not on every event.
+        if now - lastPrune > .seconds(60) || entries.count > Self.maximumEntries {
+            // Pruning walks every entry: once a minute (or when full), not on every event.
             entries = entries.filter { now - $0.value.lastWrite < aggregationWindow }
+            if entries.count > Self.maximumEntries {
+                // Like client-go's bounded cache: the oldest go; a repeat of one of them makes a new Event.
+                let keep = entries.sorted { $0.value.lastWrite > $1.value.lastWrite }.prefix(Self.maximumEntries / 2)
+                entries = Dictionary(uniqueKeysWithValues: keep.map { ($0.key, $0.value) })
+            }
             lastPrune = now
         }
         if let entry = entries[key], now - entry.lastWrite >= aggregationWindow { entries[key] = nil }

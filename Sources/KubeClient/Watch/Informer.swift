@@ -21,6 +21,9 @@ public actor Informer<T: KubernetesObject> {
     private let logger: Logger
     private let initialBackoff: Duration
     private let maximumBackoff: Duration
+    /// Each watch is ended by the server after this long and resumed from the last version: under
+    /// heavy load a v1.20 server was seen to stop feeding a watch without closing it, so this
+    /// bounds how long an informer can go blind.
     private let watchTimeoutSeconds: Int
     private var cache: [String: T] = [:]
     private let transform: @Sendable (T) -> T
@@ -31,7 +34,7 @@ public actor Informer<T: KubernetesObject> {
 
     public init(client: KubernetesClient, namespace: String? = nil, labelSelector: String? = nil, fieldSelector: String? = nil,
                 logger: Logger = Logger(label: "informer"), initialBackoff: Duration = .milliseconds(200),
-                maximumBackoff: Duration = .seconds(10), watchTimeoutSeconds: Int = 300,
+                maximumBackoff: Duration = .seconds(10), watchTimeoutSeconds: Int = 120,
                 transform: @escaping @Sendable (T) -> T = { $0.withoutBookkeeping() }) {
         self.transform = transform
         self.client = client
