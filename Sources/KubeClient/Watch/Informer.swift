@@ -34,7 +34,7 @@ public actor Informer<T: KubernetesObject> {
 
     public init(client: KubernetesClient, namespace: String? = nil, labelSelector: String? = nil, fieldSelector: String? = nil,
                 logger: Logger = Logger(label: "informer"), initialBackoff: Duration = .milliseconds(200),
-                maximumBackoff: Duration = .seconds(10), watchTimeoutSeconds: Int = 120,
+                maximumBackoff: Duration = .seconds(10), watchTimeoutSeconds: Int = 60,
                 transform: @escaping @Sendable (T) -> T = { $0.withoutBookkeeping() }) {
         self.transform = transform
         self.client = client
