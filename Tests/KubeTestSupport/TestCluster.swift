@@ -32,7 +32,7 @@ public struct TestCluster: Sendable {
         configuration.server = "https://127.0.0.1:\(port)"
         configuration.qps = 0
         // While partitioned, the HTTP client retries connecting until the request deadline.
-        configuration.requestTimeout = .seconds(2)
+        configuration.requestTimeout = .seconds(5)
         return try KubernetesClient(configuration: configuration)
     }
 

@@ -26,7 +26,16 @@ actor ConfigMapWriter {
     private var inFlight: Task<Int, Error>?
     private var writtenGeneration = -1
     /// What the server returned for our last write: the base of the next one.
-    private var lastWritten: ConfigMap?
+    private var lastWritten: ConfigMap? {
+        didSet {
+            guard let version = lastWritten?.metadata.resourceVersion, ourVersions.last != version else { return }
+            ourVersions.append(version)
+            if ourVersions.count > 64 { ourVersions.removeFirst(ourVersions.count - 64) }
+        }
+    }
+    /// Versions our own writes produced: their watch events arrive late under load and are not
+    /// someone else's edit.
+    private var ourVersions: [String] = []
     public private(set) var writes = 0
     private let writeCounter = Counter(label: "keepalived_lb_configmap_writes_total")
 
@@ -68,10 +77,9 @@ actor ConfigMapWriter {
     private var repairNeeded = false
 
     /// The ConfigMap as the server has it now (a watch event, nil once deleted): someone else's
-    /// edit or deletion is overwritten by the next flush. An event of one of our own earlier
-    /// writes costs one extra read and no write.
+    /// edit or deletion is overwritten by the next flush.
     func observed(_ configMap: ConfigMap?) {
-        if let configMap, let version = configMap.metadata.resourceVersion, version == lastWritten?.metadata.resourceVersion { return }
+        if let configMap, let version = configMap.metadata.resourceVersion, ourVersions.contains(version) { return }
         repairNeeded = true
     }
 

@@ -38,7 +38,7 @@ struct CoordinationTests {
         let runA = Task { try await a.run(whileLeading: body) }
         // A leads first (the one a proxy can cut off); a busy machine may need a while.
         let started = ContinuousClock.now
-        while !(await a.isLeader), ContinuousClock.now - started < .seconds(15) { try await Task.sleep(for: .milliseconds(50)) }
+        while !(await a.isLeader), ContinuousClock.now - started < .seconds(30) { try await Task.sleep(for: .milliseconds(50)) }
         let runB = Task { try await b.run(whileLeading: body) }
         defer { runA.cancel(); runB.cancel() }
         try await Task.sleep(for: .seconds(2))

@@ -41,8 +41,8 @@ struct WatchTests {
         let client = try cluster.adminClient()
         defer { Task { try? await client.shutdown() } }
         let ns = try await cluster.makeNamespace(client)
-        let count = 200
-        let payload = String(repeating: "x", count: 48 * 1024)
+        let count = 120
+        let payload = String(repeating: "x", count: 32 * 1024)
         try await withThrowingTaskGroup(of: Void.self) { group in
             for index in 0..<count {
                 if index >= 8 { try await group.next() }
