@@ -53,31 +53,46 @@ actor ConfigMapWriter {
     /// `target`: the generation the caller needs written (cheap to know; building the whole
     /// snapshot just to learn it made every reconcile O(ledger size)).
     func flush(upTo target: Int) async throws {
-        while writtenGeneration < target || repairNeeded {
-            let task: Task<Int, Error>
-            if let inFlight {
-                task = inFlight
-            } else {
-                task = Task { try await self.write() }
-                inFlight = task
-            }
-            do {
-                let written = try await task.value
-                logger.trace("written", metadata: ["generation": "\(written)", "target": "\(target)", "was": "\(writtenGeneration)"])
-                writtenGeneration = max(writtenGeneration, written)
-                if inFlight == task { inFlight = nil }
-            } catch {
-                if inFlight == task { inFlight = nil }
-                throw error
-            }
+        while writtenGeneration < target {
+            try await writeShared()
         }
     }
 
-    /// Set by a watch event that is not our last write: the next flush re-reads and rewrites.
+    /// Joins the write in flight, or starts one.
+    private func writeShared() async throws {
+        let task: Task<Int, Error>
+        if let inFlight {
+            task = inFlight
+        } else {
+            task = Task { try await self.write() }
+            inFlight = task
+        }
+        do {
+            let written = try await task.value
+            writtenGeneration = max(writtenGeneration, written)
+            if inFlight == task { inFlight = nil }
+        } catch {
+            if inFlight == task { inFlight = nil }
+            throw error
+        }
+    }
+
+    /// After someone else changed or deleted the ConfigMap: one write from a fresh read. Reconciles
+    /// never wait on this; they only wait for their own generation.
+    func repair() async throws {
+        guard repairNeeded else { return }
+        if let inFlight { _ = try? await inFlight.value }
+        guard repairNeeded else { return }
+        repairNeeded = false
+        lastWritten = nil
+        try await writeShared()
+    }
+
+    /// Set by a watch event that is none of our writes.
     private var repairNeeded = false
 
     /// The ConfigMap as the server has it now (a watch event, nil once deleted): someone else's
-    /// edit or deletion is overwritten by the next flush.
+    /// edit or deletion is overwritten by the next `repair()`.
     func observed(_ configMap: ConfigMap?) {
         if let configMap, let version = configMap.metadata.resourceVersion, ourVersions.contains(version) { return }
         repairNeeded = true
@@ -89,10 +104,6 @@ actor ConfigMapWriter {
     }
 
     private func write() async throws -> Int {
-        if repairNeeded {
-            repairNeeded = false
-            lastWritten = nil
-        }
         for attempt in 1...10 {
             let snapshot = await snapshot()
             logger.trace("writing", metadata: ["generation": "\(snapshot.generation)", "attempt": "\(attempt)"])

@@ -129,9 +129,9 @@ public actor ServiceController {
     }
 
     func repairConfigMap() async {
-        guard isReady else { return }
+        guard isReady, let writer else { return }
         do {
-            try await flushConfigMap()
+            try await writer.repair()
         } catch {
             logger.warning("could not rewrite the VIP ConfigMap after someone else changed it; the next change retries", metadata: ["error": "\(error)"])
         }

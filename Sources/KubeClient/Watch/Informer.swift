@@ -63,10 +63,14 @@ public actor Informer<T: KubernetesObject> {
                 }
                 let options = WatchOptions(resourceVersion: resourceVersion, labelSelector: labelSelector, fieldSelector: fieldSelector,
                                            allowBookmarks: true, timeoutSeconds: watchTimeoutSeconds)
+                var received = 0
+                logger.debug("watch starts", metadata: ["resource": "\(T.resource.plural)", "resourceVersion": "\(resourceVersion ?? "")"])
                 for try await event in client.watch(T.self, namespace: namespace, options: options) {
                     await apply(event, handler)
+                    received += 1
                     backoff = initialBackoff
                 }
+                logger.debug("watch ended by the server; resuming", metadata: ["resource": "\(T.resource.plural)", "events": "\(received)"])
             } catch let error as KubeError where error.code == .gone {
                 logger.info("watch resourceVersion expired; relisting", metadata: ["resource": "\(T.resource.plural)", "error": "\(error.message)"])
                 needsList = true
