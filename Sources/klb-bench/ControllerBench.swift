@@ -267,14 +267,12 @@ actor IngressWatcher {
             }
         }
         defer { progress.cancel() }
-        var last = ContinuousClock.Instant.now
-        var first = true
+        var last: ContinuousClock.Instant?
         for name in names {
             let at = await wait(for: name)
-            last = first ? at : max(last, at)
-            first = false
+            last = max(last ?? at, at)
         }
-        return last
+        return last ?? .now
     }
 }
 

@@ -106,7 +106,6 @@ actor ConfigMapWriter {
     private func write() async throws -> Int {
         for attempt in 1...10 {
             let snapshot = await snapshot()
-            logger.trace("writing", metadata: ["generation": "\(snapshot.generation)", "attempt": "\(attempt)"])
             if try await writeOnce(snapshot) == .written { return snapshot.generation }
             logger.debug("ConfigMap changed under us; retrying", metadata: ["attempt": "\(attempt)"])
         }

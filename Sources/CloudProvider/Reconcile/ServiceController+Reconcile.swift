@@ -57,9 +57,7 @@ extension ServiceController {
             if error.code == .poolExhausted { throw error }
             return
         }
-        logger.trace("flushing", metadata: ["service": "\(key)"])
         try await flushConfigMap()
-        logger.trace("flushed", metadata: ["service": "\(key)"])
 
         let desired = addresses.map(\.description)
         let current = service.status.loadBalancer.ingress.compactMap(\.ip)
@@ -72,7 +70,6 @@ extension ServiceController {
             status.conditions = mergedConditions(service, ok: true, reason: "Allocated", message: message)
             _ = try await client.patch(Service.self, namespace: service.metadata.namespace, name: service.metadata.name ?? "",
                                        .merge(["status": .object(status.json)]), subresource: "status")
-            logger.trace("status written", metadata: ["service": "\(key)"])
             events.post(service.reference, type: .normal, reason: "EnsuredLoadBalancer", message: "Ensured load balancer: \(desired.joined(separator: ", "))")
         }
     }

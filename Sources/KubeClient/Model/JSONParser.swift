@@ -81,17 +81,7 @@ struct JSONParser {
             index += 1
             skipWhitespace()
             result[key] = try value(depth: depth)
-            skipWhitespace()
-            switch current {
-            case UInt8(ascii: ","):
-                index += 1
-                skipWhitespace()
-            case UInt8(ascii: "}"):
-                index += 1
-                return result
-            default:
-                throw failure("expected ',' or '}'")
-            }
+            if try separatorOrEnd(UInt8(ascii: "}")) { return result }
         }
     }
 
@@ -106,17 +96,23 @@ struct JSONParser {
         }
         while true {
             result.append(try value(depth: depth))
+            if try separatorOrEnd(UInt8(ascii: "]")) { return result }
+        }
+    }
+
+    /// After a member: a comma (false, more follow) or the container's closing bracket (true).
+    private mutating func separatorOrEnd(_ close: UInt8) throws(Failure) -> Bool {
+        skipWhitespace()
+        switch current {
+        case UInt8(ascii: ","):
+            index += 1
             skipWhitespace()
-            switch current {
-            case UInt8(ascii: ","):
-                index += 1
-                skipWhitespace()
-            case UInt8(ascii: "]"):
-                index += 1
-                return result
-            default:
-                throw failure("expected ',' or ']'")
-            }
+            return false
+        case close:
+            index += 1
+            return true
+        default:
+            throw failure("expected ',' or '\(Unicode.Scalar(close))'")
         }
     }
 
