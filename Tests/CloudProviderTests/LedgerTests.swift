@@ -26,6 +26,26 @@ struct LedgerTests {
         #expect(ledger.allocator.usage(.ipv4).used == 0)
     }
 
+    @Test func aFailedMoveGivesEverythingBack() throws {
+        var ledger = Ledger(pool: Self.pool)
+        let first = try IPAddress("10.210.1.65"), v6 = try IPAddress("2001:db8:1::1")
+        _ = try ledger.ensure("default/b", uid: "u2", request: LoadBalancerRequest(families: [.ipv4, .ipv6], requested: [first, v6]))
+        let held = try ledger.ensure("default/a", uid: "u1", request: LoadBalancerRequest(families: [.ipv4]))
+        // Moving to b's address fails after a's own address was freed: a keeps it.
+        #expect(throws: IPAMError.self) {
+            try ledger.ensure("default/a", uid: "u1", request: LoadBalancerRequest(families: [.ipv4], requested: [first]))
+        }
+        #expect(ledger.allocator.owner(of: held[0]) == "default/a")
+        // Dual-stack where the IPv6 request fails after a fresh IPv4 was taken: that IPv4 goes back.
+        let usedBefore = ledger.allocator.usage(.ipv4).used
+        #expect(throws: IPAMError.self) {
+            try ledger.ensure("default/c", uid: "u3", request: LoadBalancerRequest(families: [.ipv4, .ipv6], requested: [try IPAddress("10.210.1.80"), v6]))
+        }
+        #expect(ledger.allocator.usage(.ipv4).used == usedBefore)
+        #expect(ledger.allocator.owner(of: try IPAddress("10.210.1.80")) == nil)
+        #expect(ledger.records["default/a"]?.addresses == held)
+    }
+
     @Test func restoreKeepsTheFirstClaimant() throws {
         var ledger = Ledger(pool: Self.pool)
         let ip = try IPAddress("10.210.1.70")

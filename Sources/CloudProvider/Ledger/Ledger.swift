@@ -44,20 +44,32 @@ public struct Ledger: Sendable {
             return kept
         }
 
-        var trial = allocator
-        for address in current?.addresses ?? [] where !kept.contains(address) { trial.release(address) }
+        // In place with an undo list: a trial copy of the allocator would copy every table on
+        // every allocation (copy-on-write), O(ledger) per Service.
+        let released = (current?.addresses ?? []).filter { !kept.contains($0) }
+        for address in released { allocator.release(address) }
+        var taken: [IPAddress] = []
         var result: [IPAddress] = []
-        for family in request.families {
-            if let held = kept.first(where: { $0.family == family }) {
-                result.append(held)
-            } else if let wanted = request.requested.first(where: { $0.family == family }) {
-                try trial.allocate(wanted, to: key)
-                result.append(wanted)
-            } else {
-                result.append(try trial.allocate(family, to: key))
+        do throws(IPAMError) {
+            for family in request.families {
+                if let held = kept.first(where: { $0.family == family }) {
+                    result.append(held)
+                } else if let wanted = request.requested.first(where: { $0.family == family }) {
+                    try allocator.allocate(wanted, to: key)
+                    taken.append(wanted)
+                    result.append(wanted)
+                } else {
+                    let address = try allocator.allocate(family, to: key)
+                    taken.append(address)
+                    result.append(address)
+                }
             }
+        } catch {
+            for address in taken { allocator.release(address) }
+            // Just freed above, so taking them back cannot fail.
+            for address in released { try? allocator.allocate(address, to: key) }
+            throw error
         }
-        allocator = trial
         records[key] = Record(uid: uid, addresses: result, forwardMethod: request.forwardMethod)
         generation += 1
         return result
