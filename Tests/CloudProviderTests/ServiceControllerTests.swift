@@ -39,6 +39,28 @@ struct ServiceControllerTests {
         #expect(try await h.service("plain")?.metadata.finalizers.isEmpty == true)
     }
 
+    @Test func aBurstCostsOneStatusWriteEachAndFewConfigMapWrites() async throws {
+        let h = try await ControllerHarness.make()
+        let (controller, task) = h.start(try h.configuration())
+        defer { task.cancel() }
+        let names = (0..<30).map { "burst-\($0)" }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for name in names { group.addTask { _ = try await h.loadBalancer(name) } }
+            try await group.waitForAll()
+        }
+        var seen: [String] = []
+        #expect(try await eventually {
+            seen = try await h.admin.list(Service.self, namespace: h.namespace).items.compactMap { $0.status.loadBalancer.ingress.first?.ip }
+            return seen.count == names.count
+        })
+        #expect(Set(seen).count == names.count)
+        #expect(try await eventually { try await h.configMapData().count == names.count })
+        // Late watch events of the controller's own writes must not cause a second status write.
+        try await Task.sleep(for: .seconds(1))
+        #expect(await controller.statusWrites == names.count)
+        #expect(await controller.configMapWrites < names.count)
+    }
+
     @Test func changingTheTypeAwayReleasesAndCleansStatus() async throws {
         let h = try await ControllerHarness.make()
         let (controller, task) = h.start(try h.configuration())

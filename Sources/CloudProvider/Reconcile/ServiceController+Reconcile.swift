@@ -3,24 +3,45 @@ import IPAM
 import Keepalived
 import KubeClient
 
+/// A status on its way to a Service, and what the publisher needs to say so.
+struct StatusUpdate: Sendable {
+    let reference: ObjectReference
+    let status: ServiceStatus
+    let addresses: [String]
+    /// Versions of the Service that predate this status (see `ServiceController.superseded`).
+    let olderVersions: [String]
+}
+
+enum ReconcileOutcome {
+    case finished
+    /// The publisher owns the key until its status is written.
+    case handedOff
+}
+
 extension ServiceController {
     /// Brings one Service to its desired state. Throws to be retried with backoff.
-    func reconcile(_ key: String) async throws {
+    func reconcile(_ key: String) async throws -> ReconcileOutcome {
         let finalizer = ControllerConfiguration.finalizer
         guard var service = await informer.get(key) else {
+            superseded[key] = nil
             let freed = ledger.release(key)
             if !freed.isEmpty {
                 metrics.releases.increment(by: freed.count)
                 try await flushConfigMap()
             }
-            return
+            return .finished
         }
+        if let older = superseded[key] {
+            if let version = service.metadata.resourceVersion, older.contains(version) { return .finished }
+            superseded[key] = nil
+        }
+        var seenVersions = [service.metadata.resourceVersion ?? ""]
         let managed = isManaged(service)
         let hasFinalizer = service.metadata.finalizers.contains(finalizer)
         if !managed || service.metadata.deletionTimestamp != nil {
-            guard hasFinalizer || ledger.records[key] != nil else { return }
+            guard hasFinalizer || ledger.records[key] != nil else { return .finished }
             try await cleanUp(service, managed: managed)
-            return
+            return .finished
         }
 
         if !hasFinalizer {
@@ -29,6 +50,7 @@ extension ServiceController {
             service = try await client.patch(Service.self, namespace: service.metadata.namespace, name: service.metadata.name ?? "",
                                              .merge(["metadata": ["finalizers": .array((service.metadata.finalizers + [finalizer]).map { .string($0) }),
                                                                   "resourceVersion": .string(service.metadata.resourceVersion ?? "")]]))
+            seenVersions.append(service.metadata.resourceVersion ?? "")
         }
 
         let request: LoadBalancerRequest
@@ -38,7 +60,7 @@ extension ServiceController {
             metrics.allocationFailure(reason: error.reason)
             events.post(service.reference, type: .warning, reason: error.reason, message: error.message)
             try await setCondition(service, ok: false, reason: error.reason, message: error.message)
-            return
+            return .finished
         }
 
         let isNew = ledger.records[key] == nil
@@ -55,28 +77,38 @@ extension ServiceController {
             events.post(service.reference, type: .warning, reason: "AllocationFailed", message: error.message)
             try await setCondition(service, ok: false, reason: "AllocationFailed", message: error.message)
             if error.code == .poolExhausted { throw error }
-            return
+            return .finished
         }
-        try await flushConfigMap()
 
         let desired = addresses.map(\.description)
         let current = service.status.loadBalancer.ingress.compactMap(\.ip)
-        let message = "Assigned \(desired.joined(separator: ", ")) from pool \(configuration.pool.name)"
-        if current != desired || !conditionIsTrue(service) {
-            var status = service.status
-            var loadBalancer = status.loadBalancer
-            loadBalancer.ingress = addresses.map { LoadBalancerIngress(ip: $0.description, ipMode: "VIP") }
-            status.loadBalancer = loadBalancer
-            status.conditions = mergedConditions(service, ok: true, reason: "Allocated", message: message)
-            _ = try await client.patch(Service.self, namespace: service.metadata.namespace, name: service.metadata.name ?? "",
-                                       .merge(["status": .object(status.json)]), subresource: "status")
-            events.post(service.reference, type: .normal, reason: "EnsuredLoadBalancer", message: "Ensured load balancer: \(desired.joined(separator: ", "))")
+        guard current != desired || !conditionIsTrue(service) else {
+            // Nothing to announce, but the ledger may have changed (a new forward method).
+            try await flushConfigMap()
+            return .finished
         }
+        let message = "Assigned \(desired.joined(separator: ", ")) from pool \(configuration.pool.name)"
+        var status = service.status
+        var loadBalancer = status.loadBalancer
+        loadBalancer.ingress = addresses.map { LoadBalancerIngress(ip: $0.description, ipMode: "VIP") }
+        status.loadBalancer = loadBalancer
+        status.conditions = mergedConditions(service, ok: true, reason: "Allocated", message: message)
+        await publisher.submit(Publication(key: key, generation: generation,
+                                           payload: StatusUpdate(reference: service.reference, status: status, addresses: desired, olderVersions: seenVersions)))
+        return .handedOff
     }
 
-    func flushConfigMap() async throws {
+    /// Writes one status the publisher holds; the ConfigMap already carries its addresses.
+    func announce(_ update: StatusUpdate) async throws {
+        _ = try await client.patch(Service.self, namespace: update.reference.namespace, name: update.reference.name ?? "",
+                                   .merge(["status": .object(update.status.json)]), subresource: "status")
+        statusWrites += 1
+        events.post(update.reference, type: .normal, reason: "EnsuredLoadBalancer", message: "Ensured load balancer: \(update.addresses.joined(separator: ", "))")
+    }
+
+    func flushConfigMap(upTo target: Int? = nil) async throws {
         guard let writer else { return }
-        try await writer.flush(upTo: generation)
+        try await writer.flush(upTo: target ?? generation)
     }
 
     /// Frees the Service's addresses, clears what we wrote into its status, drops our finalizer.

@@ -12,6 +12,12 @@ public actor ServiceController {
     let logger: Logger
     let events: EventRecorder
     let queue = WorkQueue()
+    /// Status patches wait here for the ConfigMap write that covers them.
+    let publisher = StatusPublisher<StatusUpdate>(width: 64)
+    /// Per Service, the resourceVersions older than the status we last wrote: a reconcile that
+    /// sees one of them runs on a cache the watch has not caught up with yet, and skips (the
+    /// event of our own write follows). Without this a lagging watch doubled status writes.
+    var superseded: [String: [String]] = [:]
     let informer: Informer<Service>
     let nodeInformer: Informer<Node>
     /// Names of the nodes that may hold VIPs, sorted; part of the VRRP plan.
@@ -78,12 +84,18 @@ public actor ServiceController {
                     }
                 }
             }
+            group.addTask {
+                await self.publisher.run(flush: { try await self.flushConfigMap(upTo: $0) },
+                                         patch: { try await self.announce($0.payload) },
+                                         completed: { await self.published($0, error: $1) })
+            }
             for _ in 0..<max(configuration.workers, 1) {
                 group.addTask { await self.worker() }
             }
             await withTaskCancellationHandler {
                 await group.waitForAll()
             } onCancel: {
+                publisher.shutDown()
                 Task { await self.queue.shutDown() }
             }
         }
@@ -93,8 +105,8 @@ public actor ServiceController {
         while let key = await queue.next() {
             let started = ContinuousClock.now
             do {
-                try await reconcile(key)
-                await queue.done(key)
+                // A handed-over key stays "processing" until its status is written.
+                if try await reconcile(key) == .finished { await queue.done(key) }
             } catch {
                 metrics.reconcileErrors.increment()
                 logger.warning("reconcile failed; will retry", metadata: ["service": "\(key)", "error": "\(error)"])
@@ -126,6 +138,24 @@ public actor ServiceController {
             plan = nil
         }
         return ConfigMapSnapshot(generation: generation, entries: entries, ledger: ledger.legacyLedger, plan: plan)
+    }
+
+    /// The publisher's report on one status write.
+    func published(_ publication: Publication<StatusUpdate>, error: (any Error)?) async {
+        let key = publication.key
+        guard let error else {
+            superseded[key] = publication.payload.olderVersions
+            await queue.done(key)
+            return
+        }
+        if let error = error as? KubeError, error.code == .notFound {
+            // Deleted meanwhile: its deletion event brings it back to release the address.
+            await queue.done(key)
+            return
+        }
+        metrics.reconcileErrors.increment()
+        logger.warning("status update failed; will retry", metadata: ["service": "\(key)", "error": "\(error)"])
+        await queue.retry(key)
     }
 
     func repairConfigMap() async {
@@ -169,4 +199,6 @@ public actor ServiceController {
     public func usage(_ family: IPFamily) -> Usage { ledger.allocator.usage(family) }
     public func addresses(of key: String) -> [IPAddress] { ledger.records[key]?.addresses ?? [] }
     public var configMapWrites: Int { get async { await writer?.writes ?? 0 } }
+    /// Status patches that announced addresses (tests check that nothing is written twice).
+    public internal(set) var statusWrites = 0
 }

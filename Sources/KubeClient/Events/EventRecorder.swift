@@ -35,8 +35,9 @@ public actor EventRecorder {
         var reason: String
         var message: String
     }
-    /// `post` queues here; one writer per lane keeps each object's events in order.
-    private nonisolated let lanes: [AsyncStream<Pending>.Continuation]
+    /// `post` queues here and one writer drains it, in order, like client-go's broadcaster: events
+    /// never take more than one request slot from the reconciles that produce them.
+    private nonisolated let queue: AsyncStream<Pending>.Continuation
 
     public init(client: KubernetesClient, component: String, host: String? = nil, minimumWriteInterval: Duration = .seconds(1), logger: Logger = Logger(label: "events")) {
         self.client = client
@@ -44,33 +45,26 @@ public actor EventRecorder {
         self.host = host
         self.minimumWriteInterval = minimumWriteInterval
         self.logger = logger
-        var lanes: [AsyncStream<Pending>.Continuation] = []
-        var streams: [AsyncStream<Pending>] = []
-        for _ in 0..<4 {
-            // Events are best effort: under a flood the oldest queued ones are dropped.
-            let (stream, continuation) = AsyncStream.makeStream(of: Pending.self, bufferingPolicy: .bufferingNewest(2500))
-            streams.append(stream)
-            lanes.append(continuation)
-        }
-        self.lanes = lanes
-        for stream in streams {
-            Task { [weak self] in
-                for await pending in stream {
-                    await self?.record(pending.object, type: pending.type, reason: pending.reason, message: pending.message)
-                }
+        // Events are best effort: under a flood the oldest queued ones are dropped.
+        let (stream, continuation) = AsyncStream.makeStream(of: Pending.self, bufferingPolicy: .bufferingNewest(Self.maximumQueued))
+        queue = continuation
+        Task { [weak self] in
+            for await pending in stream {
+                await self?.record(pending.object, type: pending.type, reason: pending.reason, message: pending.message)
             }
         }
     }
 
+    /// client-go queues 1,000; two events per Service in a burst of 1,000 should all arrive.
+    static let maximumQueued = 2500
+
     deinit {
-        for lane in lanes { lane.finish() }
+        queue.finish()
     }
 
     /// Records without waiting: reconcilers do not spend API round trips on events.
     public nonisolated func post(_ object: ObjectReference, type: EventType, reason: String, message: String) {
-        var hasher = Hasher()
-        hasher.combine(object.uid ?? object.name ?? "")
-        lanes[Int(UInt(bitPattern: hasher.finalize()) % UInt(lanes.count))].yield(Pending(object: object, type: type, reason: reason, message: message))
+        queue.yield(Pending(object: object, type: type, reason: reason, message: message))
     }
 
     /// Best effort, like every Kubernetes recorder: a failure is logged, never thrown at the reconciler.

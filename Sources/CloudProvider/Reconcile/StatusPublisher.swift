@@ -1,0 +1,80 @@
+/// One Service's new status, waiting for the ConfigMap to hold its addresses.
+struct Publication<Payload: Sendable>: Sendable {
+    let key: String
+    /// The ledger generation the ConfigMap must reach before the status may say "assigned".
+    let generation: Int
+    let payload: Payload
+}
+
+/// Announces allocations in batches: one ConfigMap write covers every Service allocated since the
+/// previous one, then their statuses are patched concurrently while the next write is already on
+/// its way. Workers hand a Service over and move on, so a burst costs a few ConfigMap writes and
+/// workers never sit idle waiting for one.
+///
+/// The work queue keeps a handed-over key "processing" until `completed` reports it, so a Service
+/// is never reconciled while its status is still on the way.
+actor StatusPublisher<Payload: Sendable> {
+    typealias Flush = @Sendable (_ generation: Int) async throws -> Void
+    typealias Patch = @Sendable (Publication<Payload>) async throws -> Void
+    typealias Completed = @Sendable (Publication<Payload>, (any Error)?) async -> Void
+
+    private var pending: [Publication<Payload>] = []
+    private let signal: AsyncStream<Void>
+    private let wake: AsyncStream<Void>.Continuation
+    private let width: Int
+
+    /// `width`: status patches in flight at once.
+    init(width: Int) {
+        self.width = max(width, 1)
+        (signal, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+    }
+
+    func submit(_ publication: Publication<Payload>) {
+        pending.append(publication)
+        wake.yield()
+    }
+
+    private func takeBatch() -> [Publication<Payload>] {
+        defer { pending.removeAll(keepingCapacity: true) }
+        return pending
+    }
+
+    /// Runs until cancelled. `flush` writes the ConfigMap up to a generation; `patch` writes one
+    /// status; `completed` hears of every publication once, with the error that stopped it.
+    func run(flush: @escaping Flush, patch: @escaping Patch, completed: @escaping Completed) async {
+        await withTaskGroup(of: Void.self) { group in
+            var inFlight = 0
+            for await _ in signal {
+                while !Task.isCancelled {
+                    let batch = takeBatch()
+                    guard let target = batch.map(\.generation).max() else { break }
+                    do {
+                        try await flush(target)
+                    } catch {
+                        for publication in batch { await completed(publication, error) }
+                        continue
+                    }
+                    for publication in batch {
+                        if inFlight >= width {
+                            await group.next()
+                            inFlight -= 1
+                        }
+                        inFlight += 1
+                        group.addTask {
+                            do {
+                                try await patch(publication)
+                                await completed(publication, nil)
+                            } catch {
+                                await completed(publication, error)
+                            }
+                        }
+                    }
+                }
+                if Task.isCancelled { break }
+            }
+            group.cancelAll()
+        }
+    }
+
+    nonisolated func shutDown() { wake.finish() }
+}
