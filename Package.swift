@@ -36,6 +36,7 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
@@ -73,11 +74,14 @@ let package = Package(
             ]
         ),
 
-        // What both executables share: /metrics, /healthz, /readyz, logging, exit codes.
+        // glibc heap controls (trim, arena limit) that Swift's Glibc module leaves out.
+        .target(name: "CHeap"),
+
+        // What both executables share: /metrics, /healthz, /readyz, logging, exit codes, heap trimming.
         .target(
             name: "Observability",
             dependencies: [
-                "KubeClient",
+                "KubeClient", "CHeap",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Logging", package: "swift-log"),

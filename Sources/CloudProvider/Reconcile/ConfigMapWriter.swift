@@ -80,22 +80,24 @@ actor ConfigMapWriter {
     /// After someone else changed or deleted the ConfigMap: one write from a fresh read. Reconciles
     /// never wait on this; they only wait for their own generation.
     func repair() async throws {
-        guard repairNeeded else { return }
+        // The event of our own write can arrive before the write's response: judge the latest
+        // sighting only once no write is in flight, or our own write looks like someone else's.
         if let inFlight { _ = try? await inFlight.value }
-        guard repairNeeded else { return }
-        repairNeeded = false
+        guard let sighting = lastSighting else { return }
+        lastSighting = nil
+        if let version = sighting, ourVersions.contains(version) { return }
         lastWritten = nil
         try await writeShared()
     }
 
-    /// Set by a watch event that is none of our writes.
-    private var repairNeeded = false
+    /// The latest version the watch showed (`.some(nil)`: deleted), not yet judged by `repair()`.
+    private var lastSighting: String??
 
-    /// The ConfigMap as the server has it now (a watch event, nil once deleted): someone else's
-    /// edit or deletion is overwritten by the next `repair()`.
+    /// The ConfigMap as the server has it now (a watch event, nil once deleted). Only the latest
+    /// sighting matters: a write of ours after someone else's edit was based on that edit (or got
+    /// a 409 and re-read), so it needs no repair.
     func observed(_ configMap: ConfigMap?) {
-        if let configMap, let version = configMap.metadata.resourceVersion, ourVersions.contains(version) { return }
-        repairNeeded = true
+        lastSighting = .some(configMap?.metadata.resourceVersion)
     }
 
     private enum Attempt {

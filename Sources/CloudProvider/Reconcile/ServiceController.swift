@@ -33,9 +33,10 @@ public actor ServiceController {
         self.configuration = configuration
         self.logger = logger
         events = EventRecorder(client: client, component: "keepalived-cloud-provider", logger: logger)
-        // Only the spec fields reconciling reads are cached: memory stays small with many Services.
-        informer = Informer<Service>(client: client, namespace: configuration.serviceNamespace, logger: logger,
-                                     transform: { $0.keepingSpecFields(["type", "loadBalancerClass", "loadBalancerIP", "ipFamilies", "ipFamilyPolicy"]) })
+        // Only what reconciling reads is cached, as compact JSON: memory stays small with many Services.
+        informer = Informer<Service>(client: client, namespace: configuration.serviceNamespace, logger: logger, storage: .compactJSON,
+                                     transform: { $0.keeping(specFields: ["type", "loadBalancerClass", "loadBalancerIP", "ipFamilies", "ipFamilyPolicy"],
+                                                             annotations: [ForwardMethod.annotation, ControllerConfiguration.requestedIPsAnnotation]) })
         metrics = ControllerMetrics(pool: configuration.pool.name)
         nodeInformer = Informer<Node>(client: client, labelSelector: configuration.nodeSelector, logger: logger)
         ledger = Ledger(pool: configuration.pool)
@@ -71,10 +72,8 @@ public actor ServiceController {
             try await Task.sleep(for: .milliseconds(20))
         }
         await nodesChanged(flush: false)
-        try await restore()
-        try await writer.flush(upTo: generation)
-        isReady = true
-        await withTaskGroup(of: Void.self) { group in
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            // Keys queue up from the first list on; workers start once the ledger is restored.
             group.addTask {
                 await self.informer.run { event in
                     switch event {
@@ -89,11 +88,23 @@ public actor ServiceController {
                                          patch: { try await self.announce($0.payload) },
                                          completed: { await self.published($0, error: $1) })
             }
+            do {
+                while await !informer.hasSynced {
+                    try await Task.sleep(for: .milliseconds(20))
+                }
+                try await restore()
+                try await writer.flush(upTo: generation)
+            } catch {
+                publisher.shutDown()
+                group.cancelAll()
+                throw error
+            }
+            isReady = true
             for _ in 0..<max(configuration.workers, 1) {
                 group.addTask { await self.worker() }
             }
             await withTaskCancellationHandler {
-                await group.waitForAll()
+                try? await group.waitForAll()
             } onCancel: {
                 publisher.shutDown()
                 Task { await self.queue.shutDown() }

@@ -6,10 +6,25 @@ public enum KubeTime {
         var seconds = time_t(date.timeIntervalSince1970.rounded(.down))
         var parts = tm()
         gmtime_r(&seconds, &parts)
-        let base = String(format: "%04d-%02d-%02dT%02d:%02d:%02d", parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday, parts.tm_hour, parts.tm_min, parts.tm_sec)
-        guard micro else { return base + "Z" }
-        let micros = Int((date.timeIntervalSince1970 - Double(seconds)) * 1_000_000) % 1_000_000
-        return base + String(format: ".%06dZ", micros)
+        // Digits by hand: String(format:) goes through Foundation's locale machinery on every call.
+        var text = ""
+        text.reserveCapacity(27)
+        func append(_ value: Int, width: Int) {
+            var digits = String(value)
+            if digits.count < width { digits = String(repeating: "0", count: width - digits.count) + digits }
+            text += digits
+        }
+        append(Int(parts.tm_year) + 1900, width: 4); text += "-"
+        append(Int(parts.tm_mon) + 1, width: 2); text += "-"
+        append(Int(parts.tm_mday), width: 2); text += "T"
+        append(Int(parts.tm_hour), width: 2); text += ":"
+        append(Int(parts.tm_min), width: 2); text += ":"
+        append(Int(parts.tm_sec), width: 2)
+        if micro {
+            text += "."
+            append(Int((date.timeIntervalSince1970 - Double(seconds)) * 1_000_000) % 1_000_000, width: 6)
+        }
+        return text + "Z"
     }
 
     /// Parses `2026-11-25T08:20:11Z`, with optional fraction and `±hh:mm` offset; nil when malformed.

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import CoreMetrics
 import Foundation
 import Logging
 import NIOConcurrencyHelpers
@@ -10,6 +11,11 @@ import NIOSSL
 public final class KubernetesClient: Sendable {
     public let configuration: ClientConfiguration
     let http: HTTPClient
+    /// Watches get HTTP/1.1 connections of their own. On the shared HTTP/2 connection a busy
+    /// watch stopped receiving under a burst of requests (the server sent nothing until the
+    /// watch timed out a minute later); one connection per watch keeps event delivery
+    /// independent of request traffic.
+    let watchHTTP: HTTPClient
     let logger: Logger
     private let limiter: RateLimiter
     private let tokens: TokenSource
@@ -30,6 +36,9 @@ public final class KubernetesClient: Sendable {
         httpConfiguration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 16)
         httpConfiguration.decompression = .disabled
         http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: httpConfiguration)
+        var watchConfiguration = httpConfiguration
+        watchConfiguration.httpVersion = .http1Only
+        watchHTTP = HTTPClient(eventLoopGroupProvider: .singleton, configuration: watchConfiguration)
     }
 
     static func tlsConfiguration(_ configuration: ClientConfiguration) throws(KubeError) -> TLSConfiguration {
@@ -60,6 +69,7 @@ public final class KubernetesClient: Sendable {
     /// Closes connections. Call once, before the process exits.
     public func shutdown() async throws {
         guard isShutDown.withLockedValue({ let was = $0; $0 = true; return !was }) else { return }
+        try await watchHTTP.shutdown()
         try await http.shutdown()
     }
 
@@ -67,8 +77,11 @@ public final class KubernetesClient: Sendable {
     /// connections: the task keeps the HTTP client alive until it has shut down.
     deinit {
         guard !isShutDown.withLockedValue({ $0 }) else { return }
-        let http = self.http
-        Task { try? await http.shutdown() }
+        let http = self.http, watchHTTP = self.watchHTTP
+        Task {
+            try? await watchHTTP.shutdown()
+            try? await http.shutdown()
+        }
     }
 
     // MARK: - Requests
@@ -97,10 +110,9 @@ public final class KubernetesClient: Sendable {
         return request
     }
 
+    /// RFC 3986 unreserved characters pass; everything else is percent-encoded byte by byte.
     static func queryEscape(_ value: String) -> String {
-        var allowed = CharacterSet.alphanumerics
-        allowed.insert(charactersIn: "-._~")
-        return value.addingPercentEncoding(withAllowedCharacters: allowed) ?? value
+        value.pathEscaped
     }
 
     /// Sends one request and returns the body of a 2xx response; other statuses become `KubeError`.
@@ -119,6 +131,7 @@ public final class KubernetesClient: Sendable {
                 throw Self.transportError(error, request: description, configuration: configuration)
             }
             let status = Int(response.status.code)
+            Self.countRequest(method, path, status: status)
             if (200..<300).contains(status) { return bytes }
             if status == 401, !retriedAuth, case .tokenFile = configuration.credentials {
                 // The token may have rotated under us: re-read it once.
@@ -128,6 +141,22 @@ public final class KubernetesClient: Sendable {
             }
             throw Self.apiError(status: status, body: bytes, request: description)
         }
+    }
+
+    /// `keepalived_lb_api_requests_total{method,resource,code}`, like client-go's
+    /// rest_client_requests_total but per resource: which writes a controller spends.
+    static func countRequest(_ method: HTTPMethod, _ path: String, status: Int) {
+        Counter(label: "keepalived_lb_api_requests_total",
+                dimensions: [("method", method.rawValue), ("resource", resourceLabel(path)), ("code", String(status))]).increment()
+    }
+
+    /// `/api/v1/namespaces/ns/services/name/status` → `services/status`; names never become labels.
+    static func resourceLabel(_ path: String) -> String {
+        var parts = path.split(separator: "/").dropFirst()  // "api" or "apis"
+        parts = parts.dropFirst(path.hasPrefix("/apis/") ? 2 : 1)  // group and version
+        if parts.first == "namespaces", parts.count >= 3 { parts = parts.dropFirst(2) }
+        guard let resource = parts.first else { return "namespaces" }
+        return parts.count >= 3 ? "\(resource)/\(parts[parts.startIndex + 2])" : String(resource)
     }
 
     static func apiError(status: Int, body: ByteBuffer, request: String) -> KubeError {

@@ -164,6 +164,32 @@ extension KubernetesObject {
         return copy
     }
 
+    /// What a controller of many objects caches: identity, lifecycle (finalizers, deletion), the
+    /// named spec fields and annotations, and all of status (a merge patch of a status list must
+    /// carry the entries other controllers wrote). Labels, owner references and the rest go.
+    public func keeping(specFields: Set<String>, annotations keptAnnotations: Set<String>) -> Self {
+        var copy = Self()
+        copy.json["apiVersion"] = json["apiVersion"]
+        copy.json["kind"] = json["kind"]
+        if case .object(let metadata)? = json["metadata"] {
+            var kept = metadata.filter { Self.identityAndLifecycle.contains($0.key) }
+            if case .object(let annotations)? = metadata["annotations"] {
+                let filtered = annotations.filter { keptAnnotations.contains($0.key) }
+                if !filtered.isEmpty { kept["annotations"] = .object(filtered) }
+            }
+            copy.json["metadata"] = .object(kept)
+        }
+        if case .object(let spec)? = json["spec"] {
+            copy.json["spec"] = .object(spec.filter { specFields.contains($0.key) })
+        }
+        copy.json["status"] = json["status"]
+        return copy
+    }
+
+    private static var identityAndLifecycle: Set<String> {
+        ["name", "namespace", "uid", "resourceVersion", "generation", "creationTimestamp", "deletionTimestamp", "finalizers"]
+    }
+
     /// Name, namespace and resourceVersion only: for watching an object whose content is not
     /// needed (only that it changed).
     public func keepingMetadataOnly() -> Self {

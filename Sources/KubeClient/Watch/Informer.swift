@@ -8,6 +8,15 @@ public enum InformerEvent<T: KubernetesObject>: Sendable {
     case synced
 }
 
+/// How an informer keeps its objects.
+public enum InformerStorage: Sendable {
+    /// Decoded trees: the cheapest reads, for small caches (nodes, one ConfigMap).
+    case objects
+    /// Compact JSON bytes, decoded on read: one allocation per object instead of a tree of
+    /// dictionaries, several times smaller, for caches of thousands of objects.
+    case compactJSON
+}
+
 /// List + watch + a local cache keyed by `namespace/name`. Objects pass `transform` before they
 /// are cached (by default managedFields and kubectl's last-applied copy are dropped, as client-go's
 /// TransformStripManagedFields does): a cache of thousands of objects is most of a controller's memory. Resumes from the last resourceVersion
@@ -25,7 +34,8 @@ public actor Informer<T: KubernetesObject> {
     /// heavy load a v1.20 server was seen to stop feeding a watch without closing it, so this
     /// bounds how long an informer can go blind.
     private let watchTimeoutSeconds: Int
-    private var cache: [String: T] = [:]
+    private var cache: [String: Stored] = [:]
+    private let storage: InformerStorage
     private let transform: @Sendable (T) -> T
     private var resourceVersion: String?
     public private(set) var hasSynced = false
@@ -34,9 +44,10 @@ public actor Informer<T: KubernetesObject> {
 
     public init(client: KubernetesClient, namespace: String? = nil, labelSelector: String? = nil, fieldSelector: String? = nil,
                 logger: Logger = Logger(label: "informer"), initialBackoff: Duration = .milliseconds(200),
-                maximumBackoff: Duration = .seconds(10), watchTimeoutSeconds: Int = 60,
+                maximumBackoff: Duration = .seconds(10), watchTimeoutSeconds: Int = 60, storage: InformerStorage = .objects,
                 transform: @escaping @Sendable (T) -> T = { $0.withoutBookkeeping() }) {
         self.transform = transform
+        self.storage = storage
         self.client = client
         self.namespace = namespace
         self.labelSelector = labelSelector
@@ -47,9 +58,31 @@ public actor Informer<T: KubernetesObject> {
         self.watchTimeoutSeconds = watchTimeoutSeconds
     }
 
-    public func get(_ key: String) -> T? { cache[key] }
-    public func list() -> [T] { Array(cache.values) }
+    public func get(_ key: String) -> T? { cache[key].map(load) }
+    public func list() -> [T] { cache.values.map(load) }
     public var count: Int { cache.count }
+
+    private struct Stored: Sendable {
+        let object: T?
+        let bytes: [UInt8]
+        let resourceVersion: String?
+    }
+
+    private func store(_ object: T) -> Stored {
+        if storage == .compactJSON, let bytes = try? JSONWriter.write(.object(object.json)) {
+            return Stored(object: nil, bytes: bytes, resourceVersion: object.metadata.resourceVersion)
+        }
+        return Stored(object: object, bytes: [], resourceVersion: object.metadata.resourceVersion)
+    }
+
+    private func load(_ stored: Stored) -> T {
+        if let object = stored.object { return object }
+        // Bytes our own writer produced; the round trip is tested, so a failure is a bug.
+        guard let json = try? JSONValue.parse(stored.bytes).objectValue else {
+            preconditionFailure("informer cache of \(T.resource.plural): stored JSON does not parse")
+        }
+        return T(json: json)
+    }
 
     /// Runs until the task is cancelled, calling `handler` for every change in order.
     public func run(_ handler: @Sendable (InformerEvent<T>) async -> Void) async {
@@ -87,20 +120,21 @@ public actor Informer<T: KubernetesObject> {
     private func relist(_ handler: @Sendable (InformerEvent<T>) async -> Void) async throws(KubeError) {
         let listed = try await client.listAll(T.self, namespace: namespace, options: ListOptions(labelSelector: labelSelector, fieldSelector: fieldSelector))
         relists += 1
-        var fresh: [String: T] = [:]
-        for item in listed.items { fresh[item.key] = transform(item) }
+        var fresh: [String: Stored] = [:]
+        fresh.reserveCapacity(listed.items.count)
+        for item in listed.items { fresh[item.key] = store(transform(item)) }
         let previous = cache
         cache = fresh
         resourceVersion = listed.resourceVersion
         for (key, item) in fresh.sorted(by: { $0.key < $1.key }) {
             if let old = previous[key] {
-                if old.metadata.resourceVersion != item.metadata.resourceVersion { await handler(.updated(old: old, new: item)) }
+                if old.resourceVersion != item.resourceVersion { await handler(.updated(old: load(old), new: load(item))) }
             } else {
-                await handler(.added(item))
+                await handler(.added(load(item)))
             }
         }
         for (key, old) in previous.sorted(by: { $0.key < $1.key }) where fresh[key] == nil {
-            await handler(.deleted(old))
+            await handler(.deleted(load(old)))
         }
         if !hasSynced {
             hasSynced = true
@@ -113,14 +147,14 @@ public actor Informer<T: KubernetesObject> {
         switch event {
         case .added(let received), .modified(let received):
             let object = transform(received)
-            if let old = cache.updateValue(object, forKey: object.key) {
-                await handler(.updated(old: old, new: object))
+            if let old = cache.updateValue(store(object), forKey: object.key) {
+                await handler(.updated(old: load(old), new: object))
             } else {
                 await handler(.added(object))
             }
         case .deleted(let object):
             let old = cache.removeValue(forKey: object.key)
-            await handler(.deleted(old ?? object))
+            await handler(.deleted(old.map(load) ?? object))
         case .bookmark:
             break
         }

@@ -86,9 +86,9 @@ public struct WatchStream<T: KubernetesObject>: AsyncSequence, Sendable {
         let head: HTTPResponseHead
         do {
             let legacy = try HTTPClient.Request(url: request.url, method: request.method, headers: request.headers)
-            let eventLoop = client.http.eventLoopGroup.next()
+            let eventLoop = client.watchHTTP.eventLoopGroup.next()
             let body = WatchBody(eventLoop: eventLoop)
-            let task = client.http.execute(request: legacy, delegate: body, eventLoop: .delegate(on: eventLoop),
+            let task = client.watchHTTP.execute(request: legacy, delegate: body, eventLoop: .delegate(on: eventLoop),
                                            deadline: .now() + .seconds(Int64(options.timeoutSeconds) + 30))
             connection = WatchConnection(task: task, body: body)
             head = try await withTaskCancellationHandler {

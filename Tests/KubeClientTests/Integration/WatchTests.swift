@@ -34,6 +34,39 @@ struct WatchTests {
         #expect(seen == ["ADDED a 1", "MODIFIED a 2", "ADDED b 3", "DELETED a"])
     }
 
+    /// The compact cache keeps what a controller of many Services reads and nothing else, and
+    /// follows changes like the object cache does.
+    @Test func compactInformerKeepsOnlyWhatItWasAskedFor() async throws {
+        let cluster = try await TestEnvironment.shared()
+        let client = try cluster.adminClient()
+        defer { Task { try? await client.shutdown() } }
+        let ns = try await cluster.makeNamespace(client)
+        var service = Service()
+        service.metadata = ObjectMeta(name: "web", namespace: ns)
+        service.metadata.labels = ["app": "web"]
+        service.metadata.annotations = ["keep.example/this": "yes", "drop.example/that": "no"]
+        service.spec.type = "LoadBalancer"
+        service.spec.ports = [ServicePort(port: 80)]
+        service.spec.allocateLoadBalancerNodePorts = false
+        _ = try await client.create(service)
+
+        let informer = Informer<Service>(client: client, namespace: ns, storage: .compactJSON,
+                                         transform: { $0.keeping(specFields: ["type"], annotations: ["keep.example/this"]) })
+        let run = Task { await informer.run { _ in } }
+        defer { run.cancel() }
+        #expect(await eventually { await informer.get("\(ns)/web") != nil })
+        let cached = try #require(await informer.get("\(ns)/web"))
+        #expect(cached.metadata.annotations == ["keep.example/this": "yes"])
+        #expect(cached.metadata.labels.isEmpty)
+        #expect(cached.metadata.uid != nil && cached.metadata.resourceVersion != nil && cached.metadata.creationTimestamp != nil)
+        #expect(cached.spec.type == "LoadBalancer" && cached.spec.ports.isEmpty)
+
+        _ = try await client.patch(Service.self, namespace: ns, name: "web", .merge(["status": ["loadBalancer": ["ingress": [["ip": "192.0.2.10"]]]]]), subresource: "status")
+        #expect(await eventually { await informer.get("\(ns)/web")?.status.loadBalancer.ingress.first?.ip == "192.0.2.10" })
+        try await client.delete(Service.self, namespace: ns, name: "web")
+        #expect(await eventually { await informer.get("\(ns)/web") == nil })
+    }
+
     /// A watch that starts with megabytes of ADDED events and a consumer slower than the server
     /// must deliver every event (the stream is paused by back-pressure, never stalled by it).
     @Test func aSlowConsumerOfALargeWatchGetsEveryEvent() async throws {
