@@ -10,6 +10,8 @@ public struct HeapTrimmer: Service {
     /// Freed-but-held bytes worth a trim; below this the walk is not worth it.
     let threshold: Int
     private let released = Counter(label: "keepalived_lb_heap_trims_total")
+    private let used = Gauge(label: "keepalived_lb_heap_used_bytes")
+    private let held = Gauge(label: "keepalived_lb_heap_free_held_bytes")
 
     public init(interval: Duration = .seconds(2), threshold: Int = 2 << 20) {
         self.interval = interval
@@ -25,7 +27,10 @@ public struct HeapTrimmer: Service {
     public func run() async throws {
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             try await Task.sleep(for: interval)
-            if klb_heap_free_bytes() > threshold, klb_heap_trim() == 1 { released.increment() }
+            let free = klb_heap_free_bytes()
+            if free > threshold, klb_heap_trim() == 1 { released.increment() }
+            used.record(klb_heap_used_bytes())
+            held.record(klb_heap_free_bytes())
         }
     }
 }

@@ -62,7 +62,7 @@ struct CloudProviderCommand: AsyncParsableCommand {
     @Option(help: "Name of the leader-election Lease.")
     var leaderElectLeaseName = "keepalived-cloud-provider"
 
-    @Option(help: "Concurrent reconciles (1-64). Each waits on API round trips, so more workers mean bigger ConfigMap batches and faster bursts.")
+    @Option(help: "Concurrent reconciles (1-64). A worker waits for the finalizer PATCH, then hands the status to the publisher, which covers all pending Services with one ConfigMap write; the client rate limit (--kube-api-qps) usually bounds a burst first.")
     var workers = 16
 
     @Option(name: .customLong("kube-api-qps"), help: "Client-side API rate limit, requests per second (client-go's QPS).")

@@ -82,11 +82,20 @@ struct ControllerBench: AsyncParsableCommand {
         let burstSeen = IngressWatcher()
         let burstWatcher = Task { await burstSeen.follow(admin, namespace: burstNamespace) }
         let start = ContinuousClock.now
-        let burstController = try startController(cluster, namespace: burstNamespace)
+        let metricsPort = LocalHTTP.freePort()
+        let burstController = try startController(cluster, namespace: burstNamespace, metricsPort: metricsPort)
         let last = await burstSeen.waitForAll(pending, label: "burst")
         let pendingAddresses = await burstSeen.addresses(of: pending)
         precondition(Set(pendingAddresses).count == burst, "duplicate or missing addresses")
         report(suite: "controller", name: "services_per_s", value: Double(burst) / (milliseconds(last - start) / 1000), unit: "services/s")
+        // What the burst cost the server, from the controller's own request counter.
+        if let metrics = LocalHTTP.get(port: metricsPort, path: "/metrics")?.body {
+            let requests = apiRequests(metrics)
+            let writes = requests.filter { $0.method != "GET" }.reduce(0) { $0 + $1.count }
+            report(suite: "controller", name: "burst_api_writes_per_service", value: Double(writes) / Double(burst), unit: "requests")
+            let summary = requests.sorted { $0.count > $1.count }.map { "\($0.method) \($0.resource) \($0.code): \(Int($0.count))" }
+            FileHandle.standardError.write(Data("klb-bench: burst requests: \(summary.joined(separator: ", "))\n".utf8))
+        }
         burstWatcher.cancel()
         burstController.stop()
         }
@@ -139,9 +148,9 @@ struct ControllerBench: AsyncParsableCommand {
 
     /// A controller that dies would leave the bench waiting forever: stop with its log instead
     /// (exit runs the atexit handler that tears the control plane down).
-    func startController(_ cluster: TestCluster, namespace: String) throws -> WatchedController {
+    func startController(_ cluster: TestCluster, namespace: String, metricsPort: Int? = nil) throws -> WatchedController {
         let log = "\(cluster.directory)/controller-\(namespace).log"
-        let process = WatchedController(try spawnController(cluster, namespace: namespace, log: log))
+        let process = WatchedController(try spawnController(cluster, namespace: namespace, log: log, metricsPort: metricsPort))
         Task.detached {
             while process.isRunning { try? await Task.sleep(for: .milliseconds(500)) }
             if process.stopped { return }
@@ -151,11 +160,11 @@ struct ControllerBench: AsyncParsableCommand {
         return process
     }
 
-    func spawnController(_ cluster: TestCluster, namespace: String, log: String) throws -> ChildProcess {
+    func spawnController(_ cluster: TestCluster, namespace: String, log: String, metricsPort: Int? = nil) throws -> ChildProcess {
         try ChildProcess.spawn([controllerBinary, "--kubeconfig", cluster.adminKubeconfig, "--cidr", "10.210.0.0/16",
                                 "--namespace", namespace, "--watch-namespace", namespace, "--leader-elect", "false",
                                 "--kube-api-qps", "5000", "--kube-api-burst", "10000", "--workers", String(workers),
-                                "--metrics-bind-address", "0", "--health-bind-address", "0", "--log-level", controllerLogLevel],
+                                "--metrics-bind-address", metricsPort.map { "127.0.0.1:\($0)" } ?? "0", "--health-bind-address", "0", "--log-level", controllerLogLevel],
                                outputPath: log)
     }
 
@@ -167,6 +176,20 @@ struct ControllerBench: AsyncParsableCommand {
         // 10,000 Services would not fit the NodePort range, and VIPs need none.
         service.spec.allocateLoadBalancerNodePorts = false
         _ = try await client.create(service)
+    }
+
+    /// `keepalived_lb_api_requests_total` samples of a Prometheus text page.
+    func apiRequests(_ page: String) -> [(method: String, resource: String, code: String, count: Double)] {
+        page.split(separator: "\n").compactMap { line in
+            guard line.hasPrefix("keepalived_lb_api_requests_total{"), let close = line.lastIndex(of: "}"),
+                  let count = Double(line[line.index(after: close)...].trimmingCharacters(in: .whitespaces)) else { return nil }
+            var labels: [String: String] = [:]
+            for pair in line[line.index(after: line.firstIndex(of: "{")!)..<close].split(separator: ",") {
+                let parts = pair.split(separator: "=", maxSplits: 1)
+                if parts.count == 2 { labels[String(parts[0])] = parts[1].replacingOccurrences(of: "\"", with: "") }
+            }
+            return (labels["method"] ?? "", labels["resource"] ?? "", labels["code"] ?? "", count)
+        }
     }
 
     func rssMiB(pid: pid_t, field: String) -> Double {

@@ -35,6 +35,7 @@ struct StatusPublisherTests {
         let journal = Journal()
         // Submitted before the publisher runs: they all form the first batch.
         for index in 1...10 { await publisher.submit(Publication(key: "ns/s\(index)", generation: index, payload: index)) }
+        #expect(await publisher.isBusy)
         let run = Task {
             await publisher.run(flush: { journal.flush($0) },
                                 patch: { publication in
@@ -53,6 +54,9 @@ struct StatusPublisherTests {
         await publisher.submit(Publication(key: "ns/late", generation: 11, payload: 11))
         try await until { journal.completed["ns/late"] != nil }
         #expect(journal.flushes == [10, 11])
+        // Idle again once every status is written: events stop waiting.
+        while await publisher.isBusy { try await Task.sleep(for: .milliseconds(2)) }
+        #expect(await publisher.outstanding == 0)
         publisher.shutDown()
         await run.value
     }

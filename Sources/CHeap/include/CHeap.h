@@ -10,6 +10,12 @@ static inline size_t klb_heap_free_bytes(void) {
     return info.fordblks;
 }
 
+/// Bytes in allocated heap chunks (what the program holds).
+static inline size_t klb_heap_used_bytes(void) {
+    struct mallinfo2 info = mallinfo2();
+    return info.uordblks + info.hblkhd;
+}
+
 /// Gives freed heap pages back to the kernel; returns 1 when some were released.
 static inline int klb_heap_trim(void) { return malloc_trim(0); }
 

@@ -13,7 +13,7 @@ public actor ServiceController {
     let events: EventRecorder
     let queue = WorkQueue()
     /// Status patches wait here for the ConfigMap write that covers them.
-    let publisher = StatusPublisher<StatusUpdate>(width: 64)
+    let publisher: StatusPublisher<StatusUpdate>
     /// Per Service, the resourceVersions older than the status we last wrote: a reconcile that
     /// sees one of them runs on a cache the watch has not caught up with yet, and skips (the
     /// event of our own write follows). Without this a lagging watch doubled status writes.
@@ -32,7 +32,10 @@ public actor ServiceController {
         self.client = client
         self.configuration = configuration
         self.logger = logger
-        events = EventRecorder(client: client, component: "keepalived-cloud-provider", logger: logger)
+        // Events give way to status writes while a burst is being published.
+        let publisher = StatusPublisher<StatusUpdate>(width: 64)
+        self.publisher = publisher
+        events = EventRecorder(client: client, component: "keepalived-cloud-provider", yieldWhile: { await publisher.isBusy }, logger: logger)
         // Only what reconciling reads is cached, as compact JSON: memory stays small with many Services.
         informer = Informer<Service>(client: client, namespace: configuration.serviceNamespace, logger: logger, storage: .compactJSON,
                                      transform: { $0.keeping(specFields: ["type", "loadBalancerClass", "loadBalancerIP", "ipFamilies", "ipFamilyPolicy"],

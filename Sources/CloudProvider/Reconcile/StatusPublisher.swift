@@ -29,7 +29,12 @@ actor StatusPublisher<Payload: Sendable> {
         (signal, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
+    /// Publications waiting or being written; events wait while this is above zero.
+    private(set) var outstanding = 0
+    var isBusy: Bool { outstanding > 0 }
+
     func submit(_ publication: Publication<Payload>) {
+        outstanding += 1
         pending.append(publication)
         wake.yield()
     }
@@ -52,6 +57,7 @@ actor StatusPublisher<Payload: Sendable> {
                         try await flush(target)
                     } catch {
                         for publication in batch { await completed(publication, error) }
+                        outstanding -= batch.count
                         continue
                     }
                     for publication in batch {
@@ -67,6 +73,7 @@ actor StatusPublisher<Payload: Sendable> {
                             } catch {
                                 await completed(publication, error)
                             }
+                            await self.finished()
                         }
                     }
                 }
@@ -75,6 +82,8 @@ actor StatusPublisher<Payload: Sendable> {
             group.cancelAll()
         }
     }
+
+    private func finished() { outstanding -= 1 }
 
     nonisolated func shutDown() { wake.finish() }
 }

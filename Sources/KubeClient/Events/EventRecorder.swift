@@ -30,6 +30,7 @@ public actor EventRecorder {
     private let minimumWriteInterval: Duration
 
     private struct Pending: Sendable {
+        var postedAt: Date
         var object: ObjectReference
         var type: EventType
         var reason: String
@@ -39,7 +40,11 @@ public actor EventRecorder {
     /// never take more than one request slot from the reconciles that produce them.
     private nonisolated let queue: AsyncStream<Pending>.Continuation
 
-    public init(client: KubernetesClient, component: String, host: String? = nil, minimumWriteInterval: Duration = .seconds(1), logger: Logger = Logger(label: "events")) {
+    /// `yieldWhile`: asked before each write; while it answers true (the owner is busy with writes
+    /// that matter more, such as assigning addresses in a burst) the write waits, for at most
+    /// `maximumDeferral`. Events are never dropped for it, only delayed, and keep the time they were posted.
+    public init(client: KubernetesClient, component: String, host: String? = nil, minimumWriteInterval: Duration = .seconds(1),
+                yieldWhile: (@Sendable () async -> Bool)? = nil, maximumDeferral: Duration = .seconds(2), logger: Logger = Logger(label: "events")) {
         self.client = client
         self.component = component
         self.host = host
@@ -50,7 +55,13 @@ public actor EventRecorder {
         queue = continuation
         Task { [weak self] in
             for await pending in stream {
-                await self?.record(pending.object, type: pending.type, reason: pending.reason, message: pending.message)
+                if let yieldWhile {
+                    let deadline = ContinuousClock.now + maximumDeferral
+                    while ContinuousClock.now < deadline, await yieldWhile() {
+                        try? await Task.sleep(for: .milliseconds(20))
+                    }
+                }
+                await self?.record(pending.object, type: pending.type, reason: pending.reason, message: pending.message, at: pending.postedAt)
             }
         }
     }
@@ -64,15 +75,15 @@ public actor EventRecorder {
 
     /// Records without waiting: reconcilers do not spend API round trips on events.
     public nonisolated func post(_ object: ObjectReference, type: EventType, reason: String, message: String) {
-        queue.yield(Pending(object: object, type: type, reason: reason, message: message))
+        queue.yield(Pending(postedAt: Date(), object: object, type: type, reason: reason, message: message))
     }
 
     /// Best effort, like every Kubernetes recorder: a failure is logged, never thrown at the reconciler.
-    public func record(_ object: ObjectReference, type: EventType, reason: String, message: String) async {
+    public func record(_ object: ObjectReference, type: EventType, reason: String, message: String, at time: Date = Date()) async {
         let namespace = object.namespace ?? "default"
         let key = [object.uid ?? object.name ?? "", namespace, type.rawValue, reason, message].joined(separator: "\u{1}")
         let now = ContinuousClock.now
-        let timestamp = KubeTime.format(Date())
+        let timestamp = KubeTime.format(time)
         if now - lastPrune > .seconds(60) || entries.count > Self.maximumEntries {
             // Pruning walks every entry: once a minute (or when full), not on every event.
             entries = entries.filter { now - $0.value.lastWrite < aggregationWindow }
@@ -108,7 +119,7 @@ public actor EventRecorder {
         }
 
         var event = Event()
-        let nanos = UInt64(Date().timeIntervalSince1970 * 1e9)
+        let nanos = UInt64(time.timeIntervalSince1970 * 1e9)
         event.metadata = ObjectMeta(name: "\(object.name ?? "object").\(String(nanos, radix: 16))", namespace: namespace)
         event.involvedObject = object
         event.type = type.rawValue
