@@ -1,5 +1,7 @@
+import CoreMetrics
 import Foundation
 import Logging
+import Synchronization
 
 /// Records core/v1 Events and aggregates repeats the way kube's recorder does: the same
 /// (object, type, reason, message) within ten minutes bumps `count` on one Event instead of
@@ -39,10 +41,18 @@ public actor EventRecorder {
     /// `post` queues here and one writer drains it, in order, like client-go's broadcaster: events
     /// never take more than one request slot from the reconciles that produce them.
     private nonisolated let queue: AsyncStream<Pending>.Continuation
+    /// Free places in the queue as of the last post; shared with the writer task.
+    private nonisolated let room = Room()
+    private nonisolated let dropped = Counter(label: "keepalived_lb_events_dropped_total")
+
+    private final class Room: Sendable {
+        let free = Atomic<Int>(EventRecorder.maximumQueued)
+    }
 
     /// `yieldWhile`: asked before each write; while it answers true (the owner is busy with writes
     /// that matter more, such as assigning addresses in a burst) the write waits, for at most
-    /// `maximumDeferral`. Events are never dropped for it, only delayed, and keep the time they were posted.
+    /// `maximumDeferral`, and only while the queue is less than half full, so deferring does not
+    /// itself push events out of the queue. Deferred events keep the time they were posted.
     public init(client: KubernetesClient, component: String, host: String? = nil, minimumWriteInterval: Duration = .seconds(1),
                 yieldWhile: (@Sendable () async -> Bool)? = nil, maximumDeferral: Duration = .seconds(2), logger: Logger = Logger(label: "events")) {
         self.client = client
@@ -53,11 +63,12 @@ public actor EventRecorder {
         // Events are best effort: under a flood the oldest queued ones are dropped.
         let (stream, continuation) = AsyncStream.makeStream(of: Pending.self, bufferingPolicy: .bufferingNewest(Self.maximumQueued))
         queue = continuation
+        let room = self.room
         Task { [weak self] in
             for await pending in stream {
                 if let yieldWhile {
                     let deadline = ContinuousClock.now + maximumDeferral
-                    while ContinuousClock.now < deadline, await yieldWhile() {
+                    while ContinuousClock.now < deadline, room.free.load(ordering: .relaxed) > Self.maximumQueued / 2, await yieldWhile() {
                         try? await Task.sleep(for: .milliseconds(20))
                     }
                 }
@@ -75,7 +86,14 @@ public actor EventRecorder {
 
     /// Records without waiting: reconcilers do not spend API round trips on events.
     public nonisolated func post(_ object: ObjectReference, type: EventType, reason: String, message: String) {
-        queue.yield(Pending(postedAt: Date(), object: object, type: type, reason: reason, message: message))
+        switch queue.yield(Pending(postedAt: Date(), object: object, type: type, reason: reason, message: message)) {
+        case .enqueued(let remaining): room.free.store(remaining, ordering: .relaxed)
+        case .dropped:
+            room.free.store(0, ordering: .relaxed)
+            dropped.increment()
+        case .terminated: break
+        @unknown default: break
+        }
     }
 
     /// Best effort, like every Kubernetes recorder: a failure is logged, never thrown at the reconciler.

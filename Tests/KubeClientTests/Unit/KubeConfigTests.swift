@@ -65,6 +65,7 @@ struct KubeConfigTests {
         ("current-context: x\ncontexts:\n- name: x\n  context: {cluster: c, user: u}\nclusters:\n- name: c\n  cluster: {server: 'https://192.0.2.1'}\nusers:\n- name: u\n  user: {client-certificate-data: 'QUJD'}", "must be given together"),
         ("current-context: x\ncontexts:\n- name: x\n  context: {cluster: c, user: u}\nclusters:\n- name: c\n  cluster: {server: 'https://192.0.2.1'}\nusers:\n- name: u\n  user: {exec: {command: foo}}", "exec and auth-provider"),
         ("[1, 2", "invalid YAML"),
+        ("current-context: x\ncontexts:\n- name: x\n  context: {cluster: c}\nclusters:\n- name: c\n  cluster: {server: 'https://192.0.2.1', insecure-skip-tls-verify: maybe}", "insecure-skip-tls-verify is \"maybe\"; use true or false"),
     ])
     func errors(body: String, expected: String) {
         #expect {
@@ -73,6 +74,12 @@ struct KubeConfigTests {
             let e = error as! KubeError
             return e.code == .configuration && e.message.contains("/etc/kube/config") && e.message.contains(expected)
         }
+    }
+
+    /// Scalars are read as written: a token of digits is still a token, not a number that is dropped.
+    @Test func numericLookingTokenStaysAString() throws {
+        let body = "current-context: x\ncontexts:\n- name: x\n  context: {cluster: c, user: u}\nclusters:\n- name: c\n  cluster: {server: 'https://192.0.2.1'}\nusers:\n- name: u\n  user: {token: 0123456789}"
+        #expect(try KubeConfig.parse(body, path: "/k", baseDirectory: "/etc/k").credentials == .token("0123456789"))
     }
 
     @Test func inClusterFailsClosedWithoutCA() throws {
