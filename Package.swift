@@ -74,8 +74,8 @@ let package = Package(
             ]
         ),
 
-        // glibc heap controls (trim, arena limit) that Swift's Glibc module leaves out.
-        .target(name: "CHeap"),
+        // jemalloc as the process allocator, and its controls (decay, purge, statistics).
+        .target(name: "CHeap", linkerSettings: [.linkedLibrary("jemalloc")]),
 
         // What both executables share: /metrics, /healthz, /readyz, logging, exit codes, heap trimming.
         .target(

@@ -36,10 +36,10 @@ public struct Endpoints: Sendable {
         return services
     }
 
-    /// Runs until SIGTERM/SIGINT (graceful) and shuts the client down either way; a heap
-    /// trimmer runs beside the services.
+    /// Runs until SIGTERM/SIGINT (graceful) and shuts the client down either way; the heap
+    /// monitor runs beside the services.
     public static func run(_ services: [any ServiceLifecycle.Service], closing client: KubernetesClient, logger: Logger) async throws {
-        let group = ServiceGroup(services: services + [HeapTrimmer()], gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [], logger: logger)
+        let group = ServiceGroup(services: services + [HeapMonitor()], gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [], logger: logger)
         do {
             try await group.run()
         } catch {

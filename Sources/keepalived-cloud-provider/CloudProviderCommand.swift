@@ -104,7 +104,7 @@ struct CloudProviderCommand: AsyncParsableCommand {
 
     func run() async throws {
         LogSetup.bootstrap(format: logFormat, level: logLevel)
-        HeapTrimmer.limitArenas()
+        HeapMonitor.configure()
         let registry = Endpoints.bootstrapMetrics()
         var logger = Logger(label: "keepalived-cloud-provider")
         logger[metadataKey: "cluster"] = "\(clusterName)"

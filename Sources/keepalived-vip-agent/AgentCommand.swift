@@ -101,7 +101,7 @@ struct AgentCommand: AsyncParsableCommand {
 
     func run() async throws {
         LogSetup.bootstrap(format: logFormat, level: logLevel)
-        HeapTrimmer.limitArenas()
+        HeapMonitor.configure()
         let registry = Endpoints.bootstrapMetrics()
         let nodeName = try resolvedNodeName()
         var logger = Logger(label: "keepalived-vip-agent")

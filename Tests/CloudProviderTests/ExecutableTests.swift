@@ -46,6 +46,10 @@ struct ExecutableTests {
         #expect(metrics.body.contains("keepalived_lb_reconcile_duration_seconds_bucket"))
         #expect(metrics.body.contains("keepalived_lb_workqueue_depth"))
         #expect(metrics.body.contains("keepalived_lb_configmap_writes_total"))
+        #expect(metrics.body.contains(#"keepalived_lb_api_requests_total{method="PATCH",resource="services/status",code="200"} 1"#))
+        // jemalloc is the allocator: its statistics count the process's own heap (megabytes, not zero).
+        // (The gauge reads 0 until the monitor's first round, two seconds in.)
+        #expect(await eventually { (Self.sample("keepalived_lb_heap_allocated_bytes", port: metricsPort) ?? 0) > 1_000_000 })
 
         process.signal(SIGTERM)
         let status = await process.exitStatus()
@@ -55,6 +59,15 @@ struct ExecutableTests {
         #expect(released.spec.holderIdentity == "", "the lease is handed back on SIGTERM")
         let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
         #expect(output.contains("\"msg\":\"became leader\""), "json logs: \(output.prefix(400))")
+    }
+}
+
+extension ExecutableTests {
+    /// One unlabelled sample of a metric, or nil while it is not exported yet.
+    static func sample(_ name: String, port: Int) -> Double? {
+        LocalHTTP.get(port: port, path: "/metrics")?.body.split(separator: "\n")
+            .first { $0.hasPrefix(name + " ") }
+            .flatMap { Double($0.split(separator: " ").last ?? "") }
     }
 }
 

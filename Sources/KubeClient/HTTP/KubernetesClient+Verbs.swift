@@ -66,19 +66,30 @@ extension KubernetesClient {
     /// Every page of a list, `pageSize` items at a time. The result's resourceVersion is the
     /// first page's, which is where a watch must start.
     public func listAll<T: KubernetesObject>(_ type: T.Type, namespace: String? = nil, options: ListOptions = ListOptions(), pageSize: Int = 500) async throws(KubeError) -> ObjectList<T> {
+        var items: [T] = []
+        let version = try await listPages(T.self, namespace: namespace, options: options, pageSize: pageSize) { items += $0 }
+        return ObjectList(items: items, resourceVersion: version, continueToken: nil)
+    }
+
+    /// Hands each page to `body` as it arrives and returns the first page's resourceVersion: a
+    /// caller that keeps a reduced copy of each object never holds thousands of whole ones at once.
+    /// Runs on the caller's actor, so `body` may keep what it reduces in that actor's state.
+    public func listPages<T: KubernetesObject>(_ type: T.Type, namespace: String? = nil, options: ListOptions = ListOptions(), pageSize: Int = 500,
+                                               isolation: isolated (any Actor)? = #isolation,
+                                               _ body: ([T]) -> Void) async throws(KubeError) -> String {
         var options = options
         options.limit = pageSize
         options.continueToken = nil
-        var first = try await list(T.self, namespace: namespace, options: options)
+        let first = try await list(T.self, namespace: namespace, options: options)
         var token = first.continueToken
+        body(first.items)
         while let next = token {
             options.continueToken = next
             let page = try await list(T.self, namespace: namespace, options: options)
-            first.items += page.items
             token = page.continueToken
+            body(page.items)
         }
-        first.continueToken = nil
-        return first
+        return first.resourceVersion
     }
 
     public func create<T: KubernetesObject>(_ object: T, namespace: String? = nil) async throws(KubeError) -> T {

@@ -1,0 +1,38 @@
+import CHeap
+import Metrics
+import ServiceLifecycle
+
+/// Keeps the resident set close to what the process uses: jemalloc purges freed pages in the
+/// background about a second after a burst (a relist, thousands of watch events, large
+/// ConfigMap writes); this service reports the heap and purges at once when a lot is held.
+public struct HeapMonitor: Service {
+    let interval: Duration
+    /// Resident-but-unused bytes worth an immediate purge.
+    let threshold: Int
+    private let purges = Counter(label: "keepalived_lb_heap_purges_total")
+    private let allocated = Gauge(label: "keepalived_lb_heap_allocated_bytes")
+    private let resident = Gauge(label: "keepalived_lb_heap_resident_bytes")
+
+    public init(interval: Duration = .seconds(2), threshold: Int = 8 << 20) {
+        self.interval = interval
+        self.threshold = threshold
+    }
+
+    /// Call once, first thing in `main`: background purging with a one-second decay.
+    public static func configure() {
+        _ = klb_heap_configure()
+    }
+
+    public func run() async throws {
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            try await Task.sleep(for: interval)
+            let used = klb_heap_allocated_bytes(), held = klb_heap_resident_bytes()
+            if held > used + threshold {
+                klb_heap_purge()
+                purges.increment()
+            }
+            allocated.record(used)
+            resident.record(klb_heap_resident_bytes())
+        }
+    }
+}
