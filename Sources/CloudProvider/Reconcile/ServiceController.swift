@@ -70,13 +70,9 @@ public actor ServiceController {
             }
         }
         defer { configMapWatch.cancel() }
-        // A plan written before the node list is known would name no node and empty every agent.
-        while await !nodeInformer.hasSynced {
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        await nodesChanged(flush: false)
         try await withThrowingTaskGroup(of: Void.self) { group in
-            // Keys queue up from the first list on; workers start once the ledger is restored.
+            // Keys queue up from the first list on (the Service and Node lists run side by side);
+            // workers start once the ledger is restored.
             group.addTask {
                 await self.informer.run { event in
                     switch event {
@@ -92,9 +88,13 @@ public actor ServiceController {
                                          completed: { await self.published($0, error: $1) })
             }
             do {
-                while await !informer.hasSynced {
-                    try await Task.sleep(for: .milliseconds(20))
+                // A plan written before the node list is known would name no node and empty every agent.
+                while true {
+                    let nodesListed = await nodeInformer.hasSynced, servicesListed = await informer.hasSynced
+                    if nodesListed && servicesListed { break }
+                    try await Task.sleep(for: .milliseconds(5))
                 }
+                await nodesChanged(flush: false)
                 try await restore()
                 try await writer.flush(upTo: generation)
             } catch {
