@@ -88,6 +88,10 @@ struct ControllerBench: AsyncParsableCommand {
         let pendingAddresses = await burstSeen.addresses(of: pending)
         precondition(Set(pendingAddresses).count == burst, "duplicate or missing addresses")
         report(suite: "controller", name: "services_per_s", value: Double(burst) / (milliseconds(last - start) / 1000), unit: "services/s")
+        // How much of that is start-up (process, lists, ledger restore, first ConfigMap write).
+        if let first = await burstSeen.firstSighting(of: pending) {
+            report(suite: "controller", name: "burst_start_to_first_ip", value: milliseconds(first - start), unit: "ms")
+        }
         // What the burst cost the server, from the controller's own request counter.
         if let metrics = LocalHTTP.get(port: metricsPort, path: "/metrics")?.body {
             let requests = apiRequests(metrics)
@@ -289,6 +293,9 @@ actor IngressWatcher {
     }
 
     func addresses(of names: [String]) -> [String] { names.compactMap { seen[$0]?.ip } }
+
+    /// When the first of `names` got its address.
+    func firstSighting(of names: [String]) -> ContinuousClock.Instant? { names.compactMap { seen[$0]?.at }.min() }
 
     /// When the last of `names` got its address; reports progress on stderr every 10 s so a
     /// stalled run shows where it stands.
