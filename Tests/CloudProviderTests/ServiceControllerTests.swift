@@ -61,6 +61,29 @@ struct ServiceControllerTests {
         #expect(await controller.configMapWrites < names.count)
     }
 
+    /// A status never names an address the ConfigMap does not hold: while the ConfigMap cannot be
+    /// written the Service waits (finalizer on, no address), and gets it once writing works again.
+    @Test func statusWaitsForTheConfigMapAndFollowsOnceItCanBeWritten() async throws {
+        let h = try await ControllerHarness.make()
+        try await h.cluster.bindDeployRole("keepalived-cloud-provider", to: "klb-controller", namespace: h.namespace)
+        let (_, task) = h.start(try h.configuration(), client: try h.cluster.controllerClient())
+        defer { task.cancel() }
+        _ = try await h.loadBalancer("first")
+        #expect(try await eventually { try await h.ingress("first") == ["10.210.1.65"] })
+
+        // The namespaced Role is what allows writing the ConfigMap; Services stay writable.
+        try await h.cluster.unbindDeployRole(user: "klb-controller", namespace: h.namespace)
+        _ = try await h.loadBalancer("second")
+        #expect(try await eventually { try await h.service("second")?.metadata.finalizers.contains(ControllerConfiguration.finalizer) == true })
+        try await Task.sleep(for: .seconds(1))
+        #expect(try await h.ingress("second").isEmpty)
+        #expect(try await h.configMapData()["10.210.1.66"] == nil)
+
+        try await h.cluster.bindDeployRole("keepalived-cloud-provider", to: "klb-controller", namespace: h.namespace)
+        #expect(try await eventually { try await h.ingress("second") == ["10.210.1.66"] })
+        #expect(try await h.configMapData()["10.210.1.66"] == "\(h.namespace)/second")
+    }
+
     @Test func changingTheTypeAwayReleasesAndCleansStatus() async throws {
         let h = try await ControllerHarness.make()
         let (controller, task) = h.start(try h.configuration())

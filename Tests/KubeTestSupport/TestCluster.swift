@@ -71,6 +71,12 @@ public struct TestCluster: Sendable {
         try await kubectlGate.apply(kubeconfig: adminKubeconfig, path: path)
     }
 
+    /// Takes back the namespaced part of `bindDeployRole` (the Role's binding in `namespace`).
+    public func unbindDeployRole(user: String, namespace: String) async throws {
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("unbind-\(user)-\(namespace).log").path
+        try await kubectlGate.run(["-n", namespace, "delete", "rolebinding", user], kubeconfig: adminKubeconfig, log: log)
+    }
+
     /// A fresh namespace for one test, so parallel tests never see each other's objects.
     public func makeNamespace(_ client: KubernetesClient, prefix: String = "t") async throws -> String {
         let name = "\(prefix)-\(UInt32.random(in: 0...UInt32.max))".lowercased()
@@ -154,17 +160,21 @@ private let kubectlGate = KubectlGate()
 
 private actor KubectlGate {
     func apply(kubeconfig: String, path: String) async throws {
-        let log = path + ".log"
+        try await run(["apply", "-f", path], kubeconfig: kubeconfig, log: path + ".log")
+    }
+
+    /// Runs kubectl, retried twice (a concurrent apply of the same missing object fails once).
+    func run(_ arguments: [String], kubeconfig: String, log: String) async throws {
         defer { try? FileManager.default.removeItem(atPath: log) }
         var output = ""
         for _ in 0..<3 {
-            let child = try ChildProcess.spawn(["kubectl", "--kubeconfig", kubeconfig, "apply", "-f", path], outputPath: log)
+            let child = try ChildProcess.spawn(["kubectl", "--kubeconfig", kubeconfig] + arguments, outputPath: log)
             let status = await child.exitStatus()
             if status == 0 { return }
             output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
             try await Task.sleep(for: .milliseconds(200))
         }
-        throw TestEnvironmentError(message: "kubectl apply -f \(path) failed:\n\(output)")
+        throw TestEnvironmentError(message: "kubectl \(arguments.joined(separator: " ")) failed:\n\(output)")
     }
 }
 
