@@ -78,6 +78,10 @@ struct ServiceControllerTests {
         try await Task.sleep(for: .seconds(1))
         #expect(try await h.ingress("second").isEmpty)
         #expect(try await h.configMapData()["10.210.1.66"] == nil)
+        // The owner is told why, as upstream's service controller would.
+        #expect(try await eventually {
+            try await h.events(for: "second").contains { $0.reason == "SyncLoadBalancerFailed" && $0.type == "Warning" && ($0.message ?? "").contains("configmaps") }
+        })
 
         try await h.cluster.bindDeployRole("keepalived-cloud-provider", to: "klb-controller", namespace: h.namespace)
         #expect(try await eventually { try await h.ingress("second") == ["10.210.1.66"] })

@@ -122,9 +122,7 @@ public actor ServiceController {
                 // A handed-over key stays "processing" until its status is written.
                 if try await reconcile(key) == .finished { await queue.done(key) }
             } catch {
-                metrics.reconcileErrors.increment()
-                logger.warning("reconcile failed; will retry", metadata: ["service": "\(key)", "error": "\(error)"])
-                await queue.retry(key)
+                await failed(key, error)
             }
             metrics.reconcileDuration.record(duration: ContinuousClock.now - started)
             metrics.queueDepth.record(await queue.depth)
@@ -167,8 +165,20 @@ public actor ServiceController {
             await queue.done(key)
             return
         }
+        await failed(key, error)
+    }
+
+    /// A reconcile or its status write failed: logged, told to the Service's owner as upstream's
+    /// service controller does (a Warning `SyncLoadBalancerFailed`, aggregated while it repeats),
+    /// and retried with backoff. Allocation failures already have their own event.
+    func failed(_ key: String, _ error: any Error) async {
         metrics.reconcileErrors.increment()
-        logger.warning("status update failed; will retry", metadata: ["service": "\(key)", "error": "\(error)"])
+        logger.warning("reconcile failed; will retry", metadata: ["service": "\(key)", "error": "\(error)"])
+        if !(error is IPAMError), let service = await informer.get(key) {
+            let reason = (error as? KubeError)?.message ?? "\(error)"
+            events.post(service.reference, type: .warning, reason: "SyncLoadBalancerFailed",
+                        message: "Error syncing load balancer (will retry): \(reason.prefix(900))")
+        }
         await queue.retry(key)
     }
 
