@@ -33,11 +33,30 @@ public actor EventRecorder {
 
     private struct Pending: Sendable {
         var postedAt: Date
-        var object: ObjectReference
+        var object: Target
         var type: EventType
         var reason: String
         var message: String
     }
+
+    /// The involved object as plain strings: thousands of queued events in a burst cost a few
+    /// hundred bytes each instead of a dictionary tree each.
+    private struct Target: Sendable {
+        let apiVersion, kind, namespace, name, uid, resourceVersion: String?
+
+        init(_ reference: ObjectReference) {
+            (apiVersion, kind, namespace, name, uid, resourceVersion) =
+                (reference.apiVersion, reference.kind, reference.namespace, reference.name, reference.uid, reference.resourceVersion)
+        }
+
+        var reference: ObjectReference {
+            var reference = ObjectReference()
+            (reference.apiVersion, reference.kind, reference.namespace, reference.name, reference.uid, reference.resourceVersion) =
+                (apiVersion, kind, namespace, name, uid, resourceVersion)
+            return reference
+        }
+    }
+
     /// `post` queues here and one writer drains it, in order, like client-go's broadcaster: events
     /// never take more than one request slot from the reconciles that produce them.
     private nonisolated let queue: AsyncStream<Pending>.Continuation
@@ -72,7 +91,7 @@ public actor EventRecorder {
                         try? await Task.sleep(for: .milliseconds(20))
                     }
                 }
-                await self?.record(pending.object, type: pending.type, reason: pending.reason, message: pending.message, at: pending.postedAt)
+                await self?.record(pending.object.reference, type: pending.type, reason: pending.reason, message: pending.message, at: pending.postedAt)
             }
         }
     }
@@ -86,7 +105,7 @@ public actor EventRecorder {
 
     /// Records without waiting: reconcilers do not spend API round trips on events.
     public nonisolated func post(_ object: ObjectReference, type: EventType, reason: String, message: String) {
-        switch queue.yield(Pending(postedAt: Date(), object: object, type: type, reason: reason, message: message)) {
+        switch queue.yield(Pending(postedAt: Date(), object: Target(object), type: type, reason: reason, message: message)) {
         case .enqueued(let remaining): room.free.store(remaining, ordering: .relaxed)
         case .dropped:
             room.free.store(0, ordering: .relaxed)
