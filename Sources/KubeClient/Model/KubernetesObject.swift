@@ -166,11 +166,10 @@ extension KubernetesObject {
 
     /// What a controller of many objects caches: identity, lifecycle (finalizers, deletion), the
     /// named spec fields and annotations, and all of status (a merge patch of a status list must
-    /// carry the entries other controllers wrote). Labels, owner references and the rest go.
+    /// carry the entries other controllers wrote). Labels, owner references, apiVersion and kind
+    /// (the type says them) and the rest go.
     public func keeping(specFields: Set<String>, annotations keptAnnotations: Set<String>) -> Self {
         var copy = Self()
-        copy.json["apiVersion"] = json["apiVersion"]
-        copy.json["kind"] = json["kind"]
         if case .object(let metadata)? = json["metadata"] {
             var kept = metadata.filter { Self.identityAndLifecycle.contains($0.key) }
             if case .object(let annotations)? = metadata["annotations"] {

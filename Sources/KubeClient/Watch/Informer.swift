@@ -69,7 +69,10 @@ public actor Informer<T: KubernetesObject> {
     }
 
     private func store(_ object: T) -> Stored {
-        if storage == .compactJSON, let bytes = try? JSONWriter.write(.object(object.json)) {
+        if storage == .compactJSON, let written = try? JSONWriter.write(.object(object.json)) {
+            // A copy of exactly the written size: the writer's buffer grew by doubling, and the
+            // slack was a third of the cache.
+            let bytes = written.withUnsafeBufferPointer { Array($0) }
             return Stored(object: nil, bytes: bytes, resourceVersion: object.metadata.resourceVersion)
         }
         return Stored(object: object, bytes: [], resourceVersion: object.metadata.resourceVersion)
