@@ -127,6 +127,11 @@ let package = Package(
         ),
 
         .testTarget(name: "IPAMTests", dependencies: ["IPAM"]),
+        .testTarget(name: "ObservabilityTests", dependencies: [
+            "Observability",
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "ProcessSupervisionTests", dependencies: ["ProcessSupervision"]),
         // Golden files are read from the source tree by path (UPDATE_GOLDEN=1 rewrites them there).
         .testTarget(name: "KeepalivedTests", dependencies: ["Keepalived", "IPAM"], exclude: ["Golden"]),

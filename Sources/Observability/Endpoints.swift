@@ -37,9 +37,11 @@ public struct Endpoints: Sendable {
     }
 
     /// Runs until SIGTERM/SIGINT (graceful) and shuts the client down either way; the heap
-    /// monitor runs beside the services.
+    /// monitor runs beside the services. A group shuts its services down last to first, one
+    /// after the other: the monitor goes first in the list so it never stands before the
+    /// services whose shutdown is timed (the agent handing its VIPs over, the Lease released).
     public static func run(_ services: [any ServiceLifecycle.Service], closing client: KubernetesClient, logger: Logger) async throws {
-        let group = ServiceGroup(services: services + [HeapMonitor()], gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [], logger: logger)
+        let group = ServiceGroup(services: [HeapMonitor()] + services, gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [], logger: logger)
         do {
             try await group.run()
         } catch {

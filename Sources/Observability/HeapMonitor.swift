@@ -23,16 +23,19 @@ public struct HeapMonitor: Service {
         _ = klb_heap_configure()
     }
 
+    /// Ends at once on a graceful shutdown: a shutdown must never wait out one of its sleeps.
     public func run() async throws {
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            try await Task.sleep(for: interval)
-            let used = klb_heap_allocated_bytes(), held = klb_heap_resident_bytes()
-            if held > used + threshold {
-                klb_heap_purge()
-                purges.increment()
+        try? await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                try await Task.sleep(for: interval)
+                let used = klb_heap_allocated_bytes(), held = klb_heap_resident_bytes()
+                if held > used + threshold {
+                    klb_heap_purge()
+                    purges.increment()
+                }
+                allocated.record(used)
+                resident.record(klb_heap_resident_bytes())
             }
-            allocated.record(used)
-            resident.record(klb_heap_resident_bytes())
         }
     }
 }
