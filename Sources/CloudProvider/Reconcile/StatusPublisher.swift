@@ -49,13 +49,24 @@ actor StatusPublisher<Payload: Sendable> {
     func run(flush: @escaping Flush, patch: @escaping Patch, completed: @escaping Completed) async {
         await withTaskGroup(of: Void.self) { group in
             var inFlight = 0
+            // The ConfigMap holds every VIP, so each write costs the server (and etcd, which keeps
+            // every revision until compaction) the whole ledger. Back-to-back writes rest as long
+            // as the last one took: at most half the time is spent writing, batches grow with the
+            // ledger, and a Service arriving after a quiet spell never waits.
+            var lastFlush: (ended: ContinuousClock.Instant, took: Duration)?
             for await _ in signal {
                 while !Task.isCancelled {
+                    if let lastFlush, ContinuousClock.now < lastFlush.ended + lastFlush.took {
+                        try? await Task.sleep(until: lastFlush.ended + lastFlush.took)
+                    }
                     let batch = takeBatch()
                     guard let target = batch.map(\.generation).max() else { break }
+                    let started = ContinuousClock.now
                     do {
                         try await flush(target)
+                        lastFlush = (.now, .now - started)
                     } catch {
+                        lastFlush = (.now, .now - started)
                         for publication in batch { await completed(publication, error) }
                         outstanding -= batch.count
                         continue
