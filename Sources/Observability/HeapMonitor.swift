@@ -1,4 +1,5 @@
 import CHeap
+import Logging
 import Metrics
 import ServiceLifecycle
 
@@ -18,9 +19,12 @@ public struct HeapMonitor: Service {
         self.threshold = threshold
     }
 
-    /// Call once, first thing in `main`: background purging with a one-second decay.
-    public static func configure() {
-        _ = klb_heap_configure()
+    /// Call once, early in `main`: background purging with a one-second decay. A failure means
+    /// jemalloc is not the allocator (or refused the settings): the process runs, holding more.
+    public static func configure(logger: Logger) {
+        if klb_heap_configure() != 0 {
+            logger.warning("could not configure jemalloc (background purge, 1 s decay); freed memory may stay resident")
+        }
     }
 
     /// Ends at once on a graceful shutdown: a shutdown must never wait out one of its sleeps.

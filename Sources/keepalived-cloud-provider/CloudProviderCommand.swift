@@ -104,9 +104,9 @@ struct CloudProviderCommand: AsyncParsableCommand {
 
     func run() async throws {
         LogSetup.bootstrap(format: logFormat, level: logLevel)
-        HeapMonitor.configure()
         let registry = Endpoints.bootstrapMetrics()
         var logger = Logger(label: "keepalived-cloud-provider")
+        HeapMonitor.configure(logger: logger)
         logger[metadataKey: "cluster"] = "\(clusterName)"
         let environment = ProcessInfo.processInfo.environment
 

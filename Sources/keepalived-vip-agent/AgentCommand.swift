@@ -101,10 +101,10 @@ struct AgentCommand: AsyncParsableCommand {
 
     func run() async throws {
         LogSetup.bootstrap(format: logFormat, level: logLevel)
-        HeapMonitor.configure()
         let registry = Endpoints.bootstrapMetrics()
         let nodeName = try resolvedNodeName()
         var logger = Logger(label: "keepalived-vip-agent")
+        HeapMonitor.configure(logger: logger)
         logger[metadataKey: "node"] = "\(nodeName)"
         let environment = ProcessInfo.processInfo.environment
 

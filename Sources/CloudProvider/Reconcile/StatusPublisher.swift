@@ -62,12 +62,11 @@ actor StatusPublisher<Payload: Sendable> {
                     let batch = takeBatch()
                     guard let target = batch.map(\.generation).max() else { break }
                     let started = ContinuousClock.now
-                    do {
-                        try await flush(target)
-                        lastFlush = (.now, .now - started)
-                    } catch {
-                        lastFlush = (.now, .now - started)
-                        for publication in batch { await completed(publication, error) }
+                    var failure: (any Error)?
+                    do { try await flush(target) } catch { failure = error }
+                    lastFlush = (.now, .now - started)
+                    if let failure {
+                        for publication in batch { await completed(publication, failure) }
                         outstanding -= batch.count
                         continue
                     }

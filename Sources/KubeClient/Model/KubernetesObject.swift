@@ -154,16 +154,6 @@ extension KubernetesObject {
         return copy
     }
 
-    /// Keeps only the named top-level fields of `spec` (and all of metadata and status): for
-    /// caches of controllers that read a few spec fields of many objects.
-    public func keepingSpecFields(_ fields: Set<String>) -> Self {
-        var copy = withoutBookkeeping()
-        if case .object(let spec)? = copy.json["spec"] {
-            copy.json["spec"] = .object(spec.filter { fields.contains($0.key) })
-        }
-        return copy
-    }
-
     /// What a controller of many objects caches: identity, lifecycle (finalizers, deletion), the
     /// named spec fields and annotations, and all of status (a merge patch of a status list must
     /// carry the entries other controllers wrote). Labels, owner references, apiVersion and kind
