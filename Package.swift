@@ -128,7 +128,7 @@ let package = Package(
 
         .testTarget(name: "IPAMTests", dependencies: ["IPAM"]),
         .testTarget(name: "ObservabilityTests", dependencies: [
-            "Observability",
+            "Observability", "KubeClient",
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -140,7 +140,10 @@ let package = Package(
         .target(name: "KubeTestSupport", dependencies: ["KubeClient", "ProcessSupervision"], path: "Tests/KubeTestSupport"),
         .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "KubeTestSupport"]),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "IPAM", "KubeTestSupport"]),
-        .testTarget(name: "NodeAgentTests", dependencies: ["NodeAgent", "CloudProvider", "Keepalived", "KubeClient", "IPAM", "KubeTestSupport"]),
+        .testTarget(name: "NodeAgentTests", dependencies: [
+            "NodeAgent", "CloudProvider", "Keepalived", "KubeClient", "IPAM", "KubeTestSupport",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -9,6 +10,16 @@ import Glibc
 /// a descriptor that grandchildren inherit; both made tests hang.
 public final class ChildProcess: Sendable {
     public let pid: pid_t
+
+    /// The exit is recorded once, by whoever reaps the child: a reaped pid cannot be waited for
+    /// again, so every later question must be answered from here (else a stop waits its full grace).
+    private struct Exit {
+        var status: Int32?
+        var waiters: [CheckedContinuation<Int32, Never>] = []
+        var waiting = false
+    }
+
+    private let exit = Mutex(Exit())
 
     private init(pid: pid_t) {
         self.pid = pid
@@ -76,24 +87,52 @@ public final class ChildProcess: Sendable {
 
     /// Whether it has exited, without blocking; reaps it when it has.
     public func hasExited() -> Int32? {
-        var status: Int32 = 0
-        guard waitpid(pid, &status, WNOHANG) == pid else { return nil }
-        return Self.decode(status)
+        exit.withLock { state in
+            if let status = state.status { return status }
+            var raw: Int32 = 0
+            guard waitpid(pid, &raw, WNOHANG) == pid else { return nil }
+            return Self.record(Self.decode(raw), in: &state)
+        }
     }
 
     /// Waits for exit off the cooperative pool; returns the exit status (128+n for a signal).
     public func exitStatus() async -> Int32 {
         await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
-                continuation.resume(returning: self.waitBlocking())
+            let startWaiter = exit.withLock { state -> Bool in
+                if let status = state.status {
+                    continuation.resume(returning: status)
+                    return false
+                }
+                state.waiters.append(continuation)
+                defer { state.waiting = true }
+                return !state.waiting
+            }
+            if startWaiter {
+                DispatchQueue.global().async { _ = self.waitBlocking() }
             }
         }
     }
 
+    /// Blocks until the child has exited; safe to call alongside `exitStatus()` and `hasExited()`.
     public func waitBlocking() -> Int32 {
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        return Self.decode(status)
+        if let status = exit.withLock({ $0.status }) { return status }
+        var raw: Int32 = 0
+        var result: pid_t
+        repeat { result = waitpid(pid, &raw, 0) } while result < 0 && errno == EINTR
+        if result == pid {
+            return exit.withLock { Self.record(Self.decode(raw), in: &$0) }
+        }
+        // Reaped by `hasExited()` meanwhile, which records the status under the lock before it
+        // lets go of it.
+        return exit.withLock { $0.status } ?? -1
+    }
+
+    private static func record(_ status: Int32, in state: inout Exit) -> Int32 {
+        if let recorded = state.status { return recorded }
+        state.status = status
+        for waiter in state.waiters { waiter.resume(returning: status) }
+        state.waiters = []
+        return status
     }
 
     private static func decode(_ status: Int32) -> Int32 {
@@ -105,13 +144,12 @@ public final class ChildProcess: Sendable {
     public func stop(grace: Duration = .seconds(5)) {
         kill(pid, SIGTERM)
         let deadline = ContinuousClock.now + grace
-        var status: Int32 = 0
         while ContinuousClock.now < deadline {
-            if waitpid(pid, &status, WNOHANG) == pid { return }
+            if hasExited() != nil { return }
             usleep(20_000)
         }
         kill(pid, SIGKILL)
-        _ = waitpid(pid, &status, 0)
+        _ = waitBlocking()
     }
 }
 

@@ -221,9 +221,98 @@ struct ServiceControllerTests {
         let after = await controller.configMapWrites
         #expect(after > writes && after <= writes + 2, "\(writes) → \(after) writes")
 
+        // Undone, and said so: an event on the ConfigMap naming what was put back and taken out.
+        #expect(try await eventually {
+            try await h.events(for: "vip-configmap").contains {
+                $0.reason == "ConfigMapRepaired" && $0.type == "Warning" && $0.involvedObject.kind == "ConfigMap"
+                    && $0.message?.contains("restored 10.210.1.65") == true && $0.message?.contains("removed 10.210.1.99") == true
+            }
+        })
+
         try await h.admin.delete(ConfigMap.self, namespace: h.namespace, name: "vip-configmap")
         #expect(try await eventually { try await h.configMapData() == ["10.210.1.65": "\(h.namespace)/web"] })
         #expect(try await h.plan()?.instances.flatMap(\.addresses).map(\.description) == ["10.210.1.65"])
+        #expect(try await eventually {
+            try await h.events(for: "vip-configmap").contains { $0.reason == "ConfigMapRepaired" && $0.message?.contains("deleted") == true }
+        })
+    }
+
+    /// What is being served wins a restart: a stale record in the predecessor's ledger annotation
+    /// (and a status edited to another Service's address) used to beat the status and data the
+    /// agents serve, so two Services swapped addresses.
+    @Test func restoreKeepsWhatIsServedOverStaleRecords() async throws {
+        let h = try await ControllerHarness.make()
+        var (_, task) = h.start(try h.configuration())
+        let old = try await h.loadBalancer("old")
+        #expect(try await eventually { try await h.ingress("old") == ["10.210.1.65"] })
+        try await Task.sleep(for: .milliseconds(1100))  // creation times have one-second resolution
+        _ = try await h.loadBalancer("young")
+        #expect(try await eventually { try await h.ingress("young") == ["10.210.1.66"] })
+        task.cancel()
+        _ = await task.result
+
+        // While the controller is away: the older Service's records point at the younger one's address.
+        var cm = try await h.admin.get(ConfigMap.self, namespace: h.namespace, name: "vip-configmap")
+        cm.metadata.annotations[LegacyLedger.annotation] = LegacyLedger(records: [
+            .init(uid: old.metadata.uid!, ip: "10.210.1.66", serviceNamespace: h.namespace, serviceName: "old", forwardMethod: nil)
+        ]).json()
+        _ = try await h.admin.update(cm)
+        _ = try await h.admin.patch(Service.self, namespace: h.namespace, name: "old",
+                                    .merge(["status": ["loadBalancer": ["ingress": [["ip": "10.210.1.66"]]]]]), subresource: "status")
+
+        (_, task) = h.start(try h.configuration())
+        defer { task.cancel() }
+        #expect(try await eventually { try await h.ingress("old") == ["10.210.1.65"] }, "old keeps what the ConfigMap serves for it")
+        #expect(try await h.ingress("young") == ["10.210.1.66"], "young keeps what is served for it")
+        #expect(try await eventually {
+            try await h.events(for: "old").contains {
+                $0.reason == "IPConflict" && $0.message?.contains("Service \(h.namespace)/young keeps it") == true
+                    && $0.message?.contains("being served") == true
+            }
+        })
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(try await h.ingress("young") == ["10.210.1.66"])
+        #expect(try await h.configMapData() == ["10.210.1.65": "\(h.namespace)/old", "10.210.1.66": "\(h.namespace)/young"])
+    }
+
+    /// An IPv4-only Service (by its ClusterIP: v1.20 drops spec.ipFamilies) that asks for an IPv6
+    /// address is refused: kube-proxy would never serve it. Others are unaffected.
+    @Test func aRequestedAddressOfTheWrongFamilyIsRefused() async throws {
+        let h = try await ControllerHarness.make()
+        let (_, task) = h.start(try h.configuration(cidrs: ["10.210.1.64/26", "2001:db8:1::/120"]))
+        defer { task.cancel() }
+        let annotation = ControllerConfiguration.requestedIPsAnnotation
+        let wrong = try await h.loadBalancer("wrong-family", annotations: [annotation: "2001:db8:1::10"])
+        #expect(try IPAddress(#require(wrong.spec.clusterIP)).family == .ipv4, "the test server gives IPv4 ClusterIPs")
+        _ = try await h.loadBalancer("bystander")
+        #expect(try await eventually {
+            try await h.events(for: "wrong-family").contains {
+                $0.reason == "IPFamilyMismatch" && $0.type == "Warning" && $0.message?.contains("IPv4 only") == true
+            }
+        })
+        #expect(try await eventually {
+            try await h.service("wrong-family")?.status.conditions.first { $0.type == ControllerConfiguration.conditionType }?.reason
+                == "IPFamilyMismatch"
+        })
+        #expect(try await h.ingress("wrong-family").isEmpty)
+        #expect(try await eventually { try await h.ingress("bystander") == ["10.210.1.65"] })
+        #expect(try await h.configMapData() == ["10.210.1.65": "\(h.namespace)/bystander"])
+    }
+
+    /// A 100 KB annotation does not become a 100 KB event; control characters arrive escaped.
+    @Test func eventMessagesAreBoundedAndEscaped() async throws {
+        let h = try await ControllerHarness.make()
+        let (_, task) = h.start(try h.configuration())
+        defer { task.cancel() }
+        let huge = "\n}\u{1b}[2J" + String(repeating: "N", count: 100_000)
+        _ = try await h.loadBalancer("huge", annotations: [ForwardMethod.annotation: huge])
+        _ = try await h.loadBalancer("bystander")
+        #expect(try await eventually { try await h.events(for: "huge").contains { $0.reason == "InvalidForwardMethod" } })
+        let event = try #require(try await h.events(for: "huge").first { $0.reason == "InvalidForwardMethod" })
+        let message = try #require(event.message)
+        #expect(message.utf8.count <= SafeText.eventMessageLimit + 32, "\(message.utf8.count) bytes")
+        #expect(!message.contains("\n") && !message.contains("\u{1b}"), "control characters escaped: \(message.prefix(80))")
+        #expect(try await eventually { try await h.ingress("bystander") == ["10.210.1.65"] })
     }
 
     @Test func runsUnderTheLeastPrivilegeRoleFromDeploy() async throws {

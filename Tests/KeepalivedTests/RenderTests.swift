@@ -48,6 +48,20 @@ struct RenderTests {
         #expect(KeepalivedConfig.render(plan: plan, node: node) == KeepalivedConfig.render(plan: try Self.plan(), node: node))
     }
 
+    /// Adjacent priorities let two backups' takeover timers fire within a millisecond: both
+    /// became master after a handover. Every rank is distinct and well apart, whatever the size.
+    @Test func backupPrioritiesAreSpacedSoTakeoverTimersDiffer() {
+        for nodes in 1...64 {
+            let priorities = (0..<nodes).map { KeepalivedConfig.priority(rank: $0, nodeCount: nodes) }
+            #expect(priorities.allSatisfy { (1...254).contains($0) }, "\(nodes) nodes: \(priorities)")
+            #expect(Set(priorities).count == nodes, "\(nodes) nodes: \(priorities)")
+            let gaps = zip(priorities, priorities.dropFirst()).map { $0 - $1 }
+            let expected = min(KeepalivedConfig.maximumPriorityStep, 249 / max(1, nodes - 1))
+            #expect(gaps.allSatisfy { $0 >= expected }, "\(nodes) nodes: \(priorities)")
+        }
+        #expect((0..<3).map { KeepalivedConfig.priority(rank: $0, nodeCount: 3) } == [250, 200, 150])
+    }
+
     /// Everything a user can write (annotations, names) or an agent flag carries is refused before
     /// it could reach keepalived.conf.
     @Test func userTextCannotInjectConfiguration() throws {

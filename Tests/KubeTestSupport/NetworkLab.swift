@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -26,11 +27,12 @@ public final class NetworkLab: @unchecked Sendable {
     public let prefix: String
     public private(set) var namespaces: [String] = []
     private let lock = NSLock()
-    nonisolated(unsafe) private static var counter = 0
+    /// Labs made by parallel tests need distinct names.
+    private static let counter = Atomic<Int>(0)
 
     public init() throws {
-        Self.counter += 1
-        prefix = "klbt-\(getpid())-\(Self.counter)"
+        let number = Self.counter.add(1, ordering: .relaxed).newValue
+        prefix = "klbt-\(getpid())-\(number)"
         registerLabForCleanup(prefix)
     }
 

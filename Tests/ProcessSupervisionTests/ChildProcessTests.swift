@@ -50,6 +50,30 @@ struct ChildProcessTests {
         #expect(await sleeper.exitStatus() == 128 + SIGTERM)
     }
 
+    /// Once one waiter has reaped the child, every other way of asking must still see the exit:
+    /// the supervisor's stop polled a reaped pid and always waited out its whole grace period.
+    @Test func anExitReapedByOneWaiterIsSeenByEveryOther() async throws {
+        let child = try ChildProcess.spawn(["sh", "-c", "exit 7"], outputPath: "/dev/null")
+        #expect(await child.exitStatus() == 7)
+        #expect(child.hasExited() == 7, "the non-blocking check sees the exit the async waiter reaped")
+        #expect(child.waitBlocking() == 7)
+        #expect(await child.exitStatus() == 7, "a second async waiter is answered at once")
+
+        let polled = try ChildProcess.spawn(["sh", "-c", "exit 5"], outputPath: "/dev/null")
+        while polled.hasExited() == nil { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(await polled.exitStatus() == 5, "the async waiter sees the exit the poll reaped")
+    }
+
+    /// `stop` returns once the child is gone, not after its grace period.
+    @Test func stopReturnsWhenTheChildHasExitedNotAfterTheGrace() async throws {
+        let child = try ChildProcess.spawn(["sleep", "30"], outputPath: "/dev/null")
+        async let watched = child.exitStatus()
+        let clock = ContinuousClock()
+        let elapsed = clock.measure { child.stop(grace: .seconds(60)) }
+        #expect(await watched == 128 + SIGTERM)
+        #expect(elapsed < .seconds(30), "stop took \(elapsed) with a 60 s grace")
+    }
+
     @Test func aMissingProgramIsAnErrorNamingIt() {
         #expect {
             _ = try ChildProcess.spawn(["/nonexistent/keepalived", "-n"], outputPath: "/dev/null")

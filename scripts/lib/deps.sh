@@ -20,6 +20,22 @@ ensure_packages() {
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
 }
 
+# The Debian archive this machine installs from, read from its apt sources (mirrors differ per site).
+debian_mirror() {
+  local uri
+  uri="$(awk '/^URIs:/ { for (i = 2; i <= NF; i++) if ($i !~ /security/) { print $i; exit } }' \
+    /etc/apt/sources.list.d/*.sources 2>/dev/null | head -n1)"
+  if [ -z "$uri" ]; then
+    uri="$(awk '$1 == "deb" && $0 !~ /security/ { for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) { print $i; exit } }' \
+      /etc/apt/sources.list 2>/dev/null | head -n1)"
+  fi
+  if [ -z "$uri" ]; then
+    log "no Debian archive found in /etc/apt/sources.list.d/*.sources or /etc/apt/sources.list"
+    return 1
+  fi
+  printf '%s\n' "$uri"
+}
+
 ensure_build_deps() {
   ensure_packages libnl-3-dev libnl-route-3-dev libjemalloc-dev pkg-config iproute2 keepalived etcd-server python3 openssl curl util-linux
   # Tests apply deploy/ manifests with kubectl; Debian's kubernetes-client provides one if absent.
@@ -36,9 +52,11 @@ ensure_apiserver() {
   if [ -x "$APISERVER_BIN" ]; then flock -u 9; return 0; fi
   local src="$KLB_CACHE/deb-src"
   if [ ! -f /etc/apt/sources.list.d/klb-deb-src.sources ]; then
+    local mirror
+    mirror="$(debian_mirror)"
     cat >/etc/apt/sources.list.d/klb-deb-src.sources <<SRC
 Types: deb-src
-URIs: http://deb.debian.org/debian
+URIs: $mirror
 Suites: bookworm
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg

@@ -58,12 +58,21 @@ public struct LoadBalancerRequest: Hashable, Sendable {
         }
         self.requested = requested
 
+        let own = Self.families(of: service)
+        if let stray = requested.first(where: { !own.isEmpty && !own.contains($0.family) }) {
+            let basis = (service.spec.ipFamilies ?? []).isEmpty ? "its ClusterIP" : "spec.ipFamilies"
+            throw Invalid(
+                reason: "IPFamilyMismatch",
+                message: "\(source) asks for \(stray) (\(stray.family.rawValue)), but the Service is "
+                    + "\(own.map(\.rawValue).joined(separator: "/")) only (by \(basis)); kube-proxy would never serve that "
+                    + "address. Request an \(own[0].rawValue) address, or make the Service dual-stack with ipFamilyPolicy")
+        }
+
         if !requested.isEmpty {
             families = requested.map(\.family)
             return
         }
-        let declared = (service.spec.ipFamilies ?? []).compactMap { IPFamily(rawValue: $0) }
-        let primary = declared.first ?? .ipv4
+        let primary = own.first ?? .ipv4
         switch service.spec.ipFamilyPolicy ?? "SingleStack" {
         case "RequireDualStack":
             let missing = IPFamily.allCases.filter { !pool.families.contains($0) }
@@ -77,5 +86,18 @@ public struct LoadBalancerRequest: Hashable, Sendable {
         default:
             families = [primary]
         }
+    }
+
+    /// The families the Service itself has: `spec.ipFamilies`, else those of its ClusterIPs (a
+    /// server without dual-stack drops `ipFamilies`); empty when neither says (headless).
+    static func families(of service: Service) -> [IPFamily] {
+        let declared = (service.spec.ipFamilies ?? []).compactMap { IPFamily(rawValue: $0) }
+        if !declared.isEmpty { return declared }
+        let clusterIPs = service.spec.clusterIPs ?? service.spec.clusterIP.map { [$0] } ?? []
+        var families: [IPFamily] = []
+        for text in clusterIPs {
+            if let address = try? IPAddress(text), !families.contains(address.family) { families.append(address.family) }
+        }
+        return families
     }
 }

@@ -10,6 +10,8 @@ struct ControllerMetrics: Sendable {
     let reconcileErrors = Counter(label: "keepalived_lb_reconcile_errors_total")
     let reconcileDuration = Timer(label: "keepalived_lb_reconcile_duration_seconds")
     let queueDepth = Gauge(label: "keepalived_lb_workqueue_depth")
+    /// Edits or deletions of the VIP ConfigMap made outside the controller, and undone by it.
+    let configMapRepairs = Counter(label: "keepalived_lb_configmap_repairs_total")
 
     func allocationFailure(reason: String) {
         Counter(label: "keepalived_lb_allocation_failures_total", dimensions: [("reason", reason)]).increment()

@@ -79,25 +79,35 @@ actor ConfigMapWriter {
 
     /// After someone else changed or deleted the ConfigMap: one write from a fresh read. Reconciles
     /// never wait on this; they only wait for their own generation.
-    func repair() async throws {
+    /// Returns what was undone, or nil when there was nothing to repair.
+    func repair() async throws -> ConfigMapRepair? {
         // The event of our own write can arrive before the write's response: judge the latest
         // sighting only once no write is in flight, or our own write looks like someone else's.
         if let inFlight { _ = try? await inFlight.value }
-        guard let sighting = lastSighting else { return }
+        guard let sighting = lastSighting else { return nil }
         lastSighting = nil
-        if let version = sighting, ourVersions.contains(version) { return }
+        if let version = sighting?.metadata.resourceVersion, ourVersions.contains(version) { return nil }
+        let ours = lastWritten
         lastWritten = nil
+        lastFetched = nil
         try await writeShared()
+        // The watch caches metadata only: what the edit left is what the write read first.
+        guard let written = lastWritten, let found = lastFetched else { return nil }
+        let repair = ConfigMapRepair(found: found, expected: ours ?? written, written: written)
+        return repair.isEmpty ? nil : repair
     }
 
-    /// The latest version the watch showed (`.some(nil)`: deleted), not yet judged by `repair()`.
-    private var lastSighting: String??
+    /// What the last fresh read found (`.some(nil)`: no ConfigMap).
+    private var lastFetched: ConfigMap??
+
+    /// The latest object the watch showed (`.some(nil)`: deleted), not yet judged by `repair()`.
+    private var lastSighting: ConfigMap??
 
     /// The ConfigMap as the server has it now (a watch event, nil once deleted). Only the latest
     /// sighting matters: a write of ours after someone else's edit was based on that edit (or got
     /// a 409 and re-read), so it needs no repair.
     func observed(_ configMap: ConfigMap?) {
-        lastSighting = .some(configMap?.metadata.resourceVersion)
+        lastSighting = .some(configMap)
     }
 
     private enum Attempt {
@@ -124,8 +134,10 @@ actor ConfigMapWriter {
         } else {
             do {
                 current = try await client.get(ConfigMap.self, namespace: namespace, name: name)
+                if lastFetched == nil { lastFetched = .some(current) }
             } catch {
                 guard error.code == .notFound else { throw error }
+                if lastFetched == nil { lastFetched = .some(nil) }
                 if let plan = snapshot.plan { data[VRRPPlan.dataKey] = plan.json() }
                 return try await create(data: data, ledger: ledger)
             }

@@ -40,34 +40,91 @@ extension ServiceController {
             logger.info("VIP ConfigMap does not exist yet; it will be created", metadata: ["configmap": "\(configuration.namespace)/\(configuration.configMapName)"])
         }
 
-        var claims: [Ledger.Claim] = []
-        for service in services {
+        // What is being served wins: an address in both a Service's status and the ConfigMap
+        // (the agents announce it, clients use it) beats one in the status alone, then one in the
+        // ConfigMap alone, then the predecessor's ledger. Within a tier the oldest Service wins;
+        // creation times have one-second resolution, so ties go to namespace/name order.
+        var ranked: [(source: RestoreSource, order: Int, claim: Ledger.Claim)] = []
+        for (order, service) in services.enumerated() {
             let key = service.key
             let uid = service.metadata.uid ?? ""
             var method: ForwardMethod? = nil
             for record in legacy[key] ?? [] where record.uid.isEmpty || record.uid == uid {
                 method = record.forwardMethod.flatMap { ForwardMethod(rawValue: $0) }
-                if let address = try? IPAddress(record.ip) { claims.append(.init(key: key, uid: uid, address: address, forwardMethod: method)) }
             }
-            for entry in fromConfigMap[key] ?? [] {
-                claims.append(.init(key: key, uid: uid, address: entry.address, forwardMethod: entry.forwardMethod ?? method))
+            let data = fromConfigMap[key] ?? []
+            let status = service.status.loadBalancer.ingress.compactMap { $0.ip.flatMap { try? IPAddress($0) } }
+            for address in status {
+                let entry = data.first { $0.address == address }
+                ranked.append((entry == nil ? .status : .served, order,
+                               .init(key: key, uid: uid, address: address, forwardMethod: entry?.forwardMethod ?? method)))
             }
-            for ingress in service.status.loadBalancer.ingress {
-                if let ip = ingress.ip, let address = try? IPAddress(ip) {
-                    claims.append(.init(key: key, uid: uid, address: address, forwardMethod: method))
+            for entry in data where !status.contains(entry.address) {
+                ranked.append((.configMap, order,
+                               .init(key: key, uid: uid, address: entry.address, forwardMethod: entry.forwardMethod ?? method)))
+            }
+            for record in legacy[key] ?? [] where record.uid.isEmpty || record.uid == uid {
+                if let address = try? IPAddress(record.ip) {
+                    let recorded = record.forwardMethod.flatMap { ForwardMethod(rawValue: $0) }
+                    ranked.append((.legacyLedger, order, .init(key: key, uid: uid, address: address, forwardMethod: recorded)))
                 }
             }
         }
-        let report = ledger.restore(claims)
+        ranked.sort { ($0.source, $0.order) < ($1.source, $1.order) }
+        let report = ledger.restore(ranked.map(\.claim))
         let byKey = Dictionary(services.map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a })
         for (claim, holder) in report.conflicts {
             guard let service = byKey[claim.key] else { continue }
-            events.post(service.reference, type: .warning, reason: "IPConflict",
-                                message: "\(claim.address) is also claimed by the older Service \(holder), which keeps it; this Service gets a new address")
+            let lost = ranked.first { $0.claim.key == claim.key && $0.claim.address == claim.address }?.source ?? .legacyLedger
+            let won = ranked.first { $0.claim.key == holder && $0.claim.address == claim.address }?.source ?? .served
+            let message = Self.conflictMessage(
+                address: claim.address, claimant: service, claimSource: lost, holder: byKey[holder], holderKey: holder,
+                holderSource: won)
+            events.post(service.reference, type: .warning, reason: "IPConflict", message: message)
         }
         for claim in report.outsidePool {
             logger.info("not restoring an address outside the pool", metadata: ["service": "\(claim.key)", "address": "\(claim.address)"])
         }
         logger.info("ledger restored", metadata: ["services": "\(ledger.records.count)", "conflicts": "\(report.conflicts.count)"])
+    }
+
+    /// Says why the other Service keeps the address, in the terms of the ranking in `restore()`.
+    static func conflictMessage(
+        address: IPAddress, claimant: Service, claimSource: RestoreSource, holder: Service?, holderKey: String,
+        holderSource: RestoreSource
+    ) -> String {
+        let why: String
+        if holderSource < claimSource {
+            why = "Service \(holderKey) keeps it: it is found in \(holderSource), this Service's claim only in \(claimSource)"
+        } else {
+            let mine = claimant.metadata.creationTimestamp ?? ""
+            let theirs = holder?.metadata.creationTimestamp ?? ""
+            if theirs < mine {
+                why = "the older Service \(holderKey) (created \(theirs)) keeps it"
+            } else {
+                why = "Service \(holderKey), created in the same second (\(theirs)), keeps it: ties go to the "
+                    + "namespace/name that sorts first"
+            }
+        }
+        return "\(address) is also claimed by Service \(holderKey); \(why). This Service gets a new address"
+    }
+}
+
+/// Where an address a Service held before a restart was found, strongest first.
+enum RestoreSource: Int, Comparable, CustomStringConvertible {
+    case served
+    case status
+    case configMap
+    case legacyLedger
+
+    static func < (lhs: Self, rhs: Self) -> Bool { lhs.rawValue < rhs.rawValue }
+
+    var description: String {
+        switch self {
+        case .served: "its status and the VIP ConfigMap (it is being served)"
+        case .status: "its status"
+        case .configMap: "the VIP ConfigMap"
+        case .legacyLedger: "the predecessor's ledger annotation"
+        }
     }
 }

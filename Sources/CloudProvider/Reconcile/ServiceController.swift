@@ -38,7 +38,7 @@ public actor ServiceController {
         events = EventRecorder(client: client, component: "keepalived-cloud-provider", yieldWhile: { await publisher.isBusy }, logger: logger)
         // Only what reconciling reads is cached, as compact JSON: memory stays small with many Services.
         informer = Informer<Service>(client: client, namespace: configuration.serviceNamespace, logger: logger, storage: .compactJSON,
-                                     transform: { $0.keeping(specFields: ["type", "loadBalancerClass", "loadBalancerIP", "ipFamilies", "ipFamilyPolicy"],
+                                     transform: { $0.keeping(specFields: ["type", "loadBalancerClass", "loadBalancerIP", "ipFamilies", "ipFamilyPolicy", "clusterIP", "clusterIPs"],
                                                              annotations: [ForwardMethod.annotation, ControllerConfiguration.requestedIPsAnnotation]) })
         metrics = ControllerMetrics(pool: configuration.pool.name)
         nodeInformer = Informer<Node>(client: client, labelSelector: configuration.nodeSelector, logger: logger)
@@ -185,7 +185,12 @@ public actor ServiceController {
     func repairConfigMap() async {
         guard isReady, let writer else { return }
         do {
-            try await writer.repair()
+            guard let repair = try await writer.repair() else { return }
+            metrics.configMapRepairs.increment()
+            logger.warning(
+                "repaired the VIP ConfigMap", metadata: ["configmap": "\(configuration.namespace)/\(configuration.configMapName)",
+                                                        "undone": "\(repair.message)"])
+            events.post(repair.reference, type: .warning, reason: "ConfigMapRepaired", message: repair.message)
         } catch {
             logger.warning("could not rewrite the VIP ConfigMap after someone else changed it; the next change retries", metadata: ["error": "\(error)"])
         }

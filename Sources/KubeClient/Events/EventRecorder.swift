@@ -105,6 +105,9 @@ public actor EventRecorder {
 
     /// Records without waiting: reconcilers do not spend API round trips on events.
     public nonisolated func post(_ object: ObjectReference, type: EventType, reason: String, message: String) {
+        // Messages quote what users wrote: escaped and bounded before they are stored anywhere.
+        let message = SafeText.escaped(message, limit: SafeText.eventMessageLimit)
+        let reason = SafeText.escaped(reason, limit: 128)
         switch queue.yield(Pending(postedAt: Date(), object: Target(object), type: type, reason: reason, message: message)) {
         case .enqueued(let remaining): room.free.store(remaining, ordering: .relaxed)
         case .dropped:
@@ -117,6 +120,8 @@ public actor EventRecorder {
 
     /// Best effort, like every Kubernetes recorder: a failure is logged, never thrown at the reconciler.
     public func record(_ object: ObjectReference, type: EventType, reason: String, message: String, at time: Date = Date()) async {
+        let message = SafeText.escaped(message, limit: SafeText.eventMessageLimit)
+        let reason = SafeText.escaped(reason, limit: 128)
         let namespace = object.namespace ?? "default"
         let key = [object.uid ?? object.name ?? "", namespace, type.rawValue, reason, message].joined(separator: "\u{1}")
         let now = ContinuousClock.now

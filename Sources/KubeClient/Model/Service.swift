@@ -15,6 +15,7 @@ public struct ServiceSpec: JSONBacked {
     public var ports: [ServicePort] { get { self[objects: "ports"] } set { self[objects: "ports"] = newValue } }
     public var selector: [String: String]? { get { self[stringMap: "selector"] } set { self[stringMap: "selector"] = newValue } }
     public var clusterIP: String? { get { self[string: "clusterIP"] } set { self[string: "clusterIP"] = newValue } }
+    public var clusterIPs: [String]? { get { self[strings: "clusterIPs"] } set { self[strings: "clusterIPs"] = newValue } }
     /// Deprecated upstream but still the field the predecessor and many charts use.
     public var loadBalancerIP: String? { get { self[string: "loadBalancerIP"] } set { self[string: "loadBalancerIP"] = newValue } }
     public var loadBalancerClass: String? { get { self[string: "loadBalancerClass"] } set { self[string: "loadBalancerClass"] = newValue } }

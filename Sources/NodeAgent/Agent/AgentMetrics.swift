@@ -9,6 +9,8 @@ struct AgentMetrics: Sendable {
     let vipMismatches = Gauge(label: "keepalived_lb_agent_vip_mismatches")
     let staleVIPsRemoved = Counter(label: "keepalived_lb_agent_stale_vips_removed_total")
     let planErrors = Counter(label: "keepalived_lb_agent_plan_errors_total")
+    /// Plan updates not applied (missing ConfigMap or key, invalid plan): the previous plan stays.
+    let planUnavailable = Counter(label: "keepalived_lb_agent_plan_kept_total")
 
     /// 0 unknown or stopped, 1 backup, 2 master, 3 fault.
     func record(instance: String, state: NotifyMessage.State?) {

@@ -7,76 +7,80 @@ import Netlink
 extension NodeAgent {
     /// Recomputes the desired keepalived.conf after any ConfigMap or Node change.
     func changed() async {
-        guard !stopping, await configMaps.hasSynced, await nodes.hasSynced else { return }
+        guard !machine.stopping, await configMaps.hasSynced, await nodes.hasSynced else { return }
         guard let me = await nodes.get(configuration.nodeName) else {
             logger.warning("no Node object named \(configuration.nodeName); waiting (check --node-name)")
             return
         }
-        let newPlan: VRRPPlan?
-        do {
-            newPlan = try await currentPlan()
-        } catch {
-            metrics.planErrors.increment()
-            logger.error("refusing the VRRP plan; keeping the previous one", metadata: ["error": "\(error)"])
+        let newPlan: VRRPPlan
+        switch await currentPlan() {
+        case .success(let plan):
+            newPlan = plan
+        case .failure(let reason):
+            if case .invalid = reason { metrics.planErrors.increment() }
+            await handle(.planUnavailable(reason: reason.message))
             return
         }
+        lastUnavailableReason = nil
         do {
-            try await apply(newPlan, me: me)
+            let config = try await render(newPlan, me: me)
+            await handle(.planChanged(newPlan, config: config))
             isReady = true
         } catch {
             logger.error("could not apply the VRRP plan", metadata: ["error": "\(error)"])
         }
     }
 
-    private func currentPlan() async throws(KeepalivedError) -> VRRPPlan? {
-        let key = "\(configuration.namespace)/\(configuration.configMapName)"
-        guard let text = await configMaps.get(key)?.data[VRRPPlan.dataKey] else { return nil }
-        return try VRRPPlan(json: text)
+    /// Why there is no plan to apply. Each keeps the previous plan: an empty or missing plan is
+    /// never read as "serve nothing" (the controller writes an explicit plan with no instances).
+    enum PlanUnavailable: Error {
+        case configMapMissing(String)
+        case keyMissing(String)
+        case invalid(String)
+
+        var message: String {
+            switch self {
+            case .configMapMissing(let key): "ConfigMap \(key) does not exist"
+            case .keyMissing(let key): "ConfigMap \(key) has no key \(VRRPPlan.dataKey)"
+            case .invalid(let message): message
+            }
+        }
     }
 
-    private func apply(_ newPlan: VRRPPlan?, me: Node) async throws {
+    private func currentPlan() async -> Result<VRRPPlan, PlanUnavailable> {
+        let key = "\(configuration.namespace)/\(configuration.configMapName)"
+        guard let configMap = await configMaps.get(key) else { return .failure(.configMapMissing(key)) }
+        guard let text = configMap.data[VRRPPlan.dataKey] else { return .failure(.keyMissing(key)) }
+        do {
+            return .success(try VRRPPlan(json: text))
+        } catch {
+            return .failure(.invalid("ConfigMap \(key): \(error.message)"))
+        }
+    }
+
+    /// This node's keepalived.conf for `newPlan`; clears what a crash left behind the first time.
+    private func render(_ newPlan: VRRPPlan, me: Node) async throws -> String {
         let addresses = Self.internalAddresses(of: me)
         ownAddresses = Set(addresses)
         let link = try resolveLink(addresses)
         if !scrubbedAtStart {
             // Before keepalived runs nothing here may hold a VIP: clear what a crash left behind.
             let previous = (try? String(contentsOfFile: planPath, encoding: .utf8)).flatMap { try? VRRPPlan(json: $0) }
-            removeVIPs(of: previous, reason: "left from a previous run")
-            removeVIPs(of: newPlan, reason: "left from a previous run")
+            removeVIPs(previous?.addresses ?? [], reason: "left from a previous run")
+            removeVIPs(newPlan.addresses, reason: "left from a previous run")
             scrubbedAtStart = true
         }
         var peers: [IPAddress] = []
-        if configuration.unicast, let newPlan {
+        if configuration.unicast {
             for name in newPlan.nodes where name != configuration.nodeName {
                 if let node = await nodes.get(name) { peers += Self.internalAddresses(of: node) }
             }
         }
-        let settings = try NodeSettings(nodeName: configuration.nodeName, interface: link.name, sourceAddresses: addresses,
-                                        unicastPeers: peers, advertIntervalMilliseconds: configuration.advertIntervalMilliseconds,
-                                        notifyFIFO: fifoPath)
-        let emptyPlan = try VRRPPlan(cluster: newPlan?.cluster ?? "none", nodes: [], instances: [])
-        let text = KeepalivedConfig.render(plan: newPlan ?? emptyPlan, node: settings)
-        let oldPlan = plan
-        plan = newPlan
-        guard text != renderedText else { return }
-        try write(text, to: supervisor.paths.config)
-        if let newPlan { try write(newPlan.json(), to: planPath) }
-        renderedText = text
-
-        if !hasInstances(newPlan) {
-            await supervisor.stop()
-            tracker = VRRPStateTracker()
-            removeVIPs(of: oldPlan, reason: "no instance for this node")
-        } else if await supervisor.isRunning {
-            await supervisor.reload()
-            metrics.reloads.increment()
-        } else {
-            try await supervisor.start()
-        }
-        // VIPs that left the plan must leave the interface, whatever keepalived does.
-        let kept = Set(newPlan?.instances.flatMap(\.addresses) ?? [])
-        removeVIPs(oldPlan?.instances.flatMap(\.addresses).filter { !kept.contains($0) } ?? [], reason: "removed from the plan")
-        await publish()
+        let settings = try NodeSettings(
+            nodeName: configuration.nodeName, interface: link.name, sourceAddresses: addresses,
+            unicastPeers: peers, advertIntervalMilliseconds: configuration.advertIntervalMilliseconds,
+            notifyFIFO: fifoPath)
+        return KeepalivedConfig.render(plan: newPlan, node: settings)
     }
 
     private func resolveLink(_ addresses: [IPAddress]) throws -> Link {
@@ -94,7 +98,7 @@ extension NodeAgent {
         return resolved
     }
 
-    private func write(_ text: String, to path: String) throws {
+    func write(_ text: String, to path: String) throws {
         // Write-then-rename: keepalived never reads a half-written file.
         let temporary = path + ".tmp"
         try text.write(toFile: temporary, atomically: false, encoding: .utf8)
@@ -108,10 +112,6 @@ extension NodeAgent {
     }
 
     // MARK: - VIPs on the interface
-
-    func removeVIPs(of plan: VRRPPlan?, reason: String) {
-        removeVIPs(plan?.instances.flatMap(\.addresses) ?? [], reason: reason)
-    }
 
     /// Removes those of `addresses` that sit on the interface as VIPs (full-length prefix),
     /// never the node's own addresses.
@@ -139,14 +139,14 @@ extension NodeAgent {
     /// Cross-checks keepalived's reports against the interface: VIPs present while keepalived is
     /// not running go at once; any other disagreement is counted and logged.
     func verify() async {
-        guard let link, let plan, !stopping else { return }
-        let planned = Set(plan.instances.flatMap(\.addresses))
+        guard let link, let plan, !machine.stopping else { return }
+        let planned = Set(plan.addresses)
         guard let present = try? addressing.addresses(on: link).map(\.address).filter({ planned.contains($0) }) else { return }
         if await !supervisor.isRunning && !present.isEmpty {
             removeVIPs(present, reason: "held while keepalived is not running")
             return
         }
-        let held = Set(tracker.held(in: plan))
+        let held = Set(machine.heldAddresses)
         let mismatches = Set(present).symmetricDifference(held)
         metrics.vipsHeld.record(present.count)
         metrics.vipMismatches.record(mismatches.count)

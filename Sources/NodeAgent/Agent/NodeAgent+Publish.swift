@@ -6,8 +6,8 @@ extension NodeAgent {
     /// `{"keepalived":"running","instances":{"fcp_v4_50":"MASTER"},"vips":["203.0.113.65"]}`.
     func stateDocument() async -> String {
         let running = await supervisor.isRunning
-        let instances = tracker.states.sorted { $0.key < $1.key }.map { "\"\($0.key)\":\"\($0.value.rawValue)\"" }.joined(separator: ",")
-        let vips = tracker.held(in: plan).map { "\"\($0)\"" }.joined(separator: ",")
+        let instances = machine.tracker.states.sorted { $0.key < $1.key }.map { "\"\($0.key)\":\"\($0.value.rawValue)\"" }.joined(separator: ",")
+        let vips = machine.heldAddresses.map { "\"\($0)\"" }.joined(separator: ",")
         return "{\"keepalived\":\"\(running ? "running" : "stopped")\",\"instances\":{\(instances)},\"vips\":[\(vips)]}"
     }
 

@@ -6,7 +6,8 @@ import Logging
 import Netlink
 
 /// Makes the controller's VRRP plan real on one node: renders keepalived.conf, supervises
-/// keepalived, and keeps the interface free of VIPs this node must not answer for.
+/// keepalived, and keeps the interface free of VIPs this node must not answer for. The decisions
+/// are `AgentStateMachine`'s; this actor only runs its actions.
 public actor NodeAgent {
     let client: KubernetesClient
     let configuration: AgentConfiguration
@@ -17,42 +18,59 @@ public actor NodeAgent {
     let nodes: Informer<Node>
     let metrics = AgentMetrics()
 
-    var tracker = VRRPStateTracker()
-    var plan: VRRPPlan?
+    var machine: AgentStateMachine
     var link: Link?
     var ownAddresses: Set<IPAddress> = []
-    var renderedText: String?
     var scrubbedAtStart = false
-    var stopping = false
-    var restartDelay: Duration = .milliseconds(100)
     var lastPublished: String?
+    /// Why the last plan was not used, so a repeat is logged once.
+    var lastUnavailableReason: String?
     public internal(set) var isReady = false
 
-    public init(client: KubernetesClient, configuration: AgentConfiguration, addressing: any InterfaceAddressing, logger: Logger = Logger(label: "keepalived-vip-agent")) {
+    /// Timers and reload watches, run by `run()`'s task group (no unstructured tasks).
+    enum Job: Sendable {
+        case restart(after: Duration)
+        case watchReload(id: Int, logOffset: UInt64)
+    }
+    let jobs: AsyncStream<Job>
+    let jobQueue: AsyncStream<Job>.Continuation
+
+    public init(
+        client: KubernetesClient, configuration: AgentConfiguration, addressing: any InterfaceAddressing,
+        logger: Logger = Logger(label: "keepalived-vip-agent")
+    ) {
         self.client = client
         self.configuration = configuration
         self.addressing = addressing
         self.logger = logger
+        machine = AgentStateMachine(nodeName: configuration.nodeName)
         supervisor = KeepalivedSupervisor(
             paths: .init(executable: configuration.keepalivedPath, stateDirectory: configuration.stateDirectory),
             networkNamespace: configuration.networkNamespace, logger: logger)
-        configMaps = Informer<ConfigMap>(client: client, namespace: configuration.namespace,
-                                         fieldSelector: "metadata.name=\(configuration.configMapName)", logger: logger)
+        configMaps = Informer<ConfigMap>(
+            client: client, namespace: configuration.namespace,
+            fieldSelector: "metadata.name=\(configuration.configMapName)", logger: logger)
         nodes = Informer<Node>(client: client, logger: logger)
+        (jobs, jobQueue) = AsyncStream.makeStream()
     }
 
     var fifoPath: String { configuration.stateDirectory + "/notify.fifo" }
     var planPath: String { configuration.stateDirectory + "/plan.json" }
+    var plan: VRRPPlan? { machine.plan }
 
     /// Runs until cancelled; then hands mastership over and leaves no VIP behind.
     public func run() async throws {
         do {
-            try FileManager.default.createDirectory(atPath: configuration.stateDirectory, withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(
+                atPath: configuration.stateDirectory, withIntermediateDirectories: true)
         } catch {
-            throw AgentError("StateDirectoryFailed", "cannot create --state-dir \(configuration.stateDirectory): \(error)")
+            throw AgentError(
+                "StateDirectoryFailed", "cannot create --state-dir \(configuration.stateDirectory): \(error)")
         }
         let fifo = try NotifyFIFO(path: fifoPath)
-        await supervisor.setExitHandler { [weak self] status in await self?.keepalivedExited(status: status) }
+        await supervisor.setExitHandler { [weak self] status in
+            await self?.handle(.keepalivedExited(status: status))
+        }
         await supervisor.stopOrphan()
 
         await withTaskGroup(of: Void.self) { group in
@@ -67,10 +85,12 @@ public actor NodeAgent {
                     await self.verify()
                 }
             }
+            group.addTask { await self.runJobs() }
             await withTaskCancellationHandler {
                 await group.waitForAll()
             } onCancel: {
                 fifo.close()
+                self.jobQueue.finish()
             }
         }
         // Shutting down is itself not to be cancelled: it must finish handing over.
@@ -80,60 +100,111 @@ public actor NodeAgent {
     /// Graceful stop: keepalived's own SIGTERM handling sends priority-0 adverts (a backup takes
     /// over at once); then every VIP of the plan leaves this node.
     func shutDown() async {
-        stopping = true
-        await supervisor.stop()
-        removeVIPs(of: plan, reason: "agent stopping")
-        tracker = VRRPStateTracker()
-        await publish()
+        await handle(.stopRequested)
         logger.info("stopped; VIPs handed over")
+    }
+
+    /// Each job runs in a child task of its own, so a slow reload watch never delays a restart.
+    private func runJobs() async {
+        await withDiscardingTaskGroup { group in
+            for await job in jobs {
+                group.addTask { await self.perform(job) }
+            }
+        }
+    }
+
+    private func perform(_ job: Job) async {
+        switch job {
+        case .restart(let delay):
+            try? await Task.sleep(for: delay)
+            guard !Task.isCancelled else { return }
+            await handle(.restartTimerFired)
+        case .watchReload(let id, let offset):
+            let deadline = ContinuousClock.now + AgentStateMachine.reloadConfirmationTimeout
+            // keepalived says that it has re-read its configuration only in its log.
+            while ContinuousClock.now < deadline, !Task.isCancelled {
+                if supervisor.reloadCompleted(after: offset) {
+                    await handle(.reloadConfirmed(id))
+                    return
+                }
+                try? await Task.sleep(for: .milliseconds(10))
+            }
+            guard !Task.isCancelled else { return }
+            logger.warning(
+                "keepalived did not confirm its reload in time; removing the addresses that left the plan anyway",
+                metadata: ["timeout": "\(AgentStateMachine.reloadConfirmationTimeout)", "log": "\(supervisor.paths.log)"])
+            await handle(.reloadTimedOut(id))
+        }
+    }
+
+    // MARK: - Running the state machine's actions
+
+    func handle(_ event: AgentStateMachine.Event) async {
+        for action in machine.handle(event) {
+            await run(action)
+        }
+    }
+
+    private func run(_ action: AgentStateMachine.Action) async {
+        switch action {
+        case .writeConfig(let text, let plan):
+            do {
+                try write(text, to: supervisor.paths.config)
+                try write(plan.json(), to: planPath)
+            } catch {
+                logger.error("cannot write keepalived's configuration", metadata: ["error": "\(error)"])
+            }
+        case .startKeepalived:
+            do {
+                try await supervisor.start()
+            } catch {
+                logger.error("cannot start keepalived", metadata: ["error": "\(error)"])
+                await handle(.keepalivedStartFailed(message: error.message))
+            }
+        case .reloadKeepalived(let id):
+            let offset = supervisor.logOffset()
+            await supervisor.reload()
+            metrics.reloads.increment()
+            jobQueue.yield(.watchReload(id: id, logOffset: offset))
+        case .stopKeepalived:
+            await supervisor.stop()
+        case .removeVIPs(let addresses, let reason):
+            removeVIPs(addresses, reason: reason)
+        case .keepPreviousPlan(let reason):
+            metrics.planUnavailable.increment()
+            guard reason != lastUnavailableReason else { return }
+            lastUnavailableReason = reason
+            let instances = machine.plan?.instances.count ?? 0
+            logger.error(
+                "no usable VRRP plan; keeping the previous one (every VIP stays where it is)",
+                metadata: ["reason": "\(reason)", "previousInstances": "\(instances)"])
+        case .scheduleRestart(let delay):
+            metrics.restarts.increment()
+            logger.warning("restarting keepalived", metadata: ["in": "\(delay)"])
+            jobQueue.yield(.restart(after: delay))
+        case .recordTransition(let message):
+            metrics.transition(instance: message.instance)
+            metrics.record(instance: message.instance, state: message.state)
+            logger.info(
+                "VRRP state", metadata: ["instance": "\(message.instance)", "state": "\(message.state.rawValue)"])
+        case .publish:
+            await publish()
+        }
     }
 
     // MARK: - Reacting to keepalived
 
     func notified(_ message: NotifyMessage) async {
         await supervisor.markConfirmed()
-        guard tracker.apply(message) else { return }
-        metrics.transition(instance: message.instance)
-        metrics.record(instance: message.instance, state: message.state)
-        logger.info("VRRP state", metadata: ["instance": "\(message.instance)", "state": "\(message.state.rawValue)"])
-        await publish()
+        await handle(.stateReported(message))
     }
 
-    func keepalivedExited(status: Int32) async {
-        if tracker.keepalivedExited() == .removeAll {
-            // A dead keepalived leaves its VIPs behind; another node is taking them over.
-            removeVIPs(of: plan, reason: "keepalived exited")
-        }
-        metrics.restarts.increment()
-        await publish()
-        guard !stopping else { return }
-        let delay = restartDelay
-        restartDelay = min(restartDelay * 2, .seconds(10))
-        logger.warning("restarting keepalived", metadata: ["in": "\(delay)"])
-        Task { [weak self] in
-            try? await Task.sleep(for: delay)
-            await self?.restartKeepalived()
-        }
-    }
-
-    func restartKeepalived() async {
-        guard !stopping, renderedText != nil, hasInstances(plan) else { return }
-        do {
-            try await supervisor.start()
-        } catch {
-            logger.error("cannot restart keepalived", metadata: ["error": "\(error)"])
-        }
-    }
-
-    func hasInstances(_ plan: VRRPPlan?) -> Bool {
-        guard let plan else { return false }
-        return plan.instances.contains { plan.rank(of: configuration.nodeName, in: $0) != nil }
-    }
-
-    public var heldAddresses: [IPAddress] { tracker.held(in: plan) }
+    public var heldAddresses: [IPAddress] { machine.heldAddresses }
 
     /// Healthy unless keepalived should run and does not (it is being restarted with backoff).
     public var isHealthy: Bool {
-        get async { !isReady || !hasInstances(plan) || stopping ? true : await supervisor.isRunning }
+        get async {
+            !isReady || !machine.hasInstances(machine.plan) || machine.stopping ? true : await supervisor.isRunning
+        }
     }
 }

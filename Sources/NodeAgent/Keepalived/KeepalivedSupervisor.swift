@@ -26,7 +26,7 @@ public actor KeepalivedSupervisor {
         }
     }
 
-    let paths: Paths
+    public nonisolated let paths: Paths
     let networkNamespace: String?
     let logger: Logger
     private var process: ChildProcess?
@@ -139,20 +139,46 @@ public actor KeepalivedSupervisor {
     }
 
     /// SIGTERM: keepalived sends priority-0 adverts so a backup takes over at once. SIGKILL
-    /// for the group after `grace`.
+    /// for the group after `grace`. Returns as soon as keepalived has exited.
     public func stop(grace: Duration = .seconds(3)) async {
         guard let process else { return }
         generation += 1
         self.process = nil
         reloadPending = false
         process.signal(SIGTERM)
-        let deadline = ContinuousClock.now + grace
-        while ContinuousClock.now < deadline {
-            if process.hasExited() != nil { break }
-            try? await Task.sleep(for: .milliseconds(10))
+        let clean = await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                _ = await process.exitStatus()
+                return true
+            }
+            group.addTask {
+                try? await Task.sleep(for: grace)
+                return false
+            }
+            let first = await group.next() ?? false
+            if !first { process.signalGroup(SIGKILL) }
+            group.cancelAll()
+            return first
         }
+        // Whatever of its group is left (its VRRP child after a SIGKILL) goes too.
         process.signalGroup(SIGKILL)
-        _ = process.hasExited()
-        logger.info("keepalived stopped")
+        logger.info("keepalived stopped", metadata: clean ? [:] : ["killed after": "\(grace)"])
+    }
+
+    /// The size of keepalived's log now: a reload is confirmed by a completion line after it.
+    public nonisolated func logOffset() -> UInt64 {
+        var info = stat()
+        return stat(paths.log, &info) == 0 ? UInt64(info.st_size) : 0
+    }
+
+    /// keepalived says that it has re-read its configuration only in its log ("Reload complete").
+    static let reloadCompleteLine = "Reload complete"
+
+    /// Whether keepalived's log shows a finished reload after `offset`.
+    public nonisolated func reloadCompleted(after offset: UInt64) -> Bool {
+        guard let handle = FileHandle(forReadingAtPath: paths.log) else { return false }
+        defer { try? handle.close() }
+        guard (try? handle.seek(toOffset: offset)) != nil, let data = try? handle.readToEnd() else { return false }
+        return String(decoding: data, as: UTF8.self).contains(Self.reloadCompleteLine)
     }
 }

@@ -1,0 +1,187 @@
+import IPAM
+import Keepalived
+
+/// The agent's decisions, without I/O: events in (plan seen or unavailable, keepalived started,
+/// exited, reload confirmed, timers), actions out. `NodeAgent` runs the actions in order.
+///
+/// Its rules, each one an outage when broken:
+/// - an unavailable plan (key, ConfigMap or valid content missing) keeps the previous one;
+/// - an address that leaves the plan while keepalived runs is removed only after keepalived
+///   confirmed the reload that dropped it (removing it earlier makes keepalived see a VIP vanish
+///   from a MASTER instance, drop to BACKUP and interrupt every other VIP of that instance);
+/// - keepalived gone means every VIP of the plan leaves the interface at once.
+public struct AgentStateMachine: Sendable {
+    public enum Event: Sendable {
+        /// A valid plan and the keepalived.conf it gives this node.
+        case planChanged(VRRPPlan, config: String)
+        /// No usable plan: the ConfigMap or its plan key is missing, or the plan is invalid.
+        case planUnavailable(reason: String)
+        case keepalivedStartFailed(message: String)
+        case keepalivedExited(status: Int32)
+        /// keepalived reported an instance's state (it is up and reading its configuration).
+        case stateReported(NotifyMessage)
+        case reloadConfirmed(Int)
+        case reloadTimedOut(Int)
+        case restartTimerFired
+        case stopRequested
+    }
+
+    public enum Action: Equatable, Sendable {
+        case writeConfig(String, plan: VRRPPlan)
+        case startKeepalived
+        /// Send SIGHUP; report `reloadConfirmed(id)` when keepalived logs completion, or
+        /// `reloadTimedOut(id)` after `reloadConfirmationTimeout`.
+        case reloadKeepalived(id: Int)
+        case stopKeepalived
+        case removeVIPs([IPAddress], reason: String)
+        case keepPreviousPlan(reason: String)
+        case scheduleRestart(after: Duration)
+        /// The VRRP state of an instance changed (metrics, log).
+        case recordTransition(NotifyMessage)
+        case publish
+    }
+
+    public enum Keepalived: Equatable, Sendable {
+        case stopped
+        case running
+        case restartScheduled
+    }
+
+    public let nodeName: String
+    public private(set) var plan: VRRPPlan?
+    public private(set) var config: String?
+    public private(set) var keepalived: Keepalived = .stopped
+    public private(set) var tracker = VRRPStateTracker()
+    /// Addresses that left the plan, by the reload after which they may go.
+    public private(set) var pendingRemoval: [IPAddress: Int] = [:]
+    public private(set) var stopping = false
+    private var reloads = 0
+    private var restartDelay: Duration
+
+    public static let initialRestartDelay: Duration = .milliseconds(100)
+    public static let maximumRestartDelay: Duration = .seconds(10)
+    /// keepalived re-reads its configuration in milliseconds; past this the removal goes ahead.
+    public static let reloadConfirmationTimeout: Duration = .seconds(3)
+
+    public init(nodeName: String) {
+        self.nodeName = nodeName
+        restartDelay = Self.initialRestartDelay
+    }
+
+    /// Whether this node takes part in any instance of `plan` (else keepalived need not run).
+    public func hasInstances(_ plan: VRRPPlan?) -> Bool {
+        guard let plan else { return false }
+        return plan.instances.contains { plan.rank(of: nodeName, in: $0) != nil }
+    }
+
+    public var heldAddresses: [IPAddress] { tracker.held(in: plan) }
+
+    public mutating func handle(_ event: Event) -> [Action] {
+        switch event {
+        case .planChanged(let newPlan, let newConfig): return planChanged(newPlan, config: newConfig)
+        case .planUnavailable(let reason): return stopping ? [] : [.keepPreviousPlan(reason: reason)]
+        case .keepalivedStartFailed: return keepalivedGone(reason: "keepalived could not start")
+        case .keepalivedExited: return keepalivedGone(reason: "keepalived exited")
+        case .stateReported(let message): return stateReported(message)
+        case .reloadConfirmed(let id): return removeDue(upTo: id, reason: "removed from the plan")
+        case .reloadTimedOut(let id):
+            return removeDue(upTo: id, reason: "removed from the plan (keepalived did not confirm its reload)")
+        case .restartTimerFired: return restartTimerFired()
+        case .stopRequested: return stopRequested()
+        }
+    }
+
+    private mutating func planChanged(_ newPlan: VRRPPlan, config newConfig: String) -> [Action] {
+        guard !stopping else { return [] }
+        let oldPlan = plan
+        plan = newPlan
+        let kept = Set(newPlan.addresses)
+        // An address that came back is no longer on its way out.
+        pendingRemoval = pendingRemoval.filter { !kept.contains($0.key) }
+        guard newConfig != config else { return [] }
+        config = newConfig
+        let departed = (oldPlan?.addresses ?? []).filter { !kept.contains($0) }
+        var actions: [Action] = [.writeConfig(newConfig, plan: newPlan)]
+
+        if !hasInstances(newPlan) {
+            if keepalived == .running { actions.append(.stopKeepalived) }
+            keepalived = .stopped
+            tracker = VRRPStateTracker()
+            pendingRemoval = [:]
+            actions.append(.removeVIPs(oldPlan?.addresses ?? [], reason: "no instance for this node"))
+        } else {
+            switch keepalived {
+            case .running:
+                reloads += 1
+                for address in departed { pendingRemoval[address] = reloads }
+                actions.append(.reloadKeepalived(id: reloads))
+            case .stopped:
+                // Nothing holds the departed addresses: they can go before keepalived starts.
+                actions.append(.removeVIPs(departed, reason: "removed from the plan"))
+                keepalived = .running
+                actions.append(.startKeepalived)
+            case .restartScheduled:
+                actions.append(.removeVIPs(departed, reason: "removed from the plan"))
+            }
+        }
+        actions.append(.publish)
+        return actions.filter { if case .removeVIPs(let list, _) = $0 { !list.isEmpty } else { true } }
+    }
+
+    private mutating func keepalivedGone(reason: String) -> [Action] {
+        guard !stopping, keepalived == .running else { return [] }
+        tracker = VRRPStateTracker()
+        // A dead keepalived leaves its VIPs behind while another node takes them over; those
+        // still awaiting a reload go too.
+        let addresses = (plan?.addresses ?? []) + pendingRemoval.keys.sorted()
+        pendingRemoval = [:]
+        keepalived = .restartScheduled
+        let delay = restartDelay
+        restartDelay = min(restartDelay * 2, Self.maximumRestartDelay)
+        return [.removeVIPs(addresses, reason: reason), .publish, .scheduleRestart(after: delay)]
+    }
+
+    private mutating func restartTimerFired() -> [Action] {
+        guard !stopping, keepalived == .restartScheduled else { return [] }
+        guard hasInstances(plan) else {
+            keepalived = .stopped
+            return []
+        }
+        keepalived = .running
+        return [.startKeepalived]
+    }
+
+    private mutating func stateReported(_ message: NotifyMessage) -> [Action] {
+        guard keepalived == .running else { return [] }
+        // It runs and reports: the next crash starts the backoff afresh.
+        restartDelay = Self.initialRestartDelay
+        guard tracker.apply(message) else { return [] }
+        return [.recordTransition(message), .publish]
+    }
+
+    private mutating func removeDue(upTo id: Int, reason: String) -> [Action] {
+        let due = pendingRemoval.filter { $0.value <= id }.keys.sorted()
+        guard !due.isEmpty else { return [] }
+        for address in due { pendingRemoval[address] = nil }
+        return [.removeVIPs(due, reason: reason)]
+    }
+
+    private mutating func stopRequested() -> [Action] {
+        guard !stopping else { return [] }
+        stopping = true
+        var actions: [Action] = []
+        if keepalived == .running { actions.append(.stopKeepalived) }
+        keepalived = .stopped
+        tracker = VRRPStateTracker()
+        let addresses = (plan?.addresses ?? []) + pendingRemoval.keys.sorted()
+        pendingRemoval = [:]
+        if !addresses.isEmpty { actions.append(.removeVIPs(addresses, reason: "agent stopping")) }
+        actions.append(.publish)
+        return actions
+    }
+}
+
+extension VRRPPlan {
+    /// Every VIP of every instance.
+    public var addresses: [IPAddress] { instances.flatMap(\.addresses) }
+}

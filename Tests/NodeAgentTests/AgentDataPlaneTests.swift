@@ -1,0 +1,173 @@
+import Foundation
+import IPAM
+import Keepalived
+import Logging
+import KubeClient
+import KubeTestSupport
+import NodeAgent
+import Testing
+
+/// No VIP goes down unless its own Service asked: what happens to the other VIPs when one
+/// Service leaves, or when the plan disappears. Real keepalived in namespaces, a client probing.
+extension AgentFailoverTests {
+    /// Probe output: successes, failures, the nodes that answered.
+    private func probeResult(_ path: String) throws -> (ok: Int, failed: Int, answeredBy: Set<String>) {
+        let parts = try String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+            .split(separator: " ", omittingEmptySubsequences: false).map(String.init)
+        guard parts.count == 3, let ok = Int(parts[0]), let failed = Int(parts[1]) else {
+            throw TestEnvironmentError(message: "unreadable probe output: \(parts)")
+        }
+        return (ok, failed, Set(parts[2].split(separator: ",").map(String.init)))
+    }
+
+    /// One VRRP instance for every VIP: deleting one Service must not interrupt the others. The
+    /// agent used to remove the departing address before keepalived had re-read its
+    /// configuration; keepalived saw a VIP vanish from its MASTER instance and gave the instance up.
+    @Test func deletingOneServiceDoesNotInterruptTheOtherVIPsOfItsInstance() async throws {
+        let lab = try await AgentLab()
+        let outcome = await Result(catching: {
+            try lab.startController(groups: 1)
+            for node in lab.nodes { try lab.startAgent(node) }
+            try lab.startEchoServers()
+            try await lab.loadBalancer("stays")
+            let stays = "203.0.113.65"
+            #expect(try await eventually { try await lab.ingress("stays") == stays })
+            try await lab.loadBalancer("leaves")
+            let leaves = try #require(try await eventually { try await lab.ingress("leaves") != nil } ? try await lab.ingress("leaves") : nil)
+            #expect(try await eventually { try lab.holders(stays).count == 1 && lab.holders(leaves) == lab.holders(stays) })
+            try await Task.sleep(for: .seconds(1))
+            let master = try #require(try lab.holders(stays).first)
+
+            let output = lab.stateRoot + "/probe-delete.out"
+            let probe = try lab.startProbe(stays, seconds: 4, output: output)
+            try await Task.sleep(for: .milliseconds(500))
+            try await lab.admin.delete(Service.self, namespace: lab.namespace, name: "leaves")
+            #expect(await probe.exitStatus() == 0)
+            let result = try probeResult(output)
+            #expect(result.ok > 50, "probe: \(result)")
+            #expect(result.failed == 0, "\(stays) was interrupted when another Service of its instance left: \(result)")
+            #expect(result.answeredBy == [master], "always answered by the same node: \(result)")
+            #expect(try await eventually { try lab.holders(leaves).isEmpty }, "the departed VIP is on no node")
+            #expect(try lab.holders(stays) == [master])
+        })
+        await lab.tearDown()
+        try outcome.get()
+    }
+
+    /// A deleted or emptied ConfigMap is not an empty plan: every VIP stays where it is, the
+    /// agents say why, and once the controller rewrites it nothing moves.
+    @Test func aMissingOrEmptiedConfigMapKeepsEveryVIPServed() async throws {
+        let lab = try await AgentLab()
+        let outcome = await Result(catching: {
+            let stopController = try lab.startController()
+            for node in lab.nodes { try lab.startAgent(node) }
+            try lab.startEchoServers()
+            try await lab.loadBalancer("web")
+            let vip = "203.0.113.65"
+            #expect(try await eventually { try lab.holders(vip).count == 1 })
+            try await Task.sleep(for: .seconds(1))
+            let master = try #require(try lab.holders(vip).first)
+            await stopController()
+
+            let output = lab.stateRoot + "/probe-absent.out"
+            let probe = try lab.startProbe(vip, seconds: 6, output: output)
+            try await Task.sleep(for: .milliseconds(300))
+            try await lab.admin.delete(ConfigMap.self, namespace: lab.namespace, name: "vip-configmap")
+            try await Task.sleep(for: .seconds(2))
+            #expect(try lab.holders(vip) == [master], "the VIP stays while the ConfigMap is gone")
+            // Emptied: present, but without the plan key.
+            _ = try await lab.admin.create(ConfigMap(name: "vip-configmap", namespace: lab.namespace, data: ["203.0.113.65": "x/y"]))
+            try await Task.sleep(for: .seconds(2))
+            #expect(try lab.holders(vip) == [master], "the VIP stays while the plan key is missing")
+            #expect(await probe.exitStatus() == 0)
+            let result = try probeResult(output)
+            #expect(result.failed == 0 && result.ok > 100, "\(vip) went dark while the plan was absent: \(result)")
+            for node in lab.nodes {
+                let log = try String(contentsOfFile: lab.agentLog(node), encoding: .utf8)
+                #expect(log.contains("keeping the previous one") && log.contains("does not exist"), "\(node) says why")
+                #expect(log.contains("has no key keepalived-lb.vrrp-plan"), "\(node) says why")
+                #expect(lab.metrics(node).contains("keepalived_lb_agent_plan_kept_total"))
+            }
+
+            // The controller comes back and rewrites the plan: nothing moves.
+            try lab.startController()
+            #expect(try await eventually {
+                let data = try await lab.admin.get(ConfigMap.self, namespace: lab.namespace, name: "vip-configmap").data
+                return data["keepalived-lb.vrrp-plan"] != nil
+            })
+            try await Task.sleep(for: .seconds(1))
+            #expect(try lab.holders(vip) == [master])
+        })
+        await lab.tearDown()
+        try outcome.get()
+    }
+}
+
+/// The supervisor against real keepalived in a namespace of the test's own.
+@Suite("keepalived supervisor")
+struct KeepalivedSupervisorTests {
+    /// `stop` returns once keepalived has exited. The exit watcher had already reaped the child,
+    /// so the supervisor's poll never saw the exit and every stop (agent SIGTERM, plan-driven)
+    /// waited out its whole grace period.
+    @Test func stopReturnsAsSoonAsKeepalivedHasExited() async throws {
+        let lab = try NetworkLab()
+        defer { lab.tearDown() }
+        let sw = try lab.makeSwitch()
+        let namespace = try lab.node("n1", switch: sw, cidr: "192.0.2.11/24")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("klb-supervisor-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let supervisor = KeepalivedSupervisor(
+            paths: .init(executable: "/usr/sbin/keepalived", stateDirectory: directory), networkNamespace: namespace,
+            logger: Logger(label: "test"))
+        try """
+            global_defs {
+                router_id n1
+                vrrp_version 3
+            }
+            vrrp_instance t {
+                state BACKUP
+                interface eth0
+                virtual_router_id 77
+                priority 200
+                advert_int 0.2
+                virtual_ipaddress {
+                    203.0.113.70/32 dev eth0
+                }
+            }
+            """.write(toFile: supervisor.paths.config, atomically: true, encoding: .utf8)
+        try await supervisor.start()
+        #expect(try await eventually(.seconds(10)) { try lab.addresses(in: namespace).contains("203.0.113.70") })
+        let pid = try #require(await supervisor.pid)
+        let clock = ContinuousClock()
+        let elapsed = await clock.measure { await supervisor.stop(grace: .seconds(60)) }
+        #expect(elapsed < .seconds(30), "stop took \(elapsed) with a 60 s grace")
+        #expect(kill(pid, 0) != 0, "keepalived is gone")
+        #expect(try !lab.addresses(in: namespace).contains("203.0.113.70"), "keepalived removed its VIP on SIGTERM")
+        #expect(try String(contentsOfFile: supervisor.paths.log, encoding: .utf8).contains("Stopped"))
+    }
+
+    /// keepalived itself accepts every option we render (its own configuration check, run in a
+    /// namespace that has the interface).
+    @Test func keepalivedAcceptsTheRenderedConfiguration() async throws {
+        let lab = try NetworkLab()
+        defer { lab.tearDown() }
+        let sw = try lab.makeSwitch()
+        let namespace = try lab.node("n1", switch: sw, cidr: "192.0.2.12/24", ipv6: "2001:db8::12/64")
+        let plan = try VRRPPlanner(cluster: "fcp", vrids: VRIDRange(parsing: "50-53"), groups: 4)
+            .plan(addresses: ["203.0.113.65", "203.0.113.66", "2001:db8:1::65"].map { try IPAddress($0) }, nodes: ["n1", "n2", "n3"])
+        let node = try NodeSettings(
+            nodeName: "n1", interface: "eth0", sourceAddresses: [IPAddress("192.0.2.12"), IPAddress("2001:db8::12")],
+            unicastPeers: [IPAddress("192.0.2.11"), IPAddress("2001:db8::11")], advertIntervalMilliseconds: 200,
+            notifyFIFO: "/tmp/klb-render-test.fifo")
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("render-\(UUID()).conf").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try KeepalivedConfig.render(plan: plan, node: node).write(toFile: path, atomically: true, encoding: .utf8)
+        let (status, output) = try runCommand(
+            ["ip", "netns", "exec", namespace, "/usr/sbin/keepalived", "--config-test", "--use-file", path, "--log-console"])
+        #expect(status == 0, "\(output)")
+        for complaint in ["Unknown keyword", "nvalid", "ignoring", "WARNING"] {
+            #expect(!output.contains(complaint), "\(output)")
+        }
+    }
+}

@@ -1,0 +1,117 @@
+import IPAM
+import Keepalived
+import NodeAgent
+import Testing
+
+/// The agent's ordering rules, stated as events in and actions out: no keepalived, no sleeps.
+@Suite("Agent state machine (no I/O)")
+struct AgentStateMachineTests {
+    typealias Action = AgentStateMachine.Action
+
+    private func plan(_ addresses: [String], nodes: [String] = ["a", "b"]) throws -> VRRPPlan {
+        try VRRPPlanner(cluster: "fcp", vrids: VRIDRange(parsing: "50-50"), groups: 1)
+            .plan(addresses: addresses.map { try IPAddress($0) }, nodes: nodes)
+    }
+
+    private func ip(_ text: String) throws -> IPAddress { try IPAddress(text) }
+
+    /// Started with a first plan, keepalived running.
+    private func running(_ addresses: [String]) throws -> AgentStateMachine {
+        var machine = AgentStateMachine(nodeName: "a")
+        let first = machine.handle(.planChanged(try plan(addresses), config: "v1"))
+        #expect(first.contains(.startKeepalived))
+        return machine
+    }
+
+    @Test func aRemovedAddressLeavesOnlyAfterKeepalivedConfirmedTheReload() throws {
+        var machine = try running(["203.0.113.65", "203.0.113.66"])
+        let actions = machine.handle(.planChanged(try plan(["203.0.113.65"]), config: "v2"))
+        #expect(actions == [.writeConfig("v2", plan: try plan(["203.0.113.65"])), .reloadKeepalived(id: 1), .publish])
+        #expect(!actions.contains { if case .removeVIPs = $0 { true } else { false } },
+                "removing before the reload makes keepalived see a VIP vanish from a MASTER instance")
+        #expect(machine.handle(.reloadConfirmed(0)).isEmpty, "an older reload does not cover it")
+        #expect(machine.handle(.reloadConfirmed(1)) == [.removeVIPs([try ip("203.0.113.66")], reason: "removed from the plan")])
+        #expect(machine.handle(.reloadConfirmed(1)).isEmpty, "removed once")
+    }
+
+    @Test func anUnconfirmedReloadStillRemovesAfterItsTimeout() throws {
+        var machine = try running(["203.0.113.65", "203.0.113.66"])
+        _ = machine.handle(.planChanged(try plan(["203.0.113.65"]), config: "v2"))
+        let actions = machine.handle(.reloadTimedOut(1))
+        #expect(actions.count == 1)
+        guard case .removeVIPs(let list, _) = actions.first else { Issue.record("\(actions)"); return }
+        #expect(list == [try ip("203.0.113.66")])
+    }
+
+    @Test func anAddressThatComesBackBeforeTheConfirmationIsNotRemoved() throws {
+        var machine = try running(["203.0.113.65", "203.0.113.66"])
+        _ = machine.handle(.planChanged(try plan(["203.0.113.65"]), config: "v2"))
+        _ = machine.handle(.planChanged(try plan(["203.0.113.65", "203.0.113.66"]), config: "v3"))
+        #expect(machine.handle(.reloadConfirmed(1)).isEmpty)
+        #expect(machine.handle(.reloadConfirmed(2)).isEmpty)
+        #expect(machine.pendingRemoval.isEmpty)
+    }
+
+    @Test func aMissingOrInvalidPlanKeepsThePreviousOneAndTouchesNothing() throws {
+        var machine = try running(["203.0.113.65"])
+        for reason in ["ConfigMap kube-system/vip-configmap does not exist", "no key", "invalid JSON"] {
+            #expect(machine.handle(.planUnavailable(reason: reason)) == [.keepPreviousPlan(reason: reason)])
+        }
+        #expect(machine.keepalived == .running)
+        #expect(machine.plan == (try plan(["203.0.113.65"])))
+        // When it comes back unchanged nothing is rewritten or reloaded.
+        #expect(machine.handle(.planChanged(try plan(["203.0.113.65"]), config: "v1")).isEmpty)
+    }
+
+    @Test func anExplicitPlanWithoutThisNodeStopsKeepalivedAndRemovesItsVIPs() throws {
+        var machine = try running(["203.0.113.65"])
+        let actions = machine.handle(.planChanged(try plan(["203.0.113.65"], nodes: ["b"]), config: "empty"))
+        #expect(actions.contains(.stopKeepalived))
+        #expect(actions.contains(.removeVIPs([try ip("203.0.113.65")], reason: "no instance for this node")))
+        #expect(machine.keepalived == .stopped)
+    }
+
+    @Test func keepalivedDeathRemovesEveryVIPAndRestartsWithBackoff() throws {
+        var machine = try running(["203.0.113.65", "203.0.113.66"])
+        _ = machine.handle(.planChanged(try plan(["203.0.113.65"]), config: "v2"))
+        let died = machine.handle(.keepalivedExited(status: 137))
+        #expect(died.first == .removeVIPs([try ip("203.0.113.65"), try ip("203.0.113.66")], reason: "keepalived exited"),
+                "the address still awaiting the reload goes too")
+        #expect(died.last == .scheduleRestart(after: AgentStateMachine.initialRestartDelay))
+        #expect(machine.pendingRemoval.isEmpty, "the exit removed every VIP; no reload is awaited")
+        #expect(machine.handle(.restartTimerFired) == [.startKeepalived])
+        let again = machine.handle(.keepalivedExited(status: 1))
+        #expect(again.last == .scheduleRestart(after: AgentStateMachine.initialRestartDelay * 2), "backoff doubles")
+        _ = machine.handle(.restartTimerFired)
+        _ = machine.handle(.stateReported(NotifyMessage(instance: "fcp_v4_50", state: .backup, priority: 200)))
+        let third = machine.handle(.keepalivedExited(status: 1))
+        #expect(third.last == .scheduleRestart(after: AgentStateMachine.initialRestartDelay), "reset once it reported")
+    }
+
+    @Test func aPlanChangeWhileARestartIsScheduledRemovesDepartedAddressesAtOnce() throws {
+        var machine = try running(["203.0.113.65", "203.0.113.66"])
+        _ = machine.handle(.keepalivedExited(status: 1))
+        let actions = machine.handle(.planChanged(try plan(["203.0.113.65"]), config: "v2"))
+        #expect(actions.contains(.removeVIPs([try ip("203.0.113.66")], reason: "removed from the plan")))
+        #expect(!actions.contains(.startKeepalived), "the scheduled restart starts it")
+        #expect(!actions.contains { if case .reloadKeepalived = $0 { true } else { false } })
+    }
+
+    @Test func stoppingHandsOverOnceAndIgnoresEverythingAfter() throws {
+        var machine = try running(["203.0.113.65"])
+        let actions = machine.handle(.stopRequested)
+        #expect(actions == [.stopKeepalived, .removeVIPs([try ip("203.0.113.65")], reason: "agent stopping"), .publish])
+        #expect(machine.handle(.stopRequested).isEmpty)
+        #expect(machine.handle(.keepalivedExited(status: 0)).isEmpty)
+        #expect(machine.handle(.planChanged(try plan(["203.0.113.66"]), config: "v9")).isEmpty)
+        #expect(machine.handle(.restartTimerFired).isEmpty)
+    }
+
+    @Test func stateReportsArePublishedOnlyWhenTheyChangeSomething() throws {
+        var machine = try running(["203.0.113.65"])
+        let master = NotifyMessage(instance: "fcp_v4_50", state: .master, priority: 200)
+        #expect(machine.handle(.stateReported(master)) == [.recordTransition(master), .publish])
+        #expect(machine.handle(.stateReported(master)).isEmpty)
+        #expect(machine.heldAddresses == [try ip("203.0.113.65")])
+    }
+}
