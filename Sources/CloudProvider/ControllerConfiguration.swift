@@ -25,6 +25,9 @@ public struct ControllerConfiguration: Sendable {
     /// Label selector for the nodes that may hold VIPs (nil: every node). Nodes labelled
     /// `node.kubernetes.io/exclude-from-external-load-balancers` never do.
     public var nodeSelector: String?
+    /// How long a VIP may be held by two nodes before it is reported as split brain: longer than
+    /// a handover (failover window plus the agents' publication delay).
+    public var splitBrainWindow: Duration = .seconds(3)
 
     /// The upstream label that keeps a node out of every load balancer.
     public static let excludeLabel = "node.kubernetes.io/exclude-from-external-load-balancers"

@@ -79,12 +79,47 @@ struct LedgerTests {
             ($0 as! LoadBalancerRequest.Invalid).reason == "DualStackUnavailable"
         }
         let requested = try LoadBalancerRequest(service: Self.service {
+            $0.spec.ipFamilies = ["IPv4", "IPv6"]
+            $0.spec.ipFamilyPolicy = "PreferDualStack"
             $0.metadata.annotations = [ControllerConfiguration.requestedIPsAnnotation: "10.210.1.100, 2001:db8:1::9", ForwardMethod.annotation: "dr"]
         }, pool: Self.pool, defaultForwardMethod: .nat)
         #expect(requested.requested.map(\.description) == ["10.210.1.100", "2001:db8:1::9"])
         #expect(requested.families == [.ipv4, .ipv6])
         #expect(requested.forwardMethod == .dr)
         #expect(try LoadBalancerRequest(service: Self.service { $0.spec.loadBalancerIP = "10.210.1.90" }, pool: Self.pool, defaultForwardMethod: nil).requested.map(\.description) == ["10.210.1.90"])
+    }
+
+    /// An address kube-proxy would never serve: the family comes from spec.ipFamilies, else from
+    /// the ClusterIPs (a server without dual-stack drops ipFamilies); headless says nothing.
+    @Test func aRequestedAddressOfAFamilyTheServiceLacksIsRefused() throws {
+        let byFamilies = Self.service { $0.metadata.annotations = [ControllerConfiguration.requestedIPsAnnotation: "2001:db8:1::9"] }
+        let byClusterIP = Self.service {
+            $0.spec.ipFamilies = nil
+            $0.spec.clusterIP = "10.96.0.10"
+            $0.spec.loadBalancerIP = "2001:db8:1::9"
+        }
+        let dualRequestOnSingle = Self.service {
+            $0.metadata.annotations = [ControllerConfiguration.requestedIPsAnnotation: "10.210.1.100,2001:db8:1::9"]
+        }
+        for service in [byFamilies, byClusterIP, dualRequestOnSingle] {
+            #expect { try LoadBalancerRequest(service: service, pool: Self.pool, defaultForwardMethod: nil) } throws: {
+                let invalid = $0 as! LoadBalancerRequest.Invalid
+                return invalid.reason == "IPFamilyMismatch" && invalid.message.contains("2001:db8:1::9 (IPv6)")
+                    && invalid.message.contains("IPv4 only")
+            }
+        }
+        let v6Service = Self.service {
+            $0.spec.ipFamilies = nil
+            $0.spec.clusterIPs = ["fd00::10"]
+            $0.spec.loadBalancerIP = "2001:db8:1::9"
+        }
+        #expect(try LoadBalancerRequest(service: v6Service, pool: Self.pool, defaultForwardMethod: nil).families == [.ipv6])
+        let headless = Self.service {
+            $0.spec.ipFamilies = nil
+            $0.spec.clusterIP = "None"
+            $0.spec.loadBalancerIP = "2001:db8:1::9"
+        }
+        #expect(try LoadBalancerRequest(service: headless, pool: Self.pool, defaultForwardMethod: nil).families == [.ipv6])
     }
 
     @Test("bad annotations are refused with a reason", arguments: [

@@ -101,6 +101,41 @@ extension AgentFailoverTests {
         await lab.tearDown()
         try outcome.get()
     }
+
+    /// Two nodes that cannot hear each other's adverts both become MASTER: the controller says
+    /// so (a Warning on the Service naming the VIP and both nodes) and, once they hear each other
+    /// again, exactly one node keeps the VIP.
+    @Test func aSplitBrainIsSeenAndSaid() async throws {
+        let lab = try await AgentLab()
+        let outcome = await Result(catching: {
+            try lab.startController()
+            for node in lab.nodes { try lab.startAgent(node) }
+            try await lab.loadBalancer("web")
+            let vip = "203.0.113.65"
+            #expect(try await eventually { try lab.holders(vip).count == 1 })
+            // The agents advertise by unicast to each other's node address: a permanent neighbour
+            // entry with a MAC nobody has sends the adverts nowhere (and nothing the client sends).
+            let peers = ["n1": "192.0.2.12", "n2": "192.0.2.11"]
+            for node in lab.nodes {
+                try mustRun(["ip", "-n", lab.netns(node), "neigh", "replace", peers[node]!, "lladdr", "02:00:00:00:00:01",
+                             "dev", "eth0", "nud", "permanent"])
+            }
+            #expect(try await eventually(.seconds(10)) { try lab.holders(vip).count == 2 }, "both nodes became MASTER")
+            #expect(try await eventually(.seconds(20)) {
+                try await lab.admin.list(Event.self, namespace: lab.namespace).items.contains {
+                    $0.reason == "SplitBrain" && $0.involvedObject.name == "web" && $0.type == "Warning"
+                        && $0.message?.contains(vip) == true && $0.message?.contains(lab.nodeName("n1")) == true
+                        && $0.message?.contains(lab.nodeName("n2")) == true
+                }
+            }, "a SplitBrain warning names the VIP and both nodes")
+            for node in lab.nodes {
+                try mustRun(["ip", "-n", lab.netns(node), "neigh", "del", peers[node]!, "dev", "eth0"])
+            }
+            #expect(try await eventually(.seconds(10)) { try lab.holders(vip).count == 1 }, "one node yields once they hear each other")
+        })
+        await lab.tearDown()
+        try outcome.get()
+    }
 }
 
 /// The supervisor against real keepalived in a namespace of the test's own.

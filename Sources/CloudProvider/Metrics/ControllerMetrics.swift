@@ -12,6 +12,8 @@ struct ControllerMetrics: Sendable {
     let queueDepth = Gauge(label: "keepalived_lb_workqueue_depth")
     /// Edits or deletions of the VIP ConfigMap made outside the controller, and undone by it.
     let configMapRepairs = Counter(label: "keepalived_lb_configmap_repairs_total")
+    /// VIPs that more than one node reports holding for longer than the split-brain window.
+    let splitBrain = Gauge(label: "keepalived_lb_vip_split_brain")
 
     func allocationFailure(reason: String) {
         Counter(label: "keepalived_lb_allocation_failures_total", dimensions: [("reason", reason)]).increment()

@@ -26,6 +26,9 @@ public actor ServiceController {
     let metrics: ControllerMetrics
     var ledger: Ledger
     var writer: ConfigMapWriter?
+    var splitBrain: SplitBrainDetector
+    let splitBrainChecks: AsyncStream<Duration>
+    let splitBrainCheckQueue: AsyncStream<Duration>.Continuation
     public private(set) var isReady = false
 
     public init(client: KubernetesClient, configuration: ControllerConfiguration, logger: Logger = Logger(label: "service-controller")) {
@@ -43,6 +46,8 @@ public actor ServiceController {
         metrics = ControllerMetrics(pool: configuration.pool.name)
         nodeInformer = Informer<Node>(client: client, labelSelector: configuration.nodeSelector, logger: logger)
         ledger = Ledger(pool: configuration.pool)
+        splitBrain = SplitBrainDetector(window: configuration.splitBrainWindow)
+        (splitBrainChecks, splitBrainCheckQueue) = AsyncStream.makeStream()
     }
 
     /// Restores the ledger from cluster state, then reconciles until cancelled.
@@ -52,7 +57,10 @@ public actor ServiceController {
         }
         self.writer = writer
         let nodes = Task {
-            await self.nodeInformer.run { _ in await self.nodesChanged() }
+            await self.nodeInformer.run { _ in
+                await self.nodesChanged()
+                await self.checkSplitBrain()
+            }
         }
         defer { nodes.cancel() }
         // Our own ConfigMap: an edit or deletion by someone else is put right at once, not at the
@@ -83,6 +91,13 @@ public actor ServiceController {
                 }
             }
             group.addTask {
+                // A split brain that outlasts the window is reported even if no node changes again.
+                for await delay in self.splitBrainChecks {
+                    try? await Task.sleep(for: delay)
+                    await self.checkSplitBrain()
+                }
+            }
+            group.addTask {
                 await self.publisher.run(flush: { try await self.flushConfigMap(upTo: $0) },
                                          patch: { try await self.announce($0.payload) },
                                          completed: { await self.published($0, error: $1) })
@@ -110,6 +125,7 @@ public actor ServiceController {
                 try? await group.waitForAll()
             } onCancel: {
                 publisher.shutDown()
+                self.splitBrainCheckQueue.finish()
                 Task { await self.queue.shutDown() }
             }
         }

@@ -3,7 +3,7 @@ import Keepalived
 /// What the agent is told by its flags.
 public struct AgentConfiguration: Sendable {
     /// The Node annotation where the agent publishes what it holds (JSON).
-    public static let stateAnnotation = "keepalived-lb.io/vrrp-state"
+    public static let stateAnnotation = NodeVRRPState.annotation
 
     public var nodeName: String
     /// nil: the interface that holds the node's InternalIP.
