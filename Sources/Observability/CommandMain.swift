@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import KubeClient
 
 /// Runs an executable's command with the DESIGN's exit codes: bad flags exit 2 with one line
 /// naming the flag (ArgumentParser's own default would be 64), other failures exit 1.
@@ -15,7 +16,9 @@ public enum CommandMain {
                 print(Command.fullMessage(for: error))
                 exit(0)
             }
-            FileHandle.standardError.write(Data("\(name): \(Command.message(for: error))\n".utf8))
+            // One line, whatever the operator typed: a newline in a flag value is shown escaped.
+            let message = SafeText.escaped(Command.message(for: error), limit: SafeText.logValueLimit)
+            FileHandle.standardError.write(Data("\(name): \(message)\n".utf8))
             exit(error is ValidationError || code == .validationFailure ? 2 : 1)
         }
     }

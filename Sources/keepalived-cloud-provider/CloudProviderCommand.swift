@@ -139,29 +139,40 @@ struct CloudProviderCommand: AsyncParsableCommand {
 
     func makeConfiguration(environment: [String: String], logger: Logger) throws -> ControllerConfiguration {
         var entries = cidrs
+        var cidrSource = "--cidr"
         if entries.isEmpty, let legacy = environment["KEEPALIVED_SERVICE_CIDR"] {
             entries = legacy.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            cidrSource = "env KEEPALIVED_SERVICE_CIDR"
         }
         guard !entries.isEmpty else {
             throw ValidationError("no address pool: give --cidr (repeatable) or set KEEPALIVED_SERVICE_CIDR, e.g. --cidr 10.210.1.64/26")
+        }
+        for exclusion in exclusions {
+            do { _ = try Pool.parse([exclusion]) } catch { throw ValidationError("--exclude: \(error.message)") }
         }
         let parsed: (pool: Pool, droppedHostBits: [String])
         do {
             parsed = try Pool.parse(name: clusterName, entries, excluding: exclusions, options: .init(avoidBuggyIPs: avoidBuggyIPs))
         } catch {
-            throw ValidationError("--cidr: \(error.message)")
+            throw ValidationError("\(cidrSource): \(error.message)")
         }
         for text in parsed.droppedHostBits {
             logger.warning("pool entry has host bits set; using its network", metadata: ["cidr": "\(text)", "used": "\((try? CIDR(text))?.description ?? text)"])
         }
         var forward: ForwardMethod?
-        if let text = defaultForwardMethod ?? environment["KEEPALIVED_DEFAULT_FORWARD_METHOD"], !text.isEmpty {
-            do { forward = try ForwardMethod(parsing: text, source: "--default-forward-method") } catch { throw ValidationError(error.message) }
+        if let setting = Setting.resolve(
+            flag: "--default-forward-method", defaultForwardMethod, env: "KEEPALIVED_DEFAULT_FORWARD_METHOD", in: environment)
+        {
+            do { forward = try ForwardMethod(parsing: setting.value, source: setting.source) } catch { throw ValidationError(error.message) }
         }
+        let namespace = try Setting.resolve(flag: "--namespace", namespace, env: "KEEPALIVED_NAMESPACE", in: environment)?
+            .validatedName(subdomain: false) ?? "kube-system"
+        let configMapName = try Setting.resolve(flag: "--configmap", configmap, env: "KEEPALIVED_CONFIG_MAP", in: environment)?
+            .validatedName(subdomain: true) ?? "vip-configmap"
         return ControllerConfiguration(
             pool: parsed.pool,
-            namespace: namespace ?? environment["KEEPALIVED_NAMESPACE"] ?? "kube-system",
-            configMapName: configmap ?? environment["KEEPALIVED_CONFIG_MAP"] ?? "vip-configmap",
+            namespace: namespace,
+            configMapName: configMapName,
             loadBalancerClass: loadBalancerClass,
             defaultForwardMethod: forward,
             clusterName: clusterName,

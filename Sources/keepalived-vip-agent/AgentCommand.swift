@@ -88,11 +88,13 @@ struct AgentCommand: AsyncParsableCommand {
     }
 
     func resolvedNodeName() throws -> String {
-        guard let name = nodeName ?? ProcessInfo.processInfo.environment["NODE_NAME"], !name.isEmpty else {
+        guard let setting = Setting.resolve(flag: "--node-name", nodeName, env: "NODE_NAME", in: ProcessInfo.processInfo.environment),
+            !setting.value.isEmpty
+        else {
             throw ValidationError("--node-name is required (or env NODE_NAME, e.g. from the downward API spec.nodeName)")
         }
-        do { try NodeName.validate(name) } catch { throw ValidationError("--node-name: \(error.message)") }
-        return name
+        do { try NodeName.validate(setting.value) } catch { throw ValidationError("\(setting.source): \(error.message)") }
+        return setting.value
     }
 
     func endpoints() throws -> Endpoints {
@@ -107,6 +109,10 @@ struct AgentCommand: AsyncParsableCommand {
         HeapMonitor.configure(logger: logger)
         logger[metadataKey: "node"] = "\(nodeName)"
         let environment = ProcessInfo.processInfo.environment
+        let configMapNamespace = try Setting.resolve(flag: "--namespace", namespace, env: "KEEPALIVED_NAMESPACE", in: environment)?
+            .validatedName(subdomain: false) ?? "kube-system"
+        let configMapName = try Setting.resolve(flag: "--configmap", configmap, env: "KEEPALIVED_CONFIG_MAP", in: environment)?
+            .validatedName(subdomain: true) ?? "vip-configmap"
 
         let netlink = try AddressManager(networkNamespace: netns)
         if let interface { _ = try netlink.link(named: interface) }  // fail fast, with the flag named
@@ -115,8 +121,7 @@ struct AgentCommand: AsyncParsableCommand {
         let client = try KubernetesClient(configuration: clientConfiguration, logger: logger)
         let configuration = AgentConfiguration(
             nodeName: nodeName, interface: interface,
-            namespace: namespace ?? environment["KEEPALIVED_NAMESPACE"] ?? "kube-system",
-            configMapName: configmap ?? environment["KEEPALIVED_CONFIG_MAP"] ?? "vip-configmap",
+            namespace: configMapNamespace, configMapName: configMapName,
             keepalivedPath: keepalived, stateDirectory: stateDir, unicast: unicast,
             advertIntervalMilliseconds: advertIntervalMs, networkNamespace: netns)
         let agent = NodeAgent(client: client, configuration: configuration, addressing: netlink, logger: logger)

@@ -37,9 +37,12 @@ public struct LoadBalancerRequest: Hashable, Sendable {
 
         var requested: [IPAddress] = []
         let source: String
-        if let list = annotations[ControllerConfiguration.requestedIPsAnnotation] {
+        if let list = annotations[ControllerConfiguration.requestedIPsAnnotation],
+            !list.trimmingCharacters(in: .whitespaces).isEmpty
+        {
             source = "annotation \(ControllerConfiguration.requestedIPsAnnotation)"
-            for item in list.split(separator: ",") {
+            // Every comma-separated item must be an address: ",," is a mistake, not "any address".
+            for item in list.split(separator: ",", omittingEmptySubsequences: false) {
                 let text = item.trimmingCharacters(in: .whitespaces)
                 do { requested.append(try IPAddress(text)) } catch {
                     throw Invalid(reason: "InvalidRequestedIP", message: "\(source): \(error.message)")
