@@ -62,6 +62,15 @@ struct CloudProviderCommand: AsyncParsableCommand {
     @Option(help: "Name of the leader-election Lease.")
     var leaderElectLeaseName = "keepalived-cloud-provider"
 
+    @Option(help: "Seconds a standby waits after the leader's last renewal before taking over (as kube-controller-manager's).")
+    var leaderElectLeaseDuration = 15.0
+
+    @Option(help: "Seconds a leader keeps trying to renew before it steps down; less than the lease duration.")
+    var leaderElectRenewDeadline = 10.0
+
+    @Option(help: "Seconds between attempts to acquire or renew the Lease; less than the renew deadline.")
+    var leaderElectRetryPeriod = 2.0
+
     @Option(help: "Concurrent reconciles (1-64). A worker waits for the finalizer PATCH, then hands the status to the publisher, which covers all pending Services with one ConfigMap write; the client rate limit (--kube-api-qps) usually bounds a burst first.")
     var workers = 16
 
@@ -95,6 +104,13 @@ struct CloudProviderCommand: AsyncParsableCommand {
     func validate() throws {
         if let problem = LogSetup.problem(format: logFormat, level: logLevel) { throw ValidationError(problem) }
         guard workers >= 1 && workers <= 64 else { throw ValidationError("--workers \(workers): must be 1-64") }
+        guard leaderElectRetryPeriod > 0, leaderElectRetryPeriod < leaderElectRenewDeadline,
+            leaderElectRenewDeadline < leaderElectLeaseDuration, leaderElectLeaseDuration <= 3600
+        else {
+            throw ValidationError(
+                "--leader-elect-lease-duration \(leaderElectLeaseDuration), --leader-elect-renew-deadline \(leaderElectRenewDeadline), "
+                    + "--leader-elect-retry-period \(leaderElectRetryPeriod): need 0 < retry period < renew deadline < lease duration <= 3600 seconds")
+        }
         _ = try endpoints()
         _ = try planner()
         if let nodeSelector, nodeSelector.isEmpty || !nodeSelector.utf8.allSatisfy({ $0 > 32 && $0 < 127 }) {
@@ -122,7 +138,11 @@ struct CloudProviderCommand: AsyncParsableCommand {
         let controller = ServiceController(client: client, configuration: controllerConfiguration, logger: logger)
         let elector = leaderElect ? LeaderElector(
             client: client,
-            configuration: .init(leaseName: leaderElectLeaseName, namespace: controllerConfiguration.namespace, identity: Self.identity()),
+            configuration: .init(
+                leaseName: leaderElectLeaseName, namespace: controllerConfiguration.namespace, identity: Self.identity(),
+                leaseDuration: .milliseconds(Int64(leaderElectLeaseDuration * 1000)),
+                renewDeadline: .milliseconds(Int64(leaderElectRenewDeadline * 1000)),
+                retryPeriod: .milliseconds(Int64(leaderElectRetryPeriod * 1000))),
             logger: logger) : nil
         let service = ControllerService(controller: controller, elector: elector)
         let leader = Gauge(label: "keepalived_lb_leader")

@@ -57,6 +57,8 @@ struct BadInputTests {
         FlagRow(pool + ["--leader-elect", "maybe"], says: "'maybe' is invalid for '--leader-elect <leader-elect>'"),
         FlagRow(pool + ["--node-selector", ""], says: "--node-selector \"\": must be a non-empty label selector"),
         FlagRow(pool + ["--bogus-flag"], says: "Unknown option '--bogus-flag'"),
+        FlagRow(pool + ["--leader-elect-lease-duration", "5", "--leader-elect-renew-deadline", "8"],
+                says: "need 0 < retry period < renew deadline < lease duration"),
         // The predecessor's environment: errors name the variable, not the flag.
         FlagRow([], env: ["KEEPALIVED_SERVICE_CIDR": "10.0.0.0/33"], says: "env KEEPALIVED_SERVICE_CIDR: prefix length /33"),
         FlagRow([], env: ["KEEPALIVED_SERVICE_CIDR": "10.210.1.64/26,nope"], says: "env KEEPALIVED_SERVICE_CIDR: \"nope\""),

@@ -4,7 +4,7 @@ import KubeClient
 import Glibc
 #endif
 
-/// Two nodes (network namespaces on one bridge) and a client, the real API server and one
+/// Nodes (network namespaces on one bridge, two by default) and a client, the real API server and one
 /// `keepalived-vip-agent` process per node (tests add the controller; benchmarks write plans). VIPs come from
 /// 203.0.113.64/26; node addresses from 192.0.2.0/24.
 public final class AgentLab: @unchecked Sendable {
@@ -12,7 +12,7 @@ public final class AgentLab: @unchecked Sendable {
     public let cluster: TestCluster
     public let admin: KubernetesClient
     public let namespace: String
-    public let nodes = ["n1", "n2"]
+    public let nodes: [String]
     public let client: String
     public var agents: [String: ChildProcess] = [:]
     public var metricsPorts: [String: Int] = [:]
@@ -23,7 +23,9 @@ public final class AgentLab: @unchecked Sendable {
     /// The agent binary to run; default: the debug build.
     public var agentPath: String?
 
-    public init() async throws {
+    /// `nodeCount` nodes n1, n2, … at 192.0.2.11, .12, …
+    public init(nodeCount: Int = 2) async throws {
+        nodes = (1...max(1, nodeCount)).map { "n\($0)" }
         lab = try NetworkLab()
         cluster = try await TestEnvironment.shared()
         admin = try cluster.adminClient()
