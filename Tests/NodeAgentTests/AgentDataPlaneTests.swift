@@ -110,6 +110,7 @@ extension AgentFailoverTests {
         let outcome = await Result(catching: {
             try lab.startController()
             for node in lab.nodes { try lab.startAgent(node) }
+            try lab.startEchoServers()
             try await lab.loadBalancer("web")
             let vip = "203.0.113.65"
             #expect(try await eventually { try lab.holders(vip).count == 1 })
@@ -132,6 +133,15 @@ extension AgentFailoverTests {
                 try mustRun(["ip", "-n", lab.netns(node), "neigh", "del", peers[node]!, "dev", "eth0"])
             }
             #expect(try await eventually(.seconds(10)) { try lab.holders(vip).count == 1 }, "one node yields once they hear each other")
+            // The winner re-announced when it heard the loser's lower-priority advert, so the client's
+            // ARP entry points at it now (keepalived's defaults left it on the loser for up to 5 s).
+            let winner = try #require(try lab.holders(vip).first)
+            let output = lab.stateRoot + "/probe-split.out"
+            let probe = try lab.startProbe(vip, seconds: 2, output: output)
+            #expect(await probe.exitStatus() == 0)
+            let parts = try String(contentsOfFile: output, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+                .split(separator: " ").map(String.init)
+            #expect(parts.count == 3 && parts[1] == "0" && parts[2] == winner, "after the split brain: \(parts), holder \(winner)")
         })
         await lab.tearDown()
         try outcome.get()
