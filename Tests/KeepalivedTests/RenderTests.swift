@@ -62,6 +62,31 @@ struct RenderTests {
         #expect((0..<3).map { KeepalivedConfig.priority(rank: $0, nodeCount: 3) } == [250, 200, 150])
     }
 
+    /// A brand-new instance starts at once on its preferred node only; every other instance,
+    /// and every other node, renders as always.
+    @Test func anInstanceNewToTheClusterStartsAsMasterOnItsPreferredNode() throws {
+        let plan = try Self.plan()
+        let previous = try VRRPPlan(cluster: plan.cluster, nodes: plan.nodes, instances: Array(plan.instances.dropLast()))
+        let new = plan.instancesNew(since: previous)
+        #expect(new == [plan.instances.last!])
+        let name = plan.instanceName(new[0])
+        let preferred = plan.nodes[new[0].preferred]
+        for nodeName in plan.nodes {
+            let node = try NodeSettings(nodeName: nodeName, interface: "eth0", sourceAddresses: [], unicastPeers: [])
+            let boosted = KeepalivedConfig.render(plan: plan, node: node, startingAsMaster: [name])
+            let normal = KeepalivedConfig.render(plan: plan, node: node)
+            if nodeName == preferred {
+                #expect(boosted.contains("vrrp_instance \(name) {\n    state MASTER\n"))
+                #expect(boosted.components(separatedBy: "priority 255").count == 2, "only the new instance")
+                #expect(boosted.replacingOccurrences(of: "state MASTER", with: "state BACKUP")
+                    .replacingOccurrences(of: "priority 255", with: "priority 250") == normal)
+            } else {
+                #expect(boosted == normal, "\(nodeName) is not the new instance's preferred node")
+            }
+        }
+        #expect(plan.instancesNew(since: plan).isEmpty)
+    }
+
     /// Everything a user can write (annotations, names) or an agent flag carries is refused before
     /// it could reach keepalived.conf.
     @Test func userTextCannotInjectConfiguration() throws {

@@ -102,6 +102,47 @@ extension AgentFailoverTests {
         try outcome.get()
     }
 
+    /// A VIP that starts a new VRRP instance: its preferred node starts it as master at once
+    /// (priority 255, nobody can be master of it yet), then renders it at its usual priority again so
+    /// that a later keepalived restart waits its preempt delay. The other node never holds it.
+    @Test func aNewInstanceStartsOnItsPreferredNodeThenReturnsToItsUsualPriority() async throws {
+        let lab = try await AgentLab()
+        let outcome = await Result(catching: {
+            try lab.startController(groups: 4)
+            for node in lab.nodes { try lab.startAgent(node) }
+            try await lab.loadBalancer("first")
+            #expect(try await eventually { try lab.holders("203.0.113.65").count == 1 })
+            try await lab.loadBalancer("second")
+            let vip = try #require(try await eventually { try await lab.ingress("second") != nil } ? try await lab.ingress("second") : nil)
+            let plan = try #require(try await eventually {
+                let text = try await lab.admin.get(ConfigMap.self, namespace: lab.namespace, name: "vip-configmap").data["keepalived-lb.vrrp-plan"]
+                return text?.contains(vip) == true
+            } ? try VRRPPlan(json: try await lab.admin.get(ConfigMap.self, namespace: lab.namespace, name: "vip-configmap")
+                .data["keepalived-lb.vrrp-plan"] ?? "") : nil)
+            let instance = try #require(plan.instances.first { $0.addresses.contains(try IPAddress(vip)) })
+            let first = try #require(plan.instances.first { $0.addresses.contains(try IPAddress("203.0.113.65")) })
+            try #require(instance.vrid != first.vrid, "the second VIP hashes to another instance (four groups)")
+            let preferred = try #require(lab.nodes.first { lab.nodeName($0) == plan.nodes[instance.preferred] })
+            var seen: Set<String> = []
+            #expect(try await eventually(.seconds(10)) {
+                seen.formUnion(try lab.holders(vip))
+                return try lab.holders(vip) == [preferred]
+            })
+            #expect(seen == [preferred], "only the preferred node ever held \(vip): \(seen)")
+            let name = plan.instanceName(instance)
+            let log = try String(contentsOfFile: lab.stateDirectory(preferred) + "/keepalived.log", encoding: .utf8)
+            let master = try #require(log.range(of: "(\(name)) Entering MASTER STATE"), "\(name) became master on \(preferred)")
+            // Started as master, not as a backup waiting out three adverts for a master that cannot exist.
+            #expect(!log[..<master.lowerBound].contains("(\(name)) Entering BACKUP STATE"), "\(log.suffix(1500))")
+            #expect(await eventually {
+                let config = (try? String(contentsOfFile: lab.stateDirectory(preferred) + "/keepalived.conf", encoding: .utf8)) ?? ""
+                return !config.contains("priority 255") && !config.contains("state MASTER") && config.contains(name)
+            }, "back to its usual priority once it is master")
+        })
+        await lab.tearDown()
+        try outcome.get()
+    }
+
     /// Two nodes that cannot hear each other's adverts both become MASTER: the controller says
     /// so (a Warning on the Service naming the VIP and both nodes) and, once they hear each other
     /// again, exactly one node keeps the VIP.

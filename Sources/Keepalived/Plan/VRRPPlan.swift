@@ -56,6 +56,13 @@ public struct VRRPPlan: Hashable, Sendable {
         return (index - instance.preferred + nodes.count) % nodes.count
     }
 
+    /// Instances of this plan that `previous` did not have (same family and VRID): new to every
+    /// node that had `previous`, so no node can be their master yet.
+    public func instancesNew(since previous: VRRPPlan) -> [Instance] {
+        let known = Set(previous.instances.map { "\($0.family)/\($0.vrid)" })
+        return instances.filter { !known.contains("\($0.family)/\($0.vrid)") }
+    }
+
     /// keepalived's instance name: derived from validated parts only.
     public func instanceName(_ instance: Instance) -> String {
         "\(cluster)_\(instance.family == .ipv4 ? "v4" : "v6")_\(instance.vrid)"

@@ -80,7 +80,16 @@ extension NodeAgent {
             nodeName: configuration.nodeName, interface: link.name, sourceAddresses: addresses,
             unicastPeers: peers, advertIntervalMilliseconds: configuration.advertIntervalMilliseconds,
             notifyFIFO: fifoPath)
-        return KeepalivedConfig.render(plan: newPlan, node: settings)
+        // An instance new to the cluster starts at once on its preferred node. Only against a plan
+        // this process applied itself: after a restart another node may be master already.
+        // Kept until keepalived reports them MASTER, whatever renderings come in between.
+        let present = Set(newPlan.instances.map(newPlan.instanceName))
+        let new = machine.plan.map { previous in
+            newPlan.instancesNew(since: previous).filter { newPlan.rank(of: configuration.nodeName, in: $0) == 0 }
+                .map(newPlan.instanceName)
+        } ?? []
+        startingAsMaster = startingAsMaster.intersection(present).union(new)
+        return KeepalivedConfig.render(plan: newPlan, node: settings, startingAsMaster: startingAsMaster)
     }
 
     private func resolveLink(_ addresses: [IPAddress]) throws -> Link {

@@ -23,6 +23,9 @@ public actor NodeAgent {
     var ownAddresses: Set<IPAddress> = []
     var scrubbedAtStart = false
     var lastPublished: String?
+    /// Instances the last rendering starts as master at once; rendered normally again once
+    /// keepalived reports them MASTER, so a later restart of keepalived waits its preempt delay.
+    var startingAsMaster: Set<String> = []
     /// Why the last plan was not used, so a repeat is logged once.
     var lastUnavailableReason: String?
     public internal(set) var isReady = false
@@ -197,6 +200,10 @@ public actor NodeAgent {
     func notified(_ message: NotifyMessage) async {
         await supervisor.markConfirmed()
         await handle(.stateReported(message))
+        if message.state == .master, startingAsMaster.contains(message.instance) {
+            startingAsMaster.remove(message.instance)
+            await changed()
+        }
     }
 
     public var heldAddresses: [IPAddress] { machine.heldAddresses }
