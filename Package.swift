@@ -51,8 +51,11 @@ let package = Package(
         // The VIP address manager: one netlink socket, typed errors, no shelling out to `ip`.
         .target(name: "Netlink", dependencies: ["CNetlink", "IPAM"]),
 
+        // prctl, which does not import into Swift.
+        .target(name: "CProcess"),
+
         // Child processes with a clean signal mask (keepalived, and the binaries tests start).
-        .target(name: "ProcessSupervision"),
+        .target(name: "ProcessSupervision", dependencies: ["CProcess"]),
 
         // The node agent: keepalived supervisor, VIP reconciler, state reporting.
         .target(

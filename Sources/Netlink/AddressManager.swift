@@ -39,7 +39,7 @@ public final class AddressManager: @unchecked Sendable {
 
     /// The socket takes the namespace of the thread that creates it; the thread switches there
     /// and back without suspending, so no other work runs in between.
-    private static func inNamespace(_ name: String, _ body: () throws(NetlinkError) -> Void) throws(NetlinkError) {
+    static func inNamespace(_ name: String, _ body: () throws(NetlinkError) -> Void) throws(NetlinkError) {
         guard !name.isEmpty, !name.contains("/"), name != ".", name != ".." else {
             throw NetlinkError(.noSuchNamespace, "network namespace name \"\(name.prefix(64))\" is not a plain name under /run/netns")
         }

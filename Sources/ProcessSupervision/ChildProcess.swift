@@ -1,3 +1,4 @@
+import CProcess
 import Foundation
 import Synchronization
 #if canImport(Glibc)
@@ -78,6 +79,13 @@ public final class ChildProcess: Sendable {
 
     public func signal(_ signal: Int32) {
         kill(pid, signal)
+    }
+
+    /// Makes this process inherit the orphans of its descendants, so a supervisor can reap a
+    /// child's children when the child dies first. Returns false where the kernel refuses.
+    @discardableResult
+    public static func becomeSubreaper() -> Bool {
+        cprocess_become_child_subreaper() == 0
     }
 
     /// Signals the whole process group (only meaningful with `newProcessGroup`).

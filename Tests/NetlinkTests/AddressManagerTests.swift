@@ -62,3 +62,21 @@ struct AddressManagerTests {
         #expect(throws: NetlinkError.self) { try netlink.add(IPAddress("203.0.113.5"), prefixLength: 40, to: ghost) }
     }
 }
+
+@Suite("VRRP advertisement encoding (no I/O)")
+struct VRRPAdvertisementTests {
+    /// RFC 5798 §5: version 3, type 1, the VRID, priority, count, 12-bit interval, a checksum that
+    /// sums (with the IPv4 pseudo-header) to zero, then the addresses.
+    @Test func priorityZeroAdvertLayoutAndChecksum() throws {
+        let advert = VRRPAdvertisement(
+            vrid: 50, priority: 0, intervalCentiseconds: 20, addresses: [try IPAddress("203.0.113.65"), try IPAddress("203.0.113.66")])
+        let source = try IPAddress("192.0.2.11"), destination = try IPAddress("192.0.2.12")
+        let message = advert.encoded(source: source, destination: destination)
+        #expect(Array(message[0..<6]) == [0x31, 50, 0, 2, 0, 20])
+        #expect(Array(message[8...]) == [203, 0, 113, 65, 203, 0, 113, 66])
+        let pseudo: [UInt8] = [192, 0, 2, 11, 192, 0, 2, 12, 0, 112, 0, UInt8(message.count)]
+        #expect(VRRPAdvertisement.checksum(pseudo + message) == 0, "checksum verifies over the pseudo-header")
+        #expect(VRRPAdvertisement(vrid: 1, priority: 0, intervalCentiseconds: 4095, addresses: []).encoded(
+            source: source, destination: VRRPAdvertisement.ipv4Multicast)[4...5] == [0x0f, 0xff])
+    }
+}

@@ -143,6 +143,41 @@ extension AgentFailoverTests {
         try outcome.get()
     }
 
+    /// keepalived SIGKILLed, its agent alive: once the whole group is gone and the VIP removed, the
+    /// agent sends the priority-0 advert keepalived would have sent, and the backup (real keepalived)
+    /// takes over at once instead of after three adverts.
+    @Test func aCrashedKeepalivedsBackupIsToldAtOnce() async throws {
+        let lab = try await AgentLab()
+        let outcome = await Result(catching: {
+            try lab.startController()
+            for node in lab.nodes { try lab.startAgent(node) }
+            try await lab.loadBalancer("web")
+            let vip = "203.0.113.65"
+            #expect(try await eventually { try lab.holders(vip).count == 1 })
+            try await Task.sleep(for: .seconds(1))
+            let master = try #require(try lab.holders(vip).first)
+            let backup = try #require(lab.nodes.first { $0 != master })
+            let pid = try #require(lab.keepalivedPid(master))
+            kill(-pid, SIGKILL)
+            #expect(try await eventually(.seconds(10)) { try lab.holders(vip) == [backup] })
+            #expect(await eventually {
+                let log = (try? String(contentsOfFile: lab.stateDirectory(backup) + "/keepalived.log", encoding: .utf8)) ?? ""
+                return log.contains("received priority 0 advertisement")
+            }, "the backup's keepalived heard the priority-0 advert")
+            #expect(lab.metrics(master).contains("keepalived_lb_agent_release_adverts_total 1"))
+            if ProcessInfo.processInfo.environment["KLB_KEEP_LOGS"] != nil {
+                for node in lab.nodes {
+                    try? FileManager.default.removeItem(atPath: "/tmp/keep-\(node)-agent.log")
+                    try? FileManager.default.copyItem(atPath: lab.agentLog(node), toPath: "/tmp/keep-\(node)-agent.log")
+                    try? FileManager.default.removeItem(atPath: "/tmp/keep-\(node)-keepalived.log")
+                    try? FileManager.default.copyItem(atPath: lab.stateDirectory(node) + "/keepalived.log", toPath: "/tmp/keep-\(node)-keepalived.log")
+                }
+            }
+        })
+        await lab.tearDown()
+        try outcome.get()
+    }
+
     /// Two nodes that cannot hear each other's adverts both become MASTER: the controller says
     /// so (a Warning on the Service naming the VIP and both nodes) and, once they hear each other
     /// again, exactly one node keeps the VIP.

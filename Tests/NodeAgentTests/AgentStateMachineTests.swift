@@ -88,6 +88,26 @@ struct AgentStateMachineTests {
         #expect(third.last == .scheduleRestart(after: AgentStateMachine.initialRestartDelay), "reset once it reported")
     }
 
+    /// A crashed keepalived sent nothing: the agent speaks for the instances it was master of (and
+    /// only those), after the VIPs are off the interface. A start failure held nothing.
+    @Test func aCrashAnnouncesTheReleaseOfExactlyTheInstancesItWasMasterOf() throws {
+        let twoInstances = try VRRPPlanner(cluster: "fcp", vrids: VRIDRange(parsing: "50-53"), groups: 4)
+            .plan(addresses: ["203.0.113.65", "203.0.113.66", "203.0.113.67"].map { try IPAddress($0) }, nodes: ["a", "b"])
+        try #require(twoInstances.instances.count >= 2)
+        var machine = AgentStateMachine(nodeName: "a")
+        _ = machine.handle(.planChanged(twoInstances, config: "v1"))
+        let held = twoInstances.instances[0], backup = twoInstances.instances[1]
+        _ = machine.handle(.stateReported(NotifyMessage(instance: twoInstances.instanceName(held), state: .master, priority: 250)))
+        _ = machine.handle(.stateReported(NotifyMessage(instance: twoInstances.instanceName(backup), state: .backup, priority: 200)))
+        let actions = machine.handle(.keepalivedExited(status: 137))
+        let removal = try #require(actions.firstIndex { if case .removeVIPs = $0 { true } else { false } })
+        let announce = try #require(actions.firstIndex(of: .announceRelease([held])), "\(actions)")
+        #expect(removal < announce, "VIPs leave the interface before anyone is told")
+        _ = machine.handle(.restartTimerFired)
+        let failed = machine.handle(.keepalivedStartFailed(message: "no such file"))
+        #expect(!failed.contains { if case .announceRelease = $0 { true } else { false } })
+    }
+
     @Test func aPlanChangeWhileARestartIsScheduledRemovesDepartedAddressesAtOnce() throws {
         var machine = try running(["203.0.113.65", "203.0.113.66"])
         _ = machine.handle(.keepalivedExited(status: 1))

@@ -11,6 +11,8 @@ struct AgentMetrics: Sendable {
     let planErrors = Counter(label: "keepalived_lb_agent_plan_errors_total")
     /// Plan updates not applied (missing ConfigMap or key, invalid plan): the previous plan stays.
     let planUnavailable = Counter(label: "keepalived_lb_agent_plan_kept_total")
+    /// Priority-0 adverts sent for instances a crashed keepalived was master of.
+    let releasesAnnounced = Counter(label: "keepalived_lb_agent_release_adverts_total")
 
     /// 0 unknown or stopped, 1 backup, 2 master, 3 fault.
     func record(instance: String, state: NotifyMessage.State?) {

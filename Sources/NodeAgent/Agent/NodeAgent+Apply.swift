@@ -76,6 +76,7 @@ extension NodeAgent {
                 if let node = await nodes.get(name) { peers += Self.internalAddresses(of: node) }
             }
         }
+        self.peers = peers
         let settings = try NodeSettings(
             nodeName: configuration.nodeName, interface: link.name, sourceAddresses: addresses,
             unicastPeers: peers, advertIntervalMilliseconds: configuration.advertIntervalMilliseconds,
@@ -163,5 +164,27 @@ extension NodeAgent {
             logger.debug("interface and keepalived disagree (transient during a transition)", metadata: ["addresses": "\(mismatches.sorted())"])
         }
         await publish()
+    }
+
+    /// The priority-0 adverts a dead keepalived did not send (see `AgentStateMachine.Action.announceRelease`).
+    func announceRelease(_ instances: [VRRPPlan.Instance]) {
+        guard let link, let source = ownAddresses.sorted().first(where: { $0.family == .ipv4 }) else { return }
+        let peers = self.peers.filter { $0.family == .ipv4 }
+        let destinations = configuration.unicast ? peers : [VRRPAdvertisement.ipv4Multicast]
+        guard !destinations.isEmpty else { return }
+        for instance in instances where instance.family == .ipv4 {
+            let advert = VRRPAdvertisement(
+                vrid: instance.vrid, priority: 0, intervalCentiseconds: configuration.advertIntervalMilliseconds / 10,
+                addresses: instance.addresses)
+            do {
+                try sender.send(advert, from: source, to: destinations, interface: link.name)
+                metrics.releasesAnnounced.increment()
+                logger.info("told the backups that the dead keepalived gave up its instance (priority 0)",
+                            metadata: ["vrid": "\(instance.vrid)", "to": "\(destinations.map(\.description).joined(separator: ","))"])
+            } catch {
+                logger.warning("could not send the priority-0 advert; the backups take over after three adverts",
+                               metadata: ["vrid": "\(instance.vrid)", "error": "\(error)"])
+            }
+        }
     }
 }

@@ -23,6 +23,9 @@ public actor NodeAgent {
     var ownAddresses: Set<IPAddress> = []
     var scrubbedAtStart = false
     var lastPublished: String?
+    /// The unicast peers of the last rendering (where adverts go).
+    var peers: [IPAddress] = []
+    let sender: VRRPSender
     /// Instances the last rendering starts as master at once; rendered normally again once
     /// keepalived reports them MASTER, so a later restart of keepalived waits its preempt delay.
     var startingAsMaster: Set<String> = []
@@ -54,6 +57,7 @@ public actor NodeAgent {
             client: client, namespace: configuration.namespace,
             fieldSelector: "metadata.name=\(configuration.configMapName)", logger: logger)
         nodes = Informer<Node>(client: client, logger: logger)
+        sender = VRRPSender(networkNamespace: configuration.networkNamespace)
         (jobs, jobQueue) = AsyncStream.makeStream()
     }
 
@@ -173,6 +177,8 @@ public actor NodeAgent {
             await supervisor.stop()
         case .removeVIPs(let addresses, let reason):
             removeVIPs(addresses, reason: reason)
+        case .announceRelease(let instances):
+            announceRelease(instances)
         case .keepPreviousPlan(let reason):
             metrics.planUnavailable.increment()
             guard reason != lastUnavailableReason else { return }

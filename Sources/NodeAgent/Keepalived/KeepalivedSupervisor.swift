@@ -40,6 +40,8 @@ public actor KeepalivedSupervisor {
         self.paths = paths
         self.networkNamespace = networkNamespace
         self.logger = logger
+        // keepalived's VRRP child becomes ours when keepalived dies: reaped in `groupGone`.
+        ChildProcess.becomeSubreaper()
     }
 
     public var isRunning: Bool { process != nil }
@@ -88,12 +90,27 @@ public actor KeepalivedSupervisor {
 
     private func exited(generation: Int, status: Int32) async {
         guard generation == self.generation, let process else { return }
-        // Its VRRP child may outlive it; the group goes with it.
+        // Its VRRP child may outlive it; the group goes with it, and only once the whole group is
+        // gone may anyone speak for it (a priority-0 advert while its VRRP child still announces
+        // would let a backup take over beside a live master).
         kill(-process.pid, SIGKILL)
+        await Self.groupGone(process.pid)
         self.process = nil
         reloadPending = false
         logger.error("keepalived exited", metadata: ["status": "\(status)", "log": "\(paths.log)"])
         await onExit?(status)
+    }
+
+    /// Waits (at most a second) until no process of group `group` is left, reaping those that are
+    /// ours: run as a container's first process the agent inherits keepalived's orphaned VRRP
+    /// child, and a restarted keepalived refuses to start while that zombie is named in its pid file.
+    static func groupGone(_ group: pid_t) async {
+        for _ in 0..<200 {
+            var status: Int32 = 0
+            while waitpid(-group, &status, WNOHANG) > 0 {}
+            if kill(-group, 0) != 0 && errno == ESRCH { return }
+            try? await Task.sleep(for: .milliseconds(5))
+        }
     }
 
     /// keepalived has started once its VRRP process runs and has reported a state (or a second

@@ -34,6 +34,10 @@ public struct AgentStateMachine: Sendable {
         case reloadKeepalived(id: Int)
         case stopKeepalived
         case removeVIPs([IPAddress], reason: String)
+        /// keepalived died while master of these instances (its group is gone, its VIPs removed):
+        /// send the priority-0 advert it would have sent on a clean stop, so a backup takes over
+        /// after its skew time instead of three advert intervals.
+        case announceRelease([VRRPPlan.Instance])
         case keepPreviousPlan(reason: String)
         case scheduleRestart(after: Duration)
         /// The VRRP state of an instance changed (metrics, log).
@@ -80,8 +84,8 @@ public struct AgentStateMachine: Sendable {
         switch event {
         case .planChanged(let newPlan, let newConfig): return planChanged(newPlan, config: newConfig)
         case .planUnavailable(let reason): return stopping ? [] : [.keepPreviousPlan(reason: reason)]
-        case .keepalivedStartFailed: return keepalivedGone(reason: "keepalived could not start")
-        case .keepalivedExited: return keepalivedGone(reason: "keepalived exited")
+        case .keepalivedStartFailed: return keepalivedGone(reason: "keepalived could not start", crashed: false)
+        case .keepalivedExited: return keepalivedGone(reason: "keepalived exited", crashed: true)
         case .stateReported(let message): return stateReported(message)
         case .reloadConfirmed(let id): return removeDue(upTo: id, reason: "removed from the plan")
         case .reloadTimedOut(let id):
@@ -128,8 +132,10 @@ public struct AgentStateMachine: Sendable {
         return actions.filter { if case .removeVIPs(let list, _) = $0 { !list.isEmpty } else { true } }
     }
 
-    private mutating func keepalivedGone(reason: String) -> [Action] {
+    private mutating func keepalivedGone(reason: String, crashed: Bool) -> [Action] {
         guard !stopping, keepalived == .running else { return [] }
+        // Only instances this node's keepalived itself reported MASTER: never one another node holds.
+        let released = crashed ? (plan?.instances ?? []).filter { tracker.isMaster(plan!.instanceName($0)) } : []
         tracker = VRRPStateTracker()
         // A dead keepalived leaves its VIPs behind while another node takes them over; those
         // still awaiting a reload go too.
@@ -138,7 +144,9 @@ public struct AgentStateMachine: Sendable {
         keepalived = .restartScheduled
         let delay = restartDelay
         restartDelay = min(restartDelay * 2, Self.maximumRestartDelay)
-        return [.removeVIPs(addresses, reason: reason), .publish, .scheduleRestart(after: delay)]
+        var actions: [Action] = [.removeVIPs(addresses, reason: reason)]
+        if !released.isEmpty { actions.append(.announceRelease(released)) }
+        return actions + [.publish, .scheduleRestart(after: delay)]
     }
 
     private mutating func restartTimerFired() -> [Action] {

@@ -1,0 +1,85 @@
+import Foundation
+import IPAM
+
+/// Sends VRRP advertisements from the node (in its network namespace when it has one): raw
+/// socket, IP protocol 112, TTL 255 (RFC 5798 §5.1.1.3; receivers drop anything else).
+public struct VRRPSender: Sendable {
+    public let networkNamespace: String?
+
+    public init(networkNamespace: String? = nil) {
+        self.networkNamespace = networkNamespace
+    }
+
+    /// Sends `advertisement` from `source` on `interface` to each destination (unicast peers, or
+    /// the VRRP multicast group). IPv4 only.
+    public func send(
+        _ advertisement: VRRPAdvertisement, from source: IPAddress, to destinations: [IPAddress], interface: String
+    ) throws(NetlinkError) {
+        guard source.family == .ipv4, destinations.allSatisfy({ $0.family == .ipv4 }) else {
+            throw NetlinkError(.invalidAddress, "VRRP advertisements are sent for IPv4 only (from \(source))")
+        }
+        let body = { () throws(NetlinkError) in
+            try Self.sendAll(advertisement, from: source, to: destinations, interface: interface)
+        }
+        if let networkNamespace {
+            try AddressManager.inNamespace(networkNamespace, body)
+        } else {
+            try body()
+        }
+    }
+
+    private static func sendAll(
+        _ advertisement: VRRPAdvertisement, from source: IPAddress, to destinations: [IPAddress], interface: String
+    ) throws(NetlinkError) {
+        let fd = socket(AF_INET, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue), VRRPAdvertisement.ipProtocol)
+        guard fd >= 0 else { throw failure("opening a raw VRRP socket") }
+        defer { close(fd) }
+        var ttl: Int32 = 255
+        var loop: UInt8 = 0
+        var multicastTTL: UInt8 = 255
+        guard setsockopt(fd, Int32(IPPROTO_IP), IP_TTL, &ttl, socklen_t(MemoryLayout<Int32>.size)) == 0,
+            setsockopt(fd, Int32(IPPROTO_IP), IP_MULTICAST_TTL, &multicastTTL, 1) == 0,
+            setsockopt(fd, Int32(IPPROTO_IP), IP_MULTICAST_LOOP, &loop, 1) == 0
+        else { throw failure("setting TTL 255 on the VRRP socket") }
+        let bound = interface.withCString { name in
+            setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, name, socklen_t(strlen(name) + 1))
+        }
+        guard bound == 0 else { throw failure("binding the VRRP socket to \(interface)") }
+        var local = sockaddr_in(family: source)
+        let sourceBound = withUnsafePointer(to: &local) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard sourceBound == 0 else { throw failure("binding the VRRP socket to \(source)") }
+        var multicastInterface = in_addr(s_addr: local.sin_addr.s_addr)
+        guard setsockopt(fd, Int32(IPPROTO_IP), IP_MULTICAST_IF, &multicastInterface, socklen_t(MemoryLayout<in_addr>.size)) == 0
+        else { throw failure("choosing the multicast interface by \(source)") }
+
+        for destination in destinations {
+            let message = advertisement.encoded(source: source, destination: destination)
+            var remote = sockaddr_in(family: destination)
+            let sent = message.withUnsafeBytes { buffer in
+                withUnsafePointer(to: &remote) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                        sendto(fd, buffer.baseAddress, buffer.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                    }
+                }
+            }
+            guard sent == message.count else { throw failure("sending a VRRP advertisement to \(destination)") }
+        }
+    }
+
+    private static func failure(_ what: String) -> NetlinkError {
+        let code: NetlinkError.Code = errno == EPERM || errno == EACCES ? .permissionDenied : .failed
+        return NetlinkError(code, "\(what): \(String(cString: strerror(errno)))")
+    }
+}
+
+extension sockaddr_in {
+    fileprivate init(family address: IPAddress) {
+        self.init()
+        sin_family = sa_family_t(AF_INET)
+        let bytes = VRRPAdvertisement.bytes(address)
+        // Network byte order: the bytes as they appear in the address.
+        sin_addr.s_addr = UInt32(bytes[0]) | UInt32(bytes[1]) << 8 | UInt32(bytes[2]) << 16 | UInt32(bytes[3]) << 24
+    }
+}
