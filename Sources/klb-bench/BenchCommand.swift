@@ -9,7 +9,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "klb-bench",
         abstract: "Measure one benchmark case and print JSON lines {suite,name,value,unit}.",
-        subcommands: [IPAMBench.self, ControllerBench.self, AgentBench.self, FailoverBench.self, ChaosRun.self]
+        subcommands: [IPAMBench.self, ControllerBench.self, AgentBench.self, FailoverBench.self, E2EBench.self, ChaosRun.self]
     )
 }
 
