@@ -33,9 +33,13 @@ public struct ControllerConfiguration: Sendable {
     public static let excludeLabel = "node.kubernetes.io/exclude-from-external-load-balancers"
     public static let defaultPlanner = try! VRRPPlanner(cluster: "kubernetes", vrids: VRIDRange(50, 57), groups: 8)
 
-    public init(pool: Pool, namespace: String = "kube-system", configMapName: String = "vip-configmap", loadBalancerClass: String? = nil,
-                defaultForwardMethod: ForwardMethod? = nil, clusterName: String = "kubernetes", workers: Int = 4, serviceNamespace: String? = nil,
-                planner: VRRPPlanner = defaultPlanner, nodeSelector: String? = nil) {
+    public init(
+        pool: Pool, namespace: String = "kube-system", configMapName: String = "vip-configmap",
+        loadBalancerClass: String? = nil,
+        defaultForwardMethod: ForwardMethod? = nil, clusterName: String = "kubernetes", workers: Int = 4,
+        serviceNamespace: String? = nil,
+        planner: VRRPPlanner = defaultPlanner, nodeSelector: String? = nil
+    ) {
         self.pool = pool
         self.namespace = namespace
         self.configMapName = configMapName

@@ -41,23 +41,32 @@ public final class AddressManager: @unchecked Sendable {
     /// and back without suspending, so no other work runs in between.
     static func inNamespace(_ name: String, _ body: () throws(NetlinkError) -> Void) throws(NetlinkError) {
         guard !name.isEmpty, !name.contains("/"), name != ".", name != ".." else {
-            throw NetlinkError(.noSuchNamespace, "network namespace name \"\(name.prefix(64))\" is not a plain name under /run/netns")
+            throw NetlinkError(
+                .noSuchNamespace, "network namespace name \"\(name.prefix(64))\" is not a plain name under /run/netns")
         }
         let target = open("/run/netns/\(name)", O_RDONLY | O_CLOEXEC)
         guard target >= 0 else {
-            throw NetlinkError(.noSuchNamespace, "network namespace \(name): \(String(cString: strerror(errno))) (expected /run/netns/\(name))")
+            throw NetlinkError(
+                .noSuchNamespace,
+                "network namespace \(name): \(String(cString: strerror(errno))) (expected /run/netns/\(name))")
         }
         defer { close(target) }
         let original = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC)
-        guard original >= 0 else { throw NetlinkError(.failed, "cannot open this thread's network namespace: \(String(cString: strerror(errno)))") }
+        guard original >= 0 else {
+            throw NetlinkError(
+                .failed, "cannot open this thread's network namespace: \(String(cString: strerror(errno)))")
+        }
         defer { close(original) }
         guard cnetlink_enter_netns(target) == 0 else {
             let reason = String(cString: strerror(errno))
-            throw NetlinkError(errno == EPERM ? .permissionDenied : .failed, "entering network namespace \(name): \(reason)")
+            throw NetlinkError(
+                errno == EPERM ? .permissionDenied : .failed, "entering network namespace \(name): \(reason)")
         }
         defer {
             // Staying in the wrong namespace would silently misroute this thread's later work.
-            if cnetlink_enter_netns(original) != 0 { fatalError("cannot return to the original network namespace: \(String(cString: strerror(errno)))") }
+            if cnetlink_enter_netns(original) != 0 {
+                fatalError("cannot return to the original network namespace: \(String(cString: strerror(errno)))")
+            }
         }
         try body()
     }
@@ -74,7 +83,9 @@ public final class AddressManager: @unchecked Sendable {
             let result = rtnl_link_get_kernel(socket, 0, name, &link)
             guard result >= 0, let link else {
                 if result == -NLE_NODEV || result == -NLE_OBJ_NOTFOUND || result == 0 {
-                    throw NetlinkError(.noSuchInterface, libnlCode: abs(result), "no interface named \"\(name.prefix(32))\" on this node; check --interface")
+                    throw NetlinkError(
+                        .noSuchInterface, libnlCode: abs(result),
+                        "no interface named \"\(name.prefix(32))\" on this node; check --interface")
                 }
                 throw NetlinkError(libnl: result, "looking up interface \(name.prefix(32))")
             }
@@ -86,7 +97,8 @@ public final class AddressManager: @unchecked Sendable {
     /// The interface that carries `address` (the node's IP), for the default `--interface`.
     public func link(holding address: IPAddress) throws(NetlinkError) -> Link {
         guard let match = try addresses().first(where: { $0.address == address }) else {
-            throw NetlinkError(.noSuchInterface, "no interface holds \(address); pass --interface or check the node's address")
+            throw NetlinkError(
+                .noSuchInterface, "no interface holds \(address); pass --interface or check the node's address")
         }
         return try locked { () throws(NetlinkError) -> Link in
             var buffer = [CChar](repeating: 0, count: 64)
@@ -97,7 +109,9 @@ public final class AddressManager: @unchecked Sendable {
             guard rtnl_link_i2name(cache, match.interfaceIndex, &buffer, buffer.count) != nil else {
                 throw NetlinkError(.noSuchInterface, "interface #\(match.interfaceIndex) holding \(address) vanished")
             }
-            return Link(index: match.interfaceIndex, name: String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+            return Link(
+                index: match.interfaceIndex,
+                name: String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
         }
     }
 
@@ -113,9 +127,12 @@ public final class AddressManager: @unchecked Sendable {
             while let current = object {
                 let entry = current
                 if link == nil || rtnl_addr_get_ifindex(entry) == link!.index,
-                   let local = rtnl_addr_get_local(entry), let address = Self.ipAddress(local) {
-                    found.append(InterfaceAddress(address: address, prefixLength: Int(rtnl_addr_get_prefixlen(entry)),
-                                                  interfaceIndex: rtnl_addr_get_ifindex(entry), flags: rtnl_addr_get_flags(entry)))
+                    let local = rtnl_addr_get_local(entry), let address = Self.ipAddress(local)
+                {
+                    found.append(
+                        InterfaceAddress(
+                            address: address, prefixLength: Int(rtnl_addr_get_prefixlen(entry)),
+                            interfaceIndex: rtnl_addr_get_ifindex(entry), flags: rtnl_addr_get_flags(entry)))
                 }
                 object = nl_cache_get_next(current)
             }
@@ -126,7 +143,8 @@ public final class AddressManager: @unchecked Sendable {
     /// Adds the address; one that is already there counts as success. IPv6 VIPs skip duplicate
     /// address detection, so they are usable at once.
     public func add(_ address: IPAddress, prefixLength: Int? = nil, to link: Link) throws(NetlinkError) {
-        try change(address, prefixLength: prefixLength, link: link, operation: "adding \(address) to \(link.name)") { (socket, object) in
+        try change(address, prefixLength: prefixLength, link: link, operation: "adding \(address) to \(link.name)") {
+            (socket, object) in
             let result = rtnl_addr_add(socket, object, cnetlink_flag_create_excl())
             return result == -NLE_EXIST ? 0 : result
         }
@@ -134,21 +152,25 @@ public final class AddressManager: @unchecked Sendable {
 
     /// Adds or overwrites the address (prefix length and flags).
     public func replace(_ address: IPAddress, prefixLength: Int? = nil, on link: Link) throws(NetlinkError) {
-        try change(address, prefixLength: prefixLength, link: link, operation: "replacing \(address) on \(link.name)") { (socket, object) in
+        try change(address, prefixLength: prefixLength, link: link, operation: "replacing \(address) on \(link.name)") {
+            (socket, object) in
             rtnl_addr_add(socket, object, cnetlink_flag_replace())
         }
     }
 
     /// Removes the address; one that is not there counts as success.
     public func remove(_ address: IPAddress, prefixLength: Int? = nil, from link: Link) throws(NetlinkError) {
-        try change(address, prefixLength: prefixLength, link: link, operation: "removing \(address) from \(link.name)") { (socket, object) in
+        try change(address, prefixLength: prefixLength, link: link, operation: "removing \(address) from \(link.name)")
+        { (socket, object) in
             let result = rtnl_addr_delete(socket, object, 0)
             return result == -NLE_NOADDR || result == -NLE_OBJ_NOTFOUND ? 0 : result
         }
     }
 
-    private func change(_ address: IPAddress, prefixLength: Int?, link: Link, operation: String,
-                        _ send: (OpaquePointer, OpaquePointer) -> Int32) throws(NetlinkError) {
+    private func change(
+        _ address: IPAddress, prefixLength: Int?, link: Link, operation: String,
+        _ send: (OpaquePointer, OpaquePointer) -> Int32
+    ) throws(NetlinkError) {
         let width = address.family == .ipv4 ? 32 : 128
         let length = prefixLength ?? width
         guard (0...width).contains(length) else {
@@ -179,7 +201,9 @@ public final class AddressManager: @unchecked Sendable {
     private static func ipAddress(_ local: OpaquePointer) -> IPAddress? {
         let family = nl_addr_get_family(local)
         let length = Int(nl_addr_get_len(local))
-        guard let raw = nl_addr_get_binary_addr(local), (family == AF_INET && length == 4) || (family == AF_INET6 && length == 16) else { return nil }
+        guard let raw = nl_addr_get_binary_addr(local),
+            (family == AF_INET && length == 4) || (family == AF_INET6 && length == 16)
+        else { return nil }
         let bytes = UnsafeRawBufferPointer(start: raw, count: length)
         let value = bytes.reduce(UInt128(0)) { $0 << 8 | UInt128($1) }
         return IPAddress(family: family == AF_INET ? .ipv4 : .ipv6, value: value)

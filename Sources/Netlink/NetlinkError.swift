@@ -27,7 +27,9 @@ public struct NetlinkError: Error, Hashable, Sendable, CustomStringConvertible {
         let text = String(cString: nl_geterror(Int32(nle)))
         switch nle {
         case NLE_PERM:
-            self.init(.permissionDenied, libnlCode: nle, "\(operation): \(text); the agent needs CAP_NET_ADMIN (run it privileged or add the capability)")
+            self.init(
+                .permissionDenied, libnlCode: nle,
+                "\(operation): \(text); the agent needs CAP_NET_ADMIN (run it privileged or add the capability)")
         case NLE_NODEV:
             self.init(.noSuchInterface, libnlCode: nle, "\(operation): \(text); check --interface")
         default:

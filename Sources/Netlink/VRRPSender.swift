@@ -47,11 +47,15 @@ public struct VRRPSender: Sendable {
         guard bound == 0 else { throw failure("binding the VRRP socket to \(interface)") }
         var local = sockaddr_in(family: source)
         let sourceBound = withUnsafePointer(to: &local) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard sourceBound == 0 else { throw failure("binding the VRRP socket to \(source)") }
         var multicastInterface = in_addr(s_addr: local.sin_addr.s_addr)
-        guard setsockopt(fd, Int32(IPPROTO_IP), IP_MULTICAST_IF, &multicastInterface, socklen_t(MemoryLayout<in_addr>.size)) == 0
+        guard
+            setsockopt(
+                fd, Int32(IPPROTO_IP), IP_MULTICAST_IF, &multicastInterface, socklen_t(MemoryLayout<in_addr>.size)) == 0
         else { throw failure("choosing the multicast interface by \(source)") }
 
         for destination in destinations {

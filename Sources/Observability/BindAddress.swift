@@ -7,8 +7,13 @@ public struct BindAddress: Hashable, Sendable, CustomStringConvertible {
     /// nil for "0" (disabled).
     public init?(parsing text: String, flag: String) throws(EndpointError) {
         if text == "0" { return nil }
-        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
-            throw EndpointError("InvalidBindAddress", "\(flag) \"\(text.prefix(64))\" is not host:port, :port or [ipv6]:port with a port 0-65535 (0 alone disables; host:0 picks a free port)")
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
+            (0...65535).contains(port)
+        else {
+            throw EndpointError(
+                "InvalidBindAddress",
+                "\(flag) \"\(text.prefix(64))\" is not host:port, :port or [ipv6]:port with a port 0-65535 (0 alone disables; host:0 picks a free port)"
+            )
         }
         var host = String(text[..<colon])
         if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }

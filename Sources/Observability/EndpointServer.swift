@@ -18,8 +18,11 @@ public struct EndpointServer: ServiceLifecycle.Service {
     let onBound: @Sendable (Int) -> Void
 
     /// `registry` nil: no `/metrics` on this address (health and metrics may listen apart).
-    public init(address: BindAddress, registry: PrometheusCollectorRegistry?, health: @escaping Probe = { true }, ready: @escaping Probe = { true },
-                logger: Logger, onBound: @escaping @Sendable (Int) -> Void = { _ in }) {
+    public init(
+        address: BindAddress, registry: PrometheusCollectorRegistry?, health: @escaping Probe = { true },
+        ready: @escaping Probe = { true },
+        logger: Logger, onBound: @escaping @Sendable (Int) -> Void = { _ in }
+    ) {
         self.address = address
         self.registry = registry
         self.health = health
@@ -41,10 +44,12 @@ public struct EndpointServer: ServiceLifecycle.Service {
                 }
                 .bind(host: address.host, port: address.port).get()
         } catch {
-            throw EndpointError("BindFailed", "cannot listen on \(address): \(error); pick another address or free the port")
+            throw EndpointError(
+                "BindFailed", "cannot listen on \(address): \(error); pick another address or free the port")
         }
         let port = channel.localAddress?.port ?? address.port
-        logger.info("serving endpoints", metadata: ["address": "\(address.host):\(port)", "metrics": "\(registry != nil)"])
+        logger.info(
+            "serving endpoints", metadata: ["address": "\(address.host):\(port)", "metrics": "\(registry != nil)"])
         onBound(port)
         await withGracefulShutdownHandler {
             try? await channel.closeFuture.get()
@@ -64,9 +69,13 @@ struct Router: Sendable {
         case "/metrics" where registry != nil:
             return (.ok, "text/plain; version=0.0.4; charset=utf-8", registry!.emitToBuffer())
         case "/healthz", "/livez":
-            return await health() ? (.ok, "text/plain", Array("ok\n".utf8)) : (.serviceUnavailable, "text/plain", Array("unhealthy\n".utf8))
+            return await health()
+                ? (.ok, "text/plain", Array("ok\n".utf8))
+                : (.serviceUnavailable, "text/plain", Array("unhealthy\n".utf8))
         case "/readyz":
-            return await ready() ? (.ok, "text/plain", Array("ok\n".utf8)) : (.serviceUnavailable, "text/plain", Array("not ready\n".utf8))
+            return await ready()
+                ? (.ok, "text/plain", Array("ok\n".utf8))
+                : (.serviceUnavailable, "text/plain", Array("not ready\n".utf8))
         default:
             return (.notFound, "text/plain", Array("not found\n".utf8))
         }
@@ -90,7 +99,9 @@ final class HTTPHandler: ChannelInboundHandler, @unchecked Sendable {
         case .body:
             break
         case .end:
-            let path = self.path, keepAlive = self.keepAlive, router = self.router
+            let path = self.path
+            let keepAlive = self.keepAlive
+            let router = self.router
             let loop = context.eventLoop
             let bound = NIOLoopBound((self, context), eventLoop: loop)
             Task {
@@ -103,11 +114,19 @@ final class HTTPHandler: ChannelInboundHandler, @unchecked Sendable {
         }
     }
 
-    private func write(_ response: (status: HTTPResponseStatus, contentType: String, body: [UInt8]), keepAlive: Bool, context: ChannelHandlerContext) {
-        var headers = HTTPHeaders([("Content-Type", response.contentType), ("Content-Length", "\(response.body.count)")])
+    private func write(
+        _ response: (status: HTTPResponseStatus, contentType: String, body: [UInt8]), keepAlive: Bool,
+        context: ChannelHandlerContext
+    ) {
+        var headers = HTTPHeaders([
+            ("Content-Type", response.contentType), ("Content-Length", "\(response.body.count)"),
+        ])
         if !keepAlive { headers.add(name: "Connection", value: "close") }
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: response.status, headers: headers))), promise: nil)
-        context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: response.body)))), promise: nil)
+        context.write(
+            wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: response.status, headers: headers))),
+            promise: nil)
+        context.write(
+            wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: response.body)))), promise: nil)
         let channel = context.channel
         context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
             if !keepAlive { channel.close(promise: nil) }

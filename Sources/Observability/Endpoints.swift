@@ -24,14 +24,18 @@ public struct Endpoints: Sendable {
     }
 
     /// `/metrics` on its address; `/healthz` and `/readyz` on both (health alone when apart).
-    public func services(registry: PrometheusCollectorRegistry, health healthy: @escaping EndpointServer.Probe = { true },
-                         ready: @escaping EndpointServer.Probe, logger: Logger) -> [any ServiceLifecycle.Service] {
+    public func services(
+        registry: PrometheusCollectorRegistry, health healthy: @escaping EndpointServer.Probe = { true },
+        ready: @escaping EndpointServer.Probe, logger: Logger
+    ) -> [any ServiceLifecycle.Service] {
         var services: [any ServiceLifecycle.Service] = []
         if let metrics {
-            services.append(EndpointServer(address: metrics, registry: registry, health: healthy, ready: ready, logger: logger))
+            services.append(
+                EndpointServer(address: metrics, registry: registry, health: healthy, ready: ready, logger: logger))
         }
         if let health, health != metrics {
-            services.append(EndpointServer(address: health, registry: nil, health: healthy, ready: ready, logger: logger))
+            services.append(
+                EndpointServer(address: health, registry: nil, health: healthy, ready: ready, logger: logger))
         }
         return services
     }
@@ -40,8 +44,12 @@ public struct Endpoints: Sendable {
     /// monitor runs beside the services. A group shuts its services down last to first, one
     /// after the other: the monitor goes first in the list so it never stands before the
     /// services whose shutdown is timed (the agent handing its VIPs over, the Lease released).
-    public static func run(_ services: [any ServiceLifecycle.Service], closing client: KubernetesClient, logger: Logger) async throws {
-        let group = ServiceGroup(services: [HeapMonitor()] + services, gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [], logger: logger)
+    public static func run(_ services: [any ServiceLifecycle.Service], closing client: KubernetesClient, logger: Logger)
+        async throws
+    {
+        let group = ServiceGroup(
+            services: [HeapMonitor()] + services, gracefulShutdownSignals: [.sigterm, .sigint], cancellationSignals: [],
+            logger: logger)
         do {
             try await group.run()
         } catch {

@@ -32,7 +32,8 @@ public struct HeapMonitor: Service {
         try? await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 try await Task.sleep(for: interval)
-                let used = klb_heap_allocated_bytes(), held = klb_heap_resident_bytes()
+                let used = klb_heap_allocated_bytes()
+                let held = klb_heap_resident_bytes()
                 if held > used + threshold {
                     klb_heap_purge()
                     purges.increment()

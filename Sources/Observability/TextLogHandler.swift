@@ -30,7 +30,8 @@ public struct TextLogHandler: LogHandler {
         var line = "\(timestamp) \(level) \(SafeText.escaped(label)): "
         line += SafeText.escaped(message, limit: SafeText.logValueLimit)
         for (key, value) in metadata.sorted(by: { $0.key < $1.key }) {
-            line += " \(SafeText.escaped(key, limit: 64))=\(SafeText.escaped("\(value)", limit: SafeText.logValueLimit))"
+            line +=
+                " \(SafeText.escaped(key, limit: 64))=\(SafeText.escaped("\(value)", limit: SafeText.logValueLimit))"
         }
         return line
     }

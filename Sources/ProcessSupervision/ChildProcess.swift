@@ -1,8 +1,9 @@
 import CProcess
 import Foundation
 import Synchronization
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A child started with posix_spawn, a clean signal mask and default dispositions.
@@ -28,7 +29,9 @@ public final class ChildProcess: Sendable {
 
     /// Starts `arguments[0]` (looked up in PATH) with stdout and stderr appended to `outputPath`.
     /// `newProcessGroup` puts it in a group of its own, so it and its children can be signalled together.
-    public static func spawn(_ arguments: [String], outputPath: String, newProcessGroup: Bool = false) throws(ChildProcessError) -> ChildProcess {
+    public static func spawn(_ arguments: [String], outputPath: String, newProcessGroup: Bool = false)
+        throws(ChildProcessError) -> ChildProcess
+    {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -38,7 +41,10 @@ public final class ChildProcess: Sendable {
         // Nothing else crosses over: a keepalived that inherited the agent's metrics listener or
         // API connection would keep the port bound and the socket open after the agent died.
         guard let closeFrom = Self.addCloseFrom else {
-            throw ChildProcessError(message: "cannot start \(arguments[0]): this C library lacks posix_spawn_file_actions_addclosefrom_np (glibc 2.34 or later is required)")
+            throw ChildProcessError(
+                message:
+                    "cannot start \(arguments[0]): this C library lacks posix_spawn_file_actions_addclosefrom_np (glibc 2.34 or later is required)"
+            )
         }
         _ = closeFrom(&actions, 3)
 
@@ -60,11 +66,14 @@ public final class ChildProcess: Sendable {
         posix_spawnattr_setflags(&attributes, Int16(flags))
 
         let cArguments = arguments.map { strdup($0) } + [nil]
-        defer { cArguments.forEach { free($0) } }
+        defer { for argument in cArguments { free(argument) } }
         var pid: pid_t = 0
         let result = posix_spawnp(&pid, arguments[0], &actions, &attributes, cArguments, environ)
         guard result == 0 else {
-            throw ChildProcessError(message: "cannot start \(arguments.joined(separator: " ")): \(String(cString: strerror(result))); check the path and permissions")
+            throw ChildProcessError(
+                message:
+                    "cannot start \(arguments.joined(separator: " ")): \(String(cString: strerror(result))); check the path and permissions"
+            )
         }
         return ChildProcess(pid: pid)
     }
@@ -73,7 +82,8 @@ public final class ChildProcess: Sendable {
     /// Glibc module does not set.
     private typealias AddCloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
     private static let addCloseFrom: AddCloseFrom? = {
-        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np") else { return nil }
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np")
+        else { return nil }
         return unsafeBitCast(symbol, to: AddCloseFrom.self)
     }()
 

@@ -14,13 +14,14 @@ import ServiceLifecycle
 struct CloudProviderCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "keepalived-cloud-provider",
-        abstract: "Give every type: LoadBalancer Service an address from this cluster's pools and publish them for keepalived.",
+        abstract:
+            "Give every type: LoadBalancer Service an address from this cluster's pools and publish them for keepalived.",
         discussion: """
-        Pools come from --cidr (repeatable) or, as before, KEEPALIVED_SERVICE_CIDR (comma list).
-        Entries are CIDRs (10.210.1.64/26, 2001:db8::/120), ranges (10.210.1.70-10.210.1.90) or single addresses.
-        Services ask for a specific address with the annotation \(ControllerConfiguration.requestedIPsAnnotation)
-        (a comma list for dual-stack) or spec.loadBalancerIP, and for a forward method with \(ForwardMethod.annotation).
-        """
+            Pools come from --cidr (repeatable) or, as before, KEEPALIVED_SERVICE_CIDR (comma list).
+            Entries are CIDRs (10.210.1.64/26, 2001:db8::/120), ranges (10.210.1.70-10.210.1.90) or single addresses.
+            Services ask for a specific address with the annotation \(ControllerConfiguration.requestedIPsAnnotation)
+            (a comma list for dual-stack) or spec.loadBalancerIP, and for a forward method with \(ForwardMethod.annotation).
+            """
     )
 
     @Option(help: "Path to a kubeconfig. Default: the in-cluster service account.")
@@ -32,7 +33,9 @@ struct CloudProviderCommand: AsyncParsableCommand {
     @Option(help: "Name of this cluster, used in logs and events.")
     var clusterName = "kubernetes"
 
-    @Option(name: .customLong("cidr"), help: "Pool entry (CIDR, a-b range or address). Repeatable. Env: KEEPALIVED_SERVICE_CIDR.")
+    @Option(
+        name: .customLong("cidr"),
+        help: "Pool entry (CIDR, a-b range or address). Repeatable. Env: KEEPALIVED_SERVICE_CIDR.")
     var cidrs: [String] = []
 
     @Option(name: .customLong("exclude"), help: "Address, range or CIDR never to hand out. Repeatable.")
@@ -47,7 +50,8 @@ struct CloudProviderCommand: AsyncParsableCommand {
     @Option(help: "Name of the VIP ConfigMap. Env: KEEPALIVED_CONFIG_MAP.")
     var configmap: String?
 
-    @Option(help: "Forward method for Services without the annotation: NAT or DR. Env: KEEPALIVED_DEFAULT_FORWARD_METHOD.")
+    @Option(
+        help: "Forward method for Services without the annotation: NAT or DR. Env: KEEPALIVED_DEFAULT_FORWARD_METHOD.")
     var defaultForwardMethod: String?
 
     @Option(help: "Serve only Services with this spec.loadBalancerClass. Default: Services without a class.")
@@ -56,13 +60,17 @@ struct CloudProviderCommand: AsyncParsableCommand {
     @Option(help: "Serve only Services of this namespace. Default: all namespaces.")
     var watchNamespace: String?
 
-    @Option(parsing: .next, help: "Elect a leader through a Lease (true|false); standbys take over when it stops renewing.")
+    @Option(
+        parsing: .next, help: "Elect a leader through a Lease (true|false); standbys take over when it stops renewing.")
     var leaderElect = true
 
     @Option(help: "Name of the leader-election Lease.")
     var leaderElectLeaseName = "keepalived-cloud-provider"
 
-    @Option(help: "Seconds a standby waits after the leader's last renewal before taking over (as kube-controller-manager's).")
+    @Option(
+        help:
+            "Seconds a standby waits after the leader's last renewal before taking over (as kube-controller-manager's)."
+    )
     var leaderElectLeaseDuration = 15.0
 
     @Option(help: "Seconds a leader keeps trying to renew before it steps down; less than the lease duration.")
@@ -71,22 +79,32 @@ struct CloudProviderCommand: AsyncParsableCommand {
     @Option(help: "Seconds between attempts to acquire or renew the Lease; less than the renew deadline.")
     var leaderElectRetryPeriod = 2.0
 
-    @Option(help: "Concurrent reconciles (1-64). A worker waits for the finalizer PATCH, then hands the status to the publisher, which covers all pending Services with one ConfigMap write; the client rate limit (--kube-api-qps) usually bounds a burst first.")
+    @Option(
+        help:
+            "Concurrent reconciles (1-64). A worker waits for the finalizer PATCH, then hands the status to the publisher, which covers all pending Services with one ConfigMap write; the client rate limit (--kube-api-qps) usually bounds a burst first."
+    )
     var workers = 16
 
-    @Option(name: .customLong("kube-api-qps"), help: "Client-side API rate limit, requests per second (client-go's QPS).")
+    @Option(
+        name: .customLong("kube-api-qps"), help: "Client-side API rate limit, requests per second (client-go's QPS).")
     var kubeAPIQPS: Double = 50
 
     @Option(name: .customLong("kube-api-burst"), help: "Client-side API burst.")
     var kubeAPIBurst = 100
 
-    @Option(help: "VRRP router IDs this cluster may use, N-M within 1-255. Clusters sharing an L2 segment need disjoint ranges.")
+    @Option(
+        help:
+            "VRRP router IDs this cluster may use, N-M within 1-255. Clusters sharing an L2 segment need disjoint ranges."
+    )
     var vridRange = "50-57"
 
     @Option(help: "Number of VRRP instances the VIPs are spread over (at most the size of --vrid-range).")
     var vrrpGroups = 8
 
-    @Option(help: "Label selector of the nodes that may hold VIPs (e.g. node-role.kubernetes.io/lb=true). Default: every node not labelled \(ControllerConfiguration.excludeLabel).")
+    @Option(
+        help:
+            "Label selector of the nodes that may hold VIPs (e.g. node-role.kubernetes.io/lb=true). Default: every node not labelled \(ControllerConfiguration.excludeLabel)."
+    )
     var nodeSelector: String?
 
     @Option(help: "Where /metrics listens: host:port, :port, or 0 to disable.")
@@ -109,12 +127,15 @@ struct CloudProviderCommand: AsyncParsableCommand {
         else {
             throw ValidationError(
                 "--leader-elect-lease-duration \(leaderElectLeaseDuration), --leader-elect-renew-deadline \(leaderElectRenewDeadline), "
-                    + "--leader-elect-retry-period \(leaderElectRetryPeriod): need 0 < retry period < renew deadline < lease duration <= 3600 seconds")
+                    + "--leader-elect-retry-period \(leaderElectRetryPeriod): need 0 < retry period < renew deadline < lease duration <= 3600 seconds"
+            )
         }
         _ = try endpoints()
         _ = try planner()
         if let nodeSelector, nodeSelector.isEmpty || !nodeSelector.utf8.allSatisfy({ $0 > 32 && $0 < 127 }) {
-            throw ValidationError("--node-selector \"\(nodeSelector.prefix(64))\": must be a non-empty label selector without spaces, e.g. node-role.kubernetes.io/lb=true")
+            throw ValidationError(
+                "--node-selector \"\(nodeSelector.prefix(64))\": must be a non-empty label selector without spaces, e.g. node-role.kubernetes.io/lb=true"
+            )
         }
     }
 
@@ -127,23 +148,31 @@ struct CloudProviderCommand: AsyncParsableCommand {
         let environment = ProcessInfo.processInfo.environment
 
         let controllerConfiguration = try makeConfiguration(environment: environment, logger: logger)
-        var clientConfiguration = try kubeconfig.map { path throws(KubeError) in try KubeConfig.load(path: path, context: context) }
+        var clientConfiguration =
+            try kubeconfig.map { path throws(KubeError) in try KubeConfig.load(path: path, context: context) }
             ?? ClientConfiguration.inCluster()
         clientConfiguration.qps = kubeAPIQPS
         clientConfiguration.burst = kubeAPIBurst
         let client = try KubernetesClient(configuration: clientConfiguration, logger: logger)
-        logger.info("starting", metadata: ["pool": "\(controllerConfiguration.pool)", "api": "\(clientConfiguration.server)",
-                                           "configmap": "\(controllerConfiguration.namespace)/\(controllerConfiguration.configMapName)"])
+        logger.info(
+            "starting",
+            metadata: [
+                "pool": "\(controllerConfiguration.pool)", "api": "\(clientConfiguration.server)",
+                "configmap": "\(controllerConfiguration.namespace)/\(controllerConfiguration.configMapName)",
+            ])
 
         let controller = ServiceController(client: client, configuration: controllerConfiguration, logger: logger)
-        let elector = leaderElect ? LeaderElector(
-            client: client,
-            configuration: .init(
-                leaseName: leaderElectLeaseName, namespace: controllerConfiguration.namespace, identity: Self.identity(),
-                leaseDuration: .milliseconds(Int64(leaderElectLeaseDuration * 1000)),
-                renewDeadline: .milliseconds(Int64(leaderElectRenewDeadline * 1000)),
-                retryPeriod: .milliseconds(Int64(leaderElectRetryPeriod * 1000))),
-            logger: logger) : nil
+        let elector =
+            leaderElect
+            ? LeaderElector(
+                client: client,
+                configuration: .init(
+                    leaseName: leaderElectLeaseName, namespace: controllerConfiguration.namespace,
+                    identity: Self.identity(),
+                    leaseDuration: .milliseconds(Int64(leaderElectLeaseDuration * 1000)),
+                    renewDeadline: .milliseconds(Int64(leaderElectRenewDeadline * 1000)),
+                    retryPeriod: .milliseconds(Int64(leaderElectRetryPeriod * 1000))),
+                logger: logger) : nil
         let service = ControllerService(controller: controller, elector: elector)
         let leader = Gauge(label: "keepalived_lb_leader")
         leader.record(elector == nil ? 1 : 0)
@@ -153,7 +182,8 @@ struct CloudProviderCommand: AsyncParsableCommand {
             leader.record(leading ? 1 : 0)
             return leading ? await controller.isReady : true
         }
-        let services: [any ServiceLifecycle.Service] = [service] + (try endpoints()).services(registry: registry, ready: ready, logger: logger)
+        let services: [any ServiceLifecycle.Service] =
+            [service] + (try endpoints()).services(registry: registry, ready: ready, logger: logger)
         try await Endpoints.run(services, closing: client, logger: logger)
     }
 
@@ -161,33 +191,44 @@ struct CloudProviderCommand: AsyncParsableCommand {
         var entries = cidrs
         var cidrSource = "--cidr"
         if entries.isEmpty, let legacy = environment["KEEPALIVED_SERVICE_CIDR"] {
-            entries = legacy.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            entries = legacy.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter {
+                !$0.isEmpty
+            }
             cidrSource = "env KEEPALIVED_SERVICE_CIDR"
         }
         guard !entries.isEmpty else {
-            throw ValidationError("no address pool: give --cidr (repeatable) or set KEEPALIVED_SERVICE_CIDR, e.g. --cidr 10.210.1.64/26")
+            throw ValidationError(
+                "no address pool: give --cidr (repeatable) or set KEEPALIVED_SERVICE_CIDR, e.g. --cidr 10.210.1.64/26")
         }
         for exclusion in exclusions {
             do { _ = try Pool.parse([exclusion]) } catch { throw ValidationError("--exclude: \(error.message)") }
         }
         let parsed: (pool: Pool, droppedHostBits: [String])
         do {
-            parsed = try Pool.parse(name: clusterName, entries, excluding: exclusions, options: .init(avoidBuggyIPs: avoidBuggyIPs))
+            parsed = try Pool.parse(
+                name: clusterName, entries, excluding: exclusions, options: .init(avoidBuggyIPs: avoidBuggyIPs))
         } catch {
             throw ValidationError("\(cidrSource): \(error.message)")
         }
         for text in parsed.droppedHostBits {
-            logger.warning("pool entry has host bits set; using its network", metadata: ["cidr": "\(text)", "used": "\((try? CIDR(text))?.description ?? text)"])
+            logger.warning(
+                "pool entry has host bits set; using its network",
+                metadata: ["cidr": "\(text)", "used": "\((try? CIDR(text))?.description ?? text)"])
         }
         var forward: ForwardMethod?
         if let setting = Setting.resolve(
-            flag: "--default-forward-method", defaultForwardMethod, env: "KEEPALIVED_DEFAULT_FORWARD_METHOD", in: environment)
+            flag: "--default-forward-method", defaultForwardMethod, env: "KEEPALIVED_DEFAULT_FORWARD_METHOD",
+            in: environment)
         {
-            do { forward = try ForwardMethod(parsing: setting.value, source: setting.source) } catch { throw ValidationError(error.message) }
+            do { forward = try ForwardMethod(parsing: setting.value, source: setting.source) } catch {
+                throw ValidationError(error.message)
+            }
         }
-        let namespace = try Setting.resolve(flag: "--namespace", namespace, env: "KEEPALIVED_NAMESPACE", in: environment)?
+        let namespace =
+            try Setting.resolve(flag: "--namespace", namespace, env: "KEEPALIVED_NAMESPACE", in: environment)?
             .validatedName(subdomain: false) ?? "kube-system"
-        let configMapName = try Setting.resolve(flag: "--configmap", configmap, env: "KEEPALIVED_CONFIG_MAP", in: environment)?
+        let configMapName =
+            try Setting.resolve(flag: "--configmap", configmap, env: "KEEPALIVED_CONFIG_MAP", in: environment)?
             .validatedName(subdomain: true) ?? "vip-configmap"
         return ControllerConfiguration(
             pool: parsed.pool,
@@ -205,7 +246,9 @@ struct CloudProviderCommand: AsyncParsableCommand {
     func planner() throws -> VRRPPlanner {
         do {
             let vrids: VRIDRange
-            do { vrids = try VRIDRange(parsing: vridRange) } catch { throw ValidationError("--vrid-range: \(error.message)") }
+            do { vrids = try VRIDRange(parsing: vridRange) } catch {
+                throw ValidationError("--vrid-range: \(error.message)")
+            }
             return try VRRPPlanner(cluster: clusterName, vrids: vrids, groups: vrrpGroups)
         } catch let error as KeepalivedError {
             throw ValidationError(error.code == "InvalidName" ? "--cluster-name: \(error.message)" : error.message)
@@ -213,7 +256,9 @@ struct CloudProviderCommand: AsyncParsableCommand {
     }
 
     func endpoints() throws -> Endpoints {
-        do { return try Endpoints(metrics: metricsBindAddress, health: healthBindAddress) } catch { throw ValidationError(error.message) }
+        do { return try Endpoints(metrics: metricsBindAddress, health: healthBindAddress) } catch {
+            throw ValidationError(error.message)
+        }
     }
 
     /// Pod name (hostname) plus a random suffix, so a restarted pod is a new candidate.

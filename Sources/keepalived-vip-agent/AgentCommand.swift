@@ -14,11 +14,11 @@ struct AgentCommand: AsyncParsableCommand {
         commandName: "keepalived-vip-agent",
         abstract: "Turn the controller's VRRP plan into keepalived on this node and keep its VIPs honest.",
         discussion: """
-        Reads the VRRP plan from the ConfigMap that keepalived-cloud-provider writes (data key \(VRRPPlan.dataKey)),
-        renders this node's keepalived.conf into --state-dir, supervises keepalived, and removes VIPs through
-        netlink whenever keepalived dies or the agent stops. Publishes its view in the Node annotation
-        \(AgentConfiguration.stateAnnotation).
-        """
+            Reads the VRRP plan from the ConfigMap that keepalived-cloud-provider writes (data key \(VRRPPlan.dataKey)),
+            renders this node's keepalived.conf into --state-dir, supervises keepalived, and removes VIPs through
+            netlink whenever keepalived dies or the agent stops. Publishes its view in the Node annotation
+            \(AgentConfiguration.stateAnnotation).
+            """
     )
 
     @Option(help: "Path to a kubeconfig. Default: the in-cluster service account.")
@@ -42,7 +42,8 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(help: "Path of the keepalived binary.")
     var keepalived = "/usr/sbin/keepalived"
 
-    @Flag(help: "Send VRRP adverts by unicast to the other eligible nodes' InternalIPs (for networks without multicast).")
+    @Flag(
+        help: "Send VRRP adverts by unicast to the other eligible nodes' InternalIPs (for networks without multicast).")
     var unicast = false
 
     @Option(help: "VRRP advert interval in milliseconds (multiple of 10). Failover takes about 3 intervals.")
@@ -51,7 +52,10 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(help: "Where keepalived.conf, pid files and the notify FIFO live.")
     var stateDir = "/run/keepalived-vip-agent"
 
-    @Option(help: "Manage the node that lives in this named network namespace (/run/netns) instead of the host's own; for sandboxes and tests.")
+    @Option(
+        help:
+            "Manage the node that lives in this named network namespace (/run/netns) instead of the host's own; for sandboxes and tests."
+    )
     var netns: String?
 
     @Option(help: "Where /metrics listens: host:port, :port, or 0 to disable.")
@@ -70,35 +74,48 @@ struct AgentCommand: AsyncParsableCommand {
         if let problem = LogSetup.problem(format: logFormat, level: logLevel) { throw ValidationError(problem) }
         _ = try resolvedNodeName()
         if let interface {
-            do { try InterfaceName.validate(interface) } catch { throw ValidationError("--interface: \(error.message)") }
+            do { try InterfaceName.validate(interface) } catch {
+                throw ValidationError("--interface: \(error.message)")
+            }
         }
         do {
-            _ = try NodeSettings(nodeName: "validate", interface: "eth0", sourceAddresses: [], unicastPeers: [],
-                                 advertIntervalMilliseconds: advertIntervalMs, notifyFIFO: stateDir + "/notify.fifo")
+            _ = try NodeSettings(
+                nodeName: "validate", interface: "eth0", sourceAddresses: [], unicastPeers: [],
+                advertIntervalMilliseconds: advertIntervalMs, notifyFIFO: stateDir + "/notify.fifo")
         } catch {
-            throw ValidationError(error.code == "InvalidPath" ? "--state-dir: \(error.message)" : "--advert-interval-ms: \(error.message)")
+            throw ValidationError(
+                error.code == "InvalidPath" ? "--state-dir: \(error.message)" : "--advert-interval-ms: \(error.message)"
+            )
         }
         if let netns, netns.isEmpty || netns.contains("/") {
             throw ValidationError("--netns \"\(netns)\": give a name under /run/netns, not a path")
         }
         guard FileManager.default.isExecutableFile(atPath: keepalived) else {
-            throw ValidationError("--keepalived \(keepalived): not an executable file (install keepalived or point the flag at it)")
+            throw ValidationError(
+                "--keepalived \(keepalived): not an executable file (install keepalived or point the flag at it)")
         }
         _ = try endpoints()
     }
 
     func resolvedNodeName() throws -> String {
-        guard let setting = Setting.resolve(flag: "--node-name", nodeName, env: "NODE_NAME", in: ProcessInfo.processInfo.environment),
+        guard
+            let setting = Setting.resolve(
+                flag: "--node-name", nodeName, env: "NODE_NAME", in: ProcessInfo.processInfo.environment),
             !setting.value.isEmpty
         else {
-            throw ValidationError("--node-name is required (or env NODE_NAME, e.g. from the downward API spec.nodeName)")
+            throw ValidationError(
+                "--node-name is required (or env NODE_NAME, e.g. from the downward API spec.nodeName)")
         }
-        do { try NodeName.validate(setting.value) } catch { throw ValidationError("\(setting.source): \(error.message)") }
+        do { try NodeName.validate(setting.value) } catch {
+            throw ValidationError("\(setting.source): \(error.message)")
+        }
         return setting.value
     }
 
     func endpoints() throws -> Endpoints {
-        do { return try Endpoints(metrics: metricsBindAddress, health: healthBindAddress) } catch { throw ValidationError(error.message) }
+        do { return try Endpoints(metrics: metricsBindAddress, health: healthBindAddress) } catch {
+            throw ValidationError(error.message)
+        }
     }
 
     func run() async throws {
@@ -109,14 +126,17 @@ struct AgentCommand: AsyncParsableCommand {
         HeapMonitor.configure(logger: logger)
         logger[metadataKey: "node"] = "\(nodeName)"
         let environment = ProcessInfo.processInfo.environment
-        let configMapNamespace = try Setting.resolve(flag: "--namespace", namespace, env: "KEEPALIVED_NAMESPACE", in: environment)?
+        let configMapNamespace =
+            try Setting.resolve(flag: "--namespace", namespace, env: "KEEPALIVED_NAMESPACE", in: environment)?
             .validatedName(subdomain: false) ?? "kube-system"
-        let configMapName = try Setting.resolve(flag: "--configmap", configmap, env: "KEEPALIVED_CONFIG_MAP", in: environment)?
+        let configMapName =
+            try Setting.resolve(flag: "--configmap", configmap, env: "KEEPALIVED_CONFIG_MAP", in: environment)?
             .validatedName(subdomain: true) ?? "vip-configmap"
 
         let netlink = try AddressManager(networkNamespace: netns)
         if let interface { _ = try netlink.link(named: interface) }  // fail fast, with the flag named
-        let clientConfiguration = try kubeconfig.map { path throws(KubeError) in try KubeConfig.load(path: path, context: context) }
+        let clientConfiguration =
+            try kubeconfig.map { path throws(KubeError) in try KubeConfig.load(path: path, context: context) }
             ?? ClientConfiguration.inCluster()
         let client = try KubernetesClient(configuration: clientConfiguration, logger: logger)
         let configuration = AgentConfiguration(
@@ -125,10 +145,16 @@ struct AgentCommand: AsyncParsableCommand {
             keepalivedPath: keepalived, stateDirectory: stateDir, unicast: unicast,
             advertIntervalMilliseconds: advertIntervalMs, networkNamespace: netns)
         let agent = NodeAgent(client: client, configuration: configuration, addressing: netlink, logger: logger)
-        logger.info("starting", metadata: ["configmap": "\(configuration.namespace)/\(configuration.configMapName)", "unicast": "\(unicast)"])
+        logger.info(
+            "starting",
+            metadata: [
+                "configmap": "\(configuration.namespace)/\(configuration.configMapName)", "unicast": "\(unicast)",
+            ])
 
-        let services: [any ServiceLifecycle.Service] = [AgentService(agent: agent)]
-            + (try endpoints()).services(registry: registry, health: { await agent.isHealthy }, ready: { await agent.isReady }, logger: logger)
+        let services: [any ServiceLifecycle.Service] =
+            [AgentService(agent: agent)]
+            + (try endpoints()).services(
+                registry: registry, health: { await agent.isHealthy }, ready: { await agent.isReady }, logger: logger)
         try await Endpoints.run(services, closing: client, logger: logger)
     }
 }

@@ -9,7 +9,8 @@ import Netlink
 /// Netlink against `ip` exec for the same work, and the plan-change-to-VIP latency with real
 /// keepalived in network namespaces.
 struct AgentBench: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "agent", abstract: "keepalived-vip-agent and the Netlink target.")
+    static let configuration = CommandConfiguration(
+        commandName: "agent", abstract: "keepalived-vip-agent and the Netlink target.")
 
     @Option(help: "The keepalived-vip-agent binary (release build).")
     var agentBinary: String
@@ -76,7 +77,9 @@ struct AgentBench: AsyncParsableCommand {
             let start = ContinuousClock.now
             try await writePlan(lab, vips: vips)
             while try !netlink.addresses(on: link).contains(where: { $0.address == vip }) {
-                guard ContinuousClock.now - start < .seconds(10) else { throw BenchError("VIP \(vip) never appeared on n1") }
+                guard ContinuousClock.now - start < .seconds(10) else {
+                    throw BenchError("VIP \(vip) never appeared on n1")
+                }
                 try await Task.sleep(for: .milliseconds(1))
             }
             samples.append(milliseconds(ContinuousClock.now - start))
@@ -89,15 +92,17 @@ struct AgentBench: AsyncParsableCommand {
 
 /// Writes a one-instance plan (VRID 10, preferred node n1) straight into the lab's ConfigMap.
 func writePlan(_ lab: AgentLab, vips: [String]) async throws {
-    let plan = try VRRPPlan(cluster: "bench", nodes: lab.nodes.map { lab.nodeName($0) }.sorted(),
-                            instances: [.init(vrid: 10, family: .ipv4, preferred: 0, addresses: vips.map { try IPAddress($0) })])
+    let plan = try VRRPPlan(
+        cluster: "bench", nodes: lab.nodes.map { lab.nodeName($0) }.sorted(),
+        instances: [.init(vrid: 10, family: .ipv4, preferred: 0, addresses: vips.map { try IPAddress($0) })])
     do {
         var map = try await lab.admin.get(ConfigMap.self, namespace: lab.namespace, name: "vip-configmap")
         map.data[VRRPPlan.dataKey] = plan.json()
         _ = try await lab.admin.update(map)
     } catch {
         guard error.code == .notFound else { throw error }
-        _ = try await lab.admin.create(ConfigMap(name: "vip-configmap", namespace: lab.namespace, data: [VRRPPlan.dataKey: plan.json()]))
+        _ = try await lab.admin.create(
+            ConfigMap(name: "vip-configmap", namespace: lab.namespace, data: [VRRPPlan.dataKey: plan.json()]))
     }
 }
 

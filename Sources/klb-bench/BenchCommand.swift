@@ -1,6 +1,7 @@
 import ArgumentParser
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Benchmarks behind `scripts/bench`; each case runs in its own process so peak RSS is its own.
@@ -9,7 +10,9 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "klb-bench",
         abstract: "Measure one benchmark case and print JSON lines {suite,name,value,unit}.",
-        subcommands: [IPAMBench.self, ControllerBench.self, AgentBench.self, FailoverBench.self, E2EBench.self, ChaosRun.self]
+        subcommands: [
+            IPAMBench.self, ControllerBench.self, AgentBench.self, FailoverBench.self, E2EBench.self, ChaosRun.self,
+        ]
     )
 }
 
@@ -31,7 +34,8 @@ func peakRSSMiB() -> Double {
     guard length > 0 else { return .nan }
     let status = String(decoding: buffer[0..<length], as: UTF8.self)
     guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
-          let kib = Double(line.split(separator: " ").dropFirst().first ?? "") else { return .nan }
+        let kib = Double(line.split(separator: " ").dropFirst().first ?? "")
+    else { return .nan }
     return kib / 1024
 }
 

@@ -2,15 +2,17 @@ import ArgumentParser
 import Foundation
 import KubeClient
 import KubeTestSupport
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `scripts/chaos`: both planes under faults, against the real API server and real keepalived in
 /// network namespaces (three nodes, a client probing every steady VIP every few milliseconds).
 /// Prints JSON lines like `scripts/bench`; exits non-zero on any violation.
 struct ChaosRun: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "chaos", abstract: "Faults on both planes, invariants checked.")
+    static let configuration = CommandConfiguration(
+        commandName: "chaos", abstract: "Faults on both planes, invariants checked.")
 
     @Option(help: "The keepalived-cloud-provider binary.")
     var controllerBinary: String
@@ -118,8 +120,11 @@ actor Chaos {
         }
         try await Task.sleep(for: .seconds(6))  // past preempt_delay: every instance on its preferred node
         probe = try ChildProcess.spawn(
-            ["ip", "netns", "exec", lab.client, "python3", TestEnvironment.repositoryRoot + "/scripts/lib/chaos-probe.py",
-             steadyVIPs.keys.sorted().joined(separator: ","), "0.01", "900", probeOutput],
+            [
+                "ip", "netns", "exec", lab.client, "python3",
+                TestEnvironment.repositoryRoot + "/scripts/lib/chaos-probe.py",
+                steadyVIPs.keys.sorted().joined(separator: ","), "0.01", "900", probeOutput,
+            ],
             outputPath: lab.stateRoot + "/chaos-probe.log")
         try await Task.sleep(for: .seconds(1))
 
@@ -138,7 +143,8 @@ actor Chaos {
         probe = nil
         gapsReport()
         let relists = (controllerLogs + lab.nodes.map(lab.agentLog)).reduce(0) { count, log in
-            count + ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")
+            count
+                + ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")
                 .components(separatedBy: "watch resourceVersion expired; relisting").count - 1
         }
         report("watch_410_relists", Double(relists), "count")
@@ -184,7 +190,10 @@ actor Chaos {
         }
         // The last kill may have hit the leader: let the standby take over before faults.
         faults.append(("controller_kills_and_churn", start, Self.now() + 5))
-        while controllerKills < kills { try await killController(victim); victim = 1 - victim }
+        while controllerKills < kills {
+            try await killController(victim)
+            victim = 1 - victim
+        }
     }
 
     func churnOnce() async throws {
@@ -200,17 +209,24 @@ actor Chaos {
             case 0:
                 try await lab.admin.delete(Service.self, namespace: lab.namespace, name: name)
             case 1 where existing.spec.type == "LoadBalancer":
-                _ = try await lab.admin.patch(Service.self, namespace: lab.namespace, name: name, .merge(["spec": [
-                    "type": "ClusterIP", "ports": [["name": "http", "port": 8080, "targetPort": 8080]],
-                ]]))
+                _ = try await lab.admin.patch(
+                    Service.self, namespace: lab.namespace, name: name,
+                    .merge([
+                        "spec": [
+                            "type": "ClusterIP", "ports": [["name": "http", "port": 8080, "targetPort": 8080]],
+                        ]
+                    ]))
             case 1:
-                _ = try await lab.admin.patch(Service.self, namespace: lab.namespace, name: name, .merge(["spec": ["type": "LoadBalancer"]]))
+                _ = try await lab.admin.patch(
+                    Service.self, namespace: lab.namespace, name: name, .merge(["spec": ["type": "LoadBalancer"]]))
             default:
                 let address = randomPoolAddress()
                 let annotation: JSONValue = Bool.random(using: &random) ? .string(address) : .null
-                _ = try await lab.admin.patch(Service.self, namespace: lab.namespace, name: name, .merge([
-                    "metadata": ["annotations": ["keepalived-lb.io/load-balancer-ips": annotation]],
-                ]))
+                _ = try await lab.admin.patch(
+                    Service.self, namespace: lab.namespace, name: name,
+                    .merge([
+                        "metadata": ["annotations": ["keepalived-lb.io/load-balancer-ips": annotation]]
+                    ]))
             }
         } catch {
             operationErrors += 1
@@ -231,13 +247,16 @@ actor Chaos {
     func startController(_ index: Int) throws {
         let log = lab.stateRoot + "/controller-\(index).log"
         if controllerLogs.count <= index { controllerLogs.append(log) }
-        controllers[index] = try ChildProcess.spawn([
-            controllerBinary, "--kubeconfig", lab.cluster.controllerKubeconfig, "--cidr", "203.0.113.64/26",
-            "--namespace", lab.namespace, "--watch-namespace", lab.namespace, "--cluster-name", "chaos",
-            "--node-selector", "keepalived-lb.io/test=\(lab.namespace)", "--vrid-range", "20-23", "--vrrp-groups", "4",
-            "--leader-elect-lease-duration", "4", "--leader-elect-renew-deadline", "3", "--leader-elect-retry-period", "1",
-            "--metrics-bind-address", "0", "--health-bind-address", "0",
-        ], outputPath: log)
+        controllers[index] = try ChildProcess.spawn(
+            [
+                controllerBinary, "--kubeconfig", lab.cluster.controllerKubeconfig, "--cidr", "203.0.113.64/26",
+                "--namespace", lab.namespace, "--watch-namespace", lab.namespace, "--cluster-name", "chaos",
+                "--node-selector", "keepalived-lb.io/test=\(lab.namespace)", "--vrid-range", "20-23", "--vrrp-groups",
+                "4",
+                "--leader-elect-lease-duration", "4", "--leader-elect-renew-deadline", "3",
+                "--leader-elect-retry-period", "1",
+                "--metrics-bind-address", "0", "--health-bind-address", "0",
+            ], outputPath: log)
     }
 
     func killController(_ index: Int) async throws {
@@ -258,7 +277,10 @@ actor Chaos {
             let header = (try JSONSerialization.jsonObject(with: data) as? [String: Any])?["header"] as? [String: Any],
             let revision = header["revision"] as? String
         else { throw TestEnvironmentError(message: "etcd gave no revision: \(range)") }
-        try mustRun(["curl", "-sS", "-X", "POST", "\(url)/v3/kv/compaction", "-d", #"{"revision":"\#(revision)","physical":true}"#])
+        try mustRun([
+            "curl", "-sS", "-X", "POST", "\(url)/v3/kv/compaction", "-d",
+            #"{"revision":"\#(revision)","physical":true}"#,
+        ])
     }
 
     // MARK: - Data plane faults
@@ -414,7 +436,9 @@ actor Chaos {
             }
         }
         let data = configMap.data.filter { $0.key.hasPrefix("203.") }
-        if data != expected { return "ConfigMap \(data.sorted { $0.key < $1.key }) but statuses \(expected.sorted { $0.key < $1.key })" }
+        if data != expected {
+            return "ConfigMap \(data.sorted { $0.key < $1.key }) but statuses \(expected.sorted { $0.key < $1.key })"
+        }
         let ledger = configMap.metadata.annotations["k8s.co/cloud-provider-config"] ?? ""
         for ip in expected.keys where !ledger.contains("\"\(ip)\"") { return "ledger annotation lacks \(ip)" }
         guard let planText = configMap.data["keepalived-lb.vrrp-plan"] else { return "no plan" }
@@ -437,7 +461,9 @@ actor Chaos {
             try? await lab.admin.delete(Service.self, namespace: lab.namespace, name: service.metadata.name ?? "")
         }
         try await waitUntil(seconds: 60, "every address released after the deletes") {
-            let data = (try? await self.lab.admin.get(ConfigMap.self, namespace: self.lab.namespace, name: "vip-configmap").data) ?? [:]
+            let data =
+                (try? await self.lab.admin.get(ConfigMap.self, namespace: self.lab.namespace, name: "vip-configmap")
+                    .data) ?? [:]
             let left = try await self.lab.admin.list(Service.self, namespace: self.lab.namespace).items.count
             let onInterfaces = try self.lab.nodes.flatMap { try self.lab.lab.addresses(in: self.lab.netns($0)) }
                 .filter { $0.hasPrefix("203.0.113.") }
@@ -491,14 +517,19 @@ actor Chaos {
             guard let record = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
                 let vip = record["vip"] as? String
             else { continue }
-            if let ok = record["ok"] as? Int { answered += ok; continue }
+            if let ok = record["ok"] as? Int {
+                answered += ok
+                continue
+            }
             guard let start = record["start"] as? Double, let end = record["end"] as? Double else { continue }
             let gap = end - start
             let causes = faults.filter { $0.start - 1 <= end && start <= $0.end }.map(\.type)
             for cause in causes.isEmpty ? ["none"] : causes { longest[cause] = max(longest[cause] ?? 0, gap) }
             if gap > failoverWindow {
-                violation(String(format: "%@ (%@) unanswered for %.2f s during %@", vip, steadyVIPs[vip] ?? "?", gap,
-                                 causes.isEmpty ? "no fault" : causes.joined(separator: "+")))
+                violation(
+                    String(
+                        format: "%@ (%@) unanswered for %.2f s during %@", vip, steadyVIPs[vip] ?? "?", gap,
+                        causes.isEmpty ? "no fault" : causes.joined(separator: "+")))
             }
         }
         for type in Set(faults.map(\.type)).union(["none"]).sorted() {

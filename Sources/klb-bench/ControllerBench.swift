@@ -1,13 +1,14 @@
 import ArgumentParser
 import Foundation
 import KubeClient
-import Logging
 import KubeTestSupport
+import Logging
 
 /// The controller binary against a fresh real control plane: throughput, latency, memory, and
 /// the server's own status-PATCH ceiling measured in the same run.
 struct ControllerBench: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "controller", abstract: "keepalived-cloud-provider against kube-apiserver.")
+    static let configuration = CommandConfiguration(
+        commandName: "controller", abstract: "keepalived-cloud-provider against kube-apiserver.")
 
     @Option(help: "The keepalived-cloud-provider binary (release build).")
     var controllerBinary: String
@@ -55,7 +56,9 @@ struct ControllerBench: AsyncParsableCommand {
         latencies.sort()
         if !latencies.isEmpty {
             report(suite: "controller", name: "create_to_ip_p50", value: latencies[latencies.count / 2], unit: "ms")
-            report(suite: "controller", name: "create_to_ip_p99", value: latencies[min(latencies.count - 1, latencies.count * 99 / 100)], unit: "ms")
+            report(
+                suite: "controller", name: "create_to_ip_p99",
+                value: latencies[min(latencies.count - 1, latencies.count * 99 / 100)], unit: "ms")
         }
 
         // Throughput while the Services are being created (bounded by the server's create rate).
@@ -67,8 +70,12 @@ struct ControllerBench: AsyncParsableCommand {
             let last = await seen.waitForAll(names, label: "creating")
             let burstAddresses = await seen.addresses(of: names)
             precondition(Set(burstAddresses).count == burst, "duplicate or missing addresses")
-            report(suite: "controller", name: "services_per_s_while_creating", value: Double(burst) / (milliseconds(last - start) / 1000), unit: "services/s")
-            report(suite: "controller", name: "services_created_per_s", value: Double(burst) / (milliseconds(created - start) / 1000), unit: "services/s")
+            report(
+                suite: "controller", name: "services_per_s_while_creating",
+                value: Double(burst) / (milliseconds(last - start) / 1000), unit: "services/s")
+            report(
+                suite: "controller", name: "services_created_per_s",
+                value: Double(burst) / (milliseconds(created - start) / 1000), unit: "services/s")
         }
         watcher.cancel()
         controller.stop()
@@ -76,59 +83,76 @@ struct ControllerBench: AsyncParsableCommand {
         // The controller's own throughput: 1,000 Services already exist when it starts (a burst,
         // or a restart mid-burst); from its start until every one has a distinct address.
         if runs("burst") {
-        let burstNamespace = try await cluster.makeNamespace(admin, prefix: "bench-burst")
-        let pending = (0..<burst).map { "p-\($0)" }
-        try await concurrently(pending, width: 32) { try await create(admin, namespace: burstNamespace, name: $0) }
-        let burstSeen = IngressWatcher()
-        let burstWatcher = Task { await burstSeen.follow(admin, namespace: burstNamespace) }
-        let start = ContinuousClock.now
-        let metricsPort = LocalHTTP.freePort()
-        let burstController = try startController(cluster, namespace: burstNamespace, metricsPort: metricsPort)
-        let last = await burstSeen.waitForAll(pending, label: "burst")
-        let pendingAddresses = await burstSeen.addresses(of: pending)
-        precondition(Set(pendingAddresses).count == burst, "duplicate or missing addresses")
-        report(suite: "controller", name: "services_per_s", value: Double(burst) / (milliseconds(last - start) / 1000), unit: "services/s")
-        // How much of that is start-up (process, lists, ledger restore, first ConfigMap write).
-        if let first = await burstSeen.firstSighting(of: pending) {
-            report(suite: "controller", name: "burst_start_to_first_ip", value: milliseconds(first - start), unit: "ms")
-        }
-        // What the burst cost the server, from the controller's own request counter.
-        if let metrics = LocalHTTP.get(port: metricsPort, path: "/metrics")?.body {
-            let requests = apiRequests(metrics)
-            let writes = requests.filter { $0.method != "GET" }.reduce(0) { $0 + $1.count }
-            report(suite: "controller", name: "burst_api_writes_per_service", value: Double(writes) / Double(burst), unit: "requests")
-            let summary = requests.sorted { $0.count > $1.count }.map { "\($0.method) \($0.resource) \($0.code): \(Int($0.count))" }
-            FileHandle.standardError.write(Data("klb-bench: burst requests: \(summary.joined(separator: ", "))\n".utf8))
-        }
-        burstWatcher.cancel()
-        burstController.stop()
+            let burstNamespace = try await cluster.makeNamespace(admin, prefix: "bench-burst")
+            let pending = (0..<burst).map { "p-\($0)" }
+            try await concurrently(pending, width: 32) { try await create(admin, namespace: burstNamespace, name: $0) }
+            let burstSeen = IngressWatcher()
+            let burstWatcher = Task { await burstSeen.follow(admin, namespace: burstNamespace) }
+            let start = ContinuousClock.now
+            let metricsPort = LocalHTTP.freePort()
+            let burstController = try startController(cluster, namespace: burstNamespace, metricsPort: metricsPort)
+            let last = await burstSeen.waitForAll(pending, label: "burst")
+            let pendingAddresses = await burstSeen.addresses(of: pending)
+            precondition(Set(pendingAddresses).count == burst, "duplicate or missing addresses")
+            report(
+                suite: "controller", name: "services_per_s", value: Double(burst) / (milliseconds(last - start) / 1000),
+                unit: "services/s")
+            // How much of that is start-up (process, lists, ledger restore, first ConfigMap write).
+            if let first = await burstSeen.firstSighting(of: pending) {
+                report(
+                    suite: "controller", name: "burst_start_to_first_ip", value: milliseconds(first - start), unit: "ms"
+                )
+            }
+            // What the burst cost the server, from the controller's own request counter.
+            if let metrics = LocalHTTP.get(port: metricsPort, path: "/metrics")?.body {
+                let requests = apiRequests(metrics)
+                let writes = requests.filter { $0.method != "GET" }.reduce(0) { $0 + $1.count }
+                report(
+                    suite: "controller", name: "burst_api_writes_per_service", value: Double(writes) / Double(burst),
+                    unit: "requests")
+                let summary = requests.sorted { $0.count > $1.count }.map {
+                    "\($0.method) \($0.resource) \($0.code): \(Int($0.count))"
+                }
+                FileHandle.standardError.write(
+                    Data("klb-bench: burst requests: \(summary.joined(separator: ", "))\n".utf8))
+            }
+            burstWatcher.cancel()
+            burstController.stop()
         }
 
         // The ceiling: 8 clients doing nothing but status PATCHes on the same server, controller
         // stopped; then the same while one informer watches the namespace, as the bench's own
         // watch does during the burst (every write the controller makes is also sent to it).
         if runs("raw") {
-            report(suite: "controller", name: "raw_status_patch_per_s", value: try await rawPatchRate(cluster, namespace: namespace, names: names), unit: "patches/s")
+            report(
+                suite: "controller", name: "raw_status_patch_per_s",
+                value: try await rawPatchRate(cluster, namespace: namespace, names: names), unit: "patches/s")
             let watched = IngressWatcher()
             let watching = Task { await watched.follow(admin, namespace: namespace) }
-            report(suite: "controller", name: "raw_status_patch_per_s_watched", value: try await rawPatchRate(cluster, namespace: namespace, names: names), unit: "patches/s")
+            report(
+                suite: "controller", name: "raw_status_patch_per_s_watched",
+                value: try await rawPatchRate(cluster, namespace: namespace, names: names), unit: "patches/s")
             watching.cancel()
         }
 
         // Memory with many Services: a fresh controller, then its resident set once all are served.
         if runs("memory") {
-        let big = try await cluster.makeNamespace(admin, prefix: "bench-mem")
-        let memoryController = try startController(cluster, namespace: big)
-        let bigNames = (0..<memoryServices).map { "m-\($0)" }
-        try await concurrently(bigNames, width: 32) { try await create(admin, namespace: big, name: $0) }
-        let memorySeen = IngressWatcher()
-        let memoryWatcher = Task { await memorySeen.follow(admin, namespace: big) }
-        _ = await memorySeen.waitForAll(bigNames, label: "memory")
-        memoryWatcher.cancel()
-        try await Task.sleep(for: .seconds(2))
-        report(suite: "controller", name: "rss_10k_services", value: rssMiB(pid: memoryController.pid, field: "VmRSS:"), unit: "MiB")
-        report(suite: "controller", name: "peak_rss_10k_services", value: rssMiB(pid: memoryController.pid, field: "VmHWM:"), unit: "MiB")
-        memoryController.stop()
+            let big = try await cluster.makeNamespace(admin, prefix: "bench-mem")
+            let memoryController = try startController(cluster, namespace: big)
+            let bigNames = (0..<memoryServices).map { "m-\($0)" }
+            try await concurrently(bigNames, width: 32) { try await create(admin, namespace: big, name: $0) }
+            let memorySeen = IngressWatcher()
+            let memoryWatcher = Task { await memorySeen.follow(admin, namespace: big) }
+            _ = await memorySeen.waitForAll(bigNames, label: "memory")
+            memoryWatcher.cancel()
+            try await Task.sleep(for: .seconds(2))
+            report(
+                suite: "controller", name: "rss_10k_services",
+                value: rssMiB(pid: memoryController.pid, field: "VmRSS:"), unit: "MiB")
+            report(
+                suite: "controller", name: "peak_rss_10k_services",
+                value: rssMiB(pid: memoryController.pid, field: "VmHWM:"), unit: "MiB")
+            memoryController.stop()
         }
         try await admin.shutdown()
         try await TestEnvironment.script(["down", cluster.name])
@@ -136,24 +160,35 @@ struct ControllerBench: AsyncParsableCommand {
 
     /// A controller that dies would leave the bench waiting forever: stop with its log instead
     /// (exit runs the atexit handler that tears the control plane down).
-    func startController(_ cluster: TestCluster, namespace: String, metricsPort: Int? = nil) throws -> WatchedController {
+    func startController(_ cluster: TestCluster, namespace: String, metricsPort: Int? = nil) throws -> WatchedController
+    {
         let log = "\(cluster.directory)/controller-\(namespace).log"
-        let process = WatchedController(try spawnController(cluster, namespace: namespace, log: log, metricsPort: metricsPort))
+        let process = WatchedController(
+            try spawnController(cluster, namespace: namespace, log: log, metricsPort: metricsPort))
         Task.detached {
             while process.isRunning { try? await Task.sleep(for: .milliseconds(500)) }
             if process.stopped { return }
-            FileHandle.standardError.write(Data("klb-bench: the controller exited early:\n\((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")\n".utf8))
+            FileHandle.standardError.write(
+                Data(
+                    "klb-bench: the controller exited early:\n\((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")\n"
+                        .utf8))
             Foundation.exit(1)
         }
         return process
     }
 
-    func spawnController(_ cluster: TestCluster, namespace: String, log: String, metricsPort: Int? = nil) throws -> ChildProcess {
-        try ChildProcess.spawn([controllerBinary, "--kubeconfig", cluster.adminKubeconfig, "--cidr", "10.210.0.0/16",
-                                "--namespace", namespace, "--watch-namespace", namespace, "--leader-elect", "false",
-                                "--kube-api-qps", "5000", "--kube-api-burst", "10000", "--workers", String(workers),
-                                "--metrics-bind-address", metricsPort.map { "127.0.0.1:\($0)" } ?? "0", "--health-bind-address", "0", "--log-level", controllerLogLevel],
-                               outputPath: log)
+    func spawnController(_ cluster: TestCluster, namespace: String, log: String, metricsPort: Int? = nil) throws
+        -> ChildProcess
+    {
+        try ChildProcess.spawn(
+            [
+                controllerBinary, "--kubeconfig", cluster.adminKubeconfig, "--cidr", "10.210.0.0/16",
+                "--namespace", namespace, "--watch-namespace", namespace, "--leader-elect", "false",
+                "--kube-api-qps", "5000", "--kube-api-burst", "10000", "--workers", String(workers),
+                "--metrics-bind-address", metricsPort.map { "127.0.0.1:\($0)" } ?? "0", "--health-bind-address", "0",
+                "--log-level", controllerLogLevel,
+            ],
+            outputPath: log)
     }
 
     func create(_ client: KubernetesClient, namespace: String, name: String) async throws {
@@ -168,7 +203,8 @@ struct ControllerBench: AsyncParsableCommand {
 
     /// Status PATCHes per second that 8 clients get through in 5 s.
     func rawPatchRate(_ cluster: TestCluster, namespace: String, names: [String]) async throws -> Double {
-        let patchers = 8, window = Duration.seconds(5)
+        let patchers = 8
+        let window = Duration.seconds(5)
         let counter = Counter()
         let deadline = ContinuousClock.now + window
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -178,10 +214,19 @@ struct ControllerBench: AsyncParsableCommand {
                     var i = worker
                     while ContinuousClock.now < deadline {
                         let name = names[i % names.count]
-                        _ = try await client.patch(Service.self, namespace: namespace, name: name,
-                                                   .merge(["status": ["conditions": [["type": "bench/Probe", "status": "True", "reason": "Bench",
-                                                                                       "message": .string("\(i)"), "lastTransitionTime": "2026-01-01T00:00:00Z"]]]]),
-                                                   subresource: "status")
+                        _ = try await client.patch(
+                            Service.self, namespace: namespace, name: name,
+                            .merge([
+                                "status": [
+                                    "conditions": [
+                                        [
+                                            "type": "bench/Probe", "status": "True", "reason": "Bench",
+                                            "message": .string("\(i)"), "lastTransitionTime": "2026-01-01T00:00:00Z",
+                                        ]
+                                    ]
+                                ]
+                            ]),
+                            subresource: "status")
                         await counter.add()
                         i += patchers
                     }
@@ -197,7 +242,8 @@ struct ControllerBench: AsyncParsableCommand {
     func apiRequests(_ page: String) -> [(method: String, resource: String, code: String, count: Double)] {
         page.split(separator: "\n").compactMap { line in
             guard line.hasPrefix("keepalived_lb_api_requests_total{"), let close = line.lastIndex(of: "}"),
-                  let count = Double(line[line.index(after: close)...].trimmingCharacters(in: .whitespaces)) else { return nil }
+                let count = Double(line[line.index(after: close)...].trimmingCharacters(in: .whitespaces))
+            else { return nil }
             var labels: [String: String] = [:]
             for pair in line[line.index(after: line.firstIndex(of: "{")!)..<close].split(separator: ",") {
                 let parts = pair.split(separator: "=", maxSplits: 1)
@@ -209,14 +255,17 @@ struct ControllerBench: AsyncParsableCommand {
 
     func rssMiB(pid: pid_t, field: String) -> Double {
         guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
-              let line = status.split(separator: "\n").first(where: { $0.hasPrefix(field) }),
-              let kib = Double(line.split(separator: " ").dropFirst().first ?? "") else { return .nan }
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix(field) }),
+            let kib = Double(line.split(separator: " ").dropFirst().first ?? "")
+        else { return .nan }
         return kib / 1024
     }
 }
 
 /// Runs `body` for every item with at most `width` in flight.
-func concurrently<T: Sendable>(_ items: [T], width: Int, _ body: @escaping @Sendable (T) async throws -> Void) async throws {
+func concurrently<T: Sendable>(_ items: [T], width: Int, _ body: @escaping @Sendable (T) async throws -> Void)
+    async throws
+{
     try await withThrowingTaskGroup(of: Void.self) { group in
         var iterator = items.makeIterator()
         for _ in 0..<width {
@@ -258,11 +307,18 @@ actor IngressWatcher {
             group.addTask {
                 while !Task.isCancelled {
                     try? await Task.sleep(for: .milliseconds(250))
-                    guard await self.isStalled(), let list = try? await client.listAll(Service.self, namespace: namespace) else { continue }
+                    guard await self.isStalled(),
+                        let list = try? await client.listAll(Service.self, namespace: namespace)
+                    else { continue }
                     let before = await self.seenCount
                     for service in list.items { await self.record(service) }
                     let found = await self.seenCount - before
-                    if found > 0 { FileHandle.standardError.write(Data("klb-bench: the watch of \(namespace) brought nothing for 1 s; a LIST found \(found) more\n".utf8)) }
+                    if found > 0 {
+                        FileHandle.standardError.write(
+                            Data(
+                                "klb-bench: the watch of \(namespace) brought nothing for 1 s; a LIST found \(found) more\n"
+                                    .utf8))
+                    }
                 }
             }
         }
@@ -304,7 +360,8 @@ actor IngressWatcher {
             while !Task.isCancelled {
                 try await Task.sleep(for: .seconds(10))
                 let done = names.filter { seen[$0] != nil }.count
-                FileHandle.standardError.write(Data("klb-bench: \(label): \(done)/\(names.count) have an address\n".utf8))
+                FileHandle.standardError.write(
+                    Data("klb-bench: \(label): \(done)/\(names.count) have an address\n".utf8))
             }
         }
         defer { progress.cancel() }
@@ -333,7 +390,13 @@ final class WatchedController: @unchecked Sendable {
     private static let registry = NSLock()
     private static func register(_ process: ChildProcess) {
         registry.withLock {
-            if all.isEmpty { atexit { WatchedController.registry.withLock { WatchedController.all.forEach { kill($0.pid, SIGKILL) } } } }
+            if all.isEmpty {
+                atexit {
+                    WatchedController.registry.withLock {
+                        for controller in WatchedController.all { kill(controller.pid, SIGKILL) }
+                    }
+                }
+            }
             all.append(process)
         }
     }

@@ -1,14 +1,16 @@
 import ArgumentParser
 import Foundation
 import KubeTestSupport
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Time from losing the master until the VIP answers from the other node, seen by a client
 /// that connects every few milliseconds. Default agent flags (advert interval 200 ms).
 struct FailoverBench: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "failover", abstract: "Unplanned and planned VRRP failover.")
+    static let configuration = CommandConfiguration(
+        commandName: "failover", abstract: "Unplanned and planned VRRP failover.")
 
     @Option(help: "The keepalived-vip-agent binary (release build).")
     var agentBinary: String
@@ -47,7 +49,9 @@ struct FailoverBench: AsyncParsableCommand {
         try lab.startEchoServers()
         for node in lab.nodes { try lab.startAgent(node, extra: flags) }
 
-        func run(_ name: String, _ fail: (AgentLab) async throws -> Void, restore: (AgentLab) async throws -> Void) async throws {
+        func run(_ name: String, _ fail: (AgentLab) async throws -> Void, restore: (AgentLab) async throws -> Void)
+            async throws
+        {
             var samples: [Double] = []
             for repeat_ in 0..<repeats {
                 try await settleOnN1(lab)
@@ -61,34 +65,45 @@ struct FailoverBench: AsyncParsableCommand {
         }
 
         // keepalived dies, its agent lives (and tells the backup at once).
-        try await run("keepalived_crash_failover", { lab in
-            let pid = try lab.keepalivedPid("n1").orThrow("no keepalived pid for n1")
-            kill(-pid, SIGKILL)
-        }, restore: { _ in })
+        try await run(
+            "keepalived_crash_failover",
+            { lab in
+                let pid = try lab.keepalivedPid("n1").orThrow("no keepalived pid for n1")
+                kill(-pid, SIGKILL)
+            }, restore: { _ in })
         // The node is gone as a whole: agent and keepalived SIGKILLed together; nobody speaks for it.
-        try await run("node_loss_failover", { lab in
-            let agent = try lab.agents["n1"].orThrow("no agent on n1")
-            let pid = try lab.keepalivedPid("n1").orThrow("no keepalived pid for n1")
-            agent.signal(SIGKILL)
-            kill(-pid, SIGKILL)
-            _ = await agent.exitStatus()
-        }, restore: { lab in
-            try lab.startAgent("n1", extra: flags)
-        })
+        try await run(
+            "node_loss_failover",
+            { lab in
+                let agent = try lab.agents["n1"].orThrow("no agent on n1")
+                let pid = try lab.keepalivedPid("n1").orThrow("no keepalived pid for n1")
+                agent.signal(SIGKILL)
+                kill(-pid, SIGKILL)
+                _ = await agent.exitStatus()
+            },
+            restore: { lab in
+                try lab.startAgent("n1", extra: flags)
+            })
         // The node's link is cut.
-        try await run("link_loss_failover", { lab in
-            try mustRun(["ip", "-n", lab.netns("n1"), "link", "set", "eth0", "down"])
-        }, restore: { lab in
-            try mustRun(["ip", "-n", lab.netns("n1"), "link", "set", "eth0", "up"])
-        })
+        try await run(
+            "link_loss_failover",
+            { lab in
+                try mustRun(["ip", "-n", lab.netns("n1"), "link", "set", "eth0", "down"])
+            },
+            restore: { lab in
+                try mustRun(["ip", "-n", lab.netns("n1"), "link", "set", "eth0", "up"])
+            })
         // Planned: SIGTERM; the agent's own exit is part of the figure.
-        try await run("planned_failover", { lab in
-            let agent = try lab.agents["n1"].orThrow("no agent on n1")
-            agent.signal(SIGTERM)
-            _ = await agent.exitStatus()
-        }, restore: { lab in
-            try lab.startAgent("n1", extra: flags)
-        })
+        try await run(
+            "planned_failover",
+            { lab in
+                let agent = try lab.agents["n1"].orThrow("no agent on n1")
+                agent.signal(SIGTERM)
+                _ = await agent.exitStatus()
+            },
+            restore: { lab in
+                try lab.startAgent("n1", extra: flags)
+            })
         for (_, agent) in lab.agents { agent.stop(grace: .seconds(5)) }
         lab.agents = [:]
     }

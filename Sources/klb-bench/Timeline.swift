@@ -32,8 +32,11 @@ struct Timeline {
         try? FileManager.default.removeItem(atPath: output)
         if let goFile { try? FileManager.default.removeItem(atPath: goFile) }
         return try ChildProcess.spawn(
-            ["ip", "netns", "exec", lab.client, "python3", TestEnvironment.repositoryRoot + "/scripts/lib/timeline-probe.py",
-             vip, String(seconds), output] + (until.map { [$0] } ?? []) + (goFile.map { [$0] } ?? []),
+            [
+                "ip", "netns", "exec", lab.client, "python3",
+                TestEnvironment.repositoryRoot + "/scripts/lib/timeline-probe.py",
+                vip, String(seconds), output,
+            ] + (until.map { [$0] } ?? []) + (goFile.map { [$0] } ?? []),
             outputPath: "/dev/null")
     }
 }

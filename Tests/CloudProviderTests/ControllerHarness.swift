@@ -20,19 +20,24 @@ struct ControllerHarness {
     }
 
     func configuration(cidrs: [String] = ["10.210.1.64/26"], forward: String? = nil) throws -> ControllerConfiguration {
-        ControllerConfiguration(pool: try Pool.parse(cidrs).pool, namespace: namespace, configMapName: "vip-configmap",
-                                defaultForwardMethod: forward.flatMap { .init(rawValue: $0) }, workers: 2, serviceNamespace: namespace,
-                                nodeSelector: nodeLabel)
+        ControllerConfiguration(
+            pool: try Pool.parse(cidrs).pool, namespace: namespace, configMapName: "vip-configmap",
+            defaultForwardMethod: forward.flatMap { .init(rawValue: $0) }, workers: 2, serviceNamespace: namespace,
+            nodeSelector: nodeLabel)
     }
 
     /// Starts a controller; cancel the returned task to stop it (like SIGTERM would).
-    func start(_ configuration: ControllerConfiguration, client: KubernetesClient? = nil) -> (ServiceController, Task<Void, Error>) {
+    func start(_ configuration: ControllerConfiguration, client: KubernetesClient? = nil) -> (
+        ServiceController, Task<Void, Error>
+    ) {
         let controller = ServiceController(client: client ?? admin, configuration: configuration)
         let task = Task { try await controller.run() }
         return (controller, task)
     }
 
-    func loadBalancer(_ name: String, annotations: [String: String] = [:], build: (inout Service) -> Void = { _ in }) async throws -> Service {
+    func loadBalancer(_ name: String, annotations: [String: String] = [:], build: (inout Service) -> Void = { _ in })
+        async throws -> Service
+    {
         var service = Service()
         service.metadata = ObjectMeta(name: name, namespace: namespace)
         service.metadata.annotations = annotations

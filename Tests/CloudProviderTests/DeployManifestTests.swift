@@ -7,8 +7,11 @@ import Testing
 struct DeployManifestTests {
     @Test func controllerArgumentsAreAcceptedFlags() async throws {
         let binary = try #require(ExecutableTests.binary)
-        let manifest = try String(contentsOfFile: TestEnvironment.repositoryRoot + "/deploy/controller.yaml", encoding: .utf8)
-        let args = manifest.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { $0.hasPrefix("- --") }.map { String($0.dropFirst(2)) }
+        let manifest = try String(
+            contentsOfFile: TestEnvironment.repositoryRoot + "/deploy/controller.yaml", encoding: .utf8)
+        let args = manifest.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter {
+            $0.hasPrefix("- --")
+        }.map { String($0.dropFirst(2)) }
         #expect(!args.isEmpty)
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("help-\(UUID()).txt").path
         defer { try? FileManager.default.removeItem(atPath: log) }

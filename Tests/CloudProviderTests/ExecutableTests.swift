@@ -14,12 +14,17 @@ struct ExecutableTests {
         let h = try await ControllerHarness.make()
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("kcp-\(h.namespace).log").path
         defer { try? FileManager.default.removeItem(atPath: log) }
-        let metricsPort = LocalHTTP.freePort(), healthPort = LocalHTTP.freePort()
-        let process = try ChildProcess.spawn([binary, "--kubeconfig", h.cluster.adminKubeconfig, "--cidr", "10.210.1.64/26",
-                                              "--namespace", h.namespace, "--watch-namespace", h.namespace, "--log-format", "json",
-                                              "--default-forward-method", "dr", "--cluster-name", "fcp", "--vrid-range", "90-91", "--vrrp-groups", "2",
-                                              "--metrics-bind-address", "127.0.0.1:\(metricsPort)",
-                                              "--health-bind-address", "127.0.0.1:\(healthPort)"], outputPath: log)
+        let metricsPort = LocalHTTP.freePort()
+        let healthPort = LocalHTTP.freePort()
+        let process = try ChildProcess.spawn(
+            [
+                binary, "--kubeconfig", h.cluster.adminKubeconfig, "--cidr", "10.210.1.64/26",
+                "--namespace", h.namespace, "--watch-namespace", h.namespace, "--log-format", "json",
+                "--default-forward-method", "dr", "--cluster-name", "fcp", "--vrid-range", "90-91", "--vrrp-groups",
+                "2",
+                "--metrics-bind-address", "127.0.0.1:\(metricsPort)",
+                "--health-bind-address", "127.0.0.1:\(healthPort)",
+            ], outputPath: log)
         var stopped = false
         defer { if !stopped { process.stop() } }
 
@@ -37,19 +42,25 @@ struct ExecutableTests {
         #expect(LocalHTTP.get(port: healthPort, path: "/metrics")?.status == 404, "metrics live on their own address")
         let metrics = try #require(LocalHTTP.get(port: metricsPort, path: "/metrics"))
         #expect(metrics.status == 200)
-        for line in [#"keepalived_lb_pool_addresses_used{pool="fcp",family="IPv4"} 1"#,
-                     #"keepalived_lb_pool_addresses_free{pool="fcp",family="IPv4"} 61"#,
-                     #"keepalived_lb_pool_addresses_size{pool="fcp",family="IPv4"} 62"#,
-                     "keepalived_lb_allocations_total 1", "keepalived_lb_leader 1"] {
+        for line in [
+            #"keepalived_lb_pool_addresses_used{pool="fcp",family="IPv4"} 1"#,
+            #"keepalived_lb_pool_addresses_free{pool="fcp",family="IPv4"} 61"#,
+            #"keepalived_lb_pool_addresses_size{pool="fcp",family="IPv4"} 62"#,
+            "keepalived_lb_allocations_total 1", "keepalived_lb_leader 1",
+        ] {
             #expect(metrics.body.contains(line), "\(line) missing from:\n\(metrics.body.prefix(3000))")
         }
         #expect(metrics.body.contains("keepalived_lb_reconcile_duration_seconds_bucket"))
         #expect(metrics.body.contains("keepalived_lb_workqueue_depth"))
         #expect(metrics.body.contains("keepalived_lb_configmap_writes_total"))
-        #expect(metrics.body.contains(#"keepalived_lb_api_requests_total{method="PATCH",resource="services/status",code="200"} 1"#))
+        #expect(
+            metrics.body.contains(
+                #"keepalived_lb_api_requests_total{method="PATCH",resource="services/status",code="200"} 1"#))
         // jemalloc is the allocator: its statistics count the process's own heap (megabytes, not zero).
         // (The gauge reads 0 until the monitor's first round, two seconds in.)
-        #expect(await eventually { (Self.sample("keepalived_lb_heap_allocated_bytes", port: metricsPort) ?? 0) > 1_000_000 })
+        #expect(
+            await eventually { (Self.sample("keepalived_lb_heap_allocated_bytes", port: metricsPort) ?? 0) > 1_000_000 }
+        )
 
         process.signal(SIGTERM)
         let status = await process.exitStatus()
@@ -78,17 +89,26 @@ struct ReplicaTests {
         let h = try await ControllerHarness.make()
         var replicas: [(process: ChildProcess, log: String)] = []
         defer {
-            for replica in replicas { replica.process.stop(grace: .seconds(2)); try? FileManager.default.removeItem(atPath: replica.log) }
+            for replica in replicas {
+                replica.process.stop(grace: .seconds(2))
+                try? FileManager.default.removeItem(atPath: replica.log)
+            }
         }
         for index in 0..<2 {
-            let log = FileManager.default.temporaryDirectory.appendingPathComponent("kcp-\(h.namespace)-\(index).log").path
-            let process = try ChildProcess.spawn([binary, "--kubeconfig", h.cluster.adminKubeconfig, "--cidr", "10.210.1.64/26",
-                                                  "--namespace", h.namespace, "--watch-namespace", h.namespace,
-                                                  "--metrics-bind-address", "0", "--health-bind-address", "0"], outputPath: log)
+            let log = FileManager.default.temporaryDirectory.appendingPathComponent("kcp-\(h.namespace)-\(index).log")
+                .path
+            let process = try ChildProcess.spawn(
+                [
+                    binary, "--kubeconfig", h.cluster.adminKubeconfig, "--cidr", "10.210.1.64/26",
+                    "--namespace", h.namespace, "--watch-namespace", h.namespace,
+                    "--metrics-bind-address", "0", "--health-bind-address", "0",
+                ], outputPath: log)
             replicas.append((process, log))
         }
         func leaderIndex() -> Int? {
-            replicas.firstIndex { ((try? String(contentsOfFile: $0.log, encoding: .utf8)) ?? "").contains("became leader") }
+            replicas.firstIndex {
+                ((try? String(contentsOfFile: $0.log, encoding: .utf8)) ?? "").contains("became leader")
+            }
         }
         #expect(await eventually { leaderIndex() != nil })
         let leader = try #require(leaderIndex())
@@ -99,11 +119,12 @@ struct ReplicaTests {
             if index == 8 { replicas[leader].process.signal(SIGKILL) }
         }
         // The standby waits out the 15 s lease, restores the ledger and finishes the burst.
-        #expect(try await eventually(.seconds(60)) {
-            var all = true
-            for name in names where try await h.ingress(name).count != 1 { all = false }
-            return all
-        })
+        #expect(
+            try await eventually(.seconds(60)) {
+                var all = true
+                for name in names where try await h.ingress(name).count != 1 { all = false }
+                return all
+            })
         let standbyLog = (try? String(contentsOfFile: replicas[1 - leader].log, encoding: .utf8)) ?? ""
         #expect(standbyLog.contains("became leader"))
 

@@ -18,7 +18,9 @@ struct LedgerTests {
         // Asking for an address someone else holds changes nothing.
         let before = ledger.generation
         #expect(throws: IPAMError.self) {
-            try ledger.ensure("default/b", uid: "u2", request: LoadBalancerRequest(families: [.ipv4], requested: [try IPAddress("10.210.1.65")]))
+            try ledger.ensure(
+                "default/b", uid: "u2",
+                request: LoadBalancerRequest(families: [.ipv4], requested: [try IPAddress("10.210.1.65")]))
         }
         #expect(ledger.generation == before)
         #expect(ledger.records["default/b"] == nil)
@@ -28,18 +30,23 @@ struct LedgerTests {
 
     @Test func aFailedMoveGivesEverythingBack() throws {
         var ledger = Ledger(pool: Self.pool)
-        let first = try IPAddress("10.210.1.65"), v6 = try IPAddress("2001:db8:1::1")
-        _ = try ledger.ensure("default/b", uid: "u2", request: LoadBalancerRequest(families: [.ipv4, .ipv6], requested: [first, v6]))
+        let first = try IPAddress("10.210.1.65")
+        let v6 = try IPAddress("2001:db8:1::1")
+        _ = try ledger.ensure(
+            "default/b", uid: "u2", request: LoadBalancerRequest(families: [.ipv4, .ipv6], requested: [first, v6]))
         let held = try ledger.ensure("default/a", uid: "u1", request: LoadBalancerRequest(families: [.ipv4]))
         // Moving to b's address fails after a's own address was freed: a keeps it.
         #expect(throws: IPAMError.self) {
-            try ledger.ensure("default/a", uid: "u1", request: LoadBalancerRequest(families: [.ipv4], requested: [first]))
+            try ledger.ensure(
+                "default/a", uid: "u1", request: LoadBalancerRequest(families: [.ipv4], requested: [first]))
         }
         #expect(ledger.allocator.owner(of: held[0]) == "default/a")
         // Dual-stack where the IPv6 request fails after a fresh IPv4 was taken: that IPv4 goes back.
         let usedBefore = ledger.allocator.usage(.ipv4).used
         #expect(throws: IPAMError.self) {
-            try ledger.ensure("default/c", uid: "u3", request: LoadBalancerRequest(families: [.ipv4, .ipv6], requested: [try IPAddress("10.210.1.80"), v6]))
+            try ledger.ensure(
+                "default/c", uid: "u3",
+                request: LoadBalancerRequest(families: [.ipv4, .ipv6], requested: [try IPAddress("10.210.1.80"), v6]))
         }
         #expect(ledger.allocator.usage(.ipv4).used == usedBefore)
         #expect(ledger.allocator.owner(of: try IPAddress("10.210.1.80")) == nil)
@@ -70,29 +77,52 @@ struct LedgerTests {
     }
 
     @Test func requestsFromSpecAndAnnotations() throws {
-        #expect(try LoadBalancerRequest(service: Self.service { _ in }, pool: Self.pool, defaultForwardMethod: .nat)
-            == LoadBalancerRequest(families: [.ipv4], forwardMethod: .nat))
-        #expect(try LoadBalancerRequest(service: Self.service { $0.spec.ipFamilyPolicy = "PreferDualStack" }, pool: Self.pool, defaultForwardMethod: nil).families == [.ipv4, .ipv6])
+        #expect(
+            try LoadBalancerRequest(service: Self.service { _ in }, pool: Self.pool, defaultForwardMethod: .nat)
+                == LoadBalancerRequest(families: [.ipv4], forwardMethod: .nat))
+        #expect(
+            try LoadBalancerRequest(
+                service: Self.service { $0.spec.ipFamilyPolicy = "PreferDualStack" }, pool: Self.pool,
+                defaultForwardMethod: nil
+            ).families == [.ipv4, .ipv6])
         let v4only = try Pool.parse(["10.210.1.64/26"]).pool
-        #expect(try LoadBalancerRequest(service: Self.service { $0.spec.ipFamilyPolicy = "PreferDualStack" }, pool: v4only, defaultForwardMethod: nil).families == [.ipv4])
-        #expect { try LoadBalancerRequest(service: Self.service { $0.spec.ipFamilyPolicy = "RequireDualStack" }, pool: v4only, defaultForwardMethod: nil) } throws: {
+        #expect(
+            try LoadBalancerRequest(
+                service: Self.service { $0.spec.ipFamilyPolicy = "PreferDualStack" }, pool: v4only,
+                defaultForwardMethod: nil
+            ).families == [.ipv4])
+        #expect {
+            try LoadBalancerRequest(
+                service: Self.service { $0.spec.ipFamilyPolicy = "RequireDualStack" }, pool: v4only,
+                defaultForwardMethod: nil)
+        } throws: {
             ($0 as! LoadBalancerRequest.Invalid).reason == "DualStackUnavailable"
         }
-        let requested = try LoadBalancerRequest(service: Self.service {
-            $0.spec.ipFamilies = ["IPv4", "IPv6"]
-            $0.spec.ipFamilyPolicy = "PreferDualStack"
-            $0.metadata.annotations = [ControllerConfiguration.requestedIPsAnnotation: "10.210.1.100, 2001:db8:1::9", ForwardMethod.annotation: "dr"]
-        }, pool: Self.pool, defaultForwardMethod: .nat)
+        let requested = try LoadBalancerRequest(
+            service: Self.service {
+                $0.spec.ipFamilies = ["IPv4", "IPv6"]
+                $0.spec.ipFamilyPolicy = "PreferDualStack"
+                $0.metadata.annotations = [
+                    ControllerConfiguration.requestedIPsAnnotation: "10.210.1.100, 2001:db8:1::9",
+                    ForwardMethod.annotation: "dr",
+                ]
+            }, pool: Self.pool, defaultForwardMethod: .nat)
         #expect(requested.requested.map(\.description) == ["10.210.1.100", "2001:db8:1::9"])
         #expect(requested.families == [.ipv4, .ipv6])
         #expect(requested.forwardMethod == .dr)
-        #expect(try LoadBalancerRequest(service: Self.service { $0.spec.loadBalancerIP = "10.210.1.90" }, pool: Self.pool, defaultForwardMethod: nil).requested.map(\.description) == ["10.210.1.90"])
+        #expect(
+            try LoadBalancerRequest(
+                service: Self.service { $0.spec.loadBalancerIP = "10.210.1.90" }, pool: Self.pool,
+                defaultForwardMethod: nil
+            ).requested.map(\.description) == ["10.210.1.90"])
     }
 
     /// An address kube-proxy would never serve: the family comes from spec.ipFamilies, else from
     /// the ClusterIPs (a server without dual-stack drops ipFamilies); headless says nothing.
     @Test func aRequestedAddressOfAFamilyTheServiceLacksIsRefused() throws {
-        let byFamilies = Self.service { $0.metadata.annotations = [ControllerConfiguration.requestedIPsAnnotation: "2001:db8:1::9"] }
+        let byFamilies = Self.service {
+            $0.metadata.annotations = [ControllerConfiguration.requestedIPsAnnotation: "2001:db8:1::9"]
+        }
         let byClusterIP = Self.service {
             $0.spec.ipFamilies = nil
             $0.spec.clusterIP = "10.96.0.10"
@@ -113,22 +143,30 @@ struct LedgerTests {
             $0.spec.clusterIPs = ["fd00::10"]
             $0.spec.loadBalancerIP = "2001:db8:1::9"
         }
-        #expect(try LoadBalancerRequest(service: v6Service, pool: Self.pool, defaultForwardMethod: nil).families == [.ipv6])
+        #expect(
+            try LoadBalancerRequest(service: v6Service, pool: Self.pool, defaultForwardMethod: nil).families == [.ipv6])
         let headless = Self.service {
             $0.spec.ipFamilies = nil
             $0.spec.clusterIP = "None"
             $0.spec.loadBalancerIP = "2001:db8:1::9"
         }
-        #expect(try LoadBalancerRequest(service: headless, pool: Self.pool, defaultForwardMethod: nil).families == [.ipv6])
+        #expect(
+            try LoadBalancerRequest(service: headless, pool: Self.pool, defaultForwardMethod: nil).families == [.ipv6])
     }
 
-    @Test("bad annotations are refused with a reason", arguments: [
-        ([ControllerConfiguration.requestedIPsAnnotation: "10.210.1.300"], "InvalidRequestedIP"),
-        ([ControllerConfiguration.requestedIPsAnnotation: "10.210.1.65,10.210.1.66"], "InvalidRequestedIP"),
-        ([ForwardMethod.annotation: "TUN\n}"], "InvalidForwardMethod"),
-    ])
+    @Test(
+        "bad annotations are refused with a reason",
+        arguments: [
+            ([ControllerConfiguration.requestedIPsAnnotation: "10.210.1.300"], "InvalidRequestedIP"),
+            ([ControllerConfiguration.requestedIPsAnnotation: "10.210.1.65,10.210.1.66"], "InvalidRequestedIP"),
+            ([ForwardMethod.annotation: "TUN\n}"], "InvalidForwardMethod"),
+        ])
     func invalid(annotations: [String: String], reason: String) {
-        #expect { try LoadBalancerRequest(service: Self.service { $0.metadata.annotations = annotations }, pool: Self.pool, defaultForwardMethod: nil) } throws: {
+        #expect {
+            try LoadBalancerRequest(
+                service: Self.service { $0.metadata.annotations = annotations }, pool: Self.pool,
+                defaultForwardMethod: nil)
+        } throws: {
             ($0 as! LoadBalancerRequest.Invalid).reason == reason
         }
     }

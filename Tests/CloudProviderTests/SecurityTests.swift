@@ -24,8 +24,11 @@ struct SecurityTests {
             #expect(document.contains("kind: Role\n"), "ConfigMap and Lease rights are namespaced:\n\(document)")
         }
         // The agent reads and patches Nodes (its published state) and nothing else.
-        let agentRole = try #require(documents.first { $0.contains("kind: ClusterRole\n") && $0.contains("name: keepalived-vip-agent") })
-        #expect(agentRole.contains(#"resources: ["nodes"]"#) && agentRole.contains(#"verbs: ["get", "list", "watch", "patch"]"#))
+        let agentRole = try #require(
+            documents.first { $0.contains("kind: ClusterRole\n") && $0.contains("name: keepalived-vip-agent") })
+        #expect(
+            agentRole.contains(#"resources: ["nodes"]"#)
+                && agentRole.contains(#"verbs: ["get", "list", "watch", "patch"]"#))
         #expect(agentRole.components(separatedBy: "resources:").count == 2, "one rule only")
     }
 
@@ -39,7 +42,9 @@ struct SecurityTests {
         let agent = try Self.manifest("agent.yaml")
         #expect(agent.contains(#"capabilities: {add: ["NET_ADMIN", "NET_RAW", "NET_BROADCAST"], drop: ["ALL"]}"#))
         for manifest in [controller, agent] {
-            #expect(!manifest.contains("privileged: true") && !manifest.contains("hostPID") && !manifest.contains("SYS_ADMIN"))
+            #expect(
+                !manifest.contains("privileged: true") && !manifest.contains("hostPID")
+                    && !manifest.contains("SYS_ADMIN"))
         }
     }
 
@@ -48,13 +53,18 @@ struct SecurityTests {
     @Test func keepalivedConfigurationRunsNothing() throws {
         let plan = try VRRPPlanner(cluster: "fcp", vrids: VRIDRange(parsing: "50-53"), groups: 4)
             .plan(addresses: ["203.0.113.65", "2001:db8::65"].map { try IPAddress($0) }, nodes: ["a", "b"])
-        let node = try NodeSettings(nodeName: "a", interface: "eth0", sourceAddresses: [], unicastPeers: [], notifyFIFO: "/run/x/notify.fifo")
+        let node = try NodeSettings(
+            nodeName: "a", interface: "eth0", sourceAddresses: [], unicastPeers: [], notifyFIFO: "/run/x/notify.fifo")
         let config = KeepalivedConfig.render(plan: plan, node: node)
         #expect(config.contains("enable_script_security") && config.contains("script_user nobody"))
         for line in config.split(separator: "\n").map({ $0.trimmingCharacters(in: .whitespaces) }) {
             let keyword = line.split(separator: " ").first.map(String.init) ?? ""
-            #expect(!["vrrp_script", "track_script", "notify", "notify_master", "notify_backup", "notify_fault", "notify_stop",
-                      "virtual_server", "real_server", "MISC_CHECK", "smtp_alert", "include"].contains(keyword), "\(line)")
+            #expect(
+                ![
+                    "vrrp_script", "track_script", "notify", "notify_master", "notify_backup", "notify_fault",
+                    "notify_stop",
+                    "virtual_server", "real_server", "MISC_CHECK", "smtp_alert", "include",
+                ].contains(keyword), "\(line)")
         }
     }
 }

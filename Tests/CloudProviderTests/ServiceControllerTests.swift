@@ -19,7 +19,12 @@ struct ServiceControllerTests {
         #expect(hello.metadata.finalizers.contains(ControllerConfiguration.finalizer))
         #expect(hello.status.conditions.first { $0.type == ControllerConfiguration.conditionType }?.status == "True")
         #expect(try await eventually { try await h.configMapData() == ["10.210.1.65": "\(h.namespace)/hello-world"] })
-        #expect(try await eventually { Set(try await h.events(for: "hello-world").compactMap(\.reason)).isSuperset(of: ["EnsuringLoadBalancer", "EnsuredLoadBalancer"]) })
+        #expect(
+            try await eventually {
+                Set(try await h.events(for: "hello-world").compactMap(\.reason)).isSuperset(of: [
+                    "EnsuringLoadBalancer", "EnsuredLoadBalancer",
+                ])
+            })
 
         _ = try await h.loadBalancer("second")
         #expect(try await eventually { try await h.ingress("second") == ["10.210.1.66"] })
@@ -49,10 +54,13 @@ struct ServiceControllerTests {
             try await group.waitForAll()
         }
         var seen: [String] = []
-        #expect(try await eventually {
-            seen = try await h.admin.list(Service.self, namespace: h.namespace).items.compactMap { $0.status.loadBalancer.ingress.first?.ip }
-            return seen.count == names.count
-        })
+        #expect(
+            try await eventually {
+                seen = try await h.admin.list(Service.self, namespace: h.namespace).items.compactMap {
+                    $0.status.loadBalancer.ingress.first?.ip
+                }
+                return seen.count == names.count
+            })
         #expect(Set(seen).count == names.count)
         #expect(try await eventually { try await h.configMapData().count == names.count })
         // Late watch events of the controller's own writes must not cause a second status write.
@@ -74,14 +82,21 @@ struct ServiceControllerTests {
         // The namespaced Role is what allows writing the ConfigMap; Services stay writable.
         try await h.cluster.unbindDeployRole(user: "klb-controller", namespace: h.namespace)
         _ = try await h.loadBalancer("second")
-        #expect(try await eventually { try await h.service("second")?.metadata.finalizers.contains(ControllerConfiguration.finalizer) == true })
+        #expect(
+            try await eventually {
+                try await h.service("second")?.metadata.finalizers.contains(ControllerConfiguration.finalizer) == true
+            })
         try await Task.sleep(for: .seconds(1))
         #expect(try await h.ingress("second").isEmpty)
         #expect(try await h.configMapData()["10.210.1.66"] == nil)
         // The owner is told why, as upstream's service controller would.
-        #expect(try await eventually {
-            try await h.events(for: "second").contains { $0.reason == "SyncLoadBalancerFailed" && $0.type == "Warning" && ($0.message ?? "").contains("configmaps") }
-        })
+        #expect(
+            try await eventually {
+                try await h.events(for: "second").contains {
+                    $0.reason == "SyncLoadBalancerFailed" && $0.type == "Warning"
+                        && ($0.message ?? "").contains("configmaps")
+                }
+            })
 
         try await h.cluster.bindDeployRole("keepalived-cloud-provider", to: "klb-controller", namespace: h.namespace)
         #expect(try await eventually { try await h.ingress("second") == ["10.210.1.66"] })
@@ -94,11 +109,14 @@ struct ServiceControllerTests {
         defer { task.cancel() }
         _ = try await h.loadBalancer("flip")
         #expect(try await eventually { try await h.ingress("flip") == ["10.210.1.65"] })
-        _ = try await h.admin.patch(Service.self, namespace: h.namespace, name: "flip", .merge(["spec": ["type": "ClusterIP", "ports": [["port": 8080, "nodePort": nil]]]]))
-        #expect(try await eventually {
-            let s = try await h.service("flip")
-            return s?.status.loadBalancer.ingress.isEmpty == true && s?.metadata.finalizers.isEmpty == true
-        })
+        _ = try await h.admin.patch(
+            Service.self, namespace: h.namespace, name: "flip",
+            .merge(["spec": ["type": "ClusterIP", "ports": [["port": 8080, "nodePort": nil]]]]))
+        #expect(
+            try await eventually {
+                let s = try await h.service("flip")
+                return s?.status.loadBalancer.ingress.isEmpty == true && s?.metadata.finalizers.isEmpty == true
+            })
         #expect(try await eventually { try await h.configMapData().isEmpty })
         #expect(await controller.usage(.ipv4).used == 0)
     }
@@ -115,15 +133,32 @@ struct ServiceControllerTests {
         _ = try await h.loadBalancer("garbage", annotations: [annotation: "10.210.1.999\n}"])
         _ = try await h.loadBalancer("innocent")
 
-        #expect(try await eventually {
-            try await h.events(for: "thief").contains { $0.reason == "AllocationFailed" && $0.message?.contains("already allocated to \(h.namespace)/owner") == true }
-        })
-        #expect(try await eventually { try await h.events(for: "outside").contains { $0.reason == "AllocationFailed" && $0.message?.contains("203.0.113.7") == true } })
-        #expect(try await eventually { try await h.events(for: "garbage").contains { $0.reason == "InvalidRequestedIP" && $0.type == "Warning" } })
+        #expect(
+            try await eventually {
+                try await h.events(for: "thief").contains {
+                    $0.reason == "AllocationFailed"
+                        && $0.message?.contains("already allocated to \(h.namespace)/owner") == true
+                }
+            })
+        #expect(
+            try await eventually {
+                try await h.events(for: "outside").contains {
+                    $0.reason == "AllocationFailed" && $0.message?.contains("203.0.113.7") == true
+                }
+            })
+        #expect(
+            try await eventually {
+                try await h.events(for: "garbage").contains {
+                    $0.reason == "InvalidRequestedIP" && $0.type == "Warning"
+                }
+            })
         // The event is recorded just before the condition is written: wait for the condition too.
-        #expect(try await eventually {
-            try await h.service("garbage")?.status.conditions.first { $0.type == ControllerConfiguration.conditionType }?.status == "False"
-        })
+        #expect(
+            try await eventually {
+                try await h.service("garbage")?.status.conditions.first {
+                    $0.type == ControllerConfiguration.conditionType
+                }?.status == "False"
+            })
         #expect(try await h.ingress("thief").isEmpty)
         #expect(try await h.ingress("owner") == ["10.210.1.100"])
         // One bad Service harms nobody else.
@@ -137,10 +172,12 @@ struct ServiceControllerTests {
         _ = try await h.loadBalancer("direct", annotations: [ForwardMethod.annotation: "DR"])
         _ = try await h.loadBalancer("defaulted")
         // Two workers: which of the two gets .65 is a race, the methods are not.
-        #expect(try await eventually {
-            let data = try await h.configMapData()
-            return Set(data.values) == ["\(h.namespace)/direct:DR", "\(h.namespace)/defaulted:NAT"] && Set(data.keys) == ["10.210.1.65", "10.210.1.66"]
-        })
+        #expect(
+            try await eventually {
+                let data = try await h.configMapData()
+                return Set(data.values) == ["\(h.namespace)/direct:DR", "\(h.namespace)/defaulted:NAT"]
+                    && Set(data.keys) == ["10.210.1.65", "10.210.1.66"]
+            })
     }
 
     @Test func upgradeFromThePredecessorKeepsEveryAddress() async throws {
@@ -149,13 +186,22 @@ struct ServiceControllerTests {
         let b = try await h.loadBalancer("other")
         // What the Go provider left: its ledger annotation and the kube-keepalived-vip data.
         let ledger = LegacyLedger(records: [
-            .init(uid: a.metadata.uid!, ip: "10.210.1.70", serviceNamespace: h.namespace, serviceName: "test", forwardMethod: "DR"),
-            .init(uid: b.metadata.uid!, ip: "10.210.1.71", serviceNamespace: h.namespace, serviceName: "other", forwardMethod: nil),
-            .init(uid: "gone", ip: "10.210.1.72", serviceNamespace: h.namespace, serviceName: "deleted-meanwhile", forwardMethod: nil),
+            .init(
+                uid: a.metadata.uid!, ip: "10.210.1.70", serviceNamespace: h.namespace, serviceName: "test",
+                forwardMethod: "DR"),
+            .init(
+                uid: b.metadata.uid!, ip: "10.210.1.71", serviceNamespace: h.namespace, serviceName: "other",
+                forwardMethod: nil),
+            .init(
+                uid: "gone", ip: "10.210.1.72", serviceNamespace: h.namespace, serviceName: "deleted-meanwhile",
+                forwardMethod: nil),
         ])
-        var cm = ConfigMap(name: "vip-configmap", namespace: h.namespace, data: [
-            "10.210.1.70": "\(h.namespace)/test:DR", "10.210.1.71": "\(h.namespace)/other", "10.210.1.72": "\(h.namespace)/deleted-meanwhile",
-        ])
+        var cm = ConfigMap(
+            name: "vip-configmap", namespace: h.namespace,
+            data: [
+                "10.210.1.70": "\(h.namespace)/test:DR", "10.210.1.71": "\(h.namespace)/other",
+                "10.210.1.72": "\(h.namespace)/deleted-meanwhile",
+            ])
         cm.metadata.annotations = [LegacyLedger.annotation: ledger.json()]
         _ = try await h.admin.create(cm)
 
@@ -165,9 +211,13 @@ struct ServiceControllerTests {
         #expect(try await eventually { try await h.ingress("other") == ["10.210.1.71"] })
         _ = try await h.loadBalancer("new")
         #expect(try await eventually { try await h.ingress("new") == ["10.210.1.65"] })
-        #expect(try await eventually {
-            try await h.configMapData() == ["10.210.1.70": "\(h.namespace)/test:DR", "10.210.1.71": "\(h.namespace)/other", "10.210.1.65": "\(h.namespace)/new"]
-        })
+        #expect(
+            try await eventually {
+                try await h.configMapData() == [
+                    "10.210.1.70": "\(h.namespace)/test:DR", "10.210.1.71": "\(h.namespace)/other",
+                    "10.210.1.65": "\(h.namespace)/new",
+                ]
+            })
     }
 
     @Test func deletionWhileDownIsCleanedUpOnStartAndNothingLeaks() async throws {
@@ -215,26 +265,34 @@ struct ServiceControllerTests {
         edited.data["10.210.1.99"] = "\(h.namespace)/intruder"
         edited.data["operator-setting"] = "keep me"
         _ = try await h.admin.update(edited)
-        #expect(try await eventually { try await h.configMapData() == ["10.210.1.65": "\(h.namespace)/web", "operator-setting": "keep me"] })
+        #expect(
+            try await eventually {
+                try await h.configMapData() == ["10.210.1.65": "\(h.namespace)/web", "operator-setting": "keep me"]
+            })
         // One repair, not a fight with our own watch events.
         try await Task.sleep(for: .seconds(1))
         let after = await controller.configMapWrites
         #expect(after > writes && after <= writes + 2, "\(writes) → \(after) writes")
 
         // Undone, and said so: an event on the ConfigMap naming what was put back and taken out.
-        #expect(try await eventually {
-            try await h.events(for: "vip-configmap").contains {
-                $0.reason == "ConfigMapRepaired" && $0.type == "Warning" && $0.involvedObject.kind == "ConfigMap"
-                    && $0.message?.contains("restored 10.210.1.65") == true && $0.message?.contains("removed 10.210.1.99") == true
-            }
-        })
+        #expect(
+            try await eventually {
+                try await h.events(for: "vip-configmap").contains {
+                    $0.reason == "ConfigMapRepaired" && $0.type == "Warning" && $0.involvedObject.kind == "ConfigMap"
+                        && $0.message?.contains("restored 10.210.1.65") == true
+                        && $0.message?.contains("removed 10.210.1.99") == true
+                }
+            })
 
         try await h.admin.delete(ConfigMap.self, namespace: h.namespace, name: "vip-configmap")
         #expect(try await eventually { try await h.configMapData() == ["10.210.1.65": "\(h.namespace)/web"] })
         #expect(try await h.plan()?.instances.flatMap(\.addresses).map(\.description) == ["10.210.1.65"])
-        #expect(try await eventually {
-            try await h.events(for: "vip-configmap").contains { $0.reason == "ConfigMapRepaired" && $0.message?.contains("deleted") == true }
-        })
+        #expect(
+            try await eventually {
+                try await h.events(for: "vip-configmap").contains {
+                    $0.reason == "ConfigMapRepaired" && $0.message?.contains("deleted") == true
+                }
+            })
     }
 
     /// What is being served wins a restart: a stale record in the predecessor's ledger annotation
@@ -254,25 +312,32 @@ struct ServiceControllerTests {
         // While the controller is away: the older Service's records point at the younger one's address.
         var cm = try await h.admin.get(ConfigMap.self, namespace: h.namespace, name: "vip-configmap")
         cm.metadata.annotations[LegacyLedger.annotation] = LegacyLedger(records: [
-            .init(uid: old.metadata.uid!, ip: "10.210.1.66", serviceNamespace: h.namespace, serviceName: "old", forwardMethod: nil)
+            .init(
+                uid: old.metadata.uid!, ip: "10.210.1.66", serviceNamespace: h.namespace, serviceName: "old",
+                forwardMethod: nil)
         ]).json()
         _ = try await h.admin.update(cm)
-        _ = try await h.admin.patch(Service.self, namespace: h.namespace, name: "old",
-                                    .merge(["status": ["loadBalancer": ["ingress": [["ip": "10.210.1.66"]]]]]), subresource: "status")
+        _ = try await h.admin.patch(
+            Service.self, namespace: h.namespace, name: "old",
+            .merge(["status": ["loadBalancer": ["ingress": [["ip": "10.210.1.66"]]]]]), subresource: "status")
 
         (_, task) = h.start(try h.configuration())
         defer { task.cancel() }
-        #expect(try await eventually { try await h.ingress("old") == ["10.210.1.65"] }, "old keeps what the ConfigMap serves for it")
+        #expect(
+            try await eventually { try await h.ingress("old") == ["10.210.1.65"] },
+            "old keeps what the ConfigMap serves for it")
         #expect(try await h.ingress("young") == ["10.210.1.66"], "young keeps what is served for it")
-        #expect(try await eventually {
-            try await h.events(for: "old").contains {
-                $0.reason == "IPConflict" && $0.message?.contains("Service \(h.namespace)/young keeps it") == true
-                    && $0.message?.contains("being served") == true
-            }
-        })
+        #expect(
+            try await eventually {
+                try await h.events(for: "old").contains {
+                    $0.reason == "IPConflict" && $0.message?.contains("Service \(h.namespace)/young keeps it") == true
+                        && $0.message?.contains("being served") == true
+                }
+            })
         try await Task.sleep(for: .milliseconds(500))
         #expect(try await h.ingress("young") == ["10.210.1.66"])
-        #expect(try await h.configMapData() == ["10.210.1.65": "\(h.namespace)/old", "10.210.1.66": "\(h.namespace)/young"])
+        #expect(
+            try await h.configMapData() == ["10.210.1.65": "\(h.namespace)/old", "10.210.1.66": "\(h.namespace)/young"])
     }
 
     /// An IPv4-only Service (by its ClusterIP: v1.20 drops spec.ipFamilies) that asks for an IPv6
@@ -285,15 +350,19 @@ struct ServiceControllerTests {
         let wrong = try await h.loadBalancer("wrong-family", annotations: [annotation: "2001:db8:1::10"])
         #expect(try IPAddress(#require(wrong.spec.clusterIP)).family == .ipv4, "the test server gives IPv4 ClusterIPs")
         _ = try await h.loadBalancer("bystander")
-        #expect(try await eventually {
-            try await h.events(for: "wrong-family").contains {
-                $0.reason == "IPFamilyMismatch" && $0.type == "Warning" && $0.message?.contains("IPv4 only") == true
-            }
-        })
-        #expect(try await eventually {
-            try await h.service("wrong-family")?.status.conditions.first { $0.type == ControllerConfiguration.conditionType }?.reason
-                == "IPFamilyMismatch"
-        })
+        #expect(
+            try await eventually {
+                try await h.events(for: "wrong-family").contains {
+                    $0.reason == "IPFamilyMismatch" && $0.type == "Warning" && $0.message?.contains("IPv4 only") == true
+                }
+            })
+        #expect(
+            try await eventually {
+                try await h.service("wrong-family")?.status.conditions.first {
+                    $0.type == ControllerConfiguration.conditionType
+                }?.reason
+                    == "IPFamilyMismatch"
+            })
         #expect(try await h.ingress("wrong-family").isEmpty)
         #expect(try await eventually { try await h.ingress("bystander") == ["10.210.1.65"] })
         #expect(try await h.configMapData() == ["10.210.1.65": "\(h.namespace)/bystander"])
@@ -307,11 +376,13 @@ struct ServiceControllerTests {
         let huge = "\n}\u{1b}[2J" + String(repeating: "N", count: 100_000)
         _ = try await h.loadBalancer("huge", annotations: [ForwardMethod.annotation: huge])
         _ = try await h.loadBalancer("bystander")
-        #expect(try await eventually { try await h.events(for: "huge").contains { $0.reason == "InvalidForwardMethod" } })
+        #expect(
+            try await eventually { try await h.events(for: "huge").contains { $0.reason == "InvalidForwardMethod" } })
         let event = try #require(try await h.events(for: "huge").first { $0.reason == "InvalidForwardMethod" })
         let message = try #require(event.message)
         #expect(message.utf8.count <= SafeText.eventMessageLimit + 32, "\(message.utf8.count) bytes")
-        #expect(!message.contains("\n") && !message.contains("\u{1b}"), "control characters escaped: \(message.prefix(80))")
+        #expect(
+            !message.contains("\n") && !message.contains("\u{1b}"), "control characters escaped: \(message.prefix(80))")
         #expect(try await eventually { try await h.ingress("bystander") == ["10.210.1.65"] })
     }
 
@@ -324,8 +395,12 @@ struct ServiceControllerTests {
         defer { task.cancel() }
         _ = try await h.loadBalancer("least-privilege")
         #expect(try await eventually { try await h.ingress("least-privilege") == ["10.210.1.65"] })
-        #expect(try await eventually { try await h.configMapData() == ["10.210.1.65": "\(h.namespace)/least-privilege"] })
-        #expect(try await eventually { try await h.events(for: "least-privilege").contains { $0.reason == "EnsuredLoadBalancer" } })
+        #expect(
+            try await eventually { try await h.configMapData() == ["10.210.1.65": "\(h.namespace)/least-privilege"] })
+        #expect(
+            try await eventually {
+                try await h.events(for: "least-privilege").contains { $0.reason == "EnsuredLoadBalancer" }
+            })
         try await h.admin.delete(Service.self, namespace: h.namespace, name: "least-privilege")
         #expect(try await eventually { try await h.service("least-privilege") == nil })
     }

@@ -14,7 +14,8 @@ struct SplitBrainDetectorTests {
         let both: [String: [IPAddress]] = ["a": [vip, other], "b": [vip]]
         #expect(detector.observe(holders: both, now: start) == [.checkAgain(after: .seconds(3))])
         #expect(detector.observe(holders: both, now: start + .seconds(1)) == [.checkAgain(after: .seconds(2))])
-        #expect(detector.observe(holders: both, now: start + .seconds(3))
+        #expect(
+            detector.observe(holders: both, now: start + .seconds(3))
                 == [.report(.init(address: vip, nodes: ["a", "b"]))])
         #expect(detector.observe(holders: both, now: start + .seconds(4)).isEmpty, "reported once")
         #expect(detector.observe(holders: ["a": [vip], "b": []], now: start + .seconds(5)) == [.resolved(vip)])
@@ -27,7 +28,10 @@ struct SplitBrainDetectorTests {
         #expect(detector.observe(holders: ["a": [], "b": [vip]], now: start + .milliseconds(500)).isEmpty)
         // A new overlap later starts its own clock.
         _ = detector.observe(holders: ["a": [vip], "b": [vip]], now: start + .seconds(10))
-        #expect(detector.observe(holders: ["a": [vip], "b": [vip]], now: start + .seconds(11)) == [.checkAgain(after: .seconds(2))])
+        #expect(
+            detector.observe(holders: ["a": [vip], "b": [vip]], now: start + .seconds(11)) == [
+                .checkAgain(after: .seconds(2))
+            ])
     }
 
     @Test func aDifferentSetOfHoldersRestartsTheClockAndIsReportedAnew() {
@@ -35,7 +39,8 @@ struct SplitBrainDetectorTests {
         _ = detector.observe(holders: ["a": [vip], "b": [vip]], now: start)
         #expect(detector.observe(holders: ["a": [vip], "b": [vip]], now: start + .seconds(1)).count == 1)
         _ = detector.observe(holders: ["a": [vip], "b": [vip], "c": [vip]], now: start + .seconds(2))
-        #expect(detector.observe(holders: ["a": [vip], "b": [vip], "c": [vip]], now: start + .seconds(3))
+        #expect(
+            detector.observe(holders: ["a": [vip], "b": [vip], "c": [vip]], now: start + .seconds(3))
                 == [.report(.init(address: vip, nodes: ["a", "b", "c"]))])
     }
 

@@ -1,15 +1,26 @@
-@testable import CloudProvider
 import Synchronization
 import Testing
 
+@testable import CloudProvider
+
 /// What the publisher did, in order, as seen by its three callbacks.
 private final class Journal: Sendable {
-    private let state = Mutex<(flushes: [Int], patched: [String], completed: [String: String], inFlight: Int, peak: Int)>(([], [], [:], 0, 0))
+    private let state = Mutex<
+        (flushes: [Int], patched: [String], completed: [String: String], inFlight: Int, peak: Int)
+    >(([], [], [:], 0, 0))
 
     func flush(_ generation: Int) { state.withLock { $0.flushes.append(generation) } }
-    func begin(_ key: String) { state.withLock { $0.inFlight += 1; $0.peak = max($0.peak, $0.inFlight); $0.patched.append(key) } }
+    func begin(_ key: String) {
+        state.withLock {
+            $0.inFlight += 1
+            $0.peak = max($0.peak, $0.inFlight)
+            $0.patched.append(key)
+        }
+    }
     func end() { state.withLock { $0.inFlight -= 1 } }
-    func complete(_ key: String, _ error: (any Error)?) { state.withLock { $0.completed[key] = error.map { "\($0)" } ?? "ok" } }
+    func complete(_ key: String, _ error: (any Error)?) {
+        state.withLock { $0.completed[key] = error.map { "\($0)" } ?? "ok" }
+    }
 
     var flushes: [Int] { state.withLock { $0.flushes } }
     var patched: [String] { state.withLock { $0.patched } }
@@ -34,16 +45,19 @@ struct StatusPublisherTests {
         let publisher = StatusPublisher<Int>(width: 3)
         let journal = Journal()
         // Submitted before the publisher runs: they all form the first batch.
-        for index in 1...10 { await publisher.submit(Publication(key: "ns/s\(index)", generation: index, payload: index)) }
+        for index in 1...10 {
+            await publisher.submit(Publication(key: "ns/s\(index)", generation: index, payload: index))
+        }
         #expect(await publisher.isBusy)
         let run = Task {
-            await publisher.run(flush: { journal.flush($0) },
-                                patch: { publication in
-                                    journal.begin(publication.key)
-                                    try await Task.sleep(for: .milliseconds(5))
-                                    journal.end()
-                                },
-                                completed: { publication, error in journal.complete(publication.key, error) })
+            await publisher.run(
+                flush: { journal.flush($0) },
+                patch: { publication in
+                    journal.begin(publication.key)
+                    try await Task.sleep(for: .milliseconds(5))
+                    journal.end()
+                },
+                completed: { publication, error in journal.complete(publication.key, error) })
         }
         try await until { journal.completed.count == 10 }
         #expect(journal.flushes == [10])
@@ -67,16 +81,23 @@ struct StatusPublisherTests {
         let journal = Journal()
         let failFlush = Mutex(true)
         let run = Task {
-            await publisher.run(flush: { generation in
-                                    journal.flush(generation)
-                                    if failFlush.withLock({ let fail = $0; $0 = false; return fail }) { throw Refused() }
-                                },
-                                patch: { publication in
-                                    journal.begin(publication.key)
-                                    journal.end()
-                                    if publication.key == "ns/bad" { throw Refused() }
-                                },
-                                completed: { publication, error in journal.complete(publication.key, error) })
+            await publisher.run(
+                flush: { generation in
+                    journal.flush(generation)
+                    if failFlush.withLock({
+                        let fail = $0
+                        $0 = false
+                        return fail
+                    }) {
+                        throw Refused()
+                    }
+                },
+                patch: { publication in
+                    journal.begin(publication.key)
+                    journal.end()
+                    if publication.key == "ns/bad" { throw Refused() }
+                },
+                completed: { publication, error in journal.complete(publication.key, error) })
         }
         // The ConfigMap write fails: nobody's status is patched, everyone hears of it.
         await publisher.submit(Publication(key: "ns/a", generation: 1, payload: 1))

@@ -18,10 +18,13 @@ struct VRRPPlanIntegrationTests {
 
         let result: Result<Void, Error> = await Result(catching: {
             for name in ["one", "two", "three"] { _ = try await h.loadBalancer(name) }
-            #expect(try await eventually {
-                guard let plan = try await h.plan() else { return false }
-                return Set(plan.instances.flatMap(\.addresses).map(\.description)) == ["10.210.1.65", "10.210.1.66", "10.210.1.67"]
-            })
+            #expect(
+                try await eventually {
+                    guard let plan = try await h.plan() else { return false }
+                    return Set(plan.instances.flatMap(\.addresses).map(\.description)) == [
+                        "10.210.1.65", "10.210.1.66", "10.210.1.67",
+                    ]
+                })
             let plan = try #require(try await h.plan())
             #expect(plan.cluster == "fcp")
             #expect(plan.nodes == ["\(h.namespace)-a", "\(h.namespace)-b"])
@@ -30,10 +33,11 @@ struct VRRPPlanIntegrationTests {
             // A node joins: the plan names it; a Service goes: its VIP leaves the plan.
             try await h.node("c")
             try await h.admin.delete(Service.self, namespace: h.namespace, name: "two")
-            #expect(try await eventually {
-                guard let plan = try await h.plan() else { return false }
-                return plan.nodes.count == 3 && plan.instances.flatMap(\.addresses).count == 2
-            })
+            #expect(
+                try await eventually {
+                    guard let plan = try await h.plan() else { return false }
+                    return plan.nodes.count == 3 && plan.instances.flatMap(\.addresses).count == 2
+                })
         })
         task.cancel()
         try await h.deleteNodes()

@@ -8,11 +8,14 @@ import Keepalived
 public func fuzzPlan(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let text = String(decoding: UnsafeBufferPointer(start: data, count: size), as: UTF8.self)
     if let plan = try? VRRPPlan(json: text) {
-        guard let again = try? VRRPPlan(json: plan.json()), again == plan else { fatalError("plan does not round-trip") }
+        guard let again = try? VRRPPlan(json: plan.json()), again == plan else {
+            fatalError("plan does not round-trip")
+        }
         let node = try! NodeSettings(
             nodeName: plan.nodes.first ?? "node-a", interface: "eth0", sourceAddresses: [], unicastPeers: [])
         let config = KeepalivedConfig.render(plan: plan, node: node)
-        let open = config.filter { $0 == "{" }.count, close = config.filter { $0 == "}" }.count
+        let open = config.filter { $0 == "{" }.count
+        let close = config.filter { $0 == "}" }.count
         guard open == close, open == 1 + 2 * config.components(separatedBy: "vrrp_instance ").dropFirst().count else {
             fatalError("the plan changed keepalived.conf's structure")
         }

@@ -1,5 +1,6 @@
-@testable import IPAM
 import Testing
+
+@testable import IPAM
 
 @Suite("AddressMap")
 struct AddressMapTests {

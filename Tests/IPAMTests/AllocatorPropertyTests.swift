@@ -20,7 +20,7 @@ struct AllocatorPropertyTests {
     /// A random small pool: one to three non-overlapping pieces, maybe an exclusion, maybe avoid-buggy.
     static func randomPool(_ rng: inout SeededGenerator) throws -> Pool {
         var entries: [PoolEntry] = []
-        var base = UInt32(0xC633_6400) // 198.51.100.0
+        var base = UInt32(0xC633_6400)  // 198.51.100.0
         for _ in 0..<Int.random(in: 1...3, using: &rng) {
             if Bool.random(using: &rng) {
                 let length = Int.random(in: 24...32, using: &rng)
@@ -31,12 +31,16 @@ struct AllocatorPropertyTests {
                 base += block + 512
             } else {
                 let size = UInt32.random(in: 1...300, using: &rng)
-                entries.append(.range(try AddressRange(first: .v4(IPv4Address(base)), last: .v4(IPv4Address(base + size - 1)))))
+                entries.append(
+                    .range(try AddressRange(first: .v4(IPv4Address(base)), last: .v4(IPv4Address(base + size - 1)))))
                 base += size + 7
             }
         }
-        let exclusions: [PoolEntry] = Bool.random(using: &rng) ? [.range(try AddressRange(first: .v4(IPv4Address(0xC633_6405)), last: .v4(IPv4Address(0xC633_6409))))] : []
-        return try Pool(entries: entries, excluding: exclusions, options: .init(avoidBuggyIPs: Bool.random(using: &rng)))
+        let exclusions: [PoolEntry] =
+            Bool.random(using: &rng)
+            ? [.range(try AddressRange(first: .v4(IPv4Address(0xC633_6405)), last: .v4(IPv4Address(0xC633_6409))))] : []
+        return try Pool(
+            entries: entries, excluding: exclusions, options: .init(avoidBuggyIPs: Bool.random(using: &rng)))
     }
 
     @Test("allocate until full hands out exactly the pool size, never twice", arguments: seeds)
@@ -105,7 +109,9 @@ struct AllocatorPropertyTests {
         var allocator = Allocator<Int>(pool: pool)
         let report = allocator.restore(claims)
         var winners: [IPAddress: Int] = [:]
-        for claim in claims where pool.contains(claim.address) && winners[claim.address] == nil { winners[claim.address] = claim.owner }
+        for claim in claims where pool.contains(claim.address) && winners[claim.address] == nil {
+            winners[claim.address] = claim.owner
+        }
         #expect(report.restored == winners.count)
         #expect(report.restored + report.conflicts.count + report.outsidePool.count == claims.count)
         for (address, owner) in winners { #expect(allocator.owner(of: address) == owner) }
@@ -115,7 +121,11 @@ struct AllocatorPropertyTests {
             #expect(allocator.release(victim) != nil)
             held.remove(victim)
         }
-        while let expected = held.count < 254 ? (1...254).lazy.map({ IPAddress.v4(IPv4Address(0xCB00_7100 + UInt32($0))) }).first(where: { !held.contains($0) }) : nil {
+        while let expected = held.count < 254
+            ? (1...254).lazy.map({ IPAddress.v4(IPv4Address(0xCB00_7100 + UInt32($0))) }).first(where: {
+                !held.contains($0)
+            }) : nil
+        {
             #expect(try allocator.allocate(.ipv4, to: -1) == expected, "seed \(seed)")
             held.insert(expected)
         }
@@ -131,7 +141,8 @@ struct AllocatorPropertyTests {
             // Bias towards zero groups so "::" compression is exercised.
             var value: UInt128 = 0
             for _ in 0..<8 {
-                let group: UInt16 = Int.random(in: 0..<3, using: &rng) == 0 ? 0 : UInt16.random(in: 0...UInt16.max, using: &rng)
+                let group: UInt16 =
+                    Int.random(in: 0..<3, using: &rng) == 0 ? 0 : UInt16.random(in: 0...UInt16.max, using: &rng)
                 value = value << 16 | UInt128(group)
             }
             let v6 = IPv6Address(value)

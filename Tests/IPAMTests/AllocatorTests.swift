@@ -18,9 +18,15 @@ struct AllocatorTests {
         #expect(throws: IPAMError(.addressInUse, "192.0.2.1 is already allocated to a")) {
             try allocator.allocate(IPAddress("192.0.2.1"), to: "b")
         }
-        #expect { try allocator.allocate(IPAddress("203.0.113.1"), to: "b") } throws: { ($0 as! IPAMError).code == .addressOutOfPool }
-        #expect { try allocator.allocate(IPAddress("192.0.2.255"), to: "b") } throws: { ($0 as! IPAMError).code == .addressOutOfPool }
-        #expect { try allocator.allocate(.ipv6, to: "b") } throws: { ($0 as! IPAMError).message.contains("no IPv6 addresses") }
+        #expect { try allocator.allocate(IPAddress("203.0.113.1"), to: "b") } throws: {
+            ($0 as! IPAMError).code == .addressOutOfPool
+        }
+        #expect { try allocator.allocate(IPAddress("192.0.2.255"), to: "b") } throws: {
+            ($0 as! IPAMError).code == .addressOutOfPool
+        }
+        #expect { try allocator.allocate(.ipv6, to: "b") } throws: {
+            ($0 as! IPAMError).message.contains("no IPv6 addresses")
+        }
         #expect(try allocator.allocate(.ipv4, to: "b").description == "192.0.2.2")
         #expect(allocator.owner(of: try IPAddress("192.0.2.2")) == "b")
         #expect(allocator.release(try IPAddress("192.0.2.77")) == nil)
@@ -53,7 +59,8 @@ struct AllocatorTests {
     }
 
     @Test func dualStackPool() throws {
-        var allocator = Allocator<String>(pool: try Pool(entries: [PoolEntry("198.51.100.0/30"), PoolEntry("2001:db8::/126")]))
+        var allocator = Allocator<String>(
+            pool: try Pool(entries: [PoolEntry("198.51.100.0/30"), PoolEntry("2001:db8::/126")]))
         #expect(try allocator.allocate(.ipv4, to: "svc").description == "198.51.100.1")
         #expect(try allocator.allocate(.ipv6, to: "svc").description == "2001:db8::1")
         #expect(allocator.allocations.map(\.address.description) == ["198.51.100.1", "2001:db8::1"])

@@ -11,9 +11,12 @@ struct CIDRExamplesTests {
         return text.split(separator: "\n").map(String.init).filter { !$0.hasPrefix("#") && !$0.isEmpty }
     }
 
-    @Test("first Service and size", arguments: [
-        ("fcp.cidr", "10.210.1.65", 62), ("chn.cidr", "10.210.2.65", 62), ("usa.cidr", "10.210.3.65", 62), ("ranges.cidr", "10.210.5.10", 40),
-    ])
+    @Test(
+        "first Service and size",
+        arguments: [
+            ("fcp.cidr", "10.210.1.65", 62), ("chn.cidr", "10.210.2.65", 62), ("usa.cidr", "10.210.3.65", 62),
+            ("ranges.cidr", "10.210.5.10", 40),
+        ])
     func examples(file: String, first: String, size: Int) throws {
         let pool = try Pool.parse(Self.entries(file)).pool
         #expect(pool.size(of: .ipv4) == AddressCount(UInt128(size)))
@@ -32,4 +35,3 @@ struct CIDRExamplesTests {
         for (i, a) in pools.enumerated() { for b in pools[(i + 1)...] { #expect(a.overlap(with: b) == nil) } }
     }
 }
-

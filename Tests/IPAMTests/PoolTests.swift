@@ -12,9 +12,12 @@ struct PoolTests {
         #expect(pool.size(of: .ipv6) == .zero)
     }
 
-    @Test("tiny prefixes are usable, not a crash", arguments: [
-        ("192.0.2.7/32", 1), ("192.0.2.6/31", 2), ("192.0.2.4/30", 2), ("2001:db8::1/128", 1), ("2001:db8::/127", 2), ("2001:db8::/126", 3),
-    ])
+    @Test(
+        "tiny prefixes are usable, not a crash",
+        arguments: [
+            ("192.0.2.7/32", 1), ("192.0.2.6/31", 2), ("192.0.2.4/30", 2), ("2001:db8::1/128", 1),
+            ("2001:db8::/127", 2), ("2001:db8::/126", 3),
+        ])
     func tinyPrefixes(text: String, size: Int) throws {
         let pool = try Pool(entries: [PoolEntry(text)])
         let family: IPFamily = text.contains(":") ? .ipv6 : .ipv4
@@ -25,8 +28,9 @@ struct PoolTests {
     }
 
     @Test func rangesAndExclusions() throws {
-        let pool = try Pool(entries: [PoolEntry("192.0.2.10-192.0.2.20"), PoolEntry("198.51.100.0/24")],
-                            excluding: [PoolEntry("192.0.2.15"), PoolEntry("198.51.100.0/25")])
+        let pool = try Pool(
+            entries: [PoolEntry("192.0.2.10-192.0.2.20"), PoolEntry("198.51.100.0/24")],
+            excluding: [PoolEntry("192.0.2.15"), PoolEntry("198.51.100.0/25")])
         #expect(pool.size(of: .ipv4) == AddressCount(10 + 127))
         #expect(try pool.contains(IPAddress("192.0.2.10")))
         #expect(try !pool.contains(IPAddress("192.0.2.15")))
@@ -41,16 +45,22 @@ struct PoolTests {
         var allocator = Allocator<Int>(pool: pool)
         var got: [String] = []
         for owner in 0..<10 { got.append(try allocator.allocate(.ipv4, to: owner).description) }
-        #expect(got == ["198.51.100.250", "198.51.100.251", "198.51.100.252", "198.51.100.253", "198.51.100.254",
-                        "198.51.101.1", "198.51.101.2", "198.51.101.3", "198.51.101.4", "198.51.101.5"])
+        #expect(
+            got == [
+                "198.51.100.250", "198.51.100.251", "198.51.100.252", "198.51.100.253", "198.51.100.254",
+                "198.51.101.1", "198.51.101.2", "198.51.101.3", "198.51.101.4", "198.51.101.5",
+            ])
         #expect(throws: IPAMError.self) { try allocator.allocate(IPAddress("198.51.101.0"), to: 1) }
-        #expect(try Pool(entries: [PoolEntry("10.0.0.0/16")], options: .init(avoidBuggyIPs: true)).size(of: .ipv4) == AddressCount(65536 - 512))
+        #expect(
+            try Pool(entries: [PoolEntry("10.0.0.0/16")], options: .init(avoidBuggyIPs: true)).size(of: .ipv4)
+                == AddressCount(65536 - 512))
     }
 
     @Test func overlapsAreDetected() throws {
         #expect { try Pool(entries: [PoolEntry("10.210.1.0/24"), PoolEntry("10.210.1.64/26")]) } throws: {
             let e = $0 as! IPAMError
-            return e.code == .overlappingPools && e.message.contains("10.210.1.0/24") && e.message.contains("10.210.1.64/26")
+            return e.code == .overlappingPools && e.message.contains("10.210.1.0/24")
+                && e.message.contains("10.210.1.64/26")
         }
         let fcp = try Pool(name: "fcp", entries: [PoolEntry("10.210.1.64/26")])
         let usa = try Pool(name: "usa", entries: [PoolEntry("10.210.2.64/26")])

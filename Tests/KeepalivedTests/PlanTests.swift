@@ -50,7 +50,8 @@ struct PlanTests {
     }
 
     @Test func planRoundTripsThroughJSONAndRejectsTampering() throws {
-        let plan = try planner.plan(addresses: [IPAddress("10.210.1.65"), IPAddress("2001:db8::5")], nodes: ["node-a", "node-b"])
+        let plan = try planner.plan(
+            addresses: [IPAddress("10.210.1.65"), IPAddress("2001:db8::5")], nodes: ["node-a", "node-b"])
         let reparsed = try VRRPPlan(json: plan.json())
         #expect(reparsed == plan)
         #expect(plan.json() == reparsed.json())

@@ -9,7 +9,9 @@ struct RenderTests {
 
     static func plan() throws -> VRRPPlan {
         let planner = try VRRPPlanner(cluster: "fcp", vrids: VRIDRange(parsing: "50-53"), groups: 4)
-        let addresses = try ["10.210.1.65", "10.210.1.66", "10.210.1.67", "10.210.1.68", "2001:db8:1::65"].map { try IPAddress($0) }
+        let addresses = try ["10.210.1.65", "10.210.1.66", "10.210.1.67", "10.210.1.68", "2001:db8:1::65"].map {
+            try IPAddress($0)
+        }
         return try planner.plan(addresses: addresses, nodes: ["node-a", "node-b", "node-c"])
     }
 
@@ -27,13 +29,17 @@ struct RenderTests {
         let node = try NodeSettings(
             nodeName: "node-b", interface: "eth0",
             sourceAddresses: [IPAddress("192.0.2.12"), IPAddress("2001:db8::12")],
-            unicastPeers: [IPAddress("192.0.2.11"), IPAddress("192.0.2.13"), IPAddress("192.0.2.12"), IPAddress("2001:db8::11")],
+            unicastPeers: [
+                IPAddress("192.0.2.11"), IPAddress("192.0.2.13"), IPAddress("192.0.2.12"), IPAddress("2001:db8::11"),
+            ],
             advertIntervalMilliseconds: 200, notifyFIFO: "/run/keepalived-vip-agent/notify.fifo")
         try assertGolden(KeepalivedConfig.render(plan: Self.plan(), node: node), "node-b-unicast.conf")
     }
 
     @Test func multicastNodeMatchesGolden() throws {
-        let node = try NodeSettings(nodeName: "node-a", interface: "bond0.100", sourceAddresses: [], unicastPeers: [], advertIntervalMilliseconds: 1000)
+        let node = try NodeSettings(
+            nodeName: "node-a", interface: "bond0.100", sourceAddresses: [], unicastPeers: [],
+            advertIntervalMilliseconds: 1000)
         try assertGolden(KeepalivedConfig.render(plan: Self.plan(), node: node), "node-a-multicast.conf")
     }
 
@@ -45,7 +51,9 @@ struct RenderTests {
     @Test func renderingIsDeterministic() throws {
         let node = try NodeSettings(nodeName: "node-c", interface: "eth0", sourceAddresses: [], unicastPeers: [])
         let plan = try Self.plan()
-        #expect(KeepalivedConfig.render(plan: plan, node: node) == KeepalivedConfig.render(plan: try Self.plan(), node: node))
+        #expect(
+            KeepalivedConfig.render(plan: plan, node: node)
+                == KeepalivedConfig.render(plan: try Self.plan(), node: node))
     }
 
     /// Adjacent priorities let two backups' takeover timers fire within a millisecond: both
@@ -66,7 +74,8 @@ struct RenderTests {
     /// and every other node, renders as always.
     @Test func anInstanceNewToTheClusterStartsAsMasterOnItsPreferredNode() throws {
         let plan = try Self.plan()
-        let previous = try VRRPPlan(cluster: plan.cluster, nodes: plan.nodes, instances: Array(plan.instances.dropLast()))
+        let previous = try VRRPPlan(
+            cluster: plan.cluster, nodes: plan.nodes, instances: Array(plan.instances.dropLast()))
         let new = plan.instancesNew(since: previous)
         #expect(new == [plan.instances.last!])
         let name = plan.instanceName(new[0])
@@ -78,8 +87,9 @@ struct RenderTests {
             if nodeName == preferred {
                 #expect(boosted.contains("vrrp_instance \(name) {\n    state MASTER\n"))
                 #expect(boosted.components(separatedBy: "priority 255").count == 2, "only the new instance")
-                #expect(boosted.replacingOccurrences(of: "state MASTER", with: "state BACKUP")
-                    .replacingOccurrences(of: "priority 255", with: "priority 250") == normal)
+                #expect(
+                    boosted.replacingOccurrences(of: "state MASTER", with: "state BACKUP")
+                        .replacingOccurrences(of: "priority 255", with: "priority 250") == normal)
             } else {
                 #expect(boosted == normal, "\(nodeName) is not the new instance's preferred node")
             }
@@ -91,15 +101,25 @@ struct RenderTests {
     /// it could reach keepalived.conf.
     @Test func userTextCannotInjectConfiguration() throws {
         let hostile = "x\n}\nvirtual_server 0.0.0.0 0 {\n  real_server 6.6.6.6 22 {"
-        #expect(throws: KeepalivedError.self) { try VIPEntry(address: IPAddress("192.0.2.1"), namespace: "default", name: hostile, forwardMethod: nil) }
+        #expect(throws: KeepalivedError.self) {
+            try VIPEntry(address: IPAddress("192.0.2.1"), namespace: "default", name: hostile, forwardMethod: nil)
+        }
         #expect(throws: KeepalivedError.self) { try ForwardMethod(parsing: "NAT }\n", source: "annotation") }
-        #expect(throws: KeepalivedError.self) { try NodeSettings(nodeName: hostile, interface: "eth0", sourceAddresses: [], unicastPeers: []) }
-        #expect(throws: KeepalivedError.self) { try NodeSettings(nodeName: "a", interface: "eth0 }", sourceAddresses: [], unicastPeers: []) }
-        #expect(throws: KeepalivedError.self) { try NodeSettings(nodeName: "a", interface: "eth0", sourceAddresses: [], unicastPeers: [], notifyFIFO: "/tmp/x\n}") }
+        #expect(throws: KeepalivedError.self) {
+            try NodeSettings(nodeName: hostile, interface: "eth0", sourceAddresses: [], unicastPeers: [])
+        }
+        #expect(throws: KeepalivedError.self) {
+            try NodeSettings(nodeName: "a", interface: "eth0 }", sourceAddresses: [], unicastPeers: [])
+        }
+        #expect(throws: KeepalivedError.self) {
+            try NodeSettings(
+                nodeName: "a", interface: "eth0", sourceAddresses: [], unicastPeers: [], notifyFIFO: "/tmp/x\n}")
+        }
         #expect(throws: KeepalivedError.self) { try VRRPPlanner(cluster: hostile, vrids: VRIDRange(1, 2), groups: 1) }
         #expect(throws: IPAMError.self) { try IPAddress("10.0.0.1\n}") }
         // A plan document edited by hand with braces in every string is refused as a whole.
-        let doc = #"{"version":1,"cluster":"fcp","nodes":["a"],"instances":[{"vrid":5,"family":"IPv4","preferred":0,"addresses":["10.0.0.1 }\nvrrp_instance evil {"]}]}"#
+        let doc =
+            #"{"version":1,"cluster":"fcp","nodes":["a"],"instances":[{"vrid":5,"family":"IPv4","preferred":0,"addresses":["10.0.0.1 }\nvrrp_instance evil {"]}]}"#
         #expect(throws: KeepalivedError.self) { try VRRPPlan(json: doc) }
         // And what does render contains only the expected keywords: no braces beyond the structure.
         let node = try NodeSettings(nodeName: "node-a", interface: "eth0", sourceAddresses: [], unicastPeers: [])

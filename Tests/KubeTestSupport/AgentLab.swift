@@ -1,7 +1,8 @@
 import Foundation
 import KubeClient
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Nodes (network namespaces on one bridge, two by default) and a client, the real API server and one
@@ -43,7 +44,10 @@ public final class AgentLab: @unchecked Sendable {
             object.metadata = ObjectMeta(name: nodeName(node))
             object.metadata.labels = ["keepalived-lb.io/test": namespace]
             _ = try await admin.create(object)
-            _ = try await admin.patch(Node.self, name: nodeName(node), .merge(["status": ["addresses": [["type": "InternalIP", "address": .string("192.0.2.\(11 + index)")]]]]), subresource: "status")
+            _ = try await admin.patch(
+                Node.self, name: nodeName(node),
+                .merge(["status": ["addresses": [["type": "InternalIP", "address": .string("192.0.2.\(11 + index)")]]]]
+                ), subresource: "status")
         }
     }
 
@@ -64,20 +68,25 @@ public final class AgentLab: @unchecked Sendable {
     public func agentLog(_ node: String) -> String { "\(stateRoot)/\(node)-agent.log" }
 
     public func startAgent(_ node: String, extra: [String] = []) throws {
-        guard let binary = agentPath ?? Self.agentBinary else { throw TestEnvironmentError(message: "build keepalived-vip-agent first (scripts/test does)") }
+        guard let binary = agentPath ?? Self.agentBinary else {
+            throw TestEnvironmentError(message: "build keepalived-vip-agent first (scripts/test does)")
+        }
         try FileManager.default.createDirectory(atPath: stateDirectory(node), withIntermediateDirectories: true)
         let port = LocalHTTP.freePort()
         metricsPorts[node] = port
-        agents[node] = try ChildProcess.spawn([
-            binary, "--kubeconfig", cluster.agentKubeconfig, "--node-name", nodeName(node), "--netns", netns(node),
-            "--interface", "eth0", "--unicast", "--namespace", namespace, "--state-dir", stateDirectory(node),
-            "--metrics-bind-address", "127.0.0.1:\(port)", "--health-bind-address", "0",
-        ] + extra, outputPath: agentLog(node))
+        agents[node] = try ChildProcess.spawn(
+            [
+                binary, "--kubeconfig", cluster.agentKubeconfig, "--node-name", nodeName(node), "--netns", netns(node),
+                "--interface", "eth0", "--unicast", "--namespace", namespace, "--state-dir", stateDirectory(node),
+                "--metrics-bind-address", "127.0.0.1:\(port)", "--health-bind-address", "0",
+            ] + extra, outputPath: agentLog(node))
     }
 
     /// The pid of the keepalived the node's agent runs (its process group leader).
     public func keepalivedPid(_ node: String) -> pid_t? {
-        guard let text = try? String(contentsOfFile: stateDirectory(node) + "/keepalived.pid", encoding: .utf8) else { return nil }
+        guard let text = try? String(contentsOfFile: stateDirectory(node) + "/keepalived.pid", encoding: .utf8) else {
+            return nil
+        }
         return pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines))
     }
 
@@ -98,34 +107,38 @@ public final class AgentLab: @unchecked Sendable {
         try await admin.get(Service.self, namespace: namespace, name: name).status.loadBalancer.ingress.first?.ip
     }
 
-    public func metrics(_ node: String) -> String { LocalHTTP.get(port: metricsPorts[node] ?? 0, path: "/metrics")?.body ?? "" }
+    public func metrics(_ node: String) -> String {
+        LocalHTTP.get(port: metricsPorts[node] ?? 0, path: "/metrics")?.body ?? ""
+    }
 
     /// A TCP server on port 8080 in every node namespace that answers with the node's name.
     public func startEchoServers() throws {
         for node in nodes {
             let code = """
-            import socket
-            s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("0.0.0.0", 8080)); s.listen(128)
-            while True:
-                c, _ = s.accept(); c.sendall(b"\(node)"); c.close()
-            """
-            helpers.append(try ChildProcess.spawn(["ip", "netns", "exec", netns(node), "python3", "-c", code], outputPath: "/dev/null"))
+                import socket
+                s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("0.0.0.0", 8080)); s.listen(128)
+                while True:
+                    c, _ = s.accept(); c.sendall(b"\(node)"); c.close()
+                """
+            helpers.append(
+                try ChildProcess.spawn(
+                    ["ip", "netns", "exec", netns(node), "python3", "-c", code], outputPath: "/dev/null"))
         }
     }
 
     /// Connects to `vip`:8080 from the client every 10 ms for `seconds`; prints "ok fail" counts.
     public func startProbe(_ vip: String, seconds: Double, output: String) throws -> ChildProcess {
         let code = """
-        import socket, time
-        ok = fail = 0; answers = set(); end = time.time() + \(seconds)
-        while time.time() < end:
-            try:
-                c = socket.create_connection(("\(vip)", 8080), timeout=0.2); answers.add(c.recv(16).decode()); c.close(); ok += 1
-            except OSError:
-                fail += 1
-            time.sleep(0.01)
-        print(ok, fail, ",".join(sorted(answers)))
-        """
+            import socket, time
+            ok = fail = 0; answers = set(); end = time.time() + \(seconds)
+            while time.time() < end:
+                try:
+                    c = socket.create_connection(("\(vip)", 8080), timeout=0.2); answers.add(c.recv(16).decode()); c.close(); ok += 1
+                except OSError:
+                    fail += 1
+                time.sleep(0.01)
+            print(ok, fail, ",".join(sorted(answers)))
+            """
         return try ChildProcess.spawn(["ip", "netns", "exec", client, "python3", "-c", code], outputPath: output)
     }
 
@@ -135,14 +148,19 @@ public final class AgentLab: @unchecked Sendable {
         for helper in helpers { helper.stop(grace: .milliseconds(200)) }
         for (_, agent) in agents { agent.stop(grace: .seconds(5)) }
         for node in nodes {
-            if let pid = keepalivedPid(node), pid > 1, let cmdline = try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8),
-               cmdline.contains(stateDirectory(node)) {
+            if let pid = keepalivedPid(node), pid > 1,
+                let cmdline = try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8),
+                cmdline.contains(stateDirectory(node))
+            {
                 kill(-pid, SIGKILL)
                 kill(pid, SIGKILL)
             }
             try? await admin.delete(Node.self, name: nodeName(node))
         }
-        _ = try? runCommand(["kubectl", "--kubeconfig", cluster.adminKubeconfig, "delete", "clusterrolebinding", "klb-agent-\(namespace)"])
+        _ = try? runCommand([
+            "kubectl", "--kubeconfig", cluster.adminKubeconfig, "delete", "clusterrolebinding",
+            "klb-agent-\(namespace)",
+        ])
         lab.tearDown()
         try? FileManager.default.removeItem(atPath: stateRoot)
     }

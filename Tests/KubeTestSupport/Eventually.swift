@@ -1,6 +1,7 @@
 /// Polls until `condition` holds or `timeout` passes; the API server, informers and controllers are
 /// asynchronous, so tests wait for a state instead of sleeping a fixed time.
-public func eventually(_ timeout: Duration = .seconds(20), _ condition: () async throws -> Bool) async rethrows -> Bool {
+public func eventually(_ timeout: Duration = .seconds(20), _ condition: () async throws -> Bool) async rethrows -> Bool
+{
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline {
         if try await condition() { return true }

@@ -1,7 +1,8 @@
 import Foundation
 import Synchronization
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Runs a command to completion; returns its exit status and combined output.
@@ -16,7 +17,9 @@ public func runCommand(_ arguments: [String]) throws -> (status: Int32, output: 
 @discardableResult
 public func mustRun(_ arguments: [String]) throws -> String {
     let (status, output) = try runCommand(arguments)
-    guard status == 0 else { throw TestEnvironmentError(message: "\(arguments.joined(separator: " ")) exited \(status): \(output)") }
+    guard status == 0 else {
+        throw TestEnvironmentError(message: "\(arguments.joined(separator: " ")) exited \(status): \(output)")
+    }
     return output
 }
 
@@ -76,7 +79,9 @@ public final class NetworkLab: @unchecked Sendable {
     /// Addresses on an interface as `ip -j addr` reports them (the outside view).
     public func addresses(in namespace: String, interface: String = "eth0") throws -> [String] {
         let output = try mustRun(["ip", "-j", "-n", namespace, "addr", "show", "dev", interface])
-        guard let data = output.data(using: .utf8), let links = try JSONSerialization.jsonObject(with: data) as? [[String: Any]] else { return [] }
+        guard let data = output.data(using: .utf8),
+            let links = try JSONSerialization.jsonObject(with: data) as? [[String: Any]]
+        else { return [] }
         return links.flatMap { ($0["addr_info"] as? [[String: Any]] ?? []).compactMap { $0["local"] as? String } }
     }
 

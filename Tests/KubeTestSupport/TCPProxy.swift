@@ -8,7 +8,9 @@ public final class TCPProxy: Sendable {
 
     public init(targetPort: Int) throws {
         outputPath = FileManager.default.temporaryDirectory.appendingPathComponent("tcp-proxy-\(UUID()).out").path
-        child = try ChildProcess.spawn(["python3", TestEnvironment.repositoryRoot + "/scripts/lib/tcp-proxy.py", String(targetPort)], outputPath: outputPath)
+        child = try ChildProcess.spawn(
+            ["python3", TestEnvironment.repositoryRoot + "/scripts/lib/tcp-proxy.py", String(targetPort)],
+            outputPath: outputPath)
         let deadline = ContinuousClock.now + .seconds(10)
         var port: Int?
         while port == nil && ContinuousClock.now < deadline {

@@ -1,6 +1,6 @@
 import Foundation
-@_exported import ProcessSupervision
 import KubeClient
+@_exported import ProcessSupervision
 
 /// A real control plane started through `scripts/testenv` (etcd + kube-apiserver on free ports).
 public struct TestCluster: Sendable {
@@ -52,19 +52,19 @@ public struct TestCluster: Sendable {
         let manifest = try String(contentsOfFile: TestEnvironment.repositoryRoot + "/deploy/rbac.yaml", encoding: .utf8)
             .replacingOccurrences(of: "namespace: kube-system", with: "namespace: \(namespace)")
         let bindings = """
-        ---
-        apiVersion: rbac.authorization.k8s.io/v1
-        kind: ClusterRoleBinding
-        metadata: {name: \(user)-\(namespace)}
-        roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: \(role)}
-        subjects: [{kind: User, name: \(user), apiGroup: rbac.authorization.k8s.io}]
-        ---
-        apiVersion: rbac.authorization.k8s.io/v1
-        kind: RoleBinding
-        metadata: {name: \(user), namespace: \(namespace)}
-        roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: \(role)}
-        subjects: [{kind: User, name: \(user), apiGroup: rbac.authorization.k8s.io}]
-        """
+            ---
+            apiVersion: rbac.authorization.k8s.io/v1
+            kind: ClusterRoleBinding
+            metadata: {name: \(user)-\(namespace)}
+            roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: \(role)}
+            subjects: [{kind: User, name: \(user), apiGroup: rbac.authorization.k8s.io}]
+            ---
+            apiVersion: rbac.authorization.k8s.io/v1
+            kind: RoleBinding
+            metadata: {name: \(user), namespace: \(namespace)}
+            roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: \(role)}
+            subjects: [{kind: User, name: \(user), apiGroup: rbac.authorization.k8s.io}]
+            """
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("rbac-\(user)-\(namespace).yaml").path
         try (manifest + "\n" + bindings).write(toFile: path, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: path) }
@@ -74,7 +74,8 @@ public struct TestCluster: Sendable {
     /// Takes back the namespaced part of `bindDeployRole` (the Role's binding in `namespace`).
     public func unbindDeployRole(user: String, namespace: String) async throws {
         let log = FileManager.default.temporaryDirectory.appendingPathComponent("unbind-\(user)-\(namespace).log").path
-        try await kubectlGate.run(["-n", namespace, "delete", "rolebinding", user], kubeconfig: adminKubeconfig, log: log)
+        try await kubectlGate.run(
+            ["-n", namespace, "delete", "rolebinding", user], kubeconfig: adminKubeconfig, log: log)
     }
 
     /// A fresh namespace for one test, so parallel tests never see each other's objects.
@@ -118,10 +119,12 @@ public enum TestEnvironment {
             if pair.count == 2 { values[String(pair[0])] = String(pair[1]) }
         }
         guard let admin = values["KUBECONFIG"], let controller = values["KLB_CONTROLLER_KUBECONFIG"],
-              let dir = values["KLB_TESTENV_DIR"], let server = values["KLB_APISERVER_URL"] else {
+            let dir = values["KLB_TESTENV_DIR"], let server = values["KLB_APISERVER_URL"]
+        else {
             throw TestEnvironmentError(message: "scripts/testenv up \(name) printed no environment:\n\(output)")
         }
-        return TestCluster(name: name, directory: dir, adminKubeconfig: admin, controllerKubeconfig: controller, server: server)
+        return TestCluster(
+            name: name, directory: dir, adminKubeconfig: admin, controllerKubeconfig: controller, server: server)
     }
 
     /// Runs `scripts/testenv`; throws with its output on failure.
@@ -129,11 +132,13 @@ public enum TestEnvironment {
     public static func script(_ arguments: [String]) async throws -> String {
         let outputPath = FileManager.default.temporaryDirectory.appendingPathComponent("testenv-\(UUID()).log").path
         defer { try? FileManager.default.removeItem(atPath: outputPath) }
-        let child = try ChildProcess.spawn(["bash", repositoryRoot + "/scripts/testenv"] + arguments, outputPath: outputPath)
+        let child = try ChildProcess.spawn(
+            ["bash", repositoryRoot + "/scripts/testenv"] + arguments, outputPath: outputPath)
         let status = await child.exitStatus()
         let output = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
         guard status == 0 else {
-            throw TestEnvironmentError(message: "scripts/testenv \(arguments.joined(separator: " ")) failed (\(status)):\n\(output)")
+            throw TestEnvironmentError(
+                message: "scripts/testenv \(arguments.joined(separator: " ")) failed (\(status)):\n\(output)")
         }
         return output
     }
@@ -191,7 +196,9 @@ private func registerForCleanup(_ name: String) {
             let names = startedEnvironments
             cleanupLock.unlock()
             for name in names {
-                _ = try? ChildProcess.spawn(["bash", TestEnvironment.repositoryRoot + "/scripts/testenv", "down", name], outputPath: "/dev/null").waitBlocking()
+                _ = try? ChildProcess.spawn(
+                    ["bash", TestEnvironment.repositoryRoot + "/scripts/testenv", "down", name], outputPath: "/dev/null"
+                ).waitBlocking()
             }
         }
     }

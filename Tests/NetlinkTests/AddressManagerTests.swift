@@ -19,7 +19,8 @@ struct AddressManagerTests {
         let link = try netlink.link(named: "vip0")
         #expect(try netlink.link(holding: IPAddress("192.0.2.10")) == link)
 
-        let v4 = try IPAddress("198.51.100.7"), v6 = try IPAddress("2001:db8::7")
+        let v4 = try IPAddress("198.51.100.7")
+        let v6 = try IPAddress("2001:db8::7")
         try netlink.add(v4, to: link)
         try netlink.add(v4, to: link)  // already there: success
         try netlink.add(v6, to: link)
@@ -69,14 +70,17 @@ struct VRRPAdvertisementTests {
     /// sums (with the IPv4 pseudo-header) to zero, then the addresses.
     @Test func priorityZeroAdvertLayoutAndChecksum() throws {
         let advert = VRRPAdvertisement(
-            vrid: 50, priority: 0, intervalCentiseconds: 20, addresses: [try IPAddress("203.0.113.65"), try IPAddress("203.0.113.66")])
-        let source = try IPAddress("192.0.2.11"), destination = try IPAddress("192.0.2.12")
+            vrid: 50, priority: 0, intervalCentiseconds: 20,
+            addresses: [try IPAddress("203.0.113.65"), try IPAddress("203.0.113.66")])
+        let source = try IPAddress("192.0.2.11")
+        let destination = try IPAddress("192.0.2.12")
         let message = advert.encoded(source: source, destination: destination)
         #expect(Array(message[0..<6]) == [0x31, 50, 0, 2, 0, 20])
         #expect(Array(message[8...]) == [203, 0, 113, 65, 203, 0, 113, 66])
         let pseudo: [UInt8] = [192, 0, 2, 11, 192, 0, 2, 12, 0, 112, 0, UInt8(message.count)]
         #expect(VRRPAdvertisement.checksum(pseudo + message) == 0, "checksum verifies over the pseudo-header")
-        #expect(VRRPAdvertisement(vrid: 1, priority: 0, intervalCentiseconds: 4095, addresses: []).encoded(
-            source: source, destination: VRRPAdvertisement.ipv4Multicast)[4...5] == [0x0f, 0xff])
+        #expect(
+            VRRPAdvertisement(vrid: 1, priority: 0, intervalCentiseconds: 4095, addresses: []).encoded(
+                source: source, destination: VRRPAdvertisement.ipv4Multicast)[4...5] == [0x0f, 0xff])
     }
 }

@@ -9,9 +9,15 @@ import Testing
 extension AgentFailoverTests {
     static let badPlans: [(name: String, value: String)] = [
         ("junk", "not json at all"),
-        ("injection", #"{"version":1,"cluster":"lab","nodes":["a"],"instances":[{"vrid":10,"family":"IPv4","preferred":0,"addresses":["203.0.113.65 }\nvrrp_instance evil {"]}]}"#),
+        (
+            "injection",
+            #"{"version":1,"cluster":"lab","nodes":["a"],"instances":[{"vrid":10,"family":"IPv4","preferred":0,"addresses":["203.0.113.65 }\nvrrp_instance evil {"]}]}"#
+        ),
         ("unknown version", #"{"version":9,"cluster":"lab","nodes":[],"instances":[]}"#),
-        ("duplicate vrid", #"{"version":1,"cluster":"lab","nodes":["a"],"instances":[{"vrid":10,"family":"IPv4","preferred":0,"addresses":["203.0.113.65"]},{"vrid":10,"family":"IPv4","preferred":0,"addresses":["203.0.113.66"]}]}"#),
+        (
+            "duplicate vrid",
+            #"{"version":1,"cluster":"lab","nodes":["a"],"instances":[{"vrid":10,"family":"IPv4","preferred":0,"addresses":["203.0.113.65"]},{"vrid":10,"family":"IPv4","preferred":0,"addresses":["203.0.113.66"]}]}"#
+        ),
         ("oversized", "[" + String(repeating: "1,", count: 300_000) + "1]"),
         ("empty string", ""),
     ]
@@ -43,10 +49,14 @@ extension AgentFailoverTests {
             #expect(parts.count == 3 && parts[1] == "0" && (Int(parts[0]) ?? 0) > 100, "\(vip) went dark: \(parts)")
             for node in lab.nodes {
                 let config = try String(contentsOfFile: lab.stateDirectory(node) + "/keepalived.conf", encoding: .utf8)
-                #expect(!config.contains("evil") && config.contains(vip), "\(node): keepalived.conf is the last good plan")
-                let kept = lab.metrics(node).split(separator: "\n").first { $0.hasPrefix("keepalived_lb_agent_plan_kept_total ") }
-                #expect(kept.flatMap { Int($0.split(separator: " ").last ?? "") }.map { $0 >= Self.badPlans.count } == true,
-                        "\(node) counted every refused plan: \(kept ?? "missing")")
+                #expect(
+                    !config.contains("evil") && config.contains(vip), "\(node): keepalived.conf is the last good plan")
+                let kept = lab.metrics(node).split(separator: "\n").first {
+                    $0.hasPrefix("keepalived_lb_agent_plan_kept_total ")
+                }
+                #expect(
+                    kept.flatMap { Int($0.split(separator: " ").last ?? "") }.map { $0 >= Self.badPlans.count } == true,
+                    "\(node) counted every refused plan: \(kept ?? "missing")")
             }
         })
         await lab.tearDown()
@@ -63,16 +73,26 @@ extension AgentFailoverTests {
             try await lab.loadBalancer("web")
             let vip = "203.0.113.65"
             #expect(try await eventually { try lab.holders(vip).count == 1 })
-            let hostile = ["192.0.2.13\n}\nvrrp_instance evil {", "999.1.1.1", "", "2001:db8::zz", String(repeating: "1", count: 5000)]
+            let hostile = [
+                "192.0.2.13\n}\nvrrp_instance evil {", "999.1.1.1", "", "2001:db8::zz",
+                String(repeating: "1", count: 5000),
+            ]
             _ = try await lab.admin.patch(
                 Node.self, name: lab.nodeName("n2"),
-                .merge(["status": ["addresses": .array(
-                    [["type": "InternalIP", "address": "192.0.2.12"]] + hostile.map { ["type": "InternalIP", "address": .string($0)] }
-                    + [["type": "Hostname", "address": "x}{"]])]]),
+                .merge([
+                    "status": [
+                        "addresses": .array(
+                            [["type": "InternalIP", "address": "192.0.2.12"]]
+                                + hostile.map { ["type": "InternalIP", "address": .string($0)] }
+                                + [["type": "Hostname", "address": "x}{"]])
+                    ]
+                ]),
                 subresource: "status")
             try await Task.sleep(for: .seconds(2))
             let config = try String(contentsOfFile: lab.stateDirectory("n1") + "/keepalived.conf", encoding: .utf8)
-            #expect(!config.contains("evil") && !config.contains("999.1.1.1") && !config.contains("zz") && !config.contains("x}{"))
+            #expect(
+                !config.contains("evil") && !config.contains("999.1.1.1") && !config.contains("zz")
+                    && !config.contains("x}{"))
             #expect(config.contains("192.0.2.12"), "the valid peer address is still used")
             #expect(try lab.holders(vip).count == 1)
         })

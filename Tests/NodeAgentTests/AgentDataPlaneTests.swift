@@ -1,9 +1,9 @@
 import Foundation
 import IPAM
 import Keepalived
-import Logging
 import KubeClient
 import KubeTestSupport
+import Logging
 import NodeAgent
 import Testing
 
@@ -33,8 +33,10 @@ extension AgentFailoverTests {
             let stays = "203.0.113.65"
             #expect(try await eventually { try await lab.ingress("stays") == stays })
             try await lab.loadBalancer("leaves")
-            let leaves = try #require(try await eventually { try await lab.ingress("leaves") != nil } ? try await lab.ingress("leaves") : nil)
-            #expect(try await eventually { try lab.holders(stays).count == 1 && lab.holders(leaves) == lab.holders(stays) })
+            let leaves = try #require(
+                try await eventually { try await lab.ingress("leaves") != nil } ? try await lab.ingress("leaves") : nil)
+            #expect(
+                try await eventually { try lab.holders(stays).count == 1 && lab.holders(leaves) == lab.holders(stays) })
             try await Task.sleep(for: .seconds(1))
             let master = try #require(try lab.holders(stays).first)
 
@@ -76,7 +78,8 @@ extension AgentFailoverTests {
             try await Task.sleep(for: .seconds(2))
             #expect(try lab.holders(vip) == [master], "the VIP stays while the ConfigMap is gone")
             // Emptied: present, but without the plan key.
-            _ = try await lab.admin.create(ConfigMap(name: "vip-configmap", namespace: lab.namespace, data: ["203.0.113.65": "x/y"]))
+            _ = try await lab.admin.create(
+                ConfigMap(name: "vip-configmap", namespace: lab.namespace, data: ["203.0.113.65": "x/y"]))
             try await Task.sleep(for: .seconds(2))
             #expect(try lab.holders(vip) == [master], "the VIP stays while the plan key is missing")
             #expect(await probe.exitStatus() == 0)
@@ -91,10 +94,12 @@ extension AgentFailoverTests {
 
             // The controller comes back and rewrites the plan: nothing moves.
             try lab.startController()
-            #expect(try await eventually {
-                let data = try await lab.admin.get(ConfigMap.self, namespace: lab.namespace, name: "vip-configmap").data
-                return data["keepalived-lb.vrrp-plan"] != nil
-            })
+            #expect(
+                try await eventually {
+                    let data = try await lab.admin.get(ConfigMap.self, namespace: lab.namespace, name: "vip-configmap")
+                        .data
+                    return data["keepalived-lb.vrrp-plan"] != nil
+                })
             try await Task.sleep(for: .seconds(1))
             #expect(try lab.holders(vip) == [master])
         })
@@ -113,31 +118,41 @@ extension AgentFailoverTests {
             try await lab.loadBalancer("first")
             #expect(try await eventually { try lab.holders("203.0.113.65").count == 1 })
             try await lab.loadBalancer("second")
-            let vip = try #require(try await eventually { try await lab.ingress("second") != nil } ? try await lab.ingress("second") : nil)
-            let plan = try #require(try await eventually {
-                let text = try await lab.admin.get(ConfigMap.self, namespace: lab.namespace, name: "vip-configmap").data["keepalived-lb.vrrp-plan"]
-                return text?.contains(vip) == true
-            } ? try VRRPPlan(json: try await lab.admin.get(ConfigMap.self, namespace: lab.namespace, name: "vip-configmap")
-                .data["keepalived-lb.vrrp-plan"] ?? "") : nil)
+            let vip = try #require(
+                try await eventually { try await lab.ingress("second") != nil } ? try await lab.ingress("second") : nil)
+            let plan = try #require(
+                try await eventually {
+                    let text = try await lab.admin.get(ConfigMap.self, namespace: lab.namespace, name: "vip-configmap")
+                        .data["keepalived-lb.vrrp-plan"]
+                    return text?.contains(vip) == true
+                }
+                    ? try VRRPPlan(
+                        json: try await lab.admin.get(ConfigMap.self, namespace: lab.namespace, name: "vip-configmap")
+                            .data["keepalived-lb.vrrp-plan"] ?? "") : nil)
             let instance = try #require(plan.instances.first { $0.addresses.contains(try IPAddress(vip)) })
             let first = try #require(plan.instances.first { $0.addresses.contains(try IPAddress("203.0.113.65")) })
             try #require(instance.vrid != first.vrid, "the second VIP hashes to another instance (four groups)")
             let preferred = try #require(lab.nodes.first { lab.nodeName($0) == plan.nodes[instance.preferred] })
             var seen: Set<String> = []
-            #expect(try await eventually(.seconds(10)) {
-                seen.formUnion(try lab.holders(vip))
-                return try lab.holders(vip) == [preferred]
-            })
+            #expect(
+                try await eventually(.seconds(10)) {
+                    seen.formUnion(try lab.holders(vip))
+                    return try lab.holders(vip) == [preferred]
+                })
             #expect(seen == [preferred], "only the preferred node ever held \(vip): \(seen)")
             let name = plan.instanceName(instance)
             let log = try String(contentsOfFile: lab.stateDirectory(preferred) + "/keepalived.log", encoding: .utf8)
-            let master = try #require(log.range(of: "(\(name)) Entering MASTER STATE"), "\(name) became master on \(preferred)")
+            let master = try #require(
+                log.range(of: "(\(name)) Entering MASTER STATE"), "\(name) became master on \(preferred)")
             // Started as master, not as a backup waiting out three adverts for a master that cannot exist.
             #expect(!log[..<master.lowerBound].contains("(\(name)) Entering BACKUP STATE"), "\(log.suffix(1500))")
-            #expect(await eventually {
-                let config = (try? String(contentsOfFile: lab.stateDirectory(preferred) + "/keepalived.conf", encoding: .utf8)) ?? ""
-                return !config.contains("priority 255") && !config.contains("state MASTER") && config.contains(name)
-            }, "back to its usual priority once it is master")
+            #expect(
+                await eventually {
+                    let config =
+                        (try? String(
+                            contentsOfFile: lab.stateDirectory(preferred) + "/keepalived.conf", encoding: .utf8)) ?? ""
+                    return !config.contains("priority 255") && !config.contains("state MASTER") && config.contains(name)
+                }, "back to its usual priority once it is master")
         })
         await lab.tearDown()
         try outcome.get()
@@ -160,17 +175,22 @@ extension AgentFailoverTests {
             let pid = try #require(lab.keepalivedPid(master))
             kill(-pid, SIGKILL)
             #expect(try await eventually(.seconds(10)) { try lab.holders(vip) == [backup] })
-            #expect(await eventually {
-                let log = (try? String(contentsOfFile: lab.stateDirectory(backup) + "/keepalived.log", encoding: .utf8)) ?? ""
-                return log.contains("received priority 0 advertisement")
-            }, "the backup's keepalived heard the priority-0 advert")
+            #expect(
+                await eventually {
+                    let log =
+                        (try? String(contentsOfFile: lab.stateDirectory(backup) + "/keepalived.log", encoding: .utf8))
+                        ?? ""
+                    return log.contains("received priority 0 advertisement")
+                }, "the backup's keepalived heard the priority-0 advert")
             #expect(lab.metrics(master).contains("keepalived_lb_agent_release_adverts_total 1"))
             if ProcessInfo.processInfo.environment["KLB_KEEP_LOGS"] != nil {
                 for node in lab.nodes {
                     try? FileManager.default.removeItem(atPath: "/tmp/keep-\(node)-agent.log")
                     try? FileManager.default.copyItem(atPath: lab.agentLog(node), toPath: "/tmp/keep-\(node)-agent.log")
                     try? FileManager.default.removeItem(atPath: "/tmp/keep-\(node)-keepalived.log")
-                    try? FileManager.default.copyItem(atPath: lab.stateDirectory(node) + "/keepalived.log", toPath: "/tmp/keep-\(node)-keepalived.log")
+                    try? FileManager.default.copyItem(
+                        atPath: lab.stateDirectory(node) + "/keepalived.log", toPath: "/tmp/keep-\(node)-keepalived.log"
+                    )
                 }
             }
         })
@@ -194,30 +214,39 @@ extension AgentFailoverTests {
             // entry with a MAC nobody has sends the adverts nowhere (and nothing the client sends).
             let peers = ["n1": "192.0.2.12", "n2": "192.0.2.11"]
             for node in lab.nodes {
-                try mustRun(["ip", "-n", lab.netns(node), "neigh", "replace", peers[node]!, "lladdr", "02:00:00:00:00:01",
-                             "dev", "eth0", "nud", "permanent"])
+                try mustRun([
+                    "ip", "-n", lab.netns(node), "neigh", "replace", peers[node]!, "lladdr", "02:00:00:00:00:01",
+                    "dev", "eth0", "nud", "permanent",
+                ])
             }
             #expect(try await eventually(.seconds(10)) { try lab.holders(vip).count == 2 }, "both nodes became MASTER")
-            #expect(try await eventually(.seconds(20)) {
-                try await lab.admin.list(Event.self, namespace: lab.namespace).items.contains {
-                    $0.reason == "SplitBrain" && $0.involvedObject.name == "web" && $0.type == "Warning"
-                        && $0.message?.contains(vip) == true && $0.message?.contains(lab.nodeName("n1")) == true
-                        && $0.message?.contains(lab.nodeName("n2")) == true
-                }
-            }, "a SplitBrain warning names the VIP and both nodes")
+            #expect(
+                try await eventually(.seconds(20)) {
+                    try await lab.admin.list(Event.self, namespace: lab.namespace).items.contains {
+                        $0.reason == "SplitBrain" && $0.involvedObject.name == "web" && $0.type == "Warning"
+                            && $0.message?.contains(vip) == true && $0.message?.contains(lab.nodeName("n1")) == true
+                            && $0.message?.contains(lab.nodeName("n2")) == true
+                    }
+                }, "a SplitBrain warning names the VIP and both nodes")
             for node in lab.nodes {
                 try mustRun(["ip", "-n", lab.netns(node), "neigh", "del", peers[node]!, "dev", "eth0"])
             }
-            #expect(try await eventually(.seconds(10)) { try lab.holders(vip).count == 1 }, "one node yields once they hear each other")
+            #expect(
+                try await eventually(.seconds(10)) { try lab.holders(vip).count == 1 },
+                "one node yields once they hear each other")
             // The winner re-announced when it heard the loser's lower-priority advert, so the client's
             // ARP entry points at it now (keepalived's defaults left it on the loser for up to 5 s).
             let winner = try #require(try lab.holders(vip).first)
             let output = lab.stateRoot + "/probe-split.out"
             let probe = try lab.startProbe(vip, seconds: 2, output: output)
             #expect(await probe.exitStatus() == 0)
-            let parts = try String(contentsOfFile: output, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
-                .split(separator: " ").map(String.init)
-            #expect(parts.count == 3 && parts[1] == "0" && parts[2] == winner, "after the split brain: \(parts), holder \(winner)")
+            let parts = try String(contentsOfFile: output, encoding: .utf8).trimmingCharacters(
+                in: .whitespacesAndNewlines
+            )
+            .split(separator: " ").map(String.init)
+            #expect(
+                parts.count == 3 && parts[1] == "0" && parts[2] == winner,
+                "after the split brain: \(parts), holder \(winner)")
         })
         await lab.tearDown()
         try outcome.get()
@@ -242,21 +271,21 @@ struct KeepalivedSupervisorTests {
             paths: .init(executable: "/usr/sbin/keepalived", stateDirectory: directory), networkNamespace: namespace,
             logger: Logger(label: "test"))
         try """
-            global_defs {
-                router_id n1
-                vrrp_version 3
+        global_defs {
+            router_id n1
+            vrrp_version 3
+        }
+        vrrp_instance t {
+            state BACKUP
+            interface eth0
+            virtual_router_id 77
+            priority 200
+            advert_int 0.2
+            virtual_ipaddress {
+                203.0.113.70/32 dev eth0
             }
-            vrrp_instance t {
-                state BACKUP
-                interface eth0
-                virtual_router_id 77
-                priority 200
-                advert_int 0.2
-                virtual_ipaddress {
-                    203.0.113.70/32 dev eth0
-                }
-            }
-            """.write(toFile: supervisor.paths.config, atomically: true, encoding: .utf8)
+        }
+        """.write(toFile: supervisor.paths.config, atomically: true, encoding: .utf8)
         try await supervisor.start()
         #expect(try await eventually(.seconds(10)) { try lab.addresses(in: namespace).contains("203.0.113.70") })
         let pid = try #require(await supervisor.pid)
@@ -276,7 +305,9 @@ struct KeepalivedSupervisorTests {
         let sw = try lab.makeSwitch()
         let namespace = try lab.node("n1", switch: sw, cidr: "192.0.2.12/24", ipv6: "2001:db8::12/64")
         let plan = try VRRPPlanner(cluster: "fcp", vrids: VRIDRange(parsing: "50-53"), groups: 4)
-            .plan(addresses: ["203.0.113.65", "203.0.113.66", "2001:db8:1::65"].map { try IPAddress($0) }, nodes: ["n1", "n2", "n3"])
+            .plan(
+                addresses: ["203.0.113.65", "203.0.113.66", "2001:db8:1::65"].map { try IPAddress($0) },
+                nodes: ["n1", "n2", "n3"])
         let node = try NodeSettings(
             nodeName: "n1", interface: "eth0", sourceAddresses: [IPAddress("192.0.2.12"), IPAddress("2001:db8::12")],
             unicastPeers: [IPAddress("192.0.2.11"), IPAddress("2001:db8::11")], advertIntervalMilliseconds: 200,
@@ -285,7 +316,10 @@ struct KeepalivedSupervisorTests {
         defer { try? FileManager.default.removeItem(atPath: path) }
         try KeepalivedConfig.render(plan: plan, node: node).write(toFile: path, atomically: true, encoding: .utf8)
         let (status, output) = try runCommand(
-            ["ip", "netns", "exec", namespace, "/usr/sbin/keepalived", "--config-test", "--use-file", path, "--log-console"])
+            [
+                "ip", "netns", "exec", namespace, "/usr/sbin/keepalived", "--config-test", "--use-file", path,
+                "--log-console",
+            ])
         #expect(status == 0, "\(output)")
         for complaint in ["Unknown keyword", "nvalid", "ignoring", "WARNING"] {
             #expect(!output.contains(complaint), "\(output)")

@@ -9,8 +9,10 @@ extension AgentLab {
     @discardableResult
     func startController(groups: Int = 4) throws -> @Sendable () async -> Void {
         let configuration = ControllerConfiguration(
-            pool: try Pool.parse(["203.0.113.64/26"]).pool, namespace: namespace, configMapName: "vip-configmap", workers: 2,
-            serviceNamespace: namespace, planner: try VRRPPlanner(cluster: "lab", vrids: VRIDRange(parsing: "10-13"), groups: groups),
+            pool: try Pool.parse(["203.0.113.64/26"]).pool, namespace: namespace, configMapName: "vip-configmap",
+            workers: 2,
+            serviceNamespace: namespace,
+            planner: try VRRPPlanner(cluster: "lab", vrids: VRIDRange(parsing: "10-13"), groups: groups),
             nodeSelector: "keepalived-lb.io/test=\(namespace)")
         let controller = ServiceController(client: admin, configuration: configuration)
         let task = Task { try await controller.run() }

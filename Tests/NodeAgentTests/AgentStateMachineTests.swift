@@ -27,10 +27,14 @@ struct AgentStateMachineTests {
         var machine = try running(["203.0.113.65", "203.0.113.66"])
         let actions = machine.handle(.planChanged(try plan(["203.0.113.65"]), config: "v2"))
         #expect(actions == [.writeConfig("v2", plan: try plan(["203.0.113.65"])), .reloadKeepalived(id: 1), .publish])
-        #expect(!actions.contains { if case .removeVIPs = $0 { true } else { false } },
-                "removing before the reload makes keepalived see a VIP vanish from a MASTER instance")
+        #expect(
+            !actions.contains { if case .removeVIPs = $0 { true } else { false } },
+            "removing before the reload makes keepalived see a VIP vanish from a MASTER instance")
         #expect(machine.handle(.reloadConfirmed(0)).isEmpty, "an older reload does not cover it")
-        #expect(machine.handle(.reloadConfirmed(1)) == [.removeVIPs([try ip("203.0.113.66")], reason: "removed from the plan")])
+        #expect(
+            machine.handle(.reloadConfirmed(1)) == [
+                .removeVIPs([try ip("203.0.113.66")], reason: "removed from the plan")
+            ])
         #expect(machine.handle(.reloadConfirmed(1)).isEmpty, "removed once")
     }
 
@@ -39,7 +43,10 @@ struct AgentStateMachineTests {
         _ = machine.handle(.planChanged(try plan(["203.0.113.65"]), config: "v2"))
         let actions = machine.handle(.reloadTimedOut(1))
         #expect(actions.count == 1)
-        guard case .removeVIPs(let list, _) = actions.first else { Issue.record("\(actions)"); return }
+        guard case .removeVIPs(let list, _) = actions.first else {
+            Issue.record("\(actions)")
+            return
+        }
         #expect(list == [try ip("203.0.113.66")])
     }
 
@@ -75,8 +82,9 @@ struct AgentStateMachineTests {
         var machine = try running(["203.0.113.65", "203.0.113.66"])
         _ = machine.handle(.planChanged(try plan(["203.0.113.65"]), config: "v2"))
         let died = machine.handle(.keepalivedExited(status: 137))
-        #expect(died.first == .removeVIPs([try ip("203.0.113.65"), try ip("203.0.113.66")], reason: "keepalived exited"),
-                "the address still awaiting the reload goes too")
+        #expect(
+            died.first == .removeVIPs([try ip("203.0.113.65"), try ip("203.0.113.66")], reason: "keepalived exited"),
+            "the address still awaiting the reload goes too")
         #expect(died.last == .scheduleRestart(after: AgentStateMachine.initialRestartDelay))
         #expect(machine.pendingRemoval.isEmpty, "the exit removed every VIP; no reload is awaited")
         #expect(machine.handle(.restartTimerFired) == [.startKeepalived])
@@ -92,13 +100,18 @@ struct AgentStateMachineTests {
     /// only those), after the VIPs are off the interface. A start failure held nothing.
     @Test func aCrashAnnouncesTheReleaseOfExactlyTheInstancesItWasMasterOf() throws {
         let twoInstances = try VRRPPlanner(cluster: "fcp", vrids: VRIDRange(parsing: "50-53"), groups: 4)
-            .plan(addresses: ["203.0.113.65", "203.0.113.66", "203.0.113.67"].map { try IPAddress($0) }, nodes: ["a", "b"])
+            .plan(
+                addresses: ["203.0.113.65", "203.0.113.66", "203.0.113.67"].map { try IPAddress($0) },
+                nodes: ["a", "b"])
         try #require(twoInstances.instances.count >= 2)
         var machine = AgentStateMachine(nodeName: "a")
         _ = machine.handle(.planChanged(twoInstances, config: "v1"))
-        let held = twoInstances.instances[0], backup = twoInstances.instances[1]
-        _ = machine.handle(.stateReported(NotifyMessage(instance: twoInstances.instanceName(held), state: .master, priority: 250)))
-        _ = machine.handle(.stateReported(NotifyMessage(instance: twoInstances.instanceName(backup), state: .backup, priority: 200)))
+        let held = twoInstances.instances[0]
+        let backup = twoInstances.instances[1]
+        _ = machine.handle(
+            .stateReported(NotifyMessage(instance: twoInstances.instanceName(held), state: .master, priority: 250)))
+        _ = machine.handle(
+            .stateReported(NotifyMessage(instance: twoInstances.instanceName(backup), state: .backup, priority: 200)))
         let actions = machine.handle(.keepalivedExited(status: 137))
         let removal = try #require(actions.firstIndex { if case .removeVIPs = $0 { true } else { false } })
         let announce = try #require(actions.firstIndex(of: .announceRelease([held])), "\(actions)")
@@ -120,7 +133,8 @@ struct AgentStateMachineTests {
     @Test func stoppingHandsOverOnceAndIgnoresEverythingAfter() throws {
         var machine = try running(["203.0.113.65"])
         let actions = machine.handle(.stopRequested)
-        #expect(actions == [.stopKeepalived, .removeVIPs([try ip("203.0.113.65")], reason: "agent stopping"), .publish])
+        #expect(
+            actions == [.stopKeepalived, .removeVIPs([try ip("203.0.113.65")], reason: "agent stopping"), .publish])
         #expect(machine.handle(.stopRequested).isEmpty)
         #expect(machine.handle(.keepalivedExited(status: 0)).isEmpty)
         #expect(machine.handle(.planChanged(try plan(["203.0.113.66"]), config: "v9")).isEmpty)

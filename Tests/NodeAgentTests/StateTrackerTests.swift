@@ -6,7 +6,9 @@ import Testing
 @Suite("Notify messages and the VRRP state tracker (no I/O)")
 struct StateTrackerTests {
     @Test func notifyLinesParse() {
-        #expect(NotifyMessage(line: #"INSTANCE "fcp_v4_50" MASTER 200"#) == NotifyMessage(instance: "fcp_v4_50", state: .master, priority: 200))
+        #expect(
+            NotifyMessage(line: #"INSTANCE "fcp_v4_50" MASTER 200"#)
+                == NotifyMessage(instance: "fcp_v4_50", state: .master, priority: 200))
         #expect(NotifyMessage(line: #"INSTANCE "x" BACKUP"#)?.priority == nil)
         #expect(NotifyMessage(line: #"GROUP "g" MASTER"#) == nil)
         #expect(NotifyMessage(line: #"INSTANCE x MASTER 1"#) == nil)
@@ -16,9 +18,12 @@ struct StateTrackerTests {
 
     @Test func trackerKnowsWhatItHoldsAndForgetsEverythingWhenKeepalivedDies() throws {
         let plan = try VRRPPlanner(cluster: "fcp", vrids: VRIDRange(parsing: "50-53"), groups: 4)
-            .plan(addresses: ["203.0.113.65", "203.0.113.66", "203.0.113.67"].map { try IPAddress($0) }, nodes: ["a", "b"])
+            .plan(
+                addresses: ["203.0.113.65", "203.0.113.66", "203.0.113.67"].map { try IPAddress($0) },
+                nodes: ["a", "b"])
         var tracker = VRRPStateTracker()
-        let first = plan.instances[0], name = plan.instanceName(first)
+        let first = plan.instances[0]
+        let name = plan.instanceName(first)
         let changed1 = tracker.apply(NotifyMessage(instance: name, state: .backup, priority: 199))
         #expect(changed1)
         #expect(tracker.held(in: plan).isEmpty)

@@ -9,8 +9,9 @@ struct HeapMonitorTests {
     /// group would otherwise outlive the test's time limit.
     @Test(.timeLimit(.minutes(1)))
     func endsAtOnceOnGracefulShutdown() async throws {
-        let group = ServiceGroup(services: [HeapMonitor(interval: .seconds(3600))], gracefulShutdownSignals: [], cancellationSignals: [],
-                                 logger: Logger(label: "heap-monitor-test"))
+        let group = ServiceGroup(
+            services: [HeapMonitor(interval: .seconds(3600))], gracefulShutdownSignals: [], cancellationSignals: [],
+            logger: Logger(label: "heap-monitor-test"))
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
             try await Task.sleep(for: .milliseconds(100))

@@ -13,13 +13,17 @@ struct TextLogHandlerTests {
             metadata: ["value": .string(forged), "esc": .string("\u{1b}[2J\r\u{2028}")])
         #expect(!line.contains("\n") && !line.contains("\r") && !line.contains("\u{1b}") && !line.contains("\u{2028}"))
         #expect(line.contains("x\\n2026"))
-        #expect(line == "T warning controller: bad annotation x\\n2026-11-30T00:00:00Z error keepalived-cloud-provider: all VIPs deleted "
-                + "esc=\\u{1b}[2J\\r\\u{2028} value=x\\n2026-11-30T00:00:00Z error keepalived-cloud-provider: all VIPs deleted")
+        #expect(
+            line
+                == "T warning controller: bad annotation x\\n2026-11-30T00:00:00Z error keepalived-cloud-provider: all VIPs deleted "
+                + "esc=\\u{1b}[2J\\r\\u{2028} value=x\\n2026-11-30T00:00:00Z error keepalived-cloud-provider: all VIPs deleted"
+        )
     }
 
     @Test func valuesAreBounded() {
-        let line = TextLogHandler.format(timestamp: "T", level: .info, label: "l", message: String(repeating: "m", count: 100_000),
-                                         metadata: ["v": .string(String(repeating: "v", count: 100_000))])
+        let line = TextLogHandler.format(
+            timestamp: "T", level: .info, label: "l", message: String(repeating: "m", count: 100_000),
+            metadata: ["v": .string(String(repeating: "v", count: 100_000))])
         #expect(line.utf8.count < 2 * SafeText.logValueLimit + 200)
         #expect(line.contains("…(97952 more bytes)"))
     }

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import ProcessSupervision
+import Testing
 
 @Suite("ChildProcess")
 struct ChildProcessTests {
@@ -41,7 +41,8 @@ struct ChildProcessTests {
         pthread_sigmask(SIG_BLOCK, &blocked, &previous)
         defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
         let masks = try await output(["sh", "-c", "grep SigBlk /proc/self/status"])
-        #expect(masks.text.trimmingCharacters(in: .whitespacesAndNewlines).hasSuffix("0000000000000000"), "\(masks.text)")
+        #expect(
+            masks.text.trimmingCharacters(in: .whitespacesAndNewlines).hasSuffix("0000000000000000"), "\(masks.text)")
 
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("child-\(UUID()).log").path
         defer { try? FileManager.default.removeItem(atPath: path) }

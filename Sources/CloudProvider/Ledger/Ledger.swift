@@ -22,7 +22,9 @@ public struct Ledger: Sendable {
 
     /// Gives `key` addresses satisfying `request`, keeping what it already holds when that still
     /// fits. All or nothing: on failure nothing changes.
-    public mutating func ensure(_ key: String, uid: String, request: LoadBalancerRequest) throws(IPAMError) -> [IPAddress] {
+    public mutating func ensure(_ key: String, uid: String, request: LoadBalancerRequest) throws(IPAMError)
+        -> [IPAddress]
+    {
         let current = records[key]
         var request = request
         if !request.forwardMethodIsExplicit, let recorded = current?.forwardMethod {
@@ -101,14 +103,17 @@ public struct Ledger: Sendable {
 
     /// Rebuilds from claims ordered by priority (oldest Service first). Returns the claims that
     /// lost: their Services get an event and a new address on their next reconcile.
-    public mutating func restore(_ claims: [Claim]) -> (conflicts: [(claim: Claim, holder: String)], outsidePool: [Claim]) {
+    public mutating func restore(_ claims: [Claim]) -> (
+        conflicts: [(claim: Claim, holder: String)], outsidePool: [Claim]
+    ) {
         var conflicts: [(claim: Claim, holder: String)] = []
         var outside: [Claim] = []
         var seen = Set<String>()
         for claim in claims {
             let dedupe = "\(claim.key)|\(claim.address)"
             guard seen.insert(dedupe).inserted else { continue }
-            if let record = records[claim.key], record.addresses.contains(where: { $0.family == claim.address.family }) {
+            if let record = records[claim.key], record.addresses.contains(where: { $0.family == claim.address.family })
+            {
                 continue
             }
             do {
@@ -134,18 +139,23 @@ public struct Ledger: Sendable {
     public var entries: [VIPEntry] {
         records.flatMap { key, record -> [VIPEntry] in
             let (namespace, name) = Self.split(key)
-            return record.addresses.compactMap { try? VIPEntry(address: $0, namespace: namespace, name: name, forwardMethod: record.forwardMethod) }
+            return record.addresses.compactMap {
+                try? VIPEntry(address: $0, namespace: namespace, name: name, forwardMethod: record.forwardMethod)
+            }
         }.sorted { $0.address < $1.address }
     }
 
     /// All allocations in the predecessor's ledger format (every family).
     public var legacyLedger: LegacyLedger {
-        LegacyLedger(records: records.flatMap { key, record in
-            let (namespace, name) = Self.split(key)
-            return record.addresses.map {
-                LegacyLedger.Record(uid: record.uid, ip: $0.description, serviceNamespace: namespace, serviceName: name, forwardMethod: record.forwardMethod?.rawValue)
-            }
-        })
+        LegacyLedger(
+            records: records.flatMap { key, record in
+                let (namespace, name) = Self.split(key)
+                return record.addresses.map {
+                    LegacyLedger.Record(
+                        uid: record.uid, ip: $0.description, serviceNamespace: namespace, serviceName: name,
+                        forwardMethod: record.forwardMethod?.rawValue)
+                }
+            })
     }
 
     private static func split(_ key: String) -> (namespace: String, name: String) {

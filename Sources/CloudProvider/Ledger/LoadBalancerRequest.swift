@@ -28,9 +28,10 @@ public struct LoadBalancerRequest: Hashable, Sendable {
         let annotations = service.metadata.annotations
         forwardMethodIsExplicit = annotations[ForwardMethod.annotation] != nil
         do {
-            forwardMethod = try annotations[ForwardMethod.annotation].map { value throws(KeepalivedError) in
-                try ForwardMethod(parsing: value, source: "annotation \(ForwardMethod.annotation)")
-            } ?? defaultForwardMethod
+            forwardMethod =
+                try annotations[ForwardMethod.annotation].map { value throws(KeepalivedError) in
+                    try ForwardMethod(parsing: value, source: "annotation \(ForwardMethod.annotation)")
+                } ?? defaultForwardMethod
         } catch {
             throw Invalid(reason: "InvalidForwardMethod", message: error.message)
         }
@@ -57,7 +58,11 @@ public struct LoadBalancerRequest: Hashable, Sendable {
             source = ""
         }
         if requested.count > 2 || Set(requested.map(\.family)).count != requested.count {
-            throw Invalid(reason: "InvalidRequestedIP", message: "\(source) lists \(requested.map(\.description).joined(separator: ", ")); give at most one IPv4 and one IPv6 address")
+            throw Invalid(
+                reason: "InvalidRequestedIP",
+                message:
+                    "\(source) lists \(requested.map(\.description).joined(separator: ", ")); give at most one IPv4 and one IPv6 address"
+            )
         }
         self.requested = requested
 
@@ -68,7 +73,8 @@ public struct LoadBalancerRequest: Hashable, Sendable {
                 reason: "IPFamilyMismatch",
                 message: "\(source) asks for \(stray) (\(stray.family.rawValue)), but the Service is "
                     + "\(own.map(\.rawValue).joined(separator: "/")) only (by \(basis)); kube-proxy would never serve that "
-                    + "address. Request an \(own[0].rawValue) address, or make the Service dual-stack with ipFamilyPolicy")
+                    + "address. Request an \(own[0].rawValue) address, or make the Service dual-stack with ipFamilyPolicy"
+            )
         }
 
         if !requested.isEmpty {
@@ -80,7 +86,11 @@ public struct LoadBalancerRequest: Hashable, Sendable {
         case "RequireDualStack":
             let missing = IPFamily.allCases.filter { !pool.families.contains($0) }
             guard missing.isEmpty else {
-                throw Invalid(reason: "DualStackUnavailable", message: "ipFamilyPolicy RequireDualStack, but pool \(pool.name) has no \(missing.map(\.rawValue).joined(separator: "/")) addresses; add a CIDR of that family or use PreferDualStack")
+                throw Invalid(
+                    reason: "DualStackUnavailable",
+                    message:
+                        "ipFamilyPolicy RequireDualStack, but pool \(pool.name) has no \(missing.map(\.rawValue).joined(separator: "/")) addresses; add a CIDR of that family or use PreferDualStack"
+                )
             }
             families = [primary, primary == .ipv4 ? .ipv6 : .ipv4]
         case "PreferDualStack":
@@ -99,7 +109,9 @@ public struct LoadBalancerRequest: Hashable, Sendable {
         let clusterIPs = service.spec.clusterIPs ?? service.spec.clusterIP.map { [$0] } ?? []
         var families: [IPFamily] = []
         for text in clusterIPs {
-            if let address = try? IPAddress(text), !families.contains(address.family) { families.append(address.family) }
+            if let address = try? IPAddress(text), !families.contains(address.family) {
+                families.append(address.family)
+            }
         }
         return families
     }

@@ -25,9 +25,11 @@ struct ConfigMapRepair: Sendable {
         let ours = written.data.filter { Self.isVIP($0.key) }
         restored = ours.filter { theirs[$0.key] != $0.value }.keys.sorted()
         removed = theirs.keys.filter { ours[$0] == nil }.sorted()
-        planRestored = found.data[VRRPPlan.dataKey] != written.data[VRRPPlan.dataKey]
+        planRestored =
+            found.data[VRRPPlan.dataKey] != written.data[VRRPPlan.dataKey]
             && expected.data[VRRPPlan.dataKey] == written.data[VRRPPlan.dataKey]
-        ledgerRestored = found.metadata.annotations[LegacyLedger.annotation]
+        ledgerRestored =
+            found.metadata.annotations[LegacyLedger.annotation]
             != written.metadata.annotations[LegacyLedger.annotation]
     }
 

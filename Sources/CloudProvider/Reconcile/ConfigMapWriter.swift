@@ -39,8 +39,10 @@ actor ConfigMapWriter {
     public private(set) var writes = 0
     private let writeCounter = Counter(label: "keepalived_lb_configmap_writes_total")
 
-    init(client: KubernetesClient, namespace: String, name: String, logger: Logger,
-         snapshot: @escaping @Sendable () async -> ConfigMapSnapshot) {
+    init(
+        client: KubernetesClient, namespace: String, name: String, logger: Logger,
+        snapshot: @escaping @Sendable () async -> ConfigMapSnapshot
+    ) {
         self.client = client
         self.namespace = namespace
         self.name = name
@@ -121,7 +123,9 @@ actor ConfigMapWriter {
             if try await writeOnce(snapshot) == .written { return snapshot.generation }
             logger.debug("ConfigMap changed under us; retrying", metadata: ["attempt": "\(attempt)"])
         }
-        throw KubeError(.conflict, "ConfigMap \(namespace)/\(name) kept changing during 10 write attempts; another writer is fighting over it")
+        throw KubeError(
+            .conflict,
+            "ConfigMap \(namespace)/\(name) kept changing during 10 write attempts; another writer is fighting over it")
     }
 
     private func writeOnce(_ snapshot: ConfigMapSnapshot) async throws(KubeError) -> Attempt {
@@ -154,12 +158,16 @@ actor ConfigMapWriter {
         var updated = current
         updated.data = data
         updated.metadata.annotations = annotations
-        return try await attempt(retryingOn: [.conflict, .notFound]) { () async throws(KubeError) in try await self.client.update(updated) }
+        return try await attempt(retryingOn: [.conflict, .notFound]) { () async throws(KubeError) in
+            try await self.client.update(updated)
+        }
     }
 
     /// Runs one write; the error codes that mean "someone else was first" (or the object went
     /// away) ask for another round from a fresh read.
-    private func attempt(retryingOn codes: Set<KubeError.Code>, _ write: () async throws(KubeError) -> ConfigMap) async throws(KubeError) -> Attempt {
+    private func attempt(retryingOn codes: Set<KubeError.Code>, _ write: () async throws(KubeError) -> ConfigMap)
+        async throws(KubeError) -> Attempt
+    {
         do {
             lastWritten = try await write()
         } catch {
@@ -184,8 +192,9 @@ actor ConfigMapWriter {
         let text = ledger.json()
         guard text.utf8.count > Self.legacyAnnotationLimit else { return text }
         if legacyTooLargeAt == nil {
-            logger.warning("the predecessor's ledger annotation would exceed Kubernetes' annotation size limit; it is no longer written (a rollback to the Go provider would not see these Services)",
-                           metadata: ["bytes": "\(text.utf8.count)", "services": "\(ledger.records.count)"])
+            logger.warning(
+                "the predecessor's ledger annotation would exceed Kubernetes' annotation size limit; it is no longer written (a rollback to the Go provider would not see these Services)",
+                metadata: ["bytes": "\(text.utf8.count)", "services": "\(ledger.records.count)"])
         }
         legacyTooLargeAt = min(legacyTooLargeAt ?? .max, ledger.records.count)
         return nil
@@ -195,6 +204,8 @@ actor ConfigMapWriter {
         var fresh = ConfigMap(name: name, namespace: namespace, data: data)
         if let text = legacyAnnotation(ledger) { fresh.metadata.annotations = [LegacyLedger.annotation: text] }
         fresh.metadata.labels = ["app.kubernetes.io/managed-by": "keepalived-cloud-provider"]
-        return try await attempt(retryingOn: [.alreadyExists]) { () async throws(KubeError) in try await self.client.create(fresh) }
+        return try await attempt(retryingOn: [.alreadyExists]) { () async throws(KubeError) in
+            try await self.client.create(fresh)
+        }
     }
 }

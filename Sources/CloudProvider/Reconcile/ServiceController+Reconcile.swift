@@ -47,15 +47,21 @@ extension ServiceController {
         if !hasFinalizer {
             // The finalizer goes on before an address is handed out, so a deletion while we are
             // down still comes back to us and the address is freed.
-            service = try await client.patch(Service.self, namespace: service.metadata.namespace, name: service.metadata.name ?? "",
-                                             .merge(["metadata": ["finalizers": .array((service.metadata.finalizers + [finalizer]).map { .string($0) }),
-                                                                  "resourceVersion": .string(service.metadata.resourceVersion ?? "")]]))
+            service = try await client.patch(
+                Service.self, namespace: service.metadata.namespace, name: service.metadata.name ?? "",
+                .merge([
+                    "metadata": [
+                        "finalizers": .array((service.metadata.finalizers + [finalizer]).map { .string($0) }),
+                        "resourceVersion": .string(service.metadata.resourceVersion ?? ""),
+                    ]
+                ]))
             seenVersions.append(service.metadata.resourceVersion ?? "")
         }
 
         let request: LoadBalancerRequest
         do throws(LoadBalancerRequest.Invalid) {
-            request = try LoadBalancerRequest(service: service, pool: configuration.pool, defaultForwardMethod: configuration.defaultForwardMethod)
+            request = try LoadBalancerRequest(
+                service: service, pool: configuration.pool, defaultForwardMethod: configuration.defaultForwardMethod)
         } catch {
             metrics.allocationFailure(reason: error.reason)
             events.post(service.reference, type: .warning, reason: error.reason, message: error.message)
@@ -65,7 +71,8 @@ extension ServiceController {
 
         let isNew = ledger.records[key] == nil
         if isNew && service.status.loadBalancer.ingress.isEmpty {
-            events.post(service.reference, type: .normal, reason: "EnsuringLoadBalancer", message: "Ensuring load balancer")
+            events.post(
+                service.reference, type: .normal, reason: "EnsuringLoadBalancer", message: "Ensuring load balancer")
         }
         let addresses: [IPAddress]
         let held = ledger.records[key]?.addresses ?? []
@@ -93,17 +100,23 @@ extension ServiceController {
         loadBalancer.ingress = addresses.map { LoadBalancerIngress(ip: $0.description, ipMode: "VIP") }
         status.loadBalancer = loadBalancer
         status.conditions = mergedConditions(service, ok: true, reason: "Allocated", message: message)
-        await publisher.submit(Publication(key: key, generation: generation,
-                                           payload: StatusUpdate(reference: service.reference, status: status, addresses: desired, olderVersions: seenVersions)))
+        await publisher.submit(
+            Publication(
+                key: key, generation: generation,
+                payload: StatusUpdate(
+                    reference: service.reference, status: status, addresses: desired, olderVersions: seenVersions)))
         return .handedOff
     }
 
     /// Writes one status the publisher holds; the ConfigMap already carries its addresses.
     func announce(_ update: StatusUpdate) async throws {
-        _ = try await client.patch(Service.self, namespace: update.reference.namespace, name: update.reference.name ?? "",
-                                   .merge(["status": .object(update.status.json)]), subresource: "status")
+        _ = try await client.patch(
+            Service.self, namespace: update.reference.namespace, name: update.reference.name ?? "",
+            .merge(["status": .object(update.status.json)]), subresource: "status")
         statusWrites += 1
-        events.post(update.reference, type: .normal, reason: "EnsuredLoadBalancer", message: "Ensured load balancer: \(update.addresses.joined(separator: ", "))")
+        events.post(
+            update.reference, type: .normal, reason: "EnsuredLoadBalancer",
+            message: "Ensured load balancer: \(update.addresses.joined(separator: ", "))")
     }
 
     func flushConfigMap(upTo target: Int? = nil) async throws {
@@ -123,20 +136,31 @@ extension ServiceController {
         if service.metadata.deletionTimestamp == nil && !service.status.loadBalancer.ingress.isEmpty {
             // A merge patch removes a field only when it is set to null.
             let conditions = service.status.conditions.filter { $0.type != ControllerConfiguration.conditionType }
-            service = try await client.patch(Service.self, namespace: service.metadata.namespace, name: service.metadata.name ?? "",
-                                             .merge(["status": ["loadBalancer": ["ingress": nil],
-                                                                "conditions": conditions.isEmpty ? nil : .array(conditions.map { .object($0.json) })]]),
-                                             subresource: "status")
+            service = try await client.patch(
+                Service.self, namespace: service.metadata.namespace, name: service.metadata.name ?? "",
+                .merge([
+                    "status": [
+                        "loadBalancer": ["ingress": nil],
+                        "conditions": conditions.isEmpty ? nil : .array(conditions.map { .object($0.json) }),
+                    ]
+                ]),
+                subresource: "status")
         }
         if service.metadata.finalizers.contains(ControllerConfiguration.finalizer) {
             let remaining = service.metadata.finalizers.filter { $0 != ControllerConfiguration.finalizer }
-            _ = try await client.patch(Service.self, namespace: service.metadata.namespace, name: service.metadata.name ?? "",
-                                       .merge(["metadata": ["finalizers": remaining.isEmpty ? .null : .array(remaining.map { .string($0) }),
-                                                            "resourceVersion": .string(service.metadata.resourceVersion ?? "")]]))
+            _ = try await client.patch(
+                Service.self, namespace: service.metadata.namespace, name: service.metadata.name ?? "",
+                .merge([
+                    "metadata": [
+                        "finalizers": remaining.isEmpty ? .null : .array(remaining.map { .string($0) }),
+                        "resourceVersion": .string(service.metadata.resourceVersion ?? ""),
+                    ]
+                ]))
         }
         if !freed.isEmpty {
-            events.post(service.reference, type: .normal, reason: "DeletedLoadBalancer",
-                                message: "Released \(freed.map(\.description).joined(separator: ", "))")
+            events.post(
+                service.reference, type: .normal, reason: "DeletedLoadBalancer",
+                message: "Released \(freed.map(\.description).joined(separator: ", "))")
         }
     }
 
@@ -148,16 +172,30 @@ extension ServiceController {
         let others = service.status.conditions.filter { $0.type != ControllerConfiguration.conditionType }
         let previous = service.status.conditions.first { $0.type == ControllerConfiguration.conditionType }
         let status = ok ? "True" : "False"
-        let transition = previous?.status == status ? (previous?.lastTransitionTime ?? KubeTime.format(Date())) : KubeTime.format(Date())
-        return others + [Condition(type: ControllerConfiguration.conditionType, status: status, reason: reason,
-                                   message: String(message.prefix(1024)), lastTransitionTime: transition, observedGeneration: service.metadata.generation)]
+        let transition =
+            previous?.status == status
+            ? (previous?.lastTransitionTime ?? KubeTime.format(Date())) : KubeTime.format(Date())
+        return others + [
+            Condition(
+                type: ControllerConfiguration.conditionType, status: status, reason: reason,
+                message: String(message.prefix(1024)), lastTransitionTime: transition,
+                observedGeneration: service.metadata.generation)
+        ]
     }
 
     private func setCondition(_ service: Service, ok: Bool, reason: String, message: String) async throws {
         let existing = service.status.conditions.first { $0.type == ControllerConfiguration.conditionType }
-        if existing?.status == (ok ? "True" : "False") && existing?.reason == reason && existing?.message == message { return }
-        _ = try await client.patch(Service.self, namespace: service.metadata.namespace, name: service.metadata.name ?? "",
-                                   .merge(["status": ["conditions": .array(mergedConditions(service, ok: ok, reason: reason, message: message).map { .object($0.json) })]]),
-                                   subresource: "status")
+        if existing?.status == (ok ? "True" : "False") && existing?.reason == reason && existing?.message == message {
+            return
+        }
+        _ = try await client.patch(
+            Service.self, namespace: service.metadata.namespace, name: service.metadata.name ?? "",
+            .merge([
+                "status": [
+                    "conditions": .array(
+                        mergedConditions(service, ok: ok, reason: reason, message: message).map { .object($0.json) })
+                ]
+            ]),
+            subresource: "status")
     }
 }

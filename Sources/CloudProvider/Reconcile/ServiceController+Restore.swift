@@ -6,7 +6,8 @@ extension ServiceController {
     /// The VIP ConfigMap, or nil when it does not exist yet.
     func existingConfigMap() async throws(KubeError) -> ConfigMap? {
         do {
-            return try await client.get(ConfigMap.self, namespace: configuration.namespace, name: configuration.configMapName)
+            return try await client.get(
+                ConfigMap.self, namespace: configuration.namespace, name: configuration.configMapName)
         } catch {
             if error.code == .notFound { return nil }
             throw error
@@ -37,7 +38,9 @@ extension ServiceController {
                 }
             }
         } else {
-            logger.info("VIP ConfigMap does not exist yet; it will be created", metadata: ["configmap": "\(configuration.namespace)/\(configuration.configMapName)"])
+            logger.info(
+                "VIP ConfigMap does not exist yet; it will be created",
+                metadata: ["configmap": "\(configuration.namespace)/\(configuration.configMapName)"])
         }
 
         // What is being served wins: an address in both a Service's status and the ConfigMap
@@ -56,17 +59,24 @@ extension ServiceController {
             let status = service.status.loadBalancer.ingress.compactMap { $0.ip.flatMap { try? IPAddress($0) } }
             for address in status {
                 let entry = data.first { $0.address == address }
-                ranked.append((entry == nil ? .status : .served, order,
-                               .init(key: key, uid: uid, address: address, forwardMethod: entry?.forwardMethod ?? method)))
+                ranked.append(
+                    (
+                        entry == nil ? .status : .served, order,
+                        .init(key: key, uid: uid, address: address, forwardMethod: entry?.forwardMethod ?? method)
+                    ))
             }
             for entry in data where !status.contains(entry.address) {
-                ranked.append((.configMap, order,
-                               .init(key: key, uid: uid, address: entry.address, forwardMethod: entry.forwardMethod ?? method)))
+                ranked.append(
+                    (
+                        .configMap, order,
+                        .init(key: key, uid: uid, address: entry.address, forwardMethod: entry.forwardMethod ?? method)
+                    ))
             }
             for record in legacy[key] ?? [] where record.uid.isEmpty || record.uid == uid {
                 if let address = try? IPAddress(record.ip) {
                     let recorded = record.forwardMethod.flatMap { ForwardMethod(rawValue: $0) }
-                    ranked.append((.legacyLedger, order, .init(key: key, uid: uid, address: address, forwardMethod: recorded)))
+                    ranked.append(
+                        (.legacyLedger, order, .init(key: key, uid: uid, address: address, forwardMethod: recorded)))
                 }
             }
         }
@@ -75,7 +85,8 @@ extension ServiceController {
         let byKey = Dictionary(services.map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a })
         for (claim, holder) in report.conflicts {
             guard let service = byKey[claim.key] else { continue }
-            let lost = ranked.first { $0.claim.key == claim.key && $0.claim.address == claim.address }?.source ?? .legacyLedger
+            let lost =
+                ranked.first { $0.claim.key == claim.key && $0.claim.address == claim.address }?.source ?? .legacyLedger
             let won = ranked.first { $0.claim.key == holder && $0.claim.address == claim.address }?.source ?? .served
             let message = Self.conflictMessage(
                 address: claim.address, claimant: service, claimSource: lost, holder: byKey[holder], holderKey: holder,
@@ -83,9 +94,13 @@ extension ServiceController {
             events.post(service.reference, type: .warning, reason: "IPConflict", message: message)
         }
         for claim in report.outsidePool {
-            logger.info("not restoring an address outside the pool", metadata: ["service": "\(claim.key)", "address": "\(claim.address)"])
+            logger.info(
+                "not restoring an address outside the pool",
+                metadata: ["service": "\(claim.key)", "address": "\(claim.address)"])
         }
-        logger.info("ledger restored", metadata: ["services": "\(ledger.records.count)", "conflicts": "\(report.conflicts.count)"])
+        logger.info(
+            "ledger restored",
+            metadata: ["services": "\(ledger.records.count)", "conflicts": "\(report.conflicts.count)"])
     }
 
     /// Says why the other Service keeps the address, in the terms of the ranking in `restore()`.
@@ -95,14 +110,16 @@ extension ServiceController {
     ) -> String {
         let why: String
         if holderSource < claimSource {
-            why = "Service \(holderKey) keeps it: it is found in \(holderSource), this Service's claim only in \(claimSource)"
+            why =
+                "Service \(holderKey) keeps it: it is found in \(holderSource), this Service's claim only in \(claimSource)"
         } else {
             let mine = claimant.metadata.creationTimestamp ?? ""
             let theirs = holder?.metadata.creationTimestamp ?? ""
             if theirs < mine {
                 why = "the older Service \(holderKey) (created \(theirs)) keeps it"
             } else {
-                why = "Service \(holderKey), created in the same second (\(theirs)), keeps it: ties go to the "
+                why =
+                    "Service \(holderKey), created in the same second (\(theirs)), keeps it: ties go to the "
                     + "namespace/name that sorts first"
             }
         }

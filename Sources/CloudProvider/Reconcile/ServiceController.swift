@@ -31,18 +31,30 @@ public actor ServiceController {
     let splitBrainCheckQueue: AsyncStream<Duration>.Continuation
     public private(set) var isReady = false
 
-    public init(client: KubernetesClient, configuration: ControllerConfiguration, logger: Logger = Logger(label: "service-controller")) {
+    public init(
+        client: KubernetesClient, configuration: ControllerConfiguration,
+        logger: Logger = Logger(label: "service-controller")
+    ) {
         self.client = client
         self.configuration = configuration
         self.logger = logger
         // Events give way to status writes while a burst is being published.
         let publisher = StatusPublisher<StatusUpdate>(width: 64)
         self.publisher = publisher
-        events = EventRecorder(client: client, component: "keepalived-cloud-provider", yieldWhile: { await publisher.isBusy }, logger: logger)
+        events = EventRecorder(
+            client: client, component: "keepalived-cloud-provider", yieldWhile: { await publisher.isBusy },
+            logger: logger)
         // Only what reconciling reads is cached, as compact JSON: memory stays small with many Services.
-        informer = Informer<Service>(client: client, namespace: configuration.serviceNamespace, logger: logger, storage: .compactJSON,
-                                     transform: { $0.keeping(specFields: ["type", "loadBalancerClass", "loadBalancerIP", "ipFamilies", "ipFamilyPolicy", "clusterIP", "clusterIPs"],
-                                                             annotations: [ForwardMethod.annotation, ControllerConfiguration.requestedIPsAnnotation]) })
+        informer = Informer<Service>(
+            client: client, namespace: configuration.serviceNamespace, logger: logger, storage: .compactJSON,
+            transform: {
+                $0.keeping(
+                    specFields: [
+                        "type", "loadBalancerClass", "loadBalancerIP", "ipFamilies", "ipFamilyPolicy", "clusterIP",
+                        "clusterIPs",
+                    ],
+                    annotations: [ForwardMethod.annotation, ControllerConfiguration.requestedIPsAnnotation])
+            })
         metrics = ControllerMetrics(pool: configuration.pool.name)
         nodeInformer = Informer<Node>(client: client, labelSelector: configuration.nodeSelector, logger: logger)
         ledger = Ledger(pool: configuration.pool)
@@ -52,8 +64,11 @@ public actor ServiceController {
 
     /// Restores the ledger from cluster state, then reconciles until cancelled.
     public func run() async throws {
-        let writer = ConfigMapWriter(client: client, namespace: configuration.namespace, name: configuration.configMapName, logger: logger) { [weak self] in
-            await self?.snapshot() ?? ConfigMapSnapshot(generation: 0, entries: [], ledger: LegacyLedger(records: []), plan: nil)
+        let writer = ConfigMapWriter(
+            client: client, namespace: configuration.namespace, name: configuration.configMapName, logger: logger
+        ) { [weak self] in
+            await self?.snapshot()
+                ?? ConfigMapSnapshot(generation: 0, entries: [], ledger: LegacyLedger(records: []), plan: nil)
         }
         self.writer = writer
         let nodes = Task {
@@ -65,8 +80,10 @@ public actor ServiceController {
         defer { nodes.cancel() }
         // Our own ConfigMap: an edit or deletion by someone else is put right at once, not at the
         // next Service change. Only metadata is cached; the data is ours to compute.
-        let ownConfigMap = Informer<ConfigMap>(client: client, namespace: configuration.namespace, fieldSelector: "metadata.name=\(configuration.configMapName)",
-                                               logger: logger, transform: { $0.keepingMetadataOnly() })
+        let ownConfigMap = Informer<ConfigMap>(
+            client: client, namespace: configuration.namespace,
+            fieldSelector: "metadata.name=\(configuration.configMapName)",
+            logger: logger, transform: { $0.keepingMetadataOnly() })
         let configMapWatch = Task {
             await ownConfigMap.run { event in
                 switch event {
@@ -98,14 +115,16 @@ public actor ServiceController {
                 }
             }
             group.addTask {
-                await self.publisher.run(flush: { try await self.flushConfigMap(upTo: $0) },
-                                         patch: { try await self.announce($0.payload) },
-                                         completed: { await self.published($0, error: $1) })
+                await self.publisher.run(
+                    flush: { try await self.flushConfigMap(upTo: $0) },
+                    patch: { try await self.announce($0.payload) },
+                    completed: { await self.published($0, error: $1) })
             }
             do {
                 // A plan written before the node list is known would name no node and empty every agent.
                 while true {
-                    let nodesListed = await nodeInformer.hasSynced, servicesListed = await informer.hasSynced
+                    let nodesListed = await nodeInformer.hasSynced
+                    let servicesListed = await informer.hasSynced
                     if nodesListed && servicesListed { break }
                     try await Task.sleep(for: .milliseconds(5))
                 }
@@ -192,8 +211,9 @@ public actor ServiceController {
         logger.warning("reconcile failed; will retry", metadata: ["service": "\(key)", "error": "\(error)"])
         if !(error is IPAMError), let service = await informer.get(key) {
             let reason = (error as? KubeError)?.message ?? "\(error)"
-            events.post(service.reference, type: .warning, reason: "SyncLoadBalancerFailed",
-                        message: "Error syncing load balancer (will retry): \(reason.prefix(900))")
+            events.post(
+                service.reference, type: .warning, reason: "SyncLoadBalancerFailed",
+                message: "Error syncing load balancer (will retry): \(reason.prefix(900))")
         }
         await queue.retry(key)
     }
@@ -204,23 +224,30 @@ public actor ServiceController {
             guard let repair = try await writer.repair() else { return }
             metrics.configMapRepairs.increment()
             logger.warning(
-                "repaired the VIP ConfigMap", metadata: ["configmap": "\(configuration.namespace)/\(configuration.configMapName)",
-                                                        "undone": "\(repair.message)"])
+                "repaired the VIP ConfigMap",
+                metadata: [
+                    "configmap": "\(configuration.namespace)/\(configuration.configMapName)",
+                    "undone": "\(repair.message)",
+                ])
             events.post(repair.reference, type: .warning, reason: "ConfigMapRepaired", message: repair.message)
         } catch {
-            logger.warning("could not rewrite the VIP ConfigMap after someone else changed it; the next change retries", metadata: ["error": "\(error)"])
+            logger.warning(
+                "could not rewrite the VIP ConfigMap after someone else changed it; the next change retries",
+                metadata: ["error": "\(error)"])
         }
     }
 
     /// Recomputes the eligible nodes; a change rewrites the plan.
     func nodesChanged(flush: Bool = true) async {
         let names = await nodeInformer.list().compactMap { node -> String? in
-            guard node.metadata.labels[ControllerConfiguration.excludeLabel] == nil, let name = node.metadata.name else { return nil }
+            guard node.metadata.labels[ControllerConfiguration.excludeLabel] == nil, let name = node.metadata.name
+            else { return nil }
             do {
                 try NodeName.validate(name)
                 return name
             } catch {
-                logger.warning("node left out of the VRRP plan", metadata: ["node": "\(name.prefix(64))", "error": "\(error)"])
+                logger.warning(
+                    "node left out of the VRRP plan", metadata: ["node": "\(name.prefix(64))", "error": "\(error)"])
                 return nil
             }
         }.sorted()
@@ -232,7 +259,9 @@ public actor ServiceController {
         do {
             try await flushConfigMap()
         } catch {
-            logger.warning("could not write the VRRP plan after a node change; the next change retries", metadata: ["error": "\(error)"])
+            logger.warning(
+                "could not write the VRRP plan after a node change; the next change retries",
+                metadata: ["error": "\(error)"])
         }
     }
 

@@ -18,11 +18,13 @@ extension ServiceController {
             case .report(let finding):
                 let owner = ledger.allocator.owner(of: finding.address)
                 let nodes = finding.nodes.joined(separator: ", ")
-                let message = "VIP \(finding.address) is held by \(finding.nodes.count) nodes at once (\(nodes)) for over "
+                let message =
+                    "VIP \(finding.address) is held by \(finding.nodes.count) nodes at once (\(nodes)) for over "
                     + "\(configuration.splitBrainWindow): they do not hear each other's VRRP adverts, and clients reach "
                     + "whichever answered ARP last. Check the link and any firewall for IP protocol 112 between these nodes"
                 logger.error(
-                    "split brain", metadata: ["address": "\(finding.address)", "nodes": "\(nodes)", "service": "\(owner ?? "none")"])
+                    "split brain",
+                    metadata: ["address": "\(finding.address)", "nodes": "\(nodes)", "service": "\(owner ?? "none")"])
                 if let owner, let service = await informer.get(owner) {
                     events.post(service.reference, type: .warning, reason: "SplitBrain", message: message)
                 }

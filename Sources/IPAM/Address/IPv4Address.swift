@@ -16,7 +16,10 @@ public struct IPv4Address: Hashable, Comparable, Sendable, CustomStringConvertib
     public static func < (lhs: Self, rhs: Self) -> Bool { lhs.value < rhs.value }
 
     public var octets: (UInt8, UInt8, UInt8, UInt8) {
-        (UInt8(value >> 24), UInt8(truncatingIfNeeded: value >> 16), UInt8(truncatingIfNeeded: value >> 8), UInt8(truncatingIfNeeded: value))
+        (
+            UInt8(value >> 24), UInt8(truncatingIfNeeded: value >> 16), UInt8(truncatingIfNeeded: value >> 8),
+            UInt8(truncatingIfNeeded: value)
+        )
     }
 
     public var description: String {
@@ -27,7 +30,9 @@ public struct IPv4Address: Hashable, Comparable, Sendable, CustomStringConvertib
     /// Parses dotted-decimal bytes; shared with the IPv6 parser for the embedded-IPv4 form.
     static func parse(_ bytes: [UInt8], text: String) throws(IPAMError) -> UInt32 {
         func fail(_ why: String) -> IPAMError {
-            IPAMError(.invalidIPv4Address, "\"\(text)\" is not an IPv4 address: \(why); expected four decimal octets 0-255 like 192.0.2.10")
+            IPAMError(
+                .invalidIPv4Address,
+                "\"\(text)\" is not an IPv4 address: \(why); expected four decimal octets 0-255 like 192.0.2.10")
         }
         var result: UInt32 = 0
         var octet: UInt32 = 0

@@ -1,7 +1,9 @@
 extension IPv6Address {
     static func parse(_ text: String) throws(IPAMError) -> UInt128 {
         func fail(_ why: String) -> IPAMError {
-            IPAMError(.invalidIPv6Address, "\"\(text)\" is not an IPv6 address: \(why); expected RFC 4291 text like 2001:db8::10")
+            IPAMError(
+                .invalidIPv6Address,
+                "\"\(text)\" is not an IPv6 address: \(why); expected RFC 4291 text like 2001:db8::10")
         }
         let bytes = Array(text.utf8)
         if bytes.isEmpty { throw fail("empty") }
@@ -31,12 +33,16 @@ extension IPv6Address {
                         throw fail("an embedded IPv4 address is only allowed as the last 32 bits")
                     }
                     let value: UInt32
-                    do { value = try IPv4Address.parse(Array(field), text: String(decoding: field, as: UTF8.self)) } catch { throw fail("embedded IPv4 part: \(error.message)") }
+                    do {
+                        value = try IPv4Address.parse(Array(field), text: String(decoding: field, as: UTF8.self))
+                    } catch { throw fail("embedded IPv4 part: \(error.message)") }
                     result.append(UInt16(value >> 16))
                     result.append(UInt16(truncatingIfNeeded: value))
                     continue
                 }
-                if field.count > 4 { throw fail("group \"\(String(decoding: field, as: UTF8.self))\" has more than four hex digits") }
+                if field.count > 4 {
+                    throw fail("group \"\(String(decoding: field, as: UTF8.self))\" has more than four hex digits")
+                }
                 var group: UInt16 = 0
                 for byte in field {
                     let digit: UInt8
@@ -72,13 +78,17 @@ extension IPv6Address {
             return "::ffff:" + IPv4Address(UInt32(truncatingIfNeeded: value)).description
         }
         // RFC 5952 §4.2: compress the longest run of two or more zero groups, the first one on a tie.
-        var bestStart = -1, bestLength = 1
+        var bestStart = -1
+        var bestLength = 1
         var runStart = -1
         for index in 0...8 {
             if index < 8 && g[index] == 0 {
                 if runStart < 0 { runStart = index }
             } else if runStart >= 0 {
-                if index - runStart > bestLength { bestStart = runStart; bestLength = index - runStart }
+                if index - runStart > bestLength {
+                    bestStart = runStart
+                    bestLength = index - runStart
+                }
                 runStart = -1
             }
         }

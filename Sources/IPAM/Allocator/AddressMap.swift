@@ -46,7 +46,9 @@ struct AddressMap<Value>: @unchecked Sendable {
     }
 
     var entries: [(key: UInt64, value: Value)] {
-        var result = (0..<storage.capacity).compactMap { storage.keys[$0] != Storage.empty ? (storage.keys[$0], storage.values[$0]) : nil }
+        var result = (0..<storage.capacity).compactMap {
+            storage.keys[$0] != Storage.empty ? (storage.keys[$0], storage.values[$0]) : nil
+        }
         if let maxKeyValue { result.append((Storage.empty, maxKeyValue)) }
         return result
     }

@@ -6,7 +6,9 @@ public struct Allocator<Owner: Hashable & Sendable>: Sendable {
 
     public init(pool: Pool) {
         self.pool = pool
-        families = Families(v4: pool.spaces[.ipv4].map { FamilyAllocator(space: $0) }, v6: pool.spaces[.ipv6].map { FamilyAllocator(space: $0) })
+        families = Families(
+            v4: pool.spaces[.ipv4].map { FamilyAllocator(space: $0) },
+            v6: pool.spaces[.ipv6].map { FamilyAllocator(space: $0) })
     }
 
     /// Two stored slots rather than a dictionary: hashing the family on every call costs more than the allocation.
@@ -25,11 +27,15 @@ public struct Allocator<Owner: Hashable & Sendable>: Sendable {
     /// Gives `owner` the lowest free address of `family`.
     public mutating func allocate(_ family: IPFamily, to owner: Owner) throws(IPAMError) -> IPAddress {
         guard families[family] != nil else {
-            throw IPAMError(.poolExhausted, "pool \(pool.name) has no \(family) addresses; add an \(family) CIDR or range to it")
+            throw IPAMError(
+                .poolExhausted, "pool \(pool.name) has no \(family) addresses; add an \(family) CIDR or range to it")
         }
         // Mutate in place: holding a copy of the state here would make every call copy the ledger.
         guard let (value, runBefore) = families[family]!.lowestFree() else {
-            throw IPAMError(.poolExhausted, "pool \(pool.description) has no free \(family) address left (\(families[family]!.owners.count) in use); widen the pool or delete unused LoadBalancer Services")
+            throw IPAMError(
+                .poolExhausted,
+                "pool \(pool.description) has no free \(family) address left (\(families[family]!.owners.count) in use); widen the pool or delete unused LoadBalancer Services"
+            )
         }
         families[family]!.take(value, owner: owner, runBefore: runBefore)
         return IPAddress(family: family, value: value)

@@ -28,13 +28,13 @@ struct FamilyAllocator<Owner: Hashable & Sendable>: Sendable {
         owners.insert(owner, at: value)
         let right = space.next(after: value).flatMap { runs.starting(at: $0) }
         switch (left, right) {
-        case let (l?, r?):
+        case (let l?, let r?):
             let hi = runs[r].hi
             runs.remove(lo: runs[r].lo)
             runs.update(l, lo: runs[l].lo, hi: hi)
-        case let (l?, nil):
+        case (let l?, nil):
             runs.update(l, lo: runs[l].lo, hi: value)
-        case let (nil, r?):
+        case (nil, let r?):
             runs.update(r, lo: value, hi: runs[r].hi)
         case (nil, nil):
             runs.insert(lo: value, hi: value)

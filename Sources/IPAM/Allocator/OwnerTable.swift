@@ -6,7 +6,8 @@ struct OwnerTable<Owner: Hashable & Sendable>: Sendable {
     private(set) var count = 0
 
     private func index(of high: UInt64) -> (found: Bool, at: Int) {
-        var low = 0, upper = highs.count
+        var low = 0
+        var upper = highs.count
         while low < upper {
             let mid = (low + upper) / 2
             if highs[mid] < high { low = mid + 1 } else { upper = mid }

@@ -47,11 +47,15 @@ public struct AddressCount: Hashable, Comparable, Sendable, CustomStringConverti
         var result: [Int] = []
         var carry = 0
         for index in 0..<max(digits.count, lowDigits.count) {
-            let total = (index < digits.count ? digits[index] : 0) + (index < lowDigits.count ? lowDigits[index] : 0) + carry
+            let total =
+                (index < digits.count ? digits[index] : 0) + (index < lowDigits.count ? lowDigits[index] : 0) + carry
             result.append(total % 10)
             carry = total / 10
         }
-        while carry > 0 { result.append(carry % 10); carry /= 10 }
+        while carry > 0 {
+            result.append(carry % 10)
+            carry /= 10
+        }
         return String(result.reversed().map { Character(Unicode.Scalar(UInt8($0 + 48))) })
     }
 }

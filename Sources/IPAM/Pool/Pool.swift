@@ -20,19 +20,25 @@ public struct Pool: Sendable, CustomStringConvertible {
     public let options: Options
     let spaces: [IPFamily: UsableSpace]
 
-    public init(name: String = "default", entries: [PoolEntry], excluding exclusions: [PoolEntry] = [], options: Options = Options()) throws(IPAMError) {
+    public init(
+        name: String = "default", entries: [PoolEntry], excluding exclusions: [PoolEntry] = [],
+        options: Options = Options()
+    ) throws(IPAMError) {
         guard !entries.isEmpty else {
             throw IPAMError(.emptyPool, "pool \(name) has no CIDR or range; give at least one")
         }
         let sorted = entries.sorted { $0.span.first < $1.span.first }
         for (a, b) in zip(sorted, sorted.dropFirst()) where a.span.overlaps(b.span) {
-            throw IPAMError(.overlappingPools, "pool \(name): \(a) overlaps \(b); each address may belong to one entry only")
+            throw IPAMError(
+                .overlappingPools, "pool \(name): \(a) overlaps \(b); each address may belong to one entry only")
         }
         var spaces: [IPFamily: UsableSpace] = [:]
         for family in IPFamily.allCases {
             let intervals = entries.filter { $0.family == family }.map { Self.usableInterval(of: $0) }
             guard !intervals.isEmpty else { continue }
-            var space = UsableSpace(family: family, intervals: intervals.compactMap { $0 }, avoidsZeroAndBroadcastOctets: options.avoidBuggyIPs)
+            var space = UsableSpace(
+                family: family, intervals: intervals.compactMap { $0 },
+                avoidsZeroAndBroadcastOctets: options.avoidBuggyIPs)
             for exclusion in exclusions where exclusion.family == family {
                 space.subtract(exclusion.span.first.value, exclusion.span.last.value)
             }
@@ -46,7 +52,9 @@ public struct Pool: Sendable, CustomStringConvertible {
     }
 
     /// Parses pool entries such as `--cidr` values; `droppedHostBits` lists inputs whose host bits were masked.
-    public static func parse(name: String = "default", _ texts: [String], excluding: [String] = [], options: Options = Options()) throws(IPAMError) -> (pool: Pool, droppedHostBits: [String]) {
+    public static func parse(
+        name: String = "default", _ texts: [String], excluding: [String] = [], options: Options = Options()
+    ) throws(IPAMError) -> (pool: Pool, droppedHostBits: [String]) {
         var entries: [PoolEntry] = []
         var dropped: [String] = []
         for text in texts {
@@ -64,7 +72,8 @@ public struct Pool: Sendable, CustomStringConvertible {
         case .range(let r):
             return .init(lo: r.first.value, hi: r.last.value)
         case .cidr(let c):
-            var lo = c.first.value, hi = c.last.value
+            var lo = c.first.value
+            var hi = c.last.value
             switch c.family {
             case .ipv4 where c.prefixLength < 31:
                 lo += 1

@@ -9,7 +9,8 @@ public enum PoolEntry: Hashable, Sendable, CustomStringConvertible {
         self = try Self.parse(text).entry
     }
 
-    public static func parse(_ text: some StringProtocol) throws(IPAMError) -> (entry: PoolEntry, droppedHostBits: Bool) {
+    public static func parse(_ text: some StringProtocol) throws(IPAMError) -> (entry: PoolEntry, droppedHostBits: Bool)
+    {
         let string = String(text)
         if string.contains("/") {
             let parsed = try CIDR.parse(string)

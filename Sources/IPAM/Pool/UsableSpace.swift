@@ -41,7 +41,8 @@ struct UsableSpace: Sendable {
 
     /// Index of the first interval whose `hi >= value`.
     private func firstIndex(endingAtOrAfter value: UInt128) -> Int {
-        var low = 0, high = intervals.count
+        var low = 0
+        var high = intervals.count
         while low < high {
             let mid = (low + high) / 2
             if intervals[mid].hi < value { low = mid + 1 } else { high = mid }
@@ -104,9 +105,14 @@ struct UsableSpace: Sendable {
     var size: AddressCount {
         var total = AddressCount.zero
         for interval in intervals {
-            var count = interval.hi - interval.lo == .max ? AddressCount(high: 1, low: 0) : AddressCount(interval.hi - interval.lo + 1)
+            var count =
+                interval.hi - interval.lo == .max
+                ? AddressCount(high: 1, low: 0) : AddressCount(interval.hi - interval.lo + 1)
             if avoidsZeroAndBroadcastOctets {
-                count = count - AddressCount(Self.count(in: interval, congruentTo: 0) + Self.count(in: interval, congruentTo: 255))
+                count =
+                    count
+                    - AddressCount(
+                        Self.count(in: interval, congruentTo: 0) + Self.count(in: interval, congruentTo: 255))
             }
             total = total + count
         }

@@ -5,7 +5,8 @@ public struct AddressRange: Hashable, Sendable, CustomStringConvertible {
 
     public init(first: IPAddress, last: IPAddress) throws(IPAMError) {
         guard first.family == last.family else {
-            throw IPAMError(.familyMismatch, "range \(first)-\(last) mixes IPv4 and IPv6; both ends must be the same family")
+            throw IPAMError(
+                .familyMismatch, "range \(first)-\(last) mixes IPv4 and IPv6; both ends must be the same family")
         }
         guard first <= last else {
             throw IPAMError(.invalidRange, "range \(first)-\(last) is backwards; write the lower address first")
@@ -19,10 +20,15 @@ public struct AddressRange: Hashable, Sendable, CustomStringConvertible {
         let string = String(text)
         let parts = string.split(separator: "-", omittingEmptySubsequences: false)
         guard parts.count == 2 else {
-            throw IPAMError(.invalidRange, "\"\(string)\" is not a range: expected exactly one \"-\" between two addresses, e.g. 192.0.2.10-192.0.2.20")
+            throw IPAMError(
+                .invalidRange,
+                "\"\(string)\" is not a range: expected exactly one \"-\" between two addresses, e.g. 192.0.2.10-192.0.2.20"
+            )
         }
         func trim(_ s: Substring) -> Substring {
-            s.drop(while: { $0 == " " }).reversed().drop(while: { $0 == " " }).reversed().reduce(into: "") { $0.append($1) }[...]
+            s.drop(while: { $0 == " " }).reversed().drop(while: { $0 == " " }).reversed().reduce(into: "") {
+                $0.append($1)
+            }[...]
         }
         try self.init(first: IPAddress(trim(parts[0])), last: IPAddress(trim(parts[1])))
     }

@@ -14,9 +14,12 @@ public struct CIDR: Hashable, Sendable, CustomStringConvertible {
     public init(network: IPAddress, prefixLength: Int) throws(IPAMError) {
         let width = network.family.bitWidth
         guard (0...width).contains(prefixLength) else {
-            throw IPAMError(.invalidPrefixLength, "prefix length /\(prefixLength) is out of range for \(network.family) (0-\(width))")
+            throw IPAMError(
+                .invalidPrefixLength,
+                "prefix length /\(prefixLength) is out of range for \(network.family) (0-\(width))")
         }
-        self.network = IPAddress(family: network.family, value: network.value & ~Self.hostMask(network.family, prefixLength))
+        self.network = IPAddress(
+            family: network.family, value: network.value & ~Self.hostMask(network.family, prefixLength))
         self.prefixLength = prefixLength
     }
 
@@ -33,8 +36,11 @@ public struct CIDR: Hashable, Sendable, CustomStringConvertible {
         let address = try IPAddress(string[..<slash])
         let lengthText = string[string.index(after: slash)...]
         guard !lengthText.isEmpty, lengthText.count <= 3, lengthText.utf8.allSatisfy({ (48...57).contains($0) }),
-              let length = Int(lengthText), lengthText == "0" || !lengthText.hasPrefix("0") else {
-            throw IPAMError(.invalidPrefixLength, "\"\(string)\": prefix length \"\(lengthText)\" is not a decimal number 0-\(address.family.bitWidth)")
+            let length = Int(lengthText), lengthText == "0" || !lengthText.hasPrefix("0")
+        else {
+            throw IPAMError(
+                .invalidPrefixLength,
+                "\"\(string)\": prefix length \"\(lengthText)\" is not a decimal number 0-\(address.family.bitWidth)")
         }
         let cidr = try CIDR(network: address, prefixLength: length)
         return Parsed(cidr: cidr, droppedHostBits: cidr.network != address)

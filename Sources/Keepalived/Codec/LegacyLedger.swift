@@ -37,14 +37,18 @@ public struct LegacyLedger: Hashable, Sendable {
         do {
             records = try JSONDecoder().decode(Document.self, from: Data(json.utf8)).services ?? []
         } catch {
-            throw KeepalivedError("InvalidLegacyLedger", "annotation \(Self.annotation) is not the predecessor's JSON ({\"services\":[…]}): \(error)")
+            throw KeepalivedError(
+                "InvalidLegacyLedger",
+                "annotation \(Self.annotation) is not the predecessor's JSON ({\"services\":[…]}): \(error)")
         }
     }
 
     public func json() -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        let data = (try? encoder.encode(Document(services: records.sorted { ($0.ip, $0.uid) < ($1.ip, $1.uid) }))) ?? Data("{\"services\":[]}".utf8)
+        let data =
+            (try? encoder.encode(Document(services: records.sorted { ($0.ip, $0.uid) < ($1.ip, $1.uid) })))
+            ?? Data("{\"services\":[]}".utf8)
         return String(decoding: data, as: UTF8.self)
     }
 }

@@ -24,8 +24,12 @@ public enum VIPConfigMapFormat {
                 guard parts.count == 2 else {
                     throw KeepalivedError("InvalidEntry", "value must be namespace/name[:NAT|DR]")
                 }
-                let forward = try method.map { m throws(KeepalivedError) in try ForwardMethod(parsing: m, source: "forward method") }
-                entries.append(try VIPEntry(address: address, namespace: String(parts[0]), name: String(parts[1]), forwardMethod: forward))
+                let forward = try method.map { m throws(KeepalivedError) in
+                    try ForwardMethod(parsing: m, source: "forward method")
+                }
+                entries.append(
+                    try VIPEntry(
+                        address: address, namespace: String(parts[0]), name: String(parts[1]), forwardMethod: forward))
             } catch {
                 invalid.append("\(key.prefix(64)): \(error)")
             }

@@ -7,7 +7,9 @@ public struct VIPEntry: Hashable, Sendable {
     public let name: String
     public let forwardMethod: ForwardMethod?
 
-    public init(address: IPAddress, namespace: String, name: String, forwardMethod: ForwardMethod?) throws(KeepalivedError) {
+    public init(address: IPAddress, namespace: String, name: String, forwardMethod: ForwardMethod?)
+        throws(KeepalivedError)
+    {
         try KubernetesName.validateLabel(namespace, what: "namespace")
         try KubernetesName.validateLabel(name, what: "service name")
         self.address = address

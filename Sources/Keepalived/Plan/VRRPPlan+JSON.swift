@@ -19,7 +19,11 @@ extension VRRPPlan {
     public func json() -> String {
         let document = Document(
             version: 1, cluster: cluster, nodes: nodes,
-            instances: instances.map { .init(vrid: $0.vrid, family: $0.family.rawValue, preferred: $0.preferred, addresses: $0.addresses.map(\.description)) })
+            instances: instances.map {
+                .init(
+                    vrid: $0.vrid, family: $0.family.rawValue, preferred: $0.preferred,
+                    addresses: $0.addresses.map(\.description))
+            })
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return String(decoding: (try? encoder.encode(document)) ?? Data(), as: UTF8.self)
@@ -34,12 +38,16 @@ extension VRRPPlan {
             throw KeepalivedError("InvalidPlan", "ConfigMap key \(Self.dataKey) is not a VRRP plan: \(error)")
         }
         guard document.version == 1 else {
-            throw KeepalivedError("UnsupportedPlanVersion", "VRRP plan version \(document.version) is newer than this agent understands (1); upgrade the agent")
+            throw KeepalivedError(
+                "UnsupportedPlanVersion",
+                "VRRP plan version \(document.version) is newer than this agent understands (1); upgrade the agent")
         }
         var instances: [Instance] = []
         for instance in document.instances {
             guard let family = IPFamily(rawValue: instance.family) else {
-                throw KeepalivedError("InvalidPlan", "instance \(instance.vrid) has family \"\(instance.family.prefix(16))\"; allowed: IPv4, IPv6")
+                throw KeepalivedError(
+                    "InvalidPlan",
+                    "instance \(instance.vrid) has family \"\(instance.family.prefix(16))\"; allowed: IPv4, IPv6")
             }
             var addresses: [IPAddress] = []
             for text in instance.addresses {
@@ -49,7 +57,8 @@ extension VRRPPlan {
                     throw KeepalivedError("InvalidPlan", "instance \(instance.vrid): \(error)")
                 }
             }
-            instances.append(Instance(vrid: instance.vrid, family: family, preferred: instance.preferred, addresses: addresses))
+            instances.append(
+                Instance(vrid: instance.vrid, family: family, preferred: instance.preferred, addresses: addresses))
         }
         try self.init(cluster: document.cluster, nodes: document.nodes, instances: instances)
     }

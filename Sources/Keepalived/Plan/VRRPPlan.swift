@@ -39,10 +39,14 @@ public struct VRRPPlan: Hashable, Sendable {
                 throw KeepalivedError("DuplicateVRID", "VRID \(instance.vrid) is used twice for \(instance.family)")
             }
             guard nodes.isEmpty || (0..<nodes.count).contains(instance.preferred) else {
-                throw KeepalivedError("InvalidPreferredNode", "instance \(instance.vrid) prefers node #\(instance.preferred) of \(nodes.count)")
+                throw KeepalivedError(
+                    "InvalidPreferredNode",
+                    "instance \(instance.vrid) prefers node #\(instance.preferred) of \(nodes.count)")
             }
             guard !instance.addresses.isEmpty, instance.addresses.allSatisfy({ $0.family == instance.family }) else {
-                throw KeepalivedError("InvalidInstanceAddresses", "instance \(instance.vrid) (\(instance.family)) needs at least one address, all of its family")
+                throw KeepalivedError(
+                    "InvalidInstanceAddresses",
+                    "instance \(instance.vrid) (\(instance.family)) needs at least one address, all of its family")
             }
         }
         self.cluster = cluster

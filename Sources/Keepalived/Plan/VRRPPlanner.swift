@@ -11,14 +11,19 @@ public struct VRRPPlanner: Hashable, Sendable {
     public init(cluster: String, vrids: VRIDRange, groups: Int) throws(KeepalivedError) {
         try KubernetesName.validateLabel(cluster, what: "cluster name")
         guard groups >= 1, groups <= vrids.count else {
-            throw KeepalivedError("InvalidGroupCount", "--vrrp-groups is \(groups); it must be between 1 and the size of --vrid-range \(vrids) (\(vrids.count))")
+            throw KeepalivedError(
+                "InvalidGroupCount",
+                "--vrrp-groups is \(groups); it must be between 1 and the size of --vrid-range \(vrids) (\(vrids.count))"
+            )
         }
         self.cluster = cluster
         self.vrids = vrids
         self.groups = groups
     }
 
-    public func plan(addresses: some Sequence<IPAddress>, nodes: some Sequence<String>) throws(KeepalivedError) -> VRRPPlan {
+    public func plan(addresses: some Sequence<IPAddress>, nodes: some Sequence<String>) throws(KeepalivedError)
+        -> VRRPPlan
+    {
         let nodes = Array(Set(nodes)).sorted()
         var buckets: [Int: [IPAddress]] = [:]
         for address in addresses {

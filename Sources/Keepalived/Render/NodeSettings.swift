@@ -14,12 +14,17 @@ public struct NodeSettings: Hashable, Sendable {
     /// keepalived reports every state change here; the agent reads it.
     public let notifyFIFO: String?
 
-    public init(nodeName: String, interface: String, sourceAddresses: [IPAddress], unicastPeers: [IPAddress],
-                advertIntervalMilliseconds: Int = 200, notifyFIFO: String? = nil) throws(KeepalivedError) {
+    public init(
+        nodeName: String, interface: String, sourceAddresses: [IPAddress], unicastPeers: [IPAddress],
+        advertIntervalMilliseconds: Int = 200, notifyFIFO: String? = nil
+    ) throws(KeepalivedError) {
         try NodeName.validate(nodeName)
         try InterfaceName.validate(interface)
         guard (10...40_950).contains(advertIntervalMilliseconds), advertIntervalMilliseconds % 10 == 0 else {
-            throw KeepalivedError("InvalidAdvertInterval", "advert interval \(advertIntervalMilliseconds) ms must be a multiple of 10 ms between 10 ms and 40950 ms (VRRPv3)")
+            throw KeepalivedError(
+                "InvalidAdvertInterval",
+                "advert interval \(advertIntervalMilliseconds) ms must be a multiple of 10 ms between 10 ms and 40950 ms (VRRPv3)"
+            )
         }
         if let notifyFIFO { try Self.validatePath(notifyFIFO) }
         self.nodeName = nodeName
@@ -32,10 +37,12 @@ public struct NodeSettings: Hashable, Sendable {
 
     static func validatePath(_ path: String) throws(KeepalivedError) {
         let safe = path.utf8.allSatisfy {
-            ($0 >= 97 && $0 <= 122) || ($0 >= 65 && $0 <= 90) || ($0 >= 48 && $0 <= 57) || $0 == 45 || $0 == 95 || $0 == 46 || $0 == 47
+            ($0 >= 97 && $0 <= 122) || ($0 >= 65 && $0 <= 90) || ($0 >= 48 && $0 <= 57) || $0 == 45 || $0 == 95
+                || $0 == 46 || $0 == 47
         }
         guard path.hasPrefix("/"), safe, path.utf8.count < 256 else {
-            throw KeepalivedError("InvalidPath", "path \"\(path.prefix(64))\" must be absolute and use only A-Z a-z 0-9 - _ . /")
+            throw KeepalivedError(
+                "InvalidPath", "path \"\(path.prefix(64))\" must be absolute and use only A-Z a-z 0-9 - _ . /")
         }
     }
 }

@@ -9,7 +9,8 @@ public enum ForwardMethod: String, Hashable, Sendable, CaseIterable {
     /// Accepts `NAT` or `DR` in any case; `source` names where the value came from.
     public init(parsing text: String, source: String) throws(KeepalivedError) {
         guard let method = ForwardMethod(rawValue: text.uppercased()) else {
-            throw KeepalivedError("InvalidForwardMethod", "\(source) is \"\(text.prefix(64))\"; allowed values are NAT and DR")
+            throw KeepalivedError(
+                "InvalidForwardMethod", "\(source) is \"\(text.prefix(64))\"; allowed values are NAT and DR")
         }
         self = method
     }

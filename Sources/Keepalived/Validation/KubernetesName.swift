@@ -3,11 +3,15 @@
 public enum KubernetesName {
     public static func validateLabel(_ text: String, what: String) throws(KeepalivedError) {
         let bytes = Array(text.utf8)
-        let valid = !bytes.isEmpty && bytes.count <= 63
+        let valid =
+            !bytes.isEmpty && bytes.count <= 63
             && bytes.allSatisfy { ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) || $0 == 45 }
             && bytes.first != 45 && bytes.last != 45
         guard valid else {
-            throw KeepalivedError("InvalidName", "\(what) \"\(text.prefix(64))\" is not a DNS-1123 label (a-z, 0-9, '-', 1-63 characters, alphanumeric at both ends)")
+            throw KeepalivedError(
+                "InvalidName",
+                "\(what) \"\(text.prefix(64))\" is not a DNS-1123 label (a-z, 0-9, '-', 1-63 characters, alphanumeric at both ends)"
+            )
         }
     }
 }

@@ -9,7 +9,10 @@ public enum NodeName {
                 && b.allSatisfy { ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) || $0 == 45 }
         }
         guard !bytes.isEmpty, bytes.count <= 253, labelsOK else {
-            throw KeepalivedError("InvalidNodeName", "node name \"\(text.prefix(64))\" is not a DNS-1123 subdomain (a-z, 0-9, '-', '.', at most 253 characters)")
+            throw KeepalivedError(
+                "InvalidNodeName",
+                "node name \"\(text.prefix(64))\" is not a DNS-1123 subdomain (a-z, 0-9, '-', '.', at most 253 characters)"
+            )
         }
     }
 }

@@ -26,9 +26,13 @@ public struct ClientConfiguration: Sendable {
     /// Where the settings came from, for error messages.
     public var source: String
 
-    public init(server: String, certificateAuthorityPEM: [UInt8]? = nil, clientCertificatePEM: [UInt8]? = nil, clientKeyPEM: [UInt8]? = nil,
-                credentials: Credentials = .none, insecureSkipTLSVerify: Bool = false, namespace: String = "default",
-                qps: Double = 50, burst: Int = 100, requestTimeout: Duration = .seconds(30), source: String = "explicit configuration") {
+    public init(
+        server: String, certificateAuthorityPEM: [UInt8]? = nil, clientCertificatePEM: [UInt8]? = nil,
+        clientKeyPEM: [UInt8]? = nil,
+        credentials: Credentials = .none, insecureSkipTLSVerify: Bool = false, namespace: String = "default",
+        qps: Double = 50, burst: Int = 100, requestTimeout: Duration = .seconds(30),
+        source: String = "explicit configuration"
+    ) {
         self.server = server
         self.certificateAuthorityPEM = certificateAuthorityPEM
         self.clientCertificatePEM = clientCertificatePEM
@@ -48,24 +52,37 @@ extension ClientConfiguration {
 
     /// The in-cluster configuration of a Pod. Fails closed: no CA file means no client, never an
     /// unverified connection.
-    public static func inCluster(environment: [String: String] = ProcessInfo.processInfo.environment,
-                                 directory: String = serviceAccountDirectory) throws(KubeError) -> ClientConfiguration {
+    public static func inCluster(
+        environment: [String: String] = ProcessInfo.processInfo.environment,
+        directory: String = serviceAccountDirectory
+    ) throws(KubeError) -> ClientConfiguration {
         guard let host = environment["KUBERNETES_SERVICE_HOST"], !host.isEmpty,
-              let port = environment["KUBERNETES_SERVICE_PORT"], !port.isEmpty else {
-            throw KubeError(.configuration, "not running in a cluster: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are unset; pass --kubeconfig")
+            let port = environment["KUBERNETES_SERVICE_PORT"], !port.isEmpty
+        else {
+            throw KubeError(
+                .configuration,
+                "not running in a cluster: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are unset; pass --kubeconfig"
+            )
         }
         let caPath = directory + "/ca.crt"
         guard let ca = FileManager.default.contents(atPath: caPath), !ca.isEmpty else {
-            throw KubeError(.configuration, "in-cluster CA \(caPath) is missing or empty; mount the service-account token (automountServiceAccountToken) or pass --kubeconfig")
+            throw KubeError(
+                .configuration,
+                "in-cluster CA \(caPath) is missing or empty; mount the service-account token (automountServiceAccountToken) or pass --kubeconfig"
+            )
         }
         let tokenPath = directory + "/token"
         guard FileManager.default.isReadableFile(atPath: tokenPath) else {
-            throw KubeError(.configuration, "in-cluster token \(tokenPath) is not readable; mount the service-account token or pass --kubeconfig")
+            throw KubeError(
+                .configuration,
+                "in-cluster token \(tokenPath) is not readable; mount the service-account token or pass --kubeconfig")
         }
-        let namespace = (try? String(contentsOfFile: directory + "/namespace", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+        let namespace = (try? String(contentsOfFile: directory + "/namespace", encoding: .utf8))?.trimmingCharacters(
+            in: .whitespacesAndNewlines)
         let hostPart = host.contains(":") ? "[\(host)]" : host
-        return ClientConfiguration(server: "https://\(hostPart):\(port)", certificateAuthorityPEM: Array(ca),
-                                   credentials: .tokenFile(tokenPath), namespace: namespace ?? "default",
-                                   source: "in-cluster service account (\(directory))")
+        return ClientConfiguration(
+            server: "https://\(hostPart):\(port)", certificateAuthorityPEM: Array(ca),
+            credentials: .tokenFile(tokenPath), namespace: namespace ?? "default",
+            source: "in-cluster service account (\(directory))")
     }
 }

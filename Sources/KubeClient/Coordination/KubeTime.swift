@@ -14,11 +14,16 @@ public enum KubeTime {
             if digits.count < width { digits = String(repeating: "0", count: width - digits.count) + digits }
             text += digits
         }
-        append(Int(parts.tm_year) + 1900, width: 4); text += "-"
-        append(Int(parts.tm_mon) + 1, width: 2); text += "-"
-        append(Int(parts.tm_mday), width: 2); text += "T"
-        append(Int(parts.tm_hour), width: 2); text += ":"
-        append(Int(parts.tm_min), width: 2); text += ":"
+        append(Int(parts.tm_year) + 1900, width: 4)
+        text += "-"
+        append(Int(parts.tm_mon) + 1, width: 2)
+        text += "-"
+        append(Int(parts.tm_mday), width: 2)
+        text += "T"
+        append(Int(parts.tm_hour), width: 2)
+        text += ":"
+        append(Int(parts.tm_min), width: 2)
+        text += ":"
         append(Int(parts.tm_sec), width: 2)
         if micro {
             text += "."
@@ -40,7 +45,8 @@ public enum KubeTime {
             return value
         }
         guard let year = number(0..<4), let month = number(5..<7), let day = number(8..<10),
-              let hour = number(11..<13), let minute = number(14..<16), let second = number(17..<19) else { return nil }
+            let hour = number(11..<13), let minute = number(14..<16), let second = number(17..<19)
+        else { return nil }
         var index = 19
         var fraction = 0.0
         if index < scalars.count, scalars[index] == UInt8(ascii: ".") {
@@ -57,7 +63,9 @@ public enum KubeTime {
         if scalars[index] == UInt8(ascii: "Z") || scalars[index] == UInt8(ascii: "z") {
             offset = 0
         } else if scalars[index] == UInt8(ascii: "+") || scalars[index] == UInt8(ascii: "-") {
-            guard let h = number((index + 1)..<(index + 3)), let m = number((index + 4)..<(index + 6)) else { return nil }
+            guard let h = number((index + 1)..<(index + 3)), let m = number((index + 4)..<(index + 6)) else {
+                return nil
+            }
             offset = (h * 3600 + m * 60) * (scalars[index] == UInt8(ascii: "-") ? -1 : 1)
         } else {
             return nil

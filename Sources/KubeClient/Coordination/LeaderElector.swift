@@ -14,8 +14,10 @@ public actor LeaderElector {
         public var renewDeadline: Duration
         public var retryPeriod: Duration
 
-        public init(leaseName: String, namespace: String, identity: String, leaseDuration: Duration = .seconds(15),
-                    renewDeadline: Duration = .seconds(10), retryPeriod: Duration = .seconds(2)) {
+        public init(
+            leaseName: String, namespace: String, identity: String, leaseDuration: Duration = .seconds(15),
+            renewDeadline: Duration = .seconds(10), retryPeriod: Duration = .seconds(2)
+        ) {
             self.leaseName = leaseName
             self.namespace = namespace
             self.identity = identity
@@ -32,7 +34,9 @@ public actor LeaderElector {
     private var observedAt: ContinuousClock.Instant = .now
     public private(set) var isLeader = false
 
-    public init(client: KubernetesClient, configuration: Configuration, logger: Logger = Logger(label: "leader-election")) {
+    public init(
+        client: KubernetesClient, configuration: Configuration, logger: Logger = Logger(label: "leader-election")
+    ) {
         self.client = client
         self.configuration = configuration
         self.logger = logger
@@ -45,7 +49,12 @@ public actor LeaderElector {
             try await Task.sleep(for: configuration.retryPeriod)
         }
         isLeader = true
-        logger.info("became leader", metadata: ["lease": "\(configuration.namespace)/\(configuration.leaseName)", "identity": "\(configuration.identity)"])
+        logger.info(
+            "became leader",
+            metadata: [
+                "lease": "\(configuration.namespace)/\(configuration.leaseName)",
+                "identity": "\(configuration.identity)",
+            ])
         defer { isLeader = false }
         do {
             try await withThrowingTaskGroup(of: Void.self) { group in
@@ -72,12 +81,19 @@ public actor LeaderElector {
         while true {
             try await Task.sleep(for: configuration.retryPeriod)
             let remaining = configuration.renewDeadline - (ContinuousClock.now - lastRenew)
-            let renewed = remaining > .zero ? ((try? await withTimeout(remaining) { try await self.tryAcquireOrRenew() }) ?? false) : false
+            let renewed =
+                remaining > .zero
+                ? ((try? await withTimeout(remaining) { try await self.tryAcquireOrRenew() }) ?? false) : false
             if renewed {
                 lastRenew = .now
             } else if ContinuousClock.now - lastRenew > configuration.renewDeadline {
-                logger.error("lost leadership: could not renew within the renew deadline", metadata: ["lease": "\(configuration.leaseName)"])
-                throw KubeError(.conflict, "leadership of lease \(configuration.namespace)/\(configuration.leaseName) lost: not renewed within \(configuration.renewDeadline)")
+                logger.error(
+                    "lost leadership: could not renew within the renew deadline",
+                    metadata: ["lease": "\(configuration.leaseName)"])
+                throw KubeError(
+                    .conflict,
+                    "leadership of lease \(configuration.namespace)/\(configuration.leaseName) lost: not renewed within \(configuration.renewDeadline)"
+                )
             }
         }
     }
@@ -113,7 +129,8 @@ public actor LeaderElector {
         }
         if holder != configuration.identity {
             lease.spec.acquireTime = now
-            lease.spec.leaseTransitions = (lease.spec.leaseTransitions ?? 0) + (holder.isEmpty && lease.spec.leaseTransitions == nil ? 0 : 1)
+            lease.spec.leaseTransitions =
+                (lease.spec.leaseTransitions ?? 0) + (holder.isEmpty && lease.spec.leaseTransitions == nil ? 0 : 1)
         }
         lease.spec.holderIdentity = configuration.identity
         lease.spec.leaseDurationSeconds = durationSeconds
@@ -136,8 +153,11 @@ public actor LeaderElector {
 
     /// Gives the lease up so a standby takes over at once instead of after `leaseDuration`.
     public func release() async {
-        guard var lease = try? await client.get(Lease.self, namespace: configuration.namespace, name: configuration.leaseName),
-              lease.spec.holderIdentity == configuration.identity else { return }
+        guard
+            var lease = try? await client.get(
+                Lease.self, namespace: configuration.namespace, name: configuration.leaseName),
+            lease.spec.holderIdentity == configuration.identity
+        else { return }
         lease.spec.holderIdentity = ""
         lease.spec.leaseDurationSeconds = 1
         lease.spec.renewTime = KubeTime.format(Date(), micro: true)
@@ -145,7 +165,9 @@ public actor LeaderElector {
             _ = try await client.update(lease)
             logger.info("released leadership", metadata: ["lease": "\(configuration.leaseName)"])
         } catch {
-            logger.warning("could not release the lease; a standby takes over after the lease duration", metadata: ["error": "\(error)"])
+            logger.warning(
+                "could not release the lease; a standby takes over after the lease duration",
+                metadata: ["error": "\(error)"])
         }
     }
 }

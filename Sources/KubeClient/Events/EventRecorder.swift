@@ -46,12 +46,18 @@ public actor EventRecorder {
 
         init(_ reference: ObjectReference) {
             (apiVersion, kind, namespace, name, uid, resourceVersion) =
-                (reference.apiVersion, reference.kind, reference.namespace, reference.name, reference.uid, reference.resourceVersion)
+                (
+                    reference.apiVersion, reference.kind, reference.namespace, reference.name, reference.uid,
+                    reference.resourceVersion
+                )
         }
 
         var reference: ObjectReference {
             var reference = ObjectReference()
-            (reference.apiVersion, reference.kind, reference.namespace, reference.name, reference.uid, reference.resourceVersion) =
+            (
+                reference.apiVersion, reference.kind, reference.namespace, reference.name, reference.uid,
+                reference.resourceVersion
+            ) =
                 (apiVersion, kind, namespace, name, uid, resourceVersion)
             return reference
         }
@@ -72,26 +78,34 @@ public actor EventRecorder {
     /// that matter more, such as assigning addresses in a burst) the write waits, for at most
     /// `maximumDeferral`, and only while the queue is less than half full, so deferring does not
     /// itself push events out of the queue. Deferred events keep the time they were posted.
-    public init(client: KubernetesClient, component: String, host: String? = nil, minimumWriteInterval: Duration = .seconds(1),
-                yieldWhile: (@Sendable () async -> Bool)? = nil, maximumDeferral: Duration = .seconds(2), logger: Logger = Logger(label: "events")) {
+    public init(
+        client: KubernetesClient, component: String, host: String? = nil, minimumWriteInterval: Duration = .seconds(1),
+        yieldWhile: (@Sendable () async -> Bool)? = nil, maximumDeferral: Duration = .seconds(2),
+        logger: Logger = Logger(label: "events")
+    ) {
         self.client = client
         self.component = component
         self.host = host
         self.minimumWriteInterval = minimumWriteInterval
         self.logger = logger
         // Events are best effort: under a flood the oldest queued ones are dropped.
-        let (stream, continuation) = AsyncStream.makeStream(of: Pending.self, bufferingPolicy: .bufferingNewest(Self.maximumQueued))
+        let (stream, continuation) = AsyncStream.makeStream(
+            of: Pending.self, bufferingPolicy: .bufferingNewest(Self.maximumQueued))
         queue = continuation
         let room = self.room
         Task { [weak self] in
             for await pending in stream {
                 if let yieldWhile {
                     let deadline = ContinuousClock.now + maximumDeferral
-                    while ContinuousClock.now < deadline, room.free.load(ordering: .relaxed) > Self.maximumQueued / 2, await yieldWhile() {
+                    while ContinuousClock.now < deadline, room.free.load(ordering: .relaxed) > Self.maximumQueued / 2,
+                        await yieldWhile()
+                    {
                         try? await Task.sleep(for: .milliseconds(20))
                     }
                 }
-                await self?.record(pending.object.reference, type: pending.type, reason: pending.reason, message: pending.message, at: pending.postedAt)
+                await self?.record(
+                    pending.object.reference, type: pending.type, reason: pending.reason, message: pending.message,
+                    at: pending.postedAt)
             }
         }
     }
@@ -108,7 +122,9 @@ public actor EventRecorder {
         // Messages quote what users wrote: escaped and bounded before they are stored anywhere.
         let message = SafeText.escaped(message, limit: SafeText.eventMessageLimit)
         let reason = SafeText.escaped(reason, limit: 128)
-        switch queue.yield(Pending(postedAt: Date(), object: Target(object), type: type, reason: reason, message: message)) {
+        switch queue.yield(
+            Pending(postedAt: Date(), object: Target(object), type: type, reason: reason, message: message))
+        {
         case .enqueued(let remaining): room.free.store(remaining, ordering: .relaxed)
         case .dropped:
             room.free.store(0, ordering: .relaxed)
@@ -119,11 +135,14 @@ public actor EventRecorder {
     }
 
     /// Best effort, like every Kubernetes recorder: a failure is logged, never thrown at the reconciler.
-    public func record(_ object: ObjectReference, type: EventType, reason: String, message: String, at time: Date = Date()) async {
+    public func record(
+        _ object: ObjectReference, type: EventType, reason: String, message: String, at time: Date = Date()
+    ) async {
         let message = SafeText.escaped(message, limit: SafeText.eventMessageLimit)
         let reason = SafeText.escaped(reason, limit: 128)
         let namespace = object.namespace ?? "default"
-        let key = [object.uid ?? object.name ?? "", namespace, type.rawValue, reason, message].joined(separator: "\u{1}")
+        let key = [object.uid ?? object.name ?? "", namespace, type.rawValue, reason, message].joined(
+            separator: "\u{1}")
         let now = ContinuousClock.now
         let timestamp = KubeTime.format(time)
         if now - lastPrune > .seconds(60) || entries.count > Self.maximumEntries {
@@ -162,7 +181,8 @@ public actor EventRecorder {
 
         var event = Event()
         let nanos = UInt64(time.timeIntervalSince1970 * 1e9)
-        event.metadata = ObjectMeta(name: "\(object.name ?? "object").\(String(nanos, radix: 16))", namespace: namespace)
+        event.metadata = ObjectMeta(
+            name: "\(object.name ?? "object").\(String(nanos, radix: 16))", namespace: namespace)
         event.involvedObject = object
         event.type = type.rawValue
         event.reason = reason
@@ -176,9 +196,12 @@ public actor EventRecorder {
         event.reportingInstance = host ?? component
         do {
             let created = try await client.create(event, namespace: namespace)
-            entries[key] = Entry(name: created.metadata.name ?? "", namespace: namespace, count: 1, written: 1, lastWrite: now)
+            entries[key] = Entry(
+                name: created.metadata.name ?? "", namespace: namespace, count: 1, written: 1, lastWrite: now)
         } catch {
-            logger.warning("could not record event", metadata: ["reason": "\(reason)", "object": "\(namespace)/\(object.name ?? "")", "error": "\(error)"])
+            logger.warning(
+                "could not record event",
+                metadata: ["reason": "\(reason)", "object": "\(namespace)/\(object.name ?? "")", "error": "\(error)"])
         }
     }
 }

@@ -33,7 +33,9 @@ public struct ListOptions: Sendable {
     public var limit: Int?
     public var continueToken: String?
 
-    public init(labelSelector: String? = nil, fieldSelector: String? = nil, limit: Int? = nil, continueToken: String? = nil) {
+    public init(
+        labelSelector: String? = nil, fieldSelector: String? = nil, limit: Int? = nil, continueToken: String? = nil
+    ) {
         self.labelSelector = labelSelector
         self.fieldSelector = fieldSelector
         self.limit = limit
@@ -51,13 +53,17 @@ public struct ListOptions: Sendable {
 }
 
 extension KubernetesClient {
-    public func get<T: KubernetesObject>(_ type: T.Type, namespace: String? = nil, name: String) async throws(KubeError) -> T {
+    public func get<T: KubernetesObject>(_ type: T.Type, namespace: String? = nil, name: String) async throws(KubeError)
+        -> T
+    {
         let path = T.resource.path(namespace: namespace, name: name)
         return try decode(T.self, try await send(.GET, path), request: "GET \(path)")
     }
 
     /// One page of a list. `namespace` nil lists across all namespaces.
-    public func list<T: KubernetesObject>(_ type: T.Type, namespace: String? = nil, options: ListOptions = ListOptions()) async throws(KubeError) -> ObjectList<T> {
+    public func list<T: KubernetesObject>(
+        _ type: T.Type, namespace: String? = nil, options: ListOptions = ListOptions()
+    ) async throws(KubeError) -> ObjectList<T> {
         let path = T.resource.path(namespace: namespace)
         let bytes = try await send(.GET, path, query: options.query)
         return ObjectList(json: try Self.jsonObject(bytes, request: "GET \(path)"))
@@ -65,18 +71,24 @@ extension KubernetesClient {
 
     /// Every page of a list, `pageSize` items at a time. The result's resourceVersion is the
     /// first page's, which is where a watch must start.
-    public func listAll<T: KubernetesObject>(_ type: T.Type, namespace: String? = nil, options: ListOptions = ListOptions(), pageSize: Int = 500) async throws(KubeError) -> ObjectList<T> {
+    public func listAll<T: KubernetesObject>(
+        _ type: T.Type, namespace: String? = nil, options: ListOptions = ListOptions(), pageSize: Int = 500
+    ) async throws(KubeError) -> ObjectList<T> {
         var items: [T] = []
-        let version = try await listPages(T.self, namespace: namespace, options: options, pageSize: pageSize) { items += $0 }
+        let version = try await listPages(T.self, namespace: namespace, options: options, pageSize: pageSize) {
+            items += $0
+        }
         return ObjectList(items: items, resourceVersion: version, continueToken: nil)
     }
 
     /// Hands each page to `body` as it arrives and returns the first page's resourceVersion: a
     /// caller that keeps a reduced copy of each object never holds thousands of whole ones at once.
     /// Runs on the caller's actor, so `body` may keep what it reduces in that actor's state.
-    public func listPages<T: KubernetesObject>(_ type: T.Type, namespace: String? = nil, options: ListOptions = ListOptions(), pageSize: Int = 500,
-                                               isolation: isolated (any Actor)? = #isolation,
-                                               _ body: ([T]) -> Void) async throws(KubeError) -> String {
+    public func listPages<T: KubernetesObject>(
+        _ type: T.Type, namespace: String? = nil, options: ListOptions = ListOptions(), pageSize: Int = 500,
+        isolation: isolated (any Actor)? = #isolation,
+        _ body: ([T]) -> Void
+    ) async throws(KubeError) -> String {
         var options = options
         options.limit = pageSize
         options.continueToken = nil
@@ -97,7 +109,8 @@ extension KubernetesClient {
         object.stampTypeMeta()
         let ns = namespace ?? object.metadata.namespace
         let path = T.resource.path(namespace: ns)
-        return try decode(T.self, try await send(.POST, path, body: try Self.encode(.object(object.json))), request: "POST \(path)")
+        return try decode(
+            T.self, try await send(.POST, path, body: try Self.encode(.object(object.json))), request: "POST \(path)")
     }
 
     /// PUT with the object's resourceVersion: a stale one fails with `.conflict`.
@@ -113,12 +126,17 @@ extension KubernetesClient {
     private func put<T: KubernetesObject>(_ object: T, subresource: String?) async throws(KubeError) -> T {
         var object = object
         object.stampTypeMeta()
-        guard let name = object.metadata.name else { throw KubeError(.badRequest, "update of a \(T.resource.kind) without metadata.name") }
+        guard let name = object.metadata.name else {
+            throw KubeError(.badRequest, "update of a \(T.resource.kind) without metadata.name")
+        }
         let path = T.resource.path(namespace: object.metadata.namespace, name: name, subresource: subresource)
-        return try decode(T.self, try await send(.PUT, path, body: try Self.encode(.object(object.json))), request: "PUT \(path)")
+        return try decode(
+            T.self, try await send(.PUT, path, body: try Self.encode(.object(object.json))), request: "PUT \(path)")
     }
 
-    public func patch<T: KubernetesObject>(_ type: T.Type, namespace: String? = nil, name: String, _ patch: Patch, subresource: String? = nil) async throws(KubeError) -> T {
+    public func patch<T: KubernetesObject>(
+        _ type: T.Type, namespace: String? = nil, name: String, _ patch: Patch, subresource: String? = nil
+    ) async throws(KubeError) -> T {
         let path = T.resource.path(namespace: namespace, name: name, subresource: subresource)
         let bytes = try await send(.PATCH, path, body: try Self.encode(patch.body), contentType: patch.contentType)
         return try decode(T.self, bytes, request: "PATCH \(path)")
@@ -126,7 +144,9 @@ extension KubernetesClient {
 
     /// Deletes; with `uid`/`resourceVersion` preconditions the delete fails with `.conflict`
     /// when the object was replaced or changed meanwhile.
-    public func delete<T: KubernetesObject>(_ type: T.Type, namespace: String? = nil, name: String, uid: String? = nil, resourceVersion: String? = nil) async throws(KubeError) {
+    public func delete<T: KubernetesObject>(
+        _ type: T.Type, namespace: String? = nil, name: String, uid: String? = nil, resourceVersion: String? = nil
+    ) async throws(KubeError) {
         let path = T.resource.path(namespace: namespace, name: name)
         var preconditions: JSONObject = [:]
         if let uid { preconditions["uid"] = .string(uid) }

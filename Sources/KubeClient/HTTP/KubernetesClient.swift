@@ -33,7 +33,8 @@ public final class KubernetesClient: Sendable {
             httpConfiguration.tlsConfiguration = try Self.tlsConfiguration(configuration)
         }
         httpConfiguration.timeout = .init(connect: .seconds(10))
-        httpConfiguration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 16)
+        httpConfiguration.connectionPool = .init(
+            idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 16)
         httpConfiguration.decompression = .disabled
         http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: httpConfiguration)
         var watchConfiguration = httpConfiguration
@@ -46,7 +47,10 @@ public final class KubernetesClient: Sendable {
         do {
             if let ca = configuration.certificateAuthorityPEM {
                 let certificates = try NIOSSLCertificate.fromPEMBytes(ca)
-                guard !certificates.isEmpty else { throw KubeError(.configuration, "\(configuration.source): the certificate authority holds no PEM certificate") }
+                guard !certificates.isEmpty else {
+                    throw KubeError(
+                        .configuration, "\(configuration.source): the certificate authority holds no PEM certificate")
+                }
                 tls.trustRoots = .certificates(certificates)
             }
             if let cert = configuration.clientCertificatePEM, let key = configuration.clientKeyPEM {
@@ -68,7 +72,13 @@ public final class KubernetesClient: Sendable {
 
     /// Closes connections. Call once, before the process exits.
     public func shutdown() async throws {
-        guard isShutDown.withLockedValue({ let was = $0; $0 = true; return !was }) else { return }
+        guard
+            isShutDown.withLockedValue({
+                let was = $0
+                $0 = true
+                return !was
+            })
+        else { return }
         try await watchHTTP.shutdown()
         try await http.shutdown()
     }
@@ -77,7 +87,8 @@ public final class KubernetesClient: Sendable {
     /// connections: the task keeps the HTTP client alive until it has shut down.
     deinit {
         guard !isShutDown.withLockedValue({ $0 }) else { return }
-        let http = self.http, watchHTTP = self.watchHTTP
+        let http = self.http
+        let watchHTTP = self.watchHTTP
         Task {
             try? await watchHTTP.shutdown()
             try? await http.shutdown()
@@ -91,7 +102,9 @@ public final class KubernetesClient: Sendable {
         let body: ByteBuffer
     }
 
-    func makeRequest(method: HTTPMethod, path: String, query: [(String, String)], body: Data?, contentType: String?) async throws(KubeError) -> HTTPClientRequest {
+    func makeRequest(method: HTTPMethod, path: String, query: [(String, String)], body: Data?, contentType: String?)
+        async throws(KubeError) -> HTTPClientRequest
+    {
         var url = baseURL + path
         if !query.isEmpty {
             url += "?" + query.map { "\($0.0)=\(Self.queryEscape($0.1))" }.joined(separator: "&")
@@ -116,12 +129,18 @@ public final class KubernetesClient: Sendable {
     }
 
     /// Sends one request and returns the body of a 2xx response; other statuses become `KubeError`.
-    func send(_ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: Data? = nil, contentType: String? = nil) async throws(KubeError) -> ByteBuffer {
+    func send(
+        _ method: HTTPMethod, _ path: String, query: [(String, String)] = [], body: Data? = nil,
+        contentType: String? = nil
+    ) async throws(KubeError) -> ByteBuffer {
         let description = "\(method.rawValue) \(path)"
         var retriedAuth = false
         while true {
-            do { try await limiter.acquire() } catch { throw KubeError(.timeout, "\(description): cancelled while rate-limited") }
-            let request = try await makeRequest(method: method, path: path, query: query, body: body, contentType: contentType)
+            do { try await limiter.acquire() } catch {
+                throw KubeError(.timeout, "\(description): cancelled while rate-limited")
+            }
+            let request = try await makeRequest(
+                method: method, path: path, query: query, body: body, contentType: contentType)
             let response: HTTPClientResponse
             let bytes: ByteBuffer
             do {
@@ -146,8 +165,10 @@ public final class KubernetesClient: Sendable {
     /// `keepalived_lb_api_requests_total{method,resource,code}`, like client-go's
     /// rest_client_requests_total but per resource: which writes a controller spends.
     static func countRequest(_ method: HTTPMethod, _ path: String, status: Int) {
-        Counter(label: "keepalived_lb_api_requests_total",
-                dimensions: [("method", method.rawValue), ("resource", resourceLabel(path)), ("code", String(status))]).increment()
+        Counter(
+            label: "keepalived_lb_api_requests_total",
+            dimensions: [("method", method.rawValue), ("resource", resourceLabel(path)), ("code", String(status))]
+        ).increment()
     }
 
     /// `/api/v1/namespaces/ns/services/name/status` → `services/status`; names never become labels.
@@ -161,17 +182,26 @@ public final class KubernetesClient: Sendable {
 
     static func apiError(status: Int, body: ByteBuffer, request: String) -> KubeError {
         let apiStatus = (try? JSONValue.parse(body.readableBytesView))?.objectValue.map(APIStatus.init(json:))
-        return KubeError.from(httpStatus: status, status: apiStatus?.json["kind"]?.stringValue == "Status" ? apiStatus : nil, request: request)
+        return KubeError.from(
+            httpStatus: status, status: apiStatus?.json["kind"]?.stringValue == "Status" ? apiStatus : nil,
+            request: request)
     }
 
     static func transportError(_ error: any Error, request: String, configuration: ClientConfiguration) -> KubeError {
         if let error = error as? KubeError { return error }
-        if let error = error as? HTTPClientError, error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout {
+        if let error = error as? HTTPClientError,
+            error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout
+        {
             return KubeError(.timeout, "\(request) to \(configuration.server): \(error)")
         }
         if error is CancellationError { return KubeError(.timeout, "\(request): cancelled") }
-        if error is NIOSSLError || String(describing: error).contains("handshakeFailed") || String(describing: error).contains("SSL") {
-            return KubeError(.transport, "\(request) to \(configuration.server): TLS failed: \(error); check the certificate authority in \(configuration.source)")
+        if error is NIOSSLError || String(describing: error).contains("handshakeFailed")
+            || String(describing: error).contains("SSL")
+        {
+            return KubeError(
+                .transport,
+                "\(request) to \(configuration.server): TLS failed: \(error); check the certificate authority in \(configuration.source)"
+            )
         }
         return KubeError(.transport, "\(request) to \(configuration.server): \(error)")
     }
@@ -186,11 +216,15 @@ public final class KubernetesClient: Sendable {
         do { value = try JSONValue.parse(bytes.readableBytesView) } catch {
             throw KubeError(.decoding, "\(request): invalid JSON in response: \(error)")
         }
-        guard let object = value.objectValue else { throw KubeError(.decoding, "\(request): response is not a JSON object") }
+        guard let object = value.objectValue else {
+            throw KubeError(.decoding, "\(request): response is not a JSON object")
+        }
         return object
     }
 
     static func encode(_ value: JSONValue) throws(KubeError) -> Data {
-        do { return try value.serialized() } catch { throw KubeError(.unexpected, "cannot encode request body: \(error)") }
+        do { return try value.serialized() } catch {
+            throw KubeError(.unexpected, "cannot encode request body: \(error)")
+        }
     }
 }

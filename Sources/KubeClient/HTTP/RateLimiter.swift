@@ -18,7 +18,8 @@ actor RateLimiter {
         let now = ContinuousClock.now
         let elapsed = now - last
         last = now
-        tokens = min(burst, tokens + (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18) * qps)
+        tokens = min(
+            burst, tokens + (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18) * qps)
         tokens -= 1
         if tokens < 0 {
             // Reserve the token now and sleep off the debt; later callers queue behind it.

@@ -1,5 +1,6 @@
 public struct ConfigMap: KubernetesObject {
-    public static let resource = ResourceDescriptor(group: "", version: "v1", kind: "ConfigMap", plural: "configmaps", namespaced: true)
+    public static let resource = ResourceDescriptor(
+        group: "", version: "v1", kind: "ConfigMap", plural: "configmaps", namespaced: true)
     public var json: JSONObject
     public init(json: JSONObject) { self.json = json }
 
@@ -9,5 +10,8 @@ public struct ConfigMap: KubernetesObject {
         self.data = data
     }
 
-    public var data: [String: String] { get { self[stringMap: "data"] ?? [:] } set { self[stringMap: "data"] = newValue } }
+    public var data: [String: String] {
+        get { self[stringMap: "data"] ?? [:] }
+        set { self[stringMap: "data"] = newValue }
+    }
 }

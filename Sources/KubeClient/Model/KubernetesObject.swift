@@ -35,10 +35,12 @@ extension String {
         for byte in utf8 {
             switch byte {
             case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-                 UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"),
+                UInt8(ascii: "~"):
                 result.append(Character(Unicode.Scalar(byte)))
             default:
-                result += "%" + String(byte >> 4, radix: 16, uppercase: true) + String(byte & 0xf, radix: 16, uppercase: true)
+                result +=
+                    "%" + String(byte >> 4, radix: 16, uppercase: true) + String(byte & 0xf, radix: 16, uppercase: true)
             }
         }
         return result
@@ -92,29 +94,80 @@ public struct ObjectMeta: JSONBacked {
         self.namespace = namespace
     }
 
-    public var name: String? { get { self[string: "name"] } set { self[string: "name"] = newValue } }
-    public var generateName: String? { get { self[string: "generateName"] } set { self[string: "generateName"] = newValue } }
-    public var namespace: String? { get { self[string: "namespace"] } set { self[string: "namespace"] = newValue } }
-    public var uid: String? { get { self[string: "uid"] } set { self[string: "uid"] = newValue } }
-    public var resourceVersion: String? { get { self[string: "resourceVersion"] } set { self[string: "resourceVersion"] = newValue } }
-    public var generation: Int? { get { self[int: "generation"] } set { self[int: "generation"] = newValue } }
-    public var creationTimestamp: String? { get { self[string: "creationTimestamp"] } set { self[string: "creationTimestamp"] = newValue } }
-    public var deletionTimestamp: String? { get { self[string: "deletionTimestamp"] } set { self[string: "deletionTimestamp"] = newValue } }
-    public var labels: [String: String] { get { self[stringMap: "labels"] ?? [:] } set { self[stringMap: "labels"] = newValue.isEmpty ? nil : newValue } }
-    public var annotations: [String: String] { get { self[stringMap: "annotations"] ?? [:] } set { self[stringMap: "annotations"] = newValue.isEmpty ? nil : newValue } }
-    public var finalizers: [String] { get { self[strings: "finalizers"] ?? [] } set { self[strings: "finalizers"] = newValue.isEmpty ? nil : newValue } }
+    public var name: String? {
+        get { self[string: "name"] }
+        set { self[string: "name"] = newValue }
+    }
+    public var generateName: String? {
+        get { self[string: "generateName"] }
+        set { self[string: "generateName"] = newValue }
+    }
+    public var namespace: String? {
+        get { self[string: "namespace"] }
+        set { self[string: "namespace"] = newValue }
+    }
+    public var uid: String? {
+        get { self[string: "uid"] }
+        set { self[string: "uid"] = newValue }
+    }
+    public var resourceVersion: String? {
+        get { self[string: "resourceVersion"] }
+        set { self[string: "resourceVersion"] = newValue }
+    }
+    public var generation: Int? {
+        get { self[int: "generation"] }
+        set { self[int: "generation"] = newValue }
+    }
+    public var creationTimestamp: String? {
+        get { self[string: "creationTimestamp"] }
+        set { self[string: "creationTimestamp"] = newValue }
+    }
+    public var deletionTimestamp: String? {
+        get { self[string: "deletionTimestamp"] }
+        set { self[string: "deletionTimestamp"] = newValue }
+    }
+    public var labels: [String: String] {
+        get { self[stringMap: "labels"] ?? [:] }
+        set { self[stringMap: "labels"] = newValue.isEmpty ? nil : newValue }
+    }
+    public var annotations: [String: String] {
+        get { self[stringMap: "annotations"] ?? [:] }
+        set { self[stringMap: "annotations"] = newValue.isEmpty ? nil : newValue }
+    }
+    public var finalizers: [String] {
+        get { self[strings: "finalizers"] ?? [] }
+        set { self[strings: "finalizers"] = newValue.isEmpty ? nil : newValue }
+    }
 }
 
 public struct ObjectReference: JSONBacked {
     public var json: JSONObject
     public init(json: JSONObject) { self.json = json }
 
-    public var apiVersion: String? { get { self[string: "apiVersion"] } set { self[string: "apiVersion"] = newValue } }
-    public var kind: String? { get { self[string: "kind"] } set { self[string: "kind"] = newValue } }
-    public var namespace: String? { get { self[string: "namespace"] } set { self[string: "namespace"] = newValue } }
-    public var name: String? { get { self[string: "name"] } set { self[string: "name"] = newValue } }
-    public var uid: String? { get { self[string: "uid"] } set { self[string: "uid"] = newValue } }
-    public var resourceVersion: String? { get { self[string: "resourceVersion"] } set { self[string: "resourceVersion"] = newValue } }
+    public var apiVersion: String? {
+        get { self[string: "apiVersion"] }
+        set { self[string: "apiVersion"] = newValue }
+    }
+    public var kind: String? {
+        get { self[string: "kind"] }
+        set { self[string: "kind"] = newValue }
+    }
+    public var namespace: String? {
+        get { self[string: "namespace"] }
+        set { self[string: "namespace"] = newValue }
+    }
+    public var name: String? {
+        get { self[string: "name"] }
+        set { self[string: "name"] = newValue }
+    }
+    public var uid: String? {
+        get { self[string: "uid"] }
+        set { self[string: "uid"] = newValue }
+    }
+    public var resourceVersion: String? {
+        get { self[string: "resourceVersion"] }
+        set { self[string: "resourceVersion"] = newValue }
+    }
 }
 
 /// A condition as used in Service and other statuses (metav1.Condition).
@@ -122,7 +175,10 @@ public struct Condition: JSONBacked {
     public var json: JSONObject
     public init(json: JSONObject) { self.json = json }
 
-    public init(type: String, status: String, reason: String, message: String, lastTransitionTime: String, observedGeneration: Int? = nil) {
+    public init(
+        type: String, status: String, reason: String, message: String, lastTransitionTime: String,
+        observedGeneration: Int? = nil
+    ) {
         json = [:]
         self.type = type
         self.status = status
@@ -132,11 +188,26 @@ public struct Condition: JSONBacked {
         self[int: "observedGeneration"] = observedGeneration
     }
 
-    public var type: String? { get { self[string: "type"] } set { self[string: "type"] = newValue } }
-    public var status: String? { get { self[string: "status"] } set { self[string: "status"] = newValue } }
-    public var reason: String? { get { self[string: "reason"] } set { self[string: "reason"] = newValue } }
-    public var message: String? { get { self[string: "message"] } set { self[string: "message"] = newValue } }
-    public var lastTransitionTime: String? { get { self[string: "lastTransitionTime"] } set { self[string: "lastTransitionTime"] = newValue } }
+    public var type: String? {
+        get { self[string: "type"] }
+        set { self[string: "type"] = newValue }
+    }
+    public var status: String? {
+        get { self[string: "status"] }
+        set { self[string: "status"] = newValue }
+    }
+    public var reason: String? {
+        get { self[string: "reason"] }
+        set { self[string: "reason"] = newValue }
+    }
+    public var message: String? {
+        get { self[string: "message"] }
+        set { self[string: "message"] = newValue }
+    }
+    public var lastTransitionTime: String? {
+        get { self[string: "lastTransitionTime"] }
+        set { self[string: "lastTransitionTime"] = newValue }
+    }
 }
 
 extension KubernetesObject {
@@ -176,7 +247,10 @@ extension KubernetesObject {
     }
 
     private static var identityAndLifecycle: Set<String> {
-        ["name", "namespace", "uid", "resourceVersion", "generation", "creationTimestamp", "deletionTimestamp", "finalizers"]
+        [
+            "name", "namespace", "uid", "resourceVersion", "generation", "creationTimestamp", "deletionTimestamp",
+            "finalizers",
+        ]
     }
 
     /// Name, namespace and resourceVersion only: for watching an object whose content is not

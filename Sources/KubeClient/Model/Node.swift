@@ -1,19 +1,35 @@
 public struct Node: KubernetesObject {
-    public static let resource = ResourceDescriptor(group: "", version: "v1", kind: "Node", plural: "nodes", namespaced: false)
+    public static let resource = ResourceDescriptor(
+        group: "", version: "v1", kind: "Node", plural: "nodes", namespaced: false)
     public var json: JSONObject
     public init(json: JSONObject) { self.json = json }
 
-    public var spec: NodeSpec { get { self[object: "spec"] } set { self[object: "spec"] = newValue } }
-    public var status: NodeStatus { get { self[object: "status"] } set { self[object: "status"] = newValue } }
+    public var spec: NodeSpec {
+        get { self[object: "spec"] }
+        set { self[object: "spec"] = newValue }
+    }
+    public var status: NodeStatus {
+        get { self[object: "status"] }
+        set { self[object: "status"] = newValue }
+    }
 }
 
 public struct NodeSpec: JSONBacked {
     public var json: JSONObject
     public init(json: JSONObject) { self.json = json }
 
-    public var providerID: String? { get { self[string: "providerID"] } set { self[string: "providerID"] = newValue } }
-    public var unschedulable: Bool? { get { self[bool: "unschedulable"] } set { self[bool: "unschedulable"] = newValue } }
-    public var taints: [Taint] { get { self[objects: "taints"] } set { self[objects: "taints"] = newValue } }
+    public var providerID: String? {
+        get { self[string: "providerID"] }
+        set { self[string: "providerID"] = newValue }
+    }
+    public var unschedulable: Bool? {
+        get { self[bool: "unschedulable"] }
+        set { self[bool: "unschedulable"] = newValue }
+    }
+    public var taints: [Taint] {
+        get { self[objects: "taints"] }
+        set { self[objects: "taints"] = newValue }
+    }
 }
 
 public struct Taint: JSONBacked {
@@ -27,16 +43,28 @@ public struct Taint: JSONBacked {
         self.effect = effect
     }
 
-    public var key: String? { get { self[string: "key"] } set { self[string: "key"] = newValue } }
-    public var value: String? { get { self[string: "value"] } set { self[string: "value"] = newValue } }
-    public var effect: String? { get { self[string: "effect"] } set { self[string: "effect"] = newValue } }
+    public var key: String? {
+        get { self[string: "key"] }
+        set { self[string: "key"] = newValue }
+    }
+    public var value: String? {
+        get { self[string: "value"] }
+        set { self[string: "value"] = newValue }
+    }
+    public var effect: String? {
+        get { self[string: "effect"] }
+        set { self[string: "effect"] = newValue }
+    }
 }
 
 public struct NodeStatus: JSONBacked {
     public var json: JSONObject
     public init(json: JSONObject) { self.json = json }
 
-    public var addresses: [NodeAddress] { get { self[objects: "addresses"] } set { self[objects: "addresses"] = newValue } }
+    public var addresses: [NodeAddress] {
+        get { self[objects: "addresses"] }
+        set { self[objects: "addresses"] = newValue }
+    }
 }
 
 public struct NodeAddress: JSONBacked {
@@ -50,6 +78,12 @@ public struct NodeAddress: JSONBacked {
     }
 
     /// `InternalIP`, `ExternalIP`, `Hostname`, …
-    public var type: String? { get { self[string: "type"] } set { self[string: "type"] = newValue } }
-    public var address: String? { get { self[string: "address"] } set { self[string: "address"] = newValue } }
+    public var type: String? {
+        get { self[string: "type"] }
+        set { self[string: "type"] = newValue }
+    }
+    public var address: String? {
+        get { self[string: "address"] }
+        set { self[string: "address"] = newValue }
+    }
 }

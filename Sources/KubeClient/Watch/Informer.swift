@@ -42,10 +42,12 @@ public actor Informer<T: KubernetesObject> {
     /// How many times the informer had to list from scratch (for metrics and tests).
     public private(set) var relists = 0
 
-    public init(client: KubernetesClient, namespace: String? = nil, labelSelector: String? = nil, fieldSelector: String? = nil,
-                logger: Logger = Logger(label: "informer"), initialBackoff: Duration = .milliseconds(200),
-                maximumBackoff: Duration = .seconds(10), watchTimeoutSeconds: Int = 60, storage: InformerStorage = .objects,
-                transform: @escaping @Sendable (T) -> T = { $0.withoutBookkeeping() }) {
+    public init(
+        client: KubernetesClient, namespace: String? = nil, labelSelector: String? = nil, fieldSelector: String? = nil,
+        logger: Logger = Logger(label: "informer"), initialBackoff: Duration = .milliseconds(200),
+        maximumBackoff: Duration = .seconds(10), watchTimeoutSeconds: Int = 60, storage: InformerStorage = .objects,
+        transform: @escaping @Sendable (T) -> T = { $0.withoutBookkeeping() }
+    ) {
         self.transform = transform
         self.storage = storage
         self.client = client
@@ -97,22 +99,31 @@ public actor Informer<T: KubernetesObject> {
                     try await relist(handler)
                     needsList = false
                 }
-                let options = WatchOptions(resourceVersion: resourceVersion, labelSelector: labelSelector, fieldSelector: fieldSelector,
-                                           allowBookmarks: true, timeoutSeconds: watchTimeoutSeconds)
+                let options = WatchOptions(
+                    resourceVersion: resourceVersion, labelSelector: labelSelector, fieldSelector: fieldSelector,
+                    allowBookmarks: true, timeoutSeconds: watchTimeoutSeconds)
                 var received = 0
-                logger.debug("watch starts", metadata: ["resource": "\(T.resource.plural)", "resourceVersion": "\(resourceVersion ?? "")"])
+                logger.debug(
+                    "watch starts",
+                    metadata: ["resource": "\(T.resource.plural)", "resourceVersion": "\(resourceVersion ?? "")"])
                 for try await event in client.watch(T.self, namespace: namespace, options: options) {
                     await apply(event, handler)
                     received += 1
                     backoff = initialBackoff
                 }
-                logger.debug("watch ended by the server; resuming", metadata: ["resource": "\(T.resource.plural)", "events": "\(received)"])
+                logger.debug(
+                    "watch ended by the server; resuming",
+                    metadata: ["resource": "\(T.resource.plural)", "events": "\(received)"])
             } catch let error as KubeError where error.code == .gone {
-                logger.info("watch resourceVersion expired; relisting", metadata: ["resource": "\(T.resource.plural)", "error": "\(error.message)"])
+                logger.info(
+                    "watch resourceVersion expired; relisting",
+                    metadata: ["resource": "\(T.resource.plural)", "error": "\(error.message)"])
                 needsList = true
             } catch {
                 if Task.isCancelled { return }
-                logger.warning("watch failed; retrying", metadata: ["resource": "\(T.resource.plural)", "error": "\(error)", "backoff": "\(backoff)"])
+                logger.warning(
+                    "watch failed; retrying",
+                    metadata: ["resource": "\(T.resource.plural)", "error": "\(error)", "backoff": "\(backoff)"])
                 let jitter = Double.random(in: 0.8...1.2)
                 try? await Task.sleep(for: backoff * jitter)
                 backoff = min(backoff * 2, maximumBackoff)
@@ -125,7 +136,10 @@ public actor Informer<T: KubernetesObject> {
         // reduced by `transform` (a list of 10,000 Services held whole was 50 MB at its peak).
         var fresh: [String: Stored] = [:]
         let transform = self.transform
-        let version = try await client.listPages(T.self, namespace: namespace, options: ListOptions(labelSelector: labelSelector, fieldSelector: fieldSelector)) { page in
+        let version = try await client.listPages(
+            T.self, namespace: namespace,
+            options: ListOptions(labelSelector: labelSelector, fieldSelector: fieldSelector)
+        ) { page in
             for item in page { fresh[item.key] = store(transform(item)) }
         }
         relists += 1
@@ -134,7 +148,9 @@ public actor Informer<T: KubernetesObject> {
         resourceVersion = version
         for (key, item) in fresh.sorted(by: { $0.key < $1.key }) {
             if let old = previous[key] {
-                if old.resourceVersion != item.resourceVersion { await handler(.updated(old: load(old), new: load(item))) }
+                if old.resourceVersion != item.resourceVersion {
+                    await handler(.updated(old: load(old), new: load(item)))
+                }
             } else {
                 await handler(.added(load(item)))
             }

@@ -39,9 +39,14 @@ final class WatchBody: HTTPClientResponseDelegate, Sendable {
     }
 
     func didReceiveBodyPart(task: HTTPClient.Task<Void>, _ buffer: ByteBuffer) -> EventLoopFuture<Void> {
-        let behind = outstanding.withLockedValue { $0 += buffer.readableBytes; return $0 }
+        let behind = outstanding.withLockedValue {
+            $0 += buffer.readableBytes
+            return $0
+        }
         guard behind <= Self.limit else {
-            continuation.finish(throwing: KubeError(.transport, "the watch consumer fell \(behind >> 20) MiB behind the server; the watch restarts"))
+            continuation.finish(
+                throwing: KubeError(
+                    .transport, "the watch consumer fell \(behind >> 20) MiB behind the server; the watch restarts"))
             task.cancel()
             return task.eventLoop.makeSucceededVoidFuture()
         }

@@ -23,15 +23,21 @@ public enum WatchEvent<T: KubernetesObject>: Sendable {
     /// Decodes one watch line; an `ERROR` event (410 Gone among them) becomes a thrown `KubeError`.
     static func decode(_ line: ArraySlice<UInt8>, request: String) throws(KubeError) -> WatchEvent<T> {
         let value: JSONValue
-        do { value = try JSONValue.parse(line) } catch { throw KubeError(.decoding, "\(request): invalid watch line: \(error)") }
-        guard let event = value.objectValue, let type = event["type"]?.stringValue, let object = event["object"]?.objectValue else {
+        do { value = try JSONValue.parse(line) } catch {
+            throw KubeError(.decoding, "\(request): invalid watch line: \(error)")
+        }
+        guard let event = value.objectValue, let type = event["type"]?.stringValue,
+            let object = event["object"]?.objectValue
+        else {
             throw KubeError(.decoding, "\(request): watch line without type and object")
         }
         switch type {
         case "ADDED": return .added(T(json: object))
         case "MODIFIED": return .modified(T(json: object))
         case "DELETED": return .deleted(T(json: object))
-        case "BOOKMARK": return .bookmark(resourceVersion: ObjectMeta(json: object["metadata"]?.objectValue ?? [:]).resourceVersion ?? "")
+        case "BOOKMARK":
+            return .bookmark(
+                resourceVersion: ObjectMeta(json: object["metadata"]?.objectValue ?? [:]).resourceVersion ?? "")
         case "ERROR":
             let status = APIStatus(json: object)
             throw KubeError.from(httpStatus: status.code ?? 500, status: status, request: request)

@@ -10,7 +10,10 @@ public struct WatchOptions: Sendable {
     /// The server ends the watch after this long; callers resume from the last resourceVersion.
     public var timeoutSeconds: Int
 
-    public init(resourceVersion: String? = nil, labelSelector: String? = nil, fieldSelector: String? = nil, allowBookmarks: Bool = true, timeoutSeconds: Int = 300) {
+    public init(
+        resourceVersion: String? = nil, labelSelector: String? = nil, fieldSelector: String? = nil,
+        allowBookmarks: Bool = true, timeoutSeconds: Int = 300
+    ) {
         self.resourceVersion = resourceVersion
         self.labelSelector = labelSelector
         self.fieldSelector = fieldSelector
@@ -62,7 +65,8 @@ public struct WatchStream<T: KubernetesObject>: AsyncSequence, Sendable {
                     chunk = try await body?.next()
                 } catch {
                     finished = true
-                    throw KubernetesClient.transportError(error, request: request, configuration: stream.client.configuration)
+                    throw KubernetesClient.transportError(
+                        error, request: request, configuration: stream.client.configuration)
                 }
                 guard let chunk else {
                     finished = true
@@ -88,8 +92,9 @@ public struct WatchStream<T: KubernetesObject>: AsyncSequence, Sendable {
             let legacy = try HTTPClient.Request(url: request.url, method: request.method, headers: request.headers)
             let eventLoop = client.watchHTTP.eventLoopGroup.next()
             let body = WatchBody(eventLoop: eventLoop)
-            let task = client.watchHTTP.execute(request: legacy, delegate: body, eventLoop: .delegate(on: eventLoop),
-                                           deadline: .now() + .seconds(Int64(options.timeoutSeconds) + 30))
+            let task = client.watchHTTP.execute(
+                request: legacy, delegate: body, eventLoop: .delegate(on: eventLoop),
+                deadline: .now() + .seconds(Int64(options.timeoutSeconds) + 30))
             connection = WatchConnection(task: task, body: body)
             head = try await withTaskCancellationHandler {
                 try await body.head.futureResult.get()
@@ -103,7 +108,9 @@ public struct WatchStream<T: KubernetesObject>: AsyncSequence, Sendable {
         guard (200..<300).contains(status) else {
             var bytes = ByteBuffer()
             do {
-                for try await var chunk in connection.body.chunks where bytes.readableBytes < 1 << 20 { bytes.writeBuffer(&chunk) }
+                for try await var chunk in connection.body.chunks where bytes.readableBytes < 1 << 20 {
+                    bytes.writeBuffer(&chunk)
+                }
             } catch {}
             throw KubernetesClient.apiError(status: status, body: bytes, request: "WATCH \(path)")
         }
@@ -129,7 +136,9 @@ final class WatchConnection: Sendable {
 
 extension KubernetesClient {
     /// Starts a watch. Iterate the result; resume from the last event's resourceVersion when it ends.
-    public func watch<T: KubernetesObject>(_ type: T.Type, namespace: String? = nil, options: WatchOptions = WatchOptions()) -> WatchStream<T> {
+    public func watch<T: KubernetesObject>(
+        _ type: T.Type, namespace: String? = nil, options: WatchOptions = WatchOptions()
+    ) -> WatchStream<T> {
         WatchStream(client: self, namespace: namespace, options: options)
     }
 }

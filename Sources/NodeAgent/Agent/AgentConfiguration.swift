@@ -19,10 +19,13 @@ public struct AgentConfiguration: Sendable {
     /// How often netlink is listed to cross-check keepalived's reports.
     public var verifyInterval: Duration
 
-    public init(nodeName: String, interface: String? = nil, namespace: String = "kube-system", configMapName: String = "vip-configmap",
-                keepalivedPath: String = "/usr/sbin/keepalived", stateDirectory: String = "/run/keepalived-vip-agent",
-                unicast: Bool = false, advertIntervalMilliseconds: Int = 200, networkNamespace: String? = nil,
-                verifyInterval: Duration = .seconds(2)) {
+    public init(
+        nodeName: String, interface: String? = nil, namespace: String = "kube-system",
+        configMapName: String = "vip-configmap",
+        keepalivedPath: String = "/usr/sbin/keepalived", stateDirectory: String = "/run/keepalived-vip-agent",
+        unicast: Bool = false, advertIntervalMilliseconds: Int = 200, networkNamespace: String? = nil,
+        verifyInterval: Duration = .seconds(2)
+    ) {
         self.nodeName = nodeName
         self.interface = interface
         self.namespace = namespace

@@ -85,10 +85,11 @@ extension NodeAgent {
         // this process applied itself: after a restart another node may be master already.
         // Kept until keepalived reports them MASTER, whatever renderings come in between.
         let present = Set(newPlan.instances.map(newPlan.instanceName))
-        let new = machine.plan.map { previous in
-            newPlan.instancesNew(since: previous).filter { newPlan.rank(of: configuration.nodeName, in: $0) == 0 }
-                .map(newPlan.instanceName)
-        } ?? []
+        let new =
+            machine.plan.map { previous in
+                newPlan.instancesNew(since: previous).filter { newPlan.rank(of: configuration.nodeName, in: $0) == 0 }
+                    .map(newPlan.instanceName)
+            } ?? []
         startingAsMaster = startingAsMaster.intersection(present).union(new)
         return KeepalivedConfig.render(plan: newPlan, node: settings, startingAsMaster: startingAsMaster)
     }
@@ -101,7 +102,9 @@ extension NodeAgent {
         } else if let address = addresses.first {
             resolved = try addressing.link(holding: address)
         } else {
-            throw AgentError("NoInterface", "node \(configuration.nodeName) has no InternalIP address to find its interface by; pass --interface")
+            throw AgentError(
+                "NoInterface",
+                "node \(configuration.nodeName) has no InternalIP address to find its interface by; pass --interface")
         }
         link = resolved
         logger.info("managing VIPs on \(resolved.name)")
@@ -118,7 +121,9 @@ extension NodeAgent {
     }
 
     static func internalAddresses(of node: Node) -> [IPAddress] {
-        node.status.addresses.filter { $0.type == "InternalIP" }.compactMap { $0.address.flatMap { try? IPAddress($0) } }
+        node.status.addresses.filter { $0.type == "InternalIP" }.compactMap {
+            $0.address.flatMap { try? IPAddress($0) }
+        }
     }
 
     // MARK: - VIPs on the interface
@@ -135,7 +140,8 @@ extension NodeAgent {
             logger.error("cannot list addresses to remove stale VIPs", metadata: ["error": "\(error)"])
             return
         }
-        for entry in present where wanted.contains(entry.address) && entry.prefixLength == entry.address.family.bitWidth {
+        for entry in present where wanted.contains(entry.address) && entry.prefixLength == entry.address.family.bitWidth
+        {
             do {
                 try addressing.remove(entry.address, prefixLength: entry.prefixLength, from: link)
                 metrics.staleVIPsRemoved.increment()
@@ -151,7 +157,9 @@ extension NodeAgent {
     func verify() async {
         guard let link, let plan, !machine.stopping else { return }
         let planned = Set(plan.addresses)
-        guard let present = try? addressing.addresses(on: link).map(\.address).filter({ planned.contains($0) }) else { return }
+        guard let present = try? addressing.addresses(on: link).map(\.address).filter({ planned.contains($0) }) else {
+            return
+        }
         if await !supervisor.isRunning && !present.isEmpty {
             removeVIPs(present, reason: "held while keepalived is not running")
             return
@@ -161,7 +169,9 @@ extension NodeAgent {
         metrics.vipsHeld.record(present.count)
         metrics.vipMismatches.record(mismatches.count)
         if !mismatches.isEmpty {
-            logger.debug("interface and keepalived disagree (transient during a transition)", metadata: ["addresses": "\(mismatches.sorted())"])
+            logger.debug(
+                "interface and keepalived disagree (transient during a transition)",
+                metadata: ["addresses": "\(mismatches.sorted())"])
         }
         await publish()
     }
@@ -179,11 +189,15 @@ extension NodeAgent {
             do {
                 try sender.send(advert, from: source, to: destinations, interface: link.name)
                 metrics.releasesAnnounced.increment()
-                logger.info("told the backups that the dead keepalived gave up its instance (priority 0)",
-                            metadata: ["vrid": "\(instance.vrid)", "to": "\(destinations.map(\.description).joined(separator: ","))"])
+                logger.info(
+                    "told the backups that the dead keepalived gave up its instance (priority 0)",
+                    metadata: [
+                        "vrid": "\(instance.vrid)", "to": "\(destinations.map(\.description).joined(separator: ","))",
+                    ])
             } catch {
-                logger.warning("could not send the priority-0 advert; the backups take over after three adverts",
-                               metadata: ["vrid": "\(instance.vrid)", "error": "\(error)"])
+                logger.warning(
+                    "could not send the priority-0 advert; the backups take over after three adverts",
+                    metadata: ["vrid": "\(instance.vrid)", "error": "\(error)"])
             }
         }
     }

@@ -139,7 +139,9 @@ public actor NodeAgent {
             guard !Task.isCancelled else { return }
             logger.warning(
                 "keepalived did not confirm its reload in time; removing the addresses that left the plan anyway",
-                metadata: ["timeout": "\(AgentStateMachine.reloadConfirmationTimeout)", "log": "\(supervisor.paths.log)"])
+                metadata: [
+                    "timeout": "\(AgentStateMachine.reloadConfirmationTimeout)", "log": "\(supervisor.paths.log)",
+                ])
             await handle(.reloadTimedOut(id))
         }
     }

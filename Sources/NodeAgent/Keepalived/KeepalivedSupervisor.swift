@@ -1,8 +1,9 @@
 import Foundation
 import Logging
 import ProcessSupervision
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Runs keepalived as a child in a process group of its own, reloads it only once it has
@@ -54,9 +55,12 @@ public actor KeepalivedSupervisor {
 
     /// A keepalived left by a previous agent (SIGKILLed agent) still holds VIPs: stop it first.
     public func stopOrphan() async {
-        guard let text = try? String(contentsOfFile: paths.pidFile, encoding: .utf8), let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)),
-              pid > 1, kill(pid, 0) == 0,
-              let cmdline = try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8), cmdline.contains("keepalived") else { return }
+        guard let text = try? String(contentsOfFile: paths.pidFile, encoding: .utf8),
+            let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)),
+            pid > 1, kill(pid, 0) == 0,
+            let cmdline = try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8),
+            cmdline.contains("keepalived")
+        else { return }
         logger.warning("stopping a keepalived left by a previous agent", metadata: ["pid": "\(pid)"])
         kill(pid, SIGTERM)
         for _ in 0..<100 where kill(pid, 0) == 0 { try? await Task.sleep(for: .milliseconds(20)) }
@@ -67,8 +71,11 @@ public actor KeepalivedSupervisor {
     public func start() throws(AgentError) {
         guard process == nil else { return }
         for file in [paths.pidFile, paths.vrrpPidFile, paths.checkersPidFile] { unlink(file) }
-        var arguments = [paths.executable, "--dont-fork", "--log-console", "--log-detail", "--vrrp",
-                         "--use-file", paths.config, "--pid", paths.pidFile, "--vrrp_pid", paths.vrrpPidFile, "--checkers_pid", paths.checkersPidFile]
+        var arguments = [
+            paths.executable, "--dont-fork", "--log-console", "--log-detail", "--vrrp",
+            "--use-file", paths.config, "--pid", paths.pidFile, "--vrrp_pid", paths.vrrpPidFile, "--checkers_pid",
+            paths.checkersPidFile,
+        ]
         if let networkNamespace { arguments += ["--namespace", networkNamespace] }
         let child: ChildProcess
         do {
@@ -123,8 +130,9 @@ public actor KeepalivedSupervisor {
         guard process != nil else { return false }
         if confirmedRunning { return true }
         guard let text = try? String(contentsOfFile: paths.vrrpPidFile, encoding: .utf8),
-              let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)), kill(pid, 0) == 0,
-              let startedAt, ContinuousClock.now - startedAt > .seconds(1) else { return false }
+            let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)), kill(pid, 0) == 0,
+            let startedAt, ContinuousClock.now - startedAt > .seconds(1)
+        else { return false }
         return true
     }
 

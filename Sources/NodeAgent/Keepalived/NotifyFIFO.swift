@@ -1,6 +1,7 @@
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Reads keepalived's notify FIFO on a thread of its own (reads block) and hands parsed messages
@@ -17,13 +18,16 @@ public final class NotifyFIFO: @unchecked Sendable {
         (messages, continuation) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(4096))
         unlink(path)
         guard mkfifo(path, 0o600) == 0 else {
-            throw AgentError("NotifyFIFOFailed", "cannot create notify FIFO \(path): \(String(cString: strerror(errno))); check --state-dir")
+            throw AgentError(
+                "NotifyFIFOFailed",
+                "cannot create notify FIFO \(path): \(String(cString: strerror(errno))); check --state-dir")
         }
         fd = open(path, O_RDWR | O_CLOEXEC)
         guard fd >= 0 else {
             throw AgentError("NotifyFIFOFailed", "cannot open notify FIFO \(path): \(String(cString: strerror(errno)))")
         }
-        let fd = self.fd, continuation = self.continuation
+        let fd = self.fd
+        let continuation = self.continuation
         let thread = Thread {
             var pending: [UInt8] = []
             var buffer = [UInt8](repeating: 0, count: 4096)

@@ -21,8 +21,10 @@ public struct NotifyMessage: Hashable, Sendable {
     /// nil for lines that are not about a VRRP instance (groups, checkers) or are malformed.
     public init?(line: Substring) {
         let parts = line.split(separator: " ", omittingEmptySubsequences: true)
-        guard parts.count >= 3, parts[0] == "INSTANCE", parts[1].count >= 2, parts[1].first == "\"", parts[1].last == "\"",
-              let state = State(rawValue: String(parts[2])) else { return nil }
+        guard parts.count >= 3, parts[0] == "INSTANCE", parts[1].count >= 2, parts[1].first == "\"",
+            parts[1].last == "\"",
+            let state = State(rawValue: String(parts[2]))
+        else { return nil }
         instance = String(parts[1].dropFirst().dropLast())
         self.state = state
         priority = parts.count > 3 ? Int(parts[3]) : nil

@@ -40,27 +40,34 @@ struct CRUDTests {
         let statusWritten = try await client.updateStatus(withStatus)
         #expect(statusWritten.status.loadBalancer.ingress.map(\.ip) == ["203.0.113.10"])
         #expect(statusWritten.spec.type == "LoadBalancer")
-        let patched = try await client.patch(Service.self, namespace: ns, name: "hello-world",
-                                             .merge(["status": ["loadBalancer": ["ingress": [["ip": "203.0.113.11"]]]]]), subresource: "status")
+        let patched = try await client.patch(
+            Service.self, namespace: ns, name: "hello-world",
+            .merge(["status": ["loadBalancer": ["ingress": [["ip": "203.0.113.11"]]]]]), subresource: "status")
         #expect(patched.status.loadBalancer.ingress.map(\.ip) == ["203.0.113.11"])
 
         // Strategic merge adds a port next to the existing one (merged by port number).
-        let smp = try await client.patch(Service.self, namespace: ns, name: "hello-world",
-                                         .strategicMerge(["spec": ["ports": [["name": "https", "port": 8443, "protocol": "TCP"]]]]))
+        let smp = try await client.patch(
+            Service.self, namespace: ns, name: "hello-world",
+            .strategicMerge(["spec": ["ports": [["name": "https", "port": 8443, "protocol": "TCP"]]]]))
         #expect(Set(smp.spec.ports.compactMap(\.port)) == [8080, 8443])
 
         // A stale resourceVersion is a typed conflict, not a silent overwrite.
         var stale = updated
         stale.metadata.labels = ["x": "y"]
-        await #expect { try await client.update(stale) } throws: { ($0 as! KubeError).code == .conflict && ($0 as! KubeError).status?.reason == "Conflict" }
+        await #expect { try await client.update(stale) } throws: {
+            ($0 as! KubeError).code == .conflict && ($0 as! KubeError).status?.reason == "Conflict"
+        }
 
-        await #expect { try await client.create(Self.loadBalancer("hello-world", namespace: ns)) } throws: { ($0 as! KubeError).code == .alreadyExists }
+        await #expect { try await client.create(Self.loadBalancer("hello-world", namespace: ns)) } throws: {
+            ($0 as! KubeError).code == .alreadyExists
+        }
 
         // Finalizer holds deletion until removed.
         try await client.delete(Service.self, namespace: ns, name: "hello-world")
         let terminating = try await client.get(Service.self, namespace: ns, name: "hello-world")
         #expect(terminating.metadata.deletionTimestamp != nil)
-        _ = try await client.patch(Service.self, namespace: ns, name: "hello-world", .json([["op": "remove", "path": "/metadata/finalizers"]]))
+        _ = try await client.patch(
+            Service.self, namespace: ns, name: "hello-world", .json([["op": "remove", "path": "/metadata/finalizers"]]))
         await #expect { try await client.get(Service.self, namespace: ns, name: "hello-world") } throws: { error in
             let e = error as! KubeError
             return e.code == .notFound && e.httpStatus == 404 && e.status?.reason == "NotFound"
@@ -73,7 +80,8 @@ struct CRUDTests {
         defer { Task { try? await client.shutdown() } }
         let ns = try await cluster.makeNamespace(client)
         for index in 0..<7 {
-            var cm = ConfigMap(name: "cm-\(index)", namespace: ns, data: ["10.210.1.\(65 + index)": "\(ns)/svc-\(index)"])
+            var cm = ConfigMap(
+                name: "cm-\(index)", namespace: ns, data: ["10.210.1.\(65 + index)": "\(ns)/svc-\(index)"])
             cm.metadata.labels = ["parity": index % 2 == 0 ? "even" : "odd"]
             _ = try await client.create(cm)
         }
@@ -83,18 +91,27 @@ struct CRUDTests {
         let all = try await client.listAll(ConfigMap.self, namespace: ns, pageSize: 3)
         #expect(all.items.map { $0.metadata.name ?? "" }.sorted() == (0..<7).map { "cm-\($0)" })
         #expect(all.continueToken == nil && !all.resourceVersion.isEmpty)
-        let even = try await client.listAll(ConfigMap.self, namespace: ns, options: ListOptions(labelSelector: "parity=even"))
+        let even = try await client.listAll(
+            ConfigMap.self, namespace: ns, options: ListOptions(labelSelector: "parity=even"))
         #expect(even.items.count == 4)
-        let one = try await client.list(ConfigMap.self, namespace: ns, options: ListOptions(fieldSelector: "metadata.name=cm-3"))
+        let one = try await client.list(
+            ConfigMap.self, namespace: ns, options: ListOptions(fieldSelector: "metadata.name=cm-3"))
         #expect(one.items.map(\.data) == [["10.210.1.68": "\(ns)/svc-3"]])
 
-        let jsonPatched = try await client.patch(ConfigMap.self, namespace: ns, name: "cm-0",
-                                                 .json([["op": "add", "path": "/data/10.210.1.99", "value": .string("\(ns)/extra:DR")]]))
+        let jsonPatched = try await client.patch(
+            ConfigMap.self, namespace: ns, name: "cm-0",
+            .json([["op": "add", "path": "/data/10.210.1.99", "value": .string("\(ns)/extra:DR")]]))
         #expect(jsonPatched.data["10.210.1.99"] == "\(ns)/extra:DR")
 
-        await #expect { try await client.delete(ConfigMap.self, namespace: ns, name: "cm-1", uid: "not-the-uid") } throws: { ($0 as! KubeError).code == .conflict }
-        try await client.delete(ConfigMap.self, namespace: ns, name: "cm-1", uid: all.items.first { $0.metadata.name == "cm-1" }?.metadata.uid)
-        await #expect { try await client.delete(ConfigMap.self, namespace: ns, name: "cm-1") } throws: { ($0 as! KubeError).code == .notFound }
+        await #expect {
+            try await client.delete(ConfigMap.self, namespace: ns, name: "cm-1", uid: "not-the-uid")
+        } throws: { ($0 as! KubeError).code == .conflict }
+        try await client.delete(
+            ConfigMap.self, namespace: ns, name: "cm-1",
+            uid: all.items.first { $0.metadata.name == "cm-1" }?.metadata.uid)
+        await #expect { try await client.delete(ConfigMap.self, namespace: ns, name: "cm-1") } throws: {
+            ($0 as! KubeError).code == .notFound
+        }
     }
 
     /// More requests in flight than the server's HTTP/2 stream limit must queue, not hang.
@@ -110,7 +127,9 @@ struct CRUDTests {
                     if index % 2 == 0 {
                         _ = try await client.get(ConfigMap.self, namespace: ns, name: "c")
                     } else {
-                        _ = try await client.patch(ConfigMap.self, namespace: ns, name: "c", .merge(["data": ["k\(index)": .string("\(index)")]]))
+                        _ = try await client.patch(
+                            ConfigMap.self, namespace: ns, name: "c",
+                            .merge(["data": ["k\(index)": .string("\(index)")]]))
                     }
                     return 1
                 }
@@ -138,8 +157,10 @@ struct CRUDTests {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let openssl = Process()
         openssl.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        openssl.arguments = ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", dir + "/k.pem", "-out", dir + "/ca.pem",
-                             "-days", "1", "-subj", "/CN=not-the-cluster-ca", "-addext", "subjectAltName=IP:127.0.0.1"]
+        openssl.arguments = [
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", dir + "/k.pem", "-out", dir + "/ca.pem",
+            "-days", "1", "-subj", "/CN=not-the-cluster-ca", "-addext", "subjectAltName=IP:127.0.0.1",
+        ]
         openssl.standardError = FileHandle.nullDevice
         try openssl.run()
         openssl.waitUntilExit()

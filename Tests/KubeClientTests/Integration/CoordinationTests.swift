@@ -14,7 +14,9 @@ struct CoordinationTests {
     }
 
     static func fast(_ name: String, _ identity: String, ns: String) -> LeaderElector.Configuration {
-        .init(leaseName: name, namespace: ns, identity: identity, leaseDuration: .seconds(4), renewDeadline: .seconds(3), retryPeriod: .milliseconds(400))
+        .init(
+            leaseName: name, namespace: ns, identity: identity, leaseDuration: .seconds(4), renewDeadline: .seconds(3),
+            retryPeriod: .milliseconds(400))
     }
 
     @Test func exactlyOneLeaderAndTakeoverWhenTheLeaderStopsRenewing() async throws {
@@ -24,7 +26,10 @@ struct CoordinationTests {
         let partitionable = try cluster.adminClient(throughPort: proxy.port)
         defer {
             proxy.stop()
-            Task { try? await admin.shutdown(); try? await partitionable.shutdown() }
+            Task {
+                try? await admin.shutdown()
+                try? await partitionable.shutdown()
+            }
         }
         let ns = try await cluster.makeNamespace(admin)
         let leaders = Flag()
@@ -38,9 +43,14 @@ struct CoordinationTests {
         let runA = Task { try await a.run(whileLeading: body) }
         // A leads first (the one a proxy can cut off); a busy machine may need a while.
         let started = ContinuousClock.now
-        while !(await a.isLeader), ContinuousClock.now - started < .seconds(30) { try await Task.sleep(for: .milliseconds(50)) }
+        while !(await a.isLeader), ContinuousClock.now - started < .seconds(30) {
+            try await Task.sleep(for: .milliseconds(50))
+        }
         let runB = Task { try await b.run(whileLeading: body) }
-        defer { runA.cancel(); runB.cancel() }
+        defer {
+            runA.cancel()
+            runB.cancel()
+        }
         try await Task.sleep(for: .seconds(2))
         #expect(leaders.current == 1)
         let aLeads = await a.isLeader
@@ -82,7 +92,9 @@ struct CoordinationTests {
         runA.cancel()
         _ = await runA.result
         let start = ContinuousClock.now
-        while !(await b.isLeader), ContinuousClock.now - start < .seconds(20) { try await Task.sleep(for: .milliseconds(50)) }
+        while !(await b.isLeader), ContinuousClock.now - start < .seconds(20) {
+            try await Task.sleep(for: .milliseconds(50))
+        }
         // Without the release B would wait the full 60 s lease.
         #expect(await b.isLeader)
     }
@@ -93,11 +105,15 @@ struct CoordinationTests {
         defer { Task { try? await client.shutdown() } }
         let ns = try await cluster.makeNamespace(client)
         let service = try await client.create(CRUDTests.loadBalancer("noisy", namespace: ns))
-        let recorder = EventRecorder(client: client, component: "keepalived-cloud-provider", minimumWriteInterval: .zero)
+        let recorder = EventRecorder(
+            client: client, component: "keepalived-cloud-provider", minimumWriteInterval: .zero)
         for _ in 0..<5 {
-            await recorder.record(service.reference, type: .warning, reason: "AllocationFailed", message: "pool default has no free IPv4 address left")
+            await recorder.record(
+                service.reference, type: .warning, reason: "AllocationFailed",
+                message: "pool default has no free IPv4 address left")
         }
-        await recorder.record(service.reference, type: .normal, reason: "EnsuredLoadBalancer", message: "Ensured load balancer")
+        await recorder.record(
+            service.reference, type: .normal, reason: "EnsuredLoadBalancer", message: "Ensured load balancer")
         let events = try await client.list(Event.self, namespace: ns).items
         #expect(events.count == 2)
         let warning = try #require(events.first { $0.reason == "AllocationFailed" })
@@ -116,19 +132,27 @@ struct CoordinationTests {
         let ns = try await cluster.makeNamespace(client)
         let service = try await client.create(CRUDTests.loadBalancer("patient", namespace: ns))
         let gate = Mutex((busy: true, asked: 0))
-        let recorder = EventRecorder(client: client, component: "keepalived-cloud-provider",
-                                     yieldWhile: { gate.withLock { $0.asked += 1; return $0.busy } }, maximumDeferral: .seconds(120))
+        let recorder = EventRecorder(
+            client: client, component: "keepalived-cloud-provider",
+            yieldWhile: {
+                gate.withLock {
+                    $0.asked += 1
+                    return $0.busy
+                }
+            }, maximumDeferral: .seconds(120))
         let posted = Date()
-        recorder.post(service.reference, type: .normal, reason: "EnsuringLoadBalancer", message: "Ensuring load balancer")
+        recorder.post(
+            service.reference, type: .normal, reason: "EnsuringLoadBalancer", message: "Ensuring load balancer")
         // Held for three seconds: long enough to tell the posting time from the writing time.
         #expect(await eventually { gate.withLock { $0.asked } >= 150 })
         #expect(try await client.list(Event.self, namespace: ns).items.isEmpty)
         gate.withLock { $0.busy = false }
         var events: [Event] = []
-        #expect(try await eventually {
-            events = try await client.list(Event.self, namespace: ns).items
-            return events.count == 1
-        })
+        #expect(
+            try await eventually {
+                events = try await client.list(Event.self, namespace: ns).items
+                return events.count == 1
+            })
         let written = try #require(events.first?.firstTimestamp.flatMap(KubeTime.parse))
         #expect(abs(written.timeIntervalSince(posted)) < 2)
         _ = recorder

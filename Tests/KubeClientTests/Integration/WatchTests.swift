@@ -14,7 +14,10 @@ struct WatchTests {
 
         let watcher = Task { () -> [String] in
             var seen: [String] = []
-            for try await event in client.watch(ConfigMap.self, namespace: ns, options: WatchOptions(resourceVersion: start.resourceVersion, timeoutSeconds: 30)) {
+            for try await event in client.watch(
+                ConfigMap.self, namespace: ns,
+                options: WatchOptions(resourceVersion: start.resourceVersion, timeoutSeconds: 30))
+            {
                 switch event {
                 case .added(let cm): seen.append("ADDED \(cm.metadata.name!) \(cm.data["k"] ?? "")")
                 case .modified(let cm): seen.append("MODIFIED \(cm.metadata.name!) \(cm.data["k"] ?? "")")
@@ -50,19 +53,25 @@ struct WatchTests {
         service.spec.allocateLoadBalancerNodePorts = false
         _ = try await client.create(service)
 
-        let informer = Informer<Service>(client: client, namespace: ns, storage: .compactJSON,
-                                         transform: { $0.keeping(specFields: ["type"], annotations: ["keep.example/this"]) })
+        let informer = Informer<Service>(
+            client: client, namespace: ns, storage: .compactJSON,
+            transform: { $0.keeping(specFields: ["type"], annotations: ["keep.example/this"]) })
         let run = Task { await informer.run { _ in } }
         defer { run.cancel() }
         #expect(await eventually { await informer.get("\(ns)/web") != nil })
         let cached = try #require(await informer.get("\(ns)/web"))
         #expect(cached.metadata.annotations == ["keep.example/this": "yes"])
         #expect(cached.metadata.labels.isEmpty)
-        #expect(cached.metadata.uid != nil && cached.metadata.resourceVersion != nil && cached.metadata.creationTimestamp != nil)
+        #expect(
+            cached.metadata.uid != nil && cached.metadata.resourceVersion != nil
+                && cached.metadata.creationTimestamp != nil)
         #expect(cached.spec.type == "LoadBalancer" && cached.spec.ports.isEmpty)
 
-        _ = try await client.patch(Service.self, namespace: ns, name: "web", .merge(["status": ["loadBalancer": ["ingress": [["ip": "192.0.2.10"]]]]]), subresource: "status")
-        #expect(await eventually { await informer.get("\(ns)/web")?.status.loadBalancer.ingress.first?.ip == "192.0.2.10" })
+        _ = try await client.patch(
+            Service.self, namespace: ns, name: "web",
+            .merge(["status": ["loadBalancer": ["ingress": [["ip": "192.0.2.10"]]]]]), subresource: "status")
+        #expect(
+            await eventually { await informer.get("\(ns)/web")?.status.loadBalancer.ingress.first?.ip == "192.0.2.10" })
         try await client.delete(Service.self, namespace: ns, name: "web")
         #expect(await eventually { await informer.get("\(ns)/web") == nil })
     }
@@ -79,7 +88,9 @@ struct WatchTests {
         try await withThrowingTaskGroup(of: Void.self) { group in
             for index in 0..<count {
                 if index >= 8 { try await group.next() }
-                group.addTask { _ = try await client.create(ConfigMap(name: "c\(index)", namespace: ns, data: ["k": payload])) }
+                group.addTask {
+                    _ = try await client.create(ConfigMap(name: "c\(index)", namespace: ns, data: ["k": payload]))
+                }
             }
             try await group.waitForAll()
         }
@@ -92,7 +103,9 @@ struct WatchTests {
             if seen == count { break }
         }
         #expect(seen == count)
-        #expect(ContinuousClock.now - started < .seconds(45), "the watch stalled: \(seen) of \(count) after \(ContinuousClock.now - started)")
+        #expect(
+            ContinuousClock.now - started < .seconds(45),
+            "the watch stalled: \(seen) of \(count) after \(ContinuousClock.now - started)")
     }
 }
 
@@ -127,9 +140,12 @@ struct InformerRecoveryTests {
             }
         }
         let ns = try await cluster.makeNamespace(admin)
-        for name in ["keep", "change", "remove"] { _ = try await admin.create(ConfigMap(name: name, namespace: ns, data: ["v": "0"])) }
+        for name in ["keep", "change", "remove"] {
+            _ = try await admin.create(ConfigMap(name: name, namespace: ns, data: ["v": "0"]))
+        }
 
-        let informer = Informer<ConfigMap>(client: viaProxy, namespace: ns, initialBackoff: .milliseconds(100), maximumBackoff: .milliseconds(500))
+        let informer = Informer<ConfigMap>(
+            client: viaProxy, namespace: ns, initialBackoff: .milliseconds(100), maximumBackoff: .milliseconds(500))
         let recorder = Recorder()
         let running = Task { await informer.run { await recorder.add($0) } }
         defer { running.cancel() }
@@ -152,7 +168,9 @@ struct InformerRecoveryTests {
         try await cluster.restartAPIServer()
         // The restarted server's watch cache starts now: an older resourceVersion is a typed 410.
         await #expect {
-            for try await _ in admin.watch(ConfigMap.self, namespace: ns, options: WatchOptions(resourceVersion: "1", timeoutSeconds: 10)) {}
+            for try await _ in admin.watch(
+                ConfigMap.self, namespace: ns, options: WatchOptions(resourceVersion: "1", timeoutSeconds: 10))
+            {}
         } throws: { error in
             (error as! KubeError).code == .gone
         }

@@ -1,6 +1,7 @@
 import Foundation
-@testable import KubeClient
 import Testing
+
+@testable import KubeClient
 
 @Suite("kubeconfig and in-cluster configuration")
 struct KubeConfigTests {
@@ -15,7 +16,8 @@ struct KubeConfigTests {
         """
     }
 
-    static let standard = config("""
+    static let standard = config(
+        """
         clusters:
         - name: c1
           cluster:
@@ -55,18 +57,38 @@ struct KubeConfigTests {
         #expect(c.namespace == "default")
     }
 
-    @Test("errors name the file and the field", arguments: [
-        ("kind: Config", "no current-context"),
-        ("", "not a YAML mapping"),
-        ("current-context: nope\ncontexts: []\nclusters: []", "contexts has no entry named \"nope\""),
-        ("current-context: x\ncontexts:\n- name: x\n  context: {cluster: c}\nclusters:\n- name: c\n  cluster: {server: 'not a url'}", "field server is missing or not a URL"),
-        ("current-context: x\ncontexts:\n- name: x\n  context: {cluster: c}\nclusters:\n- name: c\n  cluster: {server: 'https://192.0.2.1', certificate-authority-data: '%%%'}", "certificate-authority-data is not valid base64"),
-        ("current-context: x\ncontexts:\n- name: x\n  context: {cluster: c}\nclusters:\n- name: c\n  cluster: {server: 'https://192.0.2.1', certificate-authority: /nonexistent/ca.crt}", "certificate-authority names /nonexistent/ca.crt"),
-        ("current-context: x\ncontexts:\n- name: x\n  context: {cluster: c, user: u}\nclusters:\n- name: c\n  cluster: {server: 'https://192.0.2.1'}\nusers:\n- name: u\n  user: {client-certificate-data: 'QUJD'}", "must be given together"),
-        ("current-context: x\ncontexts:\n- name: x\n  context: {cluster: c, user: u}\nclusters:\n- name: c\n  cluster: {server: 'https://192.0.2.1'}\nusers:\n- name: u\n  user: {exec: {command: foo}}", "exec and auth-provider"),
-        ("[1, 2", "invalid YAML"),
-        ("current-context: x\ncontexts:\n- name: x\n  context: {cluster: c}\nclusters:\n- name: c\n  cluster: {server: 'https://192.0.2.1', insecure-skip-tls-verify: maybe}", "insecure-skip-tls-verify is \"maybe\"; use true or false"),
-    ])
+    @Test(
+        "errors name the file and the field",
+        arguments: [
+            ("kind: Config", "no current-context"),
+            ("", "not a YAML mapping"),
+            ("current-context: nope\ncontexts: []\nclusters: []", "contexts has no entry named \"nope\""),
+            (
+                "current-context: x\ncontexts:\n- name: x\n  context: {cluster: c}\nclusters:\n- name: c\n  cluster: {server: 'not a url'}",
+                "field server is missing or not a URL"
+            ),
+            (
+                "current-context: x\ncontexts:\n- name: x\n  context: {cluster: c}\nclusters:\n- name: c\n  cluster: {server: 'https://192.0.2.1', certificate-authority-data: '%%%'}",
+                "certificate-authority-data is not valid base64"
+            ),
+            (
+                "current-context: x\ncontexts:\n- name: x\n  context: {cluster: c}\nclusters:\n- name: c\n  cluster: {server: 'https://192.0.2.1', certificate-authority: /nonexistent/ca.crt}",
+                "certificate-authority names /nonexistent/ca.crt"
+            ),
+            (
+                "current-context: x\ncontexts:\n- name: x\n  context: {cluster: c, user: u}\nclusters:\n- name: c\n  cluster: {server: 'https://192.0.2.1'}\nusers:\n- name: u\n  user: {client-certificate-data: 'QUJD'}",
+                "must be given together"
+            ),
+            (
+                "current-context: x\ncontexts:\n- name: x\n  context: {cluster: c, user: u}\nclusters:\n- name: c\n  cluster: {server: 'https://192.0.2.1'}\nusers:\n- name: u\n  user: {exec: {command: foo}}",
+                "exec and auth-provider"
+            ),
+            ("[1, 2", "invalid YAML"),
+            (
+                "current-context: x\ncontexts:\n- name: x\n  context: {cluster: c}\nclusters:\n- name: c\n  cluster: {server: 'https://192.0.2.1', insecure-skip-tls-verify: maybe}",
+                "insecure-skip-tls-verify is \"maybe\"; use true or false"
+            ),
+        ])
     func errors(body: String, expected: String) {
         #expect {
             try KubeConfig.parse(body, path: "/etc/kube/config", baseDirectory: "/etc/kube")
@@ -78,7 +100,8 @@ struct KubeConfigTests {
 
     /// Scalars are read as written: a token of digits is still a token, not a number that is dropped.
     @Test func numericLookingTokenStaysAString() throws {
-        let body = "current-context: x\ncontexts:\n- name: x\n  context: {cluster: c, user: u}\nclusters:\n- name: c\n  cluster: {server: 'https://192.0.2.1'}\nusers:\n- name: u\n  user: {token: 0123456789}"
+        let body =
+            "current-context: x\ncontexts:\n- name: x\n  context: {cluster: c, user: u}\nclusters:\n- name: c\n  cluster: {server: 'https://192.0.2.1'}\nusers:\n- name: u\n  user: {token: 0123456789}"
         #expect(try KubeConfig.parse(body, path: "/k", baseDirectory: "/etc/k").credentials == .token("0123456789"))
     }
 
@@ -88,14 +111,18 @@ struct KubeConfigTests {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let env = ["KUBERNETES_SERVICE_HOST": "2001:db8::1", "KUBERNETES_SERVICE_PORT": "443"]
         try "tok\n".write(toFile: dir + "/token", atomically: true, encoding: .utf8)
-        #expect { try ClientConfiguration.inCluster(environment: env, directory: dir) } throws: { ($0 as! KubeError).message.contains("ca.crt is missing") }
+        #expect { try ClientConfiguration.inCluster(environment: env, directory: dir) } throws: {
+            ($0 as! KubeError).message.contains("ca.crt is missing")
+        }
         try Self.caPEM.write(toFile: dir + "/ca.crt", atomically: true, encoding: .utf8)
         try "kube-system".write(toFile: dir + "/namespace", atomically: true, encoding: .utf8)
         let c = try ClientConfiguration.inCluster(environment: env, directory: dir)
         #expect(c.server == "https://[2001:db8::1]:443")
         #expect(c.credentials == .tokenFile(dir + "/token"))
         #expect(c.namespace == "kube-system")
-        #expect { try ClientConfiguration.inCluster(environment: [:], directory: dir) } throws: { ($0 as! KubeError).message.contains("pass --kubeconfig") }
+        #expect { try ClientConfiguration.inCluster(environment: [:], directory: dir) } throws: {
+            ($0 as! KubeError).message.contains("pass --kubeconfig")
+        }
     }
 
     @Test func tokenFileIsReReadOnRotation() async throws {

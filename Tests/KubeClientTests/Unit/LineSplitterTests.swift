@@ -1,5 +1,6 @@
-@testable import KubeClient
 import Testing
+
+@testable import KubeClient
 
 @Suite("Watch line splitting")
 struct LineSplitterTests {
@@ -61,7 +62,8 @@ struct LineSplitterTests {
         #expect(a.metadata.name == "a")
         #expect(rv == "3")
         #expect(events[1].object?.metadata.name == "é✓ unicode")
-        let gone = #"{"type":"ERROR","object":{"kind":"Status","apiVersion":"v1","status":"Failure","message":"too old resource version: 1 (42)","reason":"Expired","code":410}}"#
+        let gone =
+            #"{"type":"ERROR","object":{"kind":"Status","apiVersion":"v1","status":"Failure","message":"too old resource version: 1 (42)","reason":"Expired","code":410}}"#
         #expect { try WatchEvent<ConfigMap>.decode(ArraySlice(gone.utf8), request: "WATCH cm") } throws: { error in
             let e = error as! KubeError
             return e.code == .gone && e.status?.code == 410 && e.message.contains("too old")

@@ -1,11 +1,13 @@
 import Foundation
-@testable import KubeClient
 import Testing
+
+@testable import KubeClient
 
 @Suite("Models")
 struct ModelTests {
     @Test func unknownFieldsSurviveTypedEdits() throws {
-        let text = #"{"apiVersion":"v1","kind":"Service","metadata":{"name":"s","namespace":"n","managedFields":[{"manager":"other"}]},"spec":{"type":"ClusterIP","futureField":{"x":[1,2.5,true,null]},"ports":[{"port":80,"appProtocol":"http","targetPort":"web"}]},"status":{"loadBalancer":{"ingress":[{"ip":"192.0.2.1","ports":[{"port":80}]}]}}}"#
+        let text =
+            #"{"apiVersion":"v1","kind":"Service","metadata":{"name":"s","namespace":"n","managedFields":[{"manager":"other"}]},"spec":{"type":"ClusterIP","futureField":{"x":[1,2.5,true,null]},"ports":[{"port":80,"appProtocol":"http","targetPort":"web"}]},"status":{"loadBalancer":{"ingress":[{"ip":"192.0.2.1","ports":[{"port":80}]}]}}}"#
         var service = Service(json: try JSONValue.parse(Array(text.utf8)).objectValue!)
         service.spec.type = "LoadBalancer"
         service.spec.loadBalancerClass = "example.com/keepalived"
@@ -34,8 +36,12 @@ struct ModelTests {
     }
 
     @Test func paths() {
-        #expect(Service.resource.path(namespace: "ns", name: "a/b", subresource: "status") == "/api/v1/namespaces/ns/services/a%2Fb/status")
-        #expect(Lease.resource.path(namespace: "kube-system") == "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases")
+        #expect(
+            Service.resource.path(namespace: "ns", name: "a/b", subresource: "status")
+                == "/api/v1/namespaces/ns/services/a%2Fb/status")
+        #expect(
+            Lease.resource.path(namespace: "kube-system")
+                == "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases")
         #expect(Node.resource.path(namespace: "ignored", name: "n1") == "/api/v1/nodes/n1")
     }
 
@@ -44,7 +50,9 @@ struct ModelTests {
         #expect(KubeError.from(httpStatus: 409, status: status, request: "POST x").code == .alreadyExists)
         #expect(KubeError.from(httpStatus: 409, status: nil, request: "PUT x").code == .conflict)
         #expect(KubeError.from(httpStatus: 403, status: nil, request: "GET x").code == .forbidden)
-        #expect(KubeError.from(httpStatus: 200, status: APIStatus(json: ["reason": "Expired"]), request: "WATCH").code == .gone)
+        #expect(
+            KubeError.from(httpStatus: 200, status: APIStatus(json: ["reason": "Expired"]), request: "WATCH").code
+                == .gone)
         #expect(KubeError.from(httpStatus: 503, status: nil, request: "GET x").message == "GET x: HTTP 503")
     }
 

@@ -1,5 +1,6 @@
-@testable import KubeClient
 import Testing
+
+@testable import KubeClient
 
 @Suite("Query escaping")
 struct QueryEscapeTests {
