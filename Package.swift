@@ -3,7 +3,6 @@ import PackageDescription
 
 let package = Package(
     name: "keepalived-lb",
-    platforms: [.macOS(.v15)],
     products: [
         .library(name: "IPAM", targets: ["IPAM"]),
         .library(name: "KubeClient", targets: ["KubeClient"]),
@@ -150,3 +149,12 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// One language mode for every target: `any` spelled out, imports that say what a file uses.
+for target in package.targets where target.type != .system {
+    target.swiftSettings = (target.swiftSettings ?? []) + [
+        .enableUpcomingFeature("ExistentialAny"),
+        .enableUpcomingFeature("MemberImportVisibility"),
+        .enableUpcomingFeature("InternalImportsByDefault"),
+    ]
+}

@@ -1,5 +1,5 @@
-import IPAM
-import Keepalived
+public import IPAM
+public import Keepalived
 
 /// What the controller is told by flags and the legacy environment.
 public struct ControllerConfiguration: Sendable {

@@ -1,6 +1,6 @@
-import CNetlink
-import Foundation
-import IPAM
+public import CNetlink
+public import Foundation
+public import IPAM
 
 /// The one owner of a NETLINK_ROUTE socket: adds, replaces, removes and lists interface
 /// addresses. libnl sockets are not thread-safe, so every call holds the lock.

@@ -1,4 +1,4 @@
-import IPAM
+public import IPAM
 
 /// A network interface as the kernel knows it.
 public struct Link: Hashable, Sendable, CustomStringConvertible {

@@ -1,4 +1,4 @@
-import IPAM
+public import IPAM
 
 /// A VRRPv3 advertisement (RFC 5798 §5.1), IPv4. The agent sends the priority-0 one that keepalived
 /// itself sends on a clean stop, on behalf of a keepalived that died without saying so: a backup

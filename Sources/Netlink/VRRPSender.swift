@@ -1,5 +1,5 @@
-import Foundation
-import IPAM
+public import Foundation
+public import IPAM
 
 /// Sends VRRP advertisements from the node (in its network namespace when it has one): raw
 /// socket, IP protocol 112, TTL 255 (RFC 5798 §5.1.1.3; receivers drop anything else).

@@ -1,9 +1,9 @@
-import Logging
-import NIOCore
-import NIOHTTP1
-import NIOPosix
-import Prometheus
-import ServiceLifecycle
+public import Logging
+public import NIOCore
+public import NIOHTTP1
+public import NIOPosix
+public import Prometheus
+public import ServiceLifecycle
 
 /// Serves `/metrics` (Prometheus text), `/healthz` and `/readyz` over plain HTTP. A lifecycle
 /// `Service`: it binds when run and closes on graceful shutdown.

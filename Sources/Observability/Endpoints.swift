@@ -1,8 +1,9 @@
-import KubeClient
-import Logging
-import Metrics
-import Prometheus
-import ServiceLifecycle
+public import KubeClient
+public import Logging
+public import Metrics
+public import Prometheus
+public import ServiceLifecycle
+public import UnixSignals
 
 /// What both executables share around their main service: the metrics registry, the
 /// `--metrics-bind-address`/`--health-bind-address` endpoints, and running until SIGTERM.

@@ -1,7 +1,7 @@
-import CHeap
-import Logging
-import Metrics
-import ServiceLifecycle
+public import CHeap
+public import Logging
+public import Metrics
+public import ServiceLifecycle
 
 /// Keeps the resident set close to what the process uses: jemalloc purges freed pages in the
 /// background about a second after a burst (a relist, thousands of watch events, large

@@ -1,6 +1,6 @@
-import Foundation
-import KubeClient
-import Logging
+public import Foundation
+public import KubeClient
+public import Logging
 
 /// One JSON object per line on stderr, for log collectors (`--log-format json`).
 public struct JSONLogHandler: LogHandler {

@@ -1,6 +1,6 @@
-import Foundation
-import KubeClient
-import Logging
+public import Foundation
+public import KubeClient
+public import Logging
 
 /// One line per entry on stderr (`--log-format text`). Values can quote what users wrote, so
 /// control characters are escaped: a newline in an annotation must not start a forged log line.

@@ -1,6 +1,6 @@
-import CProcess
-import Foundation
-import Synchronization
+public import CProcess
+public import Foundation
+public import Synchronization
 
 #if canImport(Glibc)
     import Glibc

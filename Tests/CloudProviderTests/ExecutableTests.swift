@@ -1,4 +1,5 @@
 import Foundation
+import Keepalived
 import KubeClient
 import KubeTestSupport
 import Testing

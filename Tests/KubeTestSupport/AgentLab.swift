@@ -1,5 +1,5 @@
-import Foundation
-import KubeClient
+public import Foundation
+public import KubeClient
 
 #if canImport(Glibc)
     import Glibc

@@ -1,5 +1,5 @@
-import Foundation
-import KubeClient
+public import Foundation
+public import KubeClient
 @_exported import ProcessSupervision
 
 /// A real control plane started through `scripts/testenv` (etcd + kube-apiserver on free ports).

@@ -1,5 +1,5 @@
-import IPAM
-import Keepalived
+public import IPAM
+public import Keepalived
 
 /// Which Service holds which addresses: the allocator plus, per Service, its uid and forward
 /// method. A value type: every change is one synchronous call, so concurrent reconciles on the

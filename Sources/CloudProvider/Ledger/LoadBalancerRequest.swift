@@ -1,6 +1,7 @@
-import IPAM
-import Keepalived
-import KubeClient
+public import Foundation
+public import IPAM
+public import Keepalived
+public import KubeClient
 
 /// What a Service asks of us, read and validated from its spec and annotations.
 public struct LoadBalancerRequest: Hashable, Sendable {

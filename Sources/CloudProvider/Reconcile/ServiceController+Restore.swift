@@ -1,6 +1,7 @@
 import IPAM
 import Keepalived
 import KubeClient
+import Logging
 
 extension ServiceController {
     /// The VIP ConfigMap, or nil when it does not exist yet.

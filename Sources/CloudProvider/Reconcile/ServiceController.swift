@@ -1,8 +1,10 @@
-import Foundation
-import IPAM
-import Keepalived
-import KubeClient
-import Logging
+public import CoreMetrics
+public import Foundation
+public import IPAM
+public import Keepalived
+public import KubeClient
+public import Logging
+public import Metrics
 
 /// Gives LoadBalancer Services addresses from the pool, keeps the VIP ConfigMap in step and
 /// reports through status, conditions and events. One instance runs in the elected leader.

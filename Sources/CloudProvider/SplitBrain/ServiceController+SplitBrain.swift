@@ -1,6 +1,8 @@
+import CoreMetrics
 import IPAM
 import Keepalived
 import KubeClient
+import Logging
 
 extension ServiceController {
     /// Reads what every agent says it holds and reports VIPs held by several nodes for longer

@@ -1,4 +1,4 @@
-import IPAM
+public import IPAM
 
 /// Notices a VIP that two or more nodes report holding (VRRP MASTER) for longer than `window`:
 /// a moment of overlap is a normal handover, a lasting one means the nodes cannot hear each

@@ -1,4 +1,4 @@
-import IPAM
+public import IPAM
 
 /// One VIP and the Service it serves.
 public struct VIPEntry: Hashable, Sendable {

@@ -1,4 +1,4 @@
-import IPAM
+public import IPAM
 
 /// What the controller tells every agent: which VIPs form which VRRP instance, the instance's
 /// VRID, and which eligible node is preferred for it. Node-local details (interface, source IP,

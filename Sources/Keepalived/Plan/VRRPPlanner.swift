@@ -1,4 +1,4 @@
-import IPAM
+public import IPAM
 
 /// Groups VIPs into a bounded number of VRRP instances. A VIP's group comes from a stable hash of
 /// its address, so adding or removing one VIP touches one instance only; group `g` uses VRID

@@ -1,4 +1,4 @@
-import IPAM
+public import IPAM
 
 /// The node-local half of keepalived's configuration, filled in by the agent. Validated on
 /// construction, so the renderer only ever sees safe values.

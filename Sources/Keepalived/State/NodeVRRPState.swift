@@ -1,5 +1,5 @@
-import Foundation
-import IPAM
+public import Foundation
+public import IPAM
 
 /// What an agent publishes on its Node (annotation `keepalived-lb.io/vrrp-state`) so that
 /// `kubectl describe node` and the controller see it:

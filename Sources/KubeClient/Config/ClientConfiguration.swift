@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// Everything needed to talk to one API server, from a kubeconfig or the in-cluster environment.
 public struct ClientConfiguration: Sendable {

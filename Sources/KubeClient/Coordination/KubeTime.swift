@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// RFC 3339 timestamps as the API writes them: `Time` to the second, `MicroTime` to the microsecond.
 public enum KubeTime {

@@ -1,5 +1,5 @@
-import Foundation
-import Logging
+public import Foundation
+public import Logging
 
 /// Leader election on a `coordination.k8s.io/v1` Lease, with client-go's semantics: a lease is
 /// free when its holder is empty or when this process has seen no change to it for

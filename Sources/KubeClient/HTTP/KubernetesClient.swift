@@ -1,11 +1,11 @@
-import AsyncHTTPClient
-import CoreMetrics
-import Foundation
-import Logging
-import NIOConcurrencyHelpers
-import NIOCore
-import NIOHTTP1
-import NIOSSL
+public import AsyncHTTPClient
+public import CoreMetrics
+public import Foundation
+public import Logging
+public import NIOConcurrencyHelpers
+public import NIOCore
+public import NIOHTTP1
+public import NIOSSL
 
 /// A Kubernetes API client. One instance per process; it is safe to share between tasks.
 public final class KubernetesClient: Sendable {

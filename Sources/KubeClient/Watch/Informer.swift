@@ -1,4 +1,4 @@
-import Logging
+public import Logging
 
 public enum InformerEvent<T: KubernetesObject>: Sendable {
     case added(T)

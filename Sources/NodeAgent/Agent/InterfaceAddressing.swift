@@ -1,5 +1,5 @@
-import IPAM
-import Netlink
+public import IPAM
+public import Netlink
 
 /// The address operations the agent needs; `AddressManager` provides them over netlink.
 public protocol InterfaceAddressing: Sendable {

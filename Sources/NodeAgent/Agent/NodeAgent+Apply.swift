@@ -1,7 +1,9 @@
+import CoreMetrics
 import Foundation
 import IPAM
 import Keepalived
 import KubeClient
+import Logging
 import Netlink
 
 extension NodeAgent {

@@ -1,6 +1,7 @@
 import Foundation
 import Keepalived
 import KubeClient
+import Logging
 
 extension NodeAgent {
     /// The node's view, published as a Node annotation (see `NodeVRRPState`).

@@ -1,9 +1,10 @@
-import Foundation
-import IPAM
-import Keepalived
-import KubeClient
-import Logging
-import Netlink
+public import CoreMetrics
+public import Foundation
+public import IPAM
+public import Keepalived
+public import KubeClient
+public import Logging
+public import Netlink
 
 /// Makes the controller's VRRP plan real on one node: renders keepalived.conf, supervises
 /// keepalived, and keeps the interface free of VIPs this node must not answer for. The decisions

@@ -1,6 +1,6 @@
-import Foundation
-import Logging
-import ProcessSupervision
+public import Foundation
+public import Logging
+public import ProcessSupervision
 
 #if canImport(Glibc)
     import Glibc

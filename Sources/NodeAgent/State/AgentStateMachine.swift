@@ -1,5 +1,5 @@
-import IPAM
-import Keepalived
+public import IPAM
+public import Keepalived
 
 /// The agent's decisions, without I/O: events in (plan seen or unavailable, keepalived started,
 /// exited, reload confirmed, timers), actions out. `NodeAgent` runs the actions in order.

@@ -1,5 +1,5 @@
-import IPAM
-import Keepalived
+public import IPAM
+public import Keepalived
 
 /// What this node's keepalived says about each instance, and therefore which VIPs it holds.
 /// A value type fed by notify messages and supervisor events; it returns what to do.
