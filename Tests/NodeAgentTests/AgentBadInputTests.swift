@@ -25,15 +25,7 @@ extension AgentFailoverTests {
     @Test func badPlanContentIsRefusedAndTheVIPStaysAnswered() async throws {
         let lab = try await AgentLab()
         let outcome = await Result(catching: {
-            let stopController = try lab.startController()
-            for node in lab.nodes { try lab.startAgent(node) }
-            try lab.startEchoServers()
-            try await lab.loadBalancer("web")
-            let vip = "203.0.113.65"
-            #expect(try await eventually { try lab.holders(vip).count == 1 })
-            try await Task.sleep(for: .seconds(1))
-            let master = try #require(try lab.holders(vip).first)
-            await stopController()
+            let (vip, master) = try await lab.oneVIPServedThenControllerStopped()
 
             let output = lab.stateRoot + "/probe-bad-plans.out"
             let probe = try lab.startProbe(vip, seconds: Double(Self.badPlans.count) * 1.2 + 1.5, output: output)

@@ -22,4 +22,23 @@ extension AgentLab {
             _ = await task.result
         }
     }
+
+    /// The controller, both agents and echo servers; Service "web" served at 203.0.113.65 by one
+    /// node for a second; then the controller stopped, so only what a test does changes the ConfigMap.
+    func oneVIPServedThenControllerStopped() async throws -> (vip: String, master: String) {
+        let stopController = try startController()
+        for node in nodes { try startAgent(node) }
+        try startEchoServers()
+        try await loadBalancer("web")
+        let vip = "203.0.113.65"
+        guard try await KubeTestSupport.eventually(.seconds(20), { try self.holders(vip).count == 1 }) else {
+            throw TestEnvironmentError(message: "\(vip) was never held by exactly one node")
+        }
+        try await Task.sleep(for: .seconds(1))
+        guard let master = try holders(vip).first else {
+            throw TestEnvironmentError(message: "\(vip) is held by no node")
+        }
+        await stopController()
+        return (vip, master)
+    }
 }
