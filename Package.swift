@@ -137,13 +137,15 @@ let package = Package(
         .testTarget(name: "ProcessSupervisionTests", dependencies: ["ProcessSupervision"]),
         // Golden files are read from the source tree by path (UPDATE_GOLDEN=1 rewrites them there).
         .testTarget(name: "KeepalivedTests", dependencies: ["Keepalived", "IPAM"], exclude: ["Golden"]),
-        .testTarget(name: "CloudProviderTests", dependencies: ["CloudProvider", "KubeClient", "KubeTestSupport", "IPAM", "Keepalived"]),
+        .testTarget(name: "CloudProviderTests", dependencies: ["CloudProvider", "KubeClient", "KubeTestSupport", "IPAM", "Keepalived", "TestTraits"]),
         // Starts real control planes through scripts/testenv for the integration tests.
         .target(name: "KubeTestSupport", dependencies: ["KubeClient", "ProcessSupervision"], path: "Tests/KubeTestSupport"),
-        .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "KubeTestSupport"]),
-        .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "IPAM", "KubeTestSupport"]),
+        // The `.integration` trait and tag, for test targets only (scripts/test --unit).
+        .target(name: "TestTraits", path: "Tests/TestTraits"),
+        .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "KubeTestSupport", "TestTraits"]),
+        .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "IPAM", "KubeTestSupport", "TestTraits"]),
         .testTarget(name: "NodeAgentTests", dependencies: [
-            "NodeAgent", "CloudProvider", "Keepalived", "KubeClient", "IPAM", "KubeTestSupport",
+            "NodeAgent", "CloudProvider", "Keepalived", "KubeClient", "IPAM", "KubeTestSupport", "TestTraits",
             .product(name: "Logging", package: "swift-log"),
         ]),
     ],

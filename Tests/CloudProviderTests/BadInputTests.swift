@@ -4,6 +4,7 @@ import IPAM
 import Keepalived
 import KubeClient
 import KubeTestSupport
+import TestTraits
 import Testing
 
 /// Bad input, row by row: what each gets (exit 2 and one line naming the flag or env var; a
@@ -210,7 +211,7 @@ struct BadInputTests {
     /// Every row at once beside a Service that was there first: each gets its exact Warning and a
     /// False condition, the bystander keeps its address and ConfigMap entry, nothing is allocated
     /// for a refused row.
-    @Test func badServicesGetAWarningAndAFalseConditionAndHarmNoOne() async throws {
+    @Test(.integration, .tags(.integration)) func badServicesGetAWarningAndAFalseConditionAndHarmNoOne() async throws {
         let h = try await ControllerHarness.make()
         let (controller, task) = h.start(try h.configuration(cidrs: ["10.210.1.64/26", "2001:db8:1::/120"]))
         defer { task.cancel() }

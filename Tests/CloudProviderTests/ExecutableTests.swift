@@ -2,9 +2,10 @@ import Foundation
 import Keepalived
 import KubeClient
 import KubeTestSupport
+import TestTraits
 import Testing
 
-@Suite("keepalived-cloud-provider binary against kube-apiserver")
+@Suite("keepalived-cloud-provider binary against kube-apiserver", .integration, .tags(.integration))
 struct ExecutableTests {
     static var binary: String? {
         TestEnvironment.builtBinary("keepalived-cloud-provider")
@@ -83,7 +84,7 @@ extension ExecutableTests {
     }
 }
 
-@Suite("Two replicas of the binary against kube-apiserver")
+@Suite("Two replicas of the binary against kube-apiserver", .integration, .tags(.integration))
 struct ReplicaTests {
     @Test func leaderSIGKILLedMidBurstStandbyFinishesWithoutDuplicatesOrLeaks() async throws {
         let binary = try #require(ExecutableTests.binary)

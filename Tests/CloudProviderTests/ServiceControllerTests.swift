@@ -4,9 +4,10 @@ import IPAM
 import Keepalived
 import KubeClient
 import KubeTestSupport
+import TestTraits
 import Testing
 
-@Suite("Service controller against kube-apiserver")
+@Suite("Service controller against kube-apiserver", .integration, .tags(.integration))
 struct ServiceControllerTests {
     @Test func servicesGetAddressesAndGiveThemBack() async throws {
         let h = try await ControllerHarness.make()

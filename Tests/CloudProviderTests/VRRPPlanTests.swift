@@ -3,9 +3,10 @@ import IPAM
 import Keepalived
 import KubeClient
 import KubeTestSupport
+import TestTraits
 import Testing
 
-@Suite("VRRP plan in the ConfigMap, against kube-apiserver")
+@Suite("VRRP plan in the ConfigMap, against kube-apiserver", .integration, .tags(.integration))
 struct VRRPPlanIntegrationTests {
     @Test func planFollowsServicesAndEligibleNodes() async throws {
         let h = try await ControllerHarness.make()

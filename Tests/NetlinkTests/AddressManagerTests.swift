@@ -1,10 +1,11 @@
 import IPAM
 import KubeTestSupport
 import Netlink
+import TestTraits
 import Testing
 
 /// The address manager against the kernel, inside a namespace each test creates.
-@Suite("Netlink address manager in a network namespace")
+@Suite("Netlink address manager in a network namespace", .integration, .tags(.integration))
 struct AddressManagerTests {
     @Test func addIsIdempotentRemoveToleratesAbsenceAndListingSeesBoth() throws {
         let lab = try NetworkLab()

@@ -5,6 +5,7 @@ import KubeClient
 import KubeTestSupport
 import Logging
 import NodeAgent
+import TestTraits
 import Testing
 
 /// No VIP goes down unless its own Service asked: what happens to the other VIPs when one
@@ -246,7 +247,7 @@ extension AgentFailoverTests {
 }
 
 /// The supervisor against real keepalived in a namespace of the test's own.
-@Suite("keepalived supervisor")
+@Suite("keepalived supervisor", .integration, .tags(.integration))
 struct KeepalivedSupervisorTests {
     /// `stop` returns once keepalived has exited. The exit watcher had already reaped the child,
     /// so the supervisor's poll never saw the exit and every stop (agent SIGTERM, plan-driven)

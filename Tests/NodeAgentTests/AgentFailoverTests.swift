@@ -2,6 +2,7 @@ import Foundation
 import KubeClient
 import KubeTestSupport
 import NodeAgent
+import TestTraits
 import Testing
 
 #if canImport(Glibc)
@@ -10,7 +11,7 @@ import Testing
 
 /// The agent binary with real keepalived in network namespaces, fed by the real controller.
 /// Serialized: VRRP timing on two shared cores is best not fought over by parallel labs.
-@Suite("keepalived-vip-agent with keepalived in network namespaces", .serialized)
+@Suite("keepalived-vip-agent with keepalived in network namespaces", .serialized, .integration, .tags(.integration))
 struct AgentFailoverTests {
     @Test func oneMasterThenFailoverOnKeepalivedDeathHandoverOnSIGTERMAndNoOrphanAfterAgentRestart() async throws {
         let lab = try await AgentLab()

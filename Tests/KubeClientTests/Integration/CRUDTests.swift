@@ -1,10 +1,11 @@
 import Foundation
 import KubeClient
 import KubeTestSupport
+import TestTraits
 import Testing
 
 /// Verbs against a real kube-apiserver (scripts/testenv).
-@Suite("API verbs against kube-apiserver")
+@Suite("API verbs against kube-apiserver", .integration, .tags(.integration))
 struct CRUDTests {
     static func loadBalancer(_ name: String, namespace: String) -> Service {
         var service = Service()

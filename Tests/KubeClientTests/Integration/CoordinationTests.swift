@@ -2,9 +2,10 @@ import Foundation
 import KubeClient
 import KubeTestSupport
 import Synchronization
+import TestTraits
 import Testing
 
-@Suite("Leases and events against kube-apiserver")
+@Suite("Leases and events against kube-apiserver", .integration, .tags(.integration))
 struct CoordinationTests {
     final class Flag: Sendable {
         private let value = Mutex(0)

@@ -1,9 +1,10 @@
 import Foundation
 import KubeClient
 import KubeTestSupport
+import TestTraits
 import Testing
 
-@Suite("Watch against kube-apiserver")
+@Suite("Watch against kube-apiserver", .integration, .tags(.integration))
 struct WatchTests {
     @Test func watchSeesCreateUpdateDeleteInOrder() async throws {
         let cluster = try await TestEnvironment.shared()
@@ -110,7 +111,7 @@ struct WatchTests {
 }
 
 /// Restarts its own API server, so it gets a dedicated control plane.
-@Suite("Informer recovery", .serialized)
+@Suite("Informer recovery", .serialized, .integration, .tags(.integration))
 struct InformerRecoveryTests {
     actor Recorder {
         var events: [String] = []
