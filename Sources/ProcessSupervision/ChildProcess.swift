@@ -17,7 +17,9 @@ public final class ChildProcess: Sendable {
     /// again, so every later question must be answered from here (else a stop waits its full grace).
     private struct Exit {
         var status: Int32?
-        var waiters: [CheckedContinuation<Int32, Never>] = []
+        /// Keyed so that a cancelled waiter can be taken out again.
+        var waiters: [Int: CheckedContinuation<Int32?, Never>] = [:]
+        var nextWaiter = 0
         var waiting = false
     }
 
@@ -115,13 +117,39 @@ public final class ChildProcess: Sendable {
 
     /// Waits for exit off the cooperative pool; returns the exit status (128+n for a signal).
     public func exitStatus() async -> Int32 {
-        await withCheckedContinuation { continuation in
+        await waitForExit(id: nextWaiterID(), cancellable: false) ?? -1
+    }
+
+    /// The exit status, or nil as soon as the calling task is cancelled (a supervisor that is
+    /// shutting down stops watching; the child keeps running).
+    public func exitStatusUnlessCancelled() async -> Int32? {
+        let id = nextWaiterID()
+        return await withTaskCancellationHandler {
+            await waitForExit(id: id, cancellable: true)
+        } onCancel: {
+            exit.withLock { state in state.waiters.removeValue(forKey: id) }?.resume(returning: nil)
+        }
+    }
+
+    private func nextWaiterID() -> Int {
+        exit.withLock { state -> Int in
+            defer { state.nextWaiter += 1 }
+            return state.nextWaiter
+        }
+    }
+
+    private func waitForExit(id: Int, cancellable: Bool) async -> Int32? {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Int32?, Never>) in
             let startWaiter = exit.withLock { state -> Bool in
                 if let status = state.status {
                     continuation.resume(returning: status)
                     return false
                 }
-                state.waiters.append(continuation)
+                if cancellable && Task.isCancelled {
+                    continuation.resume(returning: nil)
+                    return false
+                }
+                state.waiters[id] = continuation
                 defer { state.waiting = true }
                 return !state.waiting
             }
@@ -148,8 +176,8 @@ public final class ChildProcess: Sendable {
     private static func record(_ status: Int32, in state: inout Exit) -> Int32 {
         if let recorded = state.status { return recorded }
         state.status = status
-        for waiter in state.waiters { waiter.resume(returning: status) }
-        state.waiters = []
+        for waiter in state.waiters.values { waiter.resume(returning: status) }
+        state.waiters = [:]
         return status
     }
 

@@ -75,6 +75,19 @@ struct ChildProcessTests {
         #expect(elapsed < .seconds(30), "stop took \(elapsed) with a 60 s grace")
     }
 
+    /// A supervisor that shuts down stops watching at once; the child keeps running and its exit
+    /// is still seen by anyone who asks later.
+    @Test func aCancelledWatchEndsAtOnceAndLeavesTheChildAlone() async throws {
+        let child = try ChildProcess.spawn(["sleep", "30"], outputPath: "/dev/null")
+        let watch = Task { await child.exitStatusUnlessCancelled() }
+        try await Task.sleep(for: .milliseconds(50))
+        watch.cancel()
+        #expect(await watch.value == nil)
+        #expect(child.hasExited() == nil, "still running")
+        child.signal(SIGTERM)
+        #expect(await child.exitStatusUnlessCancelled() == 128 + SIGTERM)
+    }
+
     @Test func aMissingProgramIsAnErrorNamingIt() {
         #expect {
             _ = try ChildProcess.spawn(["/nonexistent/keepalived", "-n"], outputPath: "/dev/null")

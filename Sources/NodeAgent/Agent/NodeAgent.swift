@@ -37,7 +37,10 @@ public actor NodeAgent {
     /// Timers and reload watches, run by `run()`'s task group (no unstructured tasks).
     enum Job: Sendable {
         case restart(after: Duration)
-        case watchReload(id: Int, logOffset: UInt64)
+        /// Wait for this run of keepalived to end.
+        case watch(KeepalivedSupervisor.Run)
+        /// Send SIGHUP once keepalived has started, then wait for its log to confirm the reload.
+        case reload(id: Int, logOffset: UInt64)
     }
     let jobs: AsyncStream<Job>
     let jobQueue: AsyncStream<Job>.Continuation
@@ -76,9 +79,6 @@ public actor NodeAgent {
                 "StateDirectoryFailed", "cannot create --state-dir \(configuration.stateDirectory): \(error)")
         }
         let fifo = try NotifyFIFO(path: fifoPath)
-        await supervisor.setExitHandler { [weak self] status in
-            await self?.handle(.keepalivedExited(status: status))
-        }
         await supervisor.stopOrphan()
 
         await withTaskGroup(of: Void.self) { group in
@@ -127,7 +127,21 @@ public actor NodeAgent {
             try? await Task.sleep(for: delay)
             guard !Task.isCancelled else { return }
             await handle(.restartTimerFired)
-        case .watchReload(let id, let offset):
+        case .watch(let run):
+            guard let status = await supervisor.watch(run) else { return }
+            await handle(.keepalivedExited(status: status))
+        case .reload(let id, let offset):
+            // A SIGHUP while keepalived starts would kill it: wait until it has started.
+            while !Task.isCancelled {
+                switch await supervisor.reload() {
+                case .sent: break
+                case .notRunning: return  // it exited; its exit removes every VIP anyway
+                case .notYetStarted:
+                    try? await Task.sleep(for: .milliseconds(20))
+                    continue
+                }
+                break
+            }
             let deadline = ContinuousClock.now + AgentStateMachine.reloadConfirmationTimeout
             // keepalived says that it has re-read its configuration only in its log.
             while ContinuousClock.now < deadline, !Task.isCancelled {
@@ -166,16 +180,14 @@ public actor NodeAgent {
             }
         case .startKeepalived:
             do {
-                try await supervisor.start()
+                if let run = try await supervisor.start() { jobQueue.yield(.watch(run)) }
             } catch {
                 logger.error("cannot start keepalived", metadata: ["error": "\(error)"])
                 await handle(.keepalivedStartFailed(message: error.message))
             }
         case .reloadKeepalived(let id):
-            let offset = supervisor.logOffset()
-            await supervisor.reload()
             metrics.reloads.increment()
-            jobQueue.yield(.watchReload(id: id, logOffset: offset))
+            jobQueue.yield(.reload(id: id, logOffset: supervisor.logOffset()))
         case .stopKeepalived:
             await supervisor.stop()
         case .removeVIPs(let addresses, let reason):

@@ -33,9 +33,13 @@ public actor KeepalivedSupervisor {
     private var process: ChildProcess?
     private var startedAt: ContinuousClock.Instant?
     private var confirmedRunning = false
-    private var reloadPending = false
     private var generation = 0
-    private var onExit: (@Sendable (Int32) async -> Void)?
+
+    /// One run of keepalived: whoever started it watches for its exit (`watch(_:)`).
+    public struct Run: Sendable {
+        public let process: ChildProcess
+        let generation: Int
+    }
 
     public init(paths: Paths, networkNamespace: String?, logger: Logger) {
         self.paths = paths
@@ -47,11 +51,6 @@ public actor KeepalivedSupervisor {
 
     public var isRunning: Bool { process != nil }
     public var pid: pid_t? { process?.pid }
-
-    /// Called with the exit status whenever keepalived exits without being asked to.
-    public func setExitHandler(_ handler: @escaping @Sendable (Int32) async -> Void) {
-        onExit = handler
-    }
 
     /// A keepalived left by a previous agent (SIGKILLed agent) still holds VIPs: stop it first.
     public func stopOrphan() async {
@@ -68,8 +67,9 @@ public actor KeepalivedSupervisor {
         kill(pid, SIGKILL)
     }
 
-    public func start() throws(AgentError) {
-        guard process == nil else { return }
+    /// Starts keepalived; nil when it already runs. The caller watches the returned run.
+    public func start() throws(AgentError) -> Run? {
+        guard process == nil else { return nil }
         for file in [paths.pidFile, paths.vrrpPidFile, paths.checkersPidFile] { unlink(file) }
         var arguments = [
             paths.executable, "--dont-fork", "--log-console", "--log-detail", "--vrrp",
@@ -87,25 +87,28 @@ public actor KeepalivedSupervisor {
         startedAt = .now
         confirmedRunning = false
         generation += 1
-        let generation = self.generation
         logger.info("keepalived started", metadata: ["pid": "\(child.pid)"])
-        Task { [weak self] in
-            let status = await child.exitStatus()
-            await self?.exited(generation: generation, status: status)
-        }
+        return Run(process: child, generation: generation)
     }
 
-    private func exited(generation: Int, status: Int32) async {
-        guard generation == self.generation, let process else { return }
+    /// Waits for `run` to end. Returns its exit status when it ended without being asked to (the
+    /// caller must react: its VIPs are still on the interface), nil when it was stopped on purpose
+    /// or the caller was cancelled.
+    public nonisolated func watch(_ run: Run) async -> Int32? {
+        guard let status = await run.process.exitStatusUnlessCancelled() else { return nil }
+        return await exited(run, status: status) ? status : nil
+    }
+
+    private func exited(_ run: Run, status: Int32) async -> Bool {
+        guard run.generation == generation, let process else { return false }
         // Its VRRP child may outlive it; the group goes with it, and only once the whole group is
         // gone may anyone speak for it (a priority-0 advert while its VRRP child still announces
         // would let a backup take over beside a live master).
         kill(-process.pid, SIGKILL)
         await Self.groupGone(process.pid)
         self.process = nil
-        reloadPending = false
         logger.error("keepalived exited", metadata: ["status": "\(status)", "log": "\(paths.log)"])
-        await onExit?(status)
+        return true
     }
 
     /// Waits (at most a second) until no process of group `group` is left, reaping those that are
@@ -136,31 +139,21 @@ public actor KeepalivedSupervisor {
         return true
     }
 
-    /// SIGHUP now if keepalived has started, else as soon as it has.
-    public func reload() {
-        guard let process else { return }
-        if hasStarted {
-            process.signal(SIGHUP)
-            logger.info("keepalived reloaded")
-            return
-        }
-        guard !reloadPending else { return }
-        reloadPending = true
-        let generation = self.generation
-        Task { [weak self] in
-            while let self, await self.waitingToReload(generation) {
-                try? await Task.sleep(for: .milliseconds(20))
-            }
-        }
+    /// What a reload request found.
+    public enum ReloadOutcome: Sendable {
+        case sent
+        /// keepalived is still starting (a SIGHUP now would kill it): ask again shortly.
+        case notYetStarted
+        case notRunning
     }
 
-    private func waitingToReload(_ generation: Int) -> Bool {
-        guard reloadPending, generation == self.generation, let process else { return false }
-        guard hasStarted else { return true }
-        reloadPending = false
+    /// SIGHUP if keepalived has started.
+    public func reload() -> ReloadOutcome {
+        guard let process else { return .notRunning }
+        guard hasStarted else { return .notYetStarted }
         process.signal(SIGHUP)
-        logger.info("keepalived reloaded (deferred until it had started)")
-        return false
+        logger.info("keepalived reloaded")
+        return .sent
     }
 
     /// SIGTERM: keepalived sends priority-0 adverts so a backup takes over at once. SIGKILL
@@ -169,7 +162,6 @@ public actor KeepalivedSupervisor {
         guard let process else { return }
         generation += 1
         self.process = nil
-        reloadPending = false
         process.signal(SIGTERM)
         let clean = await withTaskGroup(of: Bool.self) { group in
             group.addTask {
