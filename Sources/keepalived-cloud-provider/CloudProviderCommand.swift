@@ -16,12 +16,14 @@ struct CloudProviderCommand: AsyncParsableCommand {
         commandName: "keepalived-cloud-provider",
         abstract:
             "Give every type: LoadBalancer Service an address from this cluster's pools and publish them for keepalived.",
-        discussion: """
-            Pools come from --cidr (repeatable) or, as before, KEEPALIVED_SERVICE_CIDR (comma list).
-            Entries are CIDRs (10.210.1.64/26, 2001:db8::/120), ranges (10.210.1.70-10.210.1.90) or single addresses.
-            Services ask for a specific address with the annotation \(ControllerConfiguration.requestedIPsAnnotation)
-            (a comma list for dual-stack) or spec.loadBalancerIP, and for a forward method with \(ForwardMethod.annotation).
-            """
+        // One paragraph per line: the terminal wraps them, not the source.
+        discussion: [
+            "Pools come from --cidr (repeatable) or, as before, KEEPALIVED_SERVICE_CIDR (comma list). Entries are "
+                + "CIDRs (10.210.1.64/26, 2001:db8::/120), ranges (10.210.1.70-10.210.1.90) or single addresses.",
+            "Services ask for a specific address with the annotation \(ControllerConfiguration.requestedIPsAnnotation) "
+                + "(a comma list for dual-stack) or spec.loadBalancerIP, and for a forward method with "
+                + "\(ForwardMethod.annotation).",
+        ].joined(separator: "\n\n")
     )
 
     @Option(help: "Path to a kubeconfig. Default: the in-cluster service account.")
@@ -41,7 +43,9 @@ struct CloudProviderCommand: AsyncParsableCommand {
     @Option(name: .customLong("exclude"), help: "Address, range or CIDR never to hand out. Repeatable.")
     var exclusions: [String] = []
 
-    @Flag(help: "Skip IPv4 addresses ending in .0 or .255 (some routers mishandle them).")
+    @Flag(
+        name: .customLong("avoid-buggy-ips"),
+        help: "Skip IPv4 addresses ending in .0 or .255 (some routers mishandle them).")
     var avoidBuggyIPs = false
 
     @Option(help: "Namespace of the VIP ConfigMap and the leader Lease. Env: KEEPALIVED_NAMESPACE.")

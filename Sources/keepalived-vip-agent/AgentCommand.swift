@@ -13,12 +13,10 @@ struct AgentCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "keepalived-vip-agent",
         abstract: "Turn the controller's VRRP plan into keepalived on this node and keep its VIPs honest.",
-        discussion: """
-            Reads the VRRP plan from the ConfigMap that keepalived-cloud-provider writes (data key \(VRRPPlan.dataKey)),
-            renders this node's keepalived.conf into --state-dir, supervises keepalived, and removes VIPs through
-            netlink whenever keepalived dies or the agent stops. Publishes its view in the Node annotation
-            \(AgentConfiguration.stateAnnotation).
-            """
+        discussion: "Reads the VRRP plan from the ConfigMap that keepalived-cloud-provider writes (data key "
+            + "\(VRRPPlan.dataKey)), renders this node's keepalived.conf into --state-dir, supervises keepalived, and "
+            + "removes VIPs through netlink whenever keepalived dies or the agent stops. Publishes its view in the Node "
+            + "annotation \(AgentConfiguration.stateAnnotation)."
     )
 
     @Option(help: "Path to a kubeconfig. Default: the in-cluster service account.")

@@ -67,6 +67,9 @@ struct BadInputTests {
         FlagRow(pool + ["--leader-elect", "maybe"], says: "'maybe' is invalid for '--leader-elect <leader-elect>'"),
         FlagRow(pool + ["--node-selector", ""], says: "--node-selector \"\": must be a non-empty label selector"),
         FlagRow(pool + ["--bogus-flag"], says: "Unknown option '--bogus-flag'"),
+        // Spelled as operators write it (ArgumentParser's own derivation was --avoid-buggy-i-ps):
+        // accepted, so the error is about the next flag.
+        FlagRow(pool + ["--avoid-buggy-ips", "--workers", "0"], says: "--workers 0: must be 1-64"),
         FlagRow(
             pool + ["--leader-elect-lease-duration", "5", "--leader-elect-renew-deadline", "8"],
             says: "need 0 < retry period < renew deadline < lease duration"),

@@ -198,10 +198,15 @@ public actor NodeAgent {
             metrics.planUnavailable.increment()
             guard reason != lastUnavailableReason else { return }
             lastUnavailableReason = reason
-            let instances = machine.plan?.instances.count ?? 0
-            logger.error(
-                "no usable VRRP plan; keeping the previous one (every VIP stays where it is)",
-                metadata: ["reason": "\(reason)", "previousInstances": "\(instances)"])
+            if let plan = machine.plan {
+                logger.error(
+                    "no usable VRRP plan; keeping the previous one (every VIP stays where it is)",
+                    metadata: ["reason": "\(reason)", "previousInstances": "\(plan.instances.count)"])
+            } else {
+                logger.warning(
+                    "no usable VRRP plan yet; waiting for keepalived-cloud-provider to write one",
+                    metadata: ["reason": "\(reason)"])
+            }
         case .scheduleRestart(let delay):
             metrics.restarts.increment()
             logger.warning("restarting keepalived", metadata: ["in": "\(delay)"])
