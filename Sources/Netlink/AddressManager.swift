@@ -1,5 +1,5 @@
-public import CNetlink
-public import Foundation
+import CNetlink
+import Foundation
 public import IPAM
 
 /// The one owner of a NETLINK_ROUTE socket: adds, replaces, removes and lists interface

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 public import IPAM
 
 /// Sends VRRP advertisements from the node (in its network namespace when it has one): raw

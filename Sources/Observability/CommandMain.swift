@@ -1,6 +1,6 @@
 public import ArgumentParser
-public import Foundation
-public import KubeClient
+import Foundation
+import KubeClient
 
 /// Runs an executable's command with the DESIGN's exit codes: bad flags exit 2 with one line
 /// naming the flag (ArgumentParser's own default would be 64), other failures exit 1.

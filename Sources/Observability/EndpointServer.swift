@@ -1,7 +1,7 @@
 public import Logging
-public import NIOCore
-public import NIOHTTP1
-public import NIOPosix
+import NIOCore
+import NIOHTTP1
+import NIOPosix
 public import Prometheus
 public import ServiceLifecycle
 
@@ -33,7 +33,7 @@ public struct EndpointServer: ServiceLifecycle.Service {
 
     public func run() async throws {
         let router = Router(registry: registry, health: health, ready: ready)
-        let channel: Channel
+        let channel: any Channel
         do {
             channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)

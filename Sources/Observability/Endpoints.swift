@@ -1,9 +1,9 @@
 public import KubeClient
 public import Logging
-public import Metrics
+import Metrics
 public import Prometheus
 public import ServiceLifecycle
-public import UnixSignals
+import UnixSignals
 
 /// What both executables share around their main service: the metrics registry, the
 /// `--metrics-bind-address`/`--health-bind-address` endpoints, and running until SIGTERM.

@@ -1,6 +1,6 @@
-public import CHeap
+import CHeap
 public import Logging
-public import Metrics
+import Metrics
 public import ServiceLifecycle
 
 /// Keeps the resident set close to what the process uses: jemalloc purges freed pages in the

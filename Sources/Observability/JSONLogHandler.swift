@@ -1,5 +1,5 @@
-public import Foundation
-public import KubeClient
+import Foundation
+import KubeClient
 public import Logging
 
 /// One JSON object per line on stderr, for log collectors (`--log-format json`).

@@ -1,5 +1,5 @@
-public import Foundation
-public import KubeClient
+import Foundation
+import KubeClient
 public import Logging
 
 /// One line per entry on stderr (`--log-format text`). Values can quote what users wrote, so

@@ -1,6 +1,6 @@
-public import CProcess
+import CProcess
 public import Foundation
-public import Synchronization
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc

@@ -28,7 +28,7 @@ struct ControllerHarness {
 
     /// Starts a controller; cancel the returned task to stop it (like SIGTERM would).
     func start(_ configuration: ControllerConfiguration, client: KubernetesClient? = nil) -> (
-        ServiceController, Task<Void, Error>
+        ServiceController, Task<Void, any Error>
     ) {
         let controller = ServiceController(client: client ?? admin, configuration: configuration)
         let task = Task { try await controller.run() }

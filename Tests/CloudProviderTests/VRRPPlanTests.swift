@@ -17,7 +17,7 @@ struct VRRPPlanIntegrationTests {
         configuration.planner = try VRRPPlanner(cluster: "fcp", vrids: VRIDRange(parsing: "60-63"), groups: 4)
         let (_, task) = h.start(configuration)
 
-        let result: Result<Void, Error> = await Result(catching: {
+        let result: Result<Void, any Error> = await Result(catching: {
             for name in ["one", "two", "three"] { _ = try await h.loadBalancer(name) }
             #expect(
                 try await eventually {
@@ -46,7 +46,7 @@ struct VRRPPlanIntegrationTests {
     }
 }
 
-extension Result where Failure == Error {
+extension Result where Failure == any Error {
     init(catching body: () async throws -> Success) async {
         do { self = .success(try await body()) } catch { self = .failure(error) }
     }

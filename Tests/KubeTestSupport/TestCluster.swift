@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 public import KubeClient
 @_exported import ProcessSupervision
 
@@ -151,7 +151,7 @@ public struct TestEnvironmentError: Error, CustomStringConvertible {
 }
 
 private actor SharedCluster {
-    private var task: Task<TestCluster, Error>?
+    private var task: Task<TestCluster, any Error>?
 
     func get() async throws -> TestCluster {
         if let task { return try await task.value }

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 public import IPAM
 public import Keepalived
 public import KubeClient

@@ -23,7 +23,7 @@ actor ConfigMapWriter {
     private let name: String
     private let logger: Logger
     private let snapshot: @Sendable () async -> ConfigMapSnapshot
-    private var inFlight: Task<Int, Error>?
+    private var inFlight: Task<Int, any Error>?
     private var writtenGeneration = -1
     /// What the server returned for our last write: the base of the next one.
     private var lastWritten: ConfigMap? {
@@ -62,7 +62,7 @@ actor ConfigMapWriter {
 
     /// Joins the write in flight, or starts one.
     private func writeShared() async throws {
-        let task: Task<Int, Error>
+        let task: Task<Int, any Error>
         if let inFlight {
             task = inFlight
         } else {

@@ -1,10 +1,10 @@
-public import CoreMetrics
-public import Foundation
+import CoreMetrics
+import Foundation
 public import IPAM
-public import Keepalived
+import Keepalived
 public import KubeClient
 public import Logging
-public import Metrics
+import Metrics
 
 /// Gives LoadBalancer Services addresses from the pool, keeps the VIP ConfigMap in step and
 /// reports through status, conditions and events. One instance runs in the elected leader.

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 public import IPAM
 
 /// What an agent publishes on its Node (annotation `keepalived-lb.io/vrrp-state`) so that

@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 public import Logging
 
 /// Leader election on a `coordination.k8s.io/v1` Lease, with client-go's semantics: a lease is

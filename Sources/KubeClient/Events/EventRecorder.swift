@@ -1,7 +1,7 @@
-public import CoreMetrics
+import CoreMetrics
 public import Foundation
 public import Logging
-public import Synchronization
+import Synchronization
 
 /// Records core/v1 Events and aggregates repeats the way kube's recorder does: the same
 /// (object, type, reason, message) within ten minutes bumps `count` on one Event instead of

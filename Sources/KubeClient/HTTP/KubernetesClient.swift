@@ -1,11 +1,11 @@
-public import AsyncHTTPClient
-public import CoreMetrics
-public import Foundation
+import AsyncHTTPClient
+import CoreMetrics
+import Foundation
 public import Logging
-public import NIOConcurrencyHelpers
-public import NIOCore
-public import NIOHTTP1
-public import NIOSSL
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOHTTP1
+import NIOSSL
 
 /// A Kubernetes API client. One instance per process; it is safe to share between tasks.
 public final class KubernetesClient: Sendable {

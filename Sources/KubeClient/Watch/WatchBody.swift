@@ -14,12 +14,12 @@ final class WatchBody: HTTPClientResponseDelegate, Sendable {
     static let limit = 64 << 20
 
     let head: EventLoopPromise<HTTPResponseHead>
-    let chunks: AsyncThrowingStream<ByteBuffer, Error>
-    private let continuation: AsyncThrowingStream<ByteBuffer, Error>.Continuation
+    let chunks: AsyncThrowingStream<ByteBuffer, any Error>
+    private let continuation: AsyncThrowingStream<ByteBuffer, any Error>.Continuation
     /// Bytes received and not yet taken by the consumer.
     private let outstanding = NIOLockedValueBox(0)
 
-    init(eventLoop: EventLoop) {
+    init(eventLoop: any EventLoop) {
         head = eventLoop.makePromise()
         (chunks, continuation) = AsyncThrowingStream.makeStream(of: ByteBuffer.self)
     }
@@ -54,7 +54,7 @@ final class WatchBody: HTTPClientResponseDelegate, Sendable {
         return task.eventLoop.makeSucceededVoidFuture()
     }
 
-    func didReceiveError(task: HTTPClient.Task<Void>, _ error: Error) {
+    func didReceiveError(task: HTTPClient.Task<Void>, _ error: any Error) {
         head.fail(error)
         continuation.finish(throwing: error)
     }

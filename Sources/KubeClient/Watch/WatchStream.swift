@@ -38,7 +38,7 @@ public struct WatchStream<T: KubernetesObject>: AsyncSequence, Sendable {
     public struct Iterator: AsyncIteratorProtocol {
         let stream: WatchStream
         var connection: WatchConnection?
-        var body: AsyncThrowingStream<ByteBuffer, Error>.AsyncIterator?
+        var body: AsyncThrowingStream<ByteBuffer, any Error>.AsyncIterator?
         var splitter = LineSplitter()
         var finished = false
         var started = false

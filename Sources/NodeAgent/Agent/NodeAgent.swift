@@ -1,10 +1,10 @@
-public import CoreMetrics
-public import Foundation
+import CoreMetrics
+import Foundation
 public import IPAM
-public import Keepalived
+import Keepalived
 public import KubeClient
 public import Logging
-public import Netlink
+import Netlink
 
 /// Makes the controller's VRRP plan real on one node: renders keepalived.conf, supervises
 /// keepalived, and keeps the interface free of VIPs this node must not answer for. The decisions
