@@ -88,7 +88,7 @@ struct E2EBench: AsyncParsableCommand {
                     }
                     try await Task.sleep(for: .milliseconds(2))
                 }
-                FileManager.default.createFile(atPath: goFile, contents: nil)
+                _ = FileManager.default.createFile(atPath: goFile, contents: nil)
                 guard await probe.exitStatus() == 0, let answered = try Timeline(path: output).firstAnswer(after: start)
                 else {
                     let status = try? await lab.admin.get(Service.self, namespace: lab.namespace, name: name).status

@@ -299,7 +299,7 @@ struct KeepalivedSupervisorTests {
             }
         }
         """.write(toFile: supervisor.paths.config, atomically: true, encoding: .utf8)
-        try await supervisor.start()
+        _ = try await supervisor.start()
         #expect(try await eventually(.seconds(10)) { try lab.addresses(in: namespace).contains("203.0.113.70") })
         let pid = try #require(await supervisor.pid)
         let clock = ContinuousClock()
