@@ -102,16 +102,6 @@ extension AgentFailoverTests {
             let finalHolders =
                 try await eventually(.seconds(5)) { try lab.holders(vip) == [master] } ? [master] : try lab.holders(vip)
             #expect(finalHolders == [master], "holders \(finalHolders), master \(master)")
-            if ProcessInfo.processInfo.environment["KLB_KEEP_LOGS"] != nil {
-                for node in lab.nodes {
-                    try? FileManager.default.removeItem(atPath: "/tmp/keep-\(node)-agent.log")
-                    try? FileManager.default.copyItem(atPath: lab.agentLog(node), toPath: "/tmp/keep-\(node)-agent.log")
-                    try? FileManager.default.removeItem(atPath: "/tmp/keep-\(node)-keepalived.log")
-                    try? FileManager.default.copyItem(
-                        atPath: lab.stateDirectory(node) + "/keepalived.log", toPath: "/tmp/keep-\(node)-keepalived.log"
-                    )
-                }
-            }
             let after = try lab.nodes.map {
                 try String(contentsOfFile: lab.stateDirectory($0) + "/keepalived.conf", encoding: .utf8)
             }
@@ -196,16 +186,6 @@ extension AgentFailoverTests {
                     return log.contains("received priority 0 advertisement")
                 }, "the backup's keepalived heard the priority-0 advert")
             #expect(lab.metrics(master).contains("keepalived_lb_agent_release_adverts_total 1"))
-            if ProcessInfo.processInfo.environment["KLB_KEEP_LOGS"] != nil {
-                for node in lab.nodes {
-                    try? FileManager.default.removeItem(atPath: "/tmp/keep-\(node)-agent.log")
-                    try? FileManager.default.copyItem(atPath: lab.agentLog(node), toPath: "/tmp/keep-\(node)-agent.log")
-                    try? FileManager.default.removeItem(atPath: "/tmp/keep-\(node)-keepalived.log")
-                    try? FileManager.default.copyItem(
-                        atPath: lab.stateDirectory(node) + "/keepalived.log", toPath: "/tmp/keep-\(node)-keepalived.log"
-                    )
-                }
-            }
         })
         await lab.tearDown()
         try outcome.get()

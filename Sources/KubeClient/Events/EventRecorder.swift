@@ -103,7 +103,7 @@ public actor EventRecorder {
                         try? await Task.sleep(for: .milliseconds(20))
                     }
                 }
-                await self?.record(
+                await self?.write(
                     pending.object.reference, type: pending.type, reason: pending.reason, message: pending.message,
                     at: pending.postedAt)
             }
@@ -138,8 +138,15 @@ public actor EventRecorder {
     public func record(
         _ object: ObjectReference, type: EventType, reason: String, message: String, at time: Date = Date()
     ) async {
-        let message = SafeText.escaped(message, limit: SafeText.eventMessageLimit)
-        let reason = SafeText.escaped(reason, limit: 128)
+        await write(
+            object, type: type, reason: SafeText.escaped(reason, limit: 128),
+            message: SafeText.escaped(message, limit: SafeText.eventMessageLimit), at: time)
+    }
+
+    /// Text already escaped and bounded (by `post` or `record`; once: a second pass would cut the
+    /// "more bytes" note off and add another).
+    private func write(_ object: ObjectReference, type: EventType, reason: String, message: String, at time: Date) async
+    {
         let namespace = object.namespace ?? "default"
         let key = [object.uid ?? object.name ?? "", namespace, type.rawValue, reason, message].joined(
             separator: "\u{1}")

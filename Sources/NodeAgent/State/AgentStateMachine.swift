@@ -80,6 +80,12 @@ public struct AgentStateMachine: Sendable {
 
     public var heldAddresses: [IPAddress] { tracker.held(in: plan) }
 
+    /// Instances of the plan that keepalived reported this node MASTER of.
+    private var heldInstances: [VRRPPlan.Instance] {
+        guard let plan else { return [] }
+        return plan.instances.filter { tracker.isMaster(plan.instanceName($0)) }
+    }
+
     public mutating func handle(_ event: Event) -> [Action] {
         switch event {
         case .planChanged(let newPlan, let newConfig): return planChanged(newPlan, config: newConfig)
@@ -135,7 +141,7 @@ public struct AgentStateMachine: Sendable {
     private mutating func keepalivedGone(reason: String, crashed: Bool) -> [Action] {
         guard !stopping, keepalived == .running else { return [] }
         // Only instances this node's keepalived itself reported MASTER: never one another node holds.
-        let released = crashed ? (plan?.instances ?? []).filter { tracker.isMaster(plan!.instanceName($0)) } : []
+        let released = crashed ? heldInstances : []
         tracker = VRRPStateTracker()
         // A dead keepalived leaves its VIPs behind while another node takes them over; those
         // still awaiting a reload go too.
