@@ -12,7 +12,8 @@ public struct BindAddress: Hashable, Sendable, CustomStringConvertible {
         else {
             throw EndpointError(
                 "InvalidBindAddress",
-                "\(flag) \"\(text.prefix(64))\" is not host:port, :port or [ipv6]:port with a port 0-65535 (0 alone disables; host:0 picks a free port)"
+                "\(flag) \"\(text.prefix(64))\" is not host:port, :port or [ipv6]:port with a port 0-65535 (0 alone "
+                    + "disables; host:0 picks a free port)"
             )
         }
         var host = String(text[..<colon])

@@ -38,7 +38,8 @@ public struct Setting: Sendable, Equatable {
                 ? "DNS-1123 subdomain (a-z, 0-9, '-', '.', 1-253 characters)"
                 : "DNS-1123 label (a-z, 0-9, '-', 1-63 characters)"
             throw ValidationError(
-                "\(source) \"\(String(value.prefix(64)).debugDescription.dropFirst().dropLast())\": not a \(kind), alphanumeric at both ends"
+                "\(source) \"\(String(value.prefix(64)).debugDescription.dropFirst().dropLast())\": not a \(kind), "
+                    + "alphanumeric at both ends"
             )
         }
         return value

@@ -45,7 +45,8 @@ public final class ChildProcess: Sendable {
         guard let closeFrom = Self.addCloseFrom else {
             throw ChildProcessError(
                 message:
-                    "cannot start \(arguments[0]): this C library lacks posix_spawn_file_actions_addclosefrom_np (glibc 2.34 or later is required)"
+                    "cannot start \(arguments[0]): this C library lacks posix_spawn_file_actions_addclosefrom_np "
+                    + "(glibc 2.34 or later is required)"
             )
         }
         _ = closeFrom(&actions, 3)
@@ -74,7 +75,8 @@ public final class ChildProcess: Sendable {
         guard result == 0 else {
             throw ChildProcessError(
                 message:
-                    "cannot start \(arguments.joined(separator: " ")): \(String(cString: strerror(result))); check the path and permissions"
+                    "cannot start \(arguments.joined(separator: " ")): \(String(cString: strerror(result))); check "
+                    + "the path and permissions"
             )
         }
         return ChildProcess(pid: pid)

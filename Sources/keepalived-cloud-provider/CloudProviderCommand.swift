@@ -15,7 +15,8 @@ struct CloudProviderCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "keepalived-cloud-provider",
         abstract:
-            "Give every type: LoadBalancer Service an address from this cluster's pools and publish them for keepalived.",
+            "Give every type: LoadBalancer Service an address from this cluster's pools and publish them for "
+            + "keepalived.",
         // One paragraph per line: the terminal wraps them, not the source.
         discussion: [
             "Pools come from --cidr (repeatable) or, as before, KEEPALIVED_SERVICE_CIDR (comma list). Entries are "
@@ -84,8 +85,10 @@ struct CloudProviderCommand: AsyncParsableCommand {
     var leaderElectRetryPeriod = 2.0
 
     @Option(
-        help:
-            "Concurrent reconciles (1-64). A worker waits for the finalizer PATCH, then hands the status to the publisher, which covers all pending Services with one ConfigMap write; the client rate limit (--kube-api-qps) usually bounds a burst first."
+        help: ArgumentHelp(
+            "Concurrent reconciles (1-64). A worker waits for the finalizer PATCH, then hands the status to the "
+                + "publisher, which covers all pending Services with one ConfigMap write; the client rate limit "
+                + "(--kube-api-qps) usually bounds a burst first.")
     )
     var workers = 16
 
@@ -97,8 +100,9 @@ struct CloudProviderCommand: AsyncParsableCommand {
     var kubeAPIBurst = 100
 
     @Option(
-        help:
-            "VRRP router IDs this cluster may use, N-M within 1-255. Clusters sharing an L2 segment need disjoint ranges."
+        help: ArgumentHelp(
+            "VRRP router IDs this cluster may use, N-M within 1-255. Clusters sharing an L2 segment need disjoint "
+                + "ranges.")
     )
     var vridRange = "50-57"
 
@@ -106,8 +110,9 @@ struct CloudProviderCommand: AsyncParsableCommand {
     var vrrpGroups = 8
 
     @Option(
-        help:
-            "Label selector of the nodes that may hold VIPs (e.g. node-role.kubernetes.io/lb=true). Default: every node not labelled \(ControllerConfiguration.excludeLabel)."
+        help: ArgumentHelp(
+            "Label selector of the nodes that may hold VIPs (e.g. node-role.kubernetes.io/lb=true). Default: every "
+                + "node not labelled \(ControllerConfiguration.excludeLabel).")
     )
     var nodeSelector: String?
 
@@ -130,15 +135,18 @@ struct CloudProviderCommand: AsyncParsableCommand {
             leaderElectRenewDeadline < leaderElectLeaseDuration, leaderElectLeaseDuration <= 3600
         else {
             throw ValidationError(
-                "--leader-elect-lease-duration \(leaderElectLeaseDuration), --leader-elect-renew-deadline \(leaderElectRenewDeadline), "
-                    + "--leader-elect-retry-period \(leaderElectRetryPeriod): need 0 < retry period < renew deadline < lease duration <= 3600 seconds"
+                "--leader-elect-lease-duration \(leaderElectLeaseDuration), --leader-elect-renew-deadline "
+                    + "\(leaderElectRenewDeadline), "
+                    + "--leader-elect-retry-period \(leaderElectRetryPeriod): need 0 < retry period < renew deadline "
+                    + "< lease duration <= 3600 seconds"
             )
         }
         _ = try endpoints()
         _ = try planner()
         if let nodeSelector, nodeSelector.isEmpty || !nodeSelector.utf8.allSatisfy({ $0 > 32 && $0 < 127 }) {
             throw ValidationError(
-                "--node-selector \"\(nodeSelector.prefix(64))\": must be a non-empty label selector without spaces, e.g. node-role.kubernetes.io/lb=true"
+                "--node-selector \"\(nodeSelector.prefix(64))\": must be a non-empty label selector without spaces, "
+                    + "e.g. node-role.kubernetes.io/lb=true"
             )
         }
     }

@@ -15,7 +15,8 @@ struct AgentCommand: AsyncParsableCommand {
         abstract: "Turn the controller's VRRP plan into keepalived on this node and keep its VIPs honest.",
         discussion: "Reads the VRRP plan from the ConfigMap that keepalived-cloud-provider writes (data key "
             + "\(VRRPPlan.dataKey)), renders this node's keepalived.conf into --state-dir, supervises keepalived, and "
-            + "removes VIPs through netlink whenever keepalived dies or the agent stops. Publishes its view in the Node "
+            + "removes VIPs through netlink whenever keepalived dies or the agent stops. Publishes its view in the "
+            + "Node "
             + "annotation \(AgentConfiguration.stateAnnotation)."
     )
 
@@ -51,8 +52,9 @@ struct AgentCommand: AsyncParsableCommand {
     var stateDir = "/run/keepalived-vip-agent"
 
     @Option(
-        help:
-            "Manage the node that lives in this named network namespace (/run/netns) instead of the host's own; for sandboxes and tests."
+        help: ArgumentHelp(
+            "Manage the node that lives in this named network namespace (/run/netns) instead of the host's own; for "
+                + "sandboxes and tests.")
     )
     var netns: String?
 

@@ -170,7 +170,8 @@ struct ControllerBench: AsyncParsableCommand {
             if process.stopped { return }
             FileHandle.standardError.write(
                 Data(
-                    "klb-bench: the controller exited early:\n\((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")\n"
+                    ("klb-bench: the controller exited early:\n"
+                        + "\((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")\n")
                         .utf8))
             Foundation.exit(1)
         }
@@ -316,7 +317,8 @@ actor IngressWatcher {
                     if found > 0 {
                         FileHandle.standardError.write(
                             Data(
-                                "klb-bench: the watch of \(namespace) brought nothing for 1 s; a LIST found \(found) more\n"
+                                ("klb-bench: the watch of \(namespace) brought nothing for 1 s; "
+                                    + "a LIST found \(found) more\n")
                                     .utf8))
                     }
                 }

@@ -101,7 +101,9 @@ struct E2EBench: AsyncParsableCommand {
                             "\($0.prefix(200)) … \($0.suffix(200))"
                         } ?? "no probe output"
                     throw BenchError(
-                        "\(name) (\(address)) never answered; probe: \(seen); holders \((try? lab.holders(address.description)) ?? []), status \(String(describing: status)), controller: \(log)"
+                        "\(name) (\(address)) never answered; probe: \(seen); holders "
+                            + "\((try? lab.holders(address.description)) ?? []), status "
+                            + "\(String(describing: status)), controller: \(log)"
                     )
                 }
                 let sample = (answered - start) * 1000
@@ -148,7 +150,8 @@ struct E2EBench: AsyncParsableCommand {
     /// One connection attempt from the client (50 ms timeout).
     func answers(_ lab: AgentLab, _ vip: String) throws -> Bool {
         let code =
-            "import socket\ntry:\n    socket.create_connection((\"\(vip)\", 8080), timeout=0.05).close(); print('yes')\nexcept OSError:\n    print('no')"
+            "import socket\ntry:\n    socket.create_connection((\"\(vip)\", 8080), timeout=0.05).close(); "
+            + "print('yes')\nexcept OSError:\n    print('no')"
         return try mustRun(["ip", "netns", "exec", lab.client, "python3", "-c", code]).contains("yes")
     }
 }

@@ -62,7 +62,8 @@ public struct LoadBalancerRequest: Hashable, Sendable {
             throw Invalid(
                 reason: "InvalidRequestedIP",
                 message:
-                    "\(source) lists \(requested.map(\.description).joined(separator: ", ")); give at most one IPv4 and one IPv6 address"
+                    "\(source) lists \(requested.map(\.description).joined(separator: ", ")); give at most one IPv4 "
+                    + "and one IPv6 address"
             )
         }
         self.requested = requested
@@ -73,8 +74,10 @@ public struct LoadBalancerRequest: Hashable, Sendable {
             throw Invalid(
                 reason: "IPFamilyMismatch",
                 message: "\(source) asks for \(stray) (\(stray.family.rawValue)), but the Service is "
-                    + "\(own.map(\.rawValue).joined(separator: "/")) only (by \(basis)); kube-proxy would never serve that "
-                    + "address. Request an \(own[0].rawValue) address, or make the Service dual-stack with ipFamilyPolicy"
+                    + "\(own.map(\.rawValue).joined(separator: "/")) only (by \(basis)); kube-proxy would never "
+                    + "serve that "
+                    + "address. Request an \(own[0].rawValue) address, or make the Service dual-stack with "
+                    + "ipFamilyPolicy"
             )
         }
 
@@ -90,7 +93,9 @@ public struct LoadBalancerRequest: Hashable, Sendable {
                 throw Invalid(
                     reason: "DualStackUnavailable",
                     message:
-                        "ipFamilyPolicy RequireDualStack, but pool \(pool.name) has no \(missing.map(\.rawValue).joined(separator: "/")) addresses; add a CIDR of that family or use PreferDualStack"
+                        "ipFamilyPolicy RequireDualStack, but pool \(pool.name) has no "
+                        + "\(missing.map(\.rawValue).joined(separator: "/")) addresses; add a CIDR of that "
+                        + "family or use PreferDualStack"
                 )
             }
             families = [primary, primary == .ipv4 ? .ipv6 : .ipv4]

@@ -193,7 +193,10 @@ actor ConfigMapWriter {
         guard text.utf8.count > Self.legacyAnnotationLimit else { return text }
         if legacyTooLargeAt == nil {
             logger.warning(
-                "the predecessor's ledger annotation would exceed Kubernetes' annotation size limit; it is no longer written (a rollback to the Go provider would not see these Services)",
+                """
+                the predecessor's ledger annotation would exceed Kubernetes' annotation size limit; it is no longer \
+                written (a rollback to the Go provider would not see these Services)
+                """,
                 metadata: ["bytes": "\(text.utf8.count)", "services": "\(ledger.records.count)"])
         }
         legacyTooLargeAt = min(legacyTooLargeAt ?? .max, ledger.records.count)

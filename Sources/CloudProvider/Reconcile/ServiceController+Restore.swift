@@ -112,7 +112,8 @@ extension ServiceController {
         let why: String
         if holderSource < claimSource {
             why =
-                "Service \(holderKey) keeps it: it is found in \(holderSource), this Service's claim only in \(claimSource)"
+                "Service \(holderKey) keeps it: it is found in \(holderSource), this Service's claim only in "
+                + "\(claimSource)"
         } else {
             let mine = claimant.metadata.creationTimestamp ?? ""
             let theirs = holder?.metadata.creationTimestamp ?? ""

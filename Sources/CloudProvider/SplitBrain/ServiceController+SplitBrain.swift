@@ -22,8 +22,10 @@ extension ServiceController {
                 let nodes = finding.nodes.joined(separator: ", ")
                 let message =
                     "VIP \(finding.address) is held by \(finding.nodes.count) nodes at once (\(nodes)) for over "
-                    + "\(configuration.splitBrainWindow): they do not hear each other's VRRP adverts, and clients reach "
-                    + "whichever answered ARP last. Check the link and any firewall for IP protocol 112 between these nodes"
+                    + "\(configuration.splitBrainWindow): they do not hear each other's VRRP adverts, and clients "
+                    + "reach "
+                    + "whichever answered ARP last. Check the link and any firewall for IP protocol 112 between "
+                    + "these nodes"
                 logger.error(
                     "split brain",
                     metadata: ["address": "\(finding.address)", "nodes": "\(nodes)", "service": "\(owner ?? "none")"])

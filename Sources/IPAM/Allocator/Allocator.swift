@@ -34,7 +34,8 @@ public struct Allocator<Owner: Hashable & Sendable>: Sendable {
         guard let (value, runBefore) = families[family]!.lowestFree() else {
             throw IPAMError(
                 .poolExhausted,
-                "pool \(pool.description) has no free \(family) address left (\(families[family]!.owners.count) in use); widen the pool or delete unused LoadBalancer Services"
+                "pool \(pool.description) has no free \(family) address left (\(families[family]!.owners.count) in "
+                    + "use); widen the pool or delete unused LoadBalancer Services"
             )
         }
         families[family]!.take(value, owner: owner, runBefore: runBefore)

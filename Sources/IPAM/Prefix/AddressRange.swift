@@ -22,7 +22,8 @@ public struct AddressRange: Hashable, Sendable, CustomStringConvertible {
         guard parts.count == 2 else {
             throw IPAMError(
                 .invalidRange,
-                "\"\(string)\" is not a range: expected exactly one \"-\" between two addresses, e.g. 192.0.2.10-192.0.2.20"
+                "\"\(string)\" is not a range: expected exactly one \"-\" between two addresses, e.g. "
+                    + "192.0.2.10-192.0.2.20"
             )
         }
         func trim(_ s: Substring) -> Substring {

@@ -13,7 +13,8 @@ public struct VRRPPlanner: Hashable, Sendable {
         guard groups >= 1, groups <= vrids.count else {
             throw KeepalivedError(
                 "InvalidGroupCount",
-                "--vrrp-groups is \(groups); it must be between 1 and the size of --vrid-range \(vrids) (\(vrids.count))"
+                "--vrrp-groups is \(groups); it must be between 1 and the size of --vrid-range \(vrids) "
+                    + "(\(vrids.count))"
             )
         }
         self.cluster = cluster

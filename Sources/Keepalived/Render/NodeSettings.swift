@@ -23,7 +23,8 @@ public struct NodeSettings: Hashable, Sendable {
         guard (10...40_950).contains(advertIntervalMilliseconds), advertIntervalMilliseconds % 10 == 0 else {
             throw KeepalivedError(
                 "InvalidAdvertInterval",
-                "advert interval \(advertIntervalMilliseconds) ms must be a multiple of 10 ms between 10 ms and 40950 ms (VRRPv3)"
+                "advert interval \(advertIntervalMilliseconds) ms must be a multiple of 10 ms between 10 ms and "
+                    + "40950 ms (VRRPv3)"
             )
         }
         if let notifyFIFO { try Self.validatePath(notifyFIFO) }

@@ -10,7 +10,8 @@ public enum KubernetesName {
         guard valid else {
             throw KeepalivedError(
                 "InvalidName",
-                "\(what) \"\(text.prefix(64))\" is not a DNS-1123 label (a-z, 0-9, '-', 1-63 characters, alphanumeric at both ends)"
+                "\(what) \"\(text.prefix(64))\" is not a DNS-1123 label (a-z, 0-9, '-', 1-63 characters, "
+                    + "alphanumeric at both ends)"
             )
         }
     }

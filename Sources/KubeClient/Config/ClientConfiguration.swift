@@ -61,14 +61,16 @@ extension ClientConfiguration {
         else {
             throw KubeError(
                 .configuration,
-                "not running in a cluster: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are unset; pass --kubeconfig"
+                "not running in a cluster: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT are unset; pass "
+                    + "--kubeconfig"
             )
         }
         let caPath = directory + "/ca.crt"
         guard let ca = FileManager.default.contents(atPath: caPath), !ca.isEmpty else {
             throw KubeError(
                 .configuration,
-                "in-cluster CA \(caPath) is missing or empty; mount the service-account token (automountServiceAccountToken) or pass --kubeconfig"
+                "in-cluster CA \(caPath) is missing or empty; mount the service-account token "
+                    + "(automountServiceAccountToken) or pass --kubeconfig"
             )
         }
         let tokenPath = directory + "/token"

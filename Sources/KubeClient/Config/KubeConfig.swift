@@ -106,7 +106,8 @@ public enum KubeConfig {
             configuration.clientCertificatePEM == nil
         {
             throw fail(
-                "\(userSection): exec and auth-provider credentials are not supported; use a token, tokenFile or client certificate"
+                "\(userSection): exec and auth-provider credentials are not supported; use a token, tokenFile or "
+                    + "client certificate"
             )
         }
         if let namespace = ctx["namespace"] as? String, !namespace.isEmpty { configuration.namespace = namespace }

@@ -92,7 +92,8 @@ public actor LeaderElector {
                     metadata: ["lease": "\(configuration.leaseName)"])
                 throw KubeError(
                     .conflict,
-                    "leadership of lease \(configuration.namespace)/\(configuration.leaseName) lost: not renewed within \(configuration.renewDeadline)"
+                    "leadership of lease \(configuration.namespace)/\(configuration.leaseName) lost: not renewed "
+                        + "within \(configuration.renewDeadline)"
                 )
             }
         }

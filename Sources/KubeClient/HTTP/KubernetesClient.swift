@@ -200,7 +200,8 @@ public final class KubernetesClient: Sendable {
         {
             return KubeError(
                 .transport,
-                "\(request) to \(configuration.server): TLS failed: \(error); check the certificate authority in \(configuration.source)"
+                "\(request) to \(configuration.server): TLS failed: \(error); check the certificate authority in "
+                    + "\(configuration.source)"
             )
         }
         return KubeError(.transport, "\(request) to \(configuration.server): \(error)")

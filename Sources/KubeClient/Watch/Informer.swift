@@ -19,9 +19,9 @@ public enum InformerStorage: Sendable {
 
 /// List + watch + a local cache keyed by `namespace/name`. Objects pass `transform` before they
 /// are cached (by default managedFields and kubectl's last-applied copy are dropped, as client-go's
-/// TransformStripManagedFields does): a cache of thousands of objects is most of a controller's memory. Resumes from the last resourceVersion
-/// after disconnects (with backoff) and relists on 410 Gone, synthesising the events it missed
-/// from the difference, so a consumer never loses a deletion.
+/// TransformStripManagedFields does): a cache of thousands of objects is most of a controller's memory.
+/// Resumes from the last resourceVersion after disconnects (with backoff) and relists on 410 Gone,
+/// synthesising the events it missed from the difference, so a consumer never loses a deletion.
 public actor Informer<T: KubernetesObject> {
     private let client: KubernetesClient
     private let namespace: String?
