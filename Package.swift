@@ -79,11 +79,14 @@ let package = Package(
         // jemalloc as the process allocator, and its controls (decay, purge, statistics).
         .target(name: "CHeap", linkerSettings: [.linkedLibrary("jemalloc")]),
 
+        // The version string `scripts/image` stamps from git (a generated private header).
+        .target(name: "CBuildInfo"),
+
         // What both executables share: /metrics, /healthz, /readyz, logging, exit codes, heap trimming.
         .target(
             name: "Observability",
             dependencies: [
-                "KubeClient", "CHeap",
+                "KubeClient", "CHeap", "CBuildInfo",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Logging", package: "swift-log"),

@@ -31,7 +31,11 @@ public struct ControllerConfiguration: Sendable {
 
     /// The upstream label that keeps a node out of every load balancer.
     public static let excludeLabel = "node.kubernetes.io/exclude-from-external-load-balancers"
-    public static let defaultPlanner = try! VRRPPlanner(cluster: "kubernetes", vrids: VRIDRange(50, 57), groups: 8)
+    /// kube-keepalived-vip's default VRID is 50 (and keepalived's samples use 51): a default range
+    /// clear of both lets the old DaemonSet and the new agents share an L2 segment while migrating.
+    public static let defaultVRIDRange = "100-107"
+    public static let defaultPlanner = try! VRRPPlanner(
+        cluster: "kubernetes", vrids: VRIDRange(parsing: defaultVRIDRange), groups: 8)
 
     public init(
         pool: Pool, namespace: String = "kube-system", configMapName: String = "vip-configmap",

@@ -24,7 +24,8 @@ struct CloudProviderCommand: AsyncParsableCommand {
             "Services ask for a specific address with the annotation \(ControllerConfiguration.requestedIPsAnnotation) "
                 + "(a comma list for dual-stack) or spec.loadBalancerIP, and for a forward method with "
                 + "\(ForwardMethod.annotation).",
-        ].joined(separator: "\n\n")
+        ].joined(separator: "\n\n"),
+        version: BuildInfo.version
     )
 
     @Option(help: "Path to a kubeconfig. Default: the in-cluster service account.")
@@ -102,9 +103,10 @@ struct CloudProviderCommand: AsyncParsableCommand {
     @Option(
         help: ArgumentHelp(
             "VRRP router IDs this cluster may use, N-M within 1-255. Clusters sharing an L2 segment need disjoint "
-                + "ranges.")
+                + "ranges. The default stays clear of kube-keepalived-vip's VRID 50, so both can run during a "
+                + "migration.")
     )
-    var vridRange = "50-57"
+    var vridRange = ControllerConfiguration.defaultVRIDRange
 
     @Option(help: "Number of VRRP instances the VIPs are spread over (at most the size of --vrid-range).")
     var vrrpGroups = 8

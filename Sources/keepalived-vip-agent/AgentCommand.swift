@@ -17,7 +17,8 @@ struct AgentCommand: AsyncParsableCommand {
             + "\(VRRPPlan.dataKey)), renders this node's keepalived.conf into --state-dir, supervises keepalived, and "
             + "removes VIPs through netlink whenever keepalived dies or the agent stops. Publishes its view in the "
             + "Node "
-            + "annotation \(AgentConfiguration.stateAnnotation)."
+            + "annotation \(AgentConfiguration.stateAnnotation).",
+        version: BuildInfo.version
     )
 
     @Option(help: "Path to a kubeconfig. Default: the in-cluster service account.")

@@ -52,7 +52,7 @@ struct BadInputTests {
         FlagRow(pool + ["--vrrp-groups", "0"], says: "--vrrp-groups is 0"),
         FlagRow(
             pool + ["--vrrp-groups", "9"],
-            says: "--vrrp-groups is 9; it must be between 1 and the size of --vrid-range 50-57 (8)"),
+            says: "--vrrp-groups is 9; it must be between 1 and the size of --vrid-range 100-107 (8)"),
         FlagRow(
             pool + ["--cluster-name", "UPPER"], says: "--cluster-name: cluster name \"UPPER\" is not a DNS-1123 label"),
         FlagRow(

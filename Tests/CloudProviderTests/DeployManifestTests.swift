@@ -1,4 +1,6 @@
+import CloudProvider
 import Foundation
+import Keepalived
 import KubeTestSupport
 import Testing
 
@@ -43,5 +45,54 @@ struct DeployManifestTests {
         #expect(status == 2, "\(arguments): \(output)")
         #expect(output.contains(mentions), "\(output)")
         #expect(output.split(separator: "\n").count == 1, "\(output)")
+    }
+
+    /// Both executables answer `--version` with one line and exit 0 (scripts/image stamps it from git).
+    @Test(arguments: ["keepalived-cloud-provider", "keepalived-vip-agent"])
+    func versionIsOneLine(executable: String) async throws {
+        let binary = try #require(TestEnvironment.builtBinary(executable))
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("version-\(UUID()).txt").path
+        defer { try? FileManager.default.removeItem(atPath: log) }
+        let status = try await ChildProcess.spawn([binary, "--version"], outputPath: log).exitStatus()
+        let lines = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n")
+        #expect(status == 0)
+        #expect(lines.count == 1 && lines[0].first?.isNumber == true, "\(lines)")
+    }
+
+    /// kube-keepalived-vip runs VRID 50 (keepalived's samples 51): during a migration its DaemonSet and
+    /// our agents share the segment, so neither the default range nor any overlay's may contain them.
+    @Test func defaultAndOverlayVRIDsStayClearOfThePredecessor() throws {
+        let ranges = [ControllerConfiguration.defaultVRIDRange] + (try DeployManifests.vridRanges())
+        for text in ranges {
+            let range = try VRIDRange(parsing: text)
+            #expect(!(range.lower...range.upper).contains(50), "\(text) contains kube-keepalived-vip's VRID 50")
+            #expect(!(range.lower...range.upper).contains(51), "\(text) contains keepalived's sample VRID 51")
+        }
+    }
+}
+
+/// What the test reads out of deploy/ (the base and every overlay) without kustomize.
+enum DeployManifests {
+    static var root: String { TestEnvironment.repositoryRoot + "/deploy" }
+
+    /// Every YAML file under deploy/, as (path relative to deploy/, text).
+    static func files() throws -> [(path: String, text: String)] {
+        let enumerator = FileManager.default.enumerator(atPath: root)
+        var found: [(path: String, text: String)] = []
+        while let path = enumerator?.nextObject() as? String {
+            guard path.hasSuffix(".yaml") else { continue }
+            found.append((path, try String(contentsOfFile: root + "/" + path, encoding: .utf8)))
+        }
+        return found.sorted { $0.path < $1.path }
+    }
+
+    /// The value of every `--vrid-range=` argument in deploy/.
+    static func vridRanges() throws -> [String] {
+        try files().flatMap { file in
+            file.text.split(separator: "\n").compactMap { line -> String? in
+                guard let range = line.range(of: "--vrid-range=") else { return nil }
+                return String(line[range.upperBound...]).trimmingCharacters(in: CharacterSet(charactersIn: " \"'"))
+            }
+        }
     }
 }
