@@ -2,29 +2,74 @@ import CloudProvider
 import Foundation
 import Keepalived
 import KubeTestSupport
+import TestTraits
 import Testing
 
 /// The Deployment must use what the binary accepts, and only the RBAC that deploy/rbac.yaml grants.
 @Suite("deploy/ manifests")
 struct DeployManifestTests {
-    @Test func controllerArgumentsAreAcceptedFlags() async throws {
-        let binary = try #require(ExecutableTests.binary)
-        let manifest = try String(
-            contentsOfFile: TestEnvironment.repositoryRoot + "/deploy/controller.yaml", encoding: .utf8)
-        let args = manifest.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter {
-            $0.hasPrefix("- --")
-        }.map { String($0.dropFirst(2)) }
-        #expect(!args.isEmpty)
-        let log = FileManager.default.temporaryDirectory.appendingPathComponent("help-\(UUID()).txt").path
-        defer { try? FileManager.default.removeItem(atPath: log) }
-        let status = try await ChildProcess.spawn([binary, "--help"], outputPath: log).exitStatus()
-        #expect(status == 0)
-        let help = try String(contentsOfFile: log, encoding: .utf8)
-        for arg in args {
-            let flag = String(arg.split(separator: "=").first ?? "")
-            #expect(help.contains(flag + " "), "\(flag) is not a flag of keepalived-cloud-provider")
+    /// Every overlay builds, and every flag its controller and agent get is one the binary accepts with
+    /// the value given: the binary is run with exactly those arguments and a kubeconfig that does not
+    /// exist, so it gets past flag validation (exit 2) and fails on the kubeconfig (exit 1).
+    @Test(arguments: DeployManifests.overlays)
+    func overlayArgumentsAreAcceptedByTheBinaries(overlay: String) async throws {
+        let rendered = try await DeployManifests.render(overlay)
+        for (kind, executable) in [("Deployment", "keepalived-cloud-provider"), ("DaemonSet", "keepalived-vip-agent")] {
+            let args = try #require(DeployManifests.arguments(of: kind, in: rendered), "\(overlay) has no \(kind)")
+            #expect(!args.isEmpty)
+            let binary = try #require(TestEnvironment.builtBinary(executable))
+            let log = FileManager.default.temporaryDirectory.appendingPathComponent("args-\(UUID()).txt").path
+            defer { try? FileManager.default.removeItem(atPath: log) }
+            // The DaemonSet gives the agent NODE_NAME through the downward API.
+            let node = executable == "keepalived-vip-agent" ? ["--node-name", "node-1"] : []
+            let status = try await ChildProcess.spawn(
+                [binary] + args + node + ["--kubeconfig", "/nonexistent/kubeconfig"], outputPath: log
+            ).exitStatus()
+            let output = try String(contentsOfFile: log, encoding: .utf8)
+            #expect(status == 1 && output.contains("/nonexistent/kubeconfig"), "\(overlay) \(executable): \(output)")
         }
-        #expect(manifest.contains("serviceAccountName: keepalived-cloud-provider"))
+        #expect(rendered.contains("serviceAccountName: keepalived-cloud-provider"))
+        #expect(rendered.contains("serviceAccountName: keepalived-vip-agent"))
+    }
+
+    /// Each overlay's pool is its cidr-examples/ file, entry for entry.
+    @Test(arguments: DeployManifests.overlays)
+    func overlayPoolsMatchTheCIDRExamples(overlay: String) async throws {
+        let rendered = try await DeployManifests.render(overlay)
+        let args = try #require(DeployManifests.arguments(of: "Deployment", in: rendered))
+        let cidrs = args.filter { $0.hasPrefix("--cidr=") }.map { String($0.dropFirst("--cidr=".count)) }
+        let example = try String(
+            contentsOfFile: TestEnvironment.repositoryRoot + "/cidr-examples/\(overlay).cidr", encoding: .utf8)
+        let entries = example.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+            .filter { !$0.isEmpty && !$0.hasPrefix("#") }
+        #expect(cidrs == entries)
+    }
+
+    /// The guide's clusters may share an L2 segment: their VRID ranges must not overlap.
+    @Test func overlayVRIDRangesAreDisjoint() throws {
+        let ranges = try DeployManifests.vridRanges().map { try VRIDRange(parsing: $0) }
+        #expect(ranges.count == DeployManifests.overlays.count)
+        for (i, a) in ranges.enumerated() {
+            for b in ranges[(i + 1)...] {
+                #expect(a.upper < b.lower || b.upper < a.lower, "\(a) overlaps \(b)")
+            }
+        }
+    }
+
+    /// What an overlay applies: no cluster-admin, nothing privileged, no host PID or IPC, no added
+    /// capability but the agent's three, no privilege escalation anywhere.
+    @Test(arguments: DeployManifests.overlays)
+    func overlaysGrantNothingBroad(overlay: String) async throws {
+        let rendered = try await DeployManifests.render(overlay)
+        #expect(!rendered.contains("cluster-admin"))
+        #expect(
+            !rendered.contains("privileged: true") && !rendered.contains("hostPID") && !rendered.contains("hostIPC"))
+        #expect(!rendered.contains("SYS_ADMIN") && !rendered.contains("allowPrivilegeEscalation: true"))
+        #expect(rendered.components(separatedBy: "allowPrivilegeEscalation: false").count == 3)
+        let added = rendered.split(separator: "\n").filter { $0.contains("- NET_") }.map {
+            $0.trimmingCharacters(in: .whitespaces)
+        }
+        #expect(added == ["- NET_ADMIN", "- NET_RAW", "- NET_BROADCAST"])
     }
 
     @Test(arguments: [
@@ -86,6 +131,43 @@ enum DeployManifests {
         return found.sorted { $0.path < $1.path }
     }
 
+    /// The overlays: the guide's three clusters and a dual-stack one.
+    static let overlays = ["fcp", "usa", "chn", "dual-stack"]
+
+    /// `kubectl kustomize deploy/overlays/NAME`.
+    static func render(_ overlay: String) async throws -> String {
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("kustomize-\(UUID()).yaml").path
+        defer { try? FileManager.default.removeItem(atPath: log) }
+        let status = try await ChildProcess.spawn(
+            ["kubectl", "kustomize", root + "/overlays/" + overlay], outputPath: log
+        )
+        .exitStatus()
+        let output = try String(contentsOfFile: log, encoding: .utf8)
+        guard status == 0 else { throw TestEnvironmentError(message: "kubectl kustomize \(overlay): \(output)") }
+        return output
+    }
+
+    /// The `args` list of the first container of the one object of `kind` in a rendered overlay.
+    static func arguments(of kind: String, in rendered: String) -> [String]? {
+        guard
+            let document = rendered.components(separatedBy: "\n---\n").first(where: { $0.contains("\nkind: \(kind)\n") }
+            )
+        else { return nil }
+        var args: [String] = []
+        var inside = false
+        for line in document.split(separator: "\n") {
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            if trimmed == "args:" || trimmed == "- args:" {
+                inside = true
+            } else if inside, trimmed.hasPrefix("- ") {
+                args.append(String(trimmed.dropFirst(2)))
+            } else if inside {
+                break
+            }
+        }
+        return args
+    }
+
     /// The value of every `--vrid-range=` argument in deploy/.
     static func vridRanges() throws -> [String] {
         try files().flatMap { file in
@@ -93,6 +175,29 @@ enum DeployManifests {
                 guard let range = line.range(of: "--vrid-range=") else { return nil }
                 return String(line[range.upperBound...]).trimmingCharacters(in: CharacterSet(charactersIn: " \"'"))
             }
+        }
+    }
+}
+
+/// The real API server accepts every overlay as it would be applied (server-side dry run: admission,
+/// schema and RBAC object validation, nothing stored).
+@Suite("deploy/ overlays against kube-apiserver", .integration, .tags(.integration))
+struct DeployApplyTests {
+    @Test(arguments: DeployManifests.overlays)
+    func overlayIsAcceptedByTheAPIServer(overlay: String) async throws {
+        let cluster = try await TestEnvironment.shared()
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("dry-run-\(UUID()).txt").path
+        defer { try? FileManager.default.removeItem(atPath: log) }
+        let status = try await ChildProcess.spawn(
+            [
+                "kubectl", "--kubeconfig", cluster.adminKubeconfig, "apply", "--dry-run=server", "-k",
+                DeployManifests.root + "/overlays/" + overlay,
+            ], outputPath: log
+        ).exitStatus()
+        let output = try String(contentsOfFile: log, encoding: .utf8)
+        #expect(status == 0, "\(output)")
+        for object in ["deployment.apps/keepalived-cloud-provider", "daemonset.apps/keepalived-vip-agent"] {
+            #expect(output.contains(object) && output.contains("(server dry run)"), "\(output)")
         }
     }
 }

@@ -9,7 +9,7 @@ import Testing
 @Suite("SECURITY.md claims")
 struct SecurityTests {
     static func manifest(_ name: String) throws -> String {
-        try String(contentsOfFile: TestEnvironment.repositoryRoot + "/deploy/" + name, encoding: .utf8)
+        try String(contentsOfFile: TestEnvironment.repositoryRoot + "/deploy/base/" + name, encoding: .utf8)
     }
 
     /// Nothing we ship binds cluster-admin, grants wildcards, or touches Secrets; ConfigMap and

@@ -44,13 +44,15 @@ public struct TestCluster: Sendable {
         _ = try? await TestEnvironment.script(["down", name])
     }
 
-    /// Applies deploy/rbac.yaml (its namespaced objects moved to `namespace`) and binds `role` to the
+    /// Applies deploy/base/rbac.yaml (its namespaced objects moved to `namespace`) and binds `role` to the
     /// plain `user`, so a test proves that what deploy/ grants is sufficient.
     /// Serialized and retried: parallel tests share the cluster-scoped roles, and two concurrent
     /// `kubectl apply` of one missing object both try to create it.
     public func bindDeployRole(_ role: String, to user: String, namespace: String) async throws {
-        let manifest = try String(contentsOfFile: TestEnvironment.repositoryRoot + "/deploy/rbac.yaml", encoding: .utf8)
-            .replacingOccurrences(of: "namespace: kube-system", with: "namespace: \(namespace)")
+        let manifest = try String(
+            contentsOfFile: TestEnvironment.repositoryRoot + "/deploy/base/rbac.yaml", encoding: .utf8
+        )
+        .replacingOccurrences(of: "namespace: kube-system", with: "namespace: \(namespace)")
         let bindings = """
             ---
             apiVersion: rbac.authorization.k8s.io/v1
