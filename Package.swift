@@ -98,10 +98,20 @@ let package = Package(
             ]
         ),
 
+        // The flags the controller and `kubectl keepalived check-config` share, parsed and validated once.
+        .target(
+            name: "ControllerOptions",
+            dependencies: [
+                "CloudProvider", "IPAM", "Keepalived", "Observability",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
         .executableTarget(
             name: "keepalived-cloud-provider",
             dependencies: [
-                "CloudProvider", "IPAM", "Keepalived", "KubeClient", "Observability",
+                "CloudProvider", "ControllerOptions", "IPAM", "Keepalived", "KubeClient", "Observability",
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

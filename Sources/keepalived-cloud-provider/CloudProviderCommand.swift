@@ -1,5 +1,6 @@
 import ArgumentParser
 import CloudProvider
+import ControllerOptions
 import Foundation
 import IPAM
 import Keepalived
@@ -34,27 +35,11 @@ struct CloudProviderCommand: AsyncParsableCommand {
     @Option(help: "Context of the kubeconfig to use. Default: its current-context.")
     var context: String?
 
-    @Option(help: "Name of this cluster, used in logs and events.")
-    var clusterName = "kubernetes"
+    @OptionGroup(title: "Pool and VRRP plan")
+    var pool: PoolOptions
 
-    @Option(
-        name: .customLong("cidr"),
-        help: "Pool entry (CIDR, a-b range or address). Repeatable. Env: KEEPALIVED_SERVICE_CIDR.")
-    var cidrs: [String] = []
-
-    @Option(name: .customLong("exclude"), help: "Address, range or CIDR never to hand out. Repeatable.")
-    var exclusions: [String] = []
-
-    @Flag(
-        name: .customLong("avoid-buggy-ips"),
-        help: "Skip IPv4 addresses ending in .0 or .255 (some routers mishandle them).")
-    var avoidBuggyIPs = false
-
-    @Option(help: "Namespace of the VIP ConfigMap and the leader Lease. Env: KEEPALIVED_NAMESPACE.")
-    var namespace: String?
-
-    @Option(help: "Name of the VIP ConfigMap. Env: KEEPALIVED_CONFIG_MAP.")
-    var configmap: String?
+    @OptionGroup(title: "VIP ConfigMap")
+    var configMap: ConfigMapOptions
 
     @Option(
         help: "Forward method for Services without the annotation: NAT or DR. Env: KEEPALIVED_DEFAULT_FORWARD_METHOD.")
@@ -102,17 +87,6 @@ struct CloudProviderCommand: AsyncParsableCommand {
 
     @Option(
         help: ArgumentHelp(
-            "VRRP router IDs this cluster may use, N-M within 1-255. Clusters sharing an L2 segment need disjoint "
-                + "ranges. The default stays clear of kube-keepalived-vip's VRID 50, so both can run during a "
-                + "migration.")
-    )
-    var vridRange = ControllerConfiguration.defaultVRIDRange
-
-    @Option(help: "Number of VRRP instances the VIPs are spread over (at most the size of --vrid-range).")
-    var vrrpGroups = 8
-
-    @Option(
-        help: ArgumentHelp(
             "Label selector of the nodes that may hold VIPs (e.g. node-role.kubernetes.io/lb=true). Default: every "
                 + "node not labelled \(ControllerConfiguration.excludeLabel).")
     )
@@ -144,7 +118,7 @@ struct CloudProviderCommand: AsyncParsableCommand {
             )
         }
         _ = try endpoints()
-        _ = try planner()
+        _ = try pool.planner()
         if let nodeSelector, nodeSelector.isEmpty || !nodeSelector.utf8.allSatisfy({ $0 > 32 && $0 < 127 }) {
             throw ValidationError(
                 "--node-selector \"\(nodeSelector.prefix(64))\": must be a non-empty label selector without spaces, "
@@ -158,7 +132,7 @@ struct CloudProviderCommand: AsyncParsableCommand {
         let registry = Endpoints.bootstrapMetrics()
         var logger = Logger(label: "keepalived-cloud-provider")
         HeapMonitor.configure(logger: logger)
-        logger[metadataKey: "cluster"] = "\(clusterName)"
+        logger[metadataKey: "cluster"] = "\(pool.clusterName)"
         let environment = ProcessInfo.processInfo.environment
 
         let controllerConfiguration = try makeConfiguration(environment: environment, logger: logger)
@@ -202,33 +176,7 @@ struct CloudProviderCommand: AsyncParsableCommand {
     }
 
     func makeConfiguration(environment: [String: String], logger: Logger) throws -> ControllerConfiguration {
-        var entries = cidrs
-        var cidrSource = "--cidr"
-        if entries.isEmpty, let legacy = environment["KEEPALIVED_SERVICE_CIDR"] {
-            entries = legacy.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter {
-                !$0.isEmpty
-            }
-            cidrSource = "env KEEPALIVED_SERVICE_CIDR"
-        }
-        guard !entries.isEmpty else {
-            throw ValidationError(
-                "no address pool: give --cidr (repeatable) or set KEEPALIVED_SERVICE_CIDR, e.g. --cidr 10.210.1.64/26")
-        }
-        for exclusion in exclusions {
-            do { _ = try Pool.parse([exclusion]) } catch { throw ValidationError("--exclude: \(error.message)") }
-        }
-        let parsed: (pool: Pool, droppedHostBits: [String])
-        do {
-            parsed = try Pool.parse(
-                name: clusterName, entries, excluding: exclusions, options: .init(avoidBuggyIPs: avoidBuggyIPs))
-        } catch {
-            throw ValidationError("\(cidrSource): \(error.message)")
-        }
-        for text in parsed.droppedHostBits {
-            logger.warning(
-                "pool entry has host bits set; using its network",
-                metadata: ["cidr": "\(text)", "used": "\((try? CIDR(text))?.description ?? text)"])
-        }
+        let parsedPool = try pool.pool(environment: environment, logger: logger)
         var forward: ForwardMethod?
         if let setting = Setting.resolve(
             flag: "--default-forward-method", defaultForwardMethod, env: "KEEPALIVED_DEFAULT_FORWARD_METHOD",
@@ -238,35 +186,17 @@ struct CloudProviderCommand: AsyncParsableCommand {
                 throw ValidationError(error.message)
             }
         }
-        let namespace =
-            try Setting.resolve(flag: "--namespace", namespace, env: "KEEPALIVED_NAMESPACE", in: environment)?
-            .validatedName(subdomain: false) ?? "kube-system"
-        let configMapName =
-            try Setting.resolve(flag: "--configmap", configmap, env: "KEEPALIVED_CONFIG_MAP", in: environment)?
-            .validatedName(subdomain: true) ?? "vip-configmap"
         return ControllerConfiguration(
-            pool: parsed.pool,
-            namespace: namespace,
-            configMapName: configMapName,
+            pool: parsedPool,
+            namespace: try configMap.resolvedNamespace(environment: environment),
+            configMapName: try configMap.resolvedName(environment: environment),
             loadBalancerClass: loadBalancerClass,
             defaultForwardMethod: forward,
-            clusterName: clusterName,
+            clusterName: pool.clusterName,
             workers: workers,
             serviceNamespace: watchNamespace,
-            planner: try planner(),
+            planner: try pool.planner(),
             nodeSelector: nodeSelector)
-    }
-
-    func planner() throws -> VRRPPlanner {
-        do {
-            let vrids: VRIDRange
-            do { vrids = try VRIDRange(parsing: vridRange) } catch {
-                throw ValidationError("--vrid-range: \(error.message)")
-            }
-            return try VRRPPlanner(cluster: clusterName, vrids: vrids, groups: vrrpGroups)
-        } catch let error as KeepalivedError {
-            throw ValidationError(error.code == "InvalidName" ? "--cluster-name: \(error.message)" : error.message)
-        }
     }
 
     func endpoints() throws -> Endpoints {

@@ -1,0 +1,34 @@
+# keepalived-lb: the controller, the node agent and the kubectl plugin, with keepalived, libnl and jemalloc.
+# Built by scripts/image (podman, no Docker daemon): the executables are release builds with the Swift standard
+# library linked statically, copied in from the build context's bin/; the base is Debian bookworm (minbase).
+ARG BASE=localhost/debian:bookworm-slim
+FROM ${BASE}
+
+ARG VERSION=0.0.0-dev
+ARG REVISION=unknown
+ARG CREATED=unknown
+
+LABEL org.opencontainers.image.title="keepalived-lb" \
+      org.opencontainers.image.description="Bare-metal LoadBalancer provider for Kubernetes: controller and keepalived VRRP node agent" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.created="${CREATED}" \
+      org.opencontainers.image.licenses="Apache-2.0"
+
+# keepalived for VRRP; the shared libraries the executables link (libnl for netlink, jemalloc as the
+# allocator, libstdc++ and zlib for the static Swift runtime); CA certificates for in-cluster TLS is
+# not needed (the service account's CA is mounted), but operators' kubeconfigs may point at public CAs.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends keepalived libnl-3-200 libnl-route-3-200 libjemalloc2 \
+      libstdc++6 zlib1g ca-certificates \
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /usr/share/doc/* /usr/share/man/* \
+ && mkdir -p /run/keepalived-vip-agent
+
+COPY bin/ /usr/local/bin/
+
+# Non-root by default (the controller needs nothing else); the agent's DaemonSet runs it as root with only
+# NET_ADMIN, NET_RAW and NET_BROADCAST, which keepalived and netlink need.
+USER 65532:65532
+
+# The predecessor's image ran its controller with no arguments: an unchanged Deployment keeps working.
+CMD ["keepalived-cloud-provider"]
