@@ -128,6 +128,9 @@ sb_api_port() { local s; s="$(cat "$KLB_TESTENV_DIR/server")"; echo "${s##*:}"; 
 sb_service_account_dir() {
   local cluster="$1" namespace="$2" account="$3" dir="$SB_WORK/$1/sa-$3"
   mkdir -p "$dir"
+  # No kube-controller-manager here makes the `default` accounts: create what is missing.
+  kubectl -n "$namespace" get serviceaccount "$account" >/dev/null 2>&1 ||
+    kubectl -n "$namespace" create serviceaccount "$account" >/dev/null
   kubectl create -n "$namespace" --raw "/api/v1/namespaces/$namespace/serviceaccounts/$account/token" \
     -f - <<<'{"apiVersion":"authentication.k8s.io/v1","kind":"TokenRequest","spec":{"expirationSeconds":3600}}' |
     python3 -c 'import json, sys; print(json.load(sys.stdin)["status"]["token"], end="")' >"$dir/token"

@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# The OCI image as it ships, run the way the manifests run it (part of scripts/test):
+#  1. the controller container (read-only root, uid 65532, no capabilities, the deploy/ ServiceAccount's
+#     in-cluster credentials) assigns an address; an agent container per node (node network namespace,
+#     root with only NET_ADMIN/NET_RAW/NET_BROADCAST, read-only root) runs keepalived; the VIP answers
+#     from a client namespace; stopping the master's container moves the VIP;
+#  2. drop-in: the predecessor's own Deployment (scripts/lib/fixtures), image swapped and nothing else,
+#     over the predecessor's ConfigMap: every address it handed out is kept, a new Service gets a free one.
+# Prints one JSON line per check; exits non-zero naming the step that failed. Cleans up on any exit.
+set -euo pipefail
+here="$(cd "$(dirname "$0")/../.." && pwd)"
+cd "$here"
+source scripts/lib/deps.sh
+source scripts/lib/image.sh
+source scripts/lib/sandbox.sh
+
+SB_MODE=image
+ensure_build_deps
+ensure_packages socat
+ensure_apiserver
+podman_setup
+bash scripts/image --no-archive >&2
+SB_IMAGE="$IMAGE_NAME:$(image_version)"
+sb_init
+
+check() { printf '{"check":"%s","ok":true%s}\n' "$1" "${2:+,$2}"; }
+fail() { echo "image test: $*" >&2; sb_failed "$BASH_LINENO"; exit 1; }
+
+sb_step "cluster with two nodes and a client (192.0.2.0/24)"
+sb_cluster img 192.0.2
+kubectl apply -f deploy/base/rbac.yaml >/dev/null
+
+sb_step "controller container under deploy/'s ServiceAccount and RBAC"
+sb_controller img --cluster-name img --cidr 192.0.2.64/26 --namespace kube-system --leader-elect=false
+controller="${SB_CONTAINERS[-1]}"
+read -r user ro caps <<<"$(podman inspect "$controller" \
+  --format '{{.Config.User}} {{.HostConfig.ReadonlyRootfs}} {{len .EffectiveCaps}}')"
+[ "$user" = 65532:65532 ] && [ "$ro" = true ] && [ "$caps" = 0 ] ||
+  fail "controller container runs as $user, read-only $ro, $caps capabilities"
+check controller_container_unprivileged
+
+sb_step "agent containers in the node namespaces"
+for node in node-1 node-2; do sb_agent img "$node" --namespace kube-system; done
+read -r caps <<<"$(podman inspect "${SB_CONTAINERS[-1]}" --format '{{join .EffectiveCaps ","}}')"
+[ "$caps" = "CAP_NET_ADMIN,CAP_NET_BROADCAST,CAP_NET_RAW" ] || fail "agent container has capabilities $caps"
+check agent_container_three_capabilities
+
+sb_step "a LoadBalancer Service gets an address and answers through its VIP"
+vip="$(sb_hello_world)"
+case "$vip" in 192.0.2.*) ;; *) fail "hello-world got $vip, not an address of 192.0.2.64/26" ;; esac
+sb_wait_served img "$vip"
+master="$(sb_holder img "$vip")"
+sb_reach img "$vip" | grep -q "served by $master" || fail "the VIP did not answer from $master"
+check vip_answers "\"vip\":\"$vip\",\"node\":\"$master\""
+
+sb_step "the master's agent container stops: the VIP moves"
+podman stop --time 10 "$SB_ID-img-$master-agent" >/dev/null
+for _ in $(seq 1 100); do
+  now="$(sb_holder img "$vip")"
+  [ -n "$now" ] && [ "$now" != "$master" ] && sb_reach img "$vip" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+[ "$now" != "$master" ] && [ -n "$now" ] || fail "VIP $vip did not move off $master (holders: $now)"
+check vip_moves_when_agent_stops "\"from\":\"$master\",\"to\":\"$now\""
+podman stop --time 5 "$controller" >/dev/null
+
+sb_step "drop-in: the predecessor's Deployment, image swapped, over its ConfigMap"
+sb_cluster old 198.51.100
+# What the predecessor left: its users bound the default ServiceAccount to cluster-admin (it shipped no
+# RBAC), two Services with the addresses it handed out, and its ConfigMap with the ledger annotation.
+kubectl create clusterrolebinding predecessor-default --clusterrole=cluster-admin \
+  --serviceaccount=kube-system:default >/dev/null
+for entry in "legacy-a 198.51.100.90 uid-a" "legacy-b 198.51.100.80 uid-b"; do
+  read -r svc ip _ <<<"$entry"
+  kubectl create service loadbalancer "$svc" --tcp=8080:8080 >/dev/null
+  kubectl patch service "$svc" --subresource=status --type=merge \
+    -p "{\"status\":{\"loadBalancer\":{\"ingress\":[{\"ip\":\"$ip\"}]}}}" >/dev/null
+done
+uid_a="$(kubectl get svc legacy-a -o jsonpath='{.metadata.uid}')"
+uid_b="$(kubectl get svc legacy-b -o jsonpath='{.metadata.uid}')"
+ledger="{\"services\":[{\"uid\":\"$uid_a\",\"ip\":\"198.51.100.90\",\"serviceNamespace\":\"default\",\"serviceName\":\"legacy-a\",\"forwardMethod\":\"NAT\"},{\"uid\":\"$uid_b\",\"ip\":\"198.51.100.80\",\"serviceNamespace\":\"default\",\"serviceName\":\"legacy-b\",\"forwardMethod\":\"DR\"}]}"
+kubectl create -n kube-system -f - >/dev/null <<CM
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: vip-configmap
+  namespace: kube-system
+  annotations:
+    k8s.co/cloud-provider-config: '$ledger'
+data:
+  198.51.100.90: default/legacy-a
+  198.51.100.80: default/legacy-b:DR
+CM
+# The kubelet's part, played here: the Deployment as stored by the API server, run as written.
+sed "s#localhost/keepalived-lb:latest#$SB_IMAGE#" scripts/lib/fixtures/predecessor-deployment.yaml | kubectl apply -f - >/dev/null
+container() { kubectl -n kube-system get deploy keepalived-cloud-provider -o jsonpath="{.spec.template.spec.containers[0]$1}"; }
+[ -z "$(container .command)$(container .args)" ] || fail "the predecessor's Deployment must have neither command nor args"
+image="$(container .image)"
+envs=()
+while IFS='=' read -r k v; do [ -n "$k" ] && envs+=(-e "$k=$v"); done < <(kubectl -n kube-system get deploy \
+  keepalived-cloud-provider -o jsonpath='{range .spec.template.spec.containers[0].env[*]}{.name}={.value}{"\n"}{end}')
+ns="$SB_ID-old-ctl"
+ip netns add "$ns"; ip -n "$ns" link set lo up; sb_api_bridge old "$ns"
+sa="$(sb_service_account_dir old kube-system default)"
+name="$SB_ID-old-predecessor"
+SB_CONTAINERS+=("$name")
+# shellcheck disable=SC2046
+podman run -d --name "$name" --network "ns:/run/netns/$ns" "${envs[@]}" $(sb_in_cluster_env) \
+  -v /etc/ssl/certs:/etc/ssl/certs:ro -v "$sa:/var/run/secrets/kubernetes.io/serviceaccount:ro" "$image" >/dev/null
+sb_spawn podman logs --follow "$name" >"$SB_WORK/old/controller.log" 2>&1
+
+kubectl create service loadbalancer fresh --tcp=8080:8080 >/dev/null
+fresh="$(sb_wait_ip fresh)"
+for entry in "legacy-a 198.51.100.90" "legacy-b 198.51.100.80"; do
+  read -r svc ip <<<"$entry"
+  now="$(kubectl get svc "$svc" -o jsonpath='{.status.loadBalancer.ingress[0].ip}')"
+  [ "$now" = "$ip" ] || fail "$svc had $ip from the predecessor and now has \"$now\""
+  finalizer="$(kubectl get svc "$svc" -o jsonpath='{.metadata.finalizers}')"
+  [[ "$finalizer" == *load-balancer-cleanup* ]] || fail "$svc was not taken over (no finalizer)"
+done
+case "$fresh" in 198.51.100.90|198.51.100.80|"") fail "the new Service got $fresh, an address already held" ;; esac
+data="$(kubectl -n kube-system get cm vip-configmap -o jsonpath='{.data}')"
+for want in '"198.51.100.90":"default/legacy-a:NAT"' '"198.51.100.80":"default/legacy-b:DR"' "\"$fresh\":\"default/fresh\""; do
+  [[ "$data" == *"$want"* ]] || fail "ConfigMap data lacks $want: $data"
+done
+check predecessor_dropin_keeps_addresses "\"kept\":[\"198.51.100.90\",\"198.51.100.80\"],\"new\":\"$fresh\""
+sb_step "image test passed"
