@@ -162,7 +162,7 @@ sb_controller() {
   local dir="$SB_WORK/$cluster" name ns sa
   case "$SB_MODE" in
     host)
-      sb_spawn "$SB_BIN/keepalived-cloud-provider" --kubeconfig "$KLB_CONTROLLER_KUBECONFIG" \
+      sb_spawn "$SB_BIN/keepalived-cloud-provider" --kubeconfig "$KUBECONFIG" \
         --metrics-bind-address 127.0.0.1:0 --health-bind-address 0 "$@" >"$dir/controller.log" 2>&1 ;;
     image)
       ns="$SB_ID-$cluster-ctl"
@@ -187,7 +187,7 @@ sb_agent() {
   mkdir -p "$dir/$node"
   case "$SB_MODE" in
     host)
-      sb_spawn "$SB_BIN/keepalived-vip-agent" --kubeconfig "$KLB_AGENT_KUBECONFIG" --node-name "$node" --netns "$ns" \
+      sb_spawn "$SB_BIN/keepalived-vip-agent" --kubeconfig "$KUBECONFIG" --node-name "$node" --netns "$ns" \
         --interface eth0 --unicast --state-dir "$dir/$node" --metrics-bind-address 0 --health-bind-address 0 "$@" \
         >"$dir/$node.log" 2>&1 ;;
     image)
@@ -240,7 +240,8 @@ sb_holder() {
   return 0
 }
 
-sb_reach() { ip netns exec "$SB_ID-$1-client" curl -sS --max-time 2 "http://$2:8080/"; }
+# sb_reach CLUSTER VIP [SECONDS]: one HTTP GET through the VIP from the client namespace.
+sb_reach() { ip netns exec "$SB_ID-$1-client" curl -sS --max-time "${3:-2}" "http://$2:8080/"; }
 
 # Waits until exactly one node holds VIP and the client gets an answer through it.
 sb_wait_served() {
