@@ -132,6 +132,18 @@ let package = Package(
             ]
         ),
 
+        // The operator CLI's logic, without I/O: status report, offline config check, node rendering.
+        .target(name: "OperatorCLI", dependencies: ["IPAM", "Keepalived", "KubeClient"]),
+
+        // `kubectl keepalived …`: a kubectl plugin; no netlink, no keepalived, buildable alone.
+        .executableTarget(
+            name: "kubectl-keepalived",
+            dependencies: [
+                "OperatorCLI", "ControllerOptions", "Keepalived", "KubeClient", "Observability",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
         .executableTarget(
             name: "klb-bench",
             dependencies: [
@@ -142,6 +154,11 @@ let package = Package(
         ),
 
         .testTarget(name: "IPAMTests", dependencies: ["IPAM"]),
+        .testTarget(
+            name: "OperatorCLITests",
+            dependencies: [
+                "OperatorCLI", "CloudProvider", "Keepalived", "KubeClient", "IPAM", "KubeTestSupport", "TestTraits",
+            ]),
         .testTarget(name: "ObservabilityTests", dependencies: [
             "Observability", "KubeClient",
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

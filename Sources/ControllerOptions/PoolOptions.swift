@@ -1,8 +1,8 @@
 public import ArgumentParser
-public import IPAM
-public import Keepalived
 import CloudProvider
 import Foundation
+public import IPAM
+public import Keepalived
 public import Logging
 
 /// The flags that decide a cluster's addresses and VRRP plan, shared by the controller and

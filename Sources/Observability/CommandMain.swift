@@ -7,9 +7,17 @@ import KubeClient
 public enum CommandMain {
     public static func run<Command: AsyncParsableCommand>(_ type: Command.Type, name: String) async -> Never {
         do {
-            var command = try Command.parse()
-            try await command.run()
+            // As root: a command with subcommands (the kubectl plugin) runs the one named.
+            var command = try Command.parseAsRoot()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
             exit(0)
+        } catch let exit as ExitCode {
+            // A command's own verdict (kubectl keepalived status: 3 when something is unserved).
+            Foundation.exit(exit.rawValue)
         } catch {
             let code = Command.exitCode(for: error)
             if code == .success {

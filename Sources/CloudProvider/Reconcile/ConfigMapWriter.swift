@@ -23,6 +23,8 @@ actor ConfigMapWriter {
     private let name: String
     private let logger: Logger
     private let snapshot: @Sendable () async -> ConfigMapSnapshot
+    /// `PoolAnnotation` of the pools this controller was started with: constant for its lifetime.
+    private let poolAnnotation: String
     private var inFlight: Task<Int, any Error>?
     private var writtenGeneration = -1
     /// What the server returned for our last write: the base of the next one.
@@ -40,9 +42,10 @@ actor ConfigMapWriter {
     private let writeCounter = Counter(label: "keepalived_lb_configmap_writes_total")
 
     init(
-        client: KubernetesClient, namespace: String, name: String, logger: Logger,
+        client: KubernetesClient, namespace: String, name: String, pools: [Pool], logger: Logger,
         snapshot: @escaping @Sendable () async -> ConfigMapSnapshot
     ) {
+        self.poolAnnotation = PoolAnnotation(pools).json()
         self.client = client
         self.namespace = namespace
         self.name = name
@@ -151,6 +154,7 @@ actor ConfigMapWriter {
         if let plan = snapshot.plan { data[VRRPPlan.dataKey] = plan.json() }
         var annotations = current.metadata.annotations
         annotations[LegacyLedger.annotation] = legacyAnnotation(ledger)
+        annotations[PoolAnnotation.annotation] = poolAnnotation
         if current.data == data && current.metadata.annotations == annotations {
             lastWritten = current
             return .written
@@ -205,7 +209,8 @@ actor ConfigMapWriter {
 
     private func create(data: [String: String], ledger: LegacyLedger) async throws(KubeError) -> Attempt {
         var fresh = ConfigMap(name: name, namespace: namespace, data: data)
-        if let text = legacyAnnotation(ledger) { fresh.metadata.annotations = [LegacyLedger.annotation: text] }
+        fresh.metadata.annotations = [PoolAnnotation.annotation: poolAnnotation]
+        if let text = legacyAnnotation(ledger) { fresh.metadata.annotations[LegacyLedger.annotation] = text }
         fresh.metadata.labels = ["app.kubernetes.io/managed-by": "keepalived-cloud-provider"]
         return try await attempt(retryingOn: [.alreadyExists]) { () async throws(KubeError) in
             try await self.client.create(fresh)

@@ -67,7 +67,8 @@ public actor ServiceController {
     /// Restores the ledger from cluster state, then reconciles until cancelled.
     public func run() async throws {
         let writer = ConfigMapWriter(
-            client: client, namespace: configuration.namespace, name: configuration.configMapName, logger: logger
+            client: client, namespace: configuration.namespace, name: configuration.configMapName,
+            pools: [configuration.pool], logger: logger
         ) { [weak self] in
             await self?.snapshot()
                 ?? ConfigMapSnapshot(generation: 0, entries: [], ledger: LegacyLedger(records: []), plan: nil)

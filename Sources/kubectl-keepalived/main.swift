@@ -1,0 +1,3 @@
+import Observability
+
+await CommandMain.run(KeepalivedPlugin.self, name: "kubectl-keepalived")
