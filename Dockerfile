@@ -1,7 +1,7 @@
 # keepalived-lb: the controller, the node agent and the kubectl plugin, with keepalived, libnl and jemalloc.
 # Built by scripts/image (podman, no Docker daemon): the executables are release builds with the Swift standard
 # library linked statically, copied in from the build context's bin/; the base is Debian bookworm (minbase).
-ARG BASE=localhost/debian:bookworm-slim
+ARG BASE=localhost/klb-debian-base:bookworm-2
 FROM ${BASE}
 
 ARG VERSION=0.0.0-dev
@@ -15,16 +15,24 @@ LABEL org.opencontainers.image.title="keepalived-lb" \
       org.opencontainers.image.created="${CREATED}" \
       org.opencontainers.image.licenses="Apache-2.0"
 
-# keepalived for VRRP; the shared libraries the executables link (libnl for netlink, jemalloc as the
-# allocator, libstdc++ and zlib for the static Swift runtime); CA certificates for in-cluster TLS is
-# not needed (the service account's CA is mounted), but operators' kubeconfigs may point at public CAs.
+# keepalived for VRRP; the shared libraries the executable links (libnl for netlink, jemalloc as the
+# allocator, libstdc++ and zlib for the static Swift runtime); CA certificates for kubeconfigs that name
+# a public CA (in a pod the service account's CA is mounted). Debian's keepalived links net-snmp, which
+# links libperl; perl's own modules (18 MB) are never loaded and go.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends keepalived libnl-3-200 libnl-route-3-200 libjemalloc2 \
       libstdc++6 zlib1g ca-certificates \
- && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /usr/share/doc/* /usr/share/man/* \
+ && dpkg --purge --force-depends perl-modules-5.36 \
+ && keepalived --version 2>&1 | head -n1 \
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/cache/apt/archives/*.deb /var/log/apt /var/log/dpkg.log \
+      /usr/share/doc/* /usr/share/man/* /usr/share/info/* \
  && mkdir -p /run/keepalived-vip-agent
 
-COPY bin/ /usr/local/bin/
+# One multi-call binary (one copy of the static Swift runtime), linked under the names of its commands.
+COPY bin/keepalived-lb /usr/local/bin/keepalived-lb
+RUN for name in keepalived-cloud-provider keepalived-vip-agent kubectl-keepalived; do \
+      ln -s keepalived-lb "/usr/local/bin/$name"; \
+    done
 
 # Non-root by default (the controller needs nothing else); the agent's DaemonSet runs it as root with only
 # NET_ADMIN, NET_RAW and NET_BROADCAST, which keepalived and netlink need.

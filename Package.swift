@@ -108,41 +108,51 @@ let package = Package(
             ]
         ),
 
-        .executableTarget(
-            name: "keepalived-cloud-provider",
+        // The controller's command (flags, configuration, lifecycle), shared by its executable and keepalived-lb.
+        .target(
+            name: "ControllerCLI",
             dependencies: [
                 "CloudProvider", "ControllerOptions", "IPAM", "Keepalived", "KubeClient", "Observability",
                 .product(name: "Metrics", package: "swift-metrics"),
-                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
 
-        .executableTarget(
-            name: "keepalived-vip-agent",
+        .executableTarget(name: "keepalived-cloud-provider", dependencies: ["ControllerCLI", "Observability"]),
+
+        // The agent's command, shared by its executable and keepalived-lb.
+        .target(
+            name: "AgentCLI",
             dependencies: [
                 "NodeAgent", "Netlink", "Keepalived", "KubeClient", "Observability",
                 .product(name: "Metrics", package: "swift-metrics"),
-                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
 
-        // The operator CLI's logic, without I/O: status report, offline config check, node rendering.
-        .target(name: "OperatorCLI", dependencies: ["IPAM", "Keepalived", "KubeClient"]),
+        .executableTarget(name: "keepalived-vip-agent", dependencies: ["AgentCLI", "Observability"]),
 
-        // `kubectl keepalived …`: a kubectl plugin; no netlink, no keepalived, buildable alone.
-        .executableTarget(
-            name: "kubectl-keepalived",
+        // `kubectl keepalived …`: the operator CLI's commands and their logic (status report, offline config
+        // check, node rendering); no netlink, no keepalived.
+        .target(
+            name: "OperatorCLI",
             dependencies: [
-                "OperatorCLI", "ControllerOptions", "Keepalived", "KubeClient", "Observability",
+                "IPAM", "Keepalived", "KubeClient", "ControllerOptions", "Observability",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+
+        // The kubectl plugin alone.
+        .executableTarget(name: "kubectl-keepalived", dependencies: ["OperatorCLI", "Observability"]),
+
+        // All three in one binary that runs the one it is invoked as (the image ships it with three names):
+        // one copy of the static Swift runtime instead of three.
+        .executableTarget(
+            name: "keepalived-lb", dependencies: ["ControllerCLI", "AgentCLI", "OperatorCLI", "Observability"]),
 
         .executableTarget(
             name: "klb-bench",

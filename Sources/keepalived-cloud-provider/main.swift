@@ -1,3 +1,4 @@
+import ControllerCLI
 import Observability
 
 await CommandMain.run(CloudProviderCommand.self, name: "keepalived-cloud-provider")

@@ -1,3 +1,4 @@
+import AgentCLI
 import Observability
 
 await CommandMain.run(AgentCommand.self, name: "keepalived-vip-agent")

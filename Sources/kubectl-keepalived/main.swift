@@ -1,3 +1,4 @@
 import Observability
+import OperatorCLI
 
 await CommandMain.run(KeepalivedPlugin.self, name: "kubectl-keepalived")

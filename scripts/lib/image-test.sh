@@ -53,6 +53,20 @@ master="$(sb_holder img "$vip")"
 sb_reach img "$vip" | grep -q "served by $master" || fail "the VIP did not answer from $master"
 check vip_answers "\"vip\":\"$vip\",\"node\":\"$master\""
 
+sb_step "the kubectl plugin in the image sees it: address, instance, node"
+# shellcheck disable=SC2046
+status="$(podman run --rm --network "ns:/run/netns/$SB_ID-img-ctl" --read-only --user 65532:65532 --cap-drop all \
+  -v "$SB_WORK/img/sa-keepalived-cloud-provider:/var/run/secrets/kubernetes.io/serviceaccount:ro" \
+  $(sb_in_cluster_env) "$SB_IMAGE" kubectl-keepalived status -o json)" || fail "kubectl-keepalived status failed: $status"
+echo "$status" | python3 -c '
+import json, sys
+report = json.load(sys.stdin)
+row = next(r for r in report["services"] if r["name"] == "hello-world")
+assert row["addresses"] == [sys.argv[1]] and row["announcedBy"] == [sys.argv[2]] and not row["problems"], row
+assert row["pool"] == "img" and row["instance"].startswith("img_v4_"), row
+' "$vip" "$master" || fail "kubectl-keepalived status does not show $vip on $master: $status"
+check plugin_status_from_image
+
 sb_step "the master's agent container stops: the VIP moves"
 podman stop --time 10 "$SB_ID-img-$master-agent" >/dev/null
 for _ in $(seq 1 100); do

@@ -2,8 +2,10 @@
 # Sourced after deps.sh, not executed.
 
 IMAGE_NAME="localhost/keepalived-lb"
-BASE_IMAGE="localhost/debian:bookworm-slim"
-BASE_TAR="$KLB_CACHE/debian-bookworm-slim.tar"
+# Bump BASE_RECIPE when ensure_base_image changes: cached bases of an older recipe are not reused.
+BASE_RECIPE=2
+BASE_IMAGE="localhost/klb-debian-base:bookworm-$BASE_RECIPE"
+BASE_TAR="$KLB_CACHE/debian-bookworm-minbase-$BASE_RECIPE.tar"
 
 # The version the image and both executables carry: the newest v* tag, else 0.0.0-COMMITS-gHASH.
 image_version() {
@@ -44,8 +46,10 @@ ensure_base_image() {
     rootfs="$(mktemp -d /tmp/klb-rootfs.XXXXXX)"
     log "making the Debian bookworm base with debootstrap (about a minute, once)"
     debootstrap --variant=minbase bookworm "$rootfs" "$mirror" >&2
+    # debootstrap leaves the packages it installed in apt's cache: a third of the tree.
     rm -rf "$rootfs"/usr/share/doc/* "$rootfs"/usr/share/man/* "$rootfs"/usr/share/locale/* \
-      "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/*.bin
+      "$rootfs"/usr/share/info/* "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/*.bin \
+      "$rootfs"/var/cache/apt/archives/*.deb
     tar --numeric-owner -C "$rootfs" -cf "$BASE_TAR.tmp" .
     mv "$BASE_TAR.tmp" "$BASE_TAR"
     rm -rf "$rootfs"

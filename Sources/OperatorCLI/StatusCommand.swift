@@ -1,11 +1,13 @@
-import ArgumentParser
+public import ArgumentParser
 import KubeClient
 import OperatorCLI
 
 /// `kubectl keepalived status`: pools, and every LoadBalancer Service with its address, VRRP
 /// instance and the node that announces it now; split brain and unserved Services flagged.
-struct StatusCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
+public struct StatusCommand: AsyncParsableCommand {
+    public init() {}
+
+    public static let configuration = CommandConfiguration(
         commandName: "status",
         abstract: "Pools (size, used, free) and every LoadBalancer Service with its VIP, instance, VRID and node.",
         discussion: "Exits 0 when every Service is served by exactly one node, 3 when any is unserved or in split "
@@ -17,7 +19,7 @@ struct StatusCommand: AsyncParsableCommand {
     @Option(name: .shortAndLong, help: "Output format: table or json.")
     var output: OutputFormat = .table
 
-    func run() async throws {
+    public func run() async throws {
         let key = try cluster.configMapKey()
         let report = try await cluster.withClient { client in
             let configMap: ConfigMap?

@@ -1,11 +1,13 @@
-import ArgumentParser
+public import ArgumentParser
 import Keepalived
 import KubeClient
 import OperatorCLI
 
 /// `kubectl keepalived render NODE`: the keepalived.conf that node's agent renders from the plan now.
-struct RenderCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
+public struct RenderCommand: AsyncParsableCommand {
+    public init() {}
+
+    public static let configuration = CommandConfiguration(
         commandName: "render",
         abstract: "Print the keepalived.conf NODE gets from the current VRRP plan.",
         discussion: "Uses the agent's renderer with NODE's and its peers' InternalIPs. Give the agent's own "
@@ -30,7 +32,7 @@ struct RenderCommand: AsyncParsableCommand {
     @Option(help: "The agent's --state-dir (where its notify FIFO lives).")
     var stateDir = "/run/keepalived-vip-agent"
 
-    func run() async throws {
+    public func run() async throws {
         let key = try cluster.configMapKey()
         let (configMap, nodes) = try await cluster.withClient { client in
             (

@@ -1,4 +1,4 @@
-import ArgumentParser
+public import ArgumentParser
 import Foundation
 import Keepalived
 import KubeClient
@@ -9,8 +9,10 @@ import Observability
 import ServiceLifecycle
 
 /// `keepalived-vip-agent`: runs on every node that may hold VIPs (DaemonSet, host network).
-struct AgentCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
+public struct AgentCommand: AsyncParsableCommand {
+    public init() {}
+
+    public static let configuration = CommandConfiguration(
         commandName: "keepalived-vip-agent",
         abstract: "Turn the controller's VRRP plan into keepalived on this node and keep its VIPs honest.",
         discussion: "Reads the VRRP plan from the ConfigMap that keepalived-cloud-provider writes (data key "
@@ -71,7 +73,7 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel = "info"
 
-    func validate() throws {
+    public func validate() throws {
         if let problem = LogSetup.problem(format: logFormat, level: logLevel) { throw ValidationError(problem) }
         _ = try resolvedNodeName()
         if let interface {
@@ -119,7 +121,7 @@ struct AgentCommand: AsyncParsableCommand {
         }
     }
 
-    func run() async throws {
+    public func run() async throws {
         LogSetup.bootstrap(format: logFormat, level: logLevel)
         let registry = Endpoints.bootstrapMetrics()
         let nodeName = try resolvedNodeName()

@@ -1,10 +1,12 @@
-import ArgumentParser
+public import ArgumentParser
 import Observability
 
 /// `kubectl keepalived`: what an operator asks of keepalived-lb, as a kubectl plugin (on PATH as
 /// `kubectl-keepalived`).
-struct KeepalivedPlugin: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
+public struct KeepalivedPlugin: AsyncParsableCommand {
+    public init() {}
+
+    public static let configuration = CommandConfiguration(
         commandName: "kubectl-keepalived",
         abstract:
             "Inspect keepalived-lb: pools, VIPs and their nodes; check settings; render a node's keepalived.conf.",

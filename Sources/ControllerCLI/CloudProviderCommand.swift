@@ -1,4 +1,4 @@
-import ArgumentParser
+public import ArgumentParser
 import CloudProvider
 import ControllerOptions
 import Foundation
@@ -12,8 +12,10 @@ import ServiceLifecycle
 
 /// `keepalived-cloud-provider`: LoadBalancer addresses for bare-metal clusters run with
 /// `--cloud-provider=external`. Reads the predecessor's environment variables too.
-struct CloudProviderCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
+public struct CloudProviderCommand: AsyncParsableCommand {
+    public init() {}
+
+    public static let configuration = CommandConfiguration(
         commandName: "keepalived-cloud-provider",
         abstract:
             "Give every type: LoadBalancer Service an address from this cluster's pools and publish them for "
@@ -104,7 +106,7 @@ struct CloudProviderCommand: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel = "info"
 
-    func validate() throws {
+    public func validate() throws {
         if let problem = LogSetup.problem(format: logFormat, level: logLevel) { throw ValidationError(problem) }
         guard workers >= 1 && workers <= 64 else { throw ValidationError("--workers \(workers): must be 1-64") }
         guard leaderElectRetryPeriod > 0, leaderElectRetryPeriod < leaderElectRenewDeadline,
@@ -127,7 +129,7 @@ struct CloudProviderCommand: AsyncParsableCommand {
         }
     }
 
-    func run() async throws {
+    public func run() async throws {
         LogSetup.bootstrap(format: logFormat, level: logLevel)
         let registry = Endpoints.bootstrapMetrics()
         var logger = Logger(label: "keepalived-cloud-provider")

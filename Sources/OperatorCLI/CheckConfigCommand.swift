@@ -1,11 +1,13 @@
-import ArgumentParser
+public import ArgumentParser
 import ControllerOptions
 import Foundation
 import OperatorCLI
 
 /// `kubectl keepalived check-config`: the controller's own flag reading, offline.
-struct CheckConfigCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
+public struct CheckConfigCommand: ParsableCommand {
+    public init() {}
+
+    public static let configuration = CommandConfiguration(
         commandName: "check-config",
         abstract: "Validate controller settings offline and print the pools, their sizes and the VRRP instances.",
         discussion: "Takes the controller's pool flags (and KEEPALIVED_SERVICE_CIDR, as the controller does). "
@@ -18,11 +20,11 @@ struct CheckConfigCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "Output format: table or json.")
     var output: OutputFormat = .table
 
-    func validate() throws {
+    public func validate() throws {
         _ = try pool.planner()
     }
 
-    func run() throws {
+    public func run() throws {
         let check = ConfigCheck(
             pool: try pool.pool(environment: ProcessInfo.processInfo.environment), planner: try pool.planner())
         switch output {
