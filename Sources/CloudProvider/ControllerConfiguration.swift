@@ -28,6 +28,9 @@ public struct ControllerConfiguration: Sendable {
     /// How long a VIP may be held by two nodes before it is reported as split brain: longer than
     /// a handover (failover window plus the agents' publication delay).
     public var splitBrainWindow: Duration = .seconds(3)
+    /// Remove the `node.cloudprovider.kubernetes.io/uninitialized` taint that kubelets run with
+    /// `--cloud-provider=external` set, and give such nodes a providerID (off where another provider does it).
+    public var initializeNodes = true
 
     /// The upstream label that keeps a node out of every load balancer.
     public static let excludeLabel = "node.kubernetes.io/exclude-from-external-load-balancers"

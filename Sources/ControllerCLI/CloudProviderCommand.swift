@@ -57,6 +57,15 @@ public struct CloudProviderCommand: AsyncParsableCommand {
         parsing: .next, help: "Elect a leader through a Lease (true|false); standbys take over when it stops renewing.")
     var leaderElect = true
 
+    @Option(
+        parsing: .next,
+        help: ArgumentHelp(
+            "Initialise Nodes whose kubelets run with --cloud-provider=external (true|false): remove their "
+                + "node.cloudprovider.kubernetes.io/uninitialized taint and set a providerID if they have none. "
+                + "Turn off where another cloud provider initialises Nodes.")
+    )
+    var initializeNodes = true
+
     @Option(help: "Name of the leader-election Lease.")
     var leaderElectLeaseName = "keepalived-cloud-provider"
 
@@ -188,7 +197,7 @@ public struct CloudProviderCommand: AsyncParsableCommand {
                 throw ValidationError(error.message)
             }
         }
-        return ControllerConfiguration(
+        var configuration = ControllerConfiguration(
             pool: parsedPool,
             namespace: try configMap.resolvedNamespace(environment: environment),
             configMapName: try configMap.resolvedName(environment: environment),
@@ -199,6 +208,8 @@ public struct CloudProviderCommand: AsyncParsableCommand {
             serviceNamespace: watchNamespace,
             planner: try pool.planner(),
             nodeSelector: nodeSelector)
+        configuration.initializeNodes = initializeNodes
+        return configuration
     }
 
     func endpoints() throws -> Endpoints {

@@ -14,6 +14,8 @@ struct ControllerMetrics: Sendable {
     let configMapRepairs = Counter(label: "keepalived_lb_configmap_repairs_total")
     /// VIPs that more than one node reports holding for longer than the split-brain window.
     let splitBrain = Gauge(label: "keepalived_lb_vip_split_brain")
+    /// Nodes whose `uninitialized` taint this controller removed.
+    let nodesInitialized = Counter(label: "keepalived_lb_nodes_initialized_total")
 
     func allocationFailure(reason: String) {
         Counter(label: "keepalived_lb_allocation_failures_total", dimensions: [("reason", reason)]).increment()

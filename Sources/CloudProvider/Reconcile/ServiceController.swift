@@ -110,6 +110,9 @@ public actor ServiceController {
                     }
                 }
             }
+            if configuration.initializeNodes {
+                group.addTask { await self.initializeNodes() }
+            }
             group.addTask {
                 // A split brain that outlasts the window is reported even if no node changes again.
                 for await delay in self.splitBrainChecks {
