@@ -405,4 +405,23 @@ struct ServiceControllerTests {
         try await h.admin.delete(Service.self, namespace: h.namespace, name: "least-privilege")
         #expect(try await eventually { try await h.service("least-privilege") == nil })
     }
+
+    /// A DNS server's TCP/53 and UDP/53 in one Service (MixedProtocolLBService, on in the test server):
+    /// one address, one ConfigMap entry, one VIP in the plan.
+    @Test func aServiceWithTCPAndUDPPortsGetsOneAddress() async throws {
+        let h = try await ControllerHarness.make()
+        let (_, task) = h.start(try h.configuration())
+        defer { task.cancel() }
+        let created = try await h.loadBalancer("dns") {
+            $0.spec.ports = [
+                ServicePort(name: "dns-tcp", protocol: "TCP", port: 53, targetPort: 53),
+                ServicePort(name: "dns-udp", protocol: "UDP", port: 53, targetPort: 53),
+            ]
+        }
+        #expect(created.spec.ports.count == 2, "the server kept both protocols")
+        #expect(try await eventually { try await h.ingress("dns") == ["10.210.1.65"] })
+        #expect(try await eventually { try await h.configMapData() == ["10.210.1.65": "\(h.namespace)/dns"] })
+        let plan = try #require(try await h.plan())
+        #expect(plan.instances.flatMap(\.addresses).map(\.description) == ["10.210.1.65"])
+    }
 }
