@@ -54,17 +54,22 @@ sb_reach img "$vip" | grep -q "served by $master" || fail "the VIP did not answe
 check vip_answers "\"vip\":\"$vip\",\"node\":\"$master\""
 
 sb_step "the kubectl plugin in the image sees it: address, instance, node"
-# shellcheck disable=SC2046
-status="$(podman run --rm --network "ns:/run/netns/$SB_ID-img-ctl" --read-only --user 65532:65532 --cap-drop all \
-  -v "$SB_WORK/img/sa-keepalived-cloud-provider:/var/run/secrets/kubernetes.io/serviceaccount:ro" \
-  $(sb_in_cluster_env) "$SB_IMAGE" kubectl-keepalived status -o json)" || fail "kubectl-keepalived status failed: $status"
-echo "$status" | python3 -c '
+# The agents publish what they hold on their Node a moment after keepalived reports it: poll.
+plugin_sees_it() {
+  # shellcheck disable=SC2046
+  status="$(podman run --rm --network "ns:/run/netns/$SB_ID-img-ctl" --read-only --user 65532:65532 --cap-drop all \
+    -v "$SB_WORK/img/sa-keepalived-cloud-provider:/var/run/secrets/kubernetes.io/serviceaccount:ro" \
+    $(sb_in_cluster_env) "$SB_IMAGE" kubectl-keepalived status -o json)" || return 1
+  echo "$status" | python3 -c '
 import json, sys
 report = json.load(sys.stdin)
 row = next(r for r in report["services"] if r["name"] == "hello-world")
 assert row["addresses"] == [sys.argv[1]] and row["announcedBy"] == [sys.argv[2]] and not row["problems"], row
 assert row["pool"] == "img" and row["instance"].startswith("img_v4_"), row
-' "$vip" "$master" || fail "kubectl-keepalived status does not show $vip on $master: $status"
+' "$vip" "$master" 2>/dev/null
+}
+for _ in $(seq 1 30); do plugin_sees_it && break; sleep 0.5; done
+plugin_sees_it || fail "kubectl-keepalived status does not show $vip on $master within 15 s: $status"
 check plugin_status_from_image
 
 sb_step "the master's agent container stops: the VIP moves"
