@@ -141,7 +141,7 @@ let package = Package(
         .target(
             name: "OperatorCLI",
             dependencies: [
-                "IPAM", "Keepalived", "KubeClient", "ControllerOptions", "Observability",
+                "IPAM", "Keepalived", "KubeClient", "CloudProvider", "ControllerOptions", "Observability",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

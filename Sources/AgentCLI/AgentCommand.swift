@@ -23,11 +23,7 @@ public struct AgentCommand: AsyncParsableCommand {
         version: BuildInfo.version
     )
 
-    @Option(help: "Path to a kubeconfig. Default: the in-cluster service account.")
-    var kubeconfig: String?
-
-    @Option(help: "Context of the kubeconfig to use. Default: its current-context.")
-    var context: String?
+    @OptionGroup var common: CommonOptions
 
     @Option(help: "This node's name (the Node object). Env: NODE_NAME.")
     var nodeName: String?
@@ -67,14 +63,7 @@ public struct AgentCommand: AsyncParsableCommand {
     @Option(help: "Where /healthz and /readyz listen: host:port, :port, or 0 to disable.")
     var healthBindAddress = ":9478"
 
-    @Option(help: "Log format: text or json.")
-    var logFormat = "text"
-
-    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
-    var logLevel = "info"
-
     public func validate() throws {
-        if let problem = LogSetup.problem(format: logFormat, level: logLevel) { throw ValidationError(problem) }
         _ = try resolvedNodeName()
         if let interface {
             do { try InterfaceName.validate(interface) } catch {
@@ -122,7 +111,7 @@ public struct AgentCommand: AsyncParsableCommand {
     }
 
     public func run() async throws {
-        LogSetup.bootstrap(format: logFormat, level: logLevel)
+        common.bootstrapLogging()
         let registry = Endpoints.bootstrapMetrics()
         let nodeName = try resolvedNodeName()
         var logger = Logger(label: "keepalived-vip-agent")
@@ -139,8 +128,7 @@ public struct AgentCommand: AsyncParsableCommand {
         let netlink = try AddressManager(networkNamespace: netns)
         if let interface { _ = try netlink.link(named: interface) }  // fail fast, with the flag named
         let clientConfiguration =
-            try kubeconfig.map { path throws(KubeError) in try KubeConfig.load(path: path, context: context) }
-            ?? ClientConfiguration.inCluster()
+            try common.clientConfiguration()
         let client = try KubernetesClient(configuration: clientConfiguration, logger: logger)
         let configuration = AgentConfiguration(
             nodeName: nodeName, interface: interface,

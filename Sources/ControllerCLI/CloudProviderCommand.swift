@@ -31,11 +31,7 @@ public struct CloudProviderCommand: AsyncParsableCommand {
         version: BuildInfo.version
     )
 
-    @Option(help: "Path to a kubeconfig. Default: the in-cluster service account.")
-    var kubeconfig: String?
-
-    @Option(help: "Context of the kubeconfig to use. Default: its current-context.")
-    var context: String?
+    @OptionGroup var common: CommonOptions
 
     @OptionGroup(title: "Pool and VRRP plan")
     var pool: PoolOptions
@@ -109,14 +105,7 @@ public struct CloudProviderCommand: AsyncParsableCommand {
     @Option(help: "Where /healthz and /readyz listen: host:port, :port, or 0 to disable.")
     var healthBindAddress = ":8081"
 
-    @Option(help: "Log format: text or json.")
-    var logFormat = "text"
-
-    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
-    var logLevel = "info"
-
     public func validate() throws {
-        if let problem = LogSetup.problem(format: logFormat, level: logLevel) { throw ValidationError(problem) }
         guard workers >= 1 && workers <= 64 else { throw ValidationError("--workers \(workers): must be 1-64") }
         guard leaderElectRetryPeriod > 0, leaderElectRetryPeriod < leaderElectRenewDeadline,
             leaderElectRenewDeadline < leaderElectLeaseDuration, leaderElectLeaseDuration <= 3600
@@ -139,7 +128,7 @@ public struct CloudProviderCommand: AsyncParsableCommand {
     }
 
     public func run() async throws {
-        LogSetup.bootstrap(format: logFormat, level: logLevel)
+        common.bootstrapLogging()
         let registry = Endpoints.bootstrapMetrics()
         var logger = Logger(label: "keepalived-cloud-provider")
         HeapMonitor.configure(logger: logger)
@@ -148,8 +137,7 @@ public struct CloudProviderCommand: AsyncParsableCommand {
 
         let controllerConfiguration = try makeConfiguration(environment: environment, logger: logger)
         var clientConfiguration =
-            try kubeconfig.map { path throws(KubeError) in try KubeConfig.load(path: path, context: context) }
-            ?? ClientConfiguration.inCluster()
+            try common.clientConfiguration()
         clientConfiguration.qps = kubeAPIQPS
         clientConfiguration.burst = kubeAPIBurst
         let client = try KubernetesClient(configuration: clientConfiguration, logger: logger)

@@ -1,3 +1,4 @@
+public import CloudProvider
 public import IPAM
 public import Keepalived
 
@@ -10,6 +11,10 @@ public struct ConfigCheck: Hashable, Sendable, Codable {
         public var entries: [String]
         public var excluded: [String]
         public var size: String
+        /// "all", or the namespaces a VIPPool allows.
+        public var namespaces: String = "all"
+        public var autoAssign: Bool = true
+        public var priority: Int = 0
     }
 
     public struct InstanceRow: Hashable, Sendable, Codable {
@@ -22,18 +27,29 @@ public struct ConfigCheck: Hashable, Sendable, Codable {
     public var pools: [PoolRow]
     public var instances: [InstanceRow]
     public var warnings: [String]
+    /// VIPPools the controller would not use, with why: `check-config` exits 2 on any.
+    public var errors: [String] = []
 
     /// VRIDs other VRRP routers on the segment are likely to use already.
     public static let commonVRIDs = [50: "kube-keepalived-vip's default", 51: "keepalived's sample configurations'"]
 
-    public init(pool: Pool, planner: VRRPPlanner) {
+    /// `objects`: VIPPools to check beside the flag pool, as the controller would read them.
+    public init(pool: Pool, planner: VRRPPlanner, objects: [VIPPool] = []) {
         cluster = planner.cluster
-        pools = pool.families.map { family in
-            PoolRow(
-                pool: pool.name, family: Self.name(family),
-                entries: pool.entries.filter { $0.family == family }.map(\.description),
-                excluded: pool.exclusions.filter { $0.family == family }.map(\.description),
-                size: pool.size(of: family).description)
+        let catalog = PoolCatalog(flagPool: pool, objects: objects)
+        pools = catalog.usable.flatMap { definition in
+            definition.pool.families.map { family in
+                PoolRow(
+                    pool: definition.name, family: Self.name(family),
+                    entries: definition.pool.entries.filter { $0.family == family }.map(\.description),
+                    excluded: definition.pool.exclusions.filter { $0.family == family }.map(\.description),
+                    size: definition.pool.size(of: family).description,
+                    namespaces: definition.namespaces.isEmpty ? "all" : definition.namespaces.joined(separator: ","),
+                    autoAssign: definition.autoAssign, priority: definition.priority)
+            }
+        }
+        errors = catalog.problems.sorted { $0.key < $1.key }.map {
+            "VIPPool \($0.key): \($0.value.reason): \($0.value.message)"
         }
         instances = pool.families.flatMap { family in
             (0..<planner.groups).map { group in
@@ -56,15 +72,17 @@ public struct ConfigCheck: Hashable, Sendable, Codable {
     static func name(_ family: IPFamily) -> String { family == .ipv4 ? "IPv4" : "IPv6" }
 
     public var text: String {
-        var pools = Table("POOL", "FAMILY", "ENTRIES", "EXCLUDED", "SIZE")
+        var pools = Table("POOL", "FAMILY", "ENTRIES", "EXCLUDED", "SIZE", "NAMESPACES", "AUTO", "PRIORITY")
         for row in self.pools {
             pools.add(
                 row.pool, row.family, row.entries.joined(separator: ","),
-                row.excluded.isEmpty ? "-" : row.excluded.joined(separator: ","), row.size)
+                row.excluded.isEmpty ? "-" : row.excluded.joined(separator: ","), row.size, row.namespaces,
+                row.autoAssign ? "yes" : "no", String(row.priority))
         }
         var instances = Table("INSTANCE", "VRID", "FAMILY")
         for row in self.instances { instances.add(row.instance, String(row.vrid), row.family) }
         return "cluster \(cluster)\n\n" + pools.text + "\n" + instances.text
-            + warnings.map { "\nwarning: \($0)" }.joined() + (warnings.isEmpty ? "" : "\n")
+            + warnings.map { "\nwarning: \($0)" }.joined() + errors.map { "\nerror: \($0)" }.joined()
+            + (warnings.isEmpty && errors.isEmpty ? "" : "\n")
     }
 }

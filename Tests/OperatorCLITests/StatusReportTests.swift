@@ -1,3 +1,4 @@
+import CloudProvider
 import IPAM
 import Keepalived
 import KubeClient
@@ -97,6 +98,20 @@ struct StatusReportTests {
         let clear = ConfigCheck(
             pool: pool, planner: try VRRPPlanner(cluster: "fcp", vrids: VRIDRange(100, 107), groups: 8))
         #expect(clear.warnings.isEmpty)
+
+        var web = VIPPool()
+        web.metadata = ObjectMeta(name: "web")
+        web.spec.addresses = ["198.51.100.0/28"]
+        web.spec.namespaces = ["team-a"]
+        var overlapping = VIPPool()
+        overlapping.metadata = ObjectMeta(name: "overlapping")
+        overlapping.metadata.creationTimestamp = "2026-01-02T00:00:00Z"
+        overlapping.spec.addresses = ["10.210.1.70-10.210.1.80"]
+        let withObjects = ConfigCheck(
+            pool: pool, planner: try VRRPPlanner(cluster: "fcp", vrids: VRIDRange(100, 107), groups: 2),
+            objects: [web, overlapping])
+        #expect(withObjects.pools.map(\.pool) == ["fcp", "fcp", "web"] && withObjects.pools[2].namespaces == "team-a")
+        #expect(withObjects.errors.count == 1 && withObjects.errors[0].contains("overlap pool fcp"))
     }
 
     @Test func tableColumnsAlign() {

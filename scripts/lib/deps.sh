@@ -3,7 +3,8 @@
 
 KLB_CACHE="${KLB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/keepalived-lb}"
 APISERVER_VERSION="1.20.2"
-APISERVER_BIN="$KLB_CACHE/kube-apiserver-v$APISERVER_VERSION"
+# -r2: built with reflect2 1.0.2 (see ensure_apiserver); a binary of an older recipe is not reused.
+APISERVER_BIN="$KLB_CACHE/kube-apiserver-v$APISERVER_VERSION-r2"
 
 log() { printf '[%s] %s\n' "$(basename "$0")" "$*" >&2; }
 
@@ -45,7 +46,7 @@ ensure_build_deps() {
 # Builds kube-apiserver from Debian's `kubernetes` source package once; later calls reuse the cached binary.
 ensure_apiserver() {
   if [ -x "$APISERVER_BIN" ]; then return 0; fi
-  ensure_packages etcd-server golang-go rsync make dpkg-dev
+  ensure_packages etcd-server golang-go rsync make dpkg-dev golang-github-modern-go-reflect2-dev
   mkdir -p "$KLB_CACHE"
   exec 9>"$KLB_CACHE/build.lock"
   flock 9
@@ -70,6 +71,9 @@ SRC
   mkdir -p "$tree"
   log "unpacking kubernetes source"
   tar xzf "$src"/kubernetes_*.orig.tar.gz -C "$tree" --strip-components=1
+  # v1.20 vendors reflect2 1.0.1, whose map iteration faults under Go >= 1.18 (the API server died on the
+  # first custom resource it serialised); Debian's reflect2 1.0.2 is the upstream fix, same API.
+  rsync -a --delete /usr/share/gocode/src/github.com/modern-go/reflect2/ "$tree/vendor/github.com/modern-go/reflect2/"
   log "building kube-apiserver v$APISERVER_VERSION (about 5 minutes, once)"
   ( cd "$tree" && GOPATH="$KLB_CACHE/gopath" GOFLAGS=-mod=vendor CGO_ENABLED=0 GO111MODULE=auto \
       make WHAT=cmd/kube-apiserver >&2 )

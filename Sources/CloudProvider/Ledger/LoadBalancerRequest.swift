@@ -26,6 +26,16 @@ public struct LoadBalancerRequest: Hashable, Sendable {
     }
 
     public init(service: Service, pool: Pool, defaultForwardMethod: ForwardMethod?) throws(Invalid) {
+        try self.init(
+            service: service, families: pool.families, poolName: pool.name, defaultForwardMethod: defaultForwardMethod)
+    }
+
+    /// `families`: what the pools this Service may use offer; `poolName` names them in messages.
+    public init(
+        service: Service, families available: [IPFamily], poolName: String, defaultForwardMethod: ForwardMethod?
+    )
+        throws(Invalid)
+    {
         let annotations = service.metadata.annotations
         forwardMethodIsExplicit = annotations[ForwardMethod.annotation] != nil
         do {
@@ -88,19 +98,19 @@ public struct LoadBalancerRequest: Hashable, Sendable {
         let primary = own.first ?? .ipv4
         switch service.spec.ipFamilyPolicy ?? "SingleStack" {
         case "RequireDualStack":
-            let missing = IPFamily.allCases.filter { !pool.families.contains($0) }
+            let missing = IPFamily.allCases.filter { !available.contains($0) }
             guard missing.isEmpty else {
                 throw Invalid(
                     reason: "DualStackUnavailable",
                     message:
-                        "ipFamilyPolicy RequireDualStack, but pool \(pool.name) has no "
+                        "ipFamilyPolicy RequireDualStack, but pool \(poolName) has no "
                         + "\(missing.map(\.rawValue).joined(separator: "/")) addresses; add a CIDR of that "
                         + "family or use PreferDualStack"
                 )
             }
             families = [primary, primary == .ipv4 ? .ipv6 : .ipv4]
         case "PreferDualStack":
-            families = [primary, primary == .ipv4 ? .ipv6 : .ipv4].filter { pool.families.contains($0) }
+            families = [primary, primary == .ipv4 ? .ipv6 : .ipv4].filter { available.contains($0) }
             if families.isEmpty { families = [primary] }
         default:
             families = [primary]

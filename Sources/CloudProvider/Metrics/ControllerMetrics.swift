@@ -21,7 +21,7 @@ struct ControllerMetrics: Sendable {
         Counter(label: "keepalived_lb_allocation_failures_total", dimensions: [("reason", reason)]).increment()
     }
 
-    func record(usage: Usage, family: IPFamily) {
+    func record(usage: Usage, pool: String, family: IPFamily) {
         let dimensions = [("pool", pool), ("family", family.rawValue)]
         Gauge(label: "keepalived_lb_pool_addresses_size", dimensions: dimensions).record(usage.size.doubleValue)
         Gauge(label: "keepalived_lb_pool_addresses_used", dimensions: dimensions).record(usage.used)

@@ -23,8 +23,8 @@ actor ConfigMapWriter {
     private let name: String
     private let logger: Logger
     private let snapshot: @Sendable () async -> ConfigMapSnapshot
-    /// `PoolAnnotation` of the pools this controller was started with: constant for its lifetime.
-    private let poolAnnotation: String
+    /// `PoolAnnotation` of the pools the controller serves from (written with the next write).
+    private var poolAnnotation: String
     private var inFlight: Task<Int, any Error>?
     private var writtenGeneration = -1
     /// What the server returned for our last write: the base of the next one.
@@ -51,6 +51,10 @@ actor ConfigMapWriter {
         self.name = name
         self.logger = logger
         self.snapshot = snapshot
+    }
+
+    func setPools(_ pools: [Pool]) {
+        poolAnnotation = PoolAnnotation(pools).json()
     }
 
     /// Returns once the ConfigMap holds the ledger as of this call (or later). Whoever sees a

@@ -20,6 +20,28 @@ enum ReconcileOutcome {
 }
 
 extension ServiceController {
+    /// The Service's request and the pools it may get new addresses from (see `PoolCatalog`): the
+    /// request's families are what those pools offer, so PreferDualStack gets one family when only
+    /// one is on offer and RequireDualStack is refused naming the missing one.
+    func choosePools(for service: Service) throws -> (LoadBalancerRequest, [PoolCatalog.Definition]) {
+        let namespace = service.metadata.namespace ?? ""
+        let every = Array(Set(catalog.usable.flatMap(\.pool.families))).sorted { $0.rawValue < $1.rawValue }
+        let preview = try LoadBalancerRequest(
+            service: service, families: every, poolName: catalog.usable.map(\.name).joined(separator: ", "),
+            defaultForwardMethod: configuration.defaultForwardMethod)
+        let candidates = try catalog.candidates(
+            namespace: namespace, annotation: service.metadata.annotations[VIPPool.serviceAnnotation],
+            requested: preview.requested)
+        // The common case, one pool: the preview already is the request.
+        if catalog.usable.count == 1 { return (preview, candidates) }
+        let offered = Set(candidates.flatMap(\.pool.families) + preview.requested.map(\.family))
+        let request = try LoadBalancerRequest(
+            service: service, families: IPFamily.allCases.filter { offered.contains($0) },
+            poolName: candidates.map(\.name).joined(separator: ", "),
+            defaultForwardMethod: configuration.defaultForwardMethod)
+        return (request, candidates)
+    }
+
     /// Brings one Service to its desired state. Throws to be retried with backoff.
     func reconcile(_ key: String) async throws -> ReconcileOutcome {
         let finalizer = ControllerConfiguration.finalizer
@@ -60,10 +82,15 @@ extension ServiceController {
         }
 
         let request: LoadBalancerRequest
-        do throws(LoadBalancerRequest.Invalid) {
-            request = try LoadBalancerRequest(
-                service: service, pool: configuration.pool, defaultForwardMethod: configuration.defaultForwardMethod)
-        } catch {
+        let candidates: [PoolCatalog.Definition]
+        do {
+            (request, candidates) = try choosePools(for: service)
+        } catch let refusal as PoolCatalog.Refusal {
+            metrics.allocationFailure(reason: refusal.reason)
+            events.post(service.reference, type: .warning, reason: refusal.reason, message: refusal.message)
+            try await setCondition(service, ok: false, reason: refusal.reason, message: refusal.message)
+            return .finished
+        } catch let error as LoadBalancerRequest.Invalid {
             metrics.allocationFailure(reason: error.reason)
             events.post(service.reference, type: .warning, reason: error.reason, message: error.message)
             try await setCondition(service, ok: false, reason: error.reason, message: error.message)
@@ -78,7 +105,8 @@ extension ServiceController {
         let addresses: [IPAddress]
         let held = ledger.records[key]?.addresses ?? []
         do throws(IPAMError) {
-            addresses = try ledger.ensure(key, uid: service.metadata.uid ?? "", request: request)
+            addresses = try ledger.ensure(
+                key, uid: service.metadata.uid ?? "", request: request, candidates: candidates.map(\.name))
             metrics.allocations.increment(by: Set(addresses).subtracting(held).count)
         } catch {
             metrics.allocationFailure(reason: "\(error.code)")
@@ -95,7 +123,8 @@ extension ServiceController {
             try await flushConfigMap()
             return .finished
         }
-        let message = "Assigned \(desired.joined(separator: ", ")) from pool \(configuration.pool.name)"
+        let pools = Set(addresses.map { ledger.pool(containing: $0) ?? "none (outside every pool)" }).sorted()
+        let message = "Assigned \(desired.joined(separator: ", ")) from pool \(pools.joined(separator: ", "))"
         var status = service.status
         var loadBalancer = status.loadBalancer
         loadBalancer.ingress = addresses.map { LoadBalancerIngress(ip: $0.description, ipMode: "VIP") }

@@ -63,7 +63,9 @@ extension ServiceController {
                 ranked.append(
                     (
                         entry == nil ? .status : .served, order,
-                        .init(key: key, uid: uid, address: address, forwardMethod: entry?.forwardMethod ?? method)
+                        .init(
+                            key: key, uid: uid, address: address, forwardMethod: entry?.forwardMethod ?? method,
+                            keepOutsidePools: true)
                     ))
             }
             for entry in data where !status.contains(entry.address) {
@@ -94,11 +96,12 @@ extension ServiceController {
                 holderSource: won)
             events.post(service.reference, type: .warning, reason: "IPConflict", message: message)
         }
-        for claim in report.outsidePool {
+        for claim in report.outsidePool where !claim.keepOutsidePools {
             logger.info(
-                "not restoring an address outside the pool",
+                "not restoring an address outside the pools",
                 metadata: ["service": "\(claim.key)", "address": "\(claim.address)"])
         }
+        await reportAddressesOutsidePools()
         logger.info(
             "ledger restored",
             metadata: ["services": "\(ledger.records.count)", "conflicts": "\(report.conflicts.count)"])

@@ -27,6 +27,15 @@ public actor ServiceController {
     var nodeGeneration = 0
     let metrics: ControllerMetrics
     var ledger: Ledger
+    /// The pools: `--cidr` and, where the resource is installed, every usable VIPPool.
+    var catalog: PoolCatalog
+    var poolInformer: Informer<VIPPool>?
+    /// Problems of VIPPools already logged and posted (each once, until it changes).
+    var reportedProblems: [String: PoolCatalog.Problem] = [:]
+    /// The status last written per VIPPool: unchanged ones are not written again.
+    var lastPoolStatus: [String: JSONObject] = [:]
+    let poolStatusRequests: AsyncStream<Void>
+    let poolStatusQueue: AsyncStream<Void>.Continuation
     var writer: ConfigMapWriter?
     var splitBrain: SplitBrainDetector
     let splitBrainChecks: AsyncStream<Duration>
@@ -55,11 +64,16 @@ public actor ServiceController {
                         "type", "loadBalancerClass", "loadBalancerIP", "ipFamilies", "ipFamilyPolicy", "clusterIP",
                         "clusterIPs",
                     ],
-                    annotations: [ForwardMethod.annotation, ControllerConfiguration.requestedIPsAnnotation])
+                    annotations: [
+                        ForwardMethod.annotation, ControllerConfiguration.requestedIPsAnnotation,
+                        VIPPool.serviceAnnotation,
+                    ])
             })
         metrics = ControllerMetrics(pool: configuration.pool.name)
         nodeInformer = Informer<Node>(client: client, labelSelector: configuration.nodeSelector, logger: logger)
         ledger = Ledger(pool: configuration.pool)
+        catalog = PoolCatalog(flagPool: configuration.pool, objects: [])
+        (poolStatusRequests, poolStatusQueue) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
         splitBrain = SplitBrainDetector(window: configuration.splitBrainWindow)
         (splitBrainChecks, splitBrainCheckQueue) = AsyncStream.makeStream()
     }
@@ -113,6 +127,18 @@ public actor ServiceController {
             if configuration.initializeNodes {
                 group.addTask { await self.initializeNodes() }
             }
+            if await vipPoolsInstalled() {
+                let pools = Informer<VIPPool>(client: client, logger: logger)
+                poolInformer = pools
+                group.addTask { await pools.run { _ in await self.poolsChanged() } }
+                group.addTask {
+                    // Coalesced: a burst of Services rewrites each pool's status once.
+                    for await _ in self.poolStatusRequests {
+                        try? await Task.sleep(for: .milliseconds(300))
+                        await self.writePoolStatuses()
+                    }
+                }
+            }
             group.addTask {
                 // A split brain that outlasts the window is reported even if no node changes again.
                 for await delay in self.splitBrainChecks {
@@ -131,10 +157,12 @@ public actor ServiceController {
                 while true {
                     let nodesListed = await nodeInformer.hasSynced
                     let servicesListed = await informer.hasSynced
-                    if nodesListed && servicesListed { break }
+                    let poolsListed = await poolInformer?.hasSynced ?? true
+                    if nodesListed && servicesListed && poolsListed { break }
                     try await Task.sleep(for: .milliseconds(5))
                 }
                 await nodesChanged(flush: false)
+                await poolsChanged(requeue: false)
                 try await restore()
                 try await writer.flush(upTo: generation)
             } catch {
@@ -151,6 +179,7 @@ public actor ServiceController {
             } onCancel: {
                 publisher.shutDown()
                 self.splitBrainCheckQueue.finish()
+                self.poolStatusQueue.finish()
                 Task { await self.queue.shutDown() }
             }
         }
@@ -168,12 +197,16 @@ public actor ServiceController {
             metrics.reconcileDuration.record(duration: ContinuousClock.now - started)
             metrics.queueDepth.record(await queue.depth)
             recordUsage()
+            if poolInformer != nil { poolStatusQueue.yield() }
         }
     }
 
     func recordUsage() {
-        for family in IPFamily.allCases where configuration.pool.entries.contains(where: { $0.family == family }) {
-            metrics.record(usage: ledger.allocator.usage(family), family: family)
+        for definition in catalog.usable {
+            for family in definition.pool.families {
+                guard let usage = ledger.usage(pool: definition.name, family) else { continue }
+                metrics.record(usage: usage, pool: definition.name, family: family)
+            }
         }
     }
 

@@ -18,7 +18,7 @@ extension ServiceController {
         for action in splitBrain.observe(holders: holders, now: .now) {
             switch action {
             case .report(let finding):
-                let owner = ledger.allocator.owner(of: finding.address)
+                let owner = ledger.owner(of: finding.address)
                 let nodes = finding.nodes.joined(separator: ", ")
                 let message =
                     "VIP \(finding.address) is held by \(finding.nodes.count) nodes at once (\(nodes)) for over "

@@ -1,0 +1,146 @@
+public import IPAM
+public import KubeClient
+
+/// The pools the controller may allocate from — the `--cidr` pool and every VIPPool — and the rules
+/// that pick one for a Service. Decided without I/O from the objects: a VIPPool whose addresses do
+/// not parse or overlap an earlier pool (the flag pool, then older VIPPools, then by name) is not
+/// used and says why.
+public struct PoolCatalog: Sendable {
+    public struct Definition: Sendable {
+        public let name: String
+        public let pool: Pool
+        public let autoAssign: Bool
+        /// Empty: every namespace.
+        public let namespaces: [String]
+        public let priority: Int
+        /// The VIPPool object's; nil for the flag pool.
+        public let reference: ObjectReference?
+        /// Being deleted: keeps what it gave, gives nothing new.
+        public let terminating: Bool
+
+        public func allows(_ namespace: String) -> Bool { namespaces.isEmpty || namespaces.contains(namespace) }
+
+        var whoMayUse: String {
+            namespaces.isEmpty ? "every namespace" : "namespaces \(namespaces.joined(separator: ", "))"
+        }
+    }
+
+    /// Why a VIPPool is not used: its Ready condition and event say this.
+    public struct Problem: Sendable, Equatable {
+        public let reason: String
+        public let message: String
+        /// The pool it overlaps, for a `Conflict`.
+        public let conflictsWith: String?
+    }
+
+    /// A Service that cannot get an address from the pools it may use.
+    public struct Refusal: Error, Sendable, Equatable {
+        public let reason: String
+        public let message: String
+    }
+
+    public private(set) var usable: [Definition] = []
+    public private(set) var problems: [String: Problem] = [:]
+
+    public init(flagPool: Pool, objects: [VIPPool]) {
+        usable = [
+            Definition(
+                name: flagPool.name, pool: flagPool, autoAssign: true, namespaces: [], priority: 0, reference: nil,
+                terminating: false)
+        ]
+        let ordered = objects.sorted {
+            ($0.metadata.creationTimestamp ?? "", $0.metadata.name ?? "")
+                < ($1.metadata.creationTimestamp ?? "", $1.metadata.name ?? "")
+        }
+        for object in ordered {
+            guard let name = object.metadata.name else { continue }
+            guard name != flagPool.name else {
+                problems[name] = Problem(
+                    reason: "NameTaken",
+                    message: "the controller's --cidr pool is named \(name) (--cluster-name); rename this VIPPool",
+                    conflictsWith: flagPool.name)
+                continue
+            }
+            let pool: Pool
+            do {
+                pool = try Pool.parse(
+                    name: name, object.spec.addresses, options: .init(avoidBuggyIPs: object.spec.avoidBuggyIPs)
+                ).pool
+            } catch {
+                problems[name] = Problem(reason: "InvalidAddresses", message: error.message, conflictsWith: nil)
+                continue
+            }
+            if let other = usable.first(where: { $0.pool.overlap(with: pool) != nil }) {
+                let range = other.pool.overlap(with: pool).map { "\($0)" } ?? ""
+                problems[name] = Problem(
+                    reason: "Conflict",
+                    message: "its addresses overlap pool \(other.name) (\(range)); none of them are used until the "
+                        + "overlap is removed",
+                    conflictsWith: other.name)
+                continue
+            }
+            usable.append(
+                Definition(
+                    name: name, pool: pool, autoAssign: object.spec.autoAssign, namespaces: object.spec.namespaces,
+                    priority: object.spec.priority, reference: object.reference,
+                    terminating: object.metadata.deletionTimestamp != nil))
+        }
+    }
+
+    public var pools: [Pool] { usable.map(\.pool) }
+
+    public func definition(named name: String) -> Definition? { usable.first { $0.name == name } }
+
+    public func definition(containing address: IPAddress) -> Definition? {
+        usable.first { $0.pool.contains(address) }
+    }
+
+    /// The pools a Service in `namespace` may get a new address from, in the order they are tried:
+    /// the one its annotation names, else every autoAssign pool it may use, highest priority first,
+    /// then by name. Requested addresses must lie in a pool the namespace may use.
+    public func candidates(namespace: String, annotation: String?, requested: [IPAddress]) throws(Refusal)
+        -> [Definition]
+    {
+        for address in requested {
+            guard let owner = definition(containing: address) else { continue }  // the allocator refuses it
+            guard owner.allows(namespace) else {
+                throw Refusal(
+                    reason: "PoolNotAllowed",
+                    message: "\(address) belongs to pool \(owner.name), which \(owner.whoMayUse) may use; this "
+                        + "Service is in \(namespace)")
+            }
+        }
+        if let annotation, !annotation.isEmpty {
+            guard let named = definition(named: annotation) else {
+                if let problem = problems[annotation] {
+                    throw Refusal(
+                        reason: "PoolNotReady", message: "pool \(annotation) is not usable: \(problem.message)")
+                }
+                throw Refusal(
+                    reason: "PoolNotFound",
+                    message: "no pool \(annotation) (annotation \(VIPPool.serviceAnnotation)); pools: "
+                        + usable.map(\.name).joined(separator: ", "))
+            }
+            guard named.allows(namespace) else {
+                throw Refusal(
+                    reason: "PoolNotAllowed",
+                    message:
+                        "pool \(named.name) may be used by \(named.whoMayUse) only; this Service is in \(namespace)"
+                )
+            }
+            guard !named.terminating else {
+                throw Refusal(reason: "PoolTerminating", message: "pool \(named.name) is being deleted")
+            }
+            return [named]
+        }
+        let automatic = usable.filter { $0.autoAssign && !$0.terminating && $0.allows(namespace) }
+            .sorted { ($1.priority, $0.name) < ($0.priority, $1.name) }
+        guard !automatic.isEmpty || !requested.isEmpty else {
+            throw Refusal(
+                reason: "NoPoolForNamespace",
+                message: "no autoAssign pool allows namespace \(namespace); name one with the annotation "
+                    + "\(VIPPool.serviceAnnotation)")
+        }
+        return automatic
+    }
+}

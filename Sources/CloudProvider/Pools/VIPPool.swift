@@ -1,0 +1,59 @@
+public import KubeClient
+
+/// `vippools.keepalived-lb.io/v1alpha1`: a named, cluster-scoped address pool (deploy/base/vippools.yaml).
+public struct VIPPool: KubernetesObject {
+    public static let resource = ResourceDescriptor(
+        group: "keepalived-lb.io", version: "v1alpha1", kind: "VIPPool", plural: "vippools", namespaced: false)
+    /// The Service annotation that names the pool to take an address from.
+    public static let serviceAnnotation = "keepalived-lb.io/pool"
+
+    public var json: JSONObject
+    public init(json: JSONObject) { self.json = json }
+
+    public var spec: VIPPoolSpec {
+        get { self[object: "spec"] }
+        set { self[object: "spec"] = newValue }
+    }
+    public var status: VIPPoolStatus {
+        get { self[object: "status"] }
+        set { self[object: "status"] = newValue }
+    }
+}
+
+public struct VIPPoolSpec: JSONBacked {
+    public var json: JSONObject
+    public init(json: JSONObject) { self.json = json }
+
+    public var addresses: [String] {
+        get { self[strings: "addresses"] ?? [] }
+        set { self[strings: "addresses"] = newValue }
+    }
+    public var avoidBuggyIPs: Bool {
+        get { self[bool: "avoidBuggyIPs"] ?? false }
+        set { self[bool: "avoidBuggyIPs"] = newValue }
+    }
+    /// Default true (the CRD's default; a server that did not apply it still means true).
+    public var autoAssign: Bool {
+        get { self[bool: "autoAssign"] ?? true }
+        set { self[bool: "autoAssign"] = newValue }
+    }
+    public var namespaces: [String] {
+        get { self[strings: "namespaces"] ?? [] }
+        set { self[strings: "namespaces"] = newValue }
+    }
+    public var priority: Int {
+        get { self[int: "priority"] ?? 0 }
+        set { self[int: "priority"] = newValue }
+    }
+}
+
+public struct VIPPoolStatus: JSONBacked {
+    public var json: JSONObject
+    public init(json: JSONObject) { self.json = json }
+
+    public var used: Int? { self[int: "used"] }
+    public var free: String? { self[string: "free"] }
+    public var size: String? { self[string: "size"] }
+    public var services: [String] { self[strings: "services"] ?? [] }
+    public var conditions: [Condition] { self[objects: "conditions"] }
+}
