@@ -68,6 +68,35 @@ struct PoolCatalogTests {
         }
     }
 
+    @Test func namespaceSelectorAdmitsByLabelsBesideTheList() throws {
+        var selector = LabelSelector()
+        selector.matchLabels = ["team": "blue"]
+        selector.json["matchExpressions"] = [["key": "tier", "operator": "NotIn", "values": ["dev"]]]
+        let catalog = PoolCatalog(
+            flagPool: Self.flag,
+            objects: [
+                Self.pool("blue", ["198.51.100.0/28"], created: "2026-01-01T00:00:00Z") {
+                    $0.spec.namespaces = ["ops"]
+                    $0.spec.namespaceSelector = selector
+                },
+                Self.pool("broken", ["203.0.113.0/28"], created: "2026-01-01T00:00:00Z") {
+                    $0.spec.namespaceSelector = LabelSelector(json: [
+                        "matchExpressions": [["key": "x", "operator": "Exists", "values": ["y"]]]
+                    ])
+                },
+            ])
+        let blue = try #require(catalog.definition(named: "blue"))
+        #expect(blue.allows("ops") && blue.allows("apps", labels: ["team": "blue"]))
+        #expect(!blue.allows("apps", labels: ["team": "blue", "tier": "dev"]) && !blue.allows("apps"))
+        #expect(catalog.problems["broken"]?.reason == "InvalidNamespaceSelector")
+        do throws(PoolCatalog.Refusal) {
+            _ = try catalog.candidates(namespace: "apps", annotation: "blue", requested: [])
+            Issue.record("a namespace without the labels was admitted")
+        } catch {
+            #expect(error.message.contains("namespaces ops and namespaces labelled team=blue,tier NotIn (dev)"))
+        }
+    }
+
     /// Pools edited or deleted never move a Service: its address stays, outside every pool if need be.
     @Test func reconfiguringKeepsEveryHeldAddress() throws {
         let shared = try Pool.parse(name: "shared", ["203.0.113.0/28"]).pool
@@ -160,6 +189,12 @@ struct VIPPoolIntegrationTests {
                 $0.spec.autoAssign = false
             }
             try await Self.create(admin, "shared", ["203.0.113.0/28"]) { $0.spec.priority = 10 }
+            try await Self.create(admin, "blue", ["198.51.100.64/28"]) {
+                $0.spec.autoAssign = false
+                var selector = LabelSelector()
+                selector.matchLabels = ["team": "blue"]
+                $0.spec.namespaceSelector = selector
+            }
             try await Task.sleep(for: .seconds(1))  // creation times have one-second resolution
             try await Self.create(admin, "overlap", ["203.0.113.8/29"]) { _ in }
 
@@ -173,6 +208,7 @@ struct VIPPoolIntegrationTests {
             try await Self.service(admin, "team-b", "denied", pool: "web")
             try await Self.service(admin, "team-b", "auto")
             try await Self.service(admin, "team-b", "on-overlap", pool: "overlap")
+            try await Self.service(admin, "team-b", "blue-svc", pool: "blue")
             #expect(try await eventually { try await Self.ingress(admin, "team-a", "annotated") == ["198.51.100.1"] })
             #expect(
                 try await eventually { try await Self.ingress(admin, "team-b", "auto") == ["203.0.113.1"] },

@@ -10,18 +10,42 @@ public struct PoolCatalog: Sendable {
         public let name: String
         public let pool: Pool
         public let autoAssign: Bool
-        /// Empty: every namespace.
+        /// With no selector, empty means every namespace.
         public let namespaces: [String]
+        public let namespaceSelector: LabelSelector?
         public let priority: Int
         /// The VIPPool object's; nil for the flag pool.
         public let reference: ObjectReference?
         /// Being deleted: keeps what it gave, gives nothing new.
         public let terminating: Bool
 
-        public func allows(_ namespace: String) -> Bool { namespaces.isEmpty || namespaces.contains(namespace) }
+        /// Listed, or labelled to match the selector; with neither set, every namespace.
+        public func allows(_ namespace: String, labels: [String: String] = [:]) -> Bool {
+            if namespaces.isEmpty && namespaceSelector == nil { return true }
+            return namespaces.contains(namespace) || namespaceSelector?.matches(labels) == true
+        }
 
         var whoMayUse: String {
-            namespaces.isEmpty ? "every namespace" : "namespaces \(namespaces.joined(separator: ", "))"
+            if namespaces.isEmpty && namespaceSelector == nil { return "every namespace" }
+            var parts: [String] = []
+            if !namespaces.isEmpty { parts.append("namespaces \(namespaces.joined(separator: ", "))") }
+            if let selector = namespaceSelector { parts.append("namespaces labelled \(Self.describe(selector))") }
+            return parts.joined(separator: " and ")
+        }
+
+        static func describe(_ selector: LabelSelector) -> String {
+            var terms = selector.matchLabels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+            if case .success(let requirements) = selector.requirements() {
+                terms += requirements.map { requirement in
+                    switch requirement.op {
+                    case .in, .notIn:
+                        "\(requirement.key) \(requirement.op.rawValue) (\(requirement.values.joined(separator: ",")))"
+                    case .exists: requirement.key
+                    case .doesNotExist: "!\(requirement.key)"
+                    }
+                }
+            }
+            return terms.isEmpty ? "(anything)" : terms.joined(separator: ",")
         }
     }
 
@@ -45,8 +69,8 @@ public struct PoolCatalog: Sendable {
     public init(flagPool: Pool, objects: [VIPPool]) {
         usable = [
             Definition(
-                name: flagPool.name, pool: flagPool, autoAssign: true, namespaces: [], priority: 0, reference: nil,
-                terminating: false)
+                name: flagPool.name, pool: flagPool, autoAssign: true, namespaces: [], namespaceSelector: nil,
+                priority: 0, reference: nil, terminating: false)
         ]
         let ordered = objects.sorted {
             ($0.metadata.creationTimestamp ?? "", $0.metadata.name ?? "")
@@ -70,6 +94,12 @@ public struct PoolCatalog: Sendable {
                 problems[name] = Problem(reason: "InvalidAddresses", message: error.message, conflictsWith: nil)
                 continue
             }
+            if let selector = object.spec.namespaceSelector, case .failure(let error) = selector.requirements() {
+                problems[name] = Problem(
+                    reason: "InvalidNamespaceSelector", message: "spec.namespaceSelector: \(error.message)",
+                    conflictsWith: nil)
+                continue
+            }
             if let other = usable.first(where: { $0.pool.overlap(with: pool) != nil }) {
                 let range = other.pool.overlap(with: pool).map { "\($0)" } ?? ""
                 problems[name] = Problem(
@@ -82,12 +112,16 @@ public struct PoolCatalog: Sendable {
             usable.append(
                 Definition(
                     name: name, pool: pool, autoAssign: object.spec.autoAssign, namespaces: object.spec.namespaces,
-                    priority: object.spec.priority, reference: object.reference,
+                    namespaceSelector: object.spec.namespaceSelector, priority: object.spec.priority,
+                    reference: object.reference,
                     terminating: object.metadata.deletionTimestamp != nil))
         }
     }
 
     public var pools: [Pool] { usable.map(\.pool) }
+
+    /// Whether a namespace's labels decide anything (then a label change re-queues its Services).
+    public var selectsByLabels: Bool { usable.contains { $0.namespaceSelector != nil } }
 
     public func definition(named name: String) -> Definition? { usable.first { $0.name == name } }
 
@@ -98,12 +132,12 @@ public struct PoolCatalog: Sendable {
     /// The pools a Service in `namespace` may get a new address from, in the order they are tried:
     /// the one its annotation names, else every autoAssign pool it may use, highest priority first,
     /// then by name. Requested addresses must lie in a pool the namespace may use.
-    public func candidates(namespace: String, annotation: String?, requested: [IPAddress]) throws(Refusal)
-        -> [Definition]
-    {
+    public func candidates(
+        namespace: String, labels: [String: String] = [:], annotation: String?, requested: [IPAddress]
+    ) throws(Refusal) -> [Definition] {
         for address in requested {
             guard let owner = definition(containing: address) else { continue }  // the allocator refuses it
-            guard owner.allows(namespace) else {
+            guard owner.allows(namespace, labels: labels) else {
                 throw Refusal(
                     reason: "PoolNotAllowed",
                     message: "\(address) belongs to pool \(owner.name), which \(owner.whoMayUse) may use; this "
@@ -121,7 +155,7 @@ public struct PoolCatalog: Sendable {
                     message: "no pool \(annotation) (annotation \(VIPPool.serviceAnnotation)); pools: "
                         + usable.map(\.name).joined(separator: ", "))
             }
-            guard named.allows(namespace) else {
+            guard named.allows(namespace, labels: labels) else {
                 throw Refusal(
                     reason: "PoolNotAllowed",
                     message:
@@ -133,7 +167,7 @@ public struct PoolCatalog: Sendable {
             }
             return [named]
         }
-        let automatic = usable.filter { $0.autoAssign && !$0.terminating && $0.allows(namespace) }
+        let automatic = usable.filter { $0.autoAssign && !$0.terminating && $0.allows(namespace, labels: labels) }
             .sorted { ($1.priority, $0.name) < ($0.priority, $1.name) }
         guard !automatic.isEmpty || !requested.isEmpty else {
             throw Refusal(

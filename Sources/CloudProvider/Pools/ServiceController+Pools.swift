@@ -53,6 +53,18 @@ extension ServiceController {
         poolStatusQueue.yield()
     }
 
+    /// A namespace's labels decide which pools its Services may use: they are looked at again.
+    func namespaceLabelsChanged(_ namespace: String) async {
+        guard catalog.selectsByLabels else { return }
+        for service in await informer.list() where service.metadata.namespace == namespace && isManaged(service) {
+            await queue.add(service.key)
+        }
+    }
+
+    func namespaceLabels(_ namespace: String) async -> [String: String] {
+        await namespaceInformer?.get(namespace)?.metadata.labels ?? [:]
+    }
+
     /// A Service keeps an address its pool no longer contains: it goes on being served, and says so.
     func reportAddressesOutsidePools() async {
         for (key, address) in ledger.outsidePools {

@@ -41,6 +41,11 @@ public struct VIPPoolSpec: JSONBacked {
         get { self[strings: "namespaces"] ?? [] }
         set { self[strings: "namespaces"] = newValue }
     }
+    /// Namespaces whose labels match may use the pool too (beside `namespaces`).
+    public var namespaceSelector: LabelSelector? {
+        get { json["namespaceSelector"]?.objectValue.map(LabelSelector.init(json:)) }
+        set { json["namespaceSelector"] = newValue.map { .object($0.json) } }
+    }
     public var priority: Int {
         get { self[int: "priority"] ?? 0 }
         set { self[int: "priority"] = newValue }

@@ -23,14 +23,16 @@ extension ServiceController {
     /// The Service's request and the pools it may get new addresses from (see `PoolCatalog`): the
     /// request's families are what those pools offer, so PreferDualStack gets one family when only
     /// one is on offer and RequireDualStack is refused naming the missing one.
-    func choosePools(for service: Service) throws -> (LoadBalancerRequest, [PoolCatalog.Definition]) {
+    func choosePools(for service: Service, labels: [String: String]) throws -> (
+        LoadBalancerRequest, [PoolCatalog.Definition]
+    ) {
         let namespace = service.metadata.namespace ?? ""
         let every = Array(Set(catalog.usable.flatMap(\.pool.families))).sorted { $0.rawValue < $1.rawValue }
         let preview = try LoadBalancerRequest(
             service: service, families: every, poolName: catalog.usable.map(\.name).joined(separator: ", "),
             defaultForwardMethod: configuration.defaultForwardMethod)
         let candidates = try catalog.candidates(
-            namespace: namespace, annotation: service.metadata.annotations[VIPPool.serviceAnnotation],
+            namespace: namespace, labels: labels, annotation: service.metadata.annotations[VIPPool.serviceAnnotation],
             requested: preview.requested)
         // The common case, one pool: the preview already is the request.
         if catalog.usable.count == 1 { return (preview, candidates) }
@@ -84,7 +86,8 @@ extension ServiceController {
         let request: LoadBalancerRequest
         let candidates: [PoolCatalog.Definition]
         do {
-            (request, candidates) = try choosePools(for: service)
+            let labels = catalog.selectsByLabels ? await namespaceLabels(service.metadata.namespace ?? "") : [:]
+            (request, candidates) = try choosePools(for: service, labels: labels)
         } catch let refusal as PoolCatalog.Refusal {
             metrics.allocationFailure(reason: refusal.reason)
             events.post(service.reference, type: .warning, reason: refusal.reason, message: refusal.message)

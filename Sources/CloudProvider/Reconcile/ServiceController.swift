@@ -30,6 +30,8 @@ public actor ServiceController {
     /// The pools: `--cidr` and, where the resource is installed, every usable VIPPool.
     var catalog: PoolCatalog
     var poolInformer: Informer<VIPPool>?
+    /// Namespace labels, for VIPPools that choose namespaces by selector (with the VIPPool resource only).
+    var namespaceInformer: Informer<Namespace>?
     /// Problems of VIPPools already logged and posted (each once, until it changes).
     var reportedProblems: [String: PoolCatalog.Problem] = [:]
     /// The status last written per VIPPool: unchanged ones are not written again.
@@ -131,6 +133,21 @@ public actor ServiceController {
                 let pools = Informer<VIPPool>(client: client, logger: logger)
                 poolInformer = pools
                 group.addTask { await pools.run { _ in await self.poolsChanged() } }
+                let namespaces = Informer<Namespace>(
+                    client: client, logger: logger,
+                    transform: { namespace in
+                        var kept = namespace.keepingMetadataOnly()
+                        kept.metadata.labels = namespace.metadata.labels
+                        return kept
+                    })
+                namespaceInformer = namespaces
+                group.addTask {
+                    await namespaces.run { event in
+                        guard case .updated(let old, let new) = event, old.metadata.labels != new.metadata.labels
+                        else { return }
+                        await self.namespaceLabelsChanged(new.metadata.name ?? "")
+                    }
+                }
                 group.addTask {
                     // Coalesced: a burst of Services rewrites each pool's status once.
                     for await _ in self.poolStatusRequests {
@@ -158,7 +175,8 @@ public actor ServiceController {
                     let nodesListed = await nodeInformer.hasSynced
                     let servicesListed = await informer.hasSynced
                     let poolsListed = await poolInformer?.hasSynced ?? true
-                    if nodesListed && servicesListed && poolsListed { break }
+                    let namespacesListed = await namespaceInformer?.hasSynced ?? true
+                    if nodesListed && servicesListed && poolsListed && namespacesListed { break }
                     try await Task.sleep(for: .milliseconds(5))
                 }
                 await nodesChanged(flush: false)
