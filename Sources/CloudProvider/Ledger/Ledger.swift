@@ -11,6 +11,8 @@ public struct Ledger: Sendable {
         public var uid: String
         public var addresses: [IPAddress]
         public var forwardMethod: ForwardMethod?
+        public var sharingKey: String? = nil
+        public var ports: [PortKey] = []
     }
 
     /// One allocator per pool, in the order pools were configured (the flag pool first).
@@ -97,6 +99,28 @@ public struct Ledger: Sendable {
         return try allocators[index].allocate(family, to: key)
     }
 
+    /// Whether `address` is held by a Service with `sharingKey`.
+    func isShared(_ address: IPAddress, by sharingKey: String) -> Bool {
+        records.contains { $0.value.sharingKey == sharingKey && $0.value.addresses.contains(address) }
+    }
+
+    /// When `key` lets go of a shared address another Service still holds, that Service becomes its
+    /// owner in the allocator. Returns the heir, nil when nobody else holds it.
+    @discardableResult
+    private mutating func handOver(_ address: IPAddress, from key: String, to heir: String? = nil) -> String? {
+        guard
+            let next = heir
+                ?? records.filter({ $0.key != key && $0.value.addresses.contains(address) }).keys.sorted().first
+        else { return nil }
+        if let index = allocators.firstIndex(where: { $0.pool.contains(address) }),
+            allocators[index].owner(of: address) == key
+        {
+            _ = allocators[index].release(address)
+            try? allocators[index].allocate(address, to: next)
+        }
+        return next
+    }
+
     private mutating func releaseAddress(_ address: IPAddress) {
         guard let index = allocators.firstIndex(where: { $0.pool.contains(address) }) else { return }
         _ = allocators[index].release(address)
@@ -105,8 +129,10 @@ public struct Ledger: Sendable {
     /// Gives `key` addresses satisfying `request`, keeping what it already holds when that still
     /// fits. All or nothing: on failure nothing changes.
     /// `candidates`: the pools new addresses may come from, in order (nil: every pool, in order).
+    /// `across`: pools that allow an address to be shared across namespaces.
     public mutating func ensure(
-        _ key: String, uid: String, request: LoadBalancerRequest, candidates: [String]? = nil
+        _ key: String, uid: String, request: LoadBalancerRequest, candidates: [String]? = nil,
+        across: Set<String> = []
     ) throws(IPAMError) -> [IPAddress] {
         let candidates = candidates ?? poolNames
         let current = records[key]
@@ -115,16 +141,25 @@ public struct Ledger: Sendable {
             request.forwardMethod = recorded
         }
         var kept: [IPAddress] = []
+        // A shared address is kept only within the same sharing group and without a port collision.
+        let sameGroup = current?.sharingKey == request.sharingKey
         for family in request.families {
             if let wanted = request.requested.first(where: { $0.family == family }) {
-                if current?.addresses.contains(wanted) == true { kept.append(wanted) }
-            } else if let held = current?.addresses.first(where: { $0.family == family }) {
+                if current?.addresses.contains(wanted) == true && sameGroup { kept.append(wanted) }
+            } else if let held = current?.addresses.first(where: { $0.family == family }), sameGroup {
                 kept.append(held)
             }
         }
+        kept = kept.filter {
+            sharingRefusal(key, sharingKey: request.sharingKey, ports: request.ports, address: $0, across: across)
+                == nil
+        }
         if kept.count == request.families.count, current?.addresses == kept {
-            if current?.forwardMethod != request.forwardMethod || current?.uid != uid {
-                records[key] = Record(uid: uid, addresses: kept, forwardMethod: request.forwardMethod)
+            if current?.forwardMethod != request.forwardMethod || current?.uid != uid || current?.ports != request.ports
+            {
+                records[key] = Record(
+                    uid: uid, addresses: kept, forwardMethod: request.forwardMethod, sharingKey: request.sharingKey,
+                    ports: request.ports)
                 generation += 1
             }
             return kept
@@ -133,17 +168,36 @@ public struct Ledger: Sendable {
         // In place with an undo list: a trial copy of the allocator would copy every table on
         // every allocation (copy-on-write), O(ledger) per Service.
         let released = (current?.addresses ?? []).filter { !kept.contains($0) }
-        for address in released { releaseAddress(address) }
+        var handedOver: [IPAddress: String] = [:]
+        for address in released {
+            if let heir = handOver(address, from: key) { handedOver[address] = heir } else { releaseAddress(address) }
+        }
         var taken: [IPAddress] = []
         var result: [IPAddress] = []
+        func refuse(_ address: IPAddress) throws(IPAMError) {
+            if let refusal = sharingRefusal(
+                key, sharingKey: request.sharingKey, ports: request.ports, address: address, across: across)
+            {
+                throw IPAMError(.addressInUse, refusal.message)
+            }
+        }
         do throws(IPAMError) {
             for family in request.families {
                 if let held = kept.first(where: { $0.family == family }) {
                     result.append(held)
                 } else if let wanted = request.requested.first(where: { $0.family == family }) {
-                    try allocate(wanted, to: key)
-                    taken.append(wanted)
+                    if let sharingKey = request.sharingKey, isShared(wanted, by: sharingKey) {
+                        try refuse(wanted)  // joins the group that holds it
+                    } else {
+                        try allocate(wanted, to: key)
+                        taken.append(wanted)
+                    }
                     result.append(wanted)
+                } else if let sharingKey = request.sharingKey,
+                    let partner = sharingPartner(of: key, sharingKey: sharingKey, family: family, across: across)
+                {
+                    try refuse(partner)
+                    result.append(partner)
                 } else {
                     let address = try allocate(family, to: key, from: candidates)
                     taken.append(address)
@@ -152,11 +206,19 @@ public struct Ledger: Sendable {
             }
         } catch {
             for address in taken { releaseAddress(address) }
-            // Just freed above, so taking them back cannot fail.
-            for address in released { try? allocate(address, to: key) }
+            // Just freed or handed over above, so taking them back cannot fail.
+            for address in released {
+                if let heir = handedOver[address] {
+                    handOver(address, from: heir, to: key)
+                } else {
+                    try? allocate(address, to: key)
+                }
+            }
             throw error
         }
-        records[key] = Record(uid: uid, addresses: result, forwardMethod: request.forwardMethod)
+        records[key] = Record(
+            uid: uid, addresses: result, forwardMethod: request.forwardMethod, sharingKey: request.sharingKey,
+            ports: request.ports)
         generation += 1
         return result
     }
@@ -165,9 +227,11 @@ public struct Ledger: Sendable {
     @discardableResult
     public mutating func release(_ key: String) -> [IPAddress] {
         guard let record = records.removeValue(forKey: key) else { return [] }
-        for address in record.addresses { releaseAddress(address) }
+        // A shared address stays while another Service of its group holds it.
+        let freed = record.addresses.filter { handOver($0, from: key) == nil }
+        for address in freed { releaseAddress(address) }
         generation += 1
-        return record.addresses
+        return freed
     }
 
     /// One address a Service was found holding at start-up.
@@ -179,21 +243,27 @@ public struct Ledger: Sendable {
         /// Being served (found in the Service's status): kept even outside every pool, since a pool
         /// edit or deletion must never move a Service.
         public let keepOutsidePools: Bool
+        /// The Service's sharing key and ports: a claim on an address its group holds joins it.
+        public let sharingKey: String?
+        public let ports: [PortKey]
 
         public init(
-            key: String, uid: String, address: IPAddress, forwardMethod: ForwardMethod?, keepOutsidePools: Bool = false
+            key: String, uid: String, address: IPAddress, forwardMethod: ForwardMethod?, keepOutsidePools: Bool = false,
+            sharingKey: String? = nil, ports: [PortKey] = []
         ) {
             self.key = key
             self.uid = uid
             self.address = address
             self.forwardMethod = forwardMethod
             self.keepOutsidePools = keepOutsidePools
+            self.sharingKey = sharingKey
+            self.ports = ports
         }
     }
 
     /// Rebuilds from claims ordered by priority (oldest Service first). Returns the claims that
     /// lost: their Services get an event and a new address on their next reconcile.
-    public mutating func restore(_ claims: [Claim]) -> (
+    public mutating func restore(_ claims: [Claim], across: Set<String> = []) -> (
         conflicts: [(claim: Claim, holder: String)], outsidePool: [Claim]
     ) {
         var conflicts: [(claim: Claim, holder: String)] = []
@@ -206,13 +276,21 @@ public struct Ledger: Sendable {
             {
                 continue
             }
+            let joins = { (ledger: Ledger) -> Bool in
+                ledger.owner(of: claim.address) != nil
+                    && ledger.sharingRefusal(
+                        claim.key, sharingKey: claim.sharingKey, ports: claim.ports, address: claim.address,
+                        across: across) == nil
+            }
             if pool(containing: claim.address) == nil {
                 outside.append(claim)
                 guard claim.keepOutsidePools else { continue }
-                if let holder = owner(of: claim.address) {
+                if let holder = owner(of: claim.address), !joins(self) {
                     conflicts.append((claim, holder))
                     continue
                 }
+            } else if claim.sharingKey != nil && joins(self) {
+                // Its sharing group holds the address already: it shares it.
             } else {
                 do {
                     try allocate(claim.address, to: claim.key)
@@ -225,7 +303,11 @@ public struct Ledger: Sendable {
                     continue
                 }
             }
-            var record = records[claim.key] ?? Record(uid: claim.uid, addresses: [], forwardMethod: claim.forwardMethod)
+            var record =
+                records[claim.key]
+                ?? Record(
+                    uid: claim.uid, addresses: [], forwardMethod: claim.forwardMethod, sharingKey: claim.sharingKey,
+                    ports: claim.ports)
             record.addresses.append(claim.address)
             records[claim.key] = record
         }
@@ -235,13 +317,16 @@ public struct Ledger: Sendable {
 
     /// All allocations as VIP entries, address order. Keys come from the API server's validated
     /// names, so every record converts.
+    /// A shared address appears once, for the first of its Services by namespace/name: the VRRP plan
+    /// carries it once, and kube-keepalived-vip's format maps an address to one Service.
     public var entries: [VIPEntry] {
-        records.flatMap { key, record -> [VIPEntry] in
+        var seen = Set<IPAddress>()
+        return records.sorted { $0.key < $1.key }.flatMap { key, record -> [VIPEntry] in
             let (namespace, name) = Self.split(key)
             return record.addresses.compactMap {
                 try? VIPEntry(address: $0, namespace: namespace, name: name, forwardMethod: record.forwardMethod)
             }
-        }.sorted { $0.address < $1.address }
+        }.filter { seen.insert($0.address).inserted }.sorted { $0.address < $1.address }
     }
 
     /// All allocations in the predecessor's ledger format (every family).

@@ -12,6 +12,10 @@ public struct LoadBalancerRequest: Hashable, Sendable {
     /// Set by the Service's own annotation, rather than the controller's default: only then may
     /// it change the method a Service already has (a silent switch would disrupt traffic).
     public var forwardMethodIsExplicit = false
+    /// `keepalived-lb.io/sharing-key`: Services with one key share an address.
+    public var sharingKey: String?
+    /// The Service's protocol/port pairs (what sharing must keep apart).
+    public var ports: [PortKey] = []
 
     /// A Service whose request cannot be honoured; the message goes into an event and a condition.
     public struct Invalid: Error, Hashable, Sendable {
@@ -38,6 +42,16 @@ public struct LoadBalancerRequest: Hashable, Sendable {
     {
         let annotations = service.metadata.annotations
         forwardMethodIsExplicit = annotations[ForwardMethod.annotation] != nil
+        if let key = annotations[Sharing.annotation] {
+            guard Sharing.validate(key) else {
+                throw Invalid(
+                    reason: "InvalidSharingKey",
+                    message: "annotation \(Sharing.annotation) \"\(key.prefix(64))\": use 1-63 letters, digits, '-', "
+                        + "'_' or '.'")
+            }
+            sharingKey = key
+        }
+        ports = PortKey.of(service)
         do {
             forwardMethod =
                 try annotations[ForwardMethod.annotation].map { value throws(KeepalivedError) in

@@ -14,6 +14,7 @@ public struct PoolCatalog: Sendable {
         public let namespaces: [String]
         public let namespaceSelector: LabelSelector?
         public let priority: Int
+        public let sharingAcrossNamespaces: Bool
         /// The VIPPool object's; nil for the flag pool.
         public let reference: ObjectReference?
         /// Being deleted: keeps what it gave, gives nothing new.
@@ -70,7 +71,7 @@ public struct PoolCatalog: Sendable {
         usable = [
             Definition(
                 name: flagPool.name, pool: flagPool, autoAssign: true, namespaces: [], namespaceSelector: nil,
-                priority: 0, reference: nil, terminating: false)
+                priority: 0, sharingAcrossNamespaces: false, reference: nil, terminating: false)
         ]
         let ordered = objects.sorted {
             ($0.metadata.creationTimestamp ?? "", $0.metadata.name ?? "")
@@ -113,12 +114,15 @@ public struct PoolCatalog: Sendable {
                 Definition(
                     name: name, pool: pool, autoAssign: object.spec.autoAssign, namespaces: object.spec.namespaces,
                     namespaceSelector: object.spec.namespaceSelector, priority: object.spec.priority,
-                    reference: object.reference,
+                    sharingAcrossNamespaces: object.spec.allowSharingAcrossNamespaces, reference: object.reference,
                     terminating: object.metadata.deletionTimestamp != nil))
         }
     }
 
     public var pools: [Pool] { usable.map(\.pool) }
+
+    /// Pools whose addresses Services of different namespaces may share.
+    public var sharingAcross: Set<String> { Set(usable.filter(\.sharingAcrossNamespaces).map(\.name)) }
 
     /// Whether a namespace's labels decide anything (then a label change re-queues its Services).
     public var selectsByLabels: Bool { usable.contains { $0.namespaceSelector != nil } }

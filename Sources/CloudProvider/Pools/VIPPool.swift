@@ -46,6 +46,11 @@ public struct VIPPoolSpec: JSONBacked {
         get { json["namespaceSelector"]?.objectValue.map(LabelSelector.init(json:)) }
         set { json["namespaceSelector"] = newValue.map { .object($0.json) } }
     }
+    /// Services of different namespaces with one sharing key may share its addresses.
+    public var allowSharingAcrossNamespaces: Bool {
+        get { self[bool: "allowSharingAcrossNamespaces"] ?? false }
+        set { self[bool: "allowSharingAcrossNamespaces"] = newValue }
+    }
     public var priority: Int {
         get { self[int: "priority"] ?? 0 }
         set { self[int: "priority"] = newValue }

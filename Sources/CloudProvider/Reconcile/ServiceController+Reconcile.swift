@@ -49,11 +49,7 @@ extension ServiceController {
         let finalizer = ControllerConfiguration.finalizer
         guard var service = await informer.get(key) else {
             superseded[key] = nil
-            let freed = ledger.release(key)
-            if !freed.isEmpty {
-                metrics.releases.increment(by: freed.count)
-                try await flushConfigMap()
-            }
+            try await release(key)
             return .finished
         }
         if let older = superseded[key] {
@@ -100,6 +96,14 @@ extension ServiceController {
             return .finished
         }
 
+        let across = catalog.sharingAcross
+        if let refusal = ledger.sharingPreflight(key, request: request, across: across) {
+            metrics.allocationFailure(reason: refusal.reason)
+            events.post(service.reference, type: .warning, reason: refusal.reason, message: refusal.message)
+            try await setCondition(service, ok: false, reason: refusal.reason, message: refusal.message)
+            return .finished
+        }
+
         let isNew = ledger.records[key] == nil
         if isNew && service.status.loadBalancer.ingress.isEmpty {
             events.post(
@@ -109,7 +113,8 @@ extension ServiceController {
         let held = ledger.records[key]?.addresses ?? []
         do throws(IPAMError) {
             addresses = try ledger.ensure(
-                key, uid: service.metadata.uid ?? "", request: request, candidates: candidates.map(\.name))
+                key, uid: service.metadata.uid ?? "", request: request, candidates: candidates.map(\.name),
+                across: across)
             metrics.allocations.increment(by: Set(addresses).subtracting(held).count)
         } catch {
             metrics.allocationFailure(reason: "\(error.code)")
@@ -158,14 +163,21 @@ extension ServiceController {
     }
 
     /// Frees the Service's addresses, clears what we wrote into its status, drops our finalizer.
+    /// Lets go of what `key` holds. A shared address another Service still holds is not freed, but
+    /// the ConfigMap changes all the same (the address now names that Service).
+    @discardableResult
+    private func release(_ key: String) async throws -> [IPAddress] {
+        let before = ledger.generation
+        let freed = ledger.release(key)
+        if !freed.isEmpty { metrics.releases.increment(by: freed.count) }
+        if ledger.generation != before { try await flushConfigMap() }
+        return freed
+    }
+
     private func cleanUp(_ service: Service, managed: Bool) async throws {
         let key = service.key
         var service = service
-        let freed = ledger.release(key)
-        if !freed.isEmpty {
-            metrics.releases.increment(by: freed.count)
-            try await flushConfigMap()
-        }
+        let freed = try await release(key)
         if service.metadata.deletionTimestamp == nil && !service.status.loadBalancer.ingress.isEmpty {
             // A merge patch removes a field only when it is set to null.
             let conditions = service.status.conditions.filter { $0.type != ControllerConfiguration.conditionType }

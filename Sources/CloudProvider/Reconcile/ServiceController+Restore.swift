@@ -57,6 +57,10 @@ extension ServiceController {
                 method = record.forwardMethod.flatMap { ForwardMethod(rawValue: $0) }
             }
             let data = fromConfigMap[key] ?? []
+            let sharingKey = service.metadata.annotations[Sharing.annotation].flatMap {
+                Sharing.validate($0) ? $0 : nil
+            }
+            let ports = PortKey.of(service)
             let status = service.status.loadBalancer.ingress.compactMap { $0.ip.flatMap { try? IPAddress($0) } }
             for address in status {
                 let entry = data.first { $0.address == address }
@@ -65,14 +69,16 @@ extension ServiceController {
                         entry == nil ? .status : .served, order,
                         .init(
                             key: key, uid: uid, address: address, forwardMethod: entry?.forwardMethod ?? method,
-                            keepOutsidePools: true)
+                            keepOutsidePools: true, sharingKey: sharingKey, ports: ports)
                     ))
             }
             for entry in data where !status.contains(entry.address) {
                 ranked.append(
                     (
                         .configMap, order,
-                        .init(key: key, uid: uid, address: entry.address, forwardMethod: entry.forwardMethod ?? method)
+                        .init(
+                            key: key, uid: uid, address: entry.address, forwardMethod: entry.forwardMethod ?? method,
+                            sharingKey: sharingKey, ports: ports)
                     ))
             }
             for record in legacy[key] ?? [] where record.uid.isEmpty || record.uid == uid {
@@ -84,7 +90,7 @@ extension ServiceController {
             }
         }
         ranked.sort { ($0.source, $0.order) < ($1.source, $1.order) }
-        let report = ledger.restore(ranked.map(\.claim))
+        let report = ledger.restore(ranked.map(\.claim), across: catalog.sharingAcross)
         let byKey = Dictionary(services.map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a })
         for (claim, holder) in report.conflicts {
             guard let service = byKey[claim.key] else { continue }

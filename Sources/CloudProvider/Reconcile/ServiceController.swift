@@ -64,11 +64,11 @@ public actor ServiceController {
                 $0.keeping(
                     specFields: [
                         "type", "loadBalancerClass", "loadBalancerIP", "ipFamilies", "ipFamilyPolicy", "clusterIP",
-                        "clusterIPs",
+                        "clusterIPs", "ports",
                     ],
                     annotations: [
                         ForwardMethod.annotation, ControllerConfiguration.requestedIPsAnnotation,
-                        VIPPool.serviceAnnotation,
+                        VIPPool.serviceAnnotation, Sharing.annotation,
                     ])
             })
         metrics = ControllerMetrics(pool: configuration.pool.name)

@@ -1,0 +1,122 @@
+public import IPAM
+public import KubeClient
+
+/// A protocol and port of a Service: what two Services sharing one address must not both use.
+public struct PortKey: Hashable, Sendable, Comparable, CustomStringConvertible {
+    public let proto: String
+    public let port: Int
+
+    public init(proto: String, port: Int) {
+        self.proto = proto
+        self.port = port
+    }
+
+    public var description: String { "\(proto)/\(port)" }
+
+    public static func < (lhs: Self, rhs: Self) -> Bool { (lhs.port, lhs.proto) < (rhs.port, rhs.proto) }
+
+    /// A Service's protocol/port pairs, sorted, each once (the protocol defaults to TCP, as the API's).
+    public static func of(_ service: Service) -> [PortKey] {
+        Array(
+            Set(
+                service.spec.ports.compactMap { port in
+                    port.port.map { PortKey(proto: port.`protocol` ?? "TCP", port: $0) }
+                })
+        ).sorted()
+    }
+}
+
+/// IP sharing (`keepalived-lb.io/sharing-key`): Services with one key share an address when their
+/// protocol+port pairs do not collide, within one namespace unless the address's pool allows sharing
+/// across namespaces.
+public enum Sharing {
+    public static let annotation = "keepalived-lb.io/sharing-key"
+
+    /// 1-63 characters of letters, digits, '-', '_' and '.': it only ever names a group.
+    public static func validate(_ key: String) -> Bool {
+        !key.isEmpty && key.utf8.count <= 63
+            && key.utf8.allSatisfy {
+                ($0 >= 97 && $0 <= 122) || ($0 >= 65 && $0 <= 90) || ($0 >= 48 && $0 <= 57) || $0 == 45 || $0 == 95
+                    || $0 == 46
+            }
+    }
+
+    /// Why a Service cannot share: the other Service and what collides.
+    public struct Refusal: Error, Sendable, Equatable {
+        public let reason: String
+        public let message: String
+    }
+}
+
+extension Ledger {
+    static func namespace(of key: String) -> Substring { key.split(separator: "/", maxSplits: 1).first ?? "" }
+
+    /// Another Service of `key`'s sharing group that holds an address of `family`: same key, and the
+    /// same namespace unless the address's pool is in `across`.
+    func sharingPartner(of key: String, sharingKey: String, family: IPFamily, across: Set<String>) -> IPAddress? {
+        let namespace = Self.namespace(of: key)
+        for (other, record) in records.sorted(by: { $0.key < $1.key }) where other != key {
+            guard record.sharingKey == sharingKey else { continue }
+            for address in record.addresses where address.family == family {
+                let pool = pool(containing: address)
+                if Self.namespace(of: other) == namespace || pool.map(across.contains) == true { return address }
+            }
+        }
+        return nil
+    }
+
+    /// Whether `key` (with `sharingKey` and `ports`) may hold `address` beside its other holders.
+    public func sharingRefusal(
+        _ key: String, sharingKey: String?, ports: [PortKey], address: IPAddress, across: Set<String>
+    ) -> Sharing.Refusal? {
+        let holders = records.filter { $0.key != key && $0.value.addresses.contains(address) }.sorted {
+            $0.key < $1.key
+        }
+        guard let first = holders.first else { return nil }
+        guard let sharingKey, first.value.sharingKey == sharingKey else {
+            let theirs = first.value.sharingKey.map { "sharing key \($0)" } ?? "no sharing key"
+            return Sharing.Refusal(
+                reason: "AddressInUse",
+                message: "\(address) is held by Service \(first.key) (\(theirs)); give both the same "
+                    + "\(Sharing.annotation) to share it")
+        }
+        let pool = pool(containing: address)
+        if Self.namespace(of: first.key) != Self.namespace(of: key) && pool.map(across.contains) != true {
+            return Sharing.Refusal(
+                reason: "SharingAcrossNamespaces",
+                message: "\(address) is shared by Service \(first.key) in another namespace; its pool "
+                    + "\(pool ?? "(none)") does not allow sharing across namespaces")
+        }
+        for (other, record) in holders {
+            if let port = Set(ports).intersection(record.ports).min() {
+                return Sharing.Refusal(
+                    reason: "SharingPortConflict",
+                    message: "\(port) on \(address) is already used by Service \(other) (sharing key \(sharingKey)); "
+                        + "Services sharing an address need distinct protocol/port pairs")
+            }
+        }
+        return nil
+    }
+
+    /// What `ensure` would refuse for sharing reasons, said before it runs: the reason and the other
+    /// Service for the event.
+    public func sharingPreflight(_ key: String, request: LoadBalancerRequest, across: Set<String>) -> Sharing.Refusal? {
+        for family in request.families {
+            let address: IPAddress?
+            if let wanted = request.requested.first(where: { $0.family == family }) {
+                address = wanted
+            } else if let sharingKey = request.sharingKey {
+                address = sharingPartner(of: key, sharingKey: sharingKey, family: family, across: across)
+            } else {
+                address = nil
+            }
+            if let address,
+                let refusal = sharingRefusal(
+                    key, sharingKey: request.sharingKey, ports: request.ports, address: address, across: across)
+            {
+                return refusal
+            }
+        }
+        return nil
+    }
+}
