@@ -1,5 +1,6 @@
 public import IPAM
 public import Keepalived
+public import KubeClient
 
 /// What the controller is told by flags and the legacy environment.
 public struct ControllerConfiguration: Sendable {
@@ -57,5 +58,11 @@ public struct ControllerConfiguration: Sendable {
         self.serviceNamespace = serviceNamespace
         self.planner = planner
         self.nodeSelector = nodeSelector
+    }
+
+    /// A LoadBalancer Service of our class: without `--load-balancer-class`, those that set no class
+    /// (a class names another implementation); with it, exactly that class.
+    public func serves(_ service: Service) -> Bool {
+        service.spec.type == "LoadBalancer" && service.spec.loadBalancerClass == loadBalancerClass
     }
 }

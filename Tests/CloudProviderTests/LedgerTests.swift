@@ -171,3 +171,25 @@ struct LedgerTests {
         }
     }
 }
+
+/// spec.loadBalancerClass (v1.20 drops the field, so the decision is tested on objects here).
+@Suite("Load balancer class (no I/O)")
+struct LoadBalancerClassTests {
+    static func service(type: String = "LoadBalancer", class name: String?) -> Service {
+        var service = Service()
+        service.spec.type = type
+        service.spec.loadBalancerClass = name
+        return service
+    }
+
+    @Test func withoutTheFlagOnlyClasslessServicesAreServedWithItOnlyThatClass() throws {
+        let pool = try Pool.parse(["10.210.1.64/26"]).pool
+        let unset = ControllerConfiguration(pool: pool)
+        #expect(unset.serves(Self.service(class: nil)))
+        #expect(!unset.serves(Self.service(class: "example.com/other")), "another implementation's")
+        #expect(!unset.serves(Self.service(type: "ClusterIP", class: nil)))
+        let set = ControllerConfiguration(pool: pool, loadBalancerClass: "keepalived-lb.io/vrrp")
+        #expect(set.serves(Self.service(class: "keepalived-lb.io/vrrp")))
+        #expect(!set.serves(Self.service(class: nil)) && !set.serves(Self.service(class: "example.com/other")))
+    }
+}

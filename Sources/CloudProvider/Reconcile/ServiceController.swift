@@ -322,9 +322,7 @@ public actor ServiceController {
         }
     }
 
-    func isManaged(_ service: Service) -> Bool {
-        service.spec.type == "LoadBalancer" && service.spec.loadBalancerClass == configuration.loadBalancerClass
-    }
+    func isManaged(_ service: Service) -> Bool { configuration.serves(service) }
 
     /// Usage of the pool, per family, for metrics and tests.
     public func usage(_ family: IPFamily) -> Usage { ledger.allocator.usage(family) }
