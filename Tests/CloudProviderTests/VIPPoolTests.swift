@@ -249,6 +249,13 @@ struct VIPPoolIntegrationTests {
             #expect(
                 try await eventually { try await Self.hasEvent(admin, "team-b", "auto", "AddressOutsidePools") != nil })
             #expect(try await Self.ingress(admin, "team-b", "auto") == ["203.0.113.1"], "never moved")
+            #expect(
+                try await eventually {
+                    try await admin.get(Service.self, namespace: "team-b", name: "auto").status.conditions.contains {
+                        $0.type == "keepalived-lb.io/AddressInPool" && $0.status == "False"
+                            && $0.reason == "OutsidePools"
+                    }
+                }, "and a condition says so until an operator acts")
 
             // Deleting a pool in use: it stays (finalizer) until its last Service goes.
             try await admin.delete(VIPPool.self, name: "web")

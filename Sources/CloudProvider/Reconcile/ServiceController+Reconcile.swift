@@ -126,7 +126,13 @@ extension ServiceController {
 
         let desired = addresses.map(\.description)
         let current = service.status.loadBalancer.ingress.compactMap(\.ip)
-        guard current != desired || !conditionIsTrue(service) else {
+        let outside = addresses.filter { ledger.pool(containing: $0) == nil }
+        let poolCondition = Self.poolCondition(service, outside: outside)
+        let poolConditionCurrent =
+            service.status.conditions.first { $0.type == Self.inPoolConditionType }.map {
+                $0.status == poolCondition?.status && $0.message == poolCondition?.message
+            } ?? (poolCondition == nil)
+        guard current != desired || !conditionIsTrue(service) || !poolConditionCurrent else {
             // Nothing to announce, but the ledger may have changed (a new forward method).
             try await flushConfigMap()
             return .finished
@@ -137,7 +143,10 @@ extension ServiceController {
         var loadBalancer = status.loadBalancer
         loadBalancer.ingress = addresses.map { LoadBalancerIngress(ip: $0.description, ipMode: "VIP") }
         status.loadBalancer = loadBalancer
-        status.conditions = mergedConditions(service, ok: true, reason: "Allocated", message: message)
+        status.conditions =
+            mergedConditions(service, ok: true, reason: "Allocated", message: message).filter {
+                $0.type != Self.inPoolConditionType
+            } + (poolCondition.map { [$0] } ?? [])
         await publisher.submit(
             Publication(
                 key: key, generation: generation,
@@ -207,6 +216,22 @@ extension ServiceController {
                 service.reference, type: .normal, reason: "DeletedLoadBalancer",
                 message: "Released \(freed.map(\.description).joined(separator: ", "))")
         }
+    }
+
+    /// Set False while a Service holds an address outside every pool (its pool was edited or deleted),
+    /// until an operator acts; absent otherwise.
+    static let inPoolConditionType = "keepalived-lb.io/AddressInPool"
+
+    static func poolCondition(_ service: Service, outside: [IPAddress]) -> Condition? {
+        guard !outside.isEmpty else { return nil }
+        let previous = service.status.conditions.first { $0.type == inPoolConditionType }
+        return Condition(
+            type: inPoolConditionType, status: "False", reason: "OutsidePools",
+            message: "\(outside.map(\.description).joined(separator: ", ")) in no pool any more; the Service keeps "
+                + "it. Add it back to a pool, or remove the Service's address to get a new one",
+            lastTransitionTime: previous?.status == "False"
+                ? (previous?.lastTransitionTime ?? KubeTime.format(Date())) : KubeTime.format(Date()),
+            observedGeneration: service.metadata.generation)
     }
 
     private func conditionIsTrue(_ service: Service) -> Bool {
