@@ -104,7 +104,9 @@ extension Ledger {
         for family in request.families {
             let address: IPAddress?
             if let wanted = request.requested.first(where: { $0.family == family }) {
-                address = wanted
+                // Between Services that do not share, the allocator's own refusal stays the word.
+                let shared = records.contains { $0.value.sharingKey != nil && $0.value.addresses.contains(wanted) }
+                address = request.sharingKey != nil || shared ? wanted : nil
             } else if let sharingKey = request.sharingKey {
                 address = sharingPartner(of: key, sharingKey: sharingKey, family: family, across: across)
             } else {

@@ -133,6 +133,18 @@ public actor ServiceController {
                 let pools = Informer<VIPPool>(client: client, logger: logger)
                 poolInformer = pools
                 group.addTask { await pools.run { _ in await self.poolsChanged() } }
+                // Without the right to read Namespaces (RBAC older than the selector), selectors match
+                // nothing rather than the controller waiting for a list it may never get.
+                let namespacesReadable: Bool
+                do {
+                    _ = try await client.list(Namespace.self, options: ListOptions(limit: 1))
+                    namespacesReadable = true
+                } catch {
+                    logger.warning(
+                        "cannot list Namespaces; VIPPool namespace selectors will match no namespace",
+                        metadata: ["error": "\(error)"])
+                    namespacesReadable = false
+                }
                 let namespaces = Informer<Namespace>(
                     client: client, logger: logger,
                     transform: { namespace in
@@ -140,12 +152,14 @@ public actor ServiceController {
                         kept.metadata.labels = namespace.metadata.labels
                         return kept
                     })
-                namespaceInformer = namespaces
-                group.addTask {
-                    await namespaces.run { event in
-                        guard case .updated(let old, let new) = event, old.metadata.labels != new.metadata.labels
-                        else { return }
-                        await self.namespaceLabelsChanged(new.metadata.name ?? "")
+                if namespacesReadable {
+                    namespaceInformer = namespaces
+                    group.addTask {
+                        await namespaces.run { event in
+                            guard case .updated(let old, let new) = event, old.metadata.labels != new.metadata.labels
+                            else { return }
+                            await self.namespaceLabelsChanged(new.metadata.name ?? "")
+                        }
                     }
                 }
                 group.addTask {
