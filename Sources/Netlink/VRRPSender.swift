@@ -11,15 +11,20 @@ public struct VRRPSender: Sendable {
     }
 
     /// Sends `advertisement` from `source` on `interface` to each destination (unicast peers, or
-    /// the VRRP multicast group). IPv4 only.
+    /// the VRRP multicast group), all of one family. For IPv6 multicast the source is the
+    /// interface's link-local address (RFC 5798 §5.1.2.1).
     public func send(
         _ advertisement: VRRPAdvertisement, from source: IPAddress, to destinations: [IPAddress], interface: String
     ) throws(NetlinkError) {
-        guard source.family == .ipv4, destinations.allSatisfy({ $0.family == .ipv4 }) else {
-            throw NetlinkError(.invalidAddress, "VRRP advertisements are sent for IPv4 only (from \(source))")
+        guard destinations.allSatisfy({ $0.family == source.family }) else {
+            throw NetlinkError(.invalidAddress, "VRRP advertisement from \(source) to another family's address")
         }
         let body = { () throws(NetlinkError) in
-            try Self.sendAll(advertisement, from: source, to: destinations, interface: interface)
+            if source.family == .ipv4 {
+                try Self.sendAll(advertisement, from: source, to: destinations, interface: interface)
+            } else {
+                try Self.sendAllIPv6(advertisement, from: source, to: destinations, interface: interface)
+            }
         }
         if let networkNamespace {
             try AddressManager.inNamespace(networkNamespace, body)
@@ -72,6 +77,51 @@ public struct VRRPSender: Sendable {
         }
     }
 
+    private static func sendAllIPv6(
+        _ advertisement: VRRPAdvertisement, from source: IPAddress, to destinations: [IPAddress], interface: String
+    ) throws(NetlinkError) {
+        let fd = socket(
+            AF_INET6, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue), VRRPAdvertisement.ipProtocol)
+        guard fd >= 0 else { throw failure("opening a raw IPv6 VRRP socket") }
+        defer { close(fd) }
+        let index = if_nametoindex(interface)
+        guard index != 0 else { throw failure("finding interface \(interface)") }
+        var hops: Int32 = 255
+        var loop: UInt32 = 0
+        var multicastInterface = UInt32(index)
+        guard setsockopt(fd, Int32(IPPROTO_IPV6), IPV6_UNICAST_HOPS, &hops, socklen_t(MemoryLayout<Int32>.size)) == 0,
+            setsockopt(fd, Int32(IPPROTO_IPV6), IPV6_MULTICAST_HOPS, &hops, socklen_t(MemoryLayout<Int32>.size)) == 0,
+            setsockopt(fd, Int32(IPPROTO_IPV6), IPV6_MULTICAST_LOOP, &loop, socklen_t(MemoryLayout<UInt32>.size)) == 0,
+            setsockopt(
+                fd, Int32(IPPROTO_IPV6), IPV6_MULTICAST_IF, &multicastInterface, socklen_t(MemoryLayout<UInt32>.size))
+                == 0
+        else { throw failure("setting hop limit 255 on the IPv6 VRRP socket") }
+        let bound = interface.withCString { name in
+            setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, name, socklen_t(strlen(name) + 1))
+        }
+        guard bound == 0 else { throw failure("binding the IPv6 VRRP socket to \(interface)") }
+        var local = sockaddr_in6(address: source, scope: index)
+        let sourceBound = withUnsafePointer(to: &local) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size))
+            }
+        }
+        guard sourceBound == 0 else { throw failure("binding the IPv6 VRRP socket to \(source)") }
+        for destination in destinations {
+            // Our checksum, over the IPv6 pseudo-header: a raw socket sends the message as given.
+            let message = advertisement.encoded(source: source, destination: destination)
+            var remote = sockaddr_in6(address: destination, scope: index)
+            let sent = message.withUnsafeBytes { buffer in
+                withUnsafePointer(to: &remote) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                        sendto(fd, buffer.baseAddress, buffer.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in6>.size))
+                    }
+                }
+            }
+            guard sent == message.count else { throw failure("sending a VRRP advertisement to \(destination)") }
+        }
+    }
+
     private static func failure(_ what: String) -> NetlinkError {
         let code: NetlinkError.Code = errno == EPERM || errno == EACCES ? .permissionDenied : .failed
         return NetlinkError(code, "\(what): \(String(cString: strerror(errno)))")
@@ -85,5 +135,19 @@ extension sockaddr_in {
         let bytes = VRRPAdvertisement.bytes(address)
         // Network byte order: the bytes as they appear in the address.
         sin_addr.s_addr = UInt32(bytes[0]) | UInt32(bytes[1]) << 8 | UInt32(bytes[2]) << 16 | UInt32(bytes[3]) << 24
+    }
+}
+
+extension sockaddr_in6 {
+    /// Link-local and multicast link-scope addresses need the interface as their scope.
+    fileprivate init(address: IPAddress, scope: UInt32) {
+        self.init()
+        sin6_family = sa_family_t(AF_INET6)
+        let bytes = VRRPAdvertisement.bytes(address)
+        withUnsafeMutableBytes(of: &sin6_addr) { raw in
+            for (offset, byte) in bytes.enumerated() { raw[offset] = byte }
+        }
+        let linkScoped = bytes[0] == 0xfe && bytes[1] & 0xc0 == 0x80 || bytes[0] == 0xff && bytes[1] & 0x0f == 0x02
+        sin6_scope_id = linkScoped ? scope : 0
     }
 }

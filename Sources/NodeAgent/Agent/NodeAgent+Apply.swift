@@ -178,13 +178,37 @@ extension NodeAgent {
         await publish()
     }
 
-    /// The priority-0 adverts a dead keepalived did not send (see `AgentStateMachine.Action.announceRelease`).
+    /// The priority-0 adverts a dead keepalived did not send (see `AgentStateMachine.Action.announceRelease`),
+    /// per family as keepalived sends them: by unicast from the node's address to its peers, or to the
+    /// VRRP multicast group (IPv6: from the interface's link-local address).
     func announceRelease(_ instances: [VRRPPlan.Instance]) {
-        guard let link, let source = ownAddresses.sorted().first(where: { $0.family == .ipv4 }) else { return }
-        let peers = self.peers.filter { $0.family == .ipv4 }
-        let destinations = configuration.unicast ? peers : [VRRPAdvertisement.ipv4Multicast]
-        guard !destinations.isEmpty else { return }
-        for instance in instances where instance.family == .ipv4 {
+        guard let link else { return }
+        for family in IPFamily.allCases {
+            let ofFamily = instances.filter { $0.family == family }
+            guard !ofFamily.isEmpty else { continue }
+            let source: IPAddress?
+            let destinations: [IPAddress]
+            if configuration.unicast {
+                source = ownAddresses.sorted().first { $0.family == family }
+                destinations = peers.filter { $0.family == family }
+            } else if family == .ipv4 {
+                source = ownAddresses.sorted().first { $0.family == .ipv4 }
+                destinations = [VRRPAdvertisement.ipv4Multicast]
+            } else {
+                source = ((try? addressing.addresses(on: link)) ?? []).map(\.address).first {
+                    $0.family == .ipv6 && $0.value >> 118 == 0x3fa  // fe80::/10
+                }
+                destinations = [VRRPAdvertisement.ipv6Multicast]
+            }
+            guard let source, !destinations.isEmpty else { continue }
+            announceRelease(ofFamily, from: source, to: destinations, on: link)
+        }
+    }
+
+    private func announceRelease(
+        _ instances: [VRRPPlan.Instance], from source: IPAddress, to destinations: [IPAddress], on link: Link
+    ) {
+        for instance in instances {
             let advert = VRRPAdvertisement(
                 vrid: instance.vrid, priority: 0, intervalCentiseconds: configuration.advertIntervalMilliseconds / 10,
                 addresses: instance.addresses)
