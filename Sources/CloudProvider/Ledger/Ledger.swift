@@ -150,9 +150,12 @@ public struct Ledger: Sendable {
                 kept.append(held)
             }
         }
-        kept = kept.filter {
-            sharingRefusal(key, sharingKey: request.sharingKey, ports: request.ports, address: $0, across: across)
-                == nil
+        // Only a shared address can have other holders (a scan of every record: not on every reconcile).
+        if request.sharingKey != nil || current?.sharingKey != nil {
+            kept = kept.filter {
+                sharingRefusal(key, sharingKey: request.sharingKey, ports: request.ports, address: $0, across: across)
+                    == nil
+            }
         }
         if kept.count == request.families.count, current?.addresses == kept {
             if current?.forwardMethod != request.forwardMethod || current?.uid != uid || current?.ports != request.ports

@@ -20,6 +20,13 @@ public struct PoolCatalog: Sendable {
         /// Being deleted: keeps what it gave, gives nothing new.
         public let terminating: Bool
 
+        /// Everything that decides what the pool hands out and to whom: a change re-files the ledger.
+        var signature: String {
+            let selector = namespaceSelector.map { Self.describe($0) } ?? "-"
+            return "\(name)=\(pool)|\(pool.options.avoidBuggyIPs)|\(autoAssign)|\(namespaces)|\(selector)|\(priority)|"
+                + "\(sharingAcrossNamespaces)"
+        }
+
         /// Listed, or labelled to match the selector; with neither set, every namespace.
         public func allows(_ namespace: String, labels: [String: String] = [:]) -> Bool {
             if namespaces.isEmpty && namespaceSelector == nil { return true }

@@ -37,8 +37,8 @@ extension ServiceController {
             }
         }
         reportedProblems = fresh.problems
-        let before = catalog.usable.map { "\($0.name)=\($0.pool)|\($0.autoAssign)|\($0.namespaces)|\($0.priority)" }
-        let after = fresh.usable.map { "\($0.name)=\($0.pool)|\($0.autoAssign)|\($0.namespaces)|\($0.priority)" }
+        let before = catalog.usable.map(\.signature)
+        let after = fresh.usable.map(\.signature)
         let terminatingChanged = catalog.usable.map(\.terminating) != fresh.usable.map(\.terminating)
         catalog = fresh
         if before != after {
