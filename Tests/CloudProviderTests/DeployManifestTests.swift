@@ -180,24 +180,33 @@ enum DeployManifests {
 }
 
 /// The real API server accepts every overlay as it would be applied (server-side dry run: admission,
-/// schema and RBAC object validation, nothing stored).
+/// schema and RBAC object validation, nothing stored). A control plane of its own: other suites create
+/// deploy/'s cluster-scoped objects for real, which a concurrent dry run would race into AlreadyExists.
 @Suite("deploy/ overlays against kube-apiserver", .integration, .tags(.integration))
 struct DeployApplyTests {
-    @Test(arguments: DeployManifests.overlays)
-    func overlayIsAcceptedByTheAPIServer(overlay: String) async throws {
-        let cluster = try await TestEnvironment.shared()
-        let log = FileManager.default.temporaryDirectory.appendingPathComponent("dry-run-\(UUID()).txt").path
-        defer { try? FileManager.default.removeItem(atPath: log) }
-        let status = try await ChildProcess.spawn(
-            [
-                "kubectl", "--kubeconfig", cluster.adminKubeconfig, "apply", "--dry-run=server", "-k",
-                DeployManifests.root + "/overlays/" + overlay,
-            ], outputPath: log
-        ).exitStatus()
-        let output = try String(contentsOfFile: log, encoding: .utf8)
-        #expect(status == 0, "\(output)")
-        for object in ["deployment.apps/keepalived-cloud-provider", "daemonset.apps/keepalived-vip-agent"] {
-            #expect(output.contains(object) && output.contains("(server dry run)"), "\(output)")
+    @Test func everyOverlayIsAcceptedByTheAPIServer() async throws {
+        let cluster = try await TestEnvironment.start(prefix: "dryrun")
+        let outcome = await Result {
+            for overlay in DeployManifests.overlays {
+                let log = FileManager.default.temporaryDirectory.appendingPathComponent("dry-run-\(UUID()).txt").path
+                defer { try? FileManager.default.removeItem(atPath: log) }
+                let status = try await ChildProcess.spawn(
+                    [
+                        "kubectl", "--kubeconfig", cluster.adminKubeconfig, "apply", "--dry-run=server", "-k",
+                        DeployManifests.root + "/overlays/" + overlay,
+                    ], outputPath: log
+                ).exitStatus()
+                let output = try String(contentsOfFile: log, encoding: .utf8)
+                #expect(status == 0, "\(overlay): \(output)")
+                for object in [
+                    "deployment.apps/keepalived-cloud-provider", "daemonset.apps/keepalived-vip-agent",
+                    "customresourcedefinition.apiextensions.k8s.io/vippools.keepalived-lb.io",
+                ] {
+                    #expect(output.contains(object) && output.contains("(server dry run)"), "\(overlay): \(output)")
+                }
+            }
         }
+        await cluster.stop()
+        try outcome.get()
     }
 }
