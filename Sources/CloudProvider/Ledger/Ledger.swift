@@ -157,12 +157,15 @@ public struct Ledger: Sendable {
                     == nil
             }
         }
+        // Ports matter only to sharing: a Service that shares nothing does not keep them (memory at 10k).
+        let ports = request.sharingKey == nil ? [] : request.ports
         if kept.count == request.families.count, current?.addresses == kept {
-            if current?.forwardMethod != request.forwardMethod || current?.uid != uid || current?.ports != request.ports
+            if current?.forwardMethod != request.forwardMethod || current?.uid != uid || current?.ports != ports
+                || current?.sharingKey != request.sharingKey
             {
                 records[key] = Record(
                     uid: uid, addresses: kept, forwardMethod: request.forwardMethod, sharingKey: request.sharingKey,
-                    ports: request.ports)
+                    ports: ports)
                 generation += 1
             }
             return kept
@@ -221,7 +224,7 @@ public struct Ledger: Sendable {
         }
         records[key] = Record(
             uid: uid, addresses: result, forwardMethod: request.forwardMethod, sharingKey: request.sharingKey,
-            ports: request.ports)
+            ports: ports)
         generation += 1
         return result
     }
@@ -310,7 +313,7 @@ public struct Ledger: Sendable {
                 records[claim.key]
                 ?? Record(
                     uid: claim.uid, addresses: [], forwardMethod: claim.forwardMethod, sharingKey: claim.sharingKey,
-                    ports: claim.ports)
+                    ports: claim.sharingKey == nil ? [] : claim.ports)
             record.addresses.append(claim.address)
             records[claim.key] = record
         }

@@ -43,6 +43,10 @@ public actor ServiceController {
     let splitBrainChecks: AsyncStream<Duration>
     let splitBrainCheckQueue: AsyncStream<Duration>.Continuation
     public private(set) var isReady = false
+    /// The spec fields reconciling reads (the informer keeps only these, compactly).
+    static let keptSpecFields: Set<String> = [
+        "type", "loadBalancerClass", "loadBalancerIP", "ipFamilies", "ipFamilyPolicy", "clusterIP", "clusterIPs",
+    ]
 
     public init(
         client: KubernetesClient, configuration: ControllerConfiguration,
@@ -61,11 +65,10 @@ public actor ServiceController {
         informer = Informer<Service>(
             client: client, namespace: configuration.serviceNamespace, logger: logger, storage: .compactJSON,
             transform: {
+                // Ports matter only to Services that share an address: the rest do not cache them.
                 $0.keeping(
-                    specFields: [
-                        "type", "loadBalancerClass", "loadBalancerIP", "ipFamilies", "ipFamilyPolicy", "clusterIP",
-                        "clusterIPs", "ports",
-                    ],
+                    specFields: $0.metadata.annotations[Sharing.annotation] == nil
+                        ? ServiceController.keptSpecFields : ServiceController.keptSpecFields.union(["ports"]),
                     annotations: [
                         ForwardMethod.annotation, ControllerConfiguration.requestedIPsAnnotation,
                         VIPPool.serviceAnnotation, Sharing.annotation,
