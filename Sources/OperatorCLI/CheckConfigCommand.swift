@@ -50,7 +50,8 @@ public struct CheckConfigCommand: ParsableCommand {
         let value: JSONValue
         do { value = try JSONValue.parse(data) } catch {
             throw ValidationError(
-                "--pools \(path): not JSON (\(error)); convert YAML with kubectl create --dry-run=client -o json -f FILE"
+                "--pools \(path): not JSON (\(error)); convert YAML with "
+                    + "kubectl create --dry-run=client -o json -f FILE"
             )
         }
         let items: [JSONValue] =

@@ -40,7 +40,7 @@ public struct ConfigCheck: Hashable, Sendable, Codable {
         pools = catalog.usable.flatMap { definition in
             definition.pool.families.map { family in
                 PoolRow(
-                    pool: definition.name, family: Self.name(family),
+                    pool: definition.name, family: family.rawValue,
                     entries: definition.pool.entries.filter { $0.family == family }.map(\.description),
                     excluded: definition.pool.exclusions.filter { $0.family == family }.map(\.description),
                     size: definition.pool.size(of: family).description,
@@ -55,21 +55,19 @@ public struct ConfigCheck: Hashable, Sendable, Codable {
             (0..<planner.groups).map { group in
                 let vrid = planner.vrids.lower + group
                 return InstanceRow(
-                    instance: "\(planner.cluster)_\(family == .ipv4 ? "v4" : "v6")_\(vrid)", vrid: vrid,
-                    family: Self.name(family))
+                    instance: VRRPPlan.instanceName(cluster: planner.cluster, family: family, vrid: vrid),
+                    vrid: vrid, family: family.rawValue)
             }
         }
         warnings = Self.commonVRIDs.keys.sorted().filter { (planner.vrids.lower...planner.vrids.upper).contains($0) }
             .map {
-                "--vrid-range \(planner.vrids) contains VRID \($0), \(Self.commonVRIDs[$0]!): two VRRP routers with one "
-                    + "VRID on an L2 segment fight over it; choose a range without it"
+                "--vrid-range \(planner.vrids) contains VRID \($0), \(Self.commonVRIDs[$0]!): two VRRP routers with "
+                    + "one VRID on an L2 segment fight over it; choose a range without it"
             }
         if pools.contains(where: { $0.size == "0" }) {
             warnings.append("a pool family has no usable address (check --exclude and --avoid-buggy-ips)")
         }
     }
-
-    static func name(_ family: IPFamily) -> String { family == .ipv4 ? "IPv4" : "IPv6" }
 
     public var text: String {
         var pools = Table("POOL", "FAMILY", "ENTRIES", "EXCLUDED", "SIZE", "NAMESPACES", "AUTO", "PRIORITY")

@@ -1,3 +1,4 @@
+import CloudProvider
 public import IPAM
 public import Keepalived
 public import KubeClient
@@ -35,9 +36,6 @@ public struct StatusReport: Hashable, Sendable, Codable {
     public var splitBrain: Int
     public var unserved: Int
 
-    /// The annotation carrying a Service's sharing key (IP sharing).
-    public static let sharingKeyAnnotation = "keepalived-lb.io/sharing-key"
-
     public init(configMapKey: String, configMap: ConfigMap?, services allServices: [Service], nodes: [Node]) {
         self.configMap = configMapKey
         let plan = configMap?.data[VRRPPlan.dataKey].flatMap { try? VRRPPlan(json: $0) }
@@ -52,7 +50,7 @@ public struct StatusReport: Hashable, Sendable, Codable {
                 let size = pool.size(of: family)
                 let used = planned.filter { $0.family == family && pool.contains($0) }.count
                 return PoolRow(
-                    pool: pool.name, family: family == .ipv4 ? "IPv4" : "IPv6", size: size.description, used: used,
+                    pool: pool.name, family: family.rawValue, size: size.description, used: used,
                     free: (size - AddressCount(UInt128(used))).description)
             }
         }
@@ -95,7 +93,7 @@ public struct StatusReport: Hashable, Sendable, Codable {
                 return ServiceRow(
                     namespace: service.metadata.namespace ?? "", name: service.metadata.name ?? "",
                     addresses: addresses.map(\.description), pool: pool,
-                    sharingKey: service.metadata.annotations[Self.sharingKeyAnnotation].map { String($0.prefix(63)) },
+                    sharingKey: service.metadata.annotations[Sharing.annotation].map { String($0.prefix(63)) },
                     instance: instance.map { plan!.instanceName($0) }, vrid: instance?.vrid, announcedBy: announcedBy,
                     problems: problems)
             }.sorted { ($0.namespace, $0.name) < ($1.namespace, $1.name) }

@@ -348,7 +348,7 @@ public struct Ledger: Sendable {
             })
     }
 
-    private static func split(_ key: String) -> (namespace: String, name: String) {
+    static func split(_ key: String) -> (namespace: String, name: String) {
         let parts = key.split(separator: "/", maxSplits: 1).map(String.init)
         return (parts[0], parts.count > 1 ? parts[1] : "")
     }

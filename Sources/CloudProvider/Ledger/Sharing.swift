@@ -49,17 +49,15 @@ public enum Sharing {
 }
 
 extension Ledger {
-    static func namespace(of key: String) -> Substring { key.split(separator: "/", maxSplits: 1).first ?? "" }
-
     /// Another Service of `key`'s sharing group that holds an address of `family`: same key, and the
     /// same namespace unless the address's pool is in `across`.
     func sharingPartner(of key: String, sharingKey: String, family: IPFamily, across: Set<String>) -> IPAddress? {
-        let namespace = Self.namespace(of: key)
+        let namespace = Self.split(key).namespace
         for (other, record) in records.sorted(by: { $0.key < $1.key }) where other != key {
             guard record.sharingKey == sharingKey else { continue }
             for address in record.addresses where address.family == family {
                 let pool = pool(containing: address)
-                if Self.namespace(of: other) == namespace || pool.map(across.contains) == true { return address }
+                if Self.split(other).namespace == namespace || pool.map(across.contains) == true { return address }
             }
         }
         return nil
@@ -81,7 +79,7 @@ extension Ledger {
                     + "\(Sharing.annotation) to share it")
         }
         let pool = pool(containing: address)
-        if Self.namespace(of: first.key) != Self.namespace(of: key) && pool.map(across.contains) != true {
+        if Self.split(first.key).namespace != Self.split(key).namespace && pool.map(across.contains) != true {
             return Sharing.Refusal(
                 reason: "SharingAcrossNamespaces",
                 message: "\(address) is shared by Service \(first.key) in another namespace; its pool "

@@ -4,7 +4,6 @@ import IPAM
 /// The controller's metrics, through swift-metrics so the executable chooses the backend
 /// (Prometheus). Names follow Prometheus conventions with the `keepalived_lb_` prefix.
 struct ControllerMetrics: Sendable {
-    let pool: String
     let allocations = Counter(label: "keepalived_lb_allocations_total")
     let releases = Counter(label: "keepalived_lb_releases_total")
     let reconcileErrors = Counter(label: "keepalived_lb_reconcile_errors_total")

@@ -5,7 +5,7 @@ public import KubeClient
 /// removes it; an LB-only provider that never does leaves the node unschedulable forever. Decided
 /// here without I/O: the taint goes, a `providerID` is set when the node has none, addresses and
 /// every other taint stay as they are.
-public struct NodeInitialization: Sendable, Equatable {
+public struct NodeInitialization: Sendable {
     public static let taintKey = "node.cloudprovider.kubernetes.io/uninitialized"
 
     public let node: String
@@ -40,10 +40,5 @@ public struct NodeInitialization: Sendable, Equatable {
         var metadata: JSONObject = [:]
         if let resourceVersion { metadata["resourceVersion"] = .string(resourceVersion) }
         return .merge(.object(["metadata": .object(metadata), "spec": .object(spec)]))
-    }
-
-    public static func == (lhs: Self, rhs: Self) -> Bool {
-        lhs.node == rhs.node && lhs.providerID == rhs.providerID && lhs.resourceVersion == rhs.resourceVersion
-            && lhs.remainingTaints.map(\.json) == rhs.remainingTaints.map(\.json)
     }
 }

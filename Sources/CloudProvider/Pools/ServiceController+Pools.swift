@@ -117,13 +117,7 @@ extension ServiceController {
             : object.metadata.finalizers.filter { $0 != Self.poolFinalizer }
         do {
             _ = try await client.patch(
-                VIPPool.self, name: name,
-                .merge([
-                    "metadata": [
-                        "finalizers": .array(finalizers.map { .string($0) }),
-                        "resourceVersion": .string(object.metadata.resourceVersion ?? ""),
-                    ]
-                ]))
+                VIPPool.self, name: name, .finalizers(finalizers, resourceVersion: object.metadata.resourceVersion))
         } catch {
             if error.code != .conflict && error.code != .notFound {
                 logger.warning(
@@ -135,16 +129,12 @@ extension ServiceController {
 
     func poolStatus(for object: VIPPool, named name: String) -> JSONObject {
         var status: JSONObject = ["addresses": .string(object.spec.addresses.joined(separator: ","))]
-        let now = KubeTime.format(Date())
-        let previous = object.status.conditions
         func condition(_ type: String, _ value: Bool, _ reason: String, _ message: String) -> JSONValue {
-            let old = previous.first { $0.type == type }
-            let text = value ? "True" : "False"
-            let since = old?.status == text ? (old?.lastTransitionTime ?? now) : now
-            return .object(
+            .object(
                 Condition(
-                    type: type, status: text, reason: reason, message: String(message.prefix(1024)),
-                    lastTransitionTime: since, observedGeneration: object.metadata.generation
+                    type: type, status: value ? "True" : "False", reason: reason, message: message,
+                    after: object.status.conditions.first { $0.type == type },
+                    observedGeneration: object.metadata.generation
                 ).json)
         }
         if let problem = reportedProblems[name] {

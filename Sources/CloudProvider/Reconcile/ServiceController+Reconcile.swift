@@ -70,12 +70,8 @@ extension ServiceController {
             // down still comes back to us and the address is freed.
             service = try await client.patch(
                 Service.self, namespace: service.metadata.namespace, name: service.metadata.name ?? "",
-                .merge([
-                    "metadata": [
-                        "finalizers": .array((service.metadata.finalizers + [finalizer]).map { .string($0) }),
-                        "resourceVersion": .string(service.metadata.resourceVersion ?? ""),
-                    ]
-                ]))
+                .finalizers(
+                    service.metadata.finalizers + [finalizer], resourceVersion: service.metadata.resourceVersion))
             seenVersions.append(service.metadata.resourceVersion ?? "")
         }
 
@@ -204,12 +200,7 @@ extension ServiceController {
             let remaining = service.metadata.finalizers.filter { $0 != ControllerConfiguration.finalizer }
             _ = try await client.patch(
                 Service.self, namespace: service.metadata.namespace, name: service.metadata.name ?? "",
-                .merge([
-                    "metadata": [
-                        "finalizers": remaining.isEmpty ? .null : .array(remaining.map { .string($0) }),
-                        "resourceVersion": .string(service.metadata.resourceVersion ?? ""),
-                    ]
-                ]))
+                .finalizers(remaining, resourceVersion: service.metadata.resourceVersion))
         }
         if !freed.isEmpty {
             events.post(
@@ -224,13 +215,11 @@ extension ServiceController {
 
     static func poolCondition(_ service: Service, outside: [IPAddress]) -> Condition? {
         guard !outside.isEmpty else { return nil }
-        let previous = service.status.conditions.first { $0.type == inPoolConditionType }
         return Condition(
             type: inPoolConditionType, status: "False", reason: "OutsidePools",
             message: "\(outside.map(\.description).joined(separator: ", ")) in no pool any more; the Service keeps "
                 + "it. Add it back to a pool, or remove the Service's address to get a new one",
-            lastTransitionTime: previous?.status == "False"
-                ? (previous?.lastTransitionTime ?? KubeTime.format(Date())) : KubeTime.format(Date()),
+            after: service.status.conditions.first { $0.type == inPoolConditionType },
             observedGeneration: service.metadata.generation)
     }
 
@@ -240,15 +229,11 @@ extension ServiceController {
 
     private func mergedConditions(_ service: Service, ok: Bool, reason: String, message: String) -> [Condition] {
         let others = service.status.conditions.filter { $0.type != ControllerConfiguration.conditionType }
-        let previous = service.status.conditions.first { $0.type == ControllerConfiguration.conditionType }
-        let status = ok ? "True" : "False"
-        let transition =
-            previous?.status == status
-            ? (previous?.lastTransitionTime ?? KubeTime.format(Date())) : KubeTime.format(Date())
         return others + [
             Condition(
-                type: ControllerConfiguration.conditionType, status: status, reason: reason,
-                message: String(message.prefix(1024)), lastTransitionTime: transition,
+                type: ControllerConfiguration.conditionType, status: ok ? "True" : "False", reason: reason,
+                message: message,
+                after: service.status.conditions.first { $0.type == ControllerConfiguration.conditionType },
                 observedGeneration: service.metadata.generation)
         ]
     }

@@ -74,7 +74,7 @@ public actor ServiceController {
                         VIPPool.serviceAnnotation, Sharing.annotation,
                     ])
             })
-        metrics = ControllerMetrics(pool: configuration.pool.name)
+        metrics = ControllerMetrics()
         nodeInformer = Informer<Node>(client: client, labelSelector: configuration.nodeSelector, logger: logger)
         ledger = Ledger(pool: configuration.pool)
         catalog = PoolCatalog(flagPool: configuration.pool, objects: [])

@@ -69,6 +69,11 @@ public struct VRRPPlan: Hashable, Sendable {
 
     /// keepalived's instance name: derived from validated parts only.
     public func instanceName(_ instance: Instance) -> String {
-        "\(cluster)_\(instance.family == .ipv4 ? "v4" : "v6")_\(instance.vrid)"
+        Self.instanceName(cluster: cluster, family: instance.family, vrid: instance.vrid)
+    }
+
+    /// The same name for an instance a planner would make (`kubectl keepalived check-config`).
+    public static func instanceName(cluster: String, family: IPFamily, vrid: Int) -> String {
+        "\(cluster)_\(family == .ipv4 ? "v4" : "v6")_\(vrid)"
     }
 }

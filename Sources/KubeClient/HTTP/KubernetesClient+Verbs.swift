@@ -11,6 +11,17 @@ public enum Patch: Sendable {
     /// RFC 6902 JSON patch: a list of operations.
     case json([JSONValue])
 
+    /// Sets an object's finalizers, guarded by its resourceVersion so a finalizer someone else added
+    /// meanwhile is never lost (409 instead); an empty list removes the field.
+    public static func finalizers(_ finalizers: [String], resourceVersion: String?) -> Patch {
+        .merge([
+            "metadata": [
+                "finalizers": finalizers.isEmpty ? .null : .array(finalizers.map { .string($0) }),
+                "resourceVersion": .string(resourceVersion ?? ""),
+            ]
+        ])
+    }
+
     var contentType: String {
         switch self {
         case .merge: "application/merge-patch+json"
