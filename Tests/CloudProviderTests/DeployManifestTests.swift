@@ -18,14 +18,10 @@ struct DeployManifestTests {
             let args = try #require(DeployManifests.arguments(of: kind, in: rendered), "\(overlay) has no \(kind)")
             #expect(!args.isEmpty)
             let binary = try #require(TestEnvironment.builtBinary(executable))
-            let log = FileManager.default.temporaryDirectory.appendingPathComponent("args-\(UUID()).txt").path
-            defer { try? FileManager.default.removeItem(atPath: log) }
             // The DaemonSet gives the agent NODE_NAME through the downward API.
             let node = executable == "keepalived-vip-agent" ? ["--node-name", "node-1"] : []
-            let status = try await ChildProcess.spawn(
-                [binary] + args + node + ["--kubeconfig", "/nonexistent/kubeconfig"], outputPath: log
-            ).exitStatus()
-            let output = try String(contentsOfFile: log, encoding: .utf8)
+            let (status, output) = try await runCommandAsync(
+                [binary] + args + node + ["--kubeconfig", "/nonexistent/kubeconfig"])
             #expect(status == 1 && output.contains("/nonexistent/kubeconfig"), "\(overlay) \(executable): \(output)")
         }
         #expect(rendered.contains("serviceAccountName: keepalived-cloud-provider"))
@@ -96,10 +92,8 @@ struct DeployManifestTests {
     @Test(arguments: ["keepalived-cloud-provider", "keepalived-vip-agent"])
     func versionIsOneLine(executable: String) async throws {
         let binary = try #require(TestEnvironment.builtBinary(executable))
-        let log = FileManager.default.temporaryDirectory.appendingPathComponent("version-\(UUID()).txt").path
-        defer { try? FileManager.default.removeItem(atPath: log) }
-        let status = try await ChildProcess.spawn([binary, "--version"], outputPath: log).exitStatus()
-        let lines = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n")
+        let (status, output) = try await runCommandAsync([binary, "--version"])
+        let lines = output.split(separator: "\n")
         #expect(status == 0)
         #expect(lines.count == 1 && lines[0].first?.isNumber == true, "\(lines)")
     }
@@ -136,13 +130,7 @@ enum DeployManifests {
 
     /// `kubectl kustomize deploy/overlays/NAME`.
     static func render(_ overlay: String) async throws -> String {
-        let log = FileManager.default.temporaryDirectory.appendingPathComponent("kustomize-\(UUID()).yaml").path
-        defer { try? FileManager.default.removeItem(atPath: log) }
-        let status = try await ChildProcess.spawn(
-            ["kubectl", "kustomize", root + "/overlays/" + overlay], outputPath: log
-        )
-        .exitStatus()
-        let output = try String(contentsOfFile: log, encoding: .utf8)
+        let (status, output) = try await runCommandAsync(["kubectl", "kustomize", root + "/overlays/" + overlay])
         guard status == 0 else { throw TestEnvironmentError(message: "kubectl kustomize \(overlay): \(output)") }
         return output
     }
@@ -188,15 +176,10 @@ struct DeployApplyTests {
         let cluster = try await TestEnvironment.start(prefix: "dryrun")
         let outcome = await Result {
             for overlay in DeployManifests.overlays {
-                let log = FileManager.default.temporaryDirectory.appendingPathComponent("dry-run-\(UUID()).txt").path
-                defer { try? FileManager.default.removeItem(atPath: log) }
-                let status = try await ChildProcess.spawn(
-                    [
-                        "kubectl", "--kubeconfig", cluster.adminKubeconfig, "apply", "--dry-run=server", "-k",
-                        DeployManifests.root + "/overlays/" + overlay,
-                    ], outputPath: log
-                ).exitStatus()
-                let output = try String(contentsOfFile: log, encoding: .utf8)
+                let (status, output) = try await runCommandAsync([
+                    "kubectl", "--kubeconfig", cluster.adminKubeconfig, "apply", "--dry-run=server", "-k",
+                    DeployManifests.root + "/overlays/" + overlay,
+                ])
                 #expect(status == 0, "\(overlay): \(output)")
                 for object in [
                     "deployment.apps/keepalived-cloud-provider", "daemonset.apps/keepalived-vip-agent",

@@ -120,12 +120,8 @@ struct PoolCatalogTests {
 @Suite("VIPPool against kube-apiserver", .serialized, .integration, .tags(.integration))
 struct VIPPoolIntegrationTests {
     static func kubectl(_ cluster: TestCluster, _ arguments: [String]) async throws -> String {
-        let log = FileManager.default.temporaryDirectory.appendingPathComponent("kubectl-\(UUID()).txt").path
-        defer { try? FileManager.default.removeItem(atPath: log) }
-        let status = try await ChildProcess.spawn(
-            ["kubectl", "--kubeconfig", cluster.adminKubeconfig] + arguments, outputPath: log
-        ).exitStatus()
-        let output = try String(contentsOfFile: log, encoding: .utf8)
+        let (status, output) = try await runCommandAsync(
+            ["kubectl", "--kubeconfig", cluster.adminKubeconfig] + arguments)
         guard status == 0 else { throw TestEnvironmentError(message: "kubectl \(arguments): \(output)") }
         return output
     }

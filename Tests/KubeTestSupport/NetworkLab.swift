@@ -13,6 +13,14 @@ public func runCommand(_ arguments: [String]) throws -> (status: Int32, output: 
     return (status, (try? String(contentsOfFile: path, encoding: .utf8)) ?? "")
 }
 
+/// Runs a command to completion without blocking a thread of the test's executor.
+public func runCommandAsync(_ arguments: [String]) async throws -> (status: Int32, output: String) {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("cmd-\(UUID()).log").path
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    let status = try await ChildProcess.spawn(arguments, outputPath: path).exitStatus()
+    return (status, (try? String(contentsOfFile: path, encoding: .utf8)) ?? "")
+}
+
 /// Runs a command that must succeed.
 @discardableResult
 public func mustRun(_ arguments: [String]) throws -> String {

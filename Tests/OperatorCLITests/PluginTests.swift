@@ -11,18 +11,9 @@ import Testing
 /// `kubectl-keepalived` against a real kube-apiserver, with the real controller writing the ConfigMap.
 @Suite("kubectl-keepalived against kube-apiserver", .integration, .tags(.integration))
 struct PluginTests {
-    struct Run {
-        var status: Int32
-        var output: String
-    }
-
-    static func run(_ arguments: [String], kubeconfig: String? = nil) async throws -> Run {
+    static func run(_ arguments: [String], kubeconfig: String? = nil) async throws -> (status: Int32, output: String) {
         let binary = try #require(TestEnvironment.builtBinary("kubectl-keepalived"), "build kubectl-keepalived first")
-        let log = FileManager.default.temporaryDirectory.appendingPathComponent("plugin-\(UUID()).txt").path
-        defer { try? FileManager.default.removeItem(atPath: log) }
-        let connection = kubeconfig.map { ["--kubeconfig", $0] } ?? []
-        let status = try await ChildProcess.spawn([binary] + arguments + connection, outputPath: log).exitStatus()
-        return Run(status: status, output: try String(contentsOfFile: log, encoding: .utf8))
+        return try await runCommandAsync([binary] + arguments + (kubeconfig.map { ["--kubeconfig", $0] } ?? []))
     }
 
     static func annotate(_ admin: KubernetesClient, node: String, holding vips: [IPAddress]) async throws {

@@ -22,7 +22,7 @@ struct StatusReportTests {
     static func service(_ name: String, ip: String?, sharingKey: String? = nil) -> Service {
         var service = Service()
         service.metadata = ObjectMeta(name: name, namespace: "default")
-        if let sharingKey { service.metadata.annotations = [StatusReport.sharingKeyAnnotation: sharingKey] }
+        if let sharingKey { service.metadata.annotations = [Sharing.annotation: sharingKey] }
         service.spec.type = "LoadBalancer"
         if let ip {
             var ingress = LoadBalancerIngress(json: [:])
