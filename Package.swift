@@ -167,7 +167,7 @@ let package = Package(
         .testTarget(
             name: "OperatorCLITests",
             dependencies: [
-                "OperatorCLI", "CloudProvider", "Keepalived", "KubeClient", "IPAM", "KubeTestSupport", "TestTraits",
+                "OperatorCLI", "CloudProvider", "Keepalived", "KubeClient", "IPAM", "KubeTestKit", "KubeTestSupport", "TestTraits",
             ]),
         .testTarget(name: "ObservabilityTests", dependencies: [
             "Observability", "KubeClient",
@@ -177,15 +177,18 @@ let package = Package(
         .testTarget(name: "ProcessSupervisionTests", dependencies: ["ProcessSupervision"]),
         // Golden files are read from the source tree by path (UPDATE_GOLDEN=1 rewrites them there).
         .testTarget(name: "KeepalivedTests", dependencies: ["Keepalived", "IPAM"], exclude: ["Golden"]),
-        .testTarget(name: "CloudProviderTests", dependencies: ["CloudProvider", "KubeClient", "KubeTestSupport", "IPAM", "Keepalived", "TestTraits"]),
+        .testTarget(name: "CloudProviderTests", dependencies: ["CloudProvider", "KubeClient", "KubeTestKit", "KubeTestSupport", "IPAM", "Keepalived", "TestTraits",
+        ]),
         // Starts real control planes through scripts/testenv for the integration tests.
         .target(name: "KubeTestSupport", dependencies: ["KubeClient", "ProcessSupervision"], path: "Tests/KubeTestSupport"),
+        // An in-memory API server for controller logic tests (test targets only).
+        .target(name: "KubeTestKit", dependencies: ["KubeClient"], path: "Tests/KubeTestKit"),
         // The `.integration` trait and tag, for test targets only (scripts/test --unit).
         .target(name: "TestTraits", path: "Tests/TestTraits"),
-        .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "KubeTestSupport", "TestTraits"]),
-        .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "IPAM", "KubeTestSupport", "TestTraits"]),
+        .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "KubeTestKit", "KubeTestSupport", "TestTraits"]),
+        .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "IPAM", "KubeTestKit", "KubeTestSupport", "TestTraits"]),
         .testTarget(name: "NodeAgentTests", dependencies: [
-            "NodeAgent", "CloudProvider", "Keepalived", "KubeClient", "IPAM", "KubeTestSupport", "TestTraits",
+            "NodeAgent", "CloudProvider", "Keepalived", "KubeClient", "IPAM", "KubeTestKit", "KubeTestSupport", "TestTraits",
             .product(name: "Logging", package: "swift-log"),
         ]),
     ],

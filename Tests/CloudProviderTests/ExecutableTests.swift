@@ -1,6 +1,7 @@
 import Foundation
 import Keepalived
 import KubeClient
+import KubeTestKit
 import KubeTestSupport
 import TestTraits
 import Testing

@@ -2,6 +2,7 @@ import CloudProvider
 import Foundation
 import IPAM
 import KubeClient
+import KubeTestKit
 import KubeTestSupport
 import TestTraits
 import Testing

@@ -3,6 +3,7 @@ import Foundation
 import IPAM
 import Keepalived
 import KubeClient
+import KubeTestKit
 import KubeTestSupport
 import TestTraits
 import Testing

@@ -2,6 +2,7 @@ import CloudProvider
 import IPAM
 import Keepalived
 import KubeClient
+import KubeTestKit
 import KubeTestSupport
 import TestTraits
 import Testing

@@ -1,5 +1,6 @@
 import Foundation
 import IPAM
+import KubeTestKit
 import KubeTestSupport
 import Netlink
 import TestTraits

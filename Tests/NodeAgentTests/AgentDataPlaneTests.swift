@@ -2,6 +2,7 @@ import Foundation
 import IPAM
 import Keepalived
 import KubeClient
+import KubeTestKit
 import KubeTestSupport
 import Logging
 import NodeAgent

@@ -1,6 +1,7 @@
 import CloudProvider
 import Foundation
 import KubeClient
+import KubeTestKit
 import KubeTestSupport
 import Testing
 

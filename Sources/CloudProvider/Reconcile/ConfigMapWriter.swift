@@ -18,7 +18,7 @@ struct ConfigMapSnapshot: Sendable {
 /// the next write starts from the object the last one returned (no GET); a 409 re-reads and
 /// retries; the ConfigMap is created when missing.
 actor ConfigMapWriter {
-    private let client: KubernetesClient
+    private let client: any KubernetesAPI
     private let namespace: String
     private let name: String
     private let logger: Logger
@@ -42,7 +42,7 @@ actor ConfigMapWriter {
     private let writeCounter = Counter(label: "keepalived_lb_configmap_writes_total")
 
     init(
-        client: KubernetesClient, namespace: String, name: String, pools: [Pool], logger: Logger,
+        client: any KubernetesAPI, namespace: String, name: String, pools: [Pool], logger: Logger,
         snapshot: @escaping @Sendable () async -> ConfigMapSnapshot
     ) {
         self.poolAnnotation = PoolAnnotation(pools).json()

@@ -9,7 +9,7 @@ import Metrics
 /// Gives LoadBalancer Services addresses from the pool, keeps the VIP ConfigMap in step and
 /// reports through status, conditions and events. One instance runs in the elected leader.
 public actor ServiceController {
-    let client: KubernetesClient
+    let client: any KubernetesAPI
     let configuration: ControllerConfiguration
     let logger: Logger
     let events: EventRecorder
@@ -49,7 +49,7 @@ public actor ServiceController {
     ]
 
     public init(
-        client: KubernetesClient, configuration: ControllerConfiguration,
+        client: any KubernetesAPI, configuration: ControllerConfiguration,
         logger: Logger = Logger(label: "service-controller")
     ) {
         self.client = client

@@ -27,7 +27,7 @@ public actor LeaderElector {
         }
     }
 
-    private let client: KubernetesClient
+    private let client: any KubernetesAPI
     public let configuration: Configuration
     private let logger: Logger
     private var observed: LeaseSpec?
@@ -35,7 +35,7 @@ public actor LeaderElector {
     public private(set) var isLeader = false
 
     public init(
-        client: KubernetesClient, configuration: Configuration, logger: Logger = Logger(label: "leader-election")
+        client: any KubernetesAPI, configuration: Configuration, logger: Logger = Logger(label: "leader-election")
     ) {
         self.client = client
         self.configuration = configuration

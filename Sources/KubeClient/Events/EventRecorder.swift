@@ -20,7 +20,7 @@ public actor EventRecorder {
         var lastWrite: ContinuousClock.Instant
     }
 
-    private let client: KubernetesClient
+    private let client: any KubernetesAPI
     private let component: String
     private let host: String?
     private let logger: Logger
@@ -79,7 +79,7 @@ public actor EventRecorder {
     /// `maximumDeferral`, and only while the queue is less than half full, so deferring does not
     /// itself push events out of the queue. Deferred events keep the time they were posted.
     public init(
-        client: KubernetesClient, component: String, host: String? = nil, minimumWriteInterval: Duration = .seconds(1),
+        client: any KubernetesAPI, component: String, host: String? = nil, minimumWriteInterval: Duration = .seconds(1),
         yieldWhile: (@Sendable () async -> Bool)? = nil, maximumDeferral: Duration = .seconds(2),
         logger: Logger = Logger(label: "events")
     ) {

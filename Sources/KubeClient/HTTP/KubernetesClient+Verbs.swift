@@ -2,68 +2,8 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 
-/// How a PATCH body is interpreted by the server.
-public enum Patch: Sendable {
-    /// RFC 7386 JSON merge patch.
-    case merge(JSONValue)
-    /// Kubernetes strategic merge patch (lists merged by their patch keys).
-    case strategicMerge(JSONValue)
-    /// RFC 6902 JSON patch: a list of operations.
-    case json([JSONValue])
-
-    /// Sets an object's finalizers, guarded by its resourceVersion so a finalizer someone else added
-    /// meanwhile is never lost (409 instead); an empty list removes the field.
-    public static func finalizers(_ finalizers: [String], resourceVersion: String?) -> Patch {
-        .merge([
-            "metadata": [
-                "finalizers": finalizers.isEmpty ? .null : .array(finalizers.map { .string($0) }),
-                "resourceVersion": .string(resourceVersion ?? ""),
-            ]
-        ])
-    }
-
-    var contentType: String {
-        switch self {
-        case .merge: "application/merge-patch+json"
-        case .strategicMerge: "application/strategic-merge-patch+json"
-        case .json: "application/json-patch+json"
-        }
-    }
-
-    var body: JSONValue {
-        switch self {
-        case .merge(let v), .strategicMerge(let v): v
-        case .json(let ops): .array(ops)
-        }
-    }
-}
-
-public struct ListOptions: Sendable {
-    public var labelSelector: String?
-    public var fieldSelector: String?
-    public var limit: Int?
-    public var continueToken: String?
-
-    public init(
-        labelSelector: String? = nil, fieldSelector: String? = nil, limit: Int? = nil, continueToken: String? = nil
-    ) {
-        self.labelSelector = labelSelector
-        self.fieldSelector = fieldSelector
-        self.limit = limit
-        self.continueToken = continueToken
-    }
-
-    var query: [(String, String)] {
-        var query: [(String, String)] = []
-        if let labelSelector { query.append(("labelSelector", labelSelector)) }
-        if let fieldSelector { query.append(("fieldSelector", fieldSelector)) }
-        if let limit { query.append(("limit", String(limit))) }
-        if let continueToken { query.append(("continue", continueToken)) }
-        return query
-    }
-}
-
-extension KubernetesClient {
+/// The API verbs over HTTP.
+extension KubernetesClient: KubernetesAPI {
     public func get<T: KubernetesObject>(_ type: T.Type, namespace: String? = nil, name: String) async throws(KubeError)
         -> T
     {
@@ -78,41 +18,6 @@ extension KubernetesClient {
         let path = T.resource.path(namespace: namespace)
         let bytes = try await send(.GET, path, query: options.query)
         return ObjectList(json: try Self.jsonObject(bytes, request: "GET \(path)"))
-    }
-
-    /// Every page of a list, `pageSize` items at a time. The result's resourceVersion is the
-    /// first page's, which is where a watch must start.
-    public func listAll<T: KubernetesObject>(
-        _ type: T.Type, namespace: String? = nil, options: ListOptions = ListOptions(), pageSize: Int = 500
-    ) async throws(KubeError) -> ObjectList<T> {
-        var items: [T] = []
-        let version = try await listPages(T.self, namespace: namespace, options: options, pageSize: pageSize) {
-            items += $0
-        }
-        return ObjectList(items: items, resourceVersion: version, continueToken: nil)
-    }
-
-    /// Hands each page to `body` as it arrives and returns the first page's resourceVersion: a
-    /// caller that keeps a reduced copy of each object never holds thousands of whole ones at once.
-    /// Runs on the caller's actor, so `body` may keep what it reduces in that actor's state.
-    public func listPages<T: KubernetesObject>(
-        _ type: T.Type, namespace: String? = nil, options: ListOptions = ListOptions(), pageSize: Int = 500,
-        isolation: isolated (any Actor)? = #isolation,
-        _ body: ([T]) -> Void
-    ) async throws(KubeError) -> String {
-        var options = options
-        options.limit = pageSize
-        options.continueToken = nil
-        let first = try await list(T.self, namespace: namespace, options: options)
-        var token = first.continueToken
-        body(first.items)
-        while let next = token {
-            options.continueToken = next
-            let page = try await list(T.self, namespace: namespace, options: options)
-            token = page.continueToken
-            body(page.items)
-        }
-        return first.resourceVersion
     }
 
     public func create<T: KubernetesObject>(_ object: T, namespace: String? = nil) async throws(KubeError) -> T {

@@ -23,7 +23,7 @@ public enum InformerStorage: Sendable {
 /// Resumes from the last resourceVersion after disconnects (with backoff) and relists on 410 Gone,
 /// synthesising the events it missed from the difference, so a consumer never loses a deletion.
 public actor Informer<T: KubernetesObject> {
-    private let client: KubernetesClient
+    private let client: any KubernetesAPI
     private let namespace: String?
     private let labelSelector: String?
     private let fieldSelector: String?
@@ -43,7 +43,7 @@ public actor Informer<T: KubernetesObject> {
     public private(set) var relists = 0
 
     public init(
-        client: KubernetesClient, namespace: String? = nil, labelSelector: String? = nil, fieldSelector: String? = nil,
+        client: any KubernetesAPI, namespace: String? = nil, labelSelector: String? = nil, fieldSelector: String? = nil,
         logger: Logger = Logger(label: "informer"), initialBackoff: Duration = .milliseconds(200),
         maximumBackoff: Duration = .seconds(10), watchTimeoutSeconds: Int = 60, storage: InformerStorage = .objects,
         transform: @escaping @Sendable (T) -> T = { $0.withoutBookkeeping() }

@@ -10,7 +10,7 @@ import Netlink
 /// keepalived, and keeps the interface free of VIPs this node must not answer for. The decisions
 /// are `AgentStateMachine`'s; this actor only runs its actions.
 public actor NodeAgent {
-    let client: KubernetesClient
+    let client: any KubernetesAPI
     let configuration: AgentConfiguration
     let addressing: any InterfaceAddressing
     let logger: Logger
@@ -46,7 +46,7 @@ public actor NodeAgent {
     let jobQueue: AsyncStream<Job>.Continuation
 
     public init(
-        client: KubernetesClient, configuration: AgentConfiguration, addressing: any InterfaceAddressing,
+        client: any KubernetesAPI, configuration: AgentConfiguration, addressing: any InterfaceAddressing,
         logger: Logger = Logger(label: "keepalived-vip-agent")
     ) {
         self.client = client

@@ -1,5 +1,6 @@
 import Foundation
 import KubeClient
+import KubeTestKit
 import KubeTestSupport
 import Synchronization
 import TestTraits

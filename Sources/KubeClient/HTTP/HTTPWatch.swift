@@ -2,52 +2,31 @@ import AsyncHTTPClient
 import NIOCore
 import NIOHTTP1
 
-public struct WatchOptions: Sendable {
-    public var resourceVersion: String?
-    public var labelSelector: String?
-    public var fieldSelector: String?
-    public var allowBookmarks: Bool
-    /// The server ends the watch after this long; callers resume from the last resourceVersion.
-    public var timeoutSeconds: Int
-
-    public init(
-        resourceVersion: String? = nil, labelSelector: String? = nil, fieldSelector: String? = nil,
-        allowBookmarks: Bool = true, timeoutSeconds: Int = 300
-    ) {
-        self.resourceVersion = resourceVersion
-        self.labelSelector = labelSelector
-        self.fieldSelector = fieldSelector
-        self.allowBookmarks = allowBookmarks
-        self.timeoutSeconds = timeoutSeconds
-    }
-}
-
-/// One watch request as an `AsyncSequence`. Events are decoded only as the consumer asks for
-/// them, so the buffering is bounded by the HTTP client's back-pressure, not by the producer.
-/// It ends when the server closes the stream; an `ERROR` event (e.g. 410 Gone) is thrown.
-public struct WatchStream<T: KubernetesObject>: AsyncSequence, Sendable {
-    public typealias Element = WatchEvent<T>
+/// One watch request over HTTP. Events are decoded only as the consumer asks for them. It ends when
+/// the server closes the stream; an `ERROR` event (e.g. 410 Gone) is thrown.
+struct HTTPWatch<T: KubernetesObject>: AsyncSequence, Sendable {
+    typealias Element = WatchEvent<T>
     let client: KubernetesClient
     let namespace: String?
     let options: WatchOptions
 
-    public func makeAsyncIterator() -> Iterator {
+    func makeAsyncIterator() -> Iterator {
         Iterator(stream: self)
     }
 
-    public struct Iterator: AsyncIteratorProtocol {
-        let stream: WatchStream
+    struct Iterator: AsyncIteratorProtocol {
+        let stream: HTTPWatch
         var connection: WatchConnection?
         var body: AsyncThrowingStream<ByteBuffer, any Error>.AsyncIterator?
         var splitter = LineSplitter()
         var finished = false
         var started = false
 
-        init(stream: WatchStream) {
+        init(stream: HTTPWatch) {
             self.stream = stream
         }
 
-        public mutating func next() async throws -> WatchEvent<T>? {
+        mutating func next() async throws -> WatchEvent<T>? {
             let request = "WATCH \(T.resource.path(namespace: stream.namespace))"
             if finished { return nil }
             if !started {
@@ -139,6 +118,6 @@ extension KubernetesClient {
     public func watch<T: KubernetesObject>(
         _ type: T.Type, namespace: String? = nil, options: WatchOptions = WatchOptions()
     ) -> WatchStream<T> {
-        WatchStream(client: self, namespace: namespace, options: options)
+        WatchStream(HTTPWatch(client: self, namespace: namespace, options: options))
     }
 }
