@@ -3,20 +3,50 @@ import Foundation
 import IPAM
 import Keepalived
 import KubeClient
+import KubeTestKit
 import KubeTestSupport
 import Testing
 
-/// A controller scoped to one test namespace (Services and its ConfigMap), on the shared API server.
-struct ControllerHarness {
-    let cluster: TestCluster
-    let admin: KubernetesClient
-    let namespace: String
+/// Where a controller test runs: the in-memory API server (milliseconds, every field kept) or the
+/// shared kube-apiserver (left out by `scripts/test --unit`).
+enum Backend: String, CaseIterable, CustomTestStringConvertible, Sendable {
+    case inMemory
+    case kubeAPIServer
 
-    static func make() async throws -> ControllerHarness {
-        let cluster = try await TestEnvironment.shared()
-        let admin = try cluster.adminClient()
-        let namespace = try await cluster.makeNamespace(admin, prefix: "lb")
-        return ControllerHarness(cluster: cluster, admin: admin, namespace: namespace)
+    var testDescription: String { rawValue }
+
+    /// Both, or only the in-memory server when integration tests are left out.
+    static var available: [Backend] {
+        ProcessInfo.processInfo.environment["KLB_TEST_UNIT_ONLY"] == "1" ? [.inMemory] : allCases
+    }
+}
+
+/// A controller scoped to one test namespace (Services and its ConfigMap), on an API server.
+struct ControllerHarness {
+    /// The real control plane, when the test runs against one.
+    let cluster: TestCluster?
+    let admin: any KubernetesAPI
+    let namespace: String
+    /// The in-memory server, when the test runs against it.
+    let memory: InMemoryAPIServer?
+
+    static func make(_ backend: Backend = .kubeAPIServer) async throws -> ControllerHarness {
+        switch backend {
+        case .kubeAPIServer:
+            let cluster = try await TestEnvironment.shared()
+            let admin = try cluster.adminClient()
+            let namespace = try await cluster.makeNamespace(admin, prefix: "lb")
+            return ControllerHarness(cluster: cluster, admin: admin, namespace: namespace, memory: nil)
+        case .inMemory:
+            let memory = InMemoryAPIServer()
+            _ = try await memory.create(Namespace(name: "lb-memory"))
+            return ControllerHarness(cluster: nil, admin: memory, namespace: "lb-memory", memory: memory)
+        }
+    }
+
+    /// The real control plane, for tests that need RBAC or the executables.
+    var realCluster: TestCluster {
+        get throws { try #require(cluster, "this test needs kube-apiserver") }
     }
 
     func configuration(cidrs: [String] = ["10.210.1.64/26"], forward: String? = nil) throws -> ControllerConfiguration {
@@ -27,7 +57,7 @@ struct ControllerHarness {
     }
 
     /// Starts a controller; cancel the returned task to stop it (like SIGTERM would).
-    func start(_ configuration: ControllerConfiguration, client: KubernetesClient? = nil) -> (
+    func start(_ configuration: ControllerConfiguration, client: (any KubernetesAPI)? = nil) -> (
         ServiceController, Task<Void, any Error>
     ) {
         let controller = ServiceController(client: client ?? admin, configuration: configuration)

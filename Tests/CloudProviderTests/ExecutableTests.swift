@@ -21,7 +21,7 @@ struct ExecutableTests {
         let healthPort = LocalHTTP.freePort()
         let process = try ChildProcess.spawn(
             [
-                binary, "--kubeconfig", h.cluster.adminKubeconfig, "--cidr", "10.210.1.64/26",
+                binary, "--kubeconfig", (try h.realCluster).adminKubeconfig, "--cidr", "10.210.1.64/26",
                 "--namespace", h.namespace, "--watch-namespace", h.namespace, "--log-format", "json",
                 "--default-forward-method", "dr", "--cluster-name", "fcp", "--vrid-range", "90-91", "--vrrp-groups",
                 "2",
@@ -102,7 +102,7 @@ struct ReplicaTests {
                 .path
             let process = try ChildProcess.spawn(
                 [
-                    binary, "--kubeconfig", h.cluster.adminKubeconfig, "--cidr", "10.210.1.64/26",
+                    binary, "--kubeconfig", (try h.realCluster).adminKubeconfig, "--cidr", "10.210.1.64/26",
                     "--namespace", h.namespace, "--watch-namespace", h.namespace,
                     "--metrics-bind-address", "0", "--health-bind-address", "0",
                 ], outputPath: log)

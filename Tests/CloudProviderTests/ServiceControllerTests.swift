@@ -8,10 +8,12 @@ import KubeTestSupport
 import TestTraits
 import Testing
 
-@Suite("Service controller against kube-apiserver", .integration, .tags(.integration))
+/// Each test runs against the in-memory API server and, unless `scripts/test --unit`, against kube-apiserver;
+/// the two that need RBAC only against kube-apiserver.
+@Suite("Service controller")
 struct ServiceControllerTests {
-    @Test func servicesGetAddressesAndGiveThemBack() async throws {
-        let h = try await ControllerHarness.make()
+    @Test(arguments: Backend.available) func servicesGetAddressesAndGiveThemBack(_ backend: Backend) async throws {
+        let h = try await ControllerHarness.make(backend)
         let (_, task) = h.start(try h.configuration())
         defer { task.cancel() }
 
@@ -46,8 +48,8 @@ struct ServiceControllerTests {
         #expect(try await h.service("plain")?.metadata.finalizers.isEmpty == true)
     }
 
-    @Test func aBurstCostsOneStatusWriteEachAndFewConfigMapWrites() async throws {
-        let h = try await ControllerHarness.make()
+    @Test(arguments: Backend.available) func aBurstCostsOneStatusWriteEachAndFewConfigMapWrites(_ backend: Backend) async throws {
+        let h = try await ControllerHarness.make(backend)
         let (controller, task) = h.start(try h.configuration())
         defer { task.cancel() }
         let names = (0..<30).map { "burst-\($0)" }
@@ -73,16 +75,16 @@ struct ServiceControllerTests {
 
     /// A status never names an address the ConfigMap does not hold: while the ConfigMap cannot be
     /// written the Service waits (finalizer on, no address), and gets it once writing works again.
-    @Test func statusWaitsForTheConfigMapAndFollowsOnceItCanBeWritten() async throws {
+    @Test(.integration, .tags(.integration)) func statusWaitsForTheConfigMapAndFollowsOnceItCanBeWritten() async throws {
         let h = try await ControllerHarness.make()
-        try await h.cluster.bindDeployRole("keepalived-cloud-provider", to: "klb-controller", namespace: h.namespace)
-        let (_, task) = h.start(try h.configuration(), client: try h.cluster.controllerClient())
+        try await h.realCluster.bindDeployRole("keepalived-cloud-provider", to: "klb-controller", namespace: h.namespace)
+        let (_, task) = h.start(try h.configuration(), client: try h.realCluster.controllerClient())
         defer { task.cancel() }
         _ = try await h.loadBalancer("first")
         #expect(try await eventually { try await h.ingress("first") == ["10.210.1.65"] })
 
         // The namespaced Role is what allows writing the ConfigMap; Services stay writable.
-        try await h.cluster.unbindDeployRole(user: "klb-controller", namespace: h.namespace)
+        try await h.realCluster.unbindDeployRole(user: "klb-controller", namespace: h.namespace)
         _ = try await h.loadBalancer("second")
         #expect(
             try await eventually {
@@ -100,13 +102,13 @@ struct ServiceControllerTests {
                 }
             })
 
-        try await h.cluster.bindDeployRole("keepalived-cloud-provider", to: "klb-controller", namespace: h.namespace)
+        try await h.realCluster.bindDeployRole("keepalived-cloud-provider", to: "klb-controller", namespace: h.namespace)
         #expect(try await eventually { try await h.ingress("second") == ["10.210.1.66"] })
         #expect(try await h.configMapData()["10.210.1.66"] == "\(h.namespace)/second")
     }
 
-    @Test func changingTheTypeAwayReleasesAndCleansStatus() async throws {
-        let h = try await ControllerHarness.make()
+    @Test(arguments: Backend.available) func changingTheTypeAwayReleasesAndCleansStatus(_ backend: Backend) async throws {
+        let h = try await ControllerHarness.make(backend)
         let (controller, task) = h.start(try h.configuration())
         defer { task.cancel() }
         _ = try await h.loadBalancer("flip")
@@ -123,8 +125,8 @@ struct ServiceControllerTests {
         #expect(await controller.usage(.ipv4).used == 0)
     }
 
-    @Test func requestedAddressesAreHonouredButNeverStolen() async throws {
-        let h = try await ControllerHarness.make()
+    @Test(arguments: Backend.available) func requestedAddressesAreHonouredButNeverStolen(_ backend: Backend) async throws {
+        let h = try await ControllerHarness.make(backend)
         let (_, task) = h.start(try h.configuration())
         defer { task.cancel() }
         let annotation = ControllerConfiguration.requestedIPsAnnotation
@@ -167,8 +169,8 @@ struct ServiceControllerTests {
         #expect(try await eventually { try await h.ingress("innocent") == ["10.210.1.65"] })
     }
 
-    @Test func forwardMethodIsHonouredOnCreate() async throws {
-        let h = try await ControllerHarness.make()
+    @Test(arguments: Backend.available) func forwardMethodIsHonouredOnCreate(_ backend: Backend) async throws {
+        let h = try await ControllerHarness.make(backend)
         let (_, task) = h.start(try h.configuration(forward: "NAT"))
         defer { task.cancel() }
         _ = try await h.loadBalancer("direct", annotations: [ForwardMethod.annotation: "DR"])
@@ -182,8 +184,8 @@ struct ServiceControllerTests {
             })
     }
 
-    @Test func upgradeFromThePredecessorKeepsEveryAddress() async throws {
-        let h = try await ControllerHarness.make()
+    @Test(arguments: Backend.available) func upgradeFromThePredecessorKeepsEveryAddress(_ backend: Backend) async throws {
+        let h = try await ControllerHarness.make(backend)
         let a = try await h.loadBalancer("test")
         let b = try await h.loadBalancer("other")
         // What the Go provider left: its ledger annotation and the kube-keepalived-vip data.
@@ -222,8 +224,8 @@ struct ServiceControllerTests {
             })
     }
 
-    @Test func deletionWhileDownIsCleanedUpOnStartAndNothingLeaks() async throws {
-        let h = try await ControllerHarness.make()
+    @Test(arguments: Backend.available) func deletionWhileDownIsCleanedUpOnStartAndNothingLeaks(_ backend: Backend) async throws {
+        let h = try await ControllerHarness.make(backend)
         var (first, task) = h.start(try h.configuration())
         for i in 0..<5 { _ = try await h.loadBalancer("svc-\(i)") }
         #expect(await eventually { await first.usage(.ipv4).used == 5 })
@@ -254,8 +256,8 @@ struct ServiceControllerTests {
 
     /// The ConfigMap is the controller's output: an edit or a deletion by hand is undone at once,
     /// while keys that are not VIPs (other tools' settings) are kept.
-    @Test func manualEditsOfTheConfigMapAreUndone() async throws {
-        let h = try await ControllerHarness.make()
+    @Test(arguments: Backend.available) func manualEditsOfTheConfigMapAreUndone(_ backend: Backend) async throws {
+        let h = try await ControllerHarness.make(backend)
         let (controller, task) = h.start(try h.configuration())
         defer { task.cancel() }
         _ = try await h.loadBalancer("web")
@@ -300,8 +302,8 @@ struct ServiceControllerTests {
     /// What is being served wins a restart: a stale record in the predecessor's ledger annotation
     /// (and a status edited to another Service's address) used to beat the status and data the
     /// agents serve, so two Services swapped addresses.
-    @Test func restoreKeepsWhatIsServedOverStaleRecords() async throws {
-        let h = try await ControllerHarness.make()
+    @Test(arguments: Backend.available) func restoreKeepsWhatIsServedOverStaleRecords(_ backend: Backend) async throws {
+        let h = try await ControllerHarness.make(backend)
         var (_, task) = h.start(try h.configuration())
         let old = try await h.loadBalancer("old")
         #expect(try await eventually { try await h.ingress("old") == ["10.210.1.65"] })
@@ -344,8 +346,8 @@ struct ServiceControllerTests {
 
     /// An IPv4-only Service (by its ClusterIP: v1.20 drops spec.ipFamilies) that asks for an IPv6
     /// address is refused: kube-proxy would never serve it. Others are unaffected.
-    @Test func aRequestedAddressOfTheWrongFamilyIsRefused() async throws {
-        let h = try await ControllerHarness.make()
+    @Test(arguments: Backend.available) func aRequestedAddressOfTheWrongFamilyIsRefused(_ backend: Backend) async throws {
+        let h = try await ControllerHarness.make(backend)
         let (_, task) = h.start(try h.configuration(cidrs: ["10.210.1.64/26", "2001:db8:1::/120"]))
         defer { task.cancel() }
         let annotation = ControllerConfiguration.requestedIPsAnnotation
@@ -371,8 +373,8 @@ struct ServiceControllerTests {
     }
 
     /// A 100 KB annotation does not become a 100 KB event; control characters arrive escaped.
-    @Test func eventMessagesAreBoundedAndEscaped() async throws {
-        let h = try await ControllerHarness.make()
+    @Test(arguments: Backend.available) func eventMessagesAreBoundedAndEscaped(_ backend: Backend) async throws {
+        let h = try await ControllerHarness.make(backend)
         let (_, task) = h.start(try h.configuration())
         defer { task.cancel() }
         let huge = "\n}\u{1b}[2J" + String(repeating: "N", count: 100_000)
@@ -388,11 +390,11 @@ struct ServiceControllerTests {
         #expect(try await eventually { try await h.ingress("bystander") == ["10.210.1.65"] })
     }
 
-    @Test func runsUnderTheLeastPrivilegeRoleFromDeploy() async throws {
+    @Test(.integration, .tags(.integration)) func runsUnderTheLeastPrivilegeRoleFromDeploy() async throws {
         let h = try await ControllerHarness.make()
-        try await h.cluster.bindDeployRole("keepalived-cloud-provider", to: "klb-controller", namespace: h.namespace)
+        try await h.realCluster.bindDeployRole("keepalived-cloud-provider", to: "klb-controller", namespace: h.namespace)
 
-        let restricted = try h.cluster.controllerClient()
+        let restricted = try h.realCluster.controllerClient()
         let (_, task) = h.start(try h.configuration(), client: restricted)
         defer { task.cancel() }
         _ = try await h.loadBalancer("least-privilege")
@@ -409,8 +411,8 @@ struct ServiceControllerTests {
 
     /// A DNS server's TCP/53 and UDP/53 in one Service (MixedProtocolLBService, on in the test server):
     /// one address, one ConfigMap entry, one VIP in the plan.
-    @Test func aServiceWithTCPAndUDPPortsGetsOneAddress() async throws {
-        let h = try await ControllerHarness.make()
+    @Test(arguments: Backend.available) func aServiceWithTCPAndUDPPortsGetsOneAddress(_ backend: Backend) async throws {
+        let h = try await ControllerHarness.make(backend)
         let (_, task) = h.start(try h.configuration())
         defer { task.cancel() }
         let created = try await h.loadBalancer("dns") {

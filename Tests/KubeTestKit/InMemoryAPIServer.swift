@@ -268,7 +268,7 @@ public final class InMemoryAPIServer: KubernetesAPI, Sendable {
                 if statusSubresources.contains(resource.plural) && !statusKeptOnCreate.contains(resource.plural) {
                     object.json["status"] = nil
                 }
-                Self.applyDefaults(resource, &object.json)
+                Self.applyDefaults(resource, &object.json, serial: state.uidCounter)
                 return commit(&state, resource, (key, .added, object.json))
             })
     }
@@ -389,7 +389,14 @@ public final class InMemoryAPIServer: KubernetesAPI, Sendable {
                         + "object is being deleted", httpStatus: 422)
             }
             result["metadata"] = .object(metadata.json)
-            Self.applyDefaults(resource, &result)
+            if resource == Service.resource, var spec = result["spec"]?.objectValue,
+                let old = current["spec"]?.objectValue
+            {
+                // The ClusterIP is immutable: an update that leaves it out keeps it.
+                spec["clusterIP"] = spec["clusterIP"] ?? old["clusterIP"]
+                spec["clusterIPs"] = spec["clusterIPs"] ?? old["clusterIPs"]
+                result["spec"] = .object(spec)
+            }
         }
         let metadata = ObjectMeta(json: result["metadata"]?.objectValue ?? [:])
         if metadata.deletionTimestamp != nil && metadata.finalizers.isEmpty { return (key, .deleted, result) }
@@ -435,11 +442,17 @@ public final class InMemoryAPIServer: KubernetesAPI, Sendable {
         throw fault.error
     }
 
-    /// What the API server fills in that the product reads: a single-stack IPv4 cluster's Service families.
-    private static func applyDefaults(_ resource: ResourceDescriptor, _ object: inout JSONObject) {
+    /// What the API server fills in that the product reads, as a single-stack IPv4 cluster does for a
+    /// Service: its families and a ClusterIP (from kubeadm's default range; data only, never on an interface).
+    private static func applyDefaults(_ resource: ResourceDescriptor, _ object: inout JSONObject, serial: Int) {
         guard resource == Service.resource, var spec = object["spec"]?.objectValue else { return }
         if spec["ipFamilies"] == nil { spec["ipFamilies"] = ["IPv4"] }
         if spec["ipFamilyPolicy"] == nil { spec["ipFamilyPolicy"] = "SingleStack" }
+        if spec["clusterIP"] == nil, spec["type"]?.stringValue != "ExternalName" {
+            let address = "10.96.\((serial >> 8) & 0xff).\(serial & 0xff)"
+            spec["clusterIP"] = .string(address)
+            spec["clusterIPs"] = [.string(address)]
+        }
         object["spec"] = .object(spec)
     }
 }

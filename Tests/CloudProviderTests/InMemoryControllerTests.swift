@@ -1,0 +1,102 @@
+import CloudProvider
+import Foundation
+import IPAM
+import Keepalived
+import KubeClient
+import KubeTestKit
+import Testing
+
+/// What only the in-memory server can show: fields the v1.20 test server drops (`spec.loadBalancerClass`,
+/// `status.loadBalancer.ingress[].ipMode`) and faults injected into single requests.
+@Suite("Service controller on the in-memory API server")
+struct InMemoryControllerTests {
+    private func classed(_ h: ControllerHarness, _ name: String, class className: String?) async throws {
+        _ = try await h.loadBalancer(name) { $0.spec.loadBalancerClass = className }
+    }
+
+    @Test func withoutTheFlagServicesOfAnotherClassAreLeftAlone() async throws {
+        let h = try await ControllerHarness.make(.inMemory)
+        let (_, task) = h.start(try h.configuration())
+        defer { task.cancel() }
+        try await classed(h, "theirs", class: "example.com/other-lb")
+        try await classed(h, "ours", class: nil)
+        #expect(try await eventually { try await h.ingress("ours") == ["10.210.1.65"] })
+        // The Service of another class was seen before ours (the queue is ordered) and left untouched.
+        let theirs = try #require(try await h.service("theirs"))
+        #expect(theirs.spec.loadBalancerClass == "example.com/other-lb", "the server kept the field")
+        #expect(theirs.metadata.finalizers.isEmpty && theirs.status.loadBalancer.ingress.isEmpty)
+        #expect(theirs.status.conditions.isEmpty)
+        #expect(try await h.events(for: "theirs").isEmpty)
+        #expect(try await h.configMapData() == ["10.210.1.65": "\(h.namespace)/ours"])
+    }
+
+    @Test func withTheFlagOnlyThatClassIsServed() async throws {
+        let h = try await ControllerHarness.make(.inMemory)
+        var configuration = try h.configuration()
+        configuration.loadBalancerClass = "keepalived-lb.io/vrrp"
+        let (_, task) = h.start(configuration)
+        defer { task.cancel() }
+        try await classed(h, "classless", class: nil)
+        try await classed(h, "other", class: "example.com/other-lb")
+        try await classed(h, "ours", class: "keepalived-lb.io/vrrp")
+        #expect(try await eventually { try await h.ingress("ours") == ["10.210.1.65"] })
+        for name in ["classless", "other"] {
+            let service = try #require(try await h.service(name))
+            #expect(service.metadata.finalizers.isEmpty && service.status.loadBalancer.ingress.isEmpty, "\(name)")
+        }
+        #expect(try await h.configMapData() == ["10.210.1.65": "\(h.namespace)/ours"])
+    }
+
+    @Test func statusSaysTheAddressIsAVIP() async throws {
+        let h = try await ControllerHarness.make(.inMemory)
+        let (_, task) = h.start(try h.configuration())
+        defer { task.cancel() }
+        _ = try await h.loadBalancer("web")
+        #expect(try await eventually { try await h.ingress("web") == ["10.210.1.65"] })
+        let ingress = try #require(try await h.service("web")?.status.loadBalancer.ingress.first)
+        #expect(ingress.ipMode == "VIP", "kube-proxy ≥ 1.29 reads ipMode; VIP keeps its in-node shortcut")
+    }
+
+    /// A 409 on the status write, a 500 on the ConfigMap write: each is retried, nothing is written twice,
+    /// and a Service that did not change keeps its address throughout.
+    @Test func failedWritesAreRetriedAndHarmNoOtherService() async throws {
+        let h = try await ControllerHarness.make(.inMemory)
+        let memory = try #require(h.memory)
+        let (controller, task) = h.start(try h.configuration())
+        defer { task.cancel() }
+        _ = try await h.loadBalancer("steady")
+        #expect(try await eventually { try await h.ingress("steady") == ["10.210.1.65"] })
+
+        memory.failNext(.patchStatus, Service.self, with: KubeError(.conflict, "injected 409", httpStatus: 409))
+        memory.failNext(.update, ConfigMap.self, with: KubeError(.server, "injected 500", httpStatus: 500))
+        _ = try await h.loadBalancer("unlucky")
+        #expect(try await eventually { try await h.ingress("unlucky") == ["10.210.1.66"] })
+        #expect(try await h.ingress("steady") == ["10.210.1.65"])
+        #expect(
+            try await h.configMapData() == [
+                "10.210.1.65": "\(h.namespace)/steady", "10.210.1.66": "\(h.namespace)/unlucky",
+            ])
+        #expect(await controller.statusWrites == 2, "one successful status write per Service")
+        #expect(
+            try await eventually {
+                try await h.events(for: "unlucky").contains { $0.reason == "SyncLoadBalancerFailed" }
+            })
+    }
+
+    /// Watches expire (etcd compaction, an API server restart) while a Service is deleted: the relist
+    /// synthesises the deletion, the address is released, the other Service is untouched.
+    @Test func aDeletionMissedDuringA410IsStillReleased() async throws {
+        let h = try await ControllerHarness.make(.inMemory)
+        let memory = try #require(h.memory)
+        let (controller, task) = h.start(try h.configuration())
+        defer { task.cancel() }
+        _ = try await h.loadBalancer("stays")
+        _ = try await h.loadBalancer("goes")
+        #expect(try await eventually { try await h.configMapData().count == 2 })
+        memory.expireWatches()
+        try await h.admin.delete(Service.self, namespace: h.namespace, name: "goes")
+        #expect(try await eventually { try await h.service("goes") == nil })
+        #expect(try await eventually { try await h.configMapData().keys.sorted() == [try await h.ingress("stays")[0]] })
+        #expect(await controller.usage(.ipv4).used == 1)
+    }
+}
