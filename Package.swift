@@ -45,7 +45,8 @@ let package = Package(
         .target(name: "Keepalived", dependencies: ["IPAM"]),
 
         // libnl-route-3 through pkg-config; a C shim only where macros do not import.
-        .systemLibrary(name: "CNetlink", pkgConfig: "libnl-route-3.0", providers: [.apt(["libnl-3-dev", "libnl-route-3-dev"])]),
+        .systemLibrary(
+            name: "CNetlink", pkgConfig: "libnl-route-3.0", providers: [.apt(["libnl-3-dev", "libnl-route-3-dev"])]),
 
         // The VIP address manager: one netlink socket, typed errors, no shelling out to `ip`.
         .target(name: "Netlink", dependencies: ["CNetlink", "IPAM"]),
@@ -167,39 +168,52 @@ let package = Package(
         .testTarget(
             name: "OperatorCLITests",
             dependencies: [
-                "OperatorCLI", "CloudProvider", "Keepalived", "KubeClient", "IPAM", "KubeTestKit", "KubeTestSupport", "TestTraits",
+                "OperatorCLI", "CloudProvider", "Keepalived", "KubeClient", "IPAM", "KubeTestKit", "KubeTestSupport",
+                "TestTraits",
             ]),
-        .testTarget(name: "ObservabilityTests", dependencies: [
-            "Observability", "KubeClient",
-            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            .product(name: "Logging", package: "swift-log"),
-        ]),
+        .testTarget(
+            name: "ObservabilityTests",
+            dependencies: [
+                "Observability", "KubeClient",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         .testTarget(name: "ProcessSupervisionTests", dependencies: ["ProcessSupervision"]),
         // Golden files are read from the source tree by path (UPDATE_GOLDEN=1 rewrites them there).
         .testTarget(name: "KeepalivedTests", dependencies: ["Keepalived", "IPAM"], exclude: ["Golden"]),
-        .testTarget(name: "CloudProviderTests", dependencies: ["CloudProvider", "KubeClient", "KubeTestKit", "KubeTestSupport", "IPAM", "Keepalived", "TestTraits",
-        ]),
+        .testTarget(
+            name: "CloudProviderTests",
+            dependencies: [
+                "CloudProvider", "KubeClient", "KubeTestKit", "KubeTestSupport", "IPAM", "Keepalived", "TestTraits",
+            ]),
         // Starts real control planes through scripts/testenv for the integration tests.
-        .target(name: "KubeTestSupport", dependencies: ["KubeClient", "ProcessSupervision"], path: "Tests/KubeTestSupport"),
+        .target(
+            name: "KubeTestSupport", dependencies: ["KubeClient", "ProcessSupervision"], path: "Tests/KubeTestSupport"),
         // An in-memory API server for controller logic tests (test targets only).
         .target(name: "KubeTestKit", dependencies: ["KubeClient"], path: "Tests/KubeTestKit"),
         // The `.integration` trait and tag, for test targets only (scripts/test --unit).
         .target(name: "TestTraits", path: "Tests/TestTraits"),
-        .testTarget(name: "KubeClientTests", dependencies: ["KubeClient", "KubeTestKit", "KubeTestSupport", "TestTraits"]),
-        .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "IPAM", "KubeTestKit", "KubeTestSupport", "TestTraits"]),
-        .testTarget(name: "NodeAgentTests", dependencies: [
-            "NodeAgent", "CloudProvider", "Keepalived", "KubeClient", "IPAM", "KubeTestKit", "KubeTestSupport", "TestTraits",
-            .product(name: "Logging", package: "swift-log"),
-        ]),
+        .testTarget(
+            name: "KubeClientTests", dependencies: ["KubeClient", "KubeTestKit", "KubeTestSupport", "TestTraits"]),
+        .testTarget(
+            name: "NetlinkTests", dependencies: ["Netlink", "IPAM", "KubeTestKit", "KubeTestSupport", "TestTraits"]),
+        .testTarget(
+            name: "NodeAgentTests",
+            dependencies: [
+                "NodeAgent", "CloudProvider", "Keepalived", "KubeClient", "IPAM", "KubeTestKit", "KubeTestSupport",
+                "TestTraits",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
     ],
     swiftLanguageModes: [.v6]
 )
 
 // One language mode for every target: `any` spelled out, imports that say what a file uses.
 for target in package.targets where target.type != .system {
-    target.swiftSettings = (target.swiftSettings ?? []) + [
-        .enableUpcomingFeature("ExistentialAny"),
-        .enableUpcomingFeature("MemberImportVisibility"),
-        .enableUpcomingFeature("InternalImportsByDefault"),
-    ]
+    target.swiftSettings =
+        (target.swiftSettings ?? []) + [
+            .enableUpcomingFeature("ExistentialAny"),
+            .enableUpcomingFeature("MemberImportVisibility"),
+            .enableUpcomingFeature("InternalImportsByDefault"),
+        ]
 }

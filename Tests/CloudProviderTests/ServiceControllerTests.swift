@@ -48,7 +48,9 @@ struct ServiceControllerTests {
         #expect(try await h.service("plain")?.metadata.finalizers.isEmpty == true)
     }
 
-    @Test(arguments: Backend.available) func aBurstCostsOneStatusWriteEachAndFewConfigMapWrites(_ backend: Backend) async throws {
+    @Test(arguments: Backend.available) func aBurstCostsOneStatusWriteEachAndFewConfigMapWrites(_ backend: Backend)
+        async throws
+    {
         let h = try await ControllerHarness.make(backend)
         let (controller, task) = h.start(try h.configuration())
         defer { task.cancel() }
@@ -75,9 +77,11 @@ struct ServiceControllerTests {
 
     /// A status never names an address the ConfigMap does not hold: while the ConfigMap cannot be
     /// written the Service waits (finalizer on, no address), and gets it once writing works again.
-    @Test(.integration, .tags(.integration)) func statusWaitsForTheConfigMapAndFollowsOnceItCanBeWritten() async throws {
+    @Test(.integration, .tags(.integration)) func statusWaitsForTheConfigMapAndFollowsOnceItCanBeWritten() async throws
+    {
         let h = try await ControllerHarness.make()
-        try await h.realCluster.bindDeployRole("keepalived-cloud-provider", to: "klb-controller", namespace: h.namespace)
+        try await h.realCluster.bindDeployRole(
+            "keepalived-cloud-provider", to: "klb-controller", namespace: h.namespace)
         let (_, task) = h.start(try h.configuration(), client: try h.realCluster.controllerClient())
         defer { task.cancel() }
         _ = try await h.loadBalancer("first")
@@ -102,12 +106,14 @@ struct ServiceControllerTests {
                 }
             })
 
-        try await h.realCluster.bindDeployRole("keepalived-cloud-provider", to: "klb-controller", namespace: h.namespace)
+        try await h.realCluster.bindDeployRole(
+            "keepalived-cloud-provider", to: "klb-controller", namespace: h.namespace)
         #expect(try await eventually { try await h.ingress("second") == ["10.210.1.66"] })
         #expect(try await h.configMapData()["10.210.1.66"] == "\(h.namespace)/second")
     }
 
-    @Test(arguments: Backend.available) func changingTheTypeAwayReleasesAndCleansStatus(_ backend: Backend) async throws {
+    @Test(arguments: Backend.available) func changingTheTypeAwayReleasesAndCleansStatus(_ backend: Backend) async throws
+    {
         let h = try await ControllerHarness.make(backend)
         let (controller, task) = h.start(try h.configuration())
         defer { task.cancel() }
@@ -125,7 +131,9 @@ struct ServiceControllerTests {
         #expect(await controller.usage(.ipv4).used == 0)
     }
 
-    @Test(arguments: Backend.available) func requestedAddressesAreHonouredButNeverStolen(_ backend: Backend) async throws {
+    @Test(arguments: Backend.available) func requestedAddressesAreHonouredButNeverStolen(_ backend: Backend)
+        async throws
+    {
         let h = try await ControllerHarness.make(backend)
         let (_, task) = h.start(try h.configuration())
         defer { task.cancel() }
@@ -184,7 +192,8 @@ struct ServiceControllerTests {
             })
     }
 
-    @Test(arguments: Backend.available) func upgradeFromThePredecessorKeepsEveryAddress(_ backend: Backend) async throws {
+    @Test(arguments: Backend.available) func upgradeFromThePredecessorKeepsEveryAddress(_ backend: Backend) async throws
+    {
         let h = try await ControllerHarness.make(backend)
         let a = try await h.loadBalancer("test")
         let b = try await h.loadBalancer("other")
@@ -224,7 +233,9 @@ struct ServiceControllerTests {
             })
     }
 
-    @Test(arguments: Backend.available) func deletionWhileDownIsCleanedUpOnStartAndNothingLeaks(_ backend: Backend) async throws {
+    @Test(arguments: Backend.available) func deletionWhileDownIsCleanedUpOnStartAndNothingLeaks(_ backend: Backend)
+        async throws
+    {
         let h = try await ControllerHarness.make(backend)
         var (first, task) = h.start(try h.configuration())
         for i in 0..<5 { _ = try await h.loadBalancer("svc-\(i)") }
@@ -346,7 +357,8 @@ struct ServiceControllerTests {
 
     /// An IPv4-only Service (by its ClusterIP: v1.20 drops spec.ipFamilies) that asks for an IPv6
     /// address is refused: kube-proxy would never serve it. Others are unaffected.
-    @Test(arguments: Backend.available) func aRequestedAddressOfTheWrongFamilyIsRefused(_ backend: Backend) async throws {
+    @Test(arguments: Backend.available) func aRequestedAddressOfTheWrongFamilyIsRefused(_ backend: Backend) async throws
+    {
         let h = try await ControllerHarness.make(backend)
         let (_, task) = h.start(try h.configuration(cidrs: ["10.210.1.64/26", "2001:db8:1::/120"]))
         defer { task.cancel() }
@@ -392,7 +404,8 @@ struct ServiceControllerTests {
 
     @Test(.integration, .tags(.integration)) func runsUnderTheLeastPrivilegeRoleFromDeploy() async throws {
         let h = try await ControllerHarness.make()
-        try await h.realCluster.bindDeployRole("keepalived-cloud-provider", to: "klb-controller", namespace: h.namespace)
+        try await h.realCluster.bindDeployRole(
+            "keepalived-cloud-provider", to: "klb-controller", namespace: h.namespace)
 
         let restricted = try h.realCluster.controllerClient()
         let (_, task) = h.start(try h.configuration(), client: restricted)

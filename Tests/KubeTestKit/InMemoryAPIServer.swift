@@ -300,7 +300,8 @@ public final class InMemoryAPIServer: KubernetesAPI, Sendable {
                 }
                 // A resourceVersion in the patch is a precondition, as on the real server.
                 if let expected = body.objectValue?["metadata"]?.objectValue?["resourceVersion"]?.stringValue,
-                    !expected.isEmpty, expected != ObjectMeta(json: current["metadata"]?.objectValue ?? [:]).resourceVersion
+                    !expected.isEmpty,
+                    expected != ObjectMeta(json: current["metadata"]?.objectValue ?? [:]).resourceVersion
                 {
                     throw conflict(resource, name)
                 }
@@ -385,7 +386,8 @@ public final class InMemoryAPIServer: KubernetesAPI, Sendable {
             metadata.generation = (old.generation ?? 1) + (result["spec"] != current["spec"] ? 1 : 0)
             if old.deletionTimestamp != nil, !Set(metadata.finalizers).isSubset(of: Set(old.finalizers)) {
                 throw KubeError(
-                    .invalid, "\(resource.plural) \"\(old.name ?? "")\": no new finalizers can be added while the "
+                    .invalid,
+                    "\(resource.plural) \"\(old.name ?? "")\": no new finalizers can be added while the "
                         + "object is being deleted", httpStatus: 422)
             }
             result["metadata"] = .object(metadata.json)
@@ -406,7 +408,8 @@ public final class InMemoryAPIServer: KubernetesAPI, Sendable {
     /// Stores the result of a write: stamps the next resourceVersion (a write that changes nothing keeps the
     /// old one and tells no watch), records history and tells every watch that wants it.
     private func commit(
-        _ state: inout State, _ resource: ResourceDescriptor, _ result: (key: String, change: Change, object: JSONObject)
+        _ state: inout State, _ resource: ResourceDescriptor,
+        _ result: (key: String, change: Change, object: JSONObject)
     ) -> JSONObject {
         let previous = state.objects[resource]?[result.key]
         if result.change == .modified, let previous, previous == result.object { return previous }

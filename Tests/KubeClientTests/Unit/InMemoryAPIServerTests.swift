@@ -156,7 +156,8 @@ struct InMemoryAPIServerTests {
         var iterator = api.watch(
             ConfigMap.self, namespace: "ns", options: WatchOptions(resourceVersion: listed.resourceVersion)
         ).makeAsyncIterator()
-        guard case .added(let added)? = try await iterator.next(), case .deleted(let deleted)? = try await iterator.next()
+        guard case .added(let added)? = try await iterator.next(),
+            case .deleted(let deleted)? = try await iterator.next()
         else {
             Issue.record("the watch did not replay ADDED then DELETED")
             return
