@@ -155,15 +155,6 @@ let package = Package(
         .executableTarget(
             name: "keepalived-lb", dependencies: ["ControllerCLI", "AgentCLI", "OperatorCLI", "Observability"]),
 
-        .executableTarget(
-            name: "klb-bench",
-            dependencies: [
-                "IPAM", "KubeClient", "Keepalived", "Netlink", "KubeTestSupport",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Logging", package: "swift-log"),
-            ]
-        ),
-
         .testTarget(name: "IPAMTests", dependencies: ["IPAM"]),
         .testTarget(
             name: "OperatorCLITests",
@@ -207,6 +198,22 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// The benchmarks (which start control planes through the test support) only when `scripts/bench` asks for them:
+// `swift build` never compiles them.
+if Context.environment["KLB_BENCHMARKS"] == "1" {
+    package.targets.append(
+        .executableTarget(
+            name: "klb-bench",
+            dependencies: [
+                "IPAM", "KubeClient", "Keepalived", "Netlink", "KubeTestSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/klb-bench"
+        )
+    )
+}
 
 // One language mode for every target: `any` spelled out, imports that say what a file uses.
 for target in package.targets where target.type != .system {
