@@ -210,7 +210,7 @@ actor Chaos {
             switch Int.random(in: 0..<4, using: &random) {
             case 0:
                 try await lab.admin.delete(Service.self, namespace: lab.namespace, name: name)
-            case 1 where existing.spec.type == "LoadBalancer":
+            case 1 where existing.spec.type == .loadBalancer:
                 _ = try await lab.admin.patch(
                     Service.self, namespace: lab.namespace, name: name,
                     .merge([
@@ -241,7 +241,7 @@ actor Chaos {
         var service = Service()
         service.metadata = ObjectMeta(name: name, namespace: lab.namespace)
         if let requested { service.metadata.annotations = ["keepalived-lb.io/load-balancer-ips": requested] }
-        service.spec.type = "LoadBalancer"
+        service.spec.type = .loadBalancer
         service.spec.ports = [ServicePort(name: "http", port: 8080, targetPort: 8080)]
         _ = try await lab.admin.create(service)
     }
@@ -383,7 +383,7 @@ actor Chaos {
             let configMap = try? await lab.admin.get(ConfigMap.self, namespace: lab.namespace, name: "vip-configmap")
         else { return }
         var owners: [String: String] = [:]
-        for service in services where service.spec.type == "LoadBalancer" && service.metadata.deletionTimestamp == nil {
+        for service in services where service.spec.type == .loadBalancer && service.metadata.deletionTimestamp == nil {
             for ip in service.status.loadBalancer.ingress.compactMap(\.ip) {
                 if let other = owners[ip] { violation("\(ip) on both \(other) and \(service.metadata.name ?? "")") }
                 owners[ip] = service.metadata.name ?? ""
@@ -430,7 +430,7 @@ actor Chaos {
         for service in services where service.metadata.deletionTimestamp == nil {
             let name = service.metadata.name ?? ""
             let ips = service.status.loadBalancer.ingress.compactMap(\.ip)
-            if service.spec.type == "LoadBalancer" {
+            if service.spec.type == .loadBalancer {
                 if ips.isEmpty {
                     let warned = events.contains { $0.involvedObject.name == name && $0.type == "Warning" }
                     if !warned { return "\(name) has neither an address nor a Warning" }

@@ -195,7 +195,7 @@ struct ControllerBench: AsyncParsableCommand {
     func create(_ client: KubernetesClient, namespace: String, name: String) async throws {
         var service = Service()
         service.metadata = ObjectMeta(name: name, namespace: namespace)
-        service.spec.type = "LoadBalancer"
+        service.spec.type = .loadBalancer
         service.spec.ports = [ServicePort(name: "http", port: 80, targetPort: 8080)]
         // 10,000 Services would not fit the NodePort range, and VIPs need none.
         service.spec.allocateLoadBalancerNodePorts = false

@@ -142,7 +142,7 @@ struct E2EBench: AsyncParsableCommand {
         var service = Service()
         service.metadata = ObjectMeta(name: name, namespace: lab.namespace)
         service.metadata.annotations = ["keepalived-lb.io/load-balancer-ips": address.description]
-        service.spec.type = "LoadBalancer"
+        service.spec.type = .loadBalancer
         service.spec.ports = [ServicePort(name: "http", port: 8080, targetPort: 8080)]
         _ = try await lab.admin.create(service)
     }

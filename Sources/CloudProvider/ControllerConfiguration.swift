@@ -63,6 +63,6 @@ public struct ControllerConfiguration: Sendable {
     /// A LoadBalancer Service of our class: without `--load-balancer-class`, those that set no class
     /// (a class names another implementation); with it, exactly that class.
     public func serves(_ service: Service) -> Bool {
-        service.spec.type == "LoadBalancer" && service.spec.loadBalancerClass == loadBalancerClass
+        service.spec.type == .loadBalancer && service.spec.loadBalancerClass == loadBalancerClass
     }
 }

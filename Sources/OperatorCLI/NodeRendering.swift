@@ -35,7 +35,7 @@ public enum NodeRendering {
 
     /// As the agent reads them: the Node's InternalIP addresses.
     static func internalAddresses(of node: Node) -> [IPAddress] {
-        node.status.addresses.filter { $0.type == "InternalIP" }.compactMap {
+        node.status.addresses.filter { $0.type == .internalIP }.compactMap {
             $0.address.flatMap { try? IPAddress($0) }
         }
     }

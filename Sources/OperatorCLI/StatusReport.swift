@@ -68,7 +68,7 @@ public struct StatusReport: Hashable, Sendable, Codable {
         }
 
         services =
-            allServices.filter { $0.spec.type == "LoadBalancer" }.map { service in
+            allServices.filter { $0.spec.type == .loadBalancer }.map { service in
                 let addresses = service.status.loadBalancer.ingress.compactMap { $0.ip.flatMap { try? IPAddress($0) } }
                 let instance = addresses.lazy.compactMap { instanceOf[$0] }.first
                 let announcedBy = Array(Set(addresses.flatMap { holders[$0] ?? [] })).sorted()

@@ -239,7 +239,7 @@ struct BadInputTests {
                     let condition = try await h.service(row.name)?.status.conditions.first {
                         $0.type == ControllerConfiguration.conditionType
                     }
-                    return condition?.status == "False" && condition?.reason == row.reason
+                    return condition?.status == .false && condition?.reason == row.reason
                 }, "\(row.name): condition False/\(row.reason)")
             #expect(try await h.ingress(row.name).isEmpty, "\(row.name) got no address")
         }

@@ -71,7 +71,7 @@ struct ControllerHarness {
         var service = Service()
         service.metadata = ObjectMeta(name: name, namespace: namespace)
         service.metadata.annotations = annotations
-        service.spec.type = "LoadBalancer"
+        service.spec.type = .loadBalancer
         service.spec.ports = [ServicePort(name: "http", port: 8080, targetPort: 8080)]
         service.spec.selector = ["app": name]
         build(&service)

@@ -54,7 +54,7 @@ struct InMemoryControllerTests {
         _ = try await h.loadBalancer("web")
         #expect(try await eventually { try await h.ingress("web") == ["10.210.1.65"] })
         let ingress = try #require(try await h.service("web")?.status.loadBalancer.ingress.first)
-        #expect(ingress.ipMode == "VIP", "kube-proxy ≥ 1.29 reads ipMode; VIP keeps its in-node shortcut")
+        #expect(ingress.ipMode == .vip, "kube-proxy ≥ 1.29 reads ipMode; VIP keeps its in-node shortcut")
     }
 
     /// A 409 on the status write, a 500 on the ConfigMap write: each is retried, nothing is written twice,

@@ -70,7 +70,7 @@ struct LedgerTests {
     static func service(_ build: (inout Service) -> Void) -> Service {
         var service = Service()
         service.metadata = ObjectMeta(name: "s", namespace: "default")
-        service.spec.type = "LoadBalancer"
+        service.spec.type = .loadBalancer
         service.spec.ipFamilies = ["IPv4"]
         build(&service)
         return service
@@ -82,18 +82,18 @@ struct LedgerTests {
                 == LoadBalancerRequest(families: [.ipv4], forwardMethod: .nat))
         #expect(
             try LoadBalancerRequest(
-                service: Self.service { $0.spec.ipFamilyPolicy = "PreferDualStack" }, pool: Self.pool,
+                service: Self.service { $0.spec.ipFamilyPolicy = .preferDualStack }, pool: Self.pool,
                 defaultForwardMethod: nil
             ).families == [.ipv4, .ipv6])
         let v4only = try Pool.parse(["10.210.1.64/26"]).pool
         #expect(
             try LoadBalancerRequest(
-                service: Self.service { $0.spec.ipFamilyPolicy = "PreferDualStack" }, pool: v4only,
+                service: Self.service { $0.spec.ipFamilyPolicy = .preferDualStack }, pool: v4only,
                 defaultForwardMethod: nil
             ).families == [.ipv4])
         #expect {
             try LoadBalancerRequest(
-                service: Self.service { $0.spec.ipFamilyPolicy = "RequireDualStack" }, pool: v4only,
+                service: Self.service { $0.spec.ipFamilyPolicy = .requireDualStack }, pool: v4only,
                 defaultForwardMethod: nil)
         } throws: {
             ($0 as! LoadBalancerRequest.Invalid).reason == "DualStackUnavailable"
@@ -101,7 +101,7 @@ struct LedgerTests {
         let requested = try LoadBalancerRequest(
             service: Self.service {
                 $0.spec.ipFamilies = ["IPv4", "IPv6"]
-                $0.spec.ipFamilyPolicy = "PreferDualStack"
+                $0.spec.ipFamilyPolicy = .preferDualStack
                 $0.metadata.annotations = [
                     ControllerConfiguration.requestedIPsAnnotation: "10.210.1.100, 2001:db8:1::9",
                     ForwardMethod.annotation: "dr",
@@ -175,7 +175,7 @@ struct LedgerTests {
 /// spec.loadBalancerClass (v1.20 drops the field, so the decision is tested on objects here).
 @Suite("Load balancer class (no I/O)")
 struct LoadBalancerClassTests {
-    static func service(type: String = "LoadBalancer", class name: String?) -> Service {
+    static func service(type: ServiceType = .loadBalancer, class name: String?) -> Service {
         var service = Service()
         service.spec.type = type
         service.spec.loadBalancerClass = name
@@ -187,7 +187,7 @@ struct LoadBalancerClassTests {
         let unset = ControllerConfiguration(pool: pool)
         #expect(unset.serves(Self.service(class: nil)))
         #expect(!unset.serves(Self.service(class: "example.com/other")), "another implementation's")
-        #expect(!unset.serves(Self.service(type: "ClusterIP", class: nil)))
+        #expect(!unset.serves(Self.service(type: .clusterIP, class: nil)))
         let set = ControllerConfiguration(pool: pool, loadBalancerClass: "keepalived-lb.io/vrrp")
         #expect(set.serves(Self.service(class: "keepalived-lb.io/vrrp")))
         #expect(!set.serves(Self.service(class: nil)) && !set.serves(Self.service(class: "example.com/other")))

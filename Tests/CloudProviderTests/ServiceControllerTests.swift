@@ -21,7 +21,7 @@ struct ServiceControllerTests {
         #expect(try await eventually { try await h.ingress("hello-world") == ["10.210.1.65"] })
         let hello = try #require(try await h.service("hello-world"))
         #expect(hello.metadata.finalizers.contains(ControllerConfiguration.finalizer))
-        #expect(hello.status.conditions.first { $0.type == ControllerConfiguration.conditionType }?.status == "True")
+        #expect(hello.status.conditions.first { $0.type == ControllerConfiguration.conditionType }?.status == .true)
         #expect(try await eventually { try await h.configMapData() == ["10.210.1.65": "\(h.namespace)/hello-world"] })
         #expect(
             try await eventually {
@@ -169,7 +169,7 @@ struct ServiceControllerTests {
             try await eventually {
                 try await h.service("garbage")?.status.conditions.first {
                     $0.type == ControllerConfiguration.conditionType
-                }?.status == "False"
+                }?.status == .false
             })
         #expect(try await h.ingress("thief").isEmpty)
         #expect(try await h.ingress("owner") == ["10.210.1.100"])

@@ -1,3 +1,4 @@
+import KubeClient
 import Synchronization
 import Testing
 
@@ -46,18 +47,18 @@ struct StatusPublisherTests {
         let journal = Journal()
         // Submitted before the publisher runs: they all form the first batch.
         for index in 1...10 {
-            await publisher.submit(Publication(key: "ns/s\(index)", generation: index, payload: index))
+            await publisher.submit(Publication(key: ObjectKey("ns/s\(index)"), generation: index, payload: index))
         }
         #expect(await publisher.isBusy)
         let run = Task {
             await publisher.run(
                 flush: { journal.flush($0) },
                 patch: { publication in
-                    journal.begin(publication.key)
+                    journal.begin(publication.key.description)
                     try await Task.sleep(for: .milliseconds(5))
                     journal.end()
                 },
-                completed: { publication, error in journal.complete(publication.key, error) })
+                completed: { publication, error in journal.complete(publication.key.description, error) })
         }
         try await until { journal.completed.count == 10 }
         #expect(journal.flushes == [10])
@@ -65,7 +66,7 @@ struct StatusPublisherTests {
         #expect(Set(journal.completed.values) == ["ok"])
 
         // A later submission gets its own write, at its own generation.
-        await publisher.submit(Publication(key: "ns/late", generation: 11, payload: 11))
+        await publisher.submit(Publication(key: ObjectKey("ns/late"), generation: 11, payload: 11))
         try await until { journal.completed["ns/late"] != nil }
         #expect(journal.flushes == [10, 11])
         // Idle again once every status is written: events stop waiting.
@@ -93,20 +94,20 @@ struct StatusPublisherTests {
                     }
                 },
                 patch: { publication in
-                    journal.begin(publication.key)
+                    journal.begin(publication.key.description)
                     journal.end()
                     if publication.key == "ns/bad" { throw Refused() }
                 },
-                completed: { publication, error in journal.complete(publication.key, error) })
+                completed: { publication, error in journal.complete(publication.key.description, error) })
         }
         // The ConfigMap write fails: nobody's status is patched, everyone hears of it.
-        await publisher.submit(Publication(key: "ns/a", generation: 1, payload: 1))
+        await publisher.submit(Publication(key: ObjectKey("ns/a"), generation: 1, payload: 1))
         try await until { journal.completed["ns/a"] != nil }
         #expect(journal.completed["ns/a"] == "refused")
         #expect(journal.patched.isEmpty)
 
-        await publisher.submit(Publication(key: "ns/good", generation: 2, payload: 2))
-        await publisher.submit(Publication(key: "ns/bad", generation: 3, payload: 3))
+        await publisher.submit(Publication(key: ObjectKey("ns/good"), generation: 2, payload: 2))
+        await publisher.submit(Publication(key: ObjectKey("ns/bad"), generation: 3, payload: 3))
         try await until { journal.completed.count == 3 }
         #expect(journal.completed["ns/good"] == "ok")
         #expect(journal.completed["ns/bad"] == "refused")

@@ -154,7 +154,7 @@ struct VIPPoolIntegrationTests {
         var service = Service()
         service.metadata = ObjectMeta(name: name, namespace: namespace)
         if let pool { service.metadata.annotations = [VIPPool.serviceAnnotation: pool] }
-        service.spec.type = "LoadBalancer"
+        service.spec.type = .loadBalancer
         service.spec.ports = [ServicePort(name: "http", port: 80, targetPort: 8080)]
         _ = try await admin.create(service)
     }
@@ -230,8 +230,8 @@ struct VIPPoolIntegrationTests {
             #expect(
                 try await eventually {
                     let overlap = try await admin.get(VIPPool.self, name: "overlap").status.conditions
-                    return overlap.contains { $0.type == "Ready" && $0.status == "False" && $0.reason == "Conflict" }
-                        && overlap.contains { $0.type == "Conflict" && $0.status == "True" }
+                    return overlap.contains { $0.type == "Ready" && $0.status == .false && $0.reason == "Conflict" }
+                        && overlap.contains { $0.type == "Conflict" && $0.status == .true }
                 })
             #expect(try await eventually { try await Self.hasEvent(admin, "default", "overlap", "Conflict") != nil })
             let table = try await Self.kubectl(cluster, ["get", "vippools"])
@@ -249,7 +249,7 @@ struct VIPPoolIntegrationTests {
             #expect(
                 try await eventually {
                     try await admin.get(Service.self, namespace: "team-b", name: "auto").status.conditions.contains {
-                        $0.type == "keepalived-lb.io/AddressInPool" && $0.status == "False"
+                        $0.type == "keepalived-lb.io/AddressInPool" && $0.status == .false
                             && $0.reason == "OutsidePools"
                     }
                 }, "and a condition says so until an operator acts")

@@ -4,7 +4,7 @@ import Testing
 @Suite("Work queue")
 struct WorkQueueTests {
     @Test func coalescesAndNeverHandsOneKeyToTwoWorkers() async {
-        let queue = WorkQueue(baseDelay: .milliseconds(10))
+        let queue = WorkQueue<String>(baseDelay: .milliseconds(10))
         await queue.add("a")
         await queue.add("a")
         await queue.add("b")
@@ -18,7 +18,7 @@ struct WorkQueueTests {
     }
 
     @Test func failedKeysComeBackWithBackoff() async throws {
-        let queue = WorkQueue(baseDelay: .milliseconds(10))
+        let queue = WorkQueue<String>(baseDelay: .milliseconds(10))
         await queue.add("k")
         let key = await queue.next()
         await queue.retry(key!)

@@ -98,7 +98,7 @@ public final class AgentLab: @unchecked Sendable {
     public func loadBalancer(_ name: String) async throws {
         var service = Service()
         service.metadata = ObjectMeta(name: name, namespace: namespace)
-        service.spec.type = "LoadBalancer"
+        service.spec.type = .loadBalancer
         service.spec.ports = [ServicePort(name: "http", port: 8080, targetPort: 8080)]
         _ = try await admin.create(service)
     }

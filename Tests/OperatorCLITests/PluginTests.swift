@@ -46,7 +46,7 @@ struct PluginTests {
 
         var service = Service()
         service.metadata = ObjectMeta(name: "web", namespace: "default")
-        service.spec.type = "LoadBalancer"
+        service.spec.type = .loadBalancer
         service.spec.ports = [ServicePort(name: "http", port: 80, targetPort: 8080)]
         _ = try await admin.create(service)
         var address: IPAddress?

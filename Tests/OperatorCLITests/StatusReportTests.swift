@@ -23,7 +23,7 @@ struct StatusReportTests {
         var service = Service()
         service.metadata = ObjectMeta(name: name, namespace: "default")
         if let sharingKey { service.metadata.annotations = [Sharing.annotation: sharingKey] }
-        service.spec.type = "LoadBalancer"
+        service.spec.type = .loadBalancer
         if let ip {
             var ingress = LoadBalancerIngress(json: [:])
             ingress.ip = ip
@@ -49,7 +49,7 @@ struct StatusReportTests {
                 Self.service("unheld", ip: "192.0.2.66"), Self.service("split", ip: "192.0.2.67"),
                 {
                     var cluster = Self.service("cluster-ip", ip: nil)
-                    cluster.spec.type = "ClusterIP"
+                    cluster.spec.type = .clusterIP
                     return cluster
                 }(),
             ],

@@ -1,5 +1,6 @@
 public import IPAM
 public import Keepalived
+public import KubeClient
 
 /// Which Service holds which addresses: an allocator per pool plus, per Service, its uid and forward
 /// method. A value type: every change is one synchronous call, so concurrent reconciles on the
@@ -16,13 +17,13 @@ public struct Ledger: Sendable {
     }
 
     /// One allocator per pool, in the order pools were configured (the flag pool first).
-    public private(set) var allocators: [Allocator<String>]
-    public private(set) var records: [String: Record] = [:]
+    public private(set) var allocators: [Allocator<ObjectKey>]
+    public private(set) var records: [ObjectKey: Record] = [:]
     /// Bumped on every change; the ConfigMap writer compares it to what it last wrote.
     public private(set) var generation = 0
 
     /// The first pool's allocator (the controller's `--cidr` pool).
-    public var allocator: Allocator<String> { allocators[0] }
+    public var allocator: Allocator<ObjectKey> { allocators[0] }
 
     public init(pool: Pool) {
         allocators = [Allocator(pool: pool)]
@@ -40,7 +41,7 @@ public struct Ledger: Sendable {
         allocators.first { $0.pool.contains(address) }?.pool.name
     }
 
-    public func owner(of address: IPAddress) -> String? {
+    public func owner(of address: IPAddress) -> ObjectKey? {
         for allocator in allocators {
             if let owner = allocator.owner(of: address) { return owner }
         }
@@ -52,7 +53,7 @@ public struct Ledger: Sendable {
     }
 
     /// Every allocation held outside all pools: kept, served, and reported until an operator acts.
-    public var outsidePools: [(key: String, address: IPAddress)] {
+    public var outsidePools: [(key: ObjectKey, address: IPAddress)] {
         records.flatMap { key, record in
             record.addresses.filter { address in !allocators.contains { $0.pool.contains(address) } }.map {
                 (key, $0)
@@ -64,7 +65,7 @@ public struct Ledger: Sendable {
     /// with it: re-entered into the pool that now contains it, or kept outside every pool.
     public mutating func reconfigure(pools: [Pool]) {
         precondition(!pools.isEmpty, "a ledger needs a pool")
-        var fresh = pools.map { Allocator<String>(pool: $0) }
+        var fresh = pools.map { Allocator<ObjectKey>(pool: $0) }
         for (key, record) in records.sorted(by: { $0.key < $1.key }) {
             for address in record.addresses {
                 guard let index = fresh.firstIndex(where: { $0.pool.contains(address) }) else { continue }
@@ -75,13 +76,13 @@ public struct Ledger: Sendable {
         generation += 1
     }
 
-    private mutating func allocate(_ address: IPAddress, to key: String) throws(IPAMError) {
+    private mutating func allocate(_ address: IPAddress, to key: ObjectKey) throws(IPAMError) {
         // In no pool: the first pool's allocator says so in its own words.
         let index = allocators.firstIndex { $0.pool.contains(address) } ?? 0
         try allocators[index].allocate(address, to: key)
     }
 
-    private mutating func allocate(_ family: IPFamily, to key: String, from candidates: [String]) throws(IPAMError)
+    private mutating func allocate(_ family: IPFamily, to key: ObjectKey, from candidates: [String]) throws(IPAMError)
         -> IPAddress
     {
         var last: IPAMError?
@@ -107,7 +108,7 @@ public struct Ledger: Sendable {
     /// When `key` lets go of a shared address another Service still holds, that Service becomes its
     /// owner in the allocator. Returns the heir, nil when nobody else holds it.
     @discardableResult
-    private mutating func handOver(_ address: IPAddress, from key: String, to heir: String? = nil) -> String? {
+    private mutating func handOver(_ address: IPAddress, from key: ObjectKey, to heir: ObjectKey? = nil) -> ObjectKey? {
         guard
             let next = heir
                 ?? records.filter({ $0.key != key && $0.value.addresses.contains(address) }).keys.sorted().first
@@ -131,7 +132,7 @@ public struct Ledger: Sendable {
     /// `candidates`: the pools new addresses may come from, in order (nil: every pool, in order).
     /// `across`: pools that allow an address to be shared across namespaces.
     public mutating func ensure(
-        _ key: String, uid: String, request: LoadBalancerRequest, candidates: [String]? = nil,
+        _ key: ObjectKey, uid: String, request: LoadBalancerRequest, candidates: [String]? = nil,
         across: Set<String> = []
     ) throws(IPAMError) -> [IPAddress] {
         let candidates = candidates ?? poolNames
@@ -174,7 +175,7 @@ public struct Ledger: Sendable {
         // In place with an undo list: a trial copy of the allocator would copy every table on
         // every allocation (copy-on-write), O(ledger) per Service.
         let released = (current?.addresses ?? []).filter { !kept.contains($0) }
-        var handedOver: [IPAddress: String] = [:]
+        var handedOver: [IPAddress: ObjectKey] = [:]
         for address in released {
             if let heir = handOver(address, from: key) { handedOver[address] = heir } else { releaseAddress(address) }
         }
@@ -231,7 +232,7 @@ public struct Ledger: Sendable {
 
     /// Frees everything `key` holds; returns what was freed.
     @discardableResult
-    public mutating func release(_ key: String) -> [IPAddress] {
+    public mutating func release(_ key: ObjectKey) -> [IPAddress] {
         guard let record = records.removeValue(forKey: key) else { return [] }
         // A shared address stays while another Service of its group holds it.
         let freed = record.addresses.filter { handOver($0, from: key) == nil }
@@ -242,7 +243,7 @@ public struct Ledger: Sendable {
 
     /// One address a Service was found holding at start-up.
     public struct Claim: Sendable {
-        public let key: String
+        public let key: ObjectKey
         public let uid: String
         public let address: IPAddress
         public let forwardMethod: ForwardMethod?
@@ -254,7 +255,8 @@ public struct Ledger: Sendable {
         public let ports: [PortKey]
 
         public init(
-            key: String, uid: String, address: IPAddress, forwardMethod: ForwardMethod?, keepOutsidePools: Bool = false,
+            key: ObjectKey, uid: String, address: IPAddress, forwardMethod: ForwardMethod?,
+            keepOutsidePools: Bool = false,
             sharingKey: String? = nil, ports: [PortKey] = []
         ) {
             self.key = key
@@ -270,9 +272,9 @@ public struct Ledger: Sendable {
     /// Rebuilds from claims ordered by priority (oldest Service first). Returns the claims that
     /// lost: their Services get an event and a new address on their next reconcile.
     public mutating func restore(_ claims: [Claim], across: Set<String> = []) -> (
-        conflicts: [(claim: Claim, holder: String)], outsidePool: [Claim]
+        conflicts: [(claim: Claim, holder: ObjectKey)], outsidePool: [Claim]
     ) {
-        var conflicts: [(claim: Claim, holder: String)] = []
+        var conflicts: [(claim: Claim, holder: ObjectKey)] = []
         var outside: [Claim] = []
         var seen = Set<String>()
         for claim in claims {
@@ -328,9 +330,9 @@ public struct Ledger: Sendable {
     public var entries: [VIPEntry] {
         var seen = Set<IPAddress>()
         return records.sorted { $0.key < $1.key }.flatMap { key, record -> [VIPEntry] in
-            let (namespace, name) = Self.split(key)
-            return record.addresses.compactMap {
-                try? VIPEntry(address: $0, namespace: namespace, name: name, forwardMethod: record.forwardMethod)
+            record.addresses.compactMap {
+                try? VIPEntry(
+                    address: $0, namespace: key.namespace ?? "", name: key.name, forwardMethod: record.forwardMethod)
             }
         }.filter { seen.insert($0.address).inserted }.sorted { $0.address < $1.address }
     }
@@ -339,17 +341,12 @@ public struct Ledger: Sendable {
     public var legacyLedger: LegacyLedger {
         LegacyLedger(
             records: records.flatMap { key, record in
-                let (namespace, name) = Self.split(key)
-                return record.addresses.map {
+                record.addresses.map {
                     LegacyLedger.Record(
-                        uid: record.uid, ip: $0.description, serviceNamespace: namespace, serviceName: name,
+                        uid: record.uid, ip: $0.description, serviceNamespace: key.namespace ?? "",
+                        serviceName: key.name,
                         forwardMethod: record.forwardMethod?.rawValue)
                 }
             })
-    }
-
-    static func split(_ key: String) -> (namespace: String, name: String) {
-        let parts = key.split(separator: "/", maxSplits: 1).map(String.init)
-        return (parts[0], parts.count > 1 ? parts[1] : "")
     }
 }

@@ -110,8 +110,8 @@ public struct LoadBalancerRequest: Hashable, Sendable {
             return
         }
         let primary = own.first ?? .ipv4
-        switch service.spec.ipFamilyPolicy ?? "SingleStack" {
-        case "RequireDualStack":
+        switch service.spec.ipFamilyPolicy ?? .singleStack {
+        case .requireDualStack:
             let missing = IPFamily.allCases.filter { !available.contains($0) }
             guard missing.isEmpty else {
                 throw Invalid(
@@ -123,10 +123,10 @@ public struct LoadBalancerRequest: Hashable, Sendable {
                 )
             }
             families = [primary, primary == .ipv4 ? .ipv6 : .ipv4]
-        case "PreferDualStack":
+        case .preferDualStack:
             families = [primary, primary == .ipv4 ? .ipv6 : .ipv4].filter { available.contains($0) }
             if families.isEmpty { families = [primary] }
-        default:
+        case .singleStack:
             families = [primary]
         }
     }

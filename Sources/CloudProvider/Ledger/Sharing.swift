@@ -51,13 +51,13 @@ public enum Sharing {
 extension Ledger {
     /// Another Service of `key`'s sharing group that holds an address of `family`: same key, and the
     /// same namespace unless the address's pool is in `across`.
-    func sharingPartner(of key: String, sharingKey: String, family: IPFamily, across: Set<String>) -> IPAddress? {
-        let namespace = Self.split(key).namespace
+    func sharingPartner(of key: ObjectKey, sharingKey: String, family: IPFamily, across: Set<String>) -> IPAddress? {
+        let namespace = key.namespace
         for (other, record) in records.sorted(by: { $0.key < $1.key }) where other != key {
             guard record.sharingKey == sharingKey else { continue }
             for address in record.addresses where address.family == family {
                 let pool = pool(containing: address)
-                if Self.split(other).namespace == namespace || pool.map(across.contains) == true { return address }
+                if other.namespace == namespace || pool.map(across.contains) == true { return address }
             }
         }
         return nil
@@ -65,7 +65,7 @@ extension Ledger {
 
     /// Whether `key` (with `sharingKey` and `ports`) may hold `address` beside its other holders.
     public func sharingRefusal(
-        _ key: String, sharingKey: String?, ports: [PortKey], address: IPAddress, across: Set<String>
+        _ key: ObjectKey, sharingKey: String?, ports: [PortKey], address: IPAddress, across: Set<String>
     ) -> Sharing.Refusal? {
         let holders = records.filter { $0.key != key && $0.value.addresses.contains(address) }.sorted {
             $0.key < $1.key
@@ -79,7 +79,7 @@ extension Ledger {
                     + "\(Sharing.annotation) to share it")
         }
         let pool = pool(containing: address)
-        if Self.split(first.key).namespace != Self.split(key).namespace && pool.map(across.contains) != true {
+        if first.key.namespace != key.namespace && pool.map(across.contains) != true {
             return Sharing.Refusal(
                 reason: "SharingAcrossNamespaces",
                 message: "\(address) is shared by Service \(first.key) in another namespace; its pool "
@@ -98,7 +98,9 @@ extension Ledger {
 
     /// What `ensure` would refuse for sharing reasons, said before it runs: the reason and the other
     /// Service for the event.
-    public func sharingPreflight(_ key: String, request: LoadBalancerRequest, across: Set<String>) -> Sharing.Refusal? {
+    public func sharingPreflight(_ key: ObjectKey, request: LoadBalancerRequest, across: Set<String>) -> Sharing
+        .Refusal?
+    {
         for family in request.families {
             let address: IPAddress?
             if let wanted = request.requested.first(where: { $0.family == family }) {

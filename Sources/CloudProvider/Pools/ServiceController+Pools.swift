@@ -62,7 +62,7 @@ extension ServiceController {
     }
 
     func namespaceLabels(_ namespace: String) async -> [String: String] {
-        await namespaceInformer?.get(namespace)?.metadata.labels ?? [:]
+        await namespaceInformer?.get(ObjectKey(namespace: nil, name: namespace))?.metadata.labels ?? [:]
     }
 
     /// A Service keeps an address its pool no longer contains: it goes on being served, and says so.
@@ -132,7 +132,7 @@ extension ServiceController {
         func condition(_ type: String, _ value: Bool, _ reason: String, _ message: String) -> JSONValue {
             .object(
                 Condition(
-                    type: type, status: value ? "True" : "False", reason: reason, message: message,
+                    type: type, status: value ? .true : .false, reason: reason, message: message,
                     after: object.status.conditions.first { $0.type == type },
                     observedGeneration: object.metadata.generation
                 ).json)
@@ -169,7 +169,7 @@ extension ServiceController {
         status["used"] = .int(Int64(used))
         status["free"] = .string(free.description)
         status["families"] = .array(families)
-        status["services"] = .array(holders.prefix(100).map { .string($0) })
+        status["services"] = .array(holders.prefix(100).map { .string($0.description) })
         status["observedGeneration"] = .int(Int64(object.metadata.generation ?? 0))
         status["conditions"] = .array([
             condition(

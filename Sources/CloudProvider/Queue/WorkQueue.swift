@@ -1,13 +1,13 @@
 /// Keys waiting to be reconciled: a key queued twice is processed once (coalescing), a key is
 /// never processed by two workers at once, and failures come back with per-key exponential backoff.
-public actor WorkQueue {
-    private var queue: [String] = []
+public actor WorkQueue<Key: Hashable & Sendable> {
+    private var queue: [Key] = []
     private var head = 0
-    private var queued = Set<String>()
-    private var processing = Set<String>()
-    private var dirtyWhileProcessing = Set<String>()
-    private var failures: [String: Int] = [:]
-    private var waiters: [CheckedContinuation<String?, Never>] = []
+    private var queued = Set<Key>()
+    private var processing = Set<Key>()
+    private var dirtyWhileProcessing = Set<Key>()
+    private var failures: [Key: Int] = [:]
+    private var waiters: [CheckedContinuation<Key?, Never>] = []
     private var shuttingDown = false
     private let baseDelay: Duration
     private let maximumDelay: Duration
@@ -19,7 +19,7 @@ public actor WorkQueue {
 
     public var depth: Int { queue.count - head }
 
-    public func add(_ key: String) {
+    public func add(_ key: Key) {
         guard !shuttingDown else { return }
         if processing.contains(key) {
             dirtyWhileProcessing.insert(key)
@@ -37,7 +37,7 @@ public actor WorkQueue {
     }
 
     /// The next key to work on, or nil once shut down.
-    public func next() async -> String? {
+    public func next() async -> Key? {
         if head < queue.count {
             let key = queue[head]
             head += 1
@@ -54,13 +54,13 @@ public actor WorkQueue {
     }
 
     /// The key was handled; forget its failures.
-    public func done(_ key: String) {
+    public func done(_ key: Key) {
         failures[key] = nil
         finish(key)
     }
 
     /// The key failed: retry after `base * 2^failures`, capped.
-    public func retry(_ key: String) {
+    public func retry(_ key: Key) {
         let count = (failures[key] ?? 0) + 1
         failures[key] = count
         finish(key)
@@ -71,9 +71,9 @@ public actor WorkQueue {
         }
     }
 
-    public func failureCount(_ key: String) -> Int { failures[key] ?? 0 }
+    public func failureCount(_ key: Key) -> Int { failures[key] ?? 0 }
 
-    private func finish(_ key: String) {
+    private func finish(_ key: Key) {
         processing.remove(key)
         if dirtyWhileProcessing.remove(key) != nil { add(key) }
     }

@@ -45,7 +45,7 @@ extension ServiceController {
     }
 
     /// Brings one Service to its desired state. Throws to be retried with backoff.
-    func reconcile(_ key: String) async throws -> ReconcileOutcome {
+    func reconcile(_ key: ObjectKey) async throws -> ReconcileOutcome {
         let finalizer = ControllerConfiguration.finalizer
         guard var service = await informer.get(key) else {
             superseded[key] = nil
@@ -137,7 +137,7 @@ extension ServiceController {
         let message = "Assigned \(desired.joined(separator: ", ")) from pool \(pools.joined(separator: ", "))"
         var status = service.status
         var loadBalancer = status.loadBalancer
-        loadBalancer.ingress = addresses.map { LoadBalancerIngress(ip: $0.description, ipMode: "VIP") }
+        loadBalancer.ingress = addresses.map { LoadBalancerIngress(ip: $0.description, ipMode: .vip) }
         status.loadBalancer = loadBalancer
         status.conditions =
             mergedConditions(service, ok: true, reason: "Allocated", message: message).filter {
@@ -171,7 +171,7 @@ extension ServiceController {
     /// Lets go of what `key` holds. A shared address another Service still holds is not freed, but
     /// the ConfigMap changes all the same (the address now names that Service).
     @discardableResult
-    private func release(_ key: String) async throws -> [IPAddress] {
+    private func release(_ key: ObjectKey) async throws -> [IPAddress] {
         let before = ledger.generation
         let freed = ledger.release(key)
         if !freed.isEmpty { metrics.releases.increment(by: freed.count) }
@@ -216,7 +216,7 @@ extension ServiceController {
     static func poolCondition(_ service: Service, outside: [IPAddress]) -> Condition? {
         guard !outside.isEmpty else { return nil }
         return Condition(
-            type: inPoolConditionType, status: "False", reason: "OutsidePools",
+            type: inPoolConditionType, status: .false, reason: "OutsidePools",
             message: "\(outside.map(\.description).joined(separator: ", ")) in no pool any more; the Service keeps "
                 + "it. Add it back to a pool, or remove the Service's address to get a new one",
             after: service.status.conditions.first { $0.type == inPoolConditionType },
@@ -224,14 +224,14 @@ extension ServiceController {
     }
 
     private func conditionIsTrue(_ service: Service) -> Bool {
-        service.status.conditions.contains { $0.type == ControllerConfiguration.conditionType && $0.status == "True" }
+        service.status.conditions.contains { $0.type == ControllerConfiguration.conditionType && $0.status == .true }
     }
 
     private func mergedConditions(_ service: Service, ok: Bool, reason: String, message: String) -> [Condition] {
         let others = service.status.conditions.filter { $0.type != ControllerConfiguration.conditionType }
         return others + [
             Condition(
-                type: ControllerConfiguration.conditionType, status: ok ? "True" : "False", reason: reason,
+                type: ControllerConfiguration.conditionType, status: ok ? .true : .false, reason: reason,
                 message: message,
                 after: service.status.conditions.first { $0.type == ControllerConfiguration.conditionType },
                 observedGeneration: service.metadata.generation)
@@ -240,7 +240,7 @@ extension ServiceController {
 
     private func setCondition(_ service: Service, ok: Bool, reason: String, message: String) async throws {
         let existing = service.status.conditions.first { $0.type == ControllerConfiguration.conditionType }
-        if existing?.status == (ok ? "True" : "False") && existing?.reason == reason && existing?.message == message {
+        if existing?.status == (ok ? .true : .false) && existing?.reason == reason && existing?.message == message {
             return
         }
         _ = try await client.patch(

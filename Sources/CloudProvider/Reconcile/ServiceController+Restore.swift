@@ -21,18 +21,21 @@ extension ServiceController {
         // From the informer's first list: a second full list would double the start-up memory.
         let services = await informer.list().filter(isManaged)
             .sorted { ($0.metadata.creationTimestamp ?? "", $0.key) < ($1.metadata.creationTimestamp ?? "", $1.key) }
-        var fromConfigMap: [String: [VIPEntry]] = [:]
-        var legacy: [String: [LegacyLedger.Record]] = [:]
+        var fromConfigMap: [ObjectKey: [VIPEntry]] = [:]
+        var legacy: [ObjectKey: [LegacyLedger.Record]] = [:]
         if let configMap = try await existingConfigMap() {
             let decoded = VIPConfigMapFormat.decode(configMap.data.filter { (try? IPAddress($0.key)) != nil })
-            for entry in decoded.entries { fromConfigMap[entry.serviceKey, default: []].append(entry) }
+            for entry in decoded.entries {
+                fromConfigMap[ObjectKey(namespace: entry.namespace, name: entry.name), default: []].append(entry)
+            }
             for problem in decoded.invalid {
                 logger.warning("ignoring an unreadable VIP ConfigMap entry", metadata: ["entry": "\(problem)"])
             }
             if let json = configMap.metadata.annotations[LegacyLedger.annotation] {
                 do {
                     for record in try LegacyLedger(json: json).records {
-                        legacy["\(record.serviceNamespace)/\(record.serviceName)", default: []].append(record)
+                        legacy[ObjectKey(namespace: record.serviceNamespace, name: record.serviceName), default: []]
+                            .append(record)
                     }
                 } catch {
                     logger.warning("ignoring the unreadable ledger annotation", metadata: ["error": "\(error)"])
@@ -115,7 +118,7 @@ extension ServiceController {
 
     /// Says why the other Service keeps the address, in the terms of the ranking in `restore()`.
     static func conflictMessage(
-        address: IPAddress, claimant: Service, claimSource: RestoreSource, holder: Service?, holderKey: String,
+        address: IPAddress, claimant: Service, claimSource: RestoreSource, holder: Service?, holderKey: ObjectKey,
         holderSource: RestoreSource
     ) -> String {
         let why: String

@@ -13,13 +13,13 @@ public actor ServiceController {
     let configuration: ControllerConfiguration
     let logger: Logger
     let events: EventRecorder
-    let queue = WorkQueue()
+    let queue = WorkQueue<ObjectKey>()
     /// Status patches wait here for the ConfigMap write that covers them.
     let publisher: StatusPublisher<StatusUpdate>
     /// Per Service, the resourceVersions older than the status we last wrote: a reconcile that
     /// sees one of them runs on a cache the watch has not caught up with yet, and skips (the
     /// event of our own write follows). Without this a lagging watch doubled status writes.
-    var superseded: [String: [String]] = [:]
+    var superseded: [ObjectKey: [String]] = [:]
     let informer: Informer<Service>
     let nodeInformer: Informer<Node>
     /// Names of the nodes that may hold VIPs, sorted; part of the VRRP plan.
@@ -280,7 +280,7 @@ public actor ServiceController {
     /// A reconcile or its status write failed: logged, told to the Service's owner as upstream's
     /// service controller does (a Warning `SyncLoadBalancerFailed`, aggregated while it repeats),
     /// and retried with backoff. Allocation failures already have their own event.
-    func failed(_ key: String, _ error: any Error) async {
+    func failed(_ key: ObjectKey, _ error: any Error) async {
         metrics.reconcileErrors.increment()
         logger.warning("reconcile failed; will retry", metadata: ["service": "\(key)", "error": "\(error)"])
         if !(error is IPAMError), let service = await informer.get(key) {
@@ -343,7 +343,7 @@ public actor ServiceController {
 
     /// Usage of the pool, per family, for metrics and tests.
     public func usage(_ family: IPFamily) -> Usage { ledger.allocator.usage(family) }
-    public func addresses(of key: String) -> [IPAddress] { ledger.records[key]?.addresses ?? [] }
+    public func addresses(of key: ObjectKey) -> [IPAddress] { ledger.records[key]?.addresses ?? [] }
     public var configMapWrites: Int { get async { await writer?.writes ?? 0 } }
     /// Status patches that announced addresses (tests check that nothing is written twice).
     public internal(set) var statusWrites = 0

@@ -1,6 +1,8 @@
+import KubeClient
+
 /// One Service's new status, waiting for the ConfigMap to hold its addresses.
 struct Publication<Payload: Sendable>: Sendable {
-    let key: String
+    let key: ObjectKey
     /// The ledger generation the ConfigMap must reach before the status may say "assigned".
     let generation: Int
     let payload: Payload

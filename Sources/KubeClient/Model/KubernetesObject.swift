@@ -58,11 +58,10 @@ extension KubernetesObject {
         set { self[object: "metadata"] = newValue }
     }
 
-    /// `namespace/name`, or `name` for cluster-scoped objects: the cache key.
-    public var key: String {
+    /// The cache key.
+    public var key: ObjectKey {
         let meta = metadata
-        if let namespace = meta.namespace, !namespace.isEmpty { return "\(namespace)/\(meta.name ?? "")" }
-        return meta.name ?? ""
+        return ObjectKey(namespace: meta.namespace, name: meta.name ?? "")
     }
 
     /// Sets apiVersion and kind, which the server requires on create and update.
@@ -176,7 +175,7 @@ public struct Condition: JSONBacked {
     public init(json: JSONObject) { self.json = json }
 
     public init(
-        type: String, status: String, reason: String, message: String, lastTransitionTime: String,
+        type: String, status: ConditionStatus, reason: String, message: String, lastTransitionTime: String,
         observedGeneration: Int? = nil
     ) {
         json = [:]
@@ -192,9 +191,9 @@ public struct Condition: JSONBacked {
         get { self[string: "type"] }
         set { self[string: "type"] = newValue }
     }
-    public var status: String? {
-        get { self[string: "status"] }
-        set { self[string: "status"] = newValue }
+    public var status: ConditionStatus? {
+        get { self[value: "status"] }
+        set { self[value: "status"] = newValue }
     }
     public var reason: String? {
         get { self[string: "reason"] }

@@ -71,16 +71,16 @@ public struct NodeAddress: JSONBacked {
     public var json: JSONObject
     public init(json: JSONObject) { self.json = json }
 
-    public init(type: String, address: String) {
+    public init(type: NodeAddressType, address: String) {
         json = [:]
         self.type = type
         self.address = address
     }
 
     /// `InternalIP`, `ExternalIP`, `Hostname`, …
-    public var type: String? {
-        get { self[string: "type"] }
-        set { self[string: "type"] = newValue }
+    public var type: NodeAddressType? {
+        get { self[value: "type"] }
+        set { self[value: "type"] = newValue }
     }
     public var address: String? {
         get { self[string: "address"] }

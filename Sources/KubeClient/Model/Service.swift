@@ -18,9 +18,9 @@ public struct ServiceSpec: JSONBacked {
     public var json: JSONObject
     public init(json: JSONObject) { self.json = json }
 
-    public var type: String? {
-        get { self[string: "type"] }
-        set { self[string: "type"] = newValue }
+    public var type: ServiceType? {
+        get { self[value: "type"] }
+        set { self[value: "type"] = newValue }
     }
     public var ports: [ServicePort] {
         get { self[objects: "ports"] }
@@ -56,9 +56,9 @@ public struct ServiceSpec: JSONBacked {
         get { self[strings: "ipFamilies"] }
         set { self[strings: "ipFamilies"] = newValue }
     }
-    public var ipFamilyPolicy: String? {
-        get { self[string: "ipFamilyPolicy"] }
-        set { self[string: "ipFamilyPolicy"] = newValue }
+    public var ipFamilyPolicy: IPFamilyPolicy? {
+        get { self[value: "ipFamilyPolicy"] }
+        set { self[value: "ipFamilyPolicy"] = newValue }
     }
     public var externalTrafficPolicy: String? {
         get { self[string: "externalTrafficPolicy"] }
@@ -129,7 +129,7 @@ public struct LoadBalancerIngress: JSONBacked {
     public var json: JSONObject
     public init(json: JSONObject) { self.json = json }
 
-    public init(ip: String, ipMode: String? = nil) {
+    public init(ip: String, ipMode: LoadBalancerIPMode? = nil) {
         json = [:]
         self.ip = ip
         self.ipMode = ipMode
@@ -144,8 +144,8 @@ public struct LoadBalancerIngress: JSONBacked {
         set { self[string: "hostname"] = newValue }
     }
     /// `VIP` or `Proxy` (Kubernetes 1.29+; older servers drop it).
-    public var ipMode: String? {
-        get { self[string: "ipMode"] }
-        set { self[string: "ipMode"] = newValue }
+    public var ipMode: LoadBalancerIPMode? {
+        get { self[value: "ipMode"] }
+        set { self[value: "ipMode"] = newValue }
     }
 }

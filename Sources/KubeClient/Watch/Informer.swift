@@ -17,7 +17,7 @@ public enum InformerStorage: Sendable {
     case compactJSON
 }
 
-/// List + watch + a local cache keyed by `namespace/name`. Objects pass `transform` before they
+/// List + watch + a local cache keyed by `ObjectKey`. Objects pass `transform` before they
 /// are cached (by default managedFields and kubectl's last-applied copy are dropped, as client-go's
 /// TransformStripManagedFields does): a cache of thousands of objects is most of a controller's memory.
 /// Resumes from the last resourceVersion after disconnects (with backoff) and relists on 410 Gone,
@@ -34,7 +34,7 @@ public actor Informer<T: KubernetesObject> {
     /// heavy load a v1.20 server was seen to stop feeding a watch without closing it, so this
     /// bounds how long an informer can go blind.
     private let watchTimeoutSeconds: Int
-    private var cache: [String: Stored] = [:]
+    private var cache: [ObjectKey: Stored] = [:]
     private let storage: InformerStorage
     private let transform: @Sendable (T) -> T
     private var resourceVersion: String?
@@ -60,7 +60,7 @@ public actor Informer<T: KubernetesObject> {
         self.watchTimeoutSeconds = watchTimeoutSeconds
     }
 
-    public func get(_ key: String) -> T? { cache[key].map(load) }
+    public func get(_ key: ObjectKey) -> T? { cache[key].map(load) }
     public func list() -> [T] { cache.values.map(load) }
     public var count: Int { cache.count }
 
@@ -134,7 +134,7 @@ public actor Informer<T: KubernetesObject> {
     private func relist(_ handler: @Sendable (InformerEvent<T>) async -> Void) async throws(KubeError) {
         // Page by page: only one page of whole objects is alive at a time, the rest is already
         // reduced by `transform` (a list of 10,000 Services held whole was 50 MB at its peak).
-        var fresh: [String: Stored] = [:]
+        var fresh: [ObjectKey: Stored] = [:]
         let transform = self.transform
         let version = try await client.listPages(
             T.self, namespace: namespace,

@@ -10,7 +10,7 @@ extension NodeAgent {
     /// Recomputes the desired keepalived.conf after any ConfigMap or Node change.
     func changed() async {
         guard !machine.stopping, await configMaps.hasSynced, await nodes.hasSynced else { return }
-        guard let me = await nodes.get(configuration.nodeName) else {
+        guard let me = await nodes.get(ObjectKey(namespace: nil, name: configuration.nodeName)) else {
             logger.warning("no Node object named \(configuration.nodeName); waiting (check --node-name)")
             return
         }
@@ -36,8 +36,8 @@ extension NodeAgent {
     /// Why there is no plan to apply. Each keeps the previous plan: an empty or missing plan is
     /// never read as "serve nothing" (the controller writes an explicit plan with no instances).
     enum PlanUnavailable: Error {
-        case configMapMissing(String)
-        case keyMissing(String)
+        case configMapMissing(ObjectKey)
+        case keyMissing(ObjectKey)
         case invalid(String)
 
         var message: String {
@@ -50,7 +50,7 @@ extension NodeAgent {
     }
 
     private func currentPlan() async -> Result<VRRPPlan, PlanUnavailable> {
-        let key = "\(configuration.namespace)/\(configuration.configMapName)"
+        let key = ObjectKey(namespace: configuration.namespace, name: configuration.configMapName)
         guard let configMap = await configMaps.get(key) else { return .failure(.configMapMissing(key)) }
         guard let text = configMap.data[VRRPPlan.dataKey] else { return .failure(.keyMissing(key)) }
         do {
@@ -75,7 +75,9 @@ extension NodeAgent {
         var peers: [IPAddress] = []
         if configuration.unicast {
             for name in newPlan.nodes where name != configuration.nodeName {
-                if let node = await nodes.get(name) { peers += Self.internalAddresses(of: node) }
+                if let node = await nodes.get(ObjectKey(namespace: nil, name: name)) {
+                    peers += Self.internalAddresses(of: node)
+                }
             }
         }
         self.peers = peers
@@ -123,7 +125,7 @@ extension NodeAgent {
     }
 
     static func internalAddresses(of node: Node) -> [IPAddress] {
-        node.status.addresses.filter { $0.type == "InternalIP" }.compactMap {
+        node.status.addresses.filter { $0.type == .internalIP }.compactMap {
             $0.address.flatMap { try? IPAddress($0) }
         }
     }

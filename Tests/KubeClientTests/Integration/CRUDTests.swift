@@ -10,7 +10,7 @@ struct CRUDTests {
     static func loadBalancer(_ name: String, namespace: String) -> Service {
         var service = Service()
         service.metadata = ObjectMeta(name: name, namespace: namespace)
-        service.spec.type = "LoadBalancer"
+        service.spec.type = .loadBalancer
         service.spec.ports = [ServicePort(name: "http", port: 8080, targetPort: 8080)]
         service.spec.selector = ["app": name]
         return service
@@ -37,10 +37,10 @@ struct CRUDTests {
         // Status subresource: PUT and merge-PATCH both land; spec edits through /status are ignored.
         var withStatus = updated
         withStatus.status.loadBalancer.ingress = [LoadBalancerIngress(ip: "203.0.113.10")]
-        withStatus.spec.type = "NodePort"
+        withStatus.spec.type = .nodePort
         let statusWritten = try await client.updateStatus(withStatus)
         #expect(statusWritten.status.loadBalancer.ingress.map(\.ip) == ["203.0.113.10"])
-        #expect(statusWritten.spec.type == "LoadBalancer")
+        #expect(statusWritten.spec.type == .loadBalancer)
         let patched = try await client.patch(
             Service.self, namespace: ns, name: "hello-world",
             .merge(["status": ["loadBalancer": ["ingress": [["ip": "203.0.113.11"]]]]]), subresource: "status")

@@ -50,7 +50,7 @@ struct WatchTests {
         service.metadata = ObjectMeta(name: "web", namespace: ns)
         service.metadata.labels = ["app": "web"]
         service.metadata.annotations = ["keep.example/this": "yes", "drop.example/that": "no"]
-        service.spec.type = "LoadBalancer"
+        service.spec.type = .loadBalancer
         service.spec.ports = [ServicePort(port: 80)]
         service.spec.allocateLoadBalancerNodePorts = false
         _ = try await client.create(service)
@@ -60,22 +60,25 @@ struct WatchTests {
             transform: { $0.keeping(specFields: ["type"], annotations: ["keep.example/this"]) })
         let run = Task { await informer.run { _ in } }
         defer { run.cancel() }
-        #expect(await eventually { await informer.get("\(ns)/web") != nil })
-        let cached = try #require(await informer.get("\(ns)/web"))
+        #expect(await eventually { await informer.get(ObjectKey(namespace: ns, name: "web")) != nil })
+        let cached = try #require(await informer.get(ObjectKey(namespace: ns, name: "web")))
         #expect(cached.metadata.annotations == ["keep.example/this": "yes"])
         #expect(cached.metadata.labels.isEmpty)
         #expect(
             cached.metadata.uid != nil && cached.metadata.resourceVersion != nil
                 && cached.metadata.creationTimestamp != nil)
-        #expect(cached.spec.type == "LoadBalancer" && cached.spec.ports.isEmpty)
+        #expect(cached.spec.type == .loadBalancer && cached.spec.ports.isEmpty)
 
         _ = try await client.patch(
             Service.self, namespace: ns, name: "web",
             .merge(["status": ["loadBalancer": ["ingress": [["ip": "192.0.2.10"]]]]]), subresource: "status")
         #expect(
-            await eventually { await informer.get("\(ns)/web")?.status.loadBalancer.ingress.first?.ip == "192.0.2.10" })
+            await eventually {
+                await informer.get(ObjectKey(namespace: ns, name: "web"))?.status.loadBalancer.ingress.first?.ip
+                    == "192.0.2.10"
+            })
         try await client.delete(Service.self, namespace: ns, name: "web")
-        #expect(await eventually { await informer.get("\(ns)/web") == nil })
+        #expect(await eventually { await informer.get(ObjectKey(namespace: ns, name: "web")) == nil })
     }
 
     /// A watch that starts with megabytes of ADDED events and a consumer slower than the server

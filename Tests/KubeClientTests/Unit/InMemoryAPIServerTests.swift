@@ -38,7 +38,7 @@ struct InMemoryAPIServerTests {
     @Test func aStaleUpdateIsAConflictAndGenerationFollowsTheSpec() async throws {
         var service = Service()
         service.metadata = ObjectMeta(name: "web", namespace: "ns")
-        service.spec.type = "LoadBalancer"
+        service.spec.type = .loadBalancer
         let created = try await api.create(service)
         var edited = created
         edited.spec.loadBalancerIP = "192.0.2.10"
@@ -77,18 +77,18 @@ struct InMemoryAPIServerTests {
     @Test func statusIsWrittenOnlyThroughTheSubresource() async throws {
         var service = Service()
         service.metadata = ObjectMeta(name: "web", namespace: "ns")
-        service.spec.type = "LoadBalancer"
+        service.spec.type = .loadBalancer
         service.spec.loadBalancerClass = "example.com/lb"
-        service.status.loadBalancer.ingress = [LoadBalancerIngress(ip: "192.0.2.1", ipMode: "VIP")]
+        service.status.loadBalancer.ingress = [LoadBalancerIngress(ip: "192.0.2.1", ipMode: .vip)]
         let created = try await api.create(service)
         #expect(created.status.loadBalancer.ingress.isEmpty, "create drops a Service's status")
         #expect(created.spec.loadBalancerClass == "example.com/lb", "nothing is dropped as v1.20 does")
-        #expect(created.spec.ipFamilies == ["IPv4"] && created.spec.ipFamilyPolicy == "SingleStack")
+        #expect(created.spec.ipFamilies == ["IPv4"] && created.spec.ipFamilyPolicy == .singleStack)
 
         let withStatus: Service = try await api.patchStatus(
             Service.self, namespace: "ns", name: "web",
             ["loadBalancer": ["ingress": [["ip": "192.0.2.1", "ipMode": "VIP"]]]])
-        #expect(withStatus.status.loadBalancer.ingress.first?.ipMode == "VIP")
+        #expect(withStatus.status.loadBalancer.ingress.first?.ipMode == .vip)
         #expect(withStatus.metadata.generation == 1)
 
         var overwrite = withStatus

@@ -9,19 +9,19 @@ struct ModelTests {
         let text =
             #"{"apiVersion":"v1","kind":"Service","metadata":{"name":"s","namespace":"n","managedFields":[{"manager":"other"}]},"spec":{"type":"ClusterIP","futureField":{"x":[1,2.5,true,null]},"ports":[{"port":80,"appProtocol":"http","targetPort":"web"}]},"status":{"loadBalancer":{"ingress":[{"ip":"192.0.2.1","ports":[{"port":80}]}]}}}"#
         var service = Service(json: try JSONValue.parse(Array(text.utf8)).objectValue!)
-        service.spec.type = "LoadBalancer"
+        service.spec.type = .loadBalancer
         service.spec.loadBalancerClass = "example.com/keepalived"
         var ports = service.spec.ports
         ports[0].nodePort = 30080
         service.spec.ports = ports
-        service.status.loadBalancer.ingress = [LoadBalancerIngress(ip: "192.0.2.2", ipMode: "VIP")]
+        service.status.loadBalancer.ingress = [LoadBalancerIngress(ip: "192.0.2.2", ipMode: .vip)]
         service.metadata.finalizers = ["service.kubernetes.io/load-balancer-cleanup"]
         let json = service.json
         #expect(json["spec"]?.objectValue?["futureField"] == ["x": [1, .double(2.5), true, nil]])
         #expect(json["spec"]?.objectValue?["ports"]?.arrayValue?.first?.objectValue?["appProtocol"] == "http")
         #expect(service.spec.ports.first?.targetPort == "web")
         #expect(json["metadata"]?.objectValue?["managedFields"] != nil)
-        #expect(service.status.loadBalancer.ingress.map(\.ipMode) == ["VIP"])
+        #expect(service.status.loadBalancer.ingress.map(\.ipMode) == [.vip])
         #expect(service.key == "n/s")
         let roundTrip = Service(json: try JSONValue.parse(Array(try JSONValue.object(json).serialized())).objectValue!)
         #expect(roundTrip == service)

@@ -1,0 +1,32 @@
+/// Which object: its namespace (nil for cluster-scoped kinds) and name. The key of informer caches, the work
+/// queue and the ledger; written `namespace/name` only where text is wanted (logs, the ConfigMap's data).
+public struct ObjectKey: Hashable, Comparable, Sendable, CustomStringConvertible {
+    public let namespace: String?
+    public let name: String
+
+    public init(namespace: String?, name: String) {
+        self.namespace = namespace.flatMap { $0.isEmpty ? nil : $0 }
+        self.name = name
+    }
+
+    /// `namespace/name`, or `name` for a cluster-scoped object, as kubectl and kube-keepalived-vip write them.
+    public init(_ text: some StringProtocol) {
+        if let slash = text.firstIndex(of: "/") {
+            self.init(namespace: String(text[..<slash]), name: String(text[text.index(after: slash)...]))
+        } else {
+            self.init(namespace: nil, name: String(text))
+        }
+    }
+
+    public var description: String { namespace.map { "\($0)/\(name)" } ?? name }
+
+    public static func < (lhs: ObjectKey, rhs: ObjectKey) -> Bool {
+        (lhs.namespace ?? "", lhs.name) < (rhs.namespace ?? "", rhs.name)
+    }
+}
+
+extension ObjectKey: ExpressibleByStringLiteral {
+    public init(stringLiteral text: String) {
+        self.init(text)
+    }
+}
