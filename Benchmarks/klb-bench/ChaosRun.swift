@@ -437,7 +437,7 @@ actor Chaos {
                 }
                 for ip in ips { expected[ip] = "\(lab.namespace)/\(name)" }
             } else if !ips.isEmpty {
-                return "\(name) is \(service.spec.type ?? "?") but its status still names \(ips)"
+                return "\(name) is \(service.spec.type?.rawValue ?? "?") but its status still names \(ips)"
             }
         }
         let data = configMap.data.filter { $0.key.hasPrefix("203.") }

@@ -76,7 +76,7 @@ public struct AgentCommand: AsyncParsableCommand {
                 advertIntervalMilliseconds: advertIntervalMs, notifyFIFO: stateDir + "/notify.fifo")
         } catch {
             throw ValidationError(
-                error.code == "InvalidPath" ? "--state-dir: \(error.message)" : "--advert-interval-ms: \(error.message)"
+                error.code == .invalidPath ? "--state-dir: \(error.message)" : "--advert-interval-ms: \(error.message)"
             )
         }
         if let netns, netns.isEmpty || netns.contains("/") {

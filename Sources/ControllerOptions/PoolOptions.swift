@@ -79,7 +79,7 @@ public struct PoolOptions: ParsableArguments, Sendable {
             }
             return try VRRPPlanner(cluster: clusterName, vrids: vrids, groups: vrrpGroups)
         } catch let error as KeepalivedError {
-            throw ValidationError(error.code == "InvalidName" ? "--cluster-name: \(error.message)" : error.message)
+            throw ValidationError(error.code == .invalidName ? "--cluster-name: \(error.message)" : error.message)
         }
     }
 }

@@ -1,20 +1,36 @@
 /// An IPAM failure with a stable code for programs and a message an operator can act on.
 public struct IPAMError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// What went wrong, for programs to branch on (compared as values; printed as its name).
     public struct Code: Hashable, Sendable, CustomStringConvertible {
-        public let name: String
-        public var description: String { name }
+        private enum Value: String, Hashable, Sendable {
+            case invalidIPv4Address = "InvalidIPv4Address"
+            case invalidIPv6Address = "InvalidIPv6Address"
+            case invalidPrefixLength = "InvalidPrefixLength"
+            case invalidRange = "InvalidRange"
+            case familyMismatch = "FamilyMismatch"
+            case overlappingPools = "OverlappingPools"
+            case emptyPool = "EmptyPool"
+            case addressOutOfPool = "AddressOutOfPool"
+            case addressInUse = "AddressInUse"
+            case poolExhausted = "PoolExhausted"
+            case overflow = "AddressOverflow"
+        }
 
-        public static let invalidIPv4Address = Code(name: "InvalidIPv4Address")
-        public static let invalidIPv6Address = Code(name: "InvalidIPv6Address")
-        public static let invalidPrefixLength = Code(name: "InvalidPrefixLength")
-        public static let invalidRange = Code(name: "InvalidRange")
-        public static let familyMismatch = Code(name: "FamilyMismatch")
-        public static let overlappingPools = Code(name: "OverlappingPools")
-        public static let emptyPool = Code(name: "EmptyPool")
-        public static let addressOutOfPool = Code(name: "AddressOutOfPool")
-        public static let addressInUse = Code(name: "AddressInUse")
-        public static let poolExhausted = Code(name: "PoolExhausted")
-        public static let overflow = Code(name: "AddressOverflow")
+        private let value: Value
+        private init(_ value: Value) { self.value = value }
+        public var description: String { value.rawValue }
+
+        public static let invalidIPv4Address = Code(.invalidIPv4Address)
+        public static let invalidIPv6Address = Code(.invalidIPv6Address)
+        public static let invalidPrefixLength = Code(.invalidPrefixLength)
+        public static let invalidRange = Code(.invalidRange)
+        public static let familyMismatch = Code(.familyMismatch)
+        public static let overlappingPools = Code(.overlappingPools)
+        public static let emptyPool = Code(.emptyPool)
+        public static let addressOutOfPool = Code(.addressOutOfPool)
+        public static let addressInUse = Code(.addressInUse)
+        public static let poolExhausted = Code(.poolExhausted)
+        public static let overflow = Code(.overflow)
     }
 
     public let code: Code

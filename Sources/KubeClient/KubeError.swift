@@ -1,25 +1,45 @@
 /// A failed Kubernetes operation: a stable code to branch on, the server's Status when there was
 /// one, and a message that says what to do.
 public struct KubeError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// What went wrong, for programs to branch on (compared as values; printed as its name).
     public struct Code: Hashable, Sendable, CustomStringConvertible {
-        public let name: String
-        public var description: String { name }
+        private enum Value: String, Hashable, Sendable {
+            case configuration = "Configuration"
+            case transport = "Transport"
+            case timeout = "Timeout"
+            case decoding = "Decoding"
+            case badRequest = "BadRequest"
+            case unauthorized = "Unauthorized"
+            case forbidden = "Forbidden"
+            case notFound = "NotFound"
+            case conflict = "Conflict"
+            case alreadyExists = "AlreadyExists"
+            case gone = "Gone"
+            case invalid = "Invalid"
+            case tooManyRequests = "TooManyRequests"
+            case server = "ServerError"
+            case unexpected = "Unexpected"
+        }
 
-        public static let configuration = Code(name: "Configuration")
-        public static let transport = Code(name: "Transport")
-        public static let timeout = Code(name: "Timeout")
-        public static let decoding = Code(name: "Decoding")
-        public static let badRequest = Code(name: "BadRequest")
-        public static let unauthorized = Code(name: "Unauthorized")
-        public static let forbidden = Code(name: "Forbidden")
-        public static let notFound = Code(name: "NotFound")
-        public static let conflict = Code(name: "Conflict")
-        public static let alreadyExists = Code(name: "AlreadyExists")
-        public static let gone = Code(name: "Gone")
-        public static let invalid = Code(name: "Invalid")
-        public static let tooManyRequests = Code(name: "TooManyRequests")
-        public static let server = Code(name: "ServerError")
-        public static let unexpected = Code(name: "Unexpected")
+        private let value: Value
+        private init(_ value: Value) { self.value = value }
+        public var description: String { value.rawValue }
+
+        public static let configuration = Code(.configuration)
+        public static let transport = Code(.transport)
+        public static let timeout = Code(.timeout)
+        public static let decoding = Code(.decoding)
+        public static let badRequest = Code(.badRequest)
+        public static let unauthorized = Code(.unauthorized)
+        public static let forbidden = Code(.forbidden)
+        public static let notFound = Code(.notFound)
+        public static let conflict = Code(.conflict)
+        public static let alreadyExists = Code(.alreadyExists)
+        public static let gone = Code(.gone)
+        public static let invalid = Code(.invalid)
+        public static let tooManyRequests = Code(.tooManyRequests)
+        public static let server = Code(.server)
+        public static let unexpected = Code(.unexpected)
     }
 
     public let code: Code

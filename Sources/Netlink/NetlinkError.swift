@@ -2,12 +2,25 @@ import CNetlink
 
 /// A failed netlink operation, with libnl's error code and message and what to do about it.
 public struct NetlinkError: Error, Hashable, Sendable, CustomStringConvertible {
-    public enum Code: String, Sendable {
-        case permissionDenied = "PermissionDenied"
-        case noSuchInterface = "NoSuchInterface"
-        case noSuchNamespace = "NoSuchNamespace"
-        case invalidAddress = "InvalidAddress"
-        case failed = "NetlinkFailed"
+    /// What went wrong, for programs to branch on (compared as values; printed as its name).
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        private enum Value: String, Hashable, Sendable {
+            case permissionDenied = "PermissionDenied"
+            case noSuchInterface = "NoSuchInterface"
+            case noSuchNamespace = "NoSuchNamespace"
+            case invalidAddress = "InvalidAddress"
+            case failed = "NetlinkFailed"
+        }
+
+        private let value: Value
+        private init(_ value: Value) { self.value = value }
+        public var description: String { value.rawValue }
+
+        public static let permissionDenied = Code(.permissionDenied)
+        public static let noSuchInterface = Code(.noSuchInterface)
+        public static let noSuchNamespace = Code(.noSuchNamespace)
+        public static let invalidAddress = Code(.invalidAddress)
+        public static let failed = Code(.failed)
     }
 
     public let code: Code
@@ -37,5 +50,5 @@ public struct NetlinkError: Error, Hashable, Sendable, CustomStringConvertible {
         }
     }
 
-    public var description: String { "\(code.rawValue): \(message)" }
+    public var description: String { "\(code): \(message)" }
 }

@@ -1,9 +1,31 @@
 /// A failure of the agent itself, with what the operator should check.
 public struct AgentError: Error, Hashable, Sendable, CustomStringConvertible {
-    public let code: String
+    /// What went wrong, for programs to branch on (compared as values; printed as its name).
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        private enum Value: String, Hashable, Sendable {
+            case keepalivedStartFailed = "KeepalivedStartFailed"
+            case noInterface = "NoInterface"
+            case notifyFIFOFailed = "NotifyFIFOFailed"
+            case stateDirectoryFailed = "StateDirectoryFailed"
+            case writeFailed = "WriteFailed"
+        }
+
+        private let value: Value
+        private init(_ value: Value) { self.value = value }
+        public var description: String { value.rawValue }
+
+        public static let keepalivedStartFailed = Code(.keepalivedStartFailed)
+        public static let noInterface = Code(.noInterface)
+        public static let notifyFIFOFailed = Code(.notifyFIFOFailed)
+        public static let stateDirectoryFailed = Code(.stateDirectoryFailed)
+        public static let writeFailed = Code(.writeFailed)
+    }
+
+    public let code: Code
+    /// What happened and what the operator should do about it.
     public let message: String
 
-    public init(_ code: String, _ message: String) {
+    public init(_ code: Code, _ message: String) {
         self.code = code
         self.message = message
     }

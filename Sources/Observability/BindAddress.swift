@@ -11,7 +11,7 @@ public struct BindAddress: Hashable, Sendable, CustomStringConvertible {
             (0...65535).contains(port)
         else {
             throw EndpointError(
-                "InvalidBindAddress",
+                .invalidBindAddress,
                 "\(flag) \"\(text.prefix(64))\" is not host:port, :port or [ipv6]:port with a port 0-65535 (0 alone "
                     + "disables; host:0 picks a free port)"
             )
@@ -30,12 +30,31 @@ public struct BindAddress: Hashable, Sendable, CustomStringConvertible {
     public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 }
 
+/// The endpoint server could not be set up: a bad address, or one that cannot be bound.
 public struct EndpointError: Error, Hashable, Sendable, CustomStringConvertible {
-    public let code: String
+    /// What went wrong, for programs to branch on (compared as values; printed as its name).
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        private enum Value: String, Hashable, Sendable {
+            case bindFailed = "BindFailed"
+            case invalidBindAddress = "InvalidBindAddress"
+        }
+
+        private let value: Value
+        private init(_ value: Value) { self.value = value }
+        public var description: String { value.rawValue }
+
+        public static let bindFailed = Code(.bindFailed)
+        public static let invalidBindAddress = Code(.invalidBindAddress)
+    }
+
+    public let code: Code
+    /// What happened and what the operator should do about it.
     public let message: String
-    public init(_ code: String, _ message: String) {
+
+    public init(_ code: Code, _ message: String) {
         self.code = code
         self.message = message
     }
+
     public var description: String { "\(code): \(message)" }
 }

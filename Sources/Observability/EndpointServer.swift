@@ -45,7 +45,7 @@ public struct EndpointServer: ServiceLifecycle.Service {
                 .bind(host: address.host, port: address.port).get()
         } catch {
             throw EndpointError(
-                "BindFailed", "cannot listen on \(address): \(error); pick another address or free the port")
+                .bindFailed, "cannot listen on \(address): \(error); pick another address or free the port")
         }
         let port = channel.localAddress?.port ?? address.port
         logger.info(

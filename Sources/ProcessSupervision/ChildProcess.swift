@@ -44,8 +44,8 @@ public final class ChildProcess: Sendable {
         // API connection would keep the port bound and the socket open after the agent died.
         guard let closeFrom = Self.addCloseFrom else {
             throw ChildProcessError(
-                message:
-                    "cannot start \(arguments[0]): this C library lacks posix_spawn_file_actions_addclosefrom_np "
+                .spawnFailed,
+                "cannot start \(arguments[0]): this C library lacks posix_spawn_file_actions_addclosefrom_np "
                     + "(glibc 2.34 or later is required)"
             )
         }
@@ -74,8 +74,8 @@ public final class ChildProcess: Sendable {
         let result = posix_spawnp(&pid, arguments[0], &actions, &attributes, cArguments, environ)
         guard result == 0 else {
             throw ChildProcessError(
-                message:
-                    "cannot start \(arguments.joined(separator: " ")): \(String(cString: strerror(result))); check "
+                .spawnFailed,
+                "cannot start \(arguments.joined(separator: " ")): \(String(cString: strerror(result))); check "
                     + "the path and permissions"
             )
         }
@@ -201,8 +201,29 @@ public final class ChildProcess: Sendable {
     }
 }
 
-public struct ChildProcessError: Error, CustomStringConvertible, Sendable {
-    public let code = "SpawnFailed"
+/// A child process could not be started.
+public struct ChildProcessError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// What went wrong, for programs to branch on (compared as values; printed as its name).
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        private enum Value: String, Hashable, Sendable {
+            case spawnFailed = "SpawnFailed"
+        }
+
+        private let value: Value
+        private init(_ value: Value) { self.value = value }
+        public var description: String { value.rawValue }
+
+        public static let spawnFailed = Code(.spawnFailed)
+    }
+
+    public let code: Code
+    /// What happened and what the operator should do about it.
     public let message: String
-    public var description: String { message }
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { "\(code): \(message)" }
 }

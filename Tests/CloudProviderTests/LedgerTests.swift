@@ -96,7 +96,7 @@ struct LedgerTests {
                 service: Self.service { $0.spec.ipFamilyPolicy = .requireDualStack }, pool: v4only,
                 defaultForwardMethod: nil)
         } throws: {
-            ($0 as! LoadBalancerRequest.Invalid).reason == "DualStackUnavailable"
+            ($0 as! ServiceRefusal).code == .dualStackUnavailable
         }
         let requested = try LoadBalancerRequest(
             service: Self.service {
@@ -133,8 +133,8 @@ struct LedgerTests {
         }
         for service in [byFamilies, byClusterIP, dualRequestOnSingle] {
             #expect { try LoadBalancerRequest(service: service, pool: Self.pool, defaultForwardMethod: nil) } throws: {
-                let invalid = $0 as! LoadBalancerRequest.Invalid
-                return invalid.reason == "IPFamilyMismatch" && invalid.message.contains("2001:db8:1::9 (IPv6)")
+                let invalid = $0 as! ServiceRefusal
+                return invalid.code == .ipFamilyMismatch && invalid.message.contains("2001:db8:1::9 (IPv6)")
                     && invalid.message.contains("IPv4 only")
             }
         }
@@ -157,22 +157,22 @@ struct LedgerTests {
     @Test(
         "bad annotations are refused with a reason",
         arguments: [
-            ([ControllerConfiguration.requestedIPsAnnotation: "10.210.1.300"], "InvalidRequestedIP"),
-            ([ControllerConfiguration.requestedIPsAnnotation: "10.210.1.65,10.210.1.66"], "InvalidRequestedIP"),
-            ([ForwardMethod.annotation: "TUN\n}"], "InvalidForwardMethod"),
+            ([ControllerConfiguration.requestedIPsAnnotation: "10.210.1.300"], ServiceRefusal.Code.invalidRequestedIP),
+            ([ControllerConfiguration.requestedIPsAnnotation: "10.210.1.65,10.210.1.66"], .invalidRequestedIP),
+            ([ForwardMethod.annotation: "TUN\n}"], .invalidForwardMethod),
         ])
-    func invalid(annotations: [String: String], reason: String) {
+    func invalid(annotations: [String: String], code: ServiceRefusal.Code) {
         #expect {
             try LoadBalancerRequest(
                 service: Self.service { $0.metadata.annotations = annotations }, pool: Self.pool,
                 defaultForwardMethod: nil)
         } throws: {
-            ($0 as! LoadBalancerRequest.Invalid).reason == reason
+            ($0 as! ServiceRefusal).code == code
         }
     }
 }
 
-/// spec.loadBalancerClass (v1.20 drops the field, so the decision is tested on objects here).
+/// spec.loadBalancerClass on objects (InMemoryControllerTests shows it end to end; v1.20 drops the field).
 @Suite("Load balancer class (no I/O)")
 struct LoadBalancerClassTests {
     static func service(type: ServiceType = .loadBalancer, class name: String?) -> Service {

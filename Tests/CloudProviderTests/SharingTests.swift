@@ -30,7 +30,7 @@ struct SharingLedgerTests {
         #expect(ledger.allocator.usage(.ipv4).used == 1, "one address for both")
         #expect(ledger.entries.map(\.name) == ["tcp"], "the plan and the old format carry it once, for the first")
         let refusal = ledger.sharingPreflight("dns/again", request: Self.request("dns", [Self.tcp53]), across: [])
-        #expect(refusal?.reason == "SharingPortConflict" && refusal?.message.contains("dns/tcp") == true)
+        #expect(refusal?.code == .sharingPortConflict && refusal?.message.contains("dns/tcp") == true)
         #expect(refusal?.message.contains("TCP/53") == true)
 
         // Another namespace with the same key gets its own address (the pool does not allow sharing across).
@@ -45,7 +45,7 @@ struct SharingLedgerTests {
         // A requested address held under another key (or none) is refused naming its holder.
         let taken = ledger.sharingPreflight(
             "x/y", request: Self.request("other", [Self.udp53], requested: tcp), across: [])
-        #expect(taken?.reason == "AddressInUse" && taken?.message.contains("dns/tcp") == true)
+        #expect(taken?.code == .addressInUse && taken?.message.contains("dns/tcp") == true)
 
         // The address stays while one Service of the group holds it, and goes with the last.
         #expect(ledger.release("dns/tcp").isEmpty)

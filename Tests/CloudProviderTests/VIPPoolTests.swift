@@ -54,17 +54,17 @@ struct PoolCatalogTests {
         #expect(
             try catalog.candidates(namespace: "team-b", annotation: nil, requested: []).map(\.name)
                 == ["alpha", "high", "lab"], "priority first, then name; web is not autoAssign")
-        #expect(throws: PoolCatalog.Refusal.self) {
+        #expect(throws: ServiceRefusal.self) {
             try catalog.candidates(namespace: "team-b", annotation: "web", requested: [])
         }
         let foreign = try IPAddress("198.51.100.5")
-        do throws(PoolCatalog.Refusal) {
+        do throws(ServiceRefusal) {
             _ = try catalog.candidates(namespace: "team-b", annotation: nil, requested: [foreign])
             Issue.record("an address of a pool the namespace may not use was accepted")
         } catch {
             #expect(error.reason == "PoolNotAllowed" && error.message.contains("namespaces team-a"))
         }
-        #expect(throws: PoolCatalog.Refusal.self) {
+        #expect(throws: ServiceRefusal.self) {
             try catalog.candidates(namespace: "team-b", annotation: "missing", requested: [])
         }
     }
@@ -90,7 +90,7 @@ struct PoolCatalogTests {
         #expect(blue.allows("ops") && blue.allows("apps", labels: ["team": "blue"]))
         #expect(!blue.allows("apps", labels: ["team": "blue", "tier": "dev"]) && !blue.allows("apps"))
         #expect(catalog.problems["broken"]?.reason == "InvalidNamespaceSelector")
-        do throws(PoolCatalog.Refusal) {
+        do throws(ServiceRefusal) {
             _ = try catalog.candidates(namespace: "apps", annotation: "blue", requested: [])
             Issue.record("a namespace without the labels was admitted")
         } catch {

@@ -17,19 +17,13 @@ public struct LoadBalancerRequest: Hashable, Sendable {
     /// The Service's protocol/port pairs (what sharing must keep apart).
     public var ports: [PortKey] = []
 
-    /// A Service whose request cannot be honoured; the message goes into an event and a condition.
-    public struct Invalid: Error, Hashable, Sendable {
-        public let reason: String
-        public let message: String
-    }
-
     public init(families: [IPFamily], requested: [IPAddress] = [], forwardMethod: ForwardMethod? = nil) {
         self.families = families
         self.requested = requested
         self.forwardMethod = forwardMethod
     }
 
-    public init(service: Service, pool: Pool, defaultForwardMethod: ForwardMethod?) throws(Invalid) {
+    public init(service: Service, pool: Pool, defaultForwardMethod: ForwardMethod?) throws(ServiceRefusal) {
         try self.init(
             service: service, families: pool.families, poolName: pool.name, defaultForwardMethod: defaultForwardMethod)
     }
@@ -38,15 +32,15 @@ public struct LoadBalancerRequest: Hashable, Sendable {
     public init(
         service: Service, families available: [IPFamily], poolName: String, defaultForwardMethod: ForwardMethod?
     )
-        throws(Invalid)
+        throws(ServiceRefusal)
     {
         let annotations = service.metadata.annotations
         forwardMethodIsExplicit = annotations[ForwardMethod.annotation] != nil
         if let key = annotations[Sharing.annotation] {
             guard Sharing.validate(key) else {
-                throw Invalid(
-                    reason: "InvalidSharingKey",
-                    message: "annotation \(Sharing.annotation) \"\(key.prefix(64))\": use 1-63 letters, digits, '-', "
+                throw ServiceRefusal(
+                    .invalidSharingKey,
+                    "annotation \(Sharing.annotation) \"\(key.prefix(64))\": use 1-63 letters, digits, '-', "
                         + "'_' or '.'")
             }
             sharingKey = key
@@ -58,7 +52,7 @@ public struct LoadBalancerRequest: Hashable, Sendable {
                     try ForwardMethod(parsing: value, source: "annotation \(ForwardMethod.annotation)")
                 } ?? defaultForwardMethod
         } catch {
-            throw Invalid(reason: "InvalidForwardMethod", message: error.message)
+            throw ServiceRefusal(.invalidForwardMethod, error.message)
         }
 
         var requested: [IPAddress] = []
@@ -71,22 +65,21 @@ public struct LoadBalancerRequest: Hashable, Sendable {
             for item in list.split(separator: ",", omittingEmptySubsequences: false) {
                 let text = item.trimmingCharacters(in: .whitespaces)
                 do { requested.append(try IPAddress(text)) } catch {
-                    throw Invalid(reason: "InvalidRequestedIP", message: "\(source): \(error.message)")
+                    throw ServiceRefusal(.invalidRequestedIP, "\(source): \(error.message)")
                 }
             }
         } else if let ip = service.spec.loadBalancerIP, !ip.isEmpty {
             source = "spec.loadBalancerIP"
             do { requested.append(try IPAddress(ip)) } catch {
-                throw Invalid(reason: "InvalidRequestedIP", message: "\(source): \(error.message)")
+                throw ServiceRefusal(.invalidRequestedIP, "\(source): \(error.message)")
             }
         } else {
             source = ""
         }
         if requested.count > 2 || Set(requested.map(\.family)).count != requested.count {
-            throw Invalid(
-                reason: "InvalidRequestedIP",
-                message:
-                    "\(source) lists \(requested.map(\.description).joined(separator: ", ")); give at most one IPv4 "
+            throw ServiceRefusal(
+                .invalidRequestedIP,
+                "\(source) lists \(requested.map(\.description).joined(separator: ", ")); give at most one IPv4 "
                     + "and one IPv6 address"
             )
         }
@@ -95,9 +88,9 @@ public struct LoadBalancerRequest: Hashable, Sendable {
         let own = Self.families(of: service)
         if let stray = requested.first(where: { !own.isEmpty && !own.contains($0.family) }) {
             let basis = (service.spec.ipFamilies ?? []).isEmpty ? "its ClusterIP" : "spec.ipFamilies"
-            throw Invalid(
-                reason: "IPFamilyMismatch",
-                message: "\(source) asks for \(stray) (\(stray.family.rawValue)), but the Service is "
+            throw ServiceRefusal(
+                .ipFamilyMismatch,
+                "\(source) asks for \(stray) (\(stray.family.rawValue)), but the Service is "
                     + "\(own.map(\.rawValue).joined(separator: "/")) only (by \(basis)); kube-proxy would never "
                     + "serve that "
                     + "address. Request an \(own[0].rawValue) address, or make the Service dual-stack with "
@@ -114,10 +107,9 @@ public struct LoadBalancerRequest: Hashable, Sendable {
         case .requireDualStack:
             let missing = IPFamily.allCases.filter { !available.contains($0) }
             guard missing.isEmpty else {
-                throw Invalid(
-                    reason: "DualStackUnavailable",
-                    message:
-                        "ipFamilyPolicy RequireDualStack, but pool \(poolName) has no "
+                throw ServiceRefusal(
+                    .dualStackUnavailable,
+                    "ipFamilyPolicy RequireDualStack, but pool \(poolName) has no "
                         + "\(missing.map(\.rawValue).joined(separator: "/")) addresses; add a CIDR of that "
                         + "family or use PreferDualStack"
                 )

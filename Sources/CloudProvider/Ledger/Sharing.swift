@@ -41,11 +41,6 @@ public enum Sharing {
             }
     }
 
-    /// Why a Service cannot share: the other Service and what collides.
-    public struct Refusal: Error, Sendable, Equatable {
-        public let reason: String
-        public let message: String
-    }
 }
 
 extension Ledger {
@@ -66,30 +61,30 @@ extension Ledger {
     /// Whether `key` (with `sharingKey` and `ports`) may hold `address` beside its other holders.
     public func sharingRefusal(
         _ key: ObjectKey, sharingKey: String?, ports: [PortKey], address: IPAddress, across: Set<String>
-    ) -> Sharing.Refusal? {
+    ) -> ServiceRefusal? {
         let holders = records.filter { $0.key != key && $0.value.addresses.contains(address) }.sorted {
             $0.key < $1.key
         }
         guard let first = holders.first else { return nil }
         guard let sharingKey, first.value.sharingKey == sharingKey else {
             let theirs = first.value.sharingKey.map { "sharing key \($0)" } ?? "no sharing key"
-            return Sharing.Refusal(
-                reason: "AddressInUse",
-                message: "\(address) is held by Service \(first.key) (\(theirs)); give both the same "
+            return ServiceRefusal(
+                .addressInUse,
+                "\(address) is held by Service \(first.key) (\(theirs)); give both the same "
                     + "\(Sharing.annotation) to share it")
         }
         let pool = pool(containing: address)
         if first.key.namespace != key.namespace && pool.map(across.contains) != true {
-            return Sharing.Refusal(
-                reason: "SharingAcrossNamespaces",
-                message: "\(address) is shared by Service \(first.key) in another namespace; its pool "
+            return ServiceRefusal(
+                .sharingAcrossNamespaces,
+                "\(address) is shared by Service \(first.key) in another namespace; its pool "
                     + "\(pool ?? "(none)") does not allow sharing across namespaces")
         }
         for (other, record) in holders {
             if let port = Set(ports).intersection(record.ports).min() {
-                return Sharing.Refusal(
-                    reason: "SharingPortConflict",
-                    message: "\(port) on \(address) is already used by Service \(other) (sharing key \(sharingKey)); "
+                return ServiceRefusal(
+                    .sharingPortConflict,
+                    "\(port) on \(address) is already used by Service \(other) (sharing key \(sharingKey)); "
                         + "Services sharing an address need distinct protocol/port pairs")
             }
         }
@@ -98,8 +93,7 @@ extension Ledger {
 
     /// What `ensure` would refuse for sharing reasons, said before it runs: the reason and the other
     /// Service for the event.
-    public func sharingPreflight(_ key: ObjectKey, request: LoadBalancerRequest, across: Set<String>) -> Sharing
-        .Refusal?
+    public func sharingPreflight(_ key: ObjectKey, request: LoadBalancerRequest, across: Set<String>) -> ServiceRefusal?
     {
         for family in request.families {
             let address: IPAddress?

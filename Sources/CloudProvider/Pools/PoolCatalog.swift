@@ -65,12 +65,6 @@ public struct PoolCatalog: Sendable {
         public let conflictsWith: String?
     }
 
-    /// A Service that cannot get an address from the pools it may use.
-    public struct Refusal: Error, Sendable, Equatable {
-        public let reason: String
-        public let message: String
-    }
-
     public private(set) var usable: [Definition] = []
     public private(set) var problems: [String: Problem] = [:]
 
@@ -145,45 +139,44 @@ public struct PoolCatalog: Sendable {
     /// then by name. Requested addresses must lie in a pool the namespace may use.
     public func candidates(
         namespace: String, labels: [String: String] = [:], annotation: String?, requested: [IPAddress]
-    ) throws(Refusal) -> [Definition] {
+    ) throws(ServiceRefusal) -> [Definition] {
         for address in requested {
             guard let owner = definition(containing: address) else { continue }  // the allocator refuses it
             guard owner.allows(namespace, labels: labels) else {
-                throw Refusal(
-                    reason: "PoolNotAllowed",
-                    message: "\(address) belongs to pool \(owner.name), which \(owner.whoMayUse) may use; this "
+                throw ServiceRefusal(
+                    .poolNotAllowed,
+                    "\(address) belongs to pool \(owner.name), which \(owner.whoMayUse) may use; this "
                         + "Service is in \(namespace)")
             }
         }
         if let annotation, !annotation.isEmpty {
             guard let named = definition(named: annotation) else {
                 if let problem = problems[annotation] {
-                    throw Refusal(
-                        reason: "PoolNotReady", message: "pool \(annotation) is not usable: \(problem.message)")
+                    throw ServiceRefusal(
+                        .poolNotReady, "pool \(annotation) is not usable: \(problem.message)")
                 }
-                throw Refusal(
-                    reason: "PoolNotFound",
-                    message: "no pool \(annotation) (annotation \(VIPPool.serviceAnnotation)); pools: "
+                throw ServiceRefusal(
+                    .poolNotFound,
+                    "no pool \(annotation) (annotation \(VIPPool.serviceAnnotation)); pools: "
                         + usable.map(\.name).joined(separator: ", "))
             }
             guard named.allows(namespace, labels: labels) else {
-                throw Refusal(
-                    reason: "PoolNotAllowed",
-                    message:
-                        "pool \(named.name) may be used by \(named.whoMayUse) only; this Service is in \(namespace)"
+                throw ServiceRefusal(
+                    .poolNotAllowed,
+                    "pool \(named.name) may be used by \(named.whoMayUse) only; this Service is in \(namespace)"
                 )
             }
             guard !named.terminating else {
-                throw Refusal(reason: "PoolTerminating", message: "pool \(named.name) is being deleted")
+                throw ServiceRefusal(.poolTerminating, "pool \(named.name) is being deleted")
             }
             return [named]
         }
         let automatic = usable.filter { $0.autoAssign && !$0.terminating && $0.allows(namespace, labels: labels) }
             .sorted { ($1.priority, $0.name) < ($0.priority, $1.name) }
         guard !automatic.isEmpty || !requested.isEmpty else {
-            throw Refusal(
-                reason: "NoPoolForNamespace",
-                message: "no autoAssign pool allows namespace \(namespace); name one with the annotation "
+            throw ServiceRefusal(
+                .noPoolForNamespace,
+                "no autoAssign pool allows namespace \(namespace); name one with the annotation "
                     + "\(VIPPool.serviceAnnotation)")
         }
         return automatic

@@ -80,23 +80,14 @@ extension ServiceController {
         do {
             let labels = catalog.selectsByLabels ? await namespaceLabels(service.metadata.namespace ?? "") : [:]
             (request, candidates) = try choosePools(for: service, labels: labels)
-        } catch let refusal as PoolCatalog.Refusal {
-            metrics.allocationFailure(reason: refusal.reason)
-            events.post(service.reference, type: .warning, reason: refusal.reason, message: refusal.message)
-            try await setCondition(service, ok: false, reason: refusal.reason, message: refusal.message)
-            return .finished
-        } catch let error as LoadBalancerRequest.Invalid {
-            metrics.allocationFailure(reason: error.reason)
-            events.post(service.reference, type: .warning, reason: error.reason, message: error.message)
-            try await setCondition(service, ok: false, reason: error.reason, message: error.message)
+        } catch let refusal as ServiceRefusal {
+            try await refuse(service, refusal)
             return .finished
         }
 
         let across = catalog.sharingAcross
         if let refusal = ledger.sharingPreflight(key, request: request, across: across) {
-            metrics.allocationFailure(reason: refusal.reason)
-            events.post(service.reference, type: .warning, reason: refusal.reason, message: refusal.message)
-            try await setCondition(service, ok: false, reason: refusal.reason, message: refusal.message)
+            try await refuse(service, refusal)
             return .finished
         }
 
@@ -149,6 +140,13 @@ extension ServiceController {
                 payload: StatusUpdate(
                     reference: service.reference, status: status, addresses: desired, olderVersions: seenVersions)))
         return .handedOff
+    }
+
+    /// Tells the Service's owner why it gets no address (a Warning and a False condition); nothing else changes.
+    private func refuse(_ service: Service, _ refusal: ServiceRefusal) async throws {
+        metrics.allocationFailure(reason: refusal.reason)
+        events.post(service.reference, type: .warning, reason: refusal.reason, message: refusal.message)
+        try await setCondition(service, ok: false, reason: refusal.reason, message: refusal.message)
     }
 
     /// Writes one status the publisher holds; the ConfigMap already carries its addresses.

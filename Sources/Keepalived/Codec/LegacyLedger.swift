@@ -38,7 +38,7 @@ public struct LegacyLedger: Hashable, Sendable {
             records = try JSONDecoder().decode(Document.self, from: Data(json.utf8)).services ?? []
         } catch {
             throw KeepalivedError(
-                "InvalidLegacyLedger",
+                .invalidLegacyLedger,
                 "annotation \(Self.annotation) is not the predecessor's JSON ({\"services\":[…]}): \(error)")
         }
     }

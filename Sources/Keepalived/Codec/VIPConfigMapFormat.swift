@@ -22,7 +22,7 @@ public enum VIPConfigMapFormat {
                 let (service, method) = splitMethod(value)
                 let parts = service.split(separator: "/", omittingEmptySubsequences: false)
                 guard parts.count == 2 else {
-                    throw KeepalivedError("InvalidEntry", "value must be namespace/name[:NAT|DR]")
+                    throw KeepalivedError(.invalidEntry, "value must be namespace/name[:NAT|DR]")
                 }
                 let forward = try method.map { m throws(KeepalivedError) in
                     try ForwardMethod(parsing: m, source: "forward method")

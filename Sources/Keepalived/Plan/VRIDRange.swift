@@ -7,7 +7,7 @@ public struct VRIDRange: Hashable, Sendable, CustomStringConvertible {
     public init(_ lower: Int, _ upper: Int) throws(KeepalivedError) {
         guard (1...255).contains(lower), (1...255).contains(upper), lower <= upper else {
             throw KeepalivedError(
-                "InvalidVRIDRange", "VRID range \(lower)-\(upper) must lie within 1-255 with the lower end first")
+                .invalidVRIDRange, "VRID range \(lower)-\(upper) must lie within 1-255 with the lower end first")
         }
         self.lower = lower
         self.upper = upper
@@ -18,7 +18,7 @@ public struct VRIDRange: Hashable, Sendable, CustomStringConvertible {
         let parts = text.split(separator: "-", omittingEmptySubsequences: false)
         guard (1...2).contains(parts.count), let lower = Int(parts[0]), let upper = Int(parts.last!) else {
             throw KeepalivedError(
-                "InvalidVRIDRange",
+                .invalidVRIDRange,
                 "VRID range \"\(text.prefix(32))\" is not N or N-M (for example 50-59, within 1-255)")
         }
         try self.init(lower, upper)

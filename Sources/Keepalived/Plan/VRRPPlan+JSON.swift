@@ -35,18 +35,18 @@ extension VRRPPlan {
         do {
             document = try JSONDecoder().decode(Document.self, from: Data(json.utf8))
         } catch {
-            throw KeepalivedError("InvalidPlan", "ConfigMap key \(Self.dataKey) is not a VRRP plan: \(error)")
+            throw KeepalivedError(.invalidPlan, "ConfigMap key \(Self.dataKey) is not a VRRP plan: \(error)")
         }
         guard document.version == 1 else {
             throw KeepalivedError(
-                "UnsupportedPlanVersion",
+                .unsupportedPlanVersion,
                 "VRRP plan version \(document.version) is newer than this agent understands (1); upgrade the agent")
         }
         var instances: [Instance] = []
         for instance in document.instances {
             guard let family = IPFamily(rawValue: instance.family) else {
                 throw KeepalivedError(
-                    "InvalidPlan",
+                    .invalidPlan,
                     "instance \(instance.vrid) has family \"\(instance.family.prefix(16))\"; allowed: IPv4, IPv6")
             }
             var addresses: [IPAddress] = []
@@ -54,7 +54,7 @@ extension VRRPPlan {
                 do {
                     addresses.append(try IPAddress(text))
                 } catch {
-                    throw KeepalivedError("InvalidPlan", "instance \(instance.vrid): \(error)")
+                    throw KeepalivedError(.invalidPlan, "instance \(instance.vrid): \(error)")
                 }
             }
             instances.append(

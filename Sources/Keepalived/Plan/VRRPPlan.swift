@@ -33,19 +33,19 @@ public struct VRRPPlan: Hashable, Sendable {
         var seen = Set<String>()
         for instance in instances {
             guard (1...255).contains(instance.vrid) else {
-                throw KeepalivedError("InvalidVRID", "VRID \(instance.vrid) is outside 1-255")
+                throw KeepalivedError(.invalidVRID, "VRID \(instance.vrid) is outside 1-255")
             }
             guard seen.insert("\(instance.family)/\(instance.vrid)").inserted else {
-                throw KeepalivedError("DuplicateVRID", "VRID \(instance.vrid) is used twice for \(instance.family)")
+                throw KeepalivedError(.duplicateVRID, "VRID \(instance.vrid) is used twice for \(instance.family)")
             }
             guard nodes.isEmpty || (0..<nodes.count).contains(instance.preferred) else {
                 throw KeepalivedError(
-                    "InvalidPreferredNode",
+                    .invalidPreferredNode,
                     "instance \(instance.vrid) prefers node #\(instance.preferred) of \(nodes.count)")
             }
             guard !instance.addresses.isEmpty, instance.addresses.allSatisfy({ $0.family == instance.family }) else {
                 throw KeepalivedError(
-                    "InvalidInstanceAddresses",
+                    .invalidInstanceAddresses,
                     "instance \(instance.vrid) (\(instance.family)) needs at least one address, all of its family")
             }
         }

@@ -12,7 +12,7 @@ public struct VRRPPlanner: Hashable, Sendable {
         try KubernetesName.validateLabel(cluster, what: "cluster name")
         guard groups >= 1, groups <= vrids.count else {
             throw KeepalivedError(
-                "InvalidGroupCount",
+                .invalidGroupCount,
                 "--vrrp-groups is \(groups); it must be between 1 and the size of --vrid-range \(vrids) "
                     + "(\(vrids.count))"
             )

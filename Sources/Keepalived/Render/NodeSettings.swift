@@ -22,7 +22,7 @@ public struct NodeSettings: Hashable, Sendable {
         try InterfaceName.validate(interface)
         guard (10...40_950).contains(advertIntervalMilliseconds), advertIntervalMilliseconds % 10 == 0 else {
             throw KeepalivedError(
-                "InvalidAdvertInterval",
+                .invalidAdvertInterval,
                 "advert interval \(advertIntervalMilliseconds) ms must be a multiple of 10 ms between 10 ms and "
                     + "40950 ms (VRRPv3)"
             )
@@ -43,7 +43,7 @@ public struct NodeSettings: Hashable, Sendable {
         }
         guard path.hasPrefix("/"), safe, path.utf8.count < 256 else {
             throw KeepalivedError(
-                "InvalidPath", "path \"\(path.prefix(64))\" must be absolute and use only A-Z a-z 0-9 - _ . /")
+                .invalidPath, "path \"\(path.prefix(64))\" must be absolute and use only A-Z a-z 0-9 - _ . /")
         }
     }
 }

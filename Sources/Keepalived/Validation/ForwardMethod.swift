@@ -10,7 +10,7 @@ public enum ForwardMethod: String, Hashable, Sendable, CaseIterable {
     public init(parsing text: String, source: String) throws(KeepalivedError) {
         guard let method = ForwardMethod(rawValue: text.uppercased()) else {
             throw KeepalivedError(
-                "InvalidForwardMethod", "\(source) is \"\(text.prefix(64))\"; allowed values are NAT and DR")
+                .invalidForwardMethod, "\(source) is \"\(text.prefix(64))\"; allowed values are NAT and DR")
         }
         self = method
     }

@@ -9,7 +9,7 @@ public enum InterfaceName {
         }
         guard (1...15).contains(bytes.count), allowed, text != ".", text != ".." else {
             throw KeepalivedError(
-                "InvalidInterfaceName",
+                .invalidInterfaceName,
                 "interface name \"\(text.prefix(32))\" must be 1-15 characters from A-Z a-z 0-9 - _ . @")
         }
     }

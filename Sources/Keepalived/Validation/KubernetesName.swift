@@ -9,7 +9,7 @@ public enum KubernetesName {
             && bytes.first != 45 && bytes.last != 45
         guard valid else {
             throw KeepalivedError(
-                "InvalidName",
+                .invalidName,
                 "\(what) \"\(text.prefix(64))\" is not a DNS-1123 label (a-z, 0-9, '-', 1-63 characters, "
                     + "alphanumeric at both ends)"
             )

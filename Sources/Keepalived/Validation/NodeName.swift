@@ -10,7 +10,7 @@ public enum NodeName {
         }
         guard !bytes.isEmpty, bytes.count <= 253, labelsOK else {
             throw KeepalivedError(
-                "InvalidNodeName",
+                .invalidNodeName,
                 "node name \"\(text.prefix(64))\" is not a DNS-1123 subdomain (a-z, 0-9, '-', '.', at most 253 "
                     + "characters)"
             )

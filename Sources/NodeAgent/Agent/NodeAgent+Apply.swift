@@ -107,7 +107,7 @@ extension NodeAgent {
             resolved = try addressing.link(holding: address)
         } else {
             throw AgentError(
-                "NoInterface",
+                .noInterface,
                 "node \(configuration.nodeName) has no InternalIP address to find its interface by; pass --interface")
         }
         link = resolved
@@ -120,7 +120,7 @@ extension NodeAgent {
         let temporary = path + ".tmp"
         try text.write(toFile: temporary, atomically: false, encoding: .utf8)
         guard rename(temporary, path) == 0 else {
-            throw AgentError("WriteFailed", "cannot replace \(path): \(String(cString: strerror(errno)))")
+            throw AgentError(.writeFailed, "cannot replace \(path): \(String(cString: strerror(errno)))")
         }
     }
 

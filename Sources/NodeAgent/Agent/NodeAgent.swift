@@ -76,7 +76,7 @@ public actor NodeAgent {
                 atPath: configuration.stateDirectory, withIntermediateDirectories: true)
         } catch {
             throw AgentError(
-                "StateDirectoryFailed", "cannot create --state-dir \(configuration.stateDirectory): \(error)")
+                .stateDirectoryFailed, "cannot create --state-dir \(configuration.stateDirectory): \(error)")
         }
         let fifo = try NotifyFIFO(path: fifoPath)
         await supervisor.stopOrphan()

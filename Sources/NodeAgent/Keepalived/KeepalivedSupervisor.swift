@@ -81,7 +81,7 @@ public actor KeepalivedSupervisor {
         do {
             child = try ChildProcess.spawn(arguments, outputPath: paths.log, newProcessGroup: true)
         } catch {
-            throw AgentError("KeepalivedStartFailed", "\(error.message) (--keepalived \(paths.executable))")
+            throw AgentError(.keepalivedStartFailed, "\(error.message) (--keepalived \(paths.executable))")
         }
         process = child
         startedAt = .now

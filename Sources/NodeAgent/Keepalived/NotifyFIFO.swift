@@ -19,12 +19,12 @@ public final class NotifyFIFO: @unchecked Sendable {
         unlink(path)
         guard mkfifo(path, 0o600) == 0 else {
             throw AgentError(
-                "NotifyFIFOFailed",
+                .notifyFIFOFailed,
                 "cannot create notify FIFO \(path): \(String(cString: strerror(errno))); check --state-dir")
         }
         fd = open(path, O_RDWR | O_CLOEXEC)
         guard fd >= 0 else {
-            throw AgentError("NotifyFIFOFailed", "cannot open notify FIFO \(path): \(String(cString: strerror(errno)))")
+            throw AgentError(.notifyFIFOFailed, "cannot open notify FIFO \(path): \(String(cString: strerror(errno)))")
         }
         let fd = self.fd
         let continuation = self.continuation
