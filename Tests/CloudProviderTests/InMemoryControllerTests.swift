@@ -99,4 +99,32 @@ struct InMemoryControllerTests {
         #expect(try await eventually { try await h.configMapData().keys.sorted() == [try await h.ingress("stays")[0]] })
         #expect(await controller.usage(.ipv4).used == 1)
     }
+
+    /// Someone edits the ConfigMap after our write lands and before its answer arrives; the edit's event is
+    /// handled while the write is still in flight. A repair that joined that write (which predates the edit)
+    /// repaired nothing and left the intruder in the ConfigMap.
+    @Test func anEditBetweenOurWriteAndItsAnswerIsUndone() async throws {
+        let h = try await ControllerHarness.make(.inMemory)
+        let memory = try #require(h.memory)
+        let (_, task) = h.start(try h.configuration())
+        defer { task.cancel() }
+        _ = try await h.loadBalancer("first")
+        #expect(try await eventually { try await h.configMapData() == ["10.210.1.65": "\(h.namespace)/first"] })
+        let (admin, namespace) = (h.admin, h.namespace)
+        memory.afterNext(.update, ConfigMap.self) {
+            guard var edited = try? await admin.get(ConfigMap.self, namespace: namespace, name: "vip-configmap")
+            else { return }
+            edited.data["10.210.1.99"] = "\(namespace)/intruder"
+            _ = try? await admin.update(edited)
+            // The answer to our write is late: the controller sees the edit first.
+            try? await Task.sleep(for: .milliseconds(200))
+        }
+        _ = try await h.loadBalancer("second")
+        #expect(
+            try await eventually {
+                try await h.configMapData() == [
+                    "10.210.1.65": "\(namespace)/first", "10.210.1.66": "\(namespace)/second",
+                ]
+            })
+    }
 }

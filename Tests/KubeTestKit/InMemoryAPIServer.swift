@@ -67,6 +67,7 @@ public final class InMemoryAPIServer: KubernetesAPI, Sendable {
         var faults: [Fault] = []
         var requests: [Request] = []
         var uidCounter = 0
+        var hooks: [(verb: Verb, resource: ResourceDescriptor, body: @Sendable () async -> Void)] = []
     }
 
     private let state = Mutex(State())
@@ -92,6 +93,24 @@ public final class InMemoryAPIServer: KubernetesAPI, Sendable {
     /// The next `times` requests of `verb` on `resource` fail with `error`.
     public func failNext<T: KubernetesObject>(_ verb: Verb, _ type: T.Type, with error: KubeError, times: Int = 1) {
         state.withLock { $0.faults.append(Fault(verb: verb, resource: T.resource, error: error, remaining: times)) }
+    }
+
+    /// After the next successful `verb` on `type` is committed (watches told) and before its response returns,
+    /// `body` runs: what a client sees when someone else acts between its write and the answer.
+    public func afterNext<T: KubernetesObject>(
+        _ verb: Verb, _ type: T.Type, run body: @escaping @Sendable () async -> Void
+    ) {
+        state.withLock { $0.hooks.append((verb, T.resource, body)) }
+    }
+
+    private func runHook(_ verb: Verb, _ resource: ResourceDescriptor) async {
+        let hook = state.withLock { state -> (@Sendable () async -> Void)? in
+            guard let index = state.hooks.firstIndex(where: { $0.verb == verb && $0.resource == resource }) else {
+                return nil
+            }
+            return state.hooks.remove(at: index).body
+        }
+        await hook?()
     }
 
     /// Every request so far, in order.
@@ -274,11 +293,15 @@ public final class InMemoryAPIServer: KubernetesAPI, Sendable {
     }
 
     public func update<T: KubernetesObject>(_ object: T) async throws(KubeError) -> T {
-        try replace(object, verb: .update)
+        let result = try replace(object, verb: .update)
+        await runHook(.update, T.resource)
+        return result
     }
 
     public func updateStatus<T: KubernetesObject>(_ object: T) async throws(KubeError) -> T {
-        try replace(object, verb: .updateStatus)
+        let result = try replace(object, verb: .updateStatus)
+        await runHook(.updateStatus, T.resource)
+        return result
     }
 
     public func patch<T: KubernetesObject>(

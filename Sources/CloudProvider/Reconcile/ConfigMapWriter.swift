@@ -25,7 +25,9 @@ actor ConfigMapWriter {
     private let snapshot: @Sendable () async -> ConfigMapSnapshot
     /// `PoolAnnotation` of the pools the controller serves from (written with the next write).
     private var poolAnnotation: String
-    private var inFlight: Task<Int, any Error>?
+    /// A write is on its way; callers that arrive meanwhile wait here for its outcome.
+    private var writing = false
+    private var waiting: [CheckedContinuation<Result<Int, any Error>, Never>] = []
     private var writtenGeneration = -1
     /// What the server returned for our last write: the base of the next one.
     private var lastWritten: ConfigMap? {
@@ -67,32 +69,33 @@ actor ConfigMapWriter {
         }
     }
 
-    /// Joins the write in flight, or starts one.
+    /// Joins the write in flight, or makes one. The write runs in the caller's task; whoever joins gets its
+    /// outcome, and `writing` is false again before any of them resumes.
     private func writeShared() async throws {
-        let task: Task<Int, any Error>
-        if let inFlight {
-            task = inFlight
-        } else {
-            task = Task { try await self.write() }
-            inFlight = task
-        }
-        do {
-            let written = try await task.value
+        if writing {
+            let written = try await withCheckedContinuation { waiting.append($0) }.get()
             writtenGeneration = max(writtenGeneration, written)
-            if inFlight == task { inFlight = nil }
-        } catch {
-            if inFlight == task { inFlight = nil }
-            throw error
+            return
         }
+        writing = true
+        let outcome: Result<Int, any Error>
+        do { outcome = .success(try await write()) } catch { outcome = .failure(error) }
+        writing = false
+        if case .success(let written) = outcome { writtenGeneration = max(writtenGeneration, written) }
+        let joined = waiting
+        waiting.removeAll()
+        for waiter in joined { waiter.resume(returning: outcome) }
+        _ = try outcome.get()
     }
 
     /// After someone else changed or deleted the ConfigMap: one write from a fresh read. Reconciles
     /// never wait on this; they only wait for their own generation.
     /// Returns what was undone, or nil when there was nothing to repair.
     func repair() async throws -> ConfigMapRepair? {
-        // The event of our own write can arrive before the write's response: judge the latest
-        // sighting only once no write is in flight, or our own write looks like someone else's.
-        if let inFlight { _ = try? await inFlight.value }
+        // The event of our own write can arrive before the write's response: judge the latest sighting only
+        // once no write is in flight, or our own write looks like someone else's. Never join that write: it
+        // started before the sighting and may have landed before the edit.
+        if writing { _ = await withCheckedContinuation { waiting.append($0) } }
         guard let sighting = lastSighting else { return nil }
         lastSighting = nil
         if let version = sighting?.metadata.resourceVersion, ourVersions.contains(version) { return nil }
