@@ -1,5 +1,6 @@
 /// Keys waiting to be reconciled: a key queued twice is processed once (coalescing), a key is
 /// never processed by two workers at once, and failures come back with per-key exponential backoff.
+/// `run()` must run beside the workers: it holds the backoff timers, and ends the queue when cancelled.
 public actor WorkQueue<Key: Hashable & Sendable> {
     private var queue: [Key] = []
     private var head = 0
@@ -11,10 +12,34 @@ public actor WorkQueue<Key: Hashable & Sendable> {
     private var shuttingDown = false
     private let baseDelay: Duration
     private let maximumDelay: Duration
+    private let clock: any Clock<Duration>
+    private let retries: AsyncStream<(key: Key, delay: Duration)>
+    private let retryQueue: AsyncStream<(key: Key, delay: Duration)>.Continuation
 
-    public init(baseDelay: Duration = .milliseconds(50), maximumDelay: Duration = .seconds(60)) {
+    public init(
+        baseDelay: Duration = .milliseconds(50), maximumDelay: Duration = .seconds(60),
+        clock: any Clock<Duration> = ContinuousClock()
+    ) {
         self.baseDelay = baseDelay
         self.maximumDelay = maximumDelay
+        self.clock = clock
+        (retries, retryQueue) = AsyncStream.makeStream()
+    }
+
+    /// Brings failed keys back when their backoff ends, each timer a child task; when cancelled, the
+    /// timers stop and `next()` answers nil to every worker.
+    public func run() async {
+        let clock = self.clock
+        await withDiscardingTaskGroup { group in
+            for await retry in retries {
+                group.addTask {
+                    do { try await clock.sleep(for: retry.delay) } catch { return }
+                    await self.add(retry.key)
+                }
+            }
+            group.cancelAll()
+        }
+        shutDown()
     }
 
     public var depth: Int { queue.count - head }
@@ -64,11 +89,7 @@ public actor WorkQueue<Key: Hashable & Sendable> {
         let count = (failures[key] ?? 0) + 1
         failures[key] = count
         finish(key)
-        let delay = min(baseDelay * (1 << min(count - 1, 20)), maximumDelay)
-        Task { [weak self] in
-            try? await Task.sleep(for: delay)
-            await self?.add(key)
-        }
+        retryQueue.yield((key, min(baseDelay * (1 << min(count - 1, 20)), maximumDelay)))
     }
 
     public func failureCount(_ key: Key) -> Int { failures[key] ?? 0 }
@@ -80,6 +101,7 @@ public actor WorkQueue<Key: Hashable & Sendable> {
 
     public func shutDown() {
         shuttingDown = true
+        retryQueue.finish()
         for waiter in waiters { waiter.resume(returning: nil) }
         waiters.removeAll()
     }

@@ -15,7 +15,7 @@ struct Publication<Payload: Sendable>: Sendable {
 ///
 /// The work queue keeps a handed-over key "processing" until `completed` reports it, so a Service
 /// is never reconciled while its status is still on the way.
-actor StatusPublisher<Payload: Sendable> {
+actor StatusPublisher<Payload: Sendable, C: Clock> where C.Duration == Duration {
     typealias Flush = @Sendable (_ generation: Int) async throws -> Void
     typealias Patch = @Sendable (Publication<Payload>) async throws -> Void
     typealias Completed = @Sendable (Publication<Payload>, (any Error)?) async -> Void
@@ -25,18 +25,23 @@ actor StatusPublisher<Payload: Sendable> {
     private let wake: AsyncStream<Void>.Continuation
     private let width: Int
 
-    /// `width`: status patches in flight at once.
-    init(width: Int) {
+    /// `width`: status patches in flight at once; `busy` counts the publications waiting or being written
+    /// (events give way to them); `clock` times the rests between ConfigMap writes.
+    init(width: Int, busy: BusySignal = BusySignal(), clock: C) {
         self.width = max(width, 1)
+        self.busy = busy
+        self.clock = clock
         (signal, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
-    /// Publications waiting or being written; events wait while this is above zero.
-    private(set) var outstanding = 0
-    var isBusy: Bool { outstanding > 0 }
+    nonisolated let busy: BusySignal
+    private let clock: C
+
+    /// Publications waiting or being written.
+    var isBusy: Bool { busy.isBusy }
 
     func submit(_ publication: Publication<Payload>) {
-        outstanding += 1
+        busy.enter()
         pending.append(publication)
         wake.yield()
     }
@@ -55,21 +60,21 @@ actor StatusPublisher<Payload: Sendable> {
             // every revision until compaction) the whole ledger. Back-to-back writes rest as long
             // as the last one took: at most half the time is spent writing, batches grow with the
             // ledger, and a Service arriving after a quiet spell never waits.
-            var lastFlush: (ended: ContinuousClock.Instant, took: Duration)?
+            var lastFlush: (ended: C.Instant, took: Duration)?
             for await _ in signal {
                 while !Task.isCancelled {
-                    if let lastFlush, ContinuousClock.now < lastFlush.ended + lastFlush.took {
-                        try? await Task.sleep(until: lastFlush.ended + lastFlush.took)
+                    if let lastFlush, clock.now < lastFlush.ended.advanced(by: lastFlush.took) {
+                        try? await clock.sleep(until: lastFlush.ended.advanced(by: lastFlush.took), tolerance: nil)
                     }
                     let batch = takeBatch()
                     guard let target = batch.map(\.generation).max() else { break }
-                    let started = ContinuousClock.now
+                    let started = clock.now
                     var failure: (any Error)?
                     do { try await flush(target) } catch { failure = error }
-                    lastFlush = (.now, .now - started)
+                    lastFlush = (clock.now, started.duration(to: clock.now))
                     if let failure {
                         for publication in batch { await completed(publication, failure) }
-                        outstanding -= batch.count
+                        busy.leave(batch.count)
                         continue
                     }
                     for publication in batch {
@@ -95,7 +100,7 @@ actor StatusPublisher<Payload: Sendable> {
         }
     }
 
-    private func finished() { outstanding -= 1 }
+    private nonisolated func finished() { busy.leave() }
 
     nonisolated func shutDown() { wake.finish() }
 }

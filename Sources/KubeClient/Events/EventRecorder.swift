@@ -74,13 +74,13 @@ public actor EventRecorder {
         let free = Atomic<Int>(EventRecorder.maximumQueued)
     }
 
-    /// `yieldWhile`: asked before each write; while it answers true (the owner is busy with writes
-    /// that matter more, such as assigning addresses in a burst) the write waits, for at most
-    /// `maximumDeferral`, and only while the queue is less than half full, so deferring does not
-    /// itself push events out of the queue. Deferred events keep the time they were posted.
+    /// `yieldingTo`: while it is busy (the owner is writing what matters more, such as addresses in a
+    /// burst) a write waits, for at most `maximumDeferral`, and only while the queue is less than half full,
+    /// so deferring does not itself push events out of the queue. Deferred events keep the time they were
+    /// posted. Nothing is written until `run()` runs.
     public init(
         client: any KubernetesAPI, component: String, host: String? = nil, minimumWriteInterval: Duration = .seconds(1),
-        yieldWhile: (@Sendable () async -> Bool)? = nil, maximumDeferral: Duration = .seconds(2),
+        yieldingTo busy: BusySignal? = nil, maximumDeferral: Duration = .seconds(2),
         logger: Logger = Logger(label: "events")
     ) {
         self.client = client
@@ -88,25 +88,26 @@ public actor EventRecorder {
         self.host = host
         self.minimumWriteInterval = minimumWriteInterval
         self.logger = logger
+        self.busy = busy
+        self.maximumDeferral = maximumDeferral
         // Events are best effort: under a flood the oldest queued ones are dropped.
-        let (stream, continuation) = AsyncStream.makeStream(
+        (pending, queue) = AsyncStream.makeStream(
             of: Pending.self, bufferingPolicy: .bufferingNewest(Self.maximumQueued))
-        queue = continuation
-        let room = self.room
-        Task { [weak self] in
-            for await pending in stream {
-                if let yieldWhile {
-                    let deadline = ContinuousClock.now + maximumDeferral
-                    while ContinuousClock.now < deadline, room.free.load(ordering: .relaxed) > Self.maximumQueued / 2,
-                        await yieldWhile()
-                    {
-                        try? await Task.sleep(for: .milliseconds(20))
-                    }
-                }
-                await self?.write(
-                    pending.object.reference, type: pending.type, reason: pending.reason, message: pending.message,
-                    at: pending.postedAt)
+    }
+
+    private let busy: BusySignal?
+    private let maximumDeferral: Duration
+    private let pending: AsyncStream<Pending>
+
+    /// Writes what `post` queued, in order, until cancelled (one writer, like client-go's broadcaster).
+    public func run() async {
+        for await event in pending {
+            if let busy, room.free.load(ordering: .relaxed) > Self.maximumQueued / 2 {
+                await busy.waitUntilIdle(atMost: maximumDeferral)
             }
+            await write(
+                event.object.reference, type: event.type, reason: event.reason, message: event.message,
+                at: event.postedAt)
         }
     }
 
