@@ -64,6 +64,7 @@ let package = Package(
                 "IPAM", "Keepalived", "KubeClient", "Netlink", "ProcessSupervision",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
 
@@ -74,6 +75,7 @@ let package = Package(
                 "IPAM", "Keepalived", "KubeClient",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
 

@@ -143,20 +143,9 @@ public struct AgentCommand: AsyncParsableCommand {
             ])
 
         let services: [any ServiceLifecycle.Service] =
-            [AgentService(agent: agent)]
+            [agent]
             + (try endpoints()).services(
                 registry: registry, health: { await agent.isHealthy }, ready: { await agent.isReady }, logger: logger)
         try await Endpoints.run(services, closing: client, logger: logger)
-    }
-}
-
-/// The agent as a lifecycle `Service`: a graceful shutdown cancels it, which hands over.
-struct AgentService: ServiceLifecycle.Service {
-    let agent: NodeAgent
-
-    func run() async throws {
-        try await cancelWhenGracefulShutdown {
-            try await agent.run()
-        }
     }
 }

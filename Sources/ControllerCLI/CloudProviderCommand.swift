@@ -148,7 +148,6 @@ public struct CloudProviderCommand: AsyncParsableCommand {
                 "configmap": "\(controllerConfiguration.namespace)/\(controllerConfiguration.configMapName)",
             ])
 
-        let controller = ServiceController(client: client, configuration: controllerConfiguration, logger: logger)
         let elector =
             leaderElect
             ? LeaderElector(
@@ -160,7 +159,8 @@ public struct CloudProviderCommand: AsyncParsableCommand {
                     renewDeadline: .milliseconds(Int64(leaderElectRenewDeadline * 1000)),
                     retryPeriod: .milliseconds(Int64(leaderElectRetryPeriod * 1000))),
                 logger: logger) : nil
-        let service = ControllerService(controller: controller, elector: elector)
+        let controller = ServiceController(
+            client: client, configuration: controllerConfiguration, elector: elector, logger: logger)
         let leader = Gauge(label: "keepalived_lb_leader")
         leader.record(elector == nil ? 1 : 0)
         let ready: EndpointServer.Probe = {
@@ -170,7 +170,7 @@ public struct CloudProviderCommand: AsyncParsableCommand {
             return leading ? await controller.isReady : true
         }
         let services: [any ServiceLifecycle.Service] =
-            [service] + (try endpoints()).services(registry: registry, ready: ready, logger: logger)
+            [controller] + (try endpoints()).services(registry: registry, ready: ready, logger: logger)
         try await Endpoints.run(services, closing: client, logger: logger)
     }
 
@@ -210,28 +210,5 @@ public struct CloudProviderCommand: AsyncParsableCommand {
     static func identity() -> String {
         let host = ProcessInfo.processInfo.hostName
         return "\(host)_\(UInt32.random(in: 0...UInt32.max))"
-    }
-}
-
-/// The controller as a lifecycle `Service`: runs (under leader election when enabled) until a
-/// graceful shutdown, which cancels it and releases the Lease.
-struct ControllerService: ServiceLifecycle.Service {
-    let controller: ServiceController
-    let elector: LeaderElector?
-
-    func run() async throws {
-        try await cancelWhenGracefulShutdown {
-            do {
-                if let elector {
-                    try await elector.run { try await controller.run() }
-                } else {
-                    try await controller.run()
-                }
-            } catch {
-                // Cancelled by a graceful shutdown: the lease is released, this is a clean exit.
-                if Task.isCancelled { return }
-                throw error
-            }
-        }
     }
 }

@@ -10,12 +10,14 @@ import Metrics
 /// reports through status, conditions and events. One instance runs in the elected leader.
 public actor ServiceController {
     let client: any KubernetesAPI
+    /// With leader election: reconciles only while holding the lease.
+    let elector: LeaderElector?
     let configuration: ControllerConfiguration
     let logger: Logger
     let events: EventRecorder
     let queue = WorkQueue<ObjectKey>()
     /// Status patches wait here for the ConfigMap write that covers them.
-    let publisher: StatusPublisher<StatusUpdate>
+    let publisher: StatusPublisher<StatusUpdate, ContinuousClock>
     /// Per Service, the resourceVersions older than the status we last wrote: a reconcile that
     /// sees one of them runs on a cache the watch has not caught up with yet, and skips (the
     /// event of our own write follows). Without this a lagging watch doubled status writes.
@@ -49,18 +51,18 @@ public actor ServiceController {
     ]
 
     public init(
-        client: any KubernetesAPI, configuration: ControllerConfiguration,
+        client: any KubernetesAPI, configuration: ControllerConfiguration, elector: LeaderElector? = nil,
         logger: Logger = Logger(label: "service-controller")
     ) {
         self.client = client
+        self.elector = elector
         self.configuration = configuration
         self.logger = logger
         // Events give way to status writes while a burst is being published.
-        let publisher = StatusPublisher<StatusUpdate>(width: 64)
-        self.publisher = publisher
+        let busy = BusySignal()
+        publisher = StatusPublisher(width: 64, busy: busy, clock: ContinuousClock())
         events = EventRecorder(
-            client: client, component: "keepalived-cloud-provider", yieldWhile: { await publisher.isBusy },
-            logger: logger)
+            client: client, component: "keepalived-cloud-provider", yieldingTo: busy, logger: logger)
         // Only what reconciling reads is cached, as compact JSON: memory stays small with many Services.
         informer = Informer<Service>(
             client: client, namespace: configuration.serviceNamespace, logger: logger, storage: .compactJSON,
@@ -83,8 +85,10 @@ public actor ServiceController {
         (splitBrainChecks, splitBrainCheckQueue) = AsyncStream.makeStream()
     }
 
-    /// Restores the ledger from cluster state, then reconciles until cancelled.
-    public func run() async throws {
+    /// Restores the ledger from cluster state, then reconciles until cancelled. Everything it runs (the
+    /// informers, the work queue's timers, the event writer, the status publisher, the workers) is a child
+    /// task of one group, ended together.
+    func reconcileWhileRunning() async throws {
         let writer = ConfigMapWriter(
             client: client, namespace: configuration.namespace, name: configuration.configMapName,
             pools: [configuration.pool], logger: logger
@@ -93,31 +97,34 @@ public actor ServiceController {
                 ?? ConfigMapSnapshot(generation: 0, entries: [], ledger: LegacyLedger(records: []), plan: nil)
         }
         self.writer = writer
-        let nodes = Task {
-            await self.nodeInformer.run { _ in
-                await self.nodesChanged()
-                await self.checkSplitBrain()
-            }
-        }
-        defer { nodes.cancel() }
         // Our own ConfigMap: an edit or deletion by someone else is put right at once, not at the
         // next Service change. Only metadata is cached; the data is ours to compute.
         let ownConfigMap = Informer<ConfigMap>(
             client: client, namespace: configuration.namespace,
             fieldSelector: "metadata.name=\(configuration.configMapName)",
             logger: logger, transform: { $0.keepingMetadataOnly() })
-        let configMapWatch = Task {
-            await ownConfigMap.run { event in
-                switch event {
-                case .added(let object), .updated(_, let object): await writer.observed(object)
-                case .deleted: await writer.observed(nil)
-                case .synced: return
-                }
-                await self.repairConfigMap()
-            }
-        }
-        defer { configMapWatch.cancel() }
+        // Each informer whose first list the plan depends on says so here once.
+        let (synced, syncedQueue) = AsyncStream.makeStream(of: Void.self)
         try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await self.queue.run() }
+            group.addTask { await self.events.run() }
+            group.addTask {
+                await self.nodeInformer.run { event in
+                    if case .synced = event { syncedQueue.yield() }
+                    await self.nodesChanged()
+                    await self.checkSplitBrain()
+                }
+            }
+            group.addTask {
+                await ownConfigMap.run { event in
+                    switch event {
+                    case .added(let object), .updated(_, let object): await writer.observed(object)
+                    case .deleted: await writer.observed(nil)
+                    case .synced: return
+                    }
+                    await self.repairConfigMap()
+                }
+            }
             // Keys queue up from the first list on (the Service and Node lists run side by side);
             // workers start once the ledger is restored.
             group.addTask {
@@ -125,40 +132,30 @@ public actor ServiceController {
                     switch event {
                     case .added(let s), .deleted(let s): await self.queue.add(s.key)
                     case .updated(_, let s): await self.queue.add(s.key)
-                    case .synced: break
+                    case .synced: syncedQueue.yield()
                     }
                 }
             }
+            var awaitedLists = 2
             if configuration.initializeNodes {
                 group.addTask { await self.initializeNodes() }
             }
             if await vipPoolsInstalled() {
                 let pools = Informer<VIPPool>(client: client, logger: logger)
                 poolInformer = pools
-                group.addTask { await pools.run { _ in await self.poolsChanged() } }
-                // Without the right to read Namespaces (RBAC older than the selector), selectors match
-                // nothing rather than the controller waiting for a list it may never get.
-                let namespacesReadable: Bool
-                do {
-                    _ = try await client.list(Namespace.self, options: ListOptions(limit: 1))
-                    namespacesReadable = true
-                } catch {
-                    logger.warning(
-                        "cannot list Namespaces; VIPPool namespace selectors will match no namespace",
-                        metadata: ["error": "\(error)"])
-                    namespacesReadable = false
+                awaitedLists += 1
+                group.addTask {
+                    await pools.run { event in
+                        if case .synced = event { syncedQueue.yield() }
+                        await self.poolsChanged()
+                    }
                 }
-                let namespaces = Informer<Namespace>(
-                    client: client, logger: logger,
-                    transform: { namespace in
-                        var kept = namespace.keepingMetadataOnly()
-                        kept.metadata.labels = namespace.metadata.labels
-                        return kept
-                    })
-                if namespacesReadable {
+                if let namespaces = await namespaceInformerIfReadable() {
                     namespaceInformer = namespaces
+                    awaitedLists += 1
                     group.addTask {
                         await namespaces.run { event in
+                            if case .synced = event { syncedQueue.yield() }
                             guard case .updated(let old, let new) = event, old.metadata.labels != new.metadata.labels
                             else { return }
                             await self.namespaceLabelsChanged(new.metadata.name ?? "")
@@ -188,20 +185,16 @@ public actor ServiceController {
             }
             do {
                 // A plan written before the node list is known would name no node and empty every agent.
-                while true {
-                    let nodesListed = await nodeInformer.hasSynced
-                    let servicesListed = await informer.hasSynced
-                    let poolsListed = await poolInformer?.hasSynced ?? true
-                    let namespacesListed = await namespaceInformer?.hasSynced ?? true
-                    if nodesListed && servicesListed && poolsListed && namespacesListed { break }
-                    try await Task.sleep(for: .milliseconds(5))
+                var lists = synced.makeAsyncIterator()
+                for _ in 0..<awaitedLists {
+                    guard await lists.next() != nil else { throw CancellationError() }
                 }
                 await nodesChanged(flush: false)
                 await poolsChanged(requeue: false)
                 try await restore()
                 try await writer.flush(upTo: generation)
             } catch {
-                publisher.shutDown()
+                stopHelpers()
                 group.cancelAll()
                 throw error
             }
@@ -212,12 +205,36 @@ public actor ServiceController {
             await withTaskCancellationHandler {
                 try? await group.waitForAll()
             } onCancel: {
-                publisher.shutDown()
-                self.splitBrainCheckQueue.finish()
-                self.poolStatusQueue.finish()
-                Task { await self.queue.shutDown() }
+                self.stopHelpers()
             }
         }
+    }
+
+    /// Ends the loops that wait on streams rather than on cancellation.
+    private nonisolated func stopHelpers() {
+        publisher.shutDown()
+        splitBrainCheckQueue.finish()
+        poolStatusQueue.finish()
+    }
+
+    /// Namespace labels, for VIPPool selectors. Without the right to read Namespaces (RBAC older than the
+    /// selector), selectors match nothing rather than the controller waiting for a list it may never get.
+    private func namespaceInformerIfReadable() async -> Informer<Namespace>? {
+        do {
+            _ = try await client.list(Namespace.self, options: ListOptions(limit: 1))
+        } catch {
+            logger.warning(
+                "cannot list Namespaces; VIPPool namespace selectors will match no namespace",
+                metadata: ["error": "\(error)"])
+            return nil
+        }
+        return Informer<Namespace>(
+            client: client, logger: logger,
+            transform: { namespace in
+                var kept = namespace.keepingMetadataOnly()
+                kept.metadata.labels = namespace.metadata.labels
+                return kept
+            })
     }
 
     private func worker() async {

@@ -43,8 +43,14 @@ public actor LeaderElector {
     }
 
     /// Waits for leadership, runs `body` while leading, and returns when leadership is lost
-    /// (throwing `KubeError`) or the task is cancelled (releasing the lease first).
+    /// (throwing `KubeError`), when `body` returns, or when the task is cancelled; the lease is released first.
     public func run(whileLeading body: @escaping @Sendable () async throws -> Void) async throws {
+        try await acquire()
+        try await lead(body)
+    }
+
+    /// Returns once this instance holds the lease.
+    public func acquire() async throws {
         while !(try await tryAcquireOrRenew()) {
             try await Task.sleep(for: configuration.retryPeriod)
         }
@@ -55,6 +61,12 @@ public actor LeaderElector {
                 "lease": "\(configuration.namespace)/\(configuration.leaseName)",
                 "identity": "\(configuration.identity)",
             ])
+    }
+
+    /// Runs `body` while renewing the lease; when `body` returns or throws, or leadership is lost, the lease is
+    /// released so a standby takes over at once. A caller that wants a clean hand-over ends `body` (a graceful
+    /// shutdown) rather than cancelling this task.
+    public func lead(_ body: @escaping @Sendable () async throws -> Void) async throws {
         defer { isLeader = false }
         do {
             try await withThrowingTaskGroup(of: Void.self) { group in
@@ -64,16 +76,20 @@ public actor LeaderElector {
                 group.cancelAll()
             }
         } catch {
-            if Task.isCancelled { await releaseUncancelled() }
+            await releaseOnExit()
             throw error
         }
-        if Task.isCancelled { await releaseUncancelled() }
+        await releaseOnExit()
     }
 
-    /// The caller's task is cancelled, and a cancelled task's requests fail at once: release
-    /// from a fresh task so the standby is not left waiting a whole lease duration.
-    private func releaseUncancelled() async {
-        await Task { await self.release() }.value
+    /// A cancelled task's requests fail at once, so a leader cancelled outright (not ended by its body)
+    /// releases from a task of its own, awaited here; Swift 6.3 has no cancellation shield.
+    private func releaseOnExit() async {
+        if Task.isCancelled {
+            await Task { await self.release() }.value
+        } else {
+            await release()
+        }
     }
 
     private func renewLoop() async throws {

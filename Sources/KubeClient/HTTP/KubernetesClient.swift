@@ -84,15 +84,11 @@ public final class KubernetesClient: Sendable {
     }
 
     /// A client dropped without `shutdown()` (a test that failed half-way, say) still closes its
-    /// connections: the task keeps the HTTP client alive until it has shut down.
+    /// connections: a shutting-down HTTP client keeps itself alive until it is done.
     deinit {
         guard !isShutDown.withLockedValue({ $0 }) else { return }
-        let http = self.http
-        let watchHTTP = self.watchHTTP
-        Task {
-            try? await watchHTTP.shutdown()
-            try? await http.shutdown()
-        }
+        _ = watchHTTP.shutdown()
+        _ = http.shutdown()
     }
 
     // MARK: - Requests

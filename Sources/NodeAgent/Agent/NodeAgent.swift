@@ -5,6 +5,7 @@ import Keepalived
 public import KubeClient
 public import Logging
 import Netlink
+import ServiceLifecycle
 
 /// Makes the controller's VRRP plan real on one node: renders keepalived.conf, supervises
 /// keepalived, and keeps the interface free of VIPs this node must not answer for. The decisions
@@ -69,8 +70,8 @@ public actor NodeAgent {
     var planPath: String { configuration.stateDirectory + "/plan.json" }
     var plan: VRRPPlan? { machine.plan }
 
-    /// Runs until cancelled; then hands mastership over and leaves no VIP behind.
-    public func run() async throws {
+    /// Runs until a graceful shutdown (or cancellation); then hands mastership over and leaves no VIP behind.
+    func runUntilStopped() async throws {
         do {
             try FileManager.default.createDirectory(
                 atPath: configuration.stateDirectory, withIntermediateDirectories: true)
@@ -94,15 +95,19 @@ public actor NodeAgent {
                 }
             }
             group.addTask { await self.runJobs() }
-            await withTaskCancellationHandler {
-                await group.waitForAll()
-            } onCancel: {
-                fifo.close()
-                self.jobQueue.finish()
-            }
+            // Until a graceful shutdown or cancellation; then every loop ends.
+            try? await gracefulShutdown()
+            fifo.close()
+            jobQueue.finish()
+            group.cancelAll()
         }
-        // Shutting down is itself not to be cancelled: it must finish handing over.
-        await Task { await self.shutDown() }.value
+        if Task.isCancelled {
+            // Cancelled outright, not shut down gracefully: a cancelled task's requests fail at once, and the
+            // hand-over must finish, so it runs in a task of its own, awaited here (Swift 6.3 has no shield).
+            await Task { await self.shutDown() }.value
+        } else {
+            await shutDown()
+        }
     }
 
     /// Graceful stop: keepalived's own SIGTERM handling sends priority-0 adverts (a backup takes
