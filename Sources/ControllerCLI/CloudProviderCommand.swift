@@ -79,8 +79,8 @@ public struct CloudProviderCommand: AsyncParsableCommand {
 
     @Option(
         help: ArgumentHelp(
-            "Concurrent reconciles (1-64). A worker waits for the finalizer PATCH, then hands the status to the "
-                + "publisher, which covers all pending Services with one ConfigMap write; the client rate limit "
+            "Concurrent reconciles (1-64). A worker waits for the finalizer PATCH; the status then waits for "
+                + "one ConfigMap write that covers all pending Services; the client rate limit "
                 + "(--kube-api-qps) usually bounds a burst first.")
     )
     var workers = 16

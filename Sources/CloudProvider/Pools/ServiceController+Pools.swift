@@ -43,7 +43,7 @@ extension ServiceController {
         catalog = fresh
         if before != after {
             ledger.reconfigure(pools: fresh.pools)
-            await writer?.setPools(fresh.pools)
+            await writer.setPools(fresh.pools)
             await reportAddressesOutsidePools()
             logger.info("pools changed", metadata: ["pools": "\(fresh.usable.map(\.name).joined(separator: ","))"])
         }

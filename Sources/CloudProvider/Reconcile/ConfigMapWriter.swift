@@ -6,136 +6,76 @@ import Metrics
 
 /// What goes into the ConfigMap, taken in one step so the parts agree.
 struct ConfigMapSnapshot: Sendable {
-    /// Grows with every change; the writer compares it with what it last wrote.
+    /// Grows with every change; the state machine compares it with what was last written.
     var generation: Int
     var entries: [VIPEntry]
     var ledger: LegacyLedger
     var plan: VRRPPlan?
 }
 
-/// Writes the ledger into the VIP ConfigMap. Callers that ask while a write is in flight share
-/// the next one, so a burst of Services costs a few writes, not one each. Optimistic concurrency:
-/// the next write starts from the object the last one returned (no GET); a 409 re-reads and
-/// retries; the ConfigMap is created when missing.
+/// Writes a snapshot of the ledger into the VIP ConfigMap: the I/O only. When to write (one write at a time,
+/// batched, a fresh read after someone else's edit) is `ServiceStateMachine`'s decision. Optimistic
+/// concurrency: a write starts from the object the last one returned (no GET) unless a fresh read is asked
+/// for; a 409 re-reads and retries; the ConfigMap is created when missing.
 actor ConfigMapWriter {
     private let client: any KubernetesAPI
     private let namespace: String
     private let name: String
     private let logger: Logger
-    private let snapshot: @Sendable () async -> ConfigMapSnapshot
     /// `PoolAnnotation` of the pools the controller serves from (written with the next write).
     private var poolAnnotation: String
-    /// A write is on its way; callers that arrive meanwhile wait here for its outcome.
-    private var writing = false
-    private var waiting: [CheckedContinuation<Result<Int, any Error>, Never>] = []
-    private var writtenGeneration = -1
     /// What the server returned for our last write: the base of the next one.
-    private var lastWritten: ConfigMap? {
-        didSet {
-            guard let version = lastWritten?.metadata.resourceVersion, ourVersions.last != version else { return }
-            ourVersions.append(version)
-            if ourVersions.count > 64 { ourVersions.removeFirst(ourVersions.count - 64) }
-        }
-    }
-    /// Versions our own writes produced: their watch events arrive late under load and are not
-    /// someone else's edit.
-    private var ourVersions: [String] = []
+    private var lastWritten: ConfigMap?
+    /// What the first read of the current write found (`.some(nil)`: no ConfigMap), for a repair's report.
+    private var lastFetched: ConfigMap??
     public private(set) var writes = 0
     private let writeCounter = Counter(label: "keepalived_lb_configmap_writes_total")
 
-    init(
-        client: any KubernetesAPI, namespace: String, name: String, pools: [Pool], logger: Logger,
-        snapshot: @escaping @Sendable () async -> ConfigMapSnapshot
-    ) {
+    init(client: any KubernetesAPI, namespace: String, name: String, pools: [Pool], logger: Logger) {
         self.poolAnnotation = PoolAnnotation(pools).json()
         self.client = client
         self.namespace = namespace
         self.name = name
         self.logger = logger
-        self.snapshot = snapshot
     }
 
     func setPools(_ pools: [Pool]) {
         poolAnnotation = PoolAnnotation(pools).json()
     }
 
-    /// Returns once the ConfigMap holds the ledger as of this call (or later). Whoever sees a
-    /// write finish records it, so no caller can spin on a finished task that another has yet to clear.
-    /// `target`: the generation the caller needs written (cheap to know; building the whole
-    /// snapshot just to learn it made every reconcile O(ledger size)).
-    func flush(upTo target: Int) async throws {
-        while writtenGeneration < target {
-            try await writeShared()
-        }
+    /// What one write did.
+    struct Outcome: Sendable {
+        /// The resourceVersion the ConfigMap has now (ours).
+        let version: String?
+        /// With a fresh read: what was undone (nil when nothing was).
+        let repair: ConfigMapRepair?
     }
 
-    /// Joins the write in flight, or makes one. The write runs in the caller's task; whoever joins gets its
-    /// outcome, and `writing` is false again before any of them resumes.
-    private func writeShared() async throws {
-        if writing {
-            let written = try await withCheckedContinuation { waiting.append($0) }.get()
-            writtenGeneration = max(writtenGeneration, written)
-            return
-        }
-        writing = true
-        let outcome: Result<Int, any Error>
-        do { outcome = .success(try await write()) } catch { outcome = .failure(error) }
-        writing = false
-        if case .success(let written) = outcome { writtenGeneration = max(writtenGeneration, written) }
-        let joined = waiting
-        waiting.removeAll()
-        for waiter in joined { waiter.resume(returning: outcome) }
-        _ = try outcome.get()
-    }
-
-    /// After someone else changed or deleted the ConfigMap: one write from a fresh read. Reconciles
-    /// never wait on this; they only wait for their own generation.
-    /// Returns what was undone, or nil when there was nothing to repair.
-    func repair() async throws -> ConfigMapRepair? {
-        // The event of our own write can arrive before the write's response: judge the latest sighting only
-        // once no write is in flight, or our own write looks like someone else's. Never join that write: it
-        // started before the sighting and may have landed before the edit.
-        if writing { _ = await withCheckedContinuation { waiting.append($0) } }
-        guard let sighting = lastSighting else { return nil }
-        lastSighting = nil
-        if let version = sighting?.metadata.resourceVersion, ourVersions.contains(version) { return nil }
+    /// Writes `snapshot`. `freshRead`: someone else changed or deleted the ConfigMap; read it first instead of
+    /// starting from our last write, and report what the write undid.
+    func write(_ snapshot: ConfigMapSnapshot, freshRead: Bool) async throws -> Outcome {
         let ours = lastWritten
-        lastWritten = nil
+        if freshRead { lastWritten = nil }
         lastFetched = nil
-        try await writeShared()
-        // The watch caches metadata only: what the edit left is what the write read first.
-        guard let written = lastWritten, let found = lastFetched else { return nil }
-        let repair = ConfigMapRepair(found: found, expected: ours ?? written, written: written)
-        return repair.isEmpty ? nil : repair
-    }
-
-    /// What the last fresh read found (`.some(nil)`: no ConfigMap).
-    private var lastFetched: ConfigMap??
-
-    /// The latest object the watch showed (`.some(nil)`: deleted), not yet judged by `repair()`.
-    private var lastSighting: ConfigMap??
-
-    /// The ConfigMap as the server has it now (a watch event, nil once deleted). Only the latest
-    /// sighting matters: a write of ours after someone else's edit was based on that edit (or got
-    /// a 409 and re-read), so it needs no repair.
-    func observed(_ configMap: ConfigMap?) {
-        lastSighting = .some(configMap)
-    }
-
-    private enum Attempt {
-        case written
-        case retry
-    }
-
-    private func write() async throws -> Int {
         for attempt in 1...10 {
-            let snapshot = await snapshot()
-            if try await writeOnce(snapshot) == .written { return snapshot.generation }
+            if try await writeOnce(snapshot) == .written {
+                guard freshRead, let written = lastWritten, let found = lastFetched else {
+                    return Outcome(version: lastWritten?.metadata.resourceVersion, repair: nil)
+                }
+                // The watch caches metadata only: what the edit left is what the write read first.
+                let repair = ConfigMapRepair(found: found, expected: ours ?? written, written: written)
+                return Outcome(version: written.metadata.resourceVersion, repair: repair.isEmpty ? nil : repair)
+            }
             logger.debug("ConfigMap changed under us; retrying", metadata: ["attempt": "\(attempt)"])
         }
         throw KubeError(
             .conflict,
             "ConfigMap \(namespace)/\(name) kept changing during 10 write attempts; another writer is fighting over it")
+    }
+
+    private enum Attempt {
+        case written
+        case retry
     }
 
     private func writeOnce(_ snapshot: ConfigMapSnapshot) async throws(KubeError) -> Attempt {

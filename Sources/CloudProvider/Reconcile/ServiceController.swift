@@ -16,21 +16,17 @@ public actor ServiceController {
     let logger: Logger
     let events: EventRecorder
     let queue = WorkQueue<ObjectKey>()
-    /// Status patches wait here for the ConfigMap write that covers them.
-    let publisher: StatusPublisher<StatusUpdate, ContinuousClock>
-    /// Per Service, the resourceVersions older than the status we last wrote: a reconcile that
-    /// sees one of them runs on a cache the watch has not caught up with yet, and skips (the
-    /// event of our own write follows). Without this a lagging watch doubled status writes.
-    var superseded: [ObjectKey: [String]] = [:]
+    /// Every decision: the ledger, the pools, the nodes, what waits for which ConfigMap write.
+    var machine: ServiceStateMachine
+    /// Counts what the machine has outstanding; events give way while it is non-zero.
+    let busy = BusySignal()
+    /// Jobs the machine asked for (ConfigMap writes, rests, status patches), run as child tasks of `run()`.
+    let jobs: AsyncStream<Job>
+    let jobQueue: AsyncStream<Job>.Continuation
+    let writer: ConfigMapWriter
     let informer: Informer<Service>
     let nodeInformer: Informer<Node>
-    /// Names of the nodes that may hold VIPs, sorted; part of the VRRP plan.
-    var eligibleNodes: [String] = []
-    var nodeGeneration = 0
     let metrics: ControllerMetrics
-    var ledger: Ledger
-    /// The pools: `--cidr` and, where the resource is installed, every usable VIPPool.
-    var catalog: PoolCatalog
     var poolInformer: Informer<VIPPool>?
     /// Namespace labels, for VIPPools that choose namespaces by selector (with the VIPPool resource only).
     var namespaceInformer: Informer<Namespace>?
@@ -40,11 +36,20 @@ public actor ServiceController {
     var lastPoolStatus: [String: JSONObject] = [:]
     let poolStatusRequests: AsyncStream<Void>
     let poolStatusQueue: AsyncStream<Void>.Continuation
-    var writer: ConfigMapWriter?
     var splitBrain: SplitBrainDetector
     let splitBrainChecks: AsyncStream<Duration>
     let splitBrainCheckQueue: AsyncStream<Duration>.Continuation
-    public private(set) var isReady = false
+    public var isReady: Bool { machine.isReady }
+    /// The ledger and the catalog live in the machine; the restore, pool and split-brain code reads and
+    /// changes them in place there.
+    var ledger: Ledger {
+        get { machine.ledger }
+        _modify { yield &machine.ledger }
+    }
+    var catalog: PoolCatalog {
+        get { machine.catalog }
+        _modify { yield &machine.catalog }
+    }
     /// The spec fields reconciling reads (the informer keeps only these, compactly).
     static let keptSpecFields: Set<String> = [
         "type", "loadBalancerClass", "loadBalancerIP", "ipFamilies", "ipFamilyPolicy", "clusterIP", "clusterIPs",
@@ -58,9 +63,12 @@ public actor ServiceController {
         self.elector = elector
         self.configuration = configuration
         self.logger = logger
+        machine = ServiceStateMachine(configuration: configuration)
+        (jobs, jobQueue) = AsyncStream.makeStream()
+        writer = ConfigMapWriter(
+            client: client, namespace: configuration.namespace, name: configuration.configMapName,
+            pools: [configuration.pool], logger: logger)
         // Events give way to status writes while a burst is being published.
-        let busy = BusySignal()
-        publisher = StatusPublisher(width: 64, busy: busy, clock: ContinuousClock())
         events = EventRecorder(
             client: client, component: "keepalived-cloud-provider", yieldingTo: busy, logger: logger)
         // Only what reconciling reads is cached, as compact JSON: memory stays small with many Services.
@@ -78,25 +86,15 @@ public actor ServiceController {
             })
         metrics = ControllerMetrics()
         nodeInformer = Informer<Node>(client: client, labelSelector: configuration.nodeSelector, logger: logger)
-        ledger = Ledger(pool: configuration.pool)
-        catalog = PoolCatalog(flagPool: configuration.pool, objects: [])
         (poolStatusRequests, poolStatusQueue) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
         splitBrain = SplitBrainDetector(window: configuration.splitBrainWindow)
         (splitBrainChecks, splitBrainCheckQueue) = AsyncStream.makeStream()
     }
 
     /// Restores the ledger from cluster state, then reconciles until cancelled. Everything it runs (the
-    /// informers, the work queue's timers, the event writer, the status publisher, the workers) is a child
+    /// informers, the work queue's timers, the event writer, the machine's jobs, the workers) is a child
     /// task of one group, ended together.
     func reconcileWhileRunning() async throws {
-        let writer = ConfigMapWriter(
-            client: client, namespace: configuration.namespace, name: configuration.configMapName,
-            pools: [configuration.pool], logger: logger
-        ) { [weak self] in
-            await self?.snapshot()
-                ?? ConfigMapSnapshot(generation: 0, entries: [], ledger: LegacyLedger(records: []), plan: nil)
-        }
-        self.writer = writer
         // Our own ConfigMap: an edit or deletion by someone else is put right at once, not at the
         // next Service change. Only metadata is cached; the data is ours to compute.
         let ownConfigMap = Informer<ConfigMap>(
@@ -118,11 +116,11 @@ public actor ServiceController {
             group.addTask {
                 await ownConfigMap.run { event in
                     switch event {
-                    case .added(let object), .updated(_, let object): await writer.observed(object)
-                    case .deleted: await writer.observed(nil)
+                    case .added(let object), .updated(_, let object):
+                        await self.handle(.configMapSeen(version: object.metadata.resourceVersion))
+                    case .deleted: await self.handle(.configMapSeen(version: nil))
                     case .synced: return
                     }
-                    await self.repairConfigMap()
                 }
             }
             // Keys queue up from the first list on (the Service and Node lists run side by side);
@@ -178,10 +176,9 @@ public actor ServiceController {
                 }
             }
             group.addTask {
-                await self.publisher.run(
-                    flush: { try await self.flushConfigMap(upTo: $0) },
-                    patch: { try await self.announce($0.payload) },
-                    completed: { await self.published($0, error: $1) })
+                await withDiscardingTaskGroup { jobs in
+                    for await job in self.jobs { jobs.addTask { await self.perform(job) } }
+                }
             }
             do {
                 // A plan written before the node list is known would name no node and empty every agent.
@@ -189,16 +186,20 @@ public actor ServiceController {
                 for _ in 0..<awaitedLists {
                     guard await lists.next() != nil else { throw CancellationError() }
                 }
-                await nodesChanged(flush: false)
+                await nodesChanged()
                 await poolsChanged(requeue: false)
                 try await restore()
-                try await writer.flush(upTo: generation)
+                let snapshot = snapshot()
+                let started = ContinuousClock.now
+                let outcome = try await writer.write(snapshot, freshRead: false)
+                await handle(
+                    .configMapWritten(generation: snapshot.generation, version: outcome.version, took: .now - started))
+                await handle(.restored)
             } catch {
                 stopHelpers()
                 group.cancelAll()
                 throw error
             }
-            isReady = true
             for _ in 0..<max(configuration.workers, 1) {
                 group.addTask { await self.worker() }
             }
@@ -212,7 +213,7 @@ public actor ServiceController {
 
     /// Ends the loops that wait on streams rather than on cancellation.
     private nonisolated func stopHelpers() {
-        publisher.shutDown()
+        jobQueue.finish()
         splitBrainCheckQueue.finish()
         poolStatusQueue.finish()
     }
@@ -240,12 +241,8 @@ public actor ServiceController {
     private func worker() async {
         while let key = await queue.next() {
             let started = ContinuousClock.now
-            do {
-                // A handed-over key stays "processing" until its status is written.
-                if try await reconcile(key) == .finished { await queue.done(key) }
-            } catch {
-                await failed(key, error)
-            }
+            // A key stays "processing" until the machine says it is done (its status written, say).
+            await reconcile(key)
             metrics.reconcileDuration.record(duration: ContinuousClock.now - started)
             metrics.queueDepth.record(await queue.depth)
             recordUsage()
@@ -262,36 +259,19 @@ public actor ServiceController {
         }
     }
 
-    /// Grows with every ledger or node change.
-    var generation: Int { ledger.generation + nodeGeneration }
-
+    /// The ConfigMap as the machine's ledger and nodes are now.
     func snapshot() -> ConfigMapSnapshot {
         let entries = ledger.entries
         let plan: VRRPPlan?
         do {
-            plan = try configuration.planner.plan(addresses: entries.map(\.address), nodes: eligibleNodes)
+            plan = try configuration.planner.plan(addresses: entries.map(\.address), nodes: machine.eligibleNodes)
         } catch {
             // Unreachable with validated node names; keep the last plan rather than write a wrong one.
             logger.error("could not build the VRRP plan; keeping the previous one", metadata: ["error": "\(error)"])
             plan = nil
         }
-        return ConfigMapSnapshot(generation: generation, entries: entries, ledger: ledger.legacyLedger, plan: plan)
-    }
-
-    /// The publisher's report on one status write.
-    func published(_ publication: Publication<StatusUpdate>, error: (any Error)?) async {
-        let key = publication.key
-        guard let error else {
-            superseded[key] = publication.payload.olderVersions
-            await queue.done(key)
-            return
-        }
-        if let error = error as? KubeError, error.code == .notFound {
-            // Deleted meanwhile: its deletion event brings it back to release the address.
-            await queue.done(key)
-            return
-        }
-        await failed(key, error)
+        return ConfigMapSnapshot(
+            generation: machine.generation, entries: entries, ledger: ledger.legacyLedger, plan: plan)
     }
 
     /// A reconcile or its status write failed: logged, told to the Service's owner as upstream's
@@ -309,27 +289,8 @@ public actor ServiceController {
         await queue.retry(key)
     }
 
-    func repairConfigMap() async {
-        guard isReady, let writer else { return }
-        do {
-            guard let repair = try await writer.repair() else { return }
-            metrics.configMapRepairs.increment()
-            logger.warning(
-                "repaired the VIP ConfigMap",
-                metadata: [
-                    "configmap": "\(configuration.namespace)/\(configuration.configMapName)",
-                    "undone": "\(repair.message)",
-                ])
-            events.post(repair.reference, type: .warning, reason: "ConfigMapRepaired", message: repair.message)
-        } catch {
-            logger.warning(
-                "could not rewrite the VIP ConfigMap after someone else changed it; the next change retries",
-                metadata: ["error": "\(error)"])
-        }
-    }
-
     /// Recomputes the eligible nodes; a change rewrites the plan.
-    func nodesChanged(flush: Bool = true) async {
+    func nodesChanged() async {
         let names = await nodeInformer.list().compactMap { node -> String? in
             guard node.metadata.labels[ControllerConfiguration.excludeLabel] == nil, let name = node.metadata.name
             else { return nil }
@@ -342,18 +303,9 @@ public actor ServiceController {
                 return nil
             }
         }.sorted()
-        guard names != eligibleNodes else { return }
-        eligibleNodes = names
-        nodeGeneration += 1
+        guard names != machine.eligibleNodes else { return }
         logger.info("eligible nodes changed", metadata: ["nodes": "\(names.joined(separator: ","))"])
-        guard flush, isReady else { return }
-        do {
-            try await flushConfigMap()
-        } catch {
-            logger.warning(
-                "could not write the VRRP plan after a node change; the next change retries",
-                metadata: ["error": "\(error)"])
-        }
+        await handle(.nodesChanged(names))
     }
 
     func isManaged(_ service: Service) -> Bool { configuration.serves(service) }
@@ -361,7 +313,7 @@ public actor ServiceController {
     /// Usage of the pool, per family, for metrics and tests.
     public func usage(_ family: IPFamily) -> Usage { ledger.allocator.usage(family) }
     public func addresses(of key: ObjectKey) -> [IPAddress] { ledger.records[key]?.addresses ?? [] }
-    public var configMapWrites: Int { get async { await writer?.writes ?? 0 } }
+    public var configMapWrites: Int { get async { await writer.writes } }
     /// Status patches that announced addresses (tests check that nothing is written twice).
     public internal(set) var statusWrites = 0
 }

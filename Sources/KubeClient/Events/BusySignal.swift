@@ -21,8 +21,17 @@ public final class BusySignal: Sendable {
     }
 
     public func leave(_ count: Int = 1) {
+        update { $0 = max($0 - count, 0) }
+    }
+
+    /// For an owner that knows its count outright (a state machine's outstanding work).
+    public func update(outstanding: Int) {
+        update { $0 = max(outstanding, 0) }
+    }
+
+    private func update(_ change: (inout Int) -> Void) {
         let woken = state.withLock { state -> [CheckedContinuation<Void, Never>] in
-            state.outstanding = max(state.outstanding - count, 0)
+            change(&state.outstanding)
             guard state.outstanding == 0 else { return [] }
             defer { state.waiters.removeAll() }
             return Array(state.waiters.values)

@@ -1,0 +1,67 @@
+import IPAM
+import KubeClient
+
+/// A status on its way to a Service, and what is needed to say so.
+struct StatusUpdate: Sendable {
+    let key: ObjectKey
+    let reference: ObjectReference
+    let status: ServiceStatus
+    let addresses: [String]
+    /// Versions of the Service that predate this status (see `ServiceStateMachine.superseded`).
+    let olderVersions: [String]
+}
+
+extension ServiceStateMachine {
+    /// Set False while a Service holds an address outside every pool (its pool was edited or deleted),
+    /// until an operator acts; absent otherwise.
+    static let inPoolConditionType = "keepalived-lb.io/AddressInPool"
+
+    /// The status that announces `addresses`, or nil when the Service already says all of it.
+    static func status(for service: Service, addresses: [IPAddress], ledger: Ledger) -> ServiceStatus? {
+        let desired = addresses.map(\.description)
+        let current = service.status.loadBalancer.ingress.compactMap(\.ip)
+        let outside = addresses.filter { ledger.pool(containing: $0) == nil }
+        let poolCondition = Self.poolCondition(service, outside: outside)
+        let poolConditionCurrent =
+            service.status.conditions.first { $0.type == Self.inPoolConditionType }.map {
+                $0.status == poolCondition?.status && $0.message == poolCondition?.message
+            } ?? (poolCondition == nil)
+        let allocated = service.status.conditions.contains {
+            $0.type == ControllerConfiguration.conditionType && $0.status == .true
+        }
+        guard current != desired || !allocated || !poolConditionCurrent else { return nil }
+        let pools = Set(addresses.map { ledger.pool(containing: $0) ?? "none (outside every pool)" }).sorted()
+        let message = "Assigned \(desired.joined(separator: ", ")) from pool \(pools.joined(separator: ", "))"
+        var status = service.status
+        var loadBalancer = status.loadBalancer
+        loadBalancer.ingress = addresses.map { LoadBalancerIngress(ip: $0.description, ipMode: .vip) }
+        status.loadBalancer = loadBalancer
+        status.conditions =
+            mergedConditions(service, ok: true, reason: "Allocated", message: message).filter {
+                $0.type != Self.inPoolConditionType
+            } + (poolCondition.map { [$0] } ?? [])
+        return status
+    }
+
+    static func poolCondition(_ service: Service, outside: [IPAddress]) -> Condition? {
+        guard !outside.isEmpty else { return nil }
+        return Condition(
+            type: inPoolConditionType, status: .false, reason: "OutsidePools",
+            message: "\(outside.map(\.description).joined(separator: ", ")) in no pool any more; the Service keeps "
+                + "it. Add it back to a pool, or remove the Service's address to get a new one",
+            after: service.status.conditions.first { $0.type == inPoolConditionType },
+            observedGeneration: service.metadata.generation)
+    }
+
+    /// The Service's conditions with ours set; every other controller's entry kept.
+    static func mergedConditions(_ service: Service, ok: Bool, reason: String, message: String) -> [Condition] {
+        let others = service.status.conditions.filter { $0.type != ControllerConfiguration.conditionType }
+        return others + [
+            Condition(
+                type: ControllerConfiguration.conditionType, status: ok ? .true : .false, reason: reason,
+                message: message,
+                after: service.status.conditions.first { $0.type == ControllerConfiguration.conditionType },
+                observedGeneration: service.metadata.generation)
+        ]
+    }
+}

@@ -1,0 +1,362 @@
+import IPAM
+import Keepalived
+import KubeClient
+
+/// The controller's decisions, as a value: events in (a Service seen or gone, a finalizer added, the
+/// ConfigMap written or failed, a status written or failed, nodes changed, the ledger restored), actions
+/// out (add a finalizer, write the ConfigMap, patch a status, post an event, clean up, finish or retry a key).
+/// `ServiceController` runs the actions and reports their outcomes back here; nothing here does I/O, sleeps
+/// or reads a clock, so every decision is tested on values.
+///
+/// Ordering it keeps: a status names only addresses a written ConfigMap holds (statuses wait for their
+/// generation); a released Service's finalizer goes only once the ConfigMap no longer names its addresses;
+/// one ConfigMap write at a time, covering everything allocated since the previous one, and back-to-back
+/// writes rest as long as the last one took.
+struct ServiceStateMachine: Sendable {
+    enum Event: Sendable {
+        /// A worker took the key: the Service as the informer has it (nil: deleted), and its namespace's labels.
+        case serviceChanged(ObjectKey, Service?, namespaceLabels: [String: String])
+        /// The finalizer patch returned this object; `previousVersion` is the version it was added to.
+        case finalizerAdded(Service, previousVersion: String, namespaceLabels: [String: String])
+        /// The ledger was rebuilt from the cluster and its first ConfigMap written (`configMapWritten` came
+        /// first): reconciling may start.
+        case restored
+        /// Our write landed: the ConfigMap holds `generation` and has resourceVersion `version`.
+        case configMapWritten(generation: Int, version: String?, took: Duration)
+        case configMapFailed(any Error)
+        /// The ConfigMap's watch showed this version (nil: deleted): ours, or someone else's edit to undo.
+        case configMapSeen(version: String?)
+        /// The rest between two ConfigMap writes is over.
+        case restEnded
+        case statusWritten(ObjectKey, olderVersions: [String])
+        case statusFailed(ObjectKey, any Error)
+        case nodesChanged([String])
+    }
+
+    enum Action: Sendable {
+        case addFinalizer(Service)
+        /// A False condition on the Service (after a Warning event with the same reason).
+        case setCondition(Service, reason: String, message: String)
+        case postEvent(ObjectReference, EventRecorder.EventType, reason: String, message: String)
+        case countAllocationFailure(reason: String)
+        case countAllocations(Int)
+        case countReleases(Int)
+        /// Write the ConfigMap as the ledger is now; report `configMapWritten`. `freshRead`: read it first (someone
+        /// else changed it) and report what the write undid.
+        case writeConfigMap(freshRead: Bool)
+        /// Report `restEnded` after this long.
+        case rest(Duration)
+        case patchStatus(StatusUpdate)
+        /// Clear what we wrote into the Service's status, drop our finalizer, say what was released.
+        case cleanUp(Service, freed: [IPAddress])
+        /// The key is handled; the queue may hand it out again.
+        case done(ObjectKey)
+        /// The key failed; it comes back with backoff (and its owner hears why, unless it already did).
+        case retry(ObjectKey, any Error)
+    }
+
+    /// What waits for a generation of the ConfigMap to be written.
+    private enum Waiting: Sendable {
+        case status(StatusUpdate)
+        case cleanUp(Service, freed: [IPAddress])
+        case done(ObjectKey)
+
+        var key: ObjectKey {
+            switch self {
+            case .status(let update): update.key
+            case .cleanUp(let service, _): service.key
+            case .done(let key): key
+            }
+        }
+    }
+
+    let configuration: ControllerConfiguration
+    var ledger: Ledger
+    var catalog: PoolCatalog
+    /// Names of the nodes that may hold VIPs, sorted; part of the VRRP plan.
+    private(set) var eligibleNodes: [String] = []
+    private(set) var nodeGeneration = 0
+    /// Per Service, the resourceVersions older than the status we last wrote: a reconcile that sees one of
+    /// them runs on a cache the watch has not caught up with yet, and skips (the event of our own write
+    /// follows). Without this a lagging watch doubled status writes.
+    private(set) var superseded: [ObjectKey: [String]] = [:]
+    private(set) var isReady = false
+
+    private(set) var writtenGeneration = -1
+    private var writing = false
+    /// A write is due with nothing waiting for it (a node change, someone else's edit).
+    private var writeWanted = false
+    /// Someone else changed the ConfigMap: the next write reads it first.
+    private var repairWanted = false
+    /// The latest version the watch showed while a write was in flight: judged once the write is back
+    /// (the event of our own write can arrive before the write's response).
+    private var unjudgedSighting: String??
+    /// Versions our own writes produced: their watch events arrive late under load and are not someone
+    /// else's edit.
+    private var ourVersions: [String] = []
+    private var resting = false
+    private var lastWriteTook: Duration = .zero
+    private var waiting: [(generation: Int, item: Waiting)] = []
+    /// Statuses whose ConfigMap is written, waiting for a place among the patches in flight.
+    private var statusQueue: [StatusUpdate] = []
+    private var statusHead = 0
+    private(set) var statusesInFlight = 0
+    /// Status patches in flight at once.
+    let statusWidth: Int
+
+    init(configuration: ControllerConfiguration, statusWidth: Int = 64) {
+        self.configuration = configuration
+        self.statusWidth = max(statusWidth, 1)
+        ledger = Ledger(pool: configuration.pool)
+        catalog = PoolCatalog(flagPool: configuration.pool, objects: [])
+    }
+
+    /// Grows with every ledger or node change; the ConfigMap writer compares it with what it last wrote.
+    var generation: Int { ledger.generation + nodeGeneration }
+
+    /// Statuses and other work waiting for a ConfigMap write or a patch slot (events give way while non-zero).
+    var outstanding: Int { waiting.count + (statusQueue.count - statusHead) + statusesInFlight }
+
+    mutating func handle(_ event: Event) -> [Action] {
+        switch event {
+        case .serviceChanged(let key, let service, let labels):
+            guard let service else {
+                superseded[key] = nil
+                return release(key, then: .done(key))
+            }
+            if let older = superseded[key] {
+                if let version = service.metadata.resourceVersion, older.contains(version) { return [.done(key)] }
+                superseded[key] = nil
+            }
+            return decide(service, seenVersions: [service.metadata.resourceVersion ?? ""], labels: labels)
+        case .finalizerAdded(let service, let previous, let labels):
+            return decide(service, seenVersions: [previous, service.metadata.resourceVersion ?? ""], labels: labels)
+        case .restored:
+            isReady = true
+            return nextWrite()
+        case .configMapWritten(let written, let version, let took):
+            writing = false
+            lastWriteTook = took
+            writtenGeneration = max(writtenGeneration, written)
+            if let version, ourVersions.last != version {
+                ourVersions.append(version)
+                if ourVersions.count > 64 { ourVersions.removeFirst(ourVersions.count - 64) }
+            }
+            if let sighting = unjudgedSighting {
+                unjudgedSighting = nil
+                judge(sighting)
+            }
+            return released() + nextWrite()
+        case .configMapSeen(let version):
+            // Before the restore's own write, what the watch shows is about to be replaced anyway.
+            guard isReady else { return [] }
+            guard !writing else {
+                unjudgedSighting = .some(version)
+                return []
+            }
+            judge(version)
+            return nextWrite()
+        case .configMapFailed(let error):
+            writing = false
+            if let sighting = unjudgedSighting {
+                unjudgedSighting = nil
+                judge(sighting)
+            }
+            let failed = waiting
+            waiting.removeAll()
+            return failed.map { .retry($0.item.key, error) }
+        case .restEnded:
+            resting = false
+            return nextWrite()
+        case .statusWritten(let key, let older):
+            statusesInFlight -= 1
+            superseded[key] = older
+            return [.done(key)] + nextPatches()
+        case .statusFailed(let key, let error):
+            statusesInFlight -= 1
+            // Deleted meanwhile: its deletion event brings it back to release the address.
+            let outcome: Action =
+                (error as? KubeError)?.code == .notFound ? .done(key) : .retry(key, error)
+            return [outcome] + nextPatches()
+        case .nodesChanged(let names):
+            guard names != eligibleNodes else { return [] }
+            eligibleNodes = names
+            nodeGeneration += 1
+            writeWanted = true
+            return nextWrite()
+        }
+    }
+
+    // MARK: - One Service
+
+    private mutating func decide(_ service: Service, seenVersions: [String], labels: [String: String]) -> [Action] {
+        let key = service.key
+        let finalizer = ControllerConfiguration.finalizer
+        let managed = configuration.serves(service)
+        let hasFinalizer = service.metadata.finalizers.contains(finalizer)
+        if !managed || service.metadata.deletionTimestamp != nil {
+            guard hasFinalizer || ledger.records[key] != nil else { return [.done(key)] }
+            let before = ledger.generation
+            let freed = ledger.release(key)
+            let counted: [Action] = freed.isEmpty ? [] : [.countReleases(freed.count)]
+            let cleanUp = Waiting.cleanUp(service, freed: freed)
+            if ledger.generation == before { return counted + perform(cleanUp) }
+            return counted + wait(for: generation, cleanUp)
+        }
+        // The finalizer goes on before an address is handed out, so a deletion while we are down still
+        // comes back to us and the address is freed.
+        if !hasFinalizer { return [.addFinalizer(service)] }
+
+        let request: LoadBalancerRequest
+        let candidates: [PoolCatalog.Definition]
+        do {
+            (request, candidates) = try choosePools(for: service, labels: labels)
+        } catch {
+            return refuse(service, error)
+        }
+        let across = catalog.sharingAcross
+        if let refusal = ledger.sharingPreflight(key, request: request, across: across) {
+            return refuse(service, refusal)
+        }
+
+        var actions: [Action] = []
+        let held = ledger.records[key]?.addresses ?? []
+        if held.isEmpty && service.status.loadBalancer.ingress.isEmpty {
+            actions.append(
+                .postEvent(
+                    service.reference, .normal, reason: "EnsuringLoadBalancer", message: "Ensuring load balancer"))
+        }
+        let addresses: [IPAddress]
+        do throws(IPAMError) {
+            addresses = try ledger.ensure(
+                key, uid: service.metadata.uid ?? "", request: request, candidates: candidates.map(\.name),
+                across: across)
+        } catch {
+            // An exhausted pool may free up: retried with backoff; anything else waits for a change.
+            return actions + [
+                .countAllocationFailure(reason: "\(error.code)"),
+                .postEvent(service.reference, .warning, reason: "AllocationFailed", message: error.message),
+                .setCondition(service, reason: "AllocationFailed", message: error.message),
+                error.code == .poolExhausted ? .retry(key, error) : .done(key),
+            ]
+        }
+        let new = Set(addresses).subtracting(held).count
+        if new > 0 { actions.append(.countAllocations(new)) }
+
+        guard let status = Self.status(for: service, addresses: addresses, ledger: ledger) else {
+            // Nothing to announce, but the ledger may have changed (a new forward method).
+            return actions + wait(for: generation, .done(key))
+        }
+        let update = StatusUpdate(
+            key: key, reference: service.reference, status: status, addresses: addresses.map(\.description),
+            olderVersions: seenVersions)
+        return actions + wait(for: generation, .status(update))
+    }
+
+    /// The Service's request and the pools it may get new addresses from (see `PoolCatalog`): the
+    /// request's families are what those pools offer, so PreferDualStack gets one family when only
+    /// one is on offer and RequireDualStack is refused naming the missing one.
+    func choosePools(for service: Service, labels: [String: String]) throws(ServiceRefusal) -> (
+        LoadBalancerRequest, [PoolCatalog.Definition]
+    ) {
+        let namespace = service.metadata.namespace ?? ""
+        let every = Array(Set(catalog.usable.flatMap(\.pool.families))).sorted { $0.rawValue < $1.rawValue }
+        let preview = try LoadBalancerRequest(
+            service: service, families: every, poolName: catalog.usable.map(\.name).joined(separator: ", "),
+            defaultForwardMethod: configuration.defaultForwardMethod)
+        let candidates = try catalog.candidates(
+            namespace: namespace, labels: labels, annotation: service.metadata.annotations[VIPPool.serviceAnnotation],
+            requested: preview.requested)
+        // The common case, one pool: the preview already is the request.
+        if catalog.usable.count == 1 { return (preview, candidates) }
+        let offered = Set(candidates.flatMap(\.pool.families) + preview.requested.map(\.family))
+        let request = try LoadBalancerRequest(
+            service: service, families: IPFamily.allCases.filter { offered.contains($0) },
+            poolName: candidates.map(\.name).joined(separator: ", "),
+            defaultForwardMethod: configuration.defaultForwardMethod)
+        return (request, candidates)
+    }
+
+    /// Tells the Service's owner why it gets no address (a Warning and a False condition); nothing else changes.
+    private func refuse(_ service: Service, _ refusal: ServiceRefusal) -> [Action] {
+        [
+            .countAllocationFailure(reason: refusal.reason),
+            .postEvent(service.reference, .warning, reason: refusal.reason, message: refusal.message),
+            .setCondition(service, reason: refusal.reason, message: refusal.message),
+            .done(service.key),
+        ]
+    }
+
+    /// Lets go of what `key` holds. A shared address another Service still holds is not freed, but the
+    /// ConfigMap changes all the same (the address now names that Service).
+    private mutating func release(_ key: ObjectKey, then item: Waiting) -> [Action] {
+        let before = ledger.generation
+        let freed = ledger.release(key)
+        let counted: [Action] = freed.isEmpty ? [] : [.countReleases(freed.count)]
+        if ledger.generation == before { return counted + perform(item) }
+        return counted + wait(for: generation, item)
+    }
+
+    // MARK: - The ConfigMap and the statuses that wait for it
+
+    private mutating func wait(for generation: Int, _ item: Waiting) -> [Action] {
+        if writtenGeneration >= generation { return perform(item) }
+        waiting.append((generation, item))
+        return nextWrite()
+    }
+
+    private mutating func perform(_ item: Waiting) -> [Action] {
+        switch item {
+        case .done(let key): return [.done(key)]
+        case .cleanUp(let service, let freed): return [.cleanUp(service, freed: freed), .done(service.key)]
+        case .status(let update):
+            statusQueue.append(update)
+            return nextPatches()
+        }
+    }
+
+    /// Someone else's version of the ConfigMap (or its deletion) is undone by the next write.
+    private mutating func judge(_ version: String?) {
+        if let version, ourVersions.contains(version) { return }
+        repairWanted = true
+        writeWanted = true
+    }
+
+    /// One write at a time, none while resting, none before the ledger is restored.
+    private mutating func nextWrite() -> [Action] {
+        guard isReady, !writing, !resting else { return [] }
+        guard repairWanted || (writtenGeneration < generation && (writeWanted || !waiting.isEmpty)) else {
+            return []
+        }
+        writing = true
+        writeWanted = false
+        defer { repairWanted = false }
+        return [.writeConfigMap(freshRead: repairWanted)]
+    }
+
+    /// What the write just made true; then, if more waits, a rest as long as the write took.
+    private mutating func released() -> [Action] {
+        let ready = waiting.filter { $0.generation <= writtenGeneration }
+        waiting.removeAll { $0.generation <= writtenGeneration }
+        var actions = ready.flatMap { perform($0.item) }
+        if !waiting.isEmpty || repairWanted || (writeWanted && writtenGeneration < generation) {
+            resting = true
+            actions.append(.rest(lastWriteTook))
+        }
+        return actions
+    }
+
+    private mutating func nextPatches() -> [Action] {
+        var actions: [Action] = []
+        while statusesInFlight < statusWidth, statusHead < statusQueue.count {
+            actions.append(.patchStatus(statusQueue[statusHead]))
+            statusHead += 1
+            statusesInFlight += 1
+        }
+        if statusHead == statusQueue.count {
+            statusQueue.removeAll(keepingCapacity: true)
+            statusHead = 0
+        }
+        return actions
+    }
+}

@@ -1,0 +1,153 @@
+import IPAM
+import KubeClient
+import Testing
+
+@testable import CloudProvider
+
+/// The controller's decisions on values: no API server, no clock, no sleeps.
+@Suite("Service state machine")
+struct ServiceStateMachineTests {
+    static func service(_ name: String, version: String = "10", finalizer: Bool = true) -> Service {
+        var service = Service()
+        service.metadata = ObjectMeta(name: name, namespace: "ns")
+        service.metadata.uid = "uid-\(name)"
+        service.metadata.resourceVersion = version
+        if finalizer { service.metadata.finalizers = [ControllerConfiguration.finalizer] }
+        service.spec.type = .loadBalancer
+        service.spec.ipFamilies = ["IPv4"]
+        return service
+    }
+
+    /// A machine whose ledger is restored and written.
+    static func ready(width: Int = 64) throws -> ServiceStateMachine {
+        var machine = ServiceStateMachine(
+            configuration: ControllerConfiguration(pool: try Pool.parse(["192.0.2.0/28"]).pool), statusWidth: width)
+        #expect(machine.handle(.nodesChanged(["node-1"])).isEmpty, "nothing is written before the restore")
+        _ = machine.handle(.configMapWritten(generation: machine.generation, version: "1", took: .zero))
+        #expect(machine.handle(.restored).isEmpty)
+        return machine
+    }
+
+    private func writes(_ actions: [ServiceStateMachine.Action]) -> [Bool] {
+        actions.compactMap { if case .writeConfigMap(let fresh) = $0 { fresh } else { nil } }
+    }
+
+    private func patches(_ actions: [ServiceStateMachine.Action]) -> [String] {
+        actions.compactMap { if case .patchStatus(let update) = $0 { update.key.name } else { nil } }
+    }
+
+    private func done(_ actions: [ServiceStateMachine.Action]) -> [String] {
+        actions.compactMap { if case .done(let key) = $0 { key.name } else { nil } }
+    }
+
+    private func retried(_ actions: [ServiceStateMachine.Action]) -> [String] {
+        actions.compactMap { if case .retry(let key, _) = $0 { key.name } else { nil } }
+    }
+
+    @Test func aBurstCostsOneConfigMapWriteAndStatusesWaitForIt() throws {
+        var machine = try Self.ready()
+        var writesAsked: [Bool] = []
+        for index in 0..<10 {
+            let actions = machine.handle(
+                .serviceChanged(Self.service("s\(index)").key, Self.service("s\(index)"), namespaceLabels: [:]))
+            #expect(patches(actions).isEmpty, "no status before the ConfigMap holds the address")
+            writesAsked += writes(actions)
+        }
+        #expect(writesAsked == [false], "one write in flight; the others wait for the next")
+        let after = machine.handle(.configMapWritten(generation: machine.generation, version: "2", took: .zero))
+        #expect(patches(after).count == 10, "the write covered all ten (it was made from the ledger as it is now)")
+        #expect(writes(after).isEmpty)
+        let finished = machine.handle(.statusWritten(Self.service("s0").key, olderVersions: ["10"]))
+        #expect(done(finished) == ["s0"])
+    }
+
+    @Test func patchesInFlightAreBounded() throws {
+        var machine = try Self.ready(width: 3)
+        for index in 0..<5 {
+            _ = machine.handle(
+                .serviceChanged(Self.service("s\(index)").key, Self.service("s\(index)"), namespaceLabels: [:]))
+        }
+        let first = machine.handle(.configMapWritten(generation: machine.generation, version: "2", took: .zero))
+        #expect(patches(first).count == 3)
+        let next = machine.handle(.statusWritten(Self.service("s0").key, olderVersions: []))
+        #expect(patches(next).count == 1 && done(next) == ["s0"])
+        let failed = machine.handle(.statusFailed(Self.service("s1").key, KubeError(.conflict, "409")))
+        #expect(retried(failed) == ["s1"] && patches(failed).count == 1)
+        let gone = machine.handle(.statusFailed(Self.service("s2").key, KubeError(.notFound, "404")))
+        #expect(done(gone) == ["s2"], "deleted meanwhile: its deletion comes back on its own")
+    }
+
+    @Test func aWriteThatFailsRetriesEveryoneWaitingAndPatchesNothing() throws {
+        var machine = try Self.ready()
+        _ = machine.handle(.serviceChanged(Self.service("a").key, Self.service("a"), namespaceLabels: [:]))
+        _ = machine.handle(.serviceChanged(Self.service("b").key, Self.service("b"), namespaceLabels: [:]))
+        let failed = machine.handle(.configMapFailed(KubeError(.forbidden, "configmaps is forbidden")))
+        #expect(Set(retried(failed)) == ["a", "b"] && patches(failed).isEmpty)
+        #expect(machine.outstanding == 0)
+    }
+
+    @Test func backToBackWritesRestAsLongAsTheLastOneTook() throws {
+        var machine = try Self.ready()
+        _ = machine.handle(.serviceChanged(Self.service("a").key, Self.service("a"), namespaceLabels: [:]))
+        // b arrives while a's write is in flight.
+        _ = machine.handle(.serviceChanged(Self.service("b").key, Self.service("b"), namespaceLabels: [:]))
+        let afterFirst = machine.handle(
+            .configMapWritten(generation: machine.generation - 1, version: "2", took: .milliseconds(40)))
+        #expect(patches(afterFirst) == ["a"])
+        #expect(afterFirst.contains { if case .rest(let d) = $0 { d == .milliseconds(40) } else { false } })
+        #expect(writes(afterFirst).isEmpty, "resting")
+        #expect(writes(machine.handle(.restEnded)) == [false])
+    }
+
+    @Test func aDeletedServiceLosesItsFinalizerOnlyOnceTheConfigMapForgetsIt() throws {
+        var machine = try Self.ready()
+        let web = Self.service("web")
+        _ = machine.handle(.serviceChanged(web.key, web, namespaceLabels: [:]))
+        _ = machine.handle(.configMapWritten(generation: machine.generation, version: "2", took: .zero))
+        _ = machine.handle(.statusWritten(web.key, olderVersions: ["10"]))
+        var deleting = Self.service("web", version: "12")
+        deleting.metadata.deletionTimestamp = "2026-11-30T10:00:00Z"
+        let release = machine.handle(.serviceChanged(web.key, deleting, namespaceLabels: [:]))
+        #expect(!release.contains { if case .cleanUp = $0 { true } else { false } })
+        #expect(writes(release) == [false])
+        let written = machine.handle(.configMapWritten(generation: machine.generation, version: "3", took: .zero))
+        let freed = written.compactMap { if case .cleanUp(_, let freed) = $0 { freed } else { nil } }
+        #expect(freed == [[try IPAddress("192.0.2.1")]] && done(written) == ["web"])
+    }
+
+    @Test func finalizerFirstAnotherClassIgnoredAndStaleCachesSkipped() throws {
+        var machine = try Self.ready()
+        let bare = Self.service("bare", finalizer: false)
+        let first = machine.handle(.serviceChanged(bare.key, bare, namespaceLabels: [:]))
+        #expect(first.count == 1 && { if case .addFinalizer = first[0] { true } else { false } }())
+        var other = Self.service("other", finalizer: false)
+        other.spec.loadBalancerClass = "example.com/other"
+        #expect(done(machine.handle(.serviceChanged(other.key, other, namespaceLabels: [:]))) == ["other"])
+
+        let web = Self.service("web")
+        _ = machine.handle(.serviceChanged(web.key, web, namespaceLabels: [:]))
+        _ = machine.handle(.configMapWritten(generation: machine.generation, version: "2", took: .zero))
+        _ = machine.handle(.statusWritten(web.key, olderVersions: ["10"]))
+        // The watch has not caught up with our status write yet: the old version is skipped.
+        #expect(done(machine.handle(.serviceChanged(web.key, web, namespaceLabels: [:]))) == ["web"])
+    }
+
+    @Test func someoneElsesEditIsUndoneByAFreshWriteOursIsNot() throws {
+        var machine = try Self.ready()
+        #expect(writes(machine.handle(.configMapSeen(version: "1"))).isEmpty, "our own restore write")
+        #expect(writes(machine.handle(.configMapSeen(version: "7"))) == [true], "an edit: read first, undo")
+        // Seen while a write is in flight: judged once it is back.
+        _ = machine.handle(.configMapWritten(generation: machine.generation, version: "8", took: .zero))
+        _ = machine.handle(.serviceChanged(Self.service("a").key, Self.service("a"), namespaceLabels: [:]))
+        #expect(machine.handle(.configMapSeen(version: "9")).isEmpty)
+        let back = machine.handle(.configMapWritten(generation: machine.generation, version: "9", took: .zero))
+        #expect(writes(back).isEmpty, "version 9 was our own write")
+        #expect(writes(machine.handle(.configMapSeen(version: nil))) == [true], "deleted: written again")
+    }
+
+    @Test func aNodeChangeRewritesThePlanWithNothingWaiting() throws {
+        var machine = try Self.ready()
+        #expect(writes(machine.handle(.nodesChanged(["node-1"]))).isEmpty, "unchanged")
+        #expect(writes(machine.handle(.nodesChanged(["node-1", "node-2"]))) == [false])
+    }
+}
