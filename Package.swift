@@ -21,8 +21,8 @@ let package = Package(
     ],
     targets: [
         // Pure Swift address management: no dependencies, not even Foundation.
-        // Cross-module optimisation lets callers specialise the generic allocator.
-        .target(name: "IPAM", swiftSettings: [.unsafeFlags(["-cross-module-optimization"])]),
+        // The allocator's hot path is @inlinable, so callers specialise it for their owner type (no unsafe flags).
+        .target(name: "IPAM"),
 
         // A small, strict Kubernetes client: config, typed objects, verbs, watch, informer,
         // leases and events.

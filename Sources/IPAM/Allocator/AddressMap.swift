@@ -2,13 +2,21 @@
 /// The allocator's hot path is one insert per allocation; a multiply-xorshift hash is several
 /// times cheaper than SipHash (keys are addresses the controller chose, not attacker input), and
 /// marking empty slots with the key `UInt64.max` keeps a slot to key + value, 16 bytes for an `Int`.
+@usableFromInline
 struct AddressMap<Value>: @unchecked Sendable {
-    private var storage = Storage(capacity: 16)
+    @usableFromInline
+    var storage = Storage(capacity: 16)
     /// The one key that cannot live in `storage`, where it marks an empty slot.
-    private var maxKeyValue: Value?
+    @usableFromInline
+    var maxKeyValue: Value?
     /// Kept here rather than in `Storage`: a class `var` would pay a dynamic exclusivity check per access.
-    private(set) var count = 0
+    @usableFromInline
+    var count = 0
 
+    @inlinable
+    init() {}
+
+    @inlinable
     subscript(key: UInt64) -> Value? {
         if key == Storage.empty { return maxKeyValue }
         guard let slot = storage.find(key) else { return nil }
@@ -17,6 +25,7 @@ struct AddressMap<Value>: @unchecked Sendable {
 
     /// Inserts or replaces; returns the previous value.
     @discardableResult
+    @inlinable
     mutating func updateValue(_ value: Value, forKey key: UInt64) -> Value? {
         let previous: Value?
         if key == Storage.empty {
@@ -31,6 +40,7 @@ struct AddressMap<Value>: @unchecked Sendable {
         return previous
     }
 
+    @inlinable
     mutating func removeValue(forKey key: UInt64) -> Value? {
         let removed: Value?
         if key == Storage.empty {
@@ -45,6 +55,7 @@ struct AddressMap<Value>: @unchecked Sendable {
         return removed
     }
 
+    @inlinable
     var entries: [(key: UInt64, value: Value)] {
         var result = (0..<storage.capacity).compactMap {
             storage.keys[$0] != Storage.empty ? (storage.keys[$0], storage.values[$0]) : nil
@@ -53,13 +64,20 @@ struct AddressMap<Value>: @unchecked Sendable {
         return result
     }
 
+    @usableFromInline
     final class Storage {
+        @inlinable
         static var empty: UInt64 { .max }
+        @usableFromInline
         let capacity: Int
+        @usableFromInline
         let shift: UInt64
+        @usableFromInline
         let keys: UnsafeMutablePointer<UInt64>
+        @usableFromInline
         let values: UnsafeMutablePointer<Value>
 
+        @inlinable
         init(capacity: Int) {
             self.capacity = capacity
             shift = UInt64(64 - capacity.trailingZeroBitCount)
@@ -79,10 +97,12 @@ struct AddressMap<Value>: @unchecked Sendable {
 
         /// Fibonacci hashing: the top bits of `key * 2^64/φ` spread consecutive addresses evenly.
         @inline(__always)
+        @inlinable
         func home(_ key: UInt64) -> Int {
             Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> shift)
         }
 
+        @inlinable
         func find(_ key: UInt64) -> Int? {
             var slot = home(key)
             while keys[slot] != Self.empty {
@@ -92,6 +112,7 @@ struct AddressMap<Value>: @unchecked Sendable {
             return nil
         }
 
+        @inlinable
         func insert(_ value: Value, _ key: UInt64) -> Value? {
             var slot = home(key)
             while keys[slot] != Self.empty {
@@ -107,6 +128,7 @@ struct AddressMap<Value>: @unchecked Sendable {
             return nil
         }
 
+        @inlinable
         func remove(_ key: UInt64) -> Value? {
             guard var hole = find(key) else { return nil }
             let removed = (values + hole).move()
@@ -128,6 +150,7 @@ struct AddressMap<Value>: @unchecked Sendable {
         }
 
         /// A copy with `capacity` slots (the same, or larger to grow).
+        @inlinable
         func copy(capacity: Int) -> Storage {
             let copy = Storage(capacity: capacity)
             for slot in 0..<self.capacity where keys[slot] != Self.empty {

@@ -4,6 +4,7 @@ extension Allocator {
         public let address: IPAddress
         public let owner: Owner
 
+        @inlinable
         public init(address: IPAddress, owner: Owner) {
             self.address = address
             self.owner = owner
@@ -19,11 +20,16 @@ extension Allocator {
         public var outsidePool: [Claim] = []
         public var restored = 0
 
+        @usableFromInline
+        init() {}
+
+        @inlinable
         public var isClean: Bool { conflicts.isEmpty && outsidePool.isEmpty }
     }
 
     /// Re-records existing allocations in one call. Claims are taken in order, so put the
     /// claim that should win a conflict first (for Services: the oldest).
+    @inlinable
     public mutating func restore(_ claims: [Claim]) -> RestoreReport {
         var report = RestoreReport()
         var accepted: [IPFamily: [Claim]] = [:]

@@ -2,8 +2,10 @@
 /// Costs O(log n) in the number of allocated addresses and never enumerates the pool.
 public struct Allocator<Owner: Hashable & Sendable>: Sendable {
     public let pool: Pool
+    @usableFromInline
     var families: Families
 
+    @inlinable
     public init(pool: Pool) {
         self.pool = pool
         families = Families(
@@ -12,10 +14,19 @@ public struct Allocator<Owner: Hashable & Sendable>: Sendable {
     }
 
     /// Two stored slots rather than a dictionary: hashing the family on every call costs more than the allocation.
+    @usableFromInline
     struct Families: Sendable {
+        @usableFromInline
         var v4: FamilyAllocator<Owner>?
+        @usableFromInline
         var v6: FamilyAllocator<Owner>?
 
+        @usableFromInline
+        init(v4: FamilyAllocator<Owner>?, v6: FamilyAllocator<Owner>?) {
+            (self.v4, self.v6) = (v4, v6)
+        }
+
+        @inlinable
         subscript(family: IPFamily) -> FamilyAllocator<Owner>? {
             get { family == .ipv4 ? v4 : v6 }
             _modify {
@@ -25,6 +36,7 @@ public struct Allocator<Owner: Hashable & Sendable>: Sendable {
     }
 
     /// Gives `owner` the lowest free address of `family`.
+    @inlinable
     public mutating func allocate(_ family: IPFamily, to owner: Owner) throws(IPAMError) -> IPAddress {
         guard families[family] != nil else {
             throw IPAMError(
@@ -43,6 +55,7 @@ public struct Allocator<Owner: Hashable & Sendable>: Sendable {
     }
 
     /// Gives `owner` exactly `address`. Asking again for an address the owner already holds succeeds.
+    @inlinable
     public mutating func allocate(_ address: IPAddress, to owner: Owner) throws(IPAMError) {
         guard pool.contains(address), families[address.family] != nil else {
             throw IPAMError(.addressOutOfPool, "\(address) is not a usable address of pool \(pool.description)")
@@ -56,14 +69,17 @@ public struct Allocator<Owner: Hashable & Sendable>: Sendable {
 
     /// Frees `address`; returns who held it, or nil when it was free.
     @discardableResult
+    @inlinable
     public mutating func release(_ address: IPAddress) -> Owner? {
         families[address.family]?.free(address.value)
     }
 
+    @inlinable
     public func owner(of address: IPAddress) -> Owner? {
         families[address.family]?.owners[address.value]
     }
 
+    @inlinable
     public func usage(_ family: IPFamily) -> Usage {
         let size = pool.size(of: family)
         let used = families[family]?.owners.count ?? 0
@@ -71,6 +87,7 @@ public struct Allocator<Owner: Hashable & Sendable>: Sendable {
     }
 
     /// Every allocation, in address order.
+    @inlinable
     public var allocations: [(address: IPAddress, owner: Owner)] {
         IPFamily.allCases.flatMap { family -> [(address: IPAddress, owner: Owner)] in
             guard let state = families[family] else { return [] }
@@ -84,4 +101,9 @@ public struct Usage: Hashable, Sendable {
     public let size: AddressCount
     public let used: Int
     public let free: AddressCount
+
+    @usableFromInline
+    init(size: AddressCount, used: Int, free: AddressCount) {
+        (self.size, self.used, self.free) = (size, used, free)
+    }
 }

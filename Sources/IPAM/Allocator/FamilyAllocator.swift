@@ -1,16 +1,22 @@
 /// Allocation state of one address family. Runs of allocated addresses are merged across
 /// unusable gaps, so the lowest free address is always one lookup away.
+@usableFromInline
 struct FamilyAllocator<Owner: Hashable & Sendable>: Sendable {
+    @usableFromInline
     let space: UsableSpace
-    private(set) var runs = RunTree()
-    private(set) var owners = OwnerTable<Owner>()
+    @usableFromInline
+    var runs = RunTree()
+    @usableFromInline
+    var owners = OwnerTable<Owner>()
 
+    @inlinable
     init(space: UsableSpace) {
         self.space = space
     }
 
     /// The lowest free address, and the run that ends just before it (known for free here,
     /// and saving `take` a lookup on the allocation hot path).
+    @inlinable
     func lowestFree() -> (value: UInt128, runBefore: Int32?)? {
         guard let first = space.first else { return nil }
         guard let run = runs.starting(at: first) else { return (first, nil) }
@@ -18,12 +24,14 @@ struct FamilyAllocator<Owner: Hashable & Sendable>: Sendable {
     }
 
     /// Records `value` (usable and free) as taken by `owner`.
+    @inlinable
     mutating func take(_ value: UInt128, owner: Owner) {
         let left = space.previous(before: value).flatMap { p in runs.floor(p).flatMap { runs[$0].hi == p ? $0 : nil } }
         take(value, owner: owner, runBefore: left)
     }
 
     /// `runBefore` is the run ending at the usable address just below `value`, if any.
+    @inlinable
     mutating func take(_ value: UInt128, owner: Owner, runBefore left: Int32?) {
         owners.insert(owner, at: value)
         let right = space.next(after: value).flatMap { runs.starting(at: $0) }
@@ -43,6 +51,7 @@ struct FamilyAllocator<Owner: Hashable & Sendable>: Sendable {
 
     /// Takes many free, usable values at once. Into an empty state the runs are built in one
     /// sorted pass, which is what a restart's restore does.
+    @inlinable
     mutating func takeAll(_ claims: [(value: UInt128, owner: Owner)]) {
         guard runs.count == 0 else {
             for claim in claims { take(claim.value, owner: claim.owner) }
@@ -62,6 +71,7 @@ struct FamilyAllocator<Owner: Hashable & Sendable>: Sendable {
     }
 
     /// Frees `value`; returns its owner, or nil when it was not allocated.
+    @inlinable
     mutating func free(_ value: UInt128) -> Owner? {
         guard let owner = owners.remove(value) else { return nil }
         guard let index = runs.floor(value) else { preconditionFailure("allocated address outside every run") }

@@ -1,11 +1,16 @@
 /// Address → owner. Keyed by the high 64 bits (few distinct values: one per IPv6 /64 in use,
 /// one for all of IPv4) and then by the low 64 bits, so an entry costs a 64-bit key, not 128.
+@usableFromInline
 struct OwnerTable<Owner: Hashable & Sendable>: Sendable {
-    private var highs: [UInt64] = []
-    private var tables: [AddressMap<Owner>] = []
-    private(set) var count = 0
+    @usableFromInline
+    var highs: [UInt64] = []
+    @usableFromInline
+    var tables: [AddressMap<Owner>] = []
+    @usableFromInline
+    var count = 0
 
-    private func index(of high: UInt64) -> (found: Bool, at: Int) {
+    @inlinable
+    func index(of high: UInt64) -> (found: Bool, at: Int) {
         var low = 0
         var upper = highs.count
         while low < upper {
@@ -15,11 +20,13 @@ struct OwnerTable<Owner: Hashable & Sendable>: Sendable {
         return (low < highs.count && highs[low] == high, low)
     }
 
+    @inlinable
     subscript(value: UInt128) -> Owner? {
         let (found, at) = index(of: UInt64(truncatingIfNeeded: value >> 64))
         return found ? tables[at][UInt64(truncatingIfNeeded: value)] : nil
     }
 
+    @inlinable
     mutating func insert(_ owner: Owner, at value: UInt128) {
         let high = UInt64(truncatingIfNeeded: value >> 64)
         var (found, at) = index(of: high)
@@ -31,6 +38,7 @@ struct OwnerTable<Owner: Hashable & Sendable>: Sendable {
         if tables[at].updateValue(owner, forKey: UInt64(truncatingIfNeeded: value)) == nil { count += 1 }
     }
 
+    @inlinable
     mutating func remove(_ value: UInt128) -> Owner? {
         let (found, at) = index(of: UInt64(truncatingIfNeeded: value >> 64))
         guard found, let owner = tables[at].removeValue(forKey: UInt64(truncatingIfNeeded: value)) else { return nil }
@@ -42,6 +50,7 @@ struct OwnerTable<Owner: Hashable & Sendable>: Sendable {
         return owner
     }
 
+    @inlinable
     var sorted: [(value: UInt128, owner: Owner)] {
         zip(highs, tables).flatMap { high, table in
             table.entries.map { (UInt128(high) << 64 | UInt128($0.key), $0.value) }

@@ -1,23 +1,42 @@
 /// Maximal runs of allocated addresses `[lo, hi]`, keyed by `lo`, in an array-backed treap:
 /// expected O(log n) lookup, insert and remove, memory proportional to the number of runs.
+@usableFromInline
 struct RunTree: Sendable {
+    @usableFromInline
     struct Node: Sendable {
+        @usableFromInline
         var lo: UInt128
+        @usableFromInline
         var hi: UInt128
+        @usableFromInline
         var left: Int32
+        @usableFromInline
         var right: Int32
+        @usableFromInline
         var priority: UInt32
+
+        @inlinable
+        init(lo: UInt128, hi: UInt128, left: Int32, right: Int32, priority: UInt32) {
+            (self.lo, self.hi, self.left, self.right, self.priority) = (lo, hi, left, right, priority)
+        }
     }
 
-    private var nodes: [Node] = []
-    private var freeList: [Int32] = []
-    private var root: Int32 = -1
-    private var seed: UInt64 = 0x9E37_79B9_7F4A_7C15
-    private(set) var count = 0
+    @usableFromInline
+    var nodes: [Node] = []
+    @usableFromInline
+    var freeList: [Int32] = []
+    @usableFromInline
+    var root: Int32 = -1
+    @usableFromInline
+    var seed: UInt64 = 0x9E37_79B9_7F4A_7C15
+    @usableFromInline
+    var count = 0
 
+    @inlinable
     init() {}
 
     /// Builds the treap from runs sorted by `lo` in O(n), with the classic Cartesian-tree stack.
+    @inlinable
     init(sortedRuns: [(lo: UInt128, hi: UInt128)]) {
         nodes.reserveCapacity(sortedRuns.count)
         var spine: [Int32] = []
@@ -36,22 +55,26 @@ struct RunTree: Sendable {
         count = sortedRuns.count
     }
 
-    private mutating func nextPriority() -> UInt32 {
+    @inlinable
+    mutating func nextPriority() -> UInt32 {
         seed ^= seed << 13
         seed ^= seed >> 7
         seed ^= seed << 17
         return UInt32(truncatingIfNeeded: seed >> 32)
     }
 
+    @inlinable
     subscript(index: Int32) -> Node { nodes[Int(index)] }
 
     /// Changes a run's bounds; callers keep the key order intact (no other run's `lo` lies between).
+    @inlinable
     mutating func update(_ index: Int32, lo: UInt128, hi: UInt128) {
         nodes[Int(index)].lo = lo
         nodes[Int(index)].hi = hi
     }
 
     /// The run with the greatest `lo <= value`.
+    @inlinable
     func floor(_ value: UInt128) -> Int32? {
         var current = root
         var best: Int32 = -1
@@ -68,6 +91,7 @@ struct RunTree: Sendable {
     }
 
     /// The run whose `lo` is exactly `value`.
+    @inlinable
     func starting(at value: UInt128) -> Int32? {
         var current = root
         while current >= 0 {
@@ -78,6 +102,7 @@ struct RunTree: Sendable {
         return nil
     }
 
+    @inlinable
     mutating func insert(lo: UInt128, hi: UInt128) {
         let node = Node(lo: lo, hi: hi, left: -1, right: -1, priority: nextPriority())
         let index: Int32
@@ -93,6 +118,7 @@ struct RunTree: Sendable {
         count += 1
     }
 
+    @inlinable
     mutating func remove(lo: UInt128) {
         let (left, rest) = split(root, lo)
         let (middle, right) = split(rest, lo + 1)
@@ -103,7 +129,8 @@ struct RunTree: Sendable {
     }
 
     /// Splits into runs with `lo < key` and runs with `lo >= key`.
-    private mutating func split(_ tree: Int32, _ key: UInt128) -> (Int32, Int32) {
+    @inlinable
+    mutating func split(_ tree: Int32, _ key: UInt128) -> (Int32, Int32) {
         if tree < 0 { return (-1, -1) }
         if nodes[Int(tree)].lo < key {
             let (left, right) = split(nodes[Int(tree)].right, key)
@@ -117,7 +144,8 @@ struct RunTree: Sendable {
     }
 
     /// Joins two treaps where every key of `a` is below every key of `b`.
-    private mutating func merge(_ a: Int32, _ b: Int32) -> Int32 {
+    @inlinable
+    mutating func merge(_ a: Int32, _ b: Int32) -> Int32 {
         if a < 0 { return b }
         if b < 0 { return a }
         if nodes[Int(a)].priority > nodes[Int(b)].priority {
@@ -130,6 +158,7 @@ struct RunTree: Sendable {
     }
 
     /// Runs in ascending order.
+    @inlinable
     func inOrder() -> [(lo: UInt128, hi: UInt128)] {
         var result: [(lo: UInt128, hi: UInt128)] = []
         var stack: [Int32] = []

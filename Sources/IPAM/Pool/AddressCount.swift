@@ -9,6 +9,7 @@ public struct AddressCount: Hashable, Comparable, Sendable, CustomStringConverti
         low = value
     }
 
+    @usableFromInline
     init(high: UInt64, low: UInt128) {
         self.high = high
         self.low = low

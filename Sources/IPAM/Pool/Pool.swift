@@ -18,6 +18,7 @@ public struct Pool: Sendable, CustomStringConvertible {
     public let entries: [PoolEntry]
     public let exclusions: [PoolEntry]
     public let options: Options
+    @usableFromInline
     let spaces: [IPFamily: UsableSpace]
 
     public init(

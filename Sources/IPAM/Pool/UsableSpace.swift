@@ -1,15 +1,28 @@
 /// The usable addresses of one family as sorted, disjoint, inclusive intervals, plus the
 /// optional rule that skips IPv4 addresses ending in .0 or .255. Never enumerated.
+@usableFromInline
 struct UsableSpace: Sendable {
+    @usableFromInline
     struct Interval: Hashable, Sendable {
+        @usableFromInline
         var lo: UInt128
+        @usableFromInline
         var hi: UInt128
+
+        @inlinable
+        init(lo: UInt128, hi: UInt128) {
+            (self.lo, self.hi) = (lo, hi)
+        }
     }
 
-    private(set) var intervals: [Interval] = []
+    @usableFromInline
+    var intervals: [Interval] = []
+    @usableFromInline
     let family: IPFamily
+    @usableFromInline
     let avoidsZeroAndBroadcastOctets: Bool
 
+    @inlinable
     init(family: IPFamily, intervals: [Interval], avoidsZeroAndBroadcastOctets: Bool) {
         self.family = family
         self.intervals = intervals.sorted { $0.lo < $1.lo }
@@ -18,6 +31,7 @@ struct UsableSpace: Sendable {
     }
 
     /// Removes `[lo, hi]` from the space.
+    @inlinable
     mutating func subtract(_ lo: UInt128, _ hi: UInt128) {
         var result: [Interval] = []
         result.reserveCapacity(intervals.count + 1)
@@ -33,14 +47,16 @@ struct UsableSpace: Sendable {
         first = next(atOrAfter: 0)
     }
 
-    private func isAvoided(_ value: UInt128) -> Bool {
+    @inlinable
+    func isAvoided(_ value: UInt128) -> Bool {
         guard avoidsZeroAndBroadcastOctets else { return false }
         let octet = value & 0xff
         return octet == 0 || octet == 0xff
     }
 
     /// Index of the first interval whose `hi >= value`.
-    private func firstIndex(endingAtOrAfter value: UInt128) -> Int {
+    @inlinable
+    func firstIndex(endingAtOrAfter value: UInt128) -> Int {
         var low = 0
         var high = intervals.count
         while low < high {
@@ -50,12 +66,14 @@ struct UsableSpace: Sendable {
         return low
     }
 
+    @inlinable
     func contains(_ value: UInt128) -> Bool {
         let index = firstIndex(endingAtOrAfter: value)
         return index < intervals.count && intervals[index].lo <= value && !isAvoided(value)
     }
 
     /// The lowest usable address `>= value`.
+    @inlinable
     func next(atOrAfter value: UInt128) -> UInt128? {
         var index = firstIndex(endingAtOrAfter: value)
         var candidate = value
@@ -72,11 +90,13 @@ struct UsableSpace: Sendable {
         return nil
     }
 
+    @inlinable
     func next(after value: UInt128) -> UInt128? {
         value == .max ? nil : next(atOrAfter: value + 1)
     }
 
     /// The highest usable address `<= value`.
+    @inlinable
     func previous(atOrBefore value: UInt128) -> UInt128? {
         var index = firstIndex(endingAtOrAfter: value)
         if index == intervals.count || intervals[index].lo > value { index -= 1 }
@@ -94,14 +114,17 @@ struct UsableSpace: Sendable {
         return nil
     }
 
+    @inlinable
     func previous(before value: UInt128) -> UInt128? {
         value == 0 ? nil : previous(atOrBefore: value - 1)
     }
 
     /// The lowest usable address, computed once: every allocation starts its search there.
-    private(set) var first: UInt128?
+    @usableFromInline
+    var first: UInt128?
 
     /// Exact number of usable addresses.
+    @inlinable
     var size: AddressCount {
         var total = AddressCount.zero
         for interval in intervals {
@@ -120,7 +143,8 @@ struct UsableSpace: Sendable {
     }
 
     /// Values `x` in the interval with `x % 256 == residue`.
-    private static func count(in interval: Interval, congruentTo residue: UInt128) -> UInt128 {
+    @inlinable
+    static func count(in interval: Interval, congruentTo residue: UInt128) -> UInt128 {
         func upTo(_ n: UInt128) -> UInt128 { n >= residue ? (n - residue) / 256 + 1 : 0 }
         return upTo(interval.hi) - (interval.lo == 0 ? 0 : upTo(interval.lo - 1))
     }
