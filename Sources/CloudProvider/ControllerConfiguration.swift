@@ -60,6 +60,9 @@ public struct ControllerConfiguration: Sendable {
         self.nodeSelector = nodeSelector
     }
 
+    /// The spec fields `serves` reads.
+    static let servedSpecFields: Set<String> = ["type", "loadBalancerClass"]
+
     /// A LoadBalancer Service of our class: without `--load-balancer-class`, those that set no class
     /// (a class names another implementation); with it, exactly that class.
     public func serves(_ service: Service) -> Bool {

@@ -1,4 +1,5 @@
 import IPAM
+import Keepalived
 import KubeClient
 import Testing
 
@@ -149,5 +150,74 @@ struct ServiceStateMachineTests {
         var machine = try Self.ready()
         #expect(writes(machine.handle(.nodesChanged(["node-1"]))).isEmpty, "unchanged")
         #expect(writes(machine.handle(.nodesChanged(["node-1", "node-2"]))) == [false])
+    }
+}
+
+/// The Service cache keeps only what reconciling reads; a field read but not kept would silently read nil.
+/// Each case sets one field that decides something; the trimmed Service must decide exactly as the whole one.
+@Suite("What the Service cache keeps")
+struct ServiceCacheTrimTests {
+    static let cases: [(String, @Sendable (inout Service) -> Void)] = [
+        ("spec.loadBalancerIP", { $0.spec.loadBalancerIP = "192.0.2.9" }),
+        ("spec.ipFamilies", { $0.spec.ipFamilies = ["IPv6"] }),
+        (
+            "spec.ipFamilyPolicy",
+            {
+                $0.spec.ipFamilies = ["IPv4", "IPv6"]
+                $0.spec.ipFamilyPolicy = .requireDualStack
+            }
+        ),
+        ("spec.clusterIPs", { $0.spec.clusterIPs = ["2001:db8::1"] }),
+        ("spec.clusterIP", { $0.spec.clusterIP = "2001:db8::2" }),
+        (
+            "sharing key and ports",
+            {
+                $0.metadata.annotations[Sharing.annotation] = "dns"
+                $0.spec.ports = [ServicePort(name: "dns", port: 53, targetPort: 53)]
+            }
+        ),
+        ("forward method", { $0.metadata.annotations[ForwardMethod.annotation] = "DR" }),
+        (
+            "requested addresses",
+            { $0.metadata.annotations[ControllerConfiguration.requestedIPsAnnotation] = "192.0.2.7" }
+        ),
+        ("pool", { $0.metadata.annotations[VIPPool.serviceAnnotation] = "default" }),
+        ("spec.loadBalancerClass", { $0.spec.loadBalancerClass = "keepalived-lb.io/vrrp" }),
+        ("spec.type", { $0.spec.type = .nodePort }),
+    ]
+
+    @Test(arguments: cases.indices)
+    func theTrimmedServiceDecidesAsTheWholeOne(_ index: Int) throws {
+        let (field, change) = Self.cases[index]
+        var whole = ServiceStateMachineTests.service("web")
+        whole.spec.ipFamilies = nil
+        whole.metadata.labels = ["app": "web"]
+        whole.spec.selector = ["app": "web"]
+        change(&whole)
+        let trimmed = ServiceController.trimmedForCache(whole)
+        #expect(trimmed.json.count < whole.json.count || trimmed.spec.json.count <= whole.spec.json.count)
+        let pool = try Pool.parse(["192.0.2.0/28", "2001:db8:1::/120"]).pool
+        for configuration in [
+            ControllerConfiguration(pool: pool),
+            ControllerConfiguration(pool: pool, loadBalancerClass: "keepalived-lb.io/vrrp"),
+        ] {
+            #expect(configuration.serves(trimmed) == configuration.serves(whole), "\(field)")
+            var wholeMachine = ServiceStateMachine(configuration: configuration)
+            var trimmedMachine = wholeMachine
+            let fromWhole = wholeMachine.handle(.serviceChanged(whole.key, whole, namespaceLabels: [:]))
+            let fromTrimmed = trimmedMachine.handle(.serviceChanged(whole.key, trimmed, namespaceLabels: [:]))
+            #expect(wholeMachine.ledger.records == trimmedMachine.ledger.records, "\(field)")
+            #expect("\(fromWhole.map(Self.describe))" == "\(fromTrimmed.map(Self.describe))", "\(field)")
+        }
+    }
+
+    /// Actions by kind and reason, without the objects (which differ by the trimmed fields).
+    static func describe(_ action: ServiceStateMachine.Action) -> String {
+        switch action {
+        case .postEvent(_, let type, let reason, let message): "event \(type) \(reason) \(message)"
+        case .setCondition(_, let reason, let message): "condition \(reason) \(message)"
+        case .countAllocationFailure(let reason): "failure \(reason)"
+        default: "\(action)".prefix(while: { $0 != "(" }).description
+        }
     }
 }

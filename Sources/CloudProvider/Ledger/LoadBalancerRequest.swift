@@ -5,6 +5,15 @@ public import KubeClient
 
 /// What a Service asks of us, read and validated from its spec and annotations.
 public struct LoadBalancerRequest: Hashable, Sendable {
+    /// The spec fields `init(service:…)` reads (ports only for a Service with a sharing key); the controller's
+    /// Service cache keeps exactly what reconciling reads, so a field read here must be listed here.
+    static let specFields: Set<String> = ["loadBalancerIP", "ipFamilies", "ipFamilyPolicy", "clusterIP", "clusterIPs"]
+    static let sharingSpecFields: Set<String> = ["ports"]
+    /// The annotations `init(service:…)` reads.
+    static let annotations: Set<String> = [
+        ForwardMethod.annotation, ControllerConfiguration.requestedIPsAnnotation, Sharing.annotation,
+    ]
+
     public var families: [IPFamily]
     /// Specific addresses asked for (annotation or spec.loadBalancerIP); empty means any.
     public var requested: [IPAddress]

@@ -50,10 +50,17 @@ public actor ServiceController {
         get { machine.catalog }
         _modify { yield &machine.catalog }
     }
-    /// The spec fields reconciling reads (the informer keeps only these, compactly).
-    static let keptSpecFields: Set<String> = [
-        "type", "loadBalancerClass", "loadBalancerIP", "ipFamilies", "ipFamilyPolicy", "clusterIP", "clusterIPs",
-    ]
+    /// What reconciling reads of a Service, and nothing else: the informer caches thousands of these. Each
+    /// list sits beside the code that reads it (a field read but not kept would silently read nil; a test
+    /// checks that the trimmed Service decides exactly as the whole one).
+    static func trimmedForCache(_ service: Service) -> Service {
+        let specFields = ControllerConfiguration.servedSpecFields.union(LoadBalancerRequest.specFields)
+        return service.keeping(
+            // Ports matter only to Services that share an address: the rest do not cache them.
+            specFields: service.metadata.annotations[Sharing.annotation] == nil
+                ? specFields : specFields.union(LoadBalancerRequest.sharingSpecFields),
+            annotations: LoadBalancerRequest.annotations.union([VIPPool.serviceAnnotation]))
+    }
 
     public init(
         client: any KubernetesAPI, configuration: ControllerConfiguration, elector: LeaderElector? = nil,
@@ -74,16 +81,7 @@ public actor ServiceController {
         // Only what reconciling reads is cached, as compact JSON: memory stays small with many Services.
         informer = Informer<Service>(
             client: client, namespace: configuration.serviceNamespace, logger: logger, storage: .compactJSON,
-            transform: {
-                // Ports matter only to Services that share an address: the rest do not cache them.
-                $0.keeping(
-                    specFields: $0.metadata.annotations[Sharing.annotation] == nil
-                        ? ServiceController.keptSpecFields : ServiceController.keptSpecFields.union(["ports"]),
-                    annotations: [
-                        ForwardMethod.annotation, ControllerConfiguration.requestedIPsAnnotation,
-                        VIPPool.serviceAnnotation, Sharing.annotation,
-                    ])
-            })
+            transform: ServiceController.trimmedForCache)
         metrics = ControllerMetrics()
         nodeInformer = Informer<Node>(client: client, labelSelector: configuration.nodeSelector, logger: logger)
         (poolStatusRequests, poolStatusQueue) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
