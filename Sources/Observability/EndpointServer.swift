@@ -33,31 +33,42 @@ public struct EndpointServer: ServiceLifecycle.Service {
 
     public func run() async throws {
         let router = Router(registry: registry, health: health, ready: ready)
-        let channel: any Channel
+        let server: NIOAsyncChannel<Connection, Never>
         do {
-            channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-                .childChannelInitializer { channel in
-                    channel.pipeline.configureHTTPServerPipeline().flatMap {
-                        channel.pipeline.addHandler(HTTPHandler(router: router))
+                .bind(host: address.host, port: address.port) { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                        return try Connection(wrappingChannelSynchronously: channel)
                     }
                 }
-                .bind(host: address.host, port: address.port).get()
         } catch {
             throw EndpointError(
                 .bindFailed, "cannot listen on \(address): \(error); pick another address or free the port")
         }
-        let port = channel.localAddress?.port ?? address.port
+        let port = server.channel.localAddress?.port ?? address.port
         logger.info(
             "serving endpoints", metadata: ["address": "\(address.host):\(port)", "metrics": "\(registry != nil)"])
         onBound(port)
-        await withGracefulShutdownHandler {
-            try? await channel.closeFuture.get()
+        // Every connection is a child task: a graceful shutdown closes the listener, then ends them all
+        // (scrapers keep connections open).
+        try? await withGracefulShutdownHandler {
+            try await server.executeThenClose { connections in
+                try await withThrowingDiscardingTaskGroup { group in
+                    for try await connection in connections {
+                        group.addTask { await router.serve(connection) }
+                    }
+                    group.cancelAll()
+                }
+            }
         } onGracefulShutdown: {
-            channel.close(promise: nil)
+            server.channel.close(promise: nil)
         }
     }
 }
+
+typealias Connection = NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>
 
 struct Router: Sendable {
     let registry: PrometheusCollectorRegistry?
@@ -82,54 +93,32 @@ struct Router: Sendable {
     }
 }
 
-final class HTTPHandler: ChannelInboundHandler, @unchecked Sendable {
-    typealias InboundIn = HTTPServerRequestPart
-    typealias OutboundOut = HTTPServerResponsePart
-    let router: Router
-    private var path = "/"
-    private var keepAlive = true
-
-    init(router: Router) { self.router = router }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
-        case .head(let head):
-            path = String(head.uri.split(separator: "?", maxSplits: 1).first ?? "/")
-            keepAlive = head.isKeepAlive
-        case .body:
-            break
-        case .end:
-            let path = self.path
-            let keepAlive = self.keepAlive
-            let router = self.router
-            let loop = context.eventLoop
-            let bound = NIOLoopBound((self, context), eventLoop: loop)
-            Task {
-                let response = await router.respond(to: path)
-                loop.execute {
-                    let (handler, context) = bound.value
-                    handler.write(response, keepAlive: keepAlive, context: context)
+extension Router {
+    /// Answers one connection's requests in order until the client closes it (or asks to).
+    func serve(_ connection: Connection) async {
+        try? await connection.executeThenClose { inbound, outbound in
+            var path = "/"
+            var keepAlive = true
+            for try await part in inbound {
+                switch part {
+                case .head(let head):
+                    path = String(head.uri.split(separator: "?", maxSplits: 1).first ?? "/")
+                    keepAlive = head.isKeepAlive
+                case .body:
+                    break
+                case .end:
+                    let response = await respond(to: path)
+                    var headers = HTTPHeaders([
+                        ("Content-Type", response.contentType), ("Content-Length", "\(response.body.count)"),
+                    ])
+                    if !keepAlive { headers.add(name: "Connection", value: "close") }
+                    try await outbound.write(
+                        .head(HTTPResponseHead(version: .http1_1, status: response.status, headers: headers)))
+                    try await outbound.write(.body(.byteBuffer(ByteBuffer(bytes: response.body))))
+                    try await outbound.write(.end(nil))
+                    if !keepAlive { return }
                 }
             }
-        }
-    }
-
-    private func write(
-        _ response: (status: HTTPResponseStatus, contentType: String, body: [UInt8]), keepAlive: Bool,
-        context: ChannelHandlerContext
-    ) {
-        var headers = HTTPHeaders([
-            ("Content-Type", response.contentType), ("Content-Length", "\(response.body.count)"),
-        ])
-        if !keepAlive { headers.add(name: "Connection", value: "close") }
-        context.write(
-            wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: response.status, headers: headers))),
-            promise: nil)
-        context.write(
-            wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: response.body)))), promise: nil)
-        let channel = context.channel
-        context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
-            if !keepAlive { channel.close(promise: nil) }
         }
     }
 }
