@@ -22,7 +22,7 @@ public struct LabelSelector: JSONBacked {
     }
 
     /// The expressions, or a message naming the first one that is not a valid requirement.
-    public func requirements() -> Result<[Requirement], SelectorError> {
+    public func requirements() -> Result<[Requirement], KubeError> {
         var result: [Requirement] = []
         for (index, value) in (json["matchExpressions"]?.arrayValue ?? []).enumerated() {
             let object = value.objectValue ?? [:]
@@ -31,23 +31,21 @@ public struct LabelSelector: JSONBacked {
                 let op = object["operator"]?.stringValue.flatMap(Requirement.Operator.init(rawValue:))
             else {
                 return .failure(
-                    SelectorError(
-                        message: "matchExpressions[\(index)] needs a key and an operator In, NotIn, Exists or "
+                    KubeError(
+                        .invalid,
+                        "matchExpressions[\(index)] needs a key and an operator In, NotIn, Exists or "
                             + "DoesNotExist"))
             }
             if (op == .in || op == .notIn) == values.isEmpty {
                 return .failure(
-                    SelectorError(
-                        message: "matchExpressions[\(index)] (\(key) \(op.rawValue)): In and NotIn need values, "
+                    KubeError(
+                        .invalid,
+                        "matchExpressions[\(index)] (\(key) \(op.rawValue)): In and NotIn need values, "
                             + "Exists and DoesNotExist take none"))
             }
             result.append(Requirement(key: key, op: op, values: values))
         }
         return .success(result)
-    }
-
-    public struct SelectorError: Error, Sendable, Equatable {
-        public let message: String
     }
 
     /// True when every label and expression holds (an empty selector matches everything, as Kubernetes').
