@@ -204,17 +204,22 @@ let package = Package(
 // The benchmarks (which start control planes through the test support) only when `scripts/bench` asks for them:
 // `swift build` never compiles them.
 if Context.environment["KLB_BENCHMARKS"] == "1" {
-    package.targets.append(
+    package.targets += [
+        // The figures' JSON lines, peak RSS and medians, without Foundation.
+        .target(name: "BenchSupport", path: "Benchmarks/BenchSupport"),
+        // IPAM alone, so its peak RSS is the allocator's.
+        .executableTarget(
+            name: "klb-ipam-bench", dependencies: ["IPAM", "BenchSupport"], path: "Benchmarks/klb-ipam-bench"),
         .executableTarget(
             name: "klb-bench",
             dependencies: [
-                "IPAM", "KubeClient", "Keepalived", "Netlink", "KubeTestSupport",
+                "IPAM", "KubeClient", "Keepalived", "Netlink", "KubeTestSupport", "BenchSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Benchmarks/klb-bench"
-        )
-    )
+        ),
+    ]
 }
 
 // One language mode for every target: `any` spelled out, imports that say what a file uses.

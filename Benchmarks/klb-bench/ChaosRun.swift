@@ -1,4 +1,5 @@
 import ArgumentParser
+import BenchSupport
 import Foundation
 import KubeClient
 import KubeTestSupport
@@ -162,7 +163,7 @@ actor Chaos {
     }
 
     func report(_ name: String, _ value: Double, _ unit: String) {
-        klb_bench.report(suite: "chaos", name: name, value: value, unit: unit)
+        BenchSupport.report(suite: "chaos", name: name, value: value, unit: unit)
     }
 
     // MARK: - Control plane: churn, controller SIGKILLs, an API server restart after compaction
