@@ -99,7 +99,7 @@ extension ServiceController {
                 await handle(.configMapFailed(error))
             }
         case .rest(let duration):
-            try? await Task.sleep(for: duration)
+            try? await clock.sleep(for: duration)
             await handle(.restEnded)
         case .patchStatus(let update):
             do {

@@ -15,7 +15,9 @@ public actor ServiceController {
     let configuration: ControllerConfiguration
     let logger: Logger
     let events: EventRecorder
-    let queue = WorkQueue<ObjectKey>()
+    let queue: WorkQueue<ObjectKey>
+    /// Times the rests between ConfigMap writes, the pool-status coalescing and the split-brain window.
+    let clock: any Clock<Duration>
     /// Every decision: the ledger, the pools, the nodes, what waits for which ConfigMap write.
     var machine: ServiceStateMachine
     /// Counts what the machine has outstanding; events give way while it is non-zero.
@@ -64,8 +66,10 @@ public actor ServiceController {
 
     public init(
         client: any KubernetesAPI, configuration: ControllerConfiguration, elector: LeaderElector? = nil,
-        logger: Logger = Logger(label: "service-controller")
+        clock: any Clock<Duration> = ContinuousClock(), logger: Logger = Logger(label: "service-controller")
     ) {
+        self.clock = clock
+        queue = WorkQueue(clock: clock)
         self.client = client
         self.elector = elector
         self.configuration = configuration
@@ -161,7 +165,7 @@ public actor ServiceController {
                 group.addTask {
                     // Coalesced: a burst of Services rewrites each pool's status once.
                     for await _ in self.poolStatusRequests {
-                        try? await Task.sleep(for: .milliseconds(300))
+                        try? await self.clock.sleep(for: .milliseconds(300))
                         await self.writePoolStatuses()
                     }
                 }
@@ -169,7 +173,7 @@ public actor ServiceController {
             group.addTask {
                 // A split brain that outlasts the window is reported even if no node changes again.
                 for await delay in self.splitBrainChecks {
-                    try? await Task.sleep(for: delay)
+                    try? await self.clock.sleep(for: delay)
                     await self.checkSplitBrain()
                 }
             }

@@ -122,7 +122,7 @@ struct ServiceStateMachine: Sendable {
         case .serviceChanged(let key, let service, let labels):
             guard let service else {
                 superseded[key] = nil
-                return release(key, then: .done(key))
+                return release(key) { _ in .done(key) }
             }
             if let older = superseded[key] {
                 if let version = service.metadata.resourceVersion, older.contains(version) { return [.done(key)] }
@@ -196,12 +196,7 @@ struct ServiceStateMachine: Sendable {
         let hasFinalizer = service.metadata.finalizers.contains(finalizer)
         if !managed || service.metadata.deletionTimestamp != nil {
             guard hasFinalizer || ledger.records[key] != nil else { return [.done(key)] }
-            let before = ledger.generation
-            let freed = ledger.release(key)
-            let counted: [Action] = freed.isEmpty ? [] : [.countReleases(freed.count)]
-            let cleanUp = Waiting.cleanUp(service, freed: freed)
-            if ledger.generation == before { return counted + perform(cleanUp) }
-            return counted + wait(for: generation, cleanUp)
+            return release(key) { .cleanUp(service, freed: $0) }
         }
         // The finalizer goes on before an address is handed out, so a deletion while we are down still
         // comes back to us and the address is freed.
@@ -289,12 +284,13 @@ struct ServiceStateMachine: Sendable {
 
     /// Lets go of what `key` holds. A shared address another Service still holds is not freed, but the
     /// ConfigMap changes all the same (the address now names that Service).
-    private mutating func release(_ key: ObjectKey, then item: Waiting) -> [Action] {
+    /// `then` is done once the ConfigMap no longer names what was freed (at once when nothing changed).
+    private mutating func release(_ key: ObjectKey, then: ([IPAddress]) -> Waiting) -> [Action] {
         let before = ledger.generation
         let freed = ledger.release(key)
         let counted: [Action] = freed.isEmpty ? [] : [.countReleases(freed.count)]
-        if ledger.generation == before { return counted + perform(item) }
-        return counted + wait(for: generation, item)
+        if ledger.generation == before { return counted + perform(then(freed)) }
+        return counted + wait(for: generation, then(freed))
     }
 
     // MARK: - The ConfigMap and the statuses that wait for it
