@@ -139,7 +139,8 @@ struct ControllerBench: AsyncParsableCommand {
         // Memory with many Services: a fresh controller, then its resident set once all are served.
         if runs("memory") {
             let big = try await cluster.makeNamespace(admin, prefix: "bench-mem")
-            let memoryController = try startController(cluster, namespace: big)
+            let memoryMetrics = LocalHTTP.freePort()
+            let memoryController = try startController(cluster, namespace: big, metricsPort: memoryMetrics)
             let bigNames = (0..<memoryServices).map { "m-\($0)" }
             try await concurrently(bigNames, width: 32) { try await create(admin, namespace: big, name: $0) }
             let memorySeen = IngressWatcher()
@@ -153,6 +154,11 @@ struct ControllerBench: AsyncParsableCommand {
             report(
                 suite: "controller", name: "peak_rss_10k_services",
                 value: rssMiB(pid: memoryController.pid, field: "VmHWM:"), unit: "MiB")
+            // Where the resident set is: the allocator's live bytes against what it keeps mapped.
+            if let metrics = LocalHTTP.get(port: memoryMetrics, path: "/metrics")?.body {
+                let heap = metrics.split(separator: "\n").filter { $0.hasPrefix("keepalived_lb_heap_") }
+                FileHandle.standardError.write(Data("klb-bench: at 10k: \(heap.joined(separator: "; "))\n".utf8))
+            }
             memoryController.stop()
         }
         try await admin.shutdown()
