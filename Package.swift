@@ -181,7 +181,8 @@ let package = Package(
             ]),
         // Starts real control planes through scripts/testenv for the integration tests.
         .target(
-            name: "KubeTestSupport", dependencies: ["KubeClient", "ProcessSupervision"], path: "Tests/KubeTestSupport"),
+            name: "KubeTestSupport", dependencies: ["IPAM", "Keepalived", "KubeClient", "ProcessSupervision"],
+            path: "Tests/KubeTestSupport"),
         // An in-memory API server for controller logic tests (test targets only).
         .target(name: "KubeTestKit", dependencies: ["KubeClient"], path: "Tests/KubeTestKit"),
         // The `.integration` trait and tag, for test targets only (scripts/test --unit).

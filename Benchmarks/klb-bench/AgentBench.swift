@@ -65,7 +65,7 @@ struct AgentBench: AsyncParsableCommand {
     /// A VIP added to an instance this node is master of: ConfigMap update → address on eth0.
     func planChangeToVIP(_ lab: AgentLab) async throws {
         var vips = ["203.0.113.65"]
-        try await writePlan(lab, vips: vips)
+        try await lab.writePlan(vips: vips)
         for node in lab.nodes { try lab.startAgent(node) }
         try await waitUntil(.seconds(30)) { try lab.holders("203.0.113.65") == ["n1"] }
         try await Task.sleep(for: .seconds(1))
@@ -76,7 +76,7 @@ struct AgentBench: AsyncParsableCommand {
             let vip = try IPAddress("203.0.113.\(66 + index)")
             vips.append(vip.description)
             let start = ContinuousClock.now
-            try await writePlan(lab, vips: vips)
+            try await lab.writePlan(vips: vips)
             while try !netlink.addresses(on: link).contains(where: { $0.address == vip }) {
                 guard ContinuousClock.now - start < .seconds(10) else {
                     throw BenchError("VIP \(vip) never appeared on n1")
@@ -88,22 +88,6 @@ struct AgentBench: AsyncParsableCommand {
         }
         samples.sort()
         report(suite: "agent", name: "plan_change_to_vip", value: samples[samples.count / 2], unit: "ms")
-    }
-}
-
-/// Writes a one-instance plan (VRID 10, preferred node n1) straight into the lab's ConfigMap.
-func writePlan(_ lab: AgentLab, vips: [String]) async throws {
-    let plan = try VRRPPlan(
-        cluster: "bench", nodes: lab.nodes.map { lab.nodeName($0) }.sorted(),
-        instances: [.init(vrid: 10, family: .ipv4, preferred: 0, addresses: vips.map { try IPAddress($0) })])
-    do {
-        var map = try await lab.admin.get(ConfigMap.self, namespace: lab.namespace, name: "vip-configmap")
-        map.data[VRRPPlan.dataKey] = plan.json()
-        _ = try await lab.admin.update(map)
-    } catch {
-        guard error.code == .notFound else { throw error }
-        _ = try await lab.admin.create(
-            ConfigMap(name: "vip-configmap", namespace: lab.namespace, data: [VRRPPlan.dataKey: plan.json()]))
     }
 }
 

@@ -46,7 +46,7 @@ struct FailoverBench: AsyncParsableCommand {
     func measure(_ lab: AgentLab, advertIntervalMs: Int, recorded: inout [String: [[Double]]]) async throws {
         let suffix = advertIntervalMs == 200 ? "" : "_\(advertIntervalMs)ms"
         let flags = ["--advert-interval-ms", String(advertIntervalMs)]
-        try await writePlan(lab, vips: ["203.0.113.65"])
+        try await lab.writePlan(vips: ["203.0.113.65"])
         try lab.startEchoServers()
         for node in lab.nodes { try lab.startAgent(node, extra: flags) }
 

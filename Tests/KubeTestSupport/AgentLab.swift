@@ -1,4 +1,6 @@
 public import Foundation
+public import IPAM
+public import Keepalived
 public import KubeClient
 
 #if canImport(Glibc)
@@ -25,7 +27,8 @@ public final class AgentLab: @unchecked Sendable {
     public var agentPath: String?
 
     /// `nodeCount` nodes n1, n2, … at 192.0.2.11, .12, …
-    public init(nodeCount: Int = 2) async throws {
+    /// `ipv6`: nodes also get `2001:db8::1N/64` (and report it as an InternalIP), for IPv6 VRRP instances.
+    public init(nodeCount: Int = 2, ipv6: Bool = false) async throws {
         nodes = (1...max(1, nodeCount)).map { "n\($0)" }
         lab = try NetworkLab()
         cluster = try await TestEnvironment.shared()
@@ -34,7 +37,8 @@ public final class AgentLab: @unchecked Sendable {
         stateRoot = FileManager.default.temporaryDirectory.appendingPathComponent("klb-agent-\(namespace)").path
         let sw = try lab.makeSwitch()
         for (index, node) in nodes.enumerated() {
-            try lab.node(node, switch: sw, cidr: "192.0.2.\(11 + index)/24")
+            try lab.node(
+                node, switch: sw, cidr: "192.0.2.\(11 + index)/24", ipv6: ipv6 ? "2001:db8::\(11 + index)/64" : nil)
         }
         client = try lab.node("client", switch: sw, cidr: "192.0.2.100/24")
         try mustRun(["ip", "-n", client, "route", "add", "203.0.113.0/24", "dev", "eth0"])
@@ -44,10 +48,10 @@ public final class AgentLab: @unchecked Sendable {
             object.metadata = ObjectMeta(name: nodeName(node))
             object.metadata.labels = ["keepalived-lb.io/test": namespace]
             _ = try await admin.create(object)
-            _ = try await admin.patch(
-                Node.self, name: nodeName(node),
-                .merge(["status": ["addresses": [["type": "InternalIP", "address": .string("192.0.2.\(11 + index)")]]]]
-                ), subresource: "status")
+            var addresses: [JSONValue] = [["type": "InternalIP", "address": .string("192.0.2.\(11 + index)")]]
+            if ipv6 { addresses.append(["type": "InternalIP", "address": .string("2001:db8::\(11 + index)")]) }
+            let _: Node = try await admin.patchStatus(
+                Node.self, namespace: nil, name: nodeName(node), ["addresses": .array(addresses)])
         }
     }
 
@@ -163,5 +167,24 @@ public final class AgentLab: @unchecked Sendable {
         ])
         lab.tearDown()
         try? FileManager.default.removeItem(atPath: stateRoot)
+    }
+}
+
+extension AgentLab {
+    /// Writes a one-instance plan (VRID 10, preferred node n1) straight into the lab's ConfigMap: the agents'
+    /// side alone, without a controller.
+    public func writePlan(vips: [String], family: IPFamily = .ipv4) async throws {
+        let plan = try VRRPPlan(
+            cluster: "lab", nodes: nodes.map { nodeName($0) }.sorted(),
+            instances: [.init(vrid: 10, family: family, preferred: 0, addresses: vips.map { try IPAddress($0) })])
+        do {
+            var map = try await admin.get(ConfigMap.self, namespace: namespace, name: "vip-configmap")
+            map.data[VRRPPlan.dataKey] = plan.json()
+            _ = try await admin.update(map)
+        } catch {
+            guard error.code == .notFound else { throw error }
+            _ = try await admin.create(
+                ConfigMap(name: "vip-configmap", namespace: namespace, data: [VRRPPlan.dataKey: plan.json()]))
+        }
     }
 }

@@ -192,6 +192,35 @@ extension AgentFailoverTests {
         try outcome.get()
     }
 
+    /// The same for an IPv6 instance, end to end through the agent (the plan written straight into the
+    /// ConfigMap: the v1.20 test server is single-stack, so no controller gives out IPv6 here): the agent's
+    /// priority-0 advert goes to the peer's IPv6 address with the IPv6 pseudo-header checksum, and the
+    /// backup's keepalived takes the IPv6 VIP over at once.
+    @Test func aCrashedKeepalivedsIPv6BackupIsToldAtOnce() async throws {
+        let lab = try await AgentLab(ipv6: true)
+        let outcome = await Result(catching: {
+            for node in lab.nodes { try lab.startAgent(node) }
+            let vip = "2001:db8:1::65"
+            try await lab.writePlan(vips: [vip], family: .ipv6)
+            // n1 is the instance's preferred node: wait until it holds the VIP (a node whose keepalived
+            // started first may hold it for the preempt delay).
+            #expect(try await eventually(.seconds(30)) { try lab.holders(vip) == ["n1"] })
+            let pid = try #require(lab.keepalivedPid("n1"))
+            kill(-pid, SIGKILL)
+            #expect(try await eventually(.seconds(10)) { try lab.holders(vip) == ["n2"] })
+            #expect(
+                await eventually {
+                    let log =
+                        (try? String(contentsOfFile: lab.stateDirectory("n2") + "/keepalived.log", encoding: .utf8))
+                        ?? ""
+                    return log.contains("received priority 0 advertisement")
+                }, "the backup's keepalived heard the IPv6 priority-0 advert")
+            #expect(lab.metrics("n1").contains("keepalived_lb_agent_release_adverts_total 1"))
+        })
+        await lab.tearDown()
+        try outcome.get()
+    }
+
     /// Two nodes that cannot hear each other's adverts both become MASTER: the controller says
     /// so (a Warning on the Service naming the VIP and both nodes) and, once they hear each other
     /// again, exactly one node keeps the VIP.
