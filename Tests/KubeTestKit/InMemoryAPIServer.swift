@@ -95,8 +95,9 @@ public final class InMemoryAPIServer: KubernetesAPI, Sendable {
         state.withLock { $0.faults.append(Fault(verb: verb, resource: T.resource, error: error, remaining: times)) }
     }
 
-    /// After the next successful `verb` on `type` is committed (watches told) and before its response returns,
-    /// `body` runs: what a client sees when someone else acts between its write and the answer.
+    /// After the next successful write `verb` (create, update, updateStatus, patch, patchStatus, delete) on
+    /// `type` is committed (watches told) and before its response returns, `body` runs: what a client sees when
+    /// someone else acts between its write and the answer.
     public func afterNext<T: KubernetesObject>(
         _ verb: Verb, _ type: T.Type, run body: @escaping @Sendable () async -> Void
     ) {
@@ -256,7 +257,7 @@ public final class InMemoryAPIServer: KubernetesAPI, Sendable {
         object.stampTypeMeta()
         let resource = T.resource
         let namespace = resource.namespaced ? (namespace ?? object.metadata.namespace) : nil
-        return T(
+        let result = T(
             json: try state.withLock { state throws(KubeError) in
                 var metadata = object.metadata
                 if metadata.name?.isEmpty ?? true, let prefix = metadata.generateName {
@@ -290,6 +291,8 @@ public final class InMemoryAPIServer: KubernetesAPI, Sendable {
                 Self.applyDefaults(resource, &object.json, serial: state.uidCounter)
                 return commit(&state, resource, (key, .added, object.json))
             })
+        await runHook(.create, resource)
+        return result
     }
 
     public func update<T: KubernetesObject>(_ object: T) async throws(KubeError) -> T {
@@ -310,7 +313,7 @@ public final class InMemoryAPIServer: KubernetesAPI, Sendable {
         let resource = T.resource
         let namespace = resource.namespaced ? namespace : nil
         let verb: Verb = subresource == "status" ? .patchStatus : .patch
-        return T(
+        let result = T(
             json: try state.withLock { state throws(KubeError) in
                 try admit(&state, verb, resource, namespace: namespace, name: name)
                 let key = key(resource, namespace, name)
@@ -334,6 +337,8 @@ public final class InMemoryAPIServer: KubernetesAPI, Sendable {
                     try self.merge(
                         resource, key: key, current: current, proposed: patched, status: subresource == "status"))
             })
+        await runHook(verb, resource)
+        return result
     }
 
     public func delete<T: KubernetesObject>(
@@ -358,6 +363,7 @@ public final class InMemoryAPIServer: KubernetesAPI, Sendable {
             }
             _ = commit(&state, resource, (key, .deleted, current))
         }
+        await runHook(.delete, resource)
     }
 
     // MARK: - Internals

@@ -1,5 +1,6 @@
 import Foundation
 import KubeTestKit
+import Synchronization
 import Testing
 
 @testable import KubeClient
@@ -222,5 +223,22 @@ struct InMemoryAPIServerTests {
         await #expect(throws: KubeError.self) { _ = try await api.create(configMap("a")) }
         _ = try await api.create(configMap("a"))
         #expect(api.count(.create, ConfigMap.self) == 3)
+    }
+
+    @Test func aHookRunsBetweenAWritesCommitAndItsAnswer() async throws {
+        _ = try await api.create(configMap("a", ["v": "1"]))
+        let api = self.api
+        let seen = Mutex<[String: String]?>(nil)
+        api.afterNext(.patch, ConfigMap.self) {
+            // Committed already: a reader sees the new data before the writer has its answer.
+            let now = try? await api.get(ConfigMap.self, namespace: "ns", name: "a").data
+            seen.withLock { $0 = now }
+            _ = try? await api.patch(ConfigMap.self, namespace: "ns", name: "a", .merge(["data": ["other": "x"]]))
+        }
+        let answer: ConfigMap = try await api.patch(
+            ConfigMap.self, namespace: "ns", name: "a", .merge(["data": ["v": "2"]]))
+        #expect(seen.withLock { $0 } == ["v": "2"])
+        #expect(answer.data == ["v": "2"], "the answer is the object as the write left it")
+        #expect(try await api.get(ConfigMap.self, namespace: "ns", name: "a").data == ["v": "2", "other": "x"])
     }
 }
