@@ -31,27 +31,28 @@ extension ServiceController {
     func handle(_ event: ServiceStateMachine.Event) async {
         var failedKeys = Set<ObjectKey>()
         for action in machine.handle(event) {
+            // An action's I/O for one key: when it fails, the key is retried and its later actions skipped.
+            var io: (key: ObjectKey, run: () async throws -> Void)?
             switch action {
             case .addFinalizer(let service):
-                do {
-                    let updated: Service = try await client.patch(
-                        Service.self, namespace: service.metadata.namespace, name: service.metadata.name ?? "",
-                        .finalizers(
-                            service.metadata.finalizers + [ControllerConfiguration.finalizer],
-                            resourceVersion: service.metadata.resourceVersion))
-                    await handle(
-                        .finalizerAdded(
-                            updated, previousVersion: service.metadata.resourceVersion ?? "",
-                            namespaceLabels: await labels(for: updated)))
-                } catch {
-                    failedKeys.insert(service.key)
-                    await failed(service.key, error)
-                }
+                io = (
+                    service.key,
+                    {
+                        let updated: Service = try await self.client.patch(
+                            Service.self, namespace: service.metadata.namespace, name: service.metadata.name ?? "",
+                            .finalizers(
+                                service.metadata.finalizers + [ControllerConfiguration.finalizer],
+                                resourceVersion: service.metadata.resourceVersion))
+                        await self.handle(
+                            .finalizerAdded(
+                                updated, previousVersion: service.metadata.resourceVersion ?? "",
+                                namespaceLabels: await self.labels(for: updated)))
+                    }
+                )
             case .setCondition(let service, let reason, let message):
-                do { try await setCondition(service, reason: reason, message: message) } catch {
-                    failedKeys.insert(service.key)
-                    await failed(service.key, error)
-                }
+                io = (service.key, { try await self.setCondition(service, reason: reason, message: message) })
+            case .cleanUp(let service, let freed):
+                io = (service.key, { try await self.cleanUp(service, freed: freed) })
             case .postEvent(let reference, let type, let reason, let message):
                 events.post(reference, type: type, reason: reason, message: message)
             case .countAllocationFailure(let reason):
@@ -66,15 +67,15 @@ extension ServiceController {
                 jobQueue.yield(.rest(duration))
             case .patchStatus(let update):
                 jobQueue.yield(.patchStatus(update))
-            case .cleanUp(let service, let freed):
-                do { try await cleanUp(service, freed: freed) } catch {
-                    failedKeys.insert(service.key)
-                    await failed(service.key, error)
-                }
             case .done(let key):
                 if !failedKeys.contains(key) { await queue.done(key) }
             case .retry(let key, let error):
                 if !failedKeys.contains(key) { await failed(key, error) }
+            }
+            guard let io else { continue }
+            do { try await io.run() } catch {
+                failedKeys.insert(io.key)
+                await failed(io.key, error)
             }
         }
         busy.update(outstanding: machine.outstanding)
@@ -84,14 +85,8 @@ extension ServiceController {
     func perform(_ job: Job) async {
         switch job {
         case .writeConfigMap(let freshRead):
-            let snapshot = snapshot()
-            let started = ContinuousClock.now
             do {
-                let outcome = try await writer.write(snapshot, freshRead: freshRead)
-                if let repair = outcome.repair { reportRepair(repair) }
-                await handle(
-                    .configMapWritten(
-                        generation: snapshot.generation, version: outcome.version, took: .now - started))
+                try await writeConfigMap(freshRead: freshRead)
             } catch {
                 logger.warning(
                     "could not write the VIP ConfigMap; the Services waiting for it are retried",
@@ -109,6 +104,17 @@ extension ServiceController {
                 await handle(.statusFailed(update.key, error))
             }
         }
+    }
+
+    /// Writes the ConfigMap as the machine's ledger and nodes are now and tells the machine it landed; throws
+    /// what the write threw (the caller says so to the machine, or gives up starting).
+    func writeConfigMap(freshRead: Bool) async throws {
+        let snapshot = snapshot()
+        let started = ContinuousClock.now
+        let outcome = try await writer.write(snapshot, freshRead: freshRead)
+        if let repair = outcome.repair { reportRepair(repair) }
+        await handle(
+            .configMapWritten(generation: snapshot.generation, version: outcome.version, took: .now - started))
     }
 
     /// Writes one status; the ConfigMap already carries its addresses.

@@ -191,11 +191,7 @@ public actor ServiceController {
                 await nodesChanged()
                 await poolsChanged(requeue: false)
                 try await restore()
-                let snapshot = snapshot()
-                let started = ContinuousClock.now
-                let outcome = try await writer.write(snapshot, freshRead: false)
-                await handle(
-                    .configMapWritten(generation: snapshot.generation, version: outcome.version, took: .now - started))
+                try await writeConfigMap(freshRead: false)
                 await handle(.restored)
             } catch {
                 stopHelpers()

@@ -3,12 +3,13 @@ import KubeClient
 
 /// A status on its way to a Service, and what is needed to say so.
 struct StatusUpdate: Sendable {
-    let key: ObjectKey
     let reference: ObjectReference
     let status: ServiceStatus
-    let addresses: [String]
     /// Versions of the Service that predate this status (see `ServiceStateMachine.superseded`).
     let olderVersions: [String]
+
+    var key: ObjectKey { ObjectKey(namespace: reference.namespace, name: reference.name ?? "") }
+    var addresses: [String] { status.loadBalancer.ingress.compactMap(\.ip) }
 }
 
 extension ServiceStateMachine {

@@ -75,14 +75,14 @@ struct ServiceStateMachine: Sendable {
     var catalog: PoolCatalog
     /// Names of the nodes that may hold VIPs, sorted; part of the VRRP plan.
     private(set) var eligibleNodes: [String] = []
-    private(set) var nodeGeneration = 0
+    private var nodeGeneration = 0
     /// Per Service, the resourceVersions older than the status we last wrote: a reconcile that sees one of
     /// them runs on a cache the watch has not caught up with yet, and skips (the event of our own write
     /// follows). Without this a lagging watch doubled status writes.
-    private(set) var superseded: [ObjectKey: [String]] = [:]
+    private var superseded: [ObjectKey: [String]] = [:]
     private(set) var isReady = false
 
-    private(set) var writtenGeneration = -1
+    private var writtenGeneration = -1
     private var writing = false
     /// A write is due with nothing waiting for it (a node change, someone else's edit).
     private var writeWanted = false
@@ -100,9 +100,9 @@ struct ServiceStateMachine: Sendable {
     /// Statuses whose ConfigMap is written, waiting for a place among the patches in flight.
     private var statusQueue: [StatusUpdate] = []
     private var statusHead = 0
-    private(set) var statusesInFlight = 0
+    private var statusesInFlight = 0
     /// Status patches in flight at once.
-    let statusWidth: Int
+    private let statusWidth: Int
 
     init(configuration: ControllerConfiguration, statusWidth: Int = 64) {
         self.configuration = configuration
@@ -242,9 +242,7 @@ struct ServiceStateMachine: Sendable {
             // Nothing to announce, but the ledger may have changed (a new forward method).
             return actions + wait(for: generation, .done(key))
         }
-        let update = StatusUpdate(
-            key: key, reference: service.reference, status: status, addresses: addresses.map(\.description),
-            olderVersions: seenVersions)
+        let update = StatusUpdate(reference: service.reference, status: status, olderVersions: seenVersions)
         return actions + wait(for: generation, .status(update))
     }
 

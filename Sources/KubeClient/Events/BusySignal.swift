@@ -1,7 +1,7 @@
 import Synchronization
 
 /// Lets best-effort writes (events) give way while writes that matter more (addresses in a burst) are
-/// outstanding, without either side polling or calling the other: one counts its writes in and out, the
+/// outstanding, without either side polling or calling the other: one says how much it has outstanding, the
 /// other awaits zero, for at most a bound.
 public final class BusySignal: Sendable {
     private struct State {
@@ -16,22 +16,10 @@ public final class BusySignal: Sendable {
 
     public var isBusy: Bool { state.withLock { $0.outstanding > 0 } }
 
-    public func enter(_ count: Int = 1) {
-        state.withLock { $0.outstanding += count }
-    }
-
-    public func leave(_ count: Int = 1) {
-        update { $0 = max($0 - count, 0) }
-    }
-
-    /// For an owner that knows its count outright (a state machine's outstanding work).
+    /// How much the owner has outstanding now (its state machine knows the count outright).
     public func update(outstanding: Int) {
-        update { $0 = max(outstanding, 0) }
-    }
-
-    private func update(_ change: (inout Int) -> Void) {
         let woken = state.withLock { state -> [CheckedContinuation<Void, Never>] in
-            change(&state.outstanding)
+            state.outstanding = max(outstanding, 0)
             guard state.outstanding == 0 else { return [] }
             defer { state.waiters.removeAll() }
             return Array(state.waiters.values)

@@ -71,7 +71,7 @@ public actor NodeAgent {
     var plan: VRRPPlan? { machine.plan }
 
     /// Runs until a graceful shutdown (or cancellation); then hands mastership over and leaves no VIP behind.
-    func runUntilStopped() async throws {
+    public func run() async throws {
         do {
             try FileManager.default.createDirectory(
                 atPath: configuration.stateDirectory, withIntermediateDirectories: true)

@@ -134,7 +134,7 @@ struct CoordinationTests {
         let ns = try await cluster.makeNamespace(client)
         let service = try await client.create(CRUDTests.loadBalancer("patient", namespace: ns))
         let busy = BusySignal()
-        busy.enter()
+        busy.update(outstanding: 1)
         let recorder = EventRecorder(
             client: client, component: "keepalived-cloud-provider", yieldingTo: busy, maximumDeferral: .seconds(120))
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -145,7 +145,7 @@ struct CoordinationTests {
             // Held for three seconds: long enough to tell the posting time from the writing time.
             try await Task.sleep(for: .seconds(3))
             #expect(try await client.list(Event.self, namespace: ns).items.isEmpty)
-            busy.leave()
+            busy.update(outstanding: 0)
             var events: [Event] = []
             #expect(
                 try await eventually {
