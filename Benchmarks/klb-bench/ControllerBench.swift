@@ -159,6 +159,8 @@ struct ControllerBench: AsyncParsableCommand {
                 let heap = metrics.split(separator: "\n").filter { $0.hasPrefix("keepalived_lb_heap_") }
                 FileHandle.standardError.write(Data("klb-bench: at 10k: \(heap.joined(separator: "; "))\n".utf8))
             }
+            FileHandle.standardError.write(
+                Data("klb-bench: at 10k, resident by mapping: \(residentBreakdown(pid: memoryController.pid))\n".utf8))
             memoryController.stop()
         }
         try await admin.shutdown()
@@ -259,6 +261,28 @@ struct ControllerBench: AsyncParsableCommand {
             }
             return (labels["method"] ?? "", labels["resource"] ?? "", labels["code"] ?? "", count)
         }
+    }
+
+    /// The largest resident mappings of `pid` (from smaps), file-backed and anonymous apart, so a
+    /// memory figure can be split into the binary's pages, the heap and the stacks.
+    func residentBreakdown(pid: pid_t) -> String {
+        guard let smaps = try? String(contentsOfFile: "/proc/\(pid)/smaps", encoding: .utf8) else { return "?" }
+        var totals: [String: (rss: Int, anonymous: Int)] = [:]
+        var current = ""
+        for line in smaps.split(separator: "\n") {
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            if let first = fields.first, first.contains("-"), !first.hasSuffix(":") {
+                let name = fields.count > 5 ? String(fields[5].split(separator: "/").last ?? "") : "[anon]"
+                current = "\(name) \(fields[1])"
+            } else if fields.first == "Rss:", let kib = Int(fields[1]) {
+                totals[current, default: (0, 0)].rss += kib
+            } else if fields.first == "Anonymous:", let kib = Int(fields[1]) {
+                totals[current, default: (0, 0)].anonymous += kib
+            }
+        }
+        return totals.filter { $0.value.rss >= 256 }.sorted { $0.value.rss > $1.value.rss }.map {
+            "\($0.key): \($0.value.rss / 1024).\($0.value.rss % 1024 * 10 / 1024) MiB (anon \($0.value.anonymous / 1024))"
+        }.joined(separator: "; ")
     }
 
     func rssMiB(pid: pid_t, field: String) -> Double {

@@ -1,7 +1,7 @@
-/// A `UInt64 → Value` hash map with open addressing, linear probing and backward-shift deletion.
-/// The allocator's hot path is one insert per allocation; a multiply-xorshift hash is several
+/// A `UInt64 → Value` hash map with open addressing, linear probing and backward-shift deletion: the
+/// page index of `PagedAddressMap`, looked up on every allocation. A multiply-xorshift hash is several
 /// times cheaper than SipHash (keys are addresses the controller chose, not attacker input), and
-/// marking empty slots with the key `UInt64.max` keeps a slot to key + value, 16 bytes for an `Int`.
+/// marking empty slots with the key `UInt64.max` keeps a slot to key + value.
 @usableFromInline
 struct AddressMap<Value>: @unchecked Sendable {
     @usableFromInline

@@ -5,7 +5,7 @@ struct OwnerTable<Owner: Hashable & Sendable>: Sendable {
     @usableFromInline
     var highs: [UInt64] = []
     @usableFromInline
-    var tables: [AddressMap<Owner>] = []
+    var tables: [PagedAddressMap<Owner>] = []
     @usableFromInline
     var count = 0
 
@@ -32,7 +32,7 @@ struct OwnerTable<Owner: Hashable & Sendable>: Sendable {
         var (found, at) = index(of: high)
         if !found {
             highs.insert(high, at: at)
-            tables.insert(AddressMap(), at: at)
+            tables.insert(PagedAddressMap(), at: at)
             found = true
         }
         if tables[at].updateValue(owner, forKey: UInt64(truncatingIfNeeded: value)) == nil { count += 1 }
