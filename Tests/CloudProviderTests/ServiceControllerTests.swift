@@ -299,9 +299,32 @@ struct ServiceControllerTests {
                 }
             })
 
+        // The next write starts from the writer's copy of its last one (VIPs and plan left out): the
+        // operator's key is still there, and the plan carries the new VIP.
+        _ = try await h.loadBalancer("api")
+        #expect(
+            try await eventually {
+                try await h.configMapData() == [
+                    "10.210.1.65": "\(h.namespace)/web", "10.210.1.66": "\(h.namespace)/api",
+                    "operator-setting": "keep me",
+                ]
+            })
+        #expect(
+            try await h.plan()?.instances.flatMap(\.addresses).map(\.description).sorted() == [
+                "10.210.1.65", "10.210.1.66",
+            ])
+
         try await h.admin.delete(ConfigMap.self, namespace: h.namespace, name: "vip-configmap")
-        #expect(try await eventually { try await h.configMapData() == ["10.210.1.65": "\(h.namespace)/web"] })
-        #expect(try await h.plan()?.instances.flatMap(\.addresses).map(\.description) == ["10.210.1.65"])
+        #expect(
+            try await eventually {
+                try await h.configMapData() == [
+                    "10.210.1.65": "\(h.namespace)/web", "10.210.1.66": "\(h.namespace)/api",
+                ]
+            })
+        #expect(
+            try await h.plan()?.instances.flatMap(\.addresses).map(\.description).sorted() == [
+                "10.210.1.65", "10.210.1.66",
+            ])
         #expect(
             try await eventually {
                 try await h.events(for: "vip-configmap").contains {

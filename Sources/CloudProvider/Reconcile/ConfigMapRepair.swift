@@ -15,7 +15,9 @@ struct ConfigMapRepair: Sendable {
     /// The ConfigMap as written, for the event.
     let reference: ObjectReference
 
-    init(found: ConfigMap?, expected: ConfigMap, written: ConfigMap) {
+    /// `previousPlan`: the hash of the plan our write before this one left (an edit of the plan is told apart
+    /// from a change of our own).
+    init(found: ConfigMap?, previousPlan: Int?, written: ConfigMap) {
         reference = written.reference
         guard let found else {
             deleted = true
@@ -27,7 +29,7 @@ struct ConfigMapRepair: Sendable {
         removed = theirs.keys.filter { ours[$0] == nil }.sorted()
         planRestored =
             found.data[VRRPPlan.dataKey] != written.data[VRRPPlan.dataKey]
-            && expected.data[VRRPPlan.dataKey] == written.data[VRRPPlan.dataKey]
+            && previousPlan == written.data[VRRPPlan.dataKey]?.hashValue
         ledgerRestored =
             found.metadata.annotations[LegacyLedger.annotation]
             != written.metadata.annotations[LegacyLedger.annotation]

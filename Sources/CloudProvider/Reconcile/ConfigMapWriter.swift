@@ -24,8 +24,11 @@ actor ConfigMapWriter {
     private let logger: Logger
     /// `PoolAnnotation` of the pools the controller serves from (written with the next write).
     private var poolAnnotation: String
-    /// What the server returned for our last write: the base of the next one.
-    private var lastWritten: ConfigMap?
+    /// The base of the next write: what the server returned for our last one, without the keys every write
+    /// computes again (the VIPs and the plan), which at 10,000 Services were most of the writer's memory.
+    private var base: Base?
+    /// The ConfigMap as the current write left it, whole (a repair compares it with what the write found).
+    private var written: ConfigMap?
     /// What the first read of the current write found (`.some(nil)`: no ConfigMap), for a repair's report.
     private var lastFetched: ConfigMap??
     public private(set) var writes = 0
@@ -54,16 +57,20 @@ actor ConfigMapWriter {
     /// Writes `snapshot`. `freshRead`: someone else changed or deleted the ConfigMap; read it first instead of
     /// starting from our last write, and report what the write undid.
     func write(_ snapshot: ConfigMapSnapshot, freshRead: Bool) async throws -> Outcome {
-        let ours = lastWritten
-        if freshRead { lastWritten = nil }
+        let ours = base
+        if freshRead { base = nil }
         lastFetched = nil
+        written = nil
+        defer { written = nil }
         for attempt in 1...10 {
             if try await writeOnce(snapshot) == .written {
-                guard freshRead, let written = lastWritten, let found = lastFetched else {
-                    return Outcome(version: lastWritten?.metadata.resourceVersion, repair: nil)
+                guard freshRead, let written, let found = lastFetched else {
+                    return Outcome(version: base?.object.metadata.resourceVersion, repair: nil)
                 }
                 // The watch caches metadata only: what the edit left is what the write read first.
-                let repair = ConfigMapRepair(found: found, expected: ours ?? written, written: written)
+                let repair = ConfigMapRepair(
+                    found: found, previousPlan: ours.map { $0.plan } ?? written.data[VRRPPlan.dataKey]?.hashValue,
+                    written: written)
                 return Outcome(version: written.metadata.resourceVersion, repair: repair.isEmpty ? nil : repair)
             }
             logger.debug("ConfigMap changed under us; retrying", metadata: ["attempt": "\(attempt)"])
@@ -71,6 +78,30 @@ actor ConfigMapWriter {
         throw KubeError(
             .conflict,
             "ConfigMap \(namespace)/\(name) kept changing during 10 write attempts; another writer is fighting over it")
+    }
+
+    /// A written ConfigMap without its VIP keys and plan, and digests of what was left out. Equal digests are
+    /// taken for equal contents (a 64-bit hash; a collision would skip one write until the next change).
+    private struct Base {
+        var object: ConfigMap
+        /// `data.hashValue` as written, VIPs and plan included.
+        var data: Int
+        /// The plan's hash as written, nil when there was none.
+        var plan: Int?
+
+        init(_ written: ConfigMap) {
+            data = written.data.hashValue
+            plan = written.data[VRRPPlan.dataKey]?.hashValue
+            object = written
+            object.data = written.data.filter { !Self.isComputed($0.key) }
+        }
+
+        static func isComputed(_ key: String) -> Bool { key == VRRPPlan.dataKey || (try? IPAddress(key)) != nil }
+    }
+
+    private func remember(_ object: ConfigMap) {
+        base = Base(object)
+        written = object
     }
 
     private enum Attempt {
@@ -83,8 +114,12 @@ actor ConfigMapWriter {
         var data = VIPConfigMapFormat.encode(snapshot.entries.filter { $0.address.family == .ipv4 })
         let ledger = snapshot.ledger
         let current: ConfigMap
-        if let lastWritten {
-            current = lastWritten
+        /// The hash of `current`'s whole data when it is our base (whose computed keys are left out).
+        var currentData: Int?
+        // The base lacks the plan, so a write without a new plan (it could not be built) keeps the server's.
+        if let base, snapshot.plan != nil {
+            current = base.object
+            currentData = base.data
         } else {
             do {
                 current = try await client.get(ConfigMap.self, namespace: namespace, name: name)
@@ -102,13 +137,16 @@ actor ConfigMapWriter {
         var annotations = current.metadata.annotations
         annotations[LegacyLedger.annotation] = legacyAnnotation(ledger)
         annotations[PoolAnnotation.annotation] = poolAnnotation
-        if current.data == data && current.metadata.annotations == annotations {
-            lastWritten = current
-            return .written
-        }
         var updated = current
         updated.data = data
         updated.metadata.annotations = annotations
+        let unchanged =
+            current.metadata.annotations == annotations
+            && (currentData.map { $0 == data.hashValue } ?? (current.data == data))
+        if unchanged {
+            remember(updated)
+            return .written
+        }
         return try await attempt(retryingOn: [.conflict, .notFound]) { () async throws(KubeError) in
             try await self.client.update(updated)
         }
@@ -120,9 +158,9 @@ actor ConfigMapWriter {
         async throws(KubeError) -> Attempt
     {
         do {
-            lastWritten = try await write()
+            remember(try await write())
         } catch {
-            lastWritten = nil
+            base = nil
             guard codes.contains(error.code) else { throw error }
             return .retry
         }
