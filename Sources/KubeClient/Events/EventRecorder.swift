@@ -24,7 +24,25 @@ public actor EventRecorder {
     private let component: String
     private let host: String?
     private let logger: Logger
-    private var entries: [String: Entry] = [:]
+    private var entries: [Key: Entry] = [:]
+
+    /// 128 bits of hash of what an Event aggregates on (object, namespace, type, reason, message): the text
+    /// itself made up most of this cache (4,096 messages of up to 1 KiB each).
+    private struct Key: Hashable {
+        let first: Int
+        let second: Int
+
+        init(_ parts: String...) {
+            var first = Hasher()
+            var second = Hasher()
+            second.combine(0x6b6c_6232)
+            for part in parts {
+                first.combine(part)
+                second.combine(part)
+            }
+            (self.first, self.second) = (first.finalize(), second.finalize())
+        }
+    }
     private var lastPrune = ContinuousClock.now
     private let aggregationWindow: Duration = .seconds(600)
     /// Bounds memory in a burst of thousands of Services (client-go keeps 4,096 too).
@@ -149,8 +167,7 @@ public actor EventRecorder {
     private func write(_ object: ObjectReference, type: EventType, reason: String, message: String, at time: Date) async
     {
         let namespace = object.namespace ?? "default"
-        let key = [object.uid ?? object.name ?? "", namespace, type.rawValue, reason, message].joined(
-            separator: "\u{1}")
+        let key = Key(object.uid ?? object.name ?? "", namespace, type.rawValue, reason, message)
         let now = ContinuousClock.now
         let timestamp = KubeTime.format(time)
         if now - lastPrune > .seconds(60) || entries.count > Self.maximumEntries {

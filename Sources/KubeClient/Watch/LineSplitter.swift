@@ -10,8 +10,14 @@ public struct LineSplitter: Sendable {
         self.maximumLineLength = maximumLineLength
     }
 
+    /// A buffer grown past this (by one large object) is let go once drained, not kept for the watch's life.
+    static let keptCapacity = 64 << 10
+
     public mutating func append(_ bytes: some Sequence<UInt8>) {
-        if start > 0 && start >= buffer.count / 2 {
+        if start == buffer.count && buffer.capacity > Self.keptCapacity {
+            buffer = []
+            start = 0
+        } else if start > 0 && start >= buffer.count / 2 {
             buffer.removeFirst(start)
             start = 0
         }
@@ -36,4 +42,6 @@ public struct LineSplitter: Sendable {
 
     /// Bytes of an unterminated last line (the stream ended mid-object).
     public var pending: Int { buffer.count - start }
+
+    var capacity: Int { buffer.capacity }
 }

@@ -11,6 +11,18 @@ struct LineSplitterTests {
         #"{"type":"DELETED","object":{"metadata":{"name":"a","resourceVersion":"4"}}}"#,
     ]
 
+    /// One large object (a ConfigMap of thousands of VIPs) must not pin its buffer for the watch's life.
+    @Test func aLargeLineDoesNotKeepItsBuffer() throws {
+        var splitter = LineSplitter()
+        let large = Array(repeating: UInt8(ascii: "x"), count: 1 << 20) + [UInt8(ascii: "\n")]
+        splitter.append(large)
+        #expect(try splitter.nextLine()?.count == 1 << 20)
+        #expect(try splitter.nextLine() == nil)
+        splitter.append(Array("{}\n".utf8))
+        #expect(try splitter.nextLine().map { Array($0) } == Array("{}".utf8))
+        #expect(splitter.capacity <= LineSplitter.keptCapacity)
+    }
+
     @Test("any chunking yields the same lines", arguments: [1, 2, 3, 7, 64, 1000])
     func chunking(chunkSize: Int) throws {
         let stream = Array((Self.lines.joined(separator: "\n") + "\n").utf8)
