@@ -7,7 +7,7 @@ extension ServiceController {
     /// carry the `uninitialized` taint. Runs in the leader only, like the rest of the controller.
     func initializeNodes() async {
         let informer = Informer<Node>(
-            client: client, logger: logger, storage: .compactJSON,
+            client: client, logger: logger, storage: .packed,
             transform: { node in
                 var kept = node.keepingMetadataOnly()
                 kept.metadata.uid = node.metadata.uid

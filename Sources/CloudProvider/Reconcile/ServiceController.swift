@@ -82,9 +82,9 @@ public actor ServiceController {
         // Events give way to status writes while a burst is being published.
         events = EventRecorder(
             client: client, component: "keepalived-cloud-provider", yieldingTo: busy, logger: logger)
-        // Only what reconciling reads is cached, as compact JSON: memory stays small with many Services.
+        // Only what reconciling reads is cached, packed: memory stays small with many Services.
         informer = Informer<Service>(
-            client: client, namespace: configuration.serviceNamespace, logger: logger, storage: .compactJSON,
+            client: client, namespace: configuration.serviceNamespace, logger: logger, storage: .packed,
             transform: ServiceController.trimmedForCache)
         metrics = ControllerMetrics()
         nodeInformer = Informer<Node>(client: client, labelSelector: configuration.nodeSelector, logger: logger)

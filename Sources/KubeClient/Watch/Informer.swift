@@ -12,9 +12,9 @@ public enum InformerEvent<T: KubernetesObject>: Sendable {
 public enum InformerStorage: Sendable {
     /// Decoded trees: the cheapest reads, for small caches (nodes, one ConfigMap).
     case objects
-    /// Compact JSON bytes, decoded on read: one allocation per object instead of a tree of
-    /// dictionaries, several times smaller, for caches of thousands of objects.
-    case compactJSON
+    /// Packed bytes (`PackedJSON`: keys and repeated short strings interned, no punctuation), unpacked on read:
+    /// one allocation per object instead of a tree of dictionaries, for caches of thousands of objects.
+    case packed
 }
 
 /// List + watch + a local cache keyed by `ObjectKey`. Objects pass `transform` before they
@@ -35,6 +35,8 @@ public actor Informer<T: KubernetesObject> {
     /// bounds how long an informer can go blind.
     private let watchTimeoutSeconds: Int
     private var cache: [ObjectKey: Stored] = [:]
+    /// The strings `.packed` objects refer to.
+    private var packingTable = PackedJSON.Table()
     private let storage: InformerStorage
     private let transform: @Sendable (T) -> T
     private var resourceVersion: String?
@@ -71,10 +73,8 @@ public actor Informer<T: KubernetesObject> {
     }
 
     private func store(_ object: T) -> Stored {
-        if storage == .compactJSON, let written = try? JSONWriter.write(.object(object.json)) {
-            // A copy of exactly the written size: the writer's buffer grew by doubling, and the
-            // slack was a third of the cache.
-            let bytes = written.withUnsafeBufferPointer { Array($0) }
+        if storage == .packed {
+            let bytes = PackedJSON.pack(.object(object.json), into: &packingTable)
             return Stored(object: nil, bytes: bytes, resourceVersion: object.metadata.resourceVersion)
         }
         return Stored(object: object, bytes: [], resourceVersion: object.metadata.resourceVersion)
@@ -82,9 +82,9 @@ public actor Informer<T: KubernetesObject> {
 
     private func load(_ stored: Stored) -> T {
         if let object = stored.object { return object }
-        // Bytes our own writer produced; the round trip is tested, so a failure is a bug.
-        guard let json = try? JSONValue.parse(stored.bytes).objectValue else {
-            preconditionFailure("informer cache of \(T.resource.plural): stored JSON does not parse")
+        // Bytes our own packer produced with this table; the round trip is tested, so a failure is a bug.
+        guard let json = PackedJSON.unpack(stored.bytes, table: packingTable)?.objectValue else {
+            preconditionFailure("informer cache of \(T.resource.plural): packed object does not unpack")
         }
         return T(json: json)
     }

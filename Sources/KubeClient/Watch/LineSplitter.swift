@@ -14,11 +14,12 @@ public struct LineSplitter: Sendable {
     static let keptCapacity = 64 << 10
 
     public mutating func append(_ bytes: some Sequence<UInt8>) {
-        if start == buffer.count && buffer.capacity > Self.keptCapacity {
-            buffer = []
-            start = 0
-        } else if start > 0 && start >= buffer.count / 2 {
-            buffer.removeFirst(start)
+        if start > 0 && start >= buffer.count / 2 {
+            if buffer.capacity > Self.keptCapacity {
+                buffer = Array(buffer[start...])
+            } else {
+                buffer.removeFirst(start)
+            }
             start = 0
         }
         buffer.append(contentsOf: bytes)

@@ -56,7 +56,7 @@ struct WatchTests {
         _ = try await client.create(service)
 
         let informer = Informer<Service>(
-            client: client, namespace: ns, storage: .compactJSON,
+            client: client, namespace: ns, storage: .packed,
             transform: { $0.keeping(specFields: ["type"], annotations: ["keep.example/this"]) })
         let run = Task { await informer.run { _ in } }
         defer { run.cancel() }
