@@ -313,6 +313,12 @@ struct ServiceControllerTests {
             try await h.plan()?.instances.flatMap(\.addresses).map(\.description).sorted() == [
                 "10.210.1.65", "10.210.1.66",
             ])
+        if backend == .kubeAPIServer {
+            // That base leaves managedFields out; kube-apiserver keeps tracking them (the in-memory server has none).
+            let written = try await h.admin.get(ConfigMap.self, namespace: h.namespace, name: "vip-configmap")
+            let managed = written.json["metadata"]?.objectValue?["managedFields"]?.arrayValue ?? []
+            #expect(managed.contains { "\($0)".contains("f:10.210.1.66") }, "\(managed)")
+        }
 
         try await h.admin.delete(ConfigMap.self, namespace: h.namespace, name: "vip-configmap")
         #expect(

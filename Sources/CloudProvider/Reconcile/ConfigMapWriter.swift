@@ -25,7 +25,8 @@ actor ConfigMapWriter {
     /// `PoolAnnotation` of the pools the controller serves from (written with the next write).
     private var poolAnnotation: String
     /// The base of the next write: what the server returned for our last one, without the keys every write
-    /// computes again (the VIPs and the plan), which at 10,000 Services were most of the writer's memory.
+    /// computes again (the VIPs and the plan) and without managedFields, which at 10,000 Services were most of
+    /// the writer's memory.
     private var base: Base?
     /// The ConfigMap as the current write left it, whole (a repair compares it with what the write found).
     private var written: ConfigMap?
@@ -92,7 +93,8 @@ actor ConfigMapWriter {
         init(_ written: ConfigMap) {
             data = written.data.hashValue
             plan = written.data[VRRPPlan.dataKey]?.hashValue
-            object = written
+            // managedFields name every VIP key again (`f:10.210.0.1`); an update without them keeps the server's.
+            object = written.withoutManagedFields()
             object.data = written.data.filter { !Self.isComputed($0.key) }
         }
 

@@ -224,6 +224,16 @@ extension KubernetesObject {
         return copy
     }
 
+    /// Without `metadata.managedFields`: an update that leaves them out keeps the server's (the field manager
+    /// falls back to the live object's), and they list every key of a large object once more.
+    public func withoutManagedFields() -> Self {
+        var copy = self
+        guard case .object(var metadata)? = copy.json["metadata"] else { return copy }
+        metadata["managedFields"] = nil
+        copy.json["metadata"] = .object(metadata)
+        return copy
+    }
+
     /// What a controller of many objects caches: identity, lifecycle (finalizers, deletion), the
     /// named spec fields and annotations, and all of status (a merge patch of a status list must
     /// carry the entries other controllers wrote). Labels, owner references, apiVersion and kind

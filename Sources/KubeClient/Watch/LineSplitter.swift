@@ -35,6 +35,11 @@ public struct LineSplitter: Sendable {
             start = newline + 1
             if !line.isEmpty { return line }
         }
+        // Drained after a large object, with nothing more coming yet: give the buffer back now, not at the next chunk.
+        if start == buffer.count && buffer.capacity > Self.keptCapacity {
+            buffer = []
+            start = 0
+        }
         if buffer.count - start > maximumLineLength {
             throw KubeError(.decoding, "watch line longer than \(maximumLineLength) bytes without a newline")
         }
