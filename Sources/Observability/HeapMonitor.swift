@@ -25,6 +25,7 @@ public struct HeapMonitor: Service {
         if klb_heap_configure() != 0 {
             logger.warning("could not configure jemalloc (background purge, 1 s decay); freed memory may stay resident")
         }
+        logger.debug("heap: jemalloc", metadata: ["arenas": "\(klb_heap_arenas())"])
     }
 
     /// Ends at once on a graceful shutdown: a shutdown must never wait out one of its sleeps.

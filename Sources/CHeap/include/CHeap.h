@@ -50,6 +50,14 @@ static inline size_t klb_heap_stat(const char *name) {
     return value;
 }
 
+/// The number of arenas jemalloc was started with (1 when `malloc_conf` in CHeap.c took effect); 0 when unknown.
+static inline unsigned klb_heap_arenas(void) {
+    unsigned count = 0;
+    size_t size = sizeof count;
+    if (mallctl("opt.narenas", &count, &size, NULL, 0) != 0) return 0;
+    return count;
+}
+
 /// Bytes the program has allocated and not freed.
 static inline size_t klb_heap_allocated_bytes(void) { return klb_heap_stat("stats.allocated"); }
 
