@@ -22,6 +22,20 @@ struct SharingLedgerTests {
     static let tcp53 = PortKey(proto: "TCP", port: 53)
     static let udp53 = PortKey(proto: "UDP", port: 53)
 
+    /// The ConfigMap carries a shared address once, for the first key in key order (not the first created), and
+    /// every address in address order, whatever order the records were made in.
+    @Test func aSharedAddressIsCarriedForItsFirstKeyInAddressOrder() throws {
+        var ledger = Ledger(pool: Self.pool)
+        _ = try ledger.ensure("web/zeta", uid: "1", request: LoadBalancerRequest(families: [.ipv4]))
+        _ = try ledger.ensure("dns/udp", uid: "2", request: Self.request("dns", [Self.udp53]))
+        _ = try ledger.ensure("dns/tcp", uid: "3", request: Self.request("dns", [Self.tcp53]))
+        _ = try ledger.ensure("web/alpha", uid: "4", request: LoadBalancerRequest(families: [.ipv4]))
+        #expect(
+            ledger.entries.map { "\($0.address) \($0.namespace)/\($0.name)" } == [
+                "203.0.113.1 web/zeta", "203.0.113.2 dns/tcp", "203.0.113.3 web/alpha",
+            ])
+    }
+
     @Test func tcpAndUDPOfOneKeyShareAndACollidingPortIsRefusedNamingTheOther() throws {
         var ledger = Ledger(pool: Self.pool)
         let tcp = try ledger.ensure("dns/tcp", uid: "1", request: Self.request("dns", [Self.tcp53]))

@@ -328,13 +328,26 @@ public struct Ledger: Sendable {
     /// A shared address appears once, for the first of its Services by namespace/name: the VRRP plan
     /// carries it once, and kube-keepalived-vip's format maps an address to one Service.
     public var entries: [VIPEntry] {
-        var seen = Set<IPAddress>()
-        return records.sorted { $0.key < $1.key }.flatMap { key, record -> [VIPEntry] in
-            record.addresses.compactMap {
-                try? VIPEntry(
-                    address: $0, namespace: key.namespace ?? "", name: key.name, forwardMethod: record.forwardMethod)
-            }
-        }.filter { seen.insert($0.address).inserted }.sorted { $0.address < $1.address }
+        // In address order, and for an address Services share the first key that makes a valid entry holds it.
+        // Sorted by address first: comparing keys (text) only on a shared address keeps this cheap, and it runs
+        // for every ConfigMap write.
+        var holders: [(address: IPAddress, key: ObjectKey, forwardMethod: ForwardMethod?)] = []
+        holders.reserveCapacity(records.count)
+        for (key, record) in records {
+            for address in record.addresses { holders.append((address, key, record.forwardMethod)) }
+        }
+        holders.sort { $0.address != $1.address ? $0.address < $1.address : $0.key < $1.key }
+        var result: [VIPEntry] = []
+        result.reserveCapacity(holders.count)
+        for holder in holders where holder.address != result.last?.address {
+            guard
+                let entry = try? VIPEntry(
+                    address: holder.address, namespace: holder.key.namespace ?? "", name: holder.key.name,
+                    forwardMethod: holder.forwardMethod)
+            else { continue }
+            result.append(entry)
+        }
+        return result
     }
 
     /// All allocations in the predecessor's ledger format (every family).

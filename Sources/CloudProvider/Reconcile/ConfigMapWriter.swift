@@ -90,19 +90,21 @@ actor ConfigMapWriter {
         /// The plan's hash as written, nil when there was none.
         var plan: Int?
 
-        init(_ written: ConfigMap) {
-            data = written.data.hashValue
+        /// `kept`: the written data's keys that are neither VIPs nor the plan, known from the write, so the
+        /// thousands of VIP keys are neither parsed nor hashed again here.
+        init(_ written: ConfigMap, kept: [String: String], data: Int) {
+            self.data = data
             plan = written.data[VRRPPlan.dataKey]?.hashValue
             // managedFields name every VIP key again (`f:10.210.0.1`); an update without them keeps the server's.
             object = written.withoutManagedFields()
-            object.data = written.data.filter { !Self.isComputed($0.key) }
+            object.data = kept
         }
 
         static func isComputed(_ key: String) -> Bool { key == VRRPPlan.dataKey || (try? IPAddress(key)) != nil }
     }
 
-    private func remember(_ object: ConfigMap) {
-        base = Base(object)
+    private func remember(_ object: ConfigMap, kept: [String: String], data: Int) {
+        base = Base(object, kept: kept, data: data)
         written = object
     }
 
@@ -133,34 +135,36 @@ actor ConfigMapWriter {
                 return try await create(data: data, ledger: ledger)
             }
         }
-        // Keep keys that are not VIPs (other tools' settings); replace every VIP key.
-        for (key, value) in current.data where (try? IPAddress(key)) == nil { data[key] = value }
-        if let plan = snapshot.plan { data[VRRPPlan.dataKey] = plan.json() }
+        // Keep keys that are not VIPs (other tools' settings); replace every VIP key, and the plan when there is one.
+        let kept = current.data.filter { !Base.isComputed($0.key) }
+        data.merge(kept) { ours, _ in ours }
+        data[VRRPPlan.dataKey] = snapshot.plan?.json() ?? current.data[VRRPPlan.dataKey]
         var annotations = current.metadata.annotations
         annotations[LegacyLedger.annotation] = legacyAnnotation(ledger)
         annotations[PoolAnnotation.annotation] = poolAnnotation
         var updated = current
         updated.data = data
         updated.metadata.annotations = annotations
+        let hash = data.hashValue
         let unchanged =
-            current.metadata.annotations == annotations
-            && (currentData.map { $0 == data.hashValue } ?? (current.data == data))
+            current.metadata.annotations == annotations && (currentData.map { $0 == hash } ?? (current.data == data))
         if unchanged {
-            remember(updated)
+            remember(updated, kept: kept, data: hash)
             return .written
         }
-        return try await attempt(retryingOn: [.conflict, .notFound]) { () async throws(KubeError) in
-            try await self.client.update(updated)
+        return try await attempt(kept: kept, data: hash, retryingOn: [.conflict, .notFound]) {
+            () async throws(KubeError) in try await self.client.update(updated)
         }
     }
 
     /// Runs one write; the error codes that mean "someone else was first" (or the object went
     /// away) ask for another round from a fresh read.
-    private func attempt(retryingOn codes: Set<KubeError.Code>, _ write: () async throws(KubeError) -> ConfigMap)
-        async throws(KubeError) -> Attempt
-    {
+    private func attempt(
+        kept: [String: String], data: Int, retryingOn codes: Set<KubeError.Code>,
+        _ write: () async throws(KubeError) -> ConfigMap
+    ) async throws(KubeError) -> Attempt {
         do {
-            remember(try await write())
+            remember(try await write(), kept: kept, data: data)
         } catch {
             base = nil
             guard codes.contains(error.code) else { throw error }
@@ -199,7 +203,8 @@ actor ConfigMapWriter {
         fresh.metadata.annotations = [PoolAnnotation.annotation: poolAnnotation]
         if let text = legacyAnnotation(ledger) { fresh.metadata.annotations[LegacyLedger.annotation] = text }
         fresh.metadata.labels = ["app.kubernetes.io/managed-by": "keepalived-cloud-provider"]
-        return try await attempt(retryingOn: [.alreadyExists]) { () async throws(KubeError) in
+        return try await attempt(kept: [:], data: data.hashValue, retryingOn: [.alreadyExists]) {
+            () async throws(KubeError) in
             try await self.client.create(fresh)
         }
     }
