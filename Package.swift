@@ -157,7 +157,7 @@ let package = Package(
         .executableTarget(
             name: "keepalived-lb", dependencies: ["ControllerCLI", "AgentCLI", "OperatorCLI", "Observability"]),
 
-        .testTarget(name: "IPAMTests", dependencies: ["IPAM"]),
+        .testTarget(name: "IPAMTests", dependencies: ["IPAM", "TestTraits"]),
         .testTarget(
             name: "OperatorCLITests",
             dependencies: [
@@ -185,7 +185,7 @@ let package = Package(
             path: "Tests/KubeTestSupport"),
         // An in-memory API server for controller logic tests (test targets only).
         .target(name: "KubeTestKit", dependencies: ["KubeClient"], path: "Tests/KubeTestKit"),
-        // The `.integration` trait and tag, for test targets only (scripts/test --unit).
+        // Shared by test targets only: the `.integration` trait and tag (scripts/test --unit), a seeded generator.
         .target(name: "TestTraits", path: "Tests/TestTraits"),
         .testTarget(
             name: "KubeClientTests", dependencies: ["KubeClient", "KubeTestKit", "KubeTestSupport", "TestTraits"]),

@@ -87,7 +87,7 @@ struct PagedAddressMap<Value>: @unchecked Sendable {
         return result
     }
 
-    /// Where one page's values, occupancy bits and page number live.
+    /// Where one page's values, occupancy bits and page number live (for a chunk's first page: the chunk's arrays).
     @usableFromInline
     struct Page {
         @usableFromInline
@@ -117,27 +117,10 @@ struct PagedAddressMap<Value>: @unchecked Sendable {
     @usableFromInline
     final class Storage {
         @usableFromInline
-        struct Chunk {
-            @usableFromInline
-            var values: UnsafeMutablePointer<Value>
-            @usableFromInline
-            var occupancy: UnsafeMutablePointer<UInt16>
-            @usableFromInline
-            var numbers: UnsafeMutablePointer<UInt64>
-
-            @inlinable
-            init(
-                values: UnsafeMutablePointer<Value>, occupancy: UnsafeMutablePointer<UInt16>,
-                numbers: UnsafeMutablePointer<UInt64>
-            ) {
-                (self.values, self.occupancy, self.numbers) = (values, occupancy, numbers)
-            }
-        }
-
-        @usableFromInline
         static var maximumChunks: Int { 40 }
+        /// Each chunk's first page; the chunk's other pages follow it in all three arrays.
         @usableFromInline
-        let chunks: UnsafeMutablePointer<Chunk>
+        let chunks: UnsafeMutablePointer<Page>
         /// Slots handed out so far; touched only when a page is added, copied or freed.
         @usableFromInline
         var slotCount = 0
@@ -154,7 +137,7 @@ struct PagedAddressMap<Value>: @unchecked Sendable {
             for k in 0..<used {
                 chunks[k].values.deallocate()
                 chunks[k].occupancy.deallocate()
-                chunks[k].numbers.deallocate()
+                chunks[k].number.deallocate()
             }
             chunks.deallocate()
         }
@@ -171,10 +154,10 @@ struct PagedAddressMap<Value>: @unchecked Sendable {
         @inlinable
         func page(_ slot: Int32) -> Page {
             let (k, index) = Self.locate(slot)
-            let chunk = chunks[k]
+            let first = chunks[k]
             return Page(
-                values: chunk.values + index * PagedAddressMap.pageSize, occupancy: chunk.occupancy + index,
-                number: chunk.numbers + index)
+                values: first.values + index * PagedAddressMap.pageSize, occupancy: first.occupancy + index,
+                number: first.number + index)
         }
 
         /// A new, empty slot at the end.
@@ -185,10 +168,10 @@ struct PagedAddressMap<Value>: @unchecked Sendable {
             if index == 0 {
                 precondition(k < Self.maximumChunks, "PagedAddressMap: more pages than an address space has")
                 let pages = 4 << k
-                chunks[k] = Chunk(
+                chunks[k] = Page(
                     values: .allocate(capacity: pages * PagedAddressMap.pageSize),
                     occupancy: .allocate(capacity: pages),
-                    numbers: .allocate(capacity: pages))
+                    number: .allocate(capacity: pages))
             }
             page(slot).occupancy.initialize(to: 0)
             slotCount += 1

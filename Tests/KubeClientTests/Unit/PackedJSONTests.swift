@@ -1,3 +1,4 @@
+import TestTraits
 import Testing
 
 @testable import KubeClient
@@ -8,7 +9,7 @@ struct PackedJSONTests {
     /// objects packed once the table is full (their strings are inline).
     @Test(arguments: [UInt64(1), 2, 3])
     func roundTrip(seed: UInt64) {
-        var rng = Generator(state: seed)
+        var rng = SeededGenerator(state: seed)
         var table = PackedJSON.Table()
         var packed: [(JSONValue, [UInt8])] = []
         for _ in 0..<300 {
@@ -61,18 +62,7 @@ struct PackedJSONTests {
         #expect(PackedJSON.unpack([0, 0], table: table) == nil)  // trailing bytes
     }
 
-    struct Generator: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
-    static func randomString(_ rng: inout Generator) -> String {
+    static func randomString(_ rng: inout SeededGenerator) -> String {
         let pool = [
             "", "a", "name", "é✓ unicode", "service.kubernetes.io/load-balancer-cleanup",
             String(repeating: "x", count: 100),
@@ -80,7 +70,7 @@ struct PackedJSONTests {
         return Bool.random(using: &rng) ? pool.randomElement(using: &rng)! : "s\(rng.next() % 1000)"
     }
 
-    static func randomValue(depth: Int, _ rng: inout Generator) -> JSONValue {
+    static func randomValue(depth: Int, _ rng: inout SeededGenerator) -> JSONValue {
         switch Int.random(in: 0..<(depth > 3 ? 5 : 7), using: &rng) {
         case 0: return .null
         case 1: return .bool(Bool.random(using: &rng))
