@@ -512,6 +512,8 @@ actor Chaos {
             try? FileManager.default.copyItem(atPath: probeOutput, toPath: keep + ".probe.jsonl")
             let windows = faults.map { "\($0.type) \($0.start) \($0.end)" }.joined(separator: "\n")
             try? windows.write(toFile: keep + ".faults", atomically: true, encoding: .utf8)
+            try? FileManager.default.removeItem(atPath: keep + ".state")
+            try? FileManager.default.copyItem(atPath: lab.stateRoot, toPath: keep + ".state")
         }
         guard let text = try? String(contentsOfFile: probeOutput, encoding: .utf8) else {
             violation("the probe wrote nothing")

@@ -73,7 +73,7 @@ struct PagedAddressMap<Value>: @unchecked Sendable {
         page.occupancy.pointee &= ~Self.bit(key)
         count -= 1
         if page.occupancy.pointee == 0 {
-            pages.removeValue(forKey: number)
+            _ = pages.removeValue(forKey: number)
             freeSlots.append(slot)
         }
         return removed
