@@ -241,17 +241,10 @@ struct ControllerBench: AsyncParsableCommand {
                     var i = worker
                     while ContinuousClock.now < deadline {
                         let name = names[i % names.count]
-                        if kind == .metadata {
-                            _ = try await client.patch(
-                                Service.self, namespace: namespace, name: name,
-                                .merge(["metadata": ["annotations": ["bench.example/probe": .string("\(i)")]]]))
-                            await counter.add()
-                            i += patchers
-                            continue
-                        }
-                        _ = try await client.patch(
-                            Service.self, namespace: namespace, name: name,
-                            .merge([
+                        let body: JSONValue =
+                            kind == .metadata
+                            ? ["metadata": ["annotations": ["bench.example/probe": .string("\(i)")]]]
+                            : [
                                 "status": [
                                     "conditions": [
                                         [
@@ -260,8 +253,10 @@ struct ControllerBench: AsyncParsableCommand {
                                         ]
                                     ]
                                 ]
-                            ]),
-                            subresource: "status")
+                            ]
+                        _ = try await client.patch(
+                            Service.self, namespace: namespace, name: name, .merge(body),
+                            subresource: kind == .metadata ? nil : "status")
                         await counter.add()
                         i += patchers
                     }

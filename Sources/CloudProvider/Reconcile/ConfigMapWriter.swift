@@ -28,8 +28,6 @@ actor ConfigMapWriter {
     /// computes again (the VIPs and the plan) and without managedFields, which at 10,000 Services were most of
     /// the writer's memory.
     private var base: Base?
-    /// The ConfigMap as the current write left it, whole (a repair compares it with what the write found).
-    private var written: ConfigMap?
     /// What the first read of the current write found (`.some(nil)`: no ConfigMap), for a repair's report.
     private var lastFetched: ConfigMap??
     public private(set) var writes = 0
@@ -61,12 +59,10 @@ actor ConfigMapWriter {
         let ours = base
         if freshRead { base = nil }
         lastFetched = nil
-        written = nil
-        defer { written = nil }
         for attempt in 1...10 {
-            if try await writeOnce(snapshot) == .written {
-                guard freshRead, let written, let found = lastFetched else {
-                    return Outcome(version: base?.object.metadata.resourceVersion, repair: nil)
+            if case .written(let written) = try await writeOnce(snapshot) {
+                guard freshRead, let found = lastFetched else {
+                    return Outcome(version: written.metadata.resourceVersion, repair: nil)
                 }
                 // The watch caches metadata only: what the edit left is what the write read first.
                 let repair = ConfigMapRepair(
@@ -103,13 +99,9 @@ actor ConfigMapWriter {
         static func isComputed(_ key: String) -> Bool { key == VRRPPlan.dataKey || (try? IPAddress(key)) != nil }
     }
 
-    private func remember(_ object: ConfigMap, kept: [String: String], data: Int) {
-        base = Base(object, kept: kept, data: data)
-        written = object
-    }
-
     private enum Attempt {
-        case written
+        /// The ConfigMap as the write left it, whole (a repair compares it with what the write found).
+        case written(ConfigMap)
         case retry
     }
 
@@ -149,8 +141,8 @@ actor ConfigMapWriter {
         let unchanged =
             current.metadata.annotations == annotations && (currentData.map { $0 == hash } ?? (current.data == data))
         if unchanged {
-            remember(updated, kept: kept, data: hash)
-            return .written
+            base = Base(updated, kept: kept, data: hash)
+            return .written(updated)
         }
         return try await attempt(kept: kept, data: hash, retryingOn: [.conflict, .notFound]) {
             () async throws(KubeError) in try await self.client.update(updated)
@@ -163,16 +155,18 @@ actor ConfigMapWriter {
         kept: [String: String], data: Int, retryingOn codes: Set<KubeError.Code>,
         _ write: () async throws(KubeError) -> ConfigMap
     ) async throws(KubeError) -> Attempt {
+        let written: ConfigMap
         do {
-            remember(try await write(), kept: kept, data: data)
+            written = try await write()
         } catch {
             base = nil
             guard codes.contains(error.code) else { throw error }
             return .retry
         }
+        base = Base(written, kept: kept, data: data)
         writes += 1
         writeCounter.increment()
-        return .written
+        return .written(written)
     }
 
     /// Kubernetes caps an object's annotations at 256 KiB in total; the predecessor's ledger
