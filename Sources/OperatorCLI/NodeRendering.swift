@@ -55,7 +55,11 @@ public enum NodeRendering {
             let settings = try NodeSettings(
                 nodeName: name, interface: interface, sourceAddresses: internalAddresses(of: node), unicastPeers: peers,
                 advertIntervalMilliseconds: advertIntervalMilliseconds, notifyFIFO: stateDirectory + "/notify.fifo")
-            return KeepalivedConfig.render(plan: plan, node: settings)
+            let peerStates = plan.nodes.filter { $0 != name }.compactMap { byName[$0] }.map {
+                NodeVRRPState(annotation: $0.metadata.annotations[NodeVRRPState.annotation])
+            }
+            return KeepalivedConfig.render(
+                plan: plan, node: settings, adverts: AdvertisedAddresses.agreed(byPeers: peerStates))
         } catch {
             throw Failure(.invalidSettings, error.message)
         }

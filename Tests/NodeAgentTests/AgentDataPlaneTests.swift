@@ -22,6 +22,11 @@ extension AgentFailoverTests {
         return (ok, failed, Set(parts[2].split(separator: ",").map(String.init)))
     }
 
+    /// The VRRP tokens (`AdvertisedAddresses.token`) on a node's loopback device.
+    private func tokens(_ lab: AgentLab, _ node: String) throws -> [String] {
+        try lab.lab.addresses(in: lab.netns(node), interface: "lo").filter { $0 != "127.0.0.1" && $0 != "::1" }
+    }
+
     /// One VRRP instance for every VIP: deleting one Service must not interrupt the others. The
     /// agent used to remove the departing address before keepalived had re-read its
     /// configuration; keepalived saw a VIP vanish from its MASTER instance and gave the instance up.
@@ -52,6 +57,90 @@ extension AgentFailoverTests {
             #expect(result.answeredBy == [master], "always answered by the same node: \(result)")
             #expect(try await eventually { try lab.holders(leaves).isEmpty }, "the departed VIP is on no node")
             #expect(try lab.holders(stays) == [master])
+        })
+        await lab.tearDown()
+        try outcome.get()
+    }
+
+    /// An agent that applies a plan change seconds late (stopped here; in a chaos run its ConfigMap watch
+    /// stalled while etcd was compacted) must not split the instance. keepalived drops an advert whose
+    /// address list differs from its own: with the VIPs themselves in the adverts, the lagging backup stopped
+    /// hearing the master and became a second master of every VIP of the instance, and a lagging master
+    /// ignored its backup's adverts just the same.
+    @Test func anAgentThatAppliesAPlanLateSplitsNoInstance() async throws {
+        let lab = try await AgentLab()
+        let outcome = await Result(catching: {
+            for node in lab.nodes { try lab.startAgent(node) }
+            try lab.startEchoServers()
+            let stays = "203.0.113.65"
+            var vips = [stays]
+            try await lab.writePlan(vips: vips)
+            #expect(try await eventually(.seconds(30)) { try lab.holders(stays) == ["n1"] })
+            try await Task.sleep(for: .seconds(1))
+            try #require(try lab.holders(stays) == ["n1"], "settled on the preferred node n1")
+
+            for (round, lagging) in ["n2", "n1"].enumerated() {
+                let agent = try #require(lab.agents[lagging])
+                lab.onTearDown.append { agent.signal(SIGCONT) }
+                agent.signal(SIGSTOP)
+                let output = lab.stateRoot + "/probe-lag-\(round).out"
+                let probe = try lab.startProbe(stays, seconds: 3.5, output: output)
+                try await Task.sleep(for: .milliseconds(300))
+                let added = "203.0.113.\(66 + round)"
+                vips.append(added)
+                try await lab.writePlan(vips: vips)
+                // Well past three adverts and the skew (~0.8 s): a backup that drops the master's adverts is master by now.
+                var seen: [[String]] = []
+                for _ in 0..<25 {
+                    seen.append(try lab.holders(stays))
+                    try await Task.sleep(for: .milliseconds(100))
+                }
+                agent.signal(SIGCONT)
+                #expect(await probe.exitStatus() == 0)
+                let result = try probeResult(output)
+                #expect(seen.allSatisfy { $0 == ["n1"] }, "\(lagging) lagging: \(stays) was held by \(Set(seen))")
+                #expect(result.failed == 0 && result.ok > 50, "\(lagging) lagging: probe \(result)")
+                #expect(result.answeredBy == ["n1"], "\(lagging) lagging: answered by \(result.answeredBy)")
+                #expect(
+                    try await eventually(.seconds(10)) { try lab.holders(added) == ["n1"] },
+                    "the lagging agent caught up and \(added) is served")
+                #expect(try lab.holders(stays) == ["n1"])
+            }
+        })
+        await lab.tearDown()
+        try outcome.get()
+    }
+
+    /// While another node of the plan publishes the state of an agent from before the token (no
+    /// `tokenAdverts`), this agent lists the VIPs in its adverts as that one does; once that node publishes a
+    /// current state, it renders the token. keepalived accepts both renderings.
+    @Test func advertsListTheVIPsWhileANodeRunsAnAgentFromBeforeTheToken() async throws {
+        let lab = try await AgentLab()
+        let outcome = await Result(catching: {
+            func annotate(_ state: String) async throws {
+                _ = try await lab.admin.patch(
+                    Node.self, name: lab.nodeName("n2"),
+                    .merge(["metadata": ["annotations": [NodeVRRPState.annotation: .string(state)]]]))
+            }
+            try await annotate(#"{"instances":{},"keepalived":"running","vips":[]}"#)
+            try lab.startAgent("n1")
+            let vip = "203.0.113.65"
+            try await lab.writePlan(vips: [vip])
+            #expect(try await eventually(.seconds(30)) { try lab.holders(vip) == ["n1"] })
+            let config = lab.stateDirectory("n1") + "/keepalived.conf"
+            let legacy = try String(contentsOfFile: config, encoding: .utf8)
+            #expect(legacy.contains("virtual_ipaddress {\n        \(vip)/32 dev eth0\n"), "\(legacy)")
+            #expect(!legacy.contains("virtual_ipaddress_excluded"))
+            #expect(try tokens(lab, "n1").isEmpty)
+
+            try await annotate(NodeVRRPState(running: true, instances: [:], vips: []).json())
+            #expect(
+                try await eventually(.seconds(10)) {
+                    try String(contentsOfFile: config, encoding: .utf8).contains(
+                        "virtual_ipaddress_excluded {\n        \(vip)/32")
+                        && (try tokens(lab, "n1")).count == 1
+                }, "token adverts once n2 publishes a current state")
+            #expect(try lab.holders(vip) == ["n1"], "the switch kept the VIP where it was")
         })
         await lab.tearDown()
         try outcome.get()
@@ -176,9 +265,14 @@ extension AgentFailoverTests {
             #expect(try await eventually { try lab.holders(vip).count == 1 })
             let master = try await lab.settledHolder(of: vip)
             let backup = try #require(lab.nodes.first { $0 != master })
+            let token = try #require(try tokens(lab, master).first, "the master's keepalived put its token on lo")
+            #expect(try tokens(lab, backup).isEmpty)
             let pid = try #require(lab.keepalivedPid(master))
             kill(-pid, SIGKILL)
             #expect(try await eventually(.seconds(10)) { try lab.holders(vip) == [backup] })
+            // The advert the agent sent listed the token: keepalived drops one whose list differs from its own.
+            #expect(try tokens(lab, backup) == [token])
+            #expect(try await eventually { try tokens(lab, master).isEmpty }, "the dead keepalived's token is gone")
             #expect(
                 await eventually {
                     let log =
@@ -205,6 +299,7 @@ extension AgentFailoverTests {
             // n1 is the instance's preferred node: wait until it holds the VIP (a node whose keepalived
             // started first may hold it for the preempt delay).
             #expect(try await eventually(.seconds(30)) { try lab.holders(vip) == ["n1"] })
+            #expect(try tokens(lab, "n1").contains { $0.hasPrefix("fe80::5652:") })
             let pid = try #require(lab.keepalivedPid("n1"))
             kill(-pid, SIGKILL)
             #expect(try await eventually(.seconds(10)) { try lab.holders(vip) == ["n2"] })

@@ -85,6 +85,7 @@ struct AgentStateMachineTests {
         #expect(
             died.first == .removeVIPs([try ip("203.0.113.65"), try ip("203.0.113.66")], reason: "keepalived exited"),
             "the address still awaiting the reload goes too")
+        #expect(died.contains(.removeTokens(reason: "keepalived exited")), "its tokens leave the loopback device")
         #expect(died.last == .scheduleRestart(after: AgentStateMachine.initialRestartDelay))
         #expect(machine.pendingRemoval.isEmpty, "the exit removed every VIP; no reload is awaited")
         #expect(machine.handle(.restartTimerFired) == [.startKeepalived])

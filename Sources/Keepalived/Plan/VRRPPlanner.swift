@@ -40,14 +40,14 @@ public struct VRRPPlanner: Hashable, Sendable {
         return try VRRPPlan(cluster: cluster, nodes: nodes, instances: instances)
     }
 
-    /// FNV-1a over the address bytes: stable across processes and releases (Swift's Hasher is not).
+    /// FNV-1a over the address bytes.
     public func group(of address: IPAddress) -> Int {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        var hash = FNV1a()
         var value = address.value
         for _ in 0..<(address.family == .ipv4 ? 4 : 16) {
-            hash = (hash ^ UInt64(value & 0xff)) &* 0x100_0000_01b3
+            hash.add(UInt8(truncatingIfNeeded: value))
             value >>= 8
         }
-        return Int(hash % UInt64(groups))
+        return Int(hash.value % UInt64(groups))
     }
 }

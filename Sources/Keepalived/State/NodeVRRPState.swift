@@ -3,7 +3,7 @@ public import IPAM
 
 /// What an agent publishes on its Node (annotation `keepalived-lb.io/vrrp-state`) so that
 /// `kubectl describe node` and the controller see it:
-/// `{"keepalived":"running","instances":{"fcp_v4_50":"MASTER"},"vips":["203.0.113.65"]}`.
+/// `{"keepalived":"running","instances":{"fcp_v4_50":"MASTER"},"tokenAdverts":true,"vips":["203.0.113.65"]}`.
 public struct NodeVRRPState: Hashable, Sendable, Codable {
     public static let annotation = "keepalived-lb.io/vrrp-state"
     /// Nodes write this annotation; a larger one is not read.
@@ -12,11 +12,14 @@ public struct NodeVRRPState: Hashable, Sendable, Codable {
     public var keepalived: String
     public var instances: [String: String]
     public var vips: [String]
+    /// The agent renders token adverts when every node can (`AdvertisedAddresses`); absent from agents before them.
+    public var tokenAdverts: Bool?
 
-    public init(running: Bool, instances: [String: String], vips: [IPAddress]) {
+    public init(running: Bool, instances: [String: String], vips: [IPAddress], tokenAdverts: Bool = true) {
         keepalived = running ? "running" : "stopped"
         self.instances = instances
         self.vips = vips.map(\.description)
+        self.tokenAdverts = tokenAdverts
     }
 
     /// Compact JSON with sorted keys: an unchanged state is byte-identical and costs no patch.

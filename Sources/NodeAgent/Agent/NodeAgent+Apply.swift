@@ -70,17 +70,27 @@ extension NodeAgent {
             let previous = (try? String(contentsOfFile: planPath, encoding: .utf8)).flatMap { try? VRRPPlan(json: $0) }
             removeVIPs(previous?.addresses ?? [], reason: "left from a previous run")
             removeVIPs(newPlan.addresses, reason: "left from a previous run")
+            removeTokens((previous?.tokens ?? []) + newPlan.tokens, reason: "left from a previous run")
             scrubbedAtStart = true
         }
         var peers: [IPAddress] = []
-        if configuration.unicast {
-            for name in newPlan.nodes where name != configuration.nodeName {
-                if let node = await nodes.get(ObjectKey(namespace: nil, name: name)) {
-                    peers += Self.internalAddresses(of: node)
-                }
-            }
+        var peerStates: [NodeVRRPState?] = []
+        for name in newPlan.nodes where name != configuration.nodeName {
+            guard let node = await nodes.get(ObjectKey(namespace: nil, name: name)) else { continue }
+            if configuration.unicast { peers += Self.internalAddresses(of: node) }
+            peerStates.append(NodeVRRPState(annotation: node.metadata.annotations[NodeVRRPState.annotation]))
         }
         self.peers = peers
+        let agreed = AdvertisedAddresses.agreed(byPeers: peerStates)
+        if agreed != adverts {
+            let message =
+                agreed == .token
+                ? "every node's agent renders token adverts: VRRP adverts list one token per instance"
+                : "a node of the plan runs an agent that lists the VIPs in its VRRP adverts; listing them too "
+                    + "until every agent is upgraded"
+            logger.notice("\(message)", metadata: ["adverts": "\(agreed.rawValue)"])
+            adverts = agreed
+        }
         let settings = try NodeSettings(
             nodeName: configuration.nodeName, interface: link.name, sourceAddresses: addresses,
             unicastPeers: peers, advertIntervalMilliseconds: configuration.advertIntervalMilliseconds,
@@ -95,7 +105,8 @@ extension NodeAgent {
                     .map(newPlan.instanceName)
             } ?? []
         startingAsMaster = startingAsMaster.intersection(present).union(new)
-        return KeepalivedConfig.render(plan: newPlan, node: settings, startingAsMaster: startingAsMaster)
+        return KeepalivedConfig.render(
+            plan: newPlan, node: settings, startingAsMaster: startingAsMaster, adverts: adverts)
     }
 
     private func resolveLink(_ addresses: [IPAddress]) throws -> Link {
@@ -156,6 +167,22 @@ extension NodeAgent {
         }
     }
 
+    /// Removes those of `tokens` that a dead keepalived left on `VRRPPlan.tokenDevice`.
+    func removeTokens(_ tokens: [IPAddress], reason: String) {
+        guard !tokens.isEmpty else { return }
+        let wanted = Set(tokens)
+        do {
+            let device = try addressing.link(named: VRRPPlan.tokenDevice)
+            for entry in try addressing.addresses(on: device)
+            where wanted.contains(entry.address) && entry.prefixLength == entry.address.family.bitWidth {
+                try addressing.remove(entry.address, prefixLength: entry.prefixLength, from: device)
+                logger.debug("removed VRRP token", metadata: ["address": "\(entry.address)", "reason": "\(reason)"])
+            }
+        } catch {
+            logger.warning("cannot remove VRRP tokens from \(VRRPPlan.tokenDevice)", metadata: ["error": "\(error)"])
+        }
+    }
+
     /// Cross-checks keepalived's reports against the interface: VIPs present while keepalived is
     /// not running go at once; any other disagreement is counted and logged.
     func verify() async {
@@ -213,7 +240,7 @@ extension NodeAgent {
         for instance in instances {
             let advert = VRRPAdvertisement(
                 vrid: instance.vrid, priority: 0, intervalCentiseconds: configuration.advertIntervalMilliseconds / 10,
-                addresses: instance.addresses)
+                addresses: plan?.advertisedAddresses(of: instance, adverts) ?? instance.addresses)
             do {
                 try sender.send(advert, from: source, to: destinations, interface: link.name)
                 metrics.releasesAnnounced.increment()

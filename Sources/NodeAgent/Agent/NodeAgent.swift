@@ -31,6 +31,8 @@ public actor NodeAgent {
     /// Instances the last rendering starts as master at once; rendered normally again once
     /// keepalived reports them MASTER, so a later restart of keepalived waits its preempt delay.
     var startingAsMaster: Set<String> = []
+    /// What the last rendering's adverts list: agreed with the other nodes' agents (see `AdvertisedAddresses`).
+    var adverts: AdvertisedAddresses = .token
     /// Why the last plan was not used, so a repeat is logged once.
     var lastUnavailableReason: String?
     public internal(set) var isReady = false
@@ -197,6 +199,8 @@ public actor NodeAgent {
             await supervisor.stop()
         case .removeVIPs(let addresses, let reason):
             removeVIPs(addresses, reason: reason)
+        case .removeTokens(let reason):
+            removeTokens(machine.plan?.tokens ?? [], reason: reason)
         case .announceRelease(let instances):
             announceRelease(instances)
         case .keepPreviousPlan(let reason):

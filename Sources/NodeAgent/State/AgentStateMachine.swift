@@ -34,6 +34,8 @@ public struct AgentStateMachine: Sendable {
         case reloadKeepalived(id: Int)
         case stopKeepalived
         case removeVIPs([IPAddress], reason: String)
+        /// Remove the instances' tokens (`AdvertisedAddresses.token`) a dead keepalived left on the loopback device.
+        case removeTokens(reason: String)
         /// keepalived died while master of these instances (its group is gone, its VIPs removed):
         /// send the priority-0 advert it would have sent on a clean stop, so a backup takes over
         /// after its skew time instead of three advert intervals.
@@ -150,7 +152,7 @@ public struct AgentStateMachine: Sendable {
         keepalived = .restartScheduled
         let delay = restartDelay
         restartDelay = min(restartDelay * 2, Self.maximumRestartDelay)
-        var actions: [Action] = [.removeVIPs(addresses, reason: reason)]
+        var actions: [Action] = [.removeVIPs(addresses, reason: reason), .removeTokens(reason: reason)]
         if !released.isEmpty { actions.append(.announceRelease(released)) }
         return actions + [.publish, .scheduleRestart(after: delay)]
     }
