@@ -307,6 +307,18 @@ actor Chaos {
             object.data["203.0.113.99"] = "\(self.lab.namespace)/intruder"
             _ = try await self.lab.admin.update(object)
         }
+        // An agent that sees plan changes seconds late (as when its ConfigMap watch stalls): the other nodes'
+        // keepalived move on while its own keeps the previous address lists.
+        let lagging = try busiestNode()
+        try await fault("agent_lags_plan_changes") {
+            guard let agent = self.lab.agents[lagging] else { return }
+            agent.signal(SIGSTOP)
+            defer { agent.signal(SIGCONT) }
+            for _ in 0..<8 {
+                try await self.churnOnce()
+                try await Task.sleep(for: .milliseconds(400))
+            }
+        }
         let busiest = try busiestNode()
         try await fault("keepalived_sigkill") {
             if let pid = self.lab.keepalivedPid(busiest) { kill(-pid, SIGKILL) }
