@@ -116,19 +116,37 @@ struct ServiceStateMachineTests {
         #expect(freed == [[try IPAddress("192.0.2.1")]] && done(written) == ["web"])
     }
 
-    @Test func finalizerFirstAnotherClassIgnoredAndStaleCachesSkipped() throws {
+    /// One write per new Service: the finalizer goes on with the first status (the whole list, guarded by
+    /// the version it was read at); a Service whose status already says everything gets the finalizer alone.
+    @Test func theFinalizerGoesOnWithTheFirstStatusAnotherClassIgnoredAndStaleCachesSkipped() throws {
         var machine = try Self.ready()
-        let bare = Self.service("bare", finalizer: false)
+        var bare = Self.service("bare", version: "21", finalizer: false)
+        bare.metadata.finalizers = ["example.com/theirs"]
         let first = machine.handle(.serviceChanged(bare.key, bare, namespaceLabels: [:]))
-        #expect(first.count == 1 && { if case .addFinalizer = first[0] { true } else { false } }())
+        #expect(!first.contains { if case .addFinalizer = $0 { true } else { false } }, "no write of its own")
+        #expect(writes(first) == [false] && patches(first).isEmpty, "the status waits for the ConfigMap")
+        let written = machine.handle(.configMapWritten(generation: machine.generation, version: "2", took: .zero))
+        let update = try #require(written.compactMap { if case .patchStatus(let u) = $0 { u } else { nil } }.first)
+        #expect(update.finalizers == ["example.com/theirs", ControllerConfiguration.finalizer])
+        #expect(update.resourceVersion == "21" && update.addresses == ["192.0.2.1"])
+        // Served already (status written, the finalizer lost somehow): the finalizer alone.
+        var served = Self.service("bare", version: "22", finalizer: false)
+        served.status = update.status
+        _ = machine.handle(.statusWritten(bare.key, olderVersions: ["21"]))
+        let again = machine.handle(.serviceChanged(served.key, served, namespaceLabels: [:]))
+        #expect(again.count == 1 && { if case .addFinalizer = again[0] { true } else { false } }(), "\(again)")
+        // With the finalizer on, a status carries no metadata.
+        let web = Self.service("web")
+        _ = machine.handle(.serviceChanged(web.key, web, namespaceLabels: [:]))
+        let plain = machine.handle(.configMapWritten(generation: machine.generation, version: "3", took: .zero))
+        let webUpdate = try #require(plain.compactMap { if case .patchStatus(let u) = $0 { u } else { nil } }.first)
+        #expect(webUpdate.finalizers == nil && webUpdate.resourceVersion == nil)
+        _ = machine.handle(.statusWritten(web.key, olderVersions: ["10"]))
+
         var other = Self.service("other", finalizer: false)
         other.spec.loadBalancerClass = "example.com/other"
         #expect(done(machine.handle(.serviceChanged(other.key, other, namespaceLabels: [:]))) == ["other"])
 
-        let web = Self.service("web")
-        _ = machine.handle(.serviceChanged(web.key, web, namespaceLabels: [:]))
-        _ = machine.handle(.configMapWritten(generation: machine.generation, version: "2", took: .zero))
-        _ = machine.handle(.statusWritten(web.key, olderVersions: ["10"]))
         // The watch has not caught up with our status write yet: the old version is skipped.
         #expect(done(machine.handle(.serviceChanged(web.key, web, namespaceLabels: [:]))) == ["web"])
     }

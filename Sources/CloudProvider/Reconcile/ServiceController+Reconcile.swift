@@ -43,6 +43,7 @@ extension ServiceController {
                             .finalizers(
                                 service.metadata.finalizers + [ControllerConfiguration.finalizer],
                                 resourceVersion: service.metadata.resourceVersion))
+                        await self.countFinalizerWrite()
                         await self.handle(
                             .finalizerAdded(
                                 updated, previousVersion: service.metadata.resourceVersion ?? "",
@@ -98,8 +99,8 @@ extension ServiceController {
             await handle(.restEnded)
         case .patchStatus(let update):
             do {
-                try await announce(update)
-                await handle(.statusWritten(update.key, olderVersions: update.olderVersions))
+                let older = try await announce(update)
+                await handle(.statusWritten(update.key, olderVersions: update.olderVersions + older))
             } catch {
                 await handle(.statusFailed(update.key, error))
             }
@@ -117,15 +118,36 @@ extension ServiceController {
             .configMapWritten(generation: snapshot.generation, version: outcome.version, took: .now - started))
     }
 
-    /// Writes one status; the ConfigMap already carries its addresses.
-    private func announce(_ update: StatusUpdate) async throws {
-        let _: Service = try await client.patchStatus(
-            Service.self, namespace: update.reference.namespace, name: update.reference.name ?? "",
-            .object(update.status.json))
+    /// Writes one status, with our finalizer when the update adds it; the ConfigMap already carries its
+    /// addresses. Returns the versions between (a server that keeps metadata out of `/status` writes costs a
+    /// finalizer write of its own).
+    private func announce(_ update: StatusUpdate) async throws -> [String] {
+        var body: [String: JSONValue] = ["status": .object(update.status.json)]
+        if let finalizers = update.finalizers {
+            body["metadata"] = [
+                "finalizers": .array(finalizers.map { .string($0) }),
+                "resourceVersion": .string(update.resourceVersion ?? ""),
+            ]
+        }
+        let namespace = update.reference.namespace
+        let name = update.reference.name ?? ""
+        let written: Service = try await client.patch(
+            Service.self, namespace: namespace, name: name, .merge(.object(body)), subresource: "status")
         statusWrites += 1
+        var between: [String] = []
+        if update.finalizers != nil, !written.metadata.finalizers.contains(ControllerConfiguration.finalizer) {
+            let _: Service = try await client.patch(
+                Service.self, namespace: namespace, name: name,
+                .finalizers(
+                    written.metadata.finalizers + [ControllerConfiguration.finalizer],
+                    resourceVersion: written.metadata.resourceVersion))
+            countFinalizerWrite()
+            between = [written.metadata.resourceVersion ?? ""]
+        }
         events.post(
             update.reference, type: .normal, reason: "EnsuredLoadBalancer",
             message: "Ensured load balancer: \(update.addresses.joined(separator: ", "))")
+        return between
     }
 
     /// Clears what we wrote into the status of a Service we no longer serve and drops our finalizer; the

@@ -314,4 +314,8 @@ public actor ServiceController {
     public var configMapWrites: Int { get async { await writer.writes } }
     /// Status patches that announced addresses (tests check that nothing is written twice).
     public internal(set) var statusWrites = 0
+    /// Finalizer PATCHes of their own (the finalizer usually goes on with the first status).
+    public internal(set) var finalizerWrites = 0
+
+    func countFinalizerWrite() { finalizerWrites += 1 }
 }

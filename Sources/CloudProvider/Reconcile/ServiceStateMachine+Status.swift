@@ -7,6 +7,10 @@ struct StatusUpdate: Sendable {
     let status: ServiceStatus
     /// Versions of the Service that predate this status (see `ServiceStateMachine.superseded`).
     let olderVersions: [String]
+    /// The Service's finalizers with ours added, set in the same write (guarded by `resourceVersion`);
+    /// nil when ours is on already.
+    var finalizers: [String]? = nil
+    var resourceVersion: String? = nil
 
     var key: ObjectKey { ObjectKey(namespace: reference.namespace, name: reference.name ?? "") }
     var addresses: [String] { status.loadBalancer.ingress.compactMap(\.ip) }

@@ -9,7 +9,8 @@ import KubeClient
 /// or reads a clock, so every decision is tested on values.
 ///
 /// Ordering it keeps: a status names only addresses a written ConfigMap holds (statuses wait for their
-/// generation); a released Service's finalizer goes only once the ConfigMap no longer names its addresses;
+/// generation); our finalizer goes on with (or before) the first status that names an address; a released
+/// Service's finalizer goes only once the ConfigMap no longer names its addresses;
 /// one ConfigMap write at a time, covering everything allocated since the previous one, and back-to-back
 /// writes rest as long as the last one took.
 struct ServiceStateMachine: Sendable {
@@ -198,10 +199,6 @@ struct ServiceStateMachine: Sendable {
             guard hasFinalizer || ledger.records[key] != nil else { return [.done(key)] }
             return release(key) { .cleanUp(service, freed: $0) }
         }
-        // The finalizer goes on before an address is handed out, so a deletion while we are down still
-        // comes back to us and the address is freed.
-        if !hasFinalizer { return [.addFinalizer(service)] }
-
         let request: LoadBalancerRequest
         let candidates: [PoolCatalog.Definition]
         do {
@@ -239,10 +236,18 @@ struct ServiceStateMachine: Sendable {
         if new > 0 { actions.append(.countAllocations(new)) }
 
         guard let status = Self.status(for: service, addresses: addresses, ledger: ledger) else {
+            if !hasFinalizer { return actions + [.addFinalizer(service)] }
             // Nothing to announce, but the ledger may have changed (a new forward method).
             return actions + wait(for: generation, .done(key))
         }
-        let update = StatusUpdate(reference: service.reference, status: status, olderVersions: seenVersions)
+        // Our finalizer goes on with the first status that names an address, in the same write: until then
+        // a deleted Service needs no clean-up here (its deletion event releases the address; after a restart
+        // the ledger is rebuilt from existing Services only, so the ConfigMap forgets it).
+        var update = StatusUpdate(reference: service.reference, status: status, olderVersions: seenVersions)
+        if !hasFinalizer {
+            update.finalizers = service.metadata.finalizers + [finalizer]
+            update.resourceVersion = service.metadata.resourceVersion
+        }
         return actions + wait(for: generation, .status(update))
     }
 
