@@ -92,11 +92,18 @@ struct InMemoryControllerTests {
         defer { task.cancel() }
         _ = try await h.loadBalancer("stays")
         _ = try await h.loadBalancer("goes")
-        #expect(try await eventually { try await h.configMapData().count == 2 })
+        // Both served (status and finalizer written), so the deletion waits for the controller.
+        #expect(
+            try await eventually {
+                let served = try await (h.ingress("stays").count, h.ingress("goes").count)
+                return served == (1, 1)
+            })
+        let stays = try await h.ingress("stays")
         memory.expireWatches()
         try await h.admin.delete(Service.self, namespace: h.namespace, name: "goes")
         #expect(try await eventually { try await h.service("goes") == nil })
-        #expect(try await eventually { try await h.configMapData().keys.sorted() == [try await h.ingress("stays")[0]] })
+        #expect(try await eventually { try await h.configMapData().keys.sorted() == stays })
+        #expect(try await h.ingress("stays") == stays)
         #expect(await controller.usage(.ipv4).used == 1)
     }
 

@@ -135,7 +135,10 @@ struct AgentStateMachineTests {
         var machine = try running(["203.0.113.65"])
         let actions = machine.handle(.stopRequested)
         #expect(
-            actions == [.stopKeepalived, .removeVIPs([try ip("203.0.113.65")], reason: "agent stopping"), .publish])
+            actions == [
+                .stopKeepalived, .removeVIPs([try ip("203.0.113.65")], reason: "agent stopping"),
+                .removeTokens(reason: "agent stopping"), .publish,
+            ])
         #expect(machine.handle(.stopRequested).isEmpty)
         #expect(machine.handle(.keepalivedExited(status: 0)).isEmpty)
         #expect(machine.handle(.planChanged(try plan(["203.0.113.66"]), config: "v9")).isEmpty)

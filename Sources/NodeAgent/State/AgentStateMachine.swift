@@ -192,6 +192,8 @@ public struct AgentStateMachine: Sendable {
         let addresses = (plan?.addresses ?? []) + pendingRemoval.keys.sorted()
         pendingRemoval = [:]
         if !addresses.isEmpty { actions.append(.removeVIPs(addresses, reason: "agent stopping")) }
+        // keepalived removes its tokens on a clean stop; one killed after the grace period leaves them.
+        if plan != nil { actions.append(.removeTokens(reason: "agent stopping")) }
         actions.append(.publish)
         return actions
     }
