@@ -13,11 +13,15 @@ public func fuzzPlan(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         }
         let node = try! NodeSettings(
             nodeName: plan.nodes.first ?? "node-a", interface: "eth0", sourceAddresses: [], unicastPeers: [])
-        let config = KeepalivedConfig.render(plan: plan, node: node)
-        let open = config.filter { $0 == "{" }.count
-        let close = config.filter { $0 == "}" }.count
-        guard open == close, open == 1 + 2 * config.components(separatedBy: "vrrp_instance ").dropFirst().count else {
-            fatalError("the plan changed keepalived.conf's structure")
+        // Per instance: its own block and `virtual_ipaddress`, and with token adverts `virtual_ipaddress_excluded`.
+        for (adverts, blocks) in [(AdvertisedAddresses.token, 3), (.vips, 2)] {
+            let config = KeepalivedConfig.render(plan: plan, node: node, adverts: adverts)
+            let open = config.filter { $0 == "{" }.count
+            let close = config.filter { $0 == "}" }.count
+            let instances = config.components(separatedBy: "vrrp_instance ").dropFirst().count
+            guard open == close, open == 1 + blocks * instances else {
+                fatalError("the plan changed keepalived.conf's structure")
+            }
         }
     }
     _ = try? LegacyLedger(json: text)
