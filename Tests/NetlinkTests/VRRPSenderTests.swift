@@ -41,7 +41,10 @@ struct VRRPSenderTests {
     func aBackupTakesOverAtOnceOnPriorityZero(master: String, backup: String, vip: String, unicast: Bool) async throws {
         let lab = try NetworkLab()
         var processes: [ChildProcess] = []
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("vrrp-\(UUID())").path
+        // Named after this process: if it dies, scripts/test's sweep stops the keepalived that ran from here.
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "klbt-vrrp-\(getpid())-\(UUID())"
+        ).path
         defer {
             for process in processes { process.signalGroup(SIGKILL) }
             lab.tearDown()
