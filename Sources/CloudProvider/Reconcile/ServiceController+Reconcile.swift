@@ -38,12 +38,7 @@ extension ServiceController {
                 io = (
                     service.key,
                     {
-                        let updated: Service = try await self.client.patch(
-                            Service.self, namespace: service.metadata.namespace, name: service.metadata.name ?? "",
-                            .finalizers(
-                                service.metadata.finalizers + [ControllerConfiguration.finalizer],
-                                resourceVersion: service.metadata.resourceVersion))
-                        await self.countFinalizerWrite()
+                        let updated = try await self.addFinalizer(to: service)
                         await self.handle(
                             .finalizerAdded(
                                 updated, previousVersion: service.metadata.resourceVersion ?? "",
@@ -122,32 +117,34 @@ extension ServiceController {
     /// addresses. Returns the versions between (a server that keeps metadata out of `/status` writes costs a
     /// finalizer write of its own).
     private func announce(_ update: StatusUpdate) async throws -> [String] {
-        var body: [String: JSONValue] = ["status": .object(update.status.json)]
-        if let finalizers = update.finalizers {
-            body["metadata"] = [
-                "finalizers": .array(finalizers.map { .string($0) }),
-                "resourceVersion": .string(update.resourceVersion ?? ""),
-            ]
-        }
-        let namespace = update.reference.namespace
-        let name = update.reference.name ?? ""
+        let status = JSONValue.object(update.status.json)
         let written: Service = try await client.patch(
-            Service.self, namespace: namespace, name: name, .merge(.object(body)), subresource: "status")
+            Service.self, namespace: update.reference.namespace, name: update.reference.name ?? "",
+            update.finalizers.map { .finalizers($0, resourceVersion: update.resourceVersion, status: status) }
+                ?? .merge(["status": status]),
+            subresource: "status")
         statusWrites += 1
         var between: [String] = []
         if update.finalizers != nil, !written.metadata.finalizers.contains(ControllerConfiguration.finalizer) {
-            let _: Service = try await client.patch(
-                Service.self, namespace: namespace, name: name,
-                .finalizers(
-                    written.metadata.finalizers + [ControllerConfiguration.finalizer],
-                    resourceVersion: written.metadata.resourceVersion))
-            countFinalizerWrite()
+            _ = try await addFinalizer(to: written)
             between = [written.metadata.resourceVersion ?? ""]
         }
         events.post(
             update.reference, type: .normal, reason: "EnsuredLoadBalancer",
             message: "Ensured load balancer: \(update.addresses.joined(separator: ", "))")
         return between
+    }
+
+    /// Our finalizer in a PATCH of its own, guarded by the version `service` was read at; returns the Service
+    /// as written.
+    private func addFinalizer(to service: Service) async throws -> Service {
+        let updated: Service = try await client.patch(
+            Service.self, namespace: service.metadata.namespace, name: service.metadata.name ?? "",
+            .finalizers(
+                service.metadata.finalizers + [ControllerConfiguration.finalizer],
+                resourceVersion: service.metadata.resourceVersion))
+        finalizerWrites += 1
+        return updated
     }
 
     /// Clears what we wrote into the status of a Service we no longer serve and drops our finalizer; the

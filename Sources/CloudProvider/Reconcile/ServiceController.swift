@@ -316,6 +316,4 @@ public actor ServiceController {
     public internal(set) var statusWrites = 0
     /// Finalizer PATCHes of their own (the finalizer usually goes on with the first status).
     public internal(set) var finalizerWrites = 0
-
-    func countFinalizerWrite() { finalizerWrites += 1 }
 }

@@ -8,14 +8,17 @@ public enum Patch: Sendable {
     case json([JSONValue])
 
     /// Sets an object's finalizers, guarded by its resourceVersion so a finalizer someone else added
-    /// meanwhile is never lost (409 instead); an empty list removes the field.
-    public static func finalizers(_ finalizers: [String], resourceVersion: String?) -> Patch {
-        .merge([
+    /// meanwhile is never lost (409 instead); an empty list removes the field. With `status`, the same merge
+    /// also sets the status (a write to the status subresource).
+    public static func finalizers(_ finalizers: [String], resourceVersion: String?, status: JSONValue? = nil) -> Patch {
+        var body: [String: JSONValue] = [
             "metadata": [
                 "finalizers": finalizers.isEmpty ? .null : .array(finalizers.map { .string($0) }),
                 "resourceVersion": .string(resourceVersion ?? ""),
             ]
-        ])
+        ]
+        if let status { body["status"] = status }
+        return .merge(.object(body))
     }
 
     var contentType: String {
