@@ -43,14 +43,19 @@ ensure_build_deps() {
   command -v kubectl >/dev/null 2>&1 || ensure_packages kubernetes-client
 }
 
-# Builds kube-apiserver from Debian's `kubernetes` source package once; later calls reuse the cached binary.
-ensure_apiserver() {
-  if [ -x "$APISERVER_BIN" ]; then return 0; fi
+# Builds the named Kubernetes v1.20 binaries (kube-apiserver, kube-proxy) from Debian's `kubernetes` source
+# package, all that are missing in one unpack; later calls reuse the cached binaries.
+ensure_kube_binaries() {
+  local missing=() name
+  for name in "$@"; do [ -x "$(kube_binary_path "$name")" ] || missing+=("$name"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
   ensure_packages etcd-server golang-go rsync make dpkg-dev golang-github-modern-go-reflect2-dev
   mkdir -p "$KLB_CACHE"
   exec 9>"$KLB_CACHE/build.lock"
   flock 9
-  if [ -x "$APISERVER_BIN" ]; then flock -u 9; return 0; fi
+  missing=()
+  for name in "$@"; do [ -x "$(kube_binary_path "$name")" ] || missing+=("$name"); done
+  if [ ${#missing[@]} -eq 0 ]; then flock -u 9; return 0; fi
   local src="$KLB_CACHE/deb-src"
   if [ ! -f /etc/apt/sources.list.d/klb-deb-src.sources ]; then
     local mirror
@@ -74,14 +79,33 @@ SRC
   # v1.20 vendors reflect2 1.0.1, whose map iteration faults under Go >= 1.18 (the API server died on the
   # first custom resource it serialised); Debian's reflect2 1.0.2 is the upstream fix, same API.
   rsync -a --delete /usr/share/gocode/src/github.com/modern-go/reflect2/ "$tree/vendor/github.com/modern-go/reflect2/"
-  log "building kube-apiserver v$APISERVER_VERSION (about 5 minutes, once)"
-  ( cd "$tree" && GOPATH="$KLB_CACHE/gopath" GOFLAGS=-mod=vendor CGO_ENABLED=0 GO111MODULE=auto \
-      make WHAT=cmd/kube-apiserver >&2 )
-  cp "$tree/_output/bin/kube-apiserver" "$APISERVER_BIN.tmp"
-  mv "$APISERVER_BIN.tmp" "$APISERVER_BIN"
+  for name in "${missing[@]}"; do
+    log "building $name v$APISERVER_VERSION (about 5 minutes, once)"
+    ( cd "$tree" && GOPATH="$KLB_CACHE/gopath" GOFLAGS=-mod=vendor CGO_ENABLED=0 GO111MODULE=auto \
+        make WHAT="cmd/$name" >&2 )
+    cp "$tree/_output/bin/$name" "$(kube_binary_path "$name").tmp"
+    mv "$(kube_binary_path "$name").tmp" "$(kube_binary_path "$name")"
+    log "cached $(kube_binary_path "$name")"
+  done
   rm -rf "$KLB_CACHE/gopath"
   flock -u 9
-  log "cached $APISERVER_BIN"
+}
+
+# Where a built Kubernetes binary is cached.
+kube_binary_path() {
+  case "$1" in
+    kube-apiserver) printf '%s\n' "$APISERVER_BIN" ;;
+    *) printf '%s\n' "$KLB_CACHE/$1-v$APISERVER_VERSION-r2" ;;
+  esac
+}
+KUBE_PROXY_BIN="$(kube_binary_path kube-proxy)"
+
+ensure_apiserver() { ensure_kube_binaries kube-apiserver; }
+
+# kube-proxy for the labs whose node namespaces run the real data plane (iptables mode).
+ensure_kube_proxy() {
+  ensure_packages iptables conntrack socat
+  ensure_kube_binaries kube-proxy
 }
 
 # The release build of what ships (the image) and of what the controller bench measures: the toolchain's lld

@@ -8,6 +8,8 @@ extension VRRPPlan {
             var family: String
             var preferred: Int
             var addresses: [String]
+            /// Absent unless the instance carries a Local VIP: a plan without any stays byte-identical.
+            var localNodes: [String: [Int]]?
         }
         var version: Int
         var cluster: String
@@ -22,7 +24,9 @@ extension VRRPPlan {
             instances: instances.map {
                 .init(
                     vrid: $0.vrid, family: $0.family.rawValue, preferred: $0.preferred,
-                    addresses: $0.addresses.map(\.description))
+                    addresses: $0.addresses.map(\.description),
+                    localNodes: $0.localNodes.isEmpty
+                        ? nil : Dictionary(uniqueKeysWithValues: $0.localNodes.map { ($0.key.description, $0.value) }))
             })
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
@@ -57,8 +61,18 @@ extension VRRPPlan {
                     throw KeepalivedError(.invalidPlan, "instance \(instance.vrid): \(error)")
                 }
             }
+            var localNodes: [IPAddress: [Int]] = [:]
+            for (text, indices) in instance.localNodes ?? [:] {
+                do {
+                    localNodes[try IPAddress(text)] = indices
+                } catch {
+                    throw KeepalivedError(.invalidPlan, "instance \(instance.vrid) localNodes: \(error)")
+                }
+            }
             instances.append(
-                Instance(vrid: instance.vrid, family: family, preferred: instance.preferred, addresses: addresses))
+                Instance(
+                    vrid: instance.vrid, family: family, preferred: instance.preferred, addresses: addresses,
+                    localNodes: localNodes))
         }
         try self.init(cluster: document.cluster, nodes: document.nodes, instances: instances)
     }

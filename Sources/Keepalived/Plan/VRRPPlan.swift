@@ -13,12 +13,23 @@ public struct VRRPPlan: Hashable, Sendable {
         /// Index into `nodes` of the preferred node; the rest follow in rotation.
         public let preferred: Int
         public let addresses: [IPAddress]
+        /// VIPs of `externalTrafficPolicy: Local` Services: only these nodes (indices into `nodes`) may hold them,
+        /// as kube-proxy drops their traffic on a node without a local endpoint. An empty list: no node.
+        public let localNodes: [IPAddress: [Int]]
 
-        public init(vrid: Int, family: IPFamily, preferred: Int, addresses: [IPAddress]) {
+        public init(
+            vrid: Int, family: IPFamily, preferred: Int, addresses: [IPAddress], localNodes: [IPAddress: [Int]] = [:]
+        ) {
             self.vrid = vrid
             self.family = family
             self.preferred = preferred
             self.addresses = addresses
+            self.localNodes = localNodes
+        }
+
+        /// Whether `nodeIndex` may hold `address` (every node may hold a VIP without a Local restriction).
+        public func mayHold(_ address: IPAddress, nodeIndex: Int) -> Bool {
+            localNodes[address].map { $0.contains(nodeIndex) } ?? true
         }
     }
 
@@ -48,10 +59,53 @@ public struct VRRPPlan: Hashable, Sendable {
                     .invalidInstanceAddresses,
                     "instance \(instance.vrid) (\(instance.family)) needs at least one address, all of its family")
             }
+            let members = Set(instance.addresses)
+            for (address, indices) in instance.localNodes {
+                guard members.contains(address), indices.allSatisfy({ (0..<nodes.count).contains($0) }) else {
+                    throw KeepalivedError(
+                        .invalidInstanceAddresses,
+                        "instance \(instance.vrid) restricts \(address) to nodes outside the plan or to an address "
+                            + "it does not carry")
+                }
+            }
         }
         self.cluster = cluster
         self.nodes = nodes
         self.instances = instances
+    }
+
+    /// The plan as `node` applies it: a Local VIP whose endpoints are elsewhere is left out of the instances it
+    /// is in, which still run (their other VIPs and the election stay as they are). Only with token adverts:
+    /// with the VIPs in the adverts, differing address lists would split the instance.
+    public func view(for node: String) -> VRRPPlan {
+        guard let index = nodes.firstIndex(of: node), instances.contains(where: { !$0.localNodes.isEmpty }) else {
+            return self
+        }
+        return VRRPPlan(
+            validated: cluster, nodes: nodes,
+            instances: instances.map { instance in
+                guard !instance.localNodes.isEmpty else { return instance }
+                return Instance(
+                    vrid: instance.vrid, family: instance.family, preferred: instance.preferred,
+                    addresses: instance.addresses.filter { instance.mayHold($0, nodeIndex: index) })
+            })
+    }
+
+    private init(validated cluster: String, nodes: [String], instances: [Instance]) {
+        self.cluster = cluster
+        self.nodes = nodes
+        self.instances = instances
+    }
+
+    /// Every VIP of every instance.
+    public var addresses: [IPAddress] { instances.flatMap(\.addresses) }
+
+    /// Names of the nodes that may hold `address` (nil: any node of the plan).
+    public func localNodes(of address: IPAddress) -> [String]? {
+        for instance in instances {
+            if let indices = instance.localNodes[address] { return indices.map { nodes[$0] } }
+        }
+        return nil
     }
 
     /// 0 for the preferred node, 1 for the next in rotation…; nil when the node is not eligible.

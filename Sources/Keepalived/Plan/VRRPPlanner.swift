@@ -25,19 +25,78 @@ public struct VRRPPlanner: Hashable, Sendable {
     public func plan(addresses: some Sequence<IPAddress>, nodes: some Sequence<String>) throws(KeepalivedError)
         -> VRRPPlan
     {
+        try plan(addresses: addresses, nodes: nodes, placement: LocalPlacement()).plan
+    }
+
+    /// The plan with Local VIPs placed (see `LocalPlacement`); `unplaced` are the Local VIPs with endpoints on
+    /// eligible nodes none of which leads a group: they wait in their own group for one of those nodes to lead it.
+    public func plan(
+        addresses: some Sequence<IPAddress>, nodes: some Sequence<String>, placement: LocalPlacement
+    ) throws(KeepalivedError) -> (plan: VRRPPlan, unplaced: [IPAddress]) {
         let nodes = Array(Set(nodes)).sorted()
+        let index = Dictionary(uniqueKeysWithValues: nodes.enumerated().map { ($1, $0) })
         var buckets: [Int: [IPAddress]] = [:]
+        var restricted: [Int: [IPAddress: [Int]]] = [:]
+        var unplaced: [IPAddress] = []
         for address in addresses {
-            let group = group(of: address)
-            buckets[group * 2 + (address.family == .ipv4 ? 0 : 1), default: []].append(address)
+            var group = group(of: address)
+            if let endpoints = placement.endpointNodes[address] {
+                let allowed = endpoints.compactMap { index[$0] }.sorted()
+                if !allowed.isEmpty {
+                    if let chosen = localGroup(of: address, allowed: Set(allowed), nodes: nodes, placement: placement) {
+                        group = chosen
+                    } else {
+                        unplaced.append(address)
+                    }
+                }
+                restricted[key(group, address.family), default: [:]][address] = allowed
+            }
+            buckets[key(group, address.family), default: []].append(address)
         }
         let instances = buckets.keys.sorted().map { key in
             let group = key / 2
             return VRRPPlan.Instance(
                 vrid: vrids.lower + group, family: key % 2 == 0 ? .ipv4 : .ipv6,
-                preferred: nodes.isEmpty ? 0 : group % nodes.count, addresses: buckets[key]!.sorted())
+                preferred: nodes.isEmpty ? 0 : group % nodes.count, addresses: buckets[key]!.sorted(),
+                localNodes: restricted[key] ?? [:])
         }
-        return try VRRPPlan(cluster: cluster, nodes: nodes, instances: instances)
+        return (try VRRPPlan(cluster: cluster, nodes: nodes, instances: instances), unplaced)
+    }
+
+    private func key(_ group: Int, _ family: IPFamily) -> Int { group * 2 + (family == .ipv4 ? 0 : 1) }
+
+    /// A group whose master (as the agents report it, else its preferred node) has an endpoint: the one the
+    /// address is in already if it qualifies (no move), else the highest rendezvous hash (spread, and stable
+    /// while the candidates stay).
+    private func localGroup(of address: IPAddress, allowed: Set<Int>, nodes: [String], placement: LocalPlacement)
+        -> Int?
+    {
+        guard !nodes.isEmpty else { return nil }
+        let position = Dictionary(uniqueKeysWithValues: nodes.enumerated().map { ($1, $0) })
+        func leader(_ group: Int) -> Int {
+            let name = VRRPPlan.instanceName(cluster: cluster, family: address.family, vrid: vrids.lower + group)
+            return placement.masters[name].flatMap { position[$0] } ?? group % nodes.count
+        }
+        if let current = placement.currentGroups[address].map({ $0 - vrids.lower }), (0..<groups).contains(current),
+            allowed.contains(leader(current))
+        {
+            return current
+        }
+        return (0..<groups).filter { allowed.contains(leader($0)) }.max {
+            rendezvous(address, $0) < rendezvous(address, $1)
+        }
+    }
+
+    private func rendezvous(_ address: IPAddress, _ group: Int) -> UInt64 {
+        var hash = FNV1a()
+        var value = address.value
+        for _ in 0..<(address.family == .ipv4 ? 4 : 16) {
+            hash.add(UInt8(truncatingIfNeeded: value))
+            value >>= 8
+        }
+        hash.add(UInt8(truncatingIfNeeded: group))
+        hash.add(UInt8(truncatingIfNeeded: group >> 8))
+        return hash.value
     }
 
     /// FNV-1a over the address bytes.

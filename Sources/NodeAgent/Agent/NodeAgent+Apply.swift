@@ -25,8 +25,8 @@ extension NodeAgent {
         }
         lastUnavailableReason = nil
         do {
-            let config = try await render(newPlan, me: me)
-            await handle(.planChanged(newPlan, config: config))
+            let (applied, config) = try await render(newPlan, me: me)
+            await handle(.planChanged(applied, config: config))
             isReady = true
         } catch {
             logger.error("could not apply the VRRP plan", metadata: ["error": "\(error)"])
@@ -60,8 +60,9 @@ extension NodeAgent {
         }
     }
 
-    /// This node's keepalived.conf for `newPlan`; clears what a crash left behind the first time.
-    private func render(_ newPlan: VRRPPlan, me: Node) async throws -> String {
+    /// The plan as this node applies it (`VRRPPlan.view(for:)`) and its keepalived.conf; clears what a crash left
+    /// behind the first time.
+    private func render(_ newPlan: VRRPPlan, me: Node) async throws -> (VRRPPlan, String) {
         let addresses = Self.internalAddresses(of: me)
         ownAddresses = Set(addresses)
         let link = try resolveLink(addresses)
@@ -91,6 +92,17 @@ extension NodeAgent {
             logger.notice("\(message)", metadata: ["adverts": "\(agreed.rawValue)"])
             adverts = agreed
         }
+        let applied: VRRPPlan
+        if adverts == .token {
+            applied = newPlan.view(for: configuration.nodeName)
+        } else {
+            applied = newPlan
+            if newPlan.instances.contains(where: { !$0.localNodes.isEmpty }) {
+                logger.warning(
+                    "an older agent lists VIPs in its VRRP adverts: Local VIPs are held wherever this node is master",
+                    metadata: ["until": "every node runs an agent that publishes tokenAdverts"])
+            }
+        }
         let settings = try NodeSettings(
             nodeName: configuration.nodeName, interface: link.name, sourceAddresses: addresses,
             unicastPeers: peers, advertIntervalMilliseconds: configuration.advertIntervalMilliseconds,
@@ -105,8 +117,10 @@ extension NodeAgent {
                     .map(newPlan.instanceName)
             } ?? []
         startingAsMaster = startingAsMaster.intersection(present).union(new)
-        return KeepalivedConfig.render(
-            plan: newPlan, node: settings, startingAsMaster: startingAsMaster, adverts: adverts)
+        return (
+            applied,
+            KeepalivedConfig.render(plan: applied, node: settings, startingAsMaster: startingAsMaster, adverts: adverts)
+        )
     }
 
     private func resolveLink(_ addresses: [IPAddress]) throws -> Link {

@@ -198,8 +198,3 @@ public struct AgentStateMachine: Sendable {
         return actions
     }
 }
-
-extension VRRPPlan {
-    /// Every VIP of every instance.
-    public var addresses: [IPAddress] { instances.flatMap(\.addresses) }
-}
