@@ -89,7 +89,8 @@ struct LocalPlacementTests {
         let local = try IPAddress("198.51.100.7")
         for endpoints: Set<String> in [[], ["not-eligible"]] {
             let (plan, unplaced) = try planner.plan(
-                addresses: cluster + [local], nodes: nodes, placement: LocalPlacement(endpointNodes: [local: endpoints]))
+                addresses: cluster + [local], nodes: nodes, placement: LocalPlacement(endpointNodes: [local: endpoints])
+            )
             #expect(unplaced.isEmpty)
             #expect(plan.addresses.contains(local))
             #expect(plan.localNodes(of: local) == [])

@@ -109,6 +109,7 @@ extension ServiceController {
         let started = ContinuousClock.now
         let outcome = try await writer.write(snapshot, freshRead: freshRead)
         if let repair = outcome.repair { reportRepair(repair) }
+        await reportPlacement()
         await handle(
             .configMapWritten(generation: snapshot.generation, version: outcome.version, took: .now - started))
     }

@@ -41,6 +41,18 @@ public actor ServiceController {
     var splitBrain: SplitBrainDetector
     let splitBrainChecks: AsyncStream<Duration>
     let splitBrainCheckQueue: AsyncStream<Duration>.Continuation
+    /// Nodes serving each Local Service, from the slice informer (nil: EndpointSlices cannot be read).
+    var localEndpoints = LocalEndpoints()
+    var slices: SliceInformer?
+    var slicesSynced = false
+    var servicesSynced = false
+    /// Per instance name, the node whose agent reports MASTER of it alone (Local VIPs follow the leaders).
+    var reportedMasters: [String: String] = [:]
+    /// The plan last computed (or, after a restart, found in the ConfigMap): Local VIPs keep their groups.
+    var lastPlan: VRRPPlan?
+    var lastUnplaced: Set<IPAddress> = []
+    /// Local Services told they are not served, and why (each once, until it changes).
+    var placementProblems: [ObjectKey: PlacementProblem] = [:]
     public var isReady: Bool { machine.isReady }
     /// The ledger and the catalog live in the machine; the restore, pool and split-brain code reads and
     /// changes them in place there.
@@ -57,6 +69,7 @@ public actor ServiceController {
     /// checks that the trimmed Service decides exactly as the whole one).
     static func trimmedForCache(_ service: Service) -> Service {
         let specFields = ControllerConfiguration.servedSpecFields.union(LoadBalancerRequest.specFields)
+            .union(placementSpecFields)
         return service.keeping(
             // Ports matter only to Services that share an address: the rest do not cache them.
             specFields: service.metadata.annotations[Sharing.annotation] == nil
@@ -130,13 +143,28 @@ public actor ServiceController {
             group.addTask {
                 await self.informer.run { event in
                     switch event {
-                    case .added(let s), .deleted(let s): await self.queue.add(s.key)
-                    case .updated(_, let s): await self.queue.add(s.key)
-                    case .synced: syncedQueue.yield()
+                    case .added(let s):
+                        await self.queue.add(s.key)
+                        await self.serviceSeen(s, deleted: false)
+                    case .deleted(let s):
+                        await self.queue.add(s.key)
+                        await self.serviceSeen(s, deleted: true)
+                    case .updated(_, let s):
+                        await self.queue.add(s.key)
+                        await self.serviceSeen(s, deleted: false)
+                    case .synced:
+                        await self.servicesListed()
+                        syncedQueue.yield()
                     }
                 }
             }
             var awaitedLists = 2
+            // Local Services' VIPs are placed from the first plan on: no write before the slices are listed.
+            if let slices = await endpointSliceInformer() {
+                self.slices = slices
+                awaitedLists += 1
+                group.addTask { await self.watch(slices) { syncedQueue.yield() } }
+            }
             if configuration.initializeNodes {
                 group.addTask { await self.initializeNodes() }
             }
@@ -262,7 +290,11 @@ public actor ServiceController {
         let entries = ledger.entries
         let plan: VRRPPlan?
         do {
-            plan = try configuration.planner.plan(addresses: entries.map(\.address), nodes: machine.eligibleNodes)
+            let placed = try configuration.planner.plan(
+                addresses: entries.map(\.address), nodes: machine.eligibleNodes, placement: placement())
+            plan = placed.plan
+            lastPlan = placed.plan
+            lastUnplaced = Set(placed.unplaced)
         } catch {
             // Unreachable with validated node names; keep the last plan rather than write a wrong one.
             logger.error("could not build the VRRP plan; keeping the previous one", metadata: ["error": "\(error)"])
@@ -301,6 +333,7 @@ public actor ServiceController {
                 return nil
             }
         }.sorted()
+        await mastersChanged()
         guard names != machine.eligibleNodes else { return }
         logger.info("eligible nodes changed", metadata: ["nodes": "\(names.joined(separator: ","))"])
         await handle(.nodesChanged(names))

@@ -32,6 +32,8 @@ struct ServiceStateMachine: Sendable {
         case statusWritten(ObjectKey, olderVersions: [String])
         case statusFailed(ObjectKey, any Error)
         case nodesChanged([String])
+        /// Where Local Services' VIPs may be held changed (their endpoints, or which node leads a group).
+        case placementChanged
     }
 
     enum Action: Sendable {
@@ -182,6 +184,10 @@ struct ServiceStateMachine: Sendable {
         case .nodesChanged(let names):
             guard names != eligibleNodes else { return [] }
             eligibleNodes = names
+            nodeGeneration += 1
+            writeWanted = true
+            return nextWrite()
+        case .placementChanged:
             nodeGeneration += 1
             writeWanted = true
             return nextWrite()

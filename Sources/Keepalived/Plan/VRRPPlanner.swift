@@ -46,6 +46,13 @@ public struct VRRPPlanner: Hashable, Sendable {
                     if let chosen = localGroup(of: address, allowed: Set(allowed), nodes: nodes, placement: placement) {
                         group = chosen
                     } else {
+                        // Waits where it is: a leader it may have had comes back (a restarted keepalived
+                        // preempts), and the VIP moves once per change, not twice.
+                        if let current = placement.currentGroups[address].map({ $0 - vrids.lower }),
+                            (0..<groups).contains(current)
+                        {
+                            group = current
+                        }
                         unplaced.append(address)
                     }
                 }

@@ -1,0 +1,196 @@
+import CoreMetrics
+import IPAM
+import Keepalived
+import KubeClient
+import Logging
+
+/// Why a Local Service's VIP is held by no node.
+enum PlacementProblem: Hashable, Sendable {
+    /// No eligible node has a serving endpoint.
+    case noEndpoints
+    /// Its endpoints' nodes lead no VRRP group.
+    case noLeader(nodes: [String])
+}
+
+/// The slice informer of the version the server serves.
+enum SliceInformer: Sendable {
+    case v1(Informer<EndpointSlice>)
+    case v1beta1(Informer<EndpointSliceV1Beta1>)
+}
+
+extension ServiceController {
+    /// The spec field placement reads, kept in the Service cache.
+    static let placementSpecFields: Set<String> = ["externalTrafficPolicy"]
+
+    /// `discovery.k8s.io/v1` (1.21+), else `v1beta1` (1.20); nil when neither can be listed, and Local Services
+    /// are then placed like Cluster ones (said once, loudly).
+    func endpointSliceInformer() async -> SliceInformer? {
+        let options = ListOptions(limit: 1)
+        do {
+            _ = try await client.list(EndpointSlice.self, namespace: configuration.serviceNamespace, options: options)
+            return .v1(
+                Informer(
+                    client: client, namespace: configuration.serviceNamespace, logger: logger, storage: .packed,
+                    transform: LocalEndpoints.trimmed))
+        } catch {
+            logger.debug("EndpointSlices v1 not listable; trying v1beta1", metadata: ["error": "\(error)"])
+        }
+        do {
+            _ = try await client.list(
+                EndpointSliceV1Beta1.self, namespace: configuration.serviceNamespace, options: options)
+            return .v1beta1(
+                Informer(
+                    client: client, namespace: configuration.serviceNamespace, logger: logger, storage: .packed,
+                    transform: LocalEndpoints.trimmed))
+        } catch {
+            logger.error(
+                "cannot list EndpointSlices: Local Services' VIPs may sit on nodes without an endpoint",
+                metadata: [
+                    "error": "\(error)",
+                    "fix": "grant list and watch on endpointslices.discovery.k8s.io (deploy/base/rbac.yaml)",
+                ])
+            return nil
+        }
+    }
+
+    func watch(_ slices: SliceInformer, synced: @escaping @Sendable () -> Void) async {
+        switch slices {
+        case .v1(let informer): await watch(informer, synced: synced)
+        case .v1beta1(let informer): await watch(informer, synced: synced)
+        }
+    }
+
+    private func watch<Slice: EndpointSliceObject>(_ informer: Informer<Slice>, synced: @escaping @Sendable () -> Void)
+        async
+    {
+        await informer.run { event in
+            switch event {
+            case .added(let slice): await self.sliceSeen(old: nil, new: slice)
+            case .updated(let old, let new): await self.sliceSeen(old: old, new: new)
+            case .deleted(let slice): await self.sliceSeen(old: slice, new: nil)
+            case .synced:
+                await self.slicesListed()
+                synced()
+            }
+        }
+    }
+
+    private func sliceSeen<Slice: EndpointSliceObject>(old: Slice?, new: Slice?) async {
+        var changed = false
+        let before = old.flatMap(LocalEndpoints.read)
+        let after = new.flatMap(LocalEndpoints.read)
+        if let before, before.service != after?.service {
+            changed = localEndpoints.sliceChanged(before.name, service: before.service, nodes: nil) || changed
+        }
+        if let after {
+            changed = localEndpoints.sliceChanged(after.name, service: after.service, nodes: after.nodes) || changed
+        }
+        if changed, slicesSynced { await handle(.placementChanged) }
+    }
+
+    /// Keeps the set of Local Services; one that turns Local is filled in from the slice cache.
+    func serviceSeen(_ service: Service, deleted: Bool) async {
+        let isLocal = !deleted && configuration.serves(service) && service.spec.externalTrafficPolicy == "Local"
+        guard localEndpoints.serviceChanged(service.key, isLocal: isLocal) else { return }
+        if isLocal, slicesSynced, servicesSynced { await fill([service.key]) }
+        await handle(.placementChanged)
+    }
+
+    func servicesListed() async {
+        servicesSynced = true
+        if slicesSynced { await fill(localEndpoints.services) }
+    }
+
+    private func slicesListed() async {
+        slicesSynced = true
+        if servicesSynced { await fill(localEndpoints.services) }
+        await handle(.placementChanged)
+    }
+
+    /// One pass over the slice cache for the named Services.
+    private func fill(_ services: Set<ObjectKey>) async {
+        guard !services.isEmpty, let slices else { return }
+        let found: [(service: ObjectKey, name: String, nodes: LocalEndpoints.SliceNodes)]
+        switch slices {
+        case .v1(let informer): found = await informer.list().compactMap(LocalEndpoints.read)
+        case .v1beta1(let informer): found = await informer.list().compactMap(LocalEndpoints.read)
+        }
+        for slice in found where services.contains(slice.service) {
+            _ = localEndpoints.sliceChanged(slice.name, service: slice.service, nodes: slice.nodes)
+        }
+    }
+
+    /// Which node each agent says leads an instance; a change moves Local VIPs off groups whose leader left.
+    func mastersChanged() async {
+        var claims: [String: [String]] = [:]
+        for node in await nodeInformer.list() {
+            guard let name = node.metadata.name,
+                let state = NodeVRRPState(annotation: node.metadata.annotations[NodeVRRPState.annotation]),
+                state.keepalived == "running"
+            else { continue }
+            for (instance, vrrpState) in state.instances where vrrpState == "MASTER" {
+                claims[instance, default: []].append(name)
+            }
+        }
+        let masters = claims.compactMapValues { $0.count == 1 ? $0[0] : nil }
+        guard masters != reportedMasters else { return }
+        reportedMasters = masters
+        if !localEndpoints.isEmpty { await handle(.placementChanged) }
+    }
+
+    /// The planner's input: per Local VIP the nodes with an endpoint of its Service. Services sharing an
+    /// address need a node that serves all of them; when none does, any that serves one.
+    func placement() -> LocalPlacement {
+        var endpointNodes: [IPAddress: Set<String>] = [:]
+        var union: [IPAddress: Set<String>] = [:]
+        for key in localEndpoints.services {
+            guard let record = ledger.records[key] else { continue }
+            let nodes = localEndpoints.nodes(of: key)
+            for address in record.addresses {
+                endpointNodes[address] = endpointNodes[address].map { $0.intersection(nodes) } ?? nodes
+                union[address, default: []].formUnion(nodes)
+            }
+        }
+        for (address, nodes) in endpointNodes where nodes.isEmpty { endpointNodes[address] = union[address] }
+        return LocalPlacement(
+            endpointNodes: endpointNodes, masters: reportedMasters, currentGroups: lastPlan?.groupsByAddress ?? [:])
+    }
+
+    /// A Warning on each Local Service that no node may serve, once per reason; the unserved gauge.
+    func reportPlacement() async {
+        let eligible = Set(machine.eligibleNodes)
+        var problems: [ObjectKey: PlacementProblem] = [:]
+        for key in localEndpoints.services {
+            guard let addresses = ledger.records[key]?.addresses, !addresses.isEmpty else { continue }
+            let nodes = localEndpoints.nodes(of: key).intersection(eligible)
+            if nodes.isEmpty {
+                problems[key] = .noEndpoints
+            } else if addresses.contains(where: lastUnplaced.contains) {
+                problems[key] = .noLeader(nodes: nodes.sorted())
+            }
+        }
+        Gauge(label: "keepalived_lb_local_services_unserved").record(problems.count)
+        for (key, problem) in problems where placementProblems[key] != problem {
+            guard let service = await informer.get(key) else { continue }
+            let message: String
+            switch problem {
+            case .noEndpoints:
+                message =
+                    "externalTrafficPolicy is Local and no eligible node has a ready endpoint of this Service: no node "
+                    + "announces its address until one does"
+            case .noLeader(let nodes):
+                message =
+                    "externalTrafficPolicy is Local and its endpoints' nodes (\(nodes.prefix(5).joined(separator: ", ")))"
+                    + " lead no VRRP group: its address waits for one of them to lead one. Give --vrrp-groups at "
+                    + "least the number of eligible nodes"
+            }
+            logger.warning(
+                "Local Service not served", metadata: ["service": "\(key)", "reason": "\(message.prefix(80))"])
+            events.post(service.reference, type: .warning, reason: "LocalEndpointsUnserved", message: message)
+        }
+        for key in placementProblems.keys where problems[key] == nil {
+            logger.info("Local Service served again", metadata: ["service": "\(key)"])
+        }
+        placementProblems = problems
+    }
+}

@@ -1,0 +1,164 @@
+public import Foundation
+public import KubeClient
+
+/// The real data plane in the lab: kube-proxy v1.20 (iptables mode) in every node namespace, pods as namespaces
+/// behind a veth on their node (198.51.100.16/28 on n1, .32/28 on n2, …), EndpointSlices written by the test
+/// (there is no kube-controller-manager). What `../shared/real-kubernetes.md` verified, as a fixture.
+extension AgentLab {
+    /// The kube-proxy `scripts/lib/deps.sh` builds and caches (`ensure_kube_proxy`); env `KLB_KUBE_PROXY` overrides.
+    public static var kubeProxyBinary: String {
+        if let path = ProcessInfo.processInfo.environment["KLB_KUBE_PROXY"] { return path }
+        let cache =
+            ProcessInfo.processInfo.environment["KLB_CACHE"]
+            ?? ((ProcessInfo.processInfo.environment["XDG_CACHE_HOME"] ?? (NSHomeDirectory() + "/.cache"))
+                + "/keepalived-lb")
+        return cache + "/kube-proxy-v1.20.2-r2"
+    }
+
+    public static let podSubnetBase = "198.51.100"
+
+    /// The node's pod gateway (on its side of each pod veth) and the first pod address.
+    public func podGateway(_ node: String) -> String {
+        "\(Self.podSubnetBase).\(16 * (nodes.firstIndex(of: node)! + 1) + 1)"
+    }
+
+    /// Starts kube-proxy on every node, reaching the host's API server through a unix socket (a namespace
+    /// cannot reach the host's 127.0.0.1), with routes to the other nodes' pod subnets. Waits until each
+    /// answers its health check.
+    public func startKubeProxies() async throws {
+        let binary = Self.kubeProxyBinary
+        guard FileManager.default.isExecutableFile(atPath: binary) else {
+            throw TestEnvironmentError(
+                message: "no kube-proxy at \(binary): scripts/test builds it (ensure_kube_proxy)")
+        }
+        try FileManager.default.createDirectory(atPath: stateRoot, withIntermediateDirectories: true)
+        let socket = stateRoot + "/api.sock"
+        let port = cluster.apiPort
+        helpers.append(
+            try ChildProcess.spawn(
+                ["socat", "UNIX-LISTEN:\(socket),fork,unlink-early", "TCP:127.0.0.1:\(port)"],
+                outputPath: stateRoot + "/socat-host.log"))
+        for (index, node) in nodes.enumerated() {
+            let ns = netns(node)
+            try mustRun(["ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv4.ip_forward=1"])
+            for (other, otherIndex) in zip(nodes, nodes.indices) where other != node {
+                try mustRun([
+                    "ip", "-n", ns, "route", "replace", "\(Self.podSubnetBase).\(16 * (otherIndex + 1))/28", "via",
+                    "192.0.2.\(11 + otherIndex)",
+                ])
+            }
+            _ = index
+            helpers.append(
+                try ChildProcess.spawn(
+                    [
+                        "ip", "netns", "exec", ns, "socat", "TCP-LISTEN:\(port),bind=127.0.0.1,fork,reuseaddr",
+                        "UNIX-CONNECT:\(socket)",
+                    ], outputPath: stateRoot + "/socat-\(node).log"))
+            helpers.append(
+                try ChildProcess.spawn(
+                    [
+                        "ip", "netns", "exec", ns, binary, "--kubeconfig", cluster.adminKubeconfig,
+                        "--hostname-override", nodeName(node), "--proxy-mode", "iptables",
+                        "--cluster-cidr", "\(Self.podSubnetBase).0/24", "--conntrack-max-per-core", "0",
+                        "--conntrack-tcp-timeout-established", "0", "--conntrack-tcp-timeout-close-wait", "0",
+                        "--healthz-bind-address", "0.0.0.0:10256", "--metrics-bind-address", "127.0.0.1:10249",
+                        "--iptables-sync-period", "1s", "--iptables-min-sync-period", "0s",
+                    ], outputPath: stateRoot + "/kube-proxy-\(node).log"))
+        }
+        for node in nodes {
+            let ready = try await eventuallyTrue(seconds: 30) {
+                (try? runCommand([
+                    "ip", "netns", "exec", self.netns(node), "python3", "-c",
+                    "import urllib.request; urllib.request.urlopen('http://127.0.0.1:10256/healthz', timeout=1)",
+                ]))?.status == 0
+            }
+            guard ready else {
+                let log = (try? String(contentsOfFile: stateRoot + "/kube-proxy-\(node).log", encoding: .utf8)) ?? ""
+                throw TestEnvironmentError(message: "kube-proxy on \(node) never became healthy:\n\(log.suffix(2000))")
+            }
+        }
+    }
+
+    /// A pod: a namespace behind a veth on `node`, serving TCP 8080 with "POD CLIENT-ADDRESS". Returns its address.
+    @discardableResult
+    public func startPod(_ name: String, on node: String, index: Int = 2) throws -> String {
+        let pod = try lab.namespace("pod-\(name)")
+        let base = 16 * (nodes.firstIndex(of: node)! + 1)
+        let address = "\(Self.podSubnetBase).\(base + index)"
+        let hostSide = "p-\(name)"
+        try mustRun([
+            "ip", "-n", pod, "link", "add", "eth0", "type", "veth", "peer", "name", hostSide, "netns", netns(node),
+        ])
+        try mustRun(["ip", "-n", pod, "addr", "add", "\(address)/28", "dev", "eth0"])
+        try mustRun(["ip", "-n", pod, "link", "set", "eth0", "up"])
+        try mustRun(["ip", "-n", pod, "route", "add", "default", "via", podGateway(node)])
+        // The gateway on every pod veth of the node, as a /32 with a route per pod (like a CNI's ptp plugin).
+        try mustRun(["ip", "-n", netns(node), "addr", "replace", "\(podGateway(node))/32", "dev", hostSide])
+        try mustRun(["ip", "-n", netns(node), "link", "set", hostSide, "up"])
+        try mustRun(["ip", "-n", netns(node), "route", "replace", "\(address)/32", "dev", hostSide])
+        let code = """
+            import socket
+            s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("0.0.0.0", 8080)); s.listen(128)
+            while True:
+                c, peer = s.accept(); c.sendall(("\(name) " + peer[0]).encode()); c.close()
+            """
+        helpers.append(
+            try ChildProcess.spawn(["ip", "netns", "exec", pod, "python3", "-c", code], outputPath: "/dev/null"))
+        return address
+    }
+
+    /// A LoadBalancer Service without a selector (its slice is the test's), port 8080.
+    public func loadBalancer(_ name: String, local: Bool) async throws {
+        var service = Service()
+        service.metadata = ObjectMeta(name: name, namespace: namespace)
+        service.spec.type = .loadBalancer
+        service.spec.ports = [ServicePort(name: "http", port: 8080, targetPort: 8080)]
+        if local { service.spec.externalTrafficPolicy = "Local" }
+        _ = try await admin.create(service)
+    }
+
+    /// Writes (creates or replaces) the Service's one `discovery.k8s.io/v1beta1` EndpointSlice (what v1.20 serves).
+    public func setEndpoints(_ service: String, _ endpoints: [(address: String, node: String, ready: Bool)])
+        async throws
+    {
+        var slice = EndpointSliceV1Beta1()
+        slice.metadata = ObjectMeta(name: "\(service)-slice", namespace: namespace)
+        slice.metadata.labels = [EndpointSliceV1Beta1.serviceNameLabel: service]
+        slice.json["addressType"] = "IPv4"
+        slice.json["ports"] = [["name": "http", "port": 8080, "protocol": "TCP"]]
+        slice.endpoints = endpoints.map { endpoint in
+            var value = SliceEndpoint(addresses: [endpoint.address], nodeName: nil, ready: endpoint.ready)
+            value.json["topology"] = ["kubernetes.io/hostname": .string(nodeName(endpoint.node))]
+            return value
+        }
+        do {
+            let existing = try await admin.get(
+                EndpointSliceV1Beta1.self, namespace: namespace, name: "\(service)-slice")
+            slice.metadata.resourceVersion = existing.metadata.resourceVersion
+            _ = try await admin.update(slice)
+        } catch {
+            guard error.code == .notFound else { throw error }
+            _ = try await admin.create(slice)
+        }
+    }
+
+    /// One connection from the client to `vip`:8080: the answer ("POD CLIENT-ADDRESS"), or nil.
+    public func ask(_ vip: String) -> String? {
+        let code = """
+            import socket
+            c = socket.create_connection(("\(vip)", 8080), timeout=0.5); print(c.recv(64).decode()); c.close()
+            """
+        guard let result = try? runCommand(["ip", "netns", "exec", client, "python3", "-c", code]), result.status == 0
+        else { return nil }
+        return result.output.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    private func eventuallyTrue(seconds: Double, _ check: @escaping () throws -> Bool) async throws -> Bool {
+        let end = Date().addingTimeInterval(seconds)
+        while Date() < end {
+            if try check() { return true }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        return false
+    }
+}

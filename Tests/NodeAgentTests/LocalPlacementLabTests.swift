@@ -1,0 +1,67 @@
+import Foundation
+import KubeClient
+import KubeTestKit
+import KubeTestSupport
+import Testing
+
+/// `externalTrafficPolicy: Local` through a real kube-proxy: kube-proxy drops such traffic on a node without a
+/// local endpoint, so the VIP must sit on a node with one, follow the endpoints, and leave the other VIPs alone.
+extension AgentFailoverTests {
+    @Test func aLocalServicesVIPFollowsItsEndpointsThroughKubeProxy() async throws {
+        let lab = try await AgentLab(nodeCount: 3)
+        let outcome = await Result(catching: {
+            try await lab.startKubeProxies()
+            try lab.startController(groups: 4, vrids: "10-13")
+            for node in lab.nodes { try lab.startAgent(node) }
+            let steadyPod = try lab.startPod("steady", on: "n1")
+            let onN2 = try lab.startPod("local2", on: "n2")
+            let onN3 = try lab.startPod("local3", on: "n3")
+            try await lab.loadBalancer("steady", local: false)
+            try await lab.setEndpoints("steady", [(steadyPod, "n1", true)])
+            try await lab.loadBalancer("local", local: true)
+            try await lab.setEndpoints("local", [(onN2, "n2", true)])
+            let steady = try #require(
+                try await eventually(.seconds(20)) { try await lab.ingress("steady") != nil }
+                    ? try await lab.ingress("steady") : nil)
+            let local = try #require(
+                try await eventually(.seconds(20)) { try await lab.ingress("local") != nil }
+                    ? try await lab.ingress("local") : nil)
+
+            // The pod on n2 answers, and sees the client's own address (kube-proxy's Local path).
+            #expect(try await eventually(.seconds(20)) { lab.ask(local) == "local2 192.0.2.100" })
+            #expect(try lab.holders(local) == ["n2"])
+            #expect(try await eventually(.seconds(20)) { lab.ask(steady)?.hasPrefix("steady ") == true })
+
+            // The endpoint moves to n3: the VIP follows, the Cluster Service keeps answering throughout.
+            let output = lab.stateRoot + "/probe-steady.out"
+            let probe = try lab.startProbe(steady, seconds: 6, output: output)
+            try await Task.sleep(for: .milliseconds(500))
+            let moved = ContinuousClock.now
+            try await lab.setEndpoints("local", [(onN3, "n3", true)])
+            #expect(try await eventually(.seconds(10)) { lab.ask(local) == "local3 192.0.2.100" })
+            let took = ContinuousClock.now - moved
+            #expect(took < .seconds(3), "the VIP followed its endpoint after \(took)")
+            #expect(try await eventually(.seconds(5)) { try lab.holders(local) == ["n3"] })
+
+            // Not ready any more: no node holds it (kube-proxy would drop its traffic on every node).
+            try await lab.setEndpoints("local", [(onN3, "n3", false)])
+            #expect(try await eventually(.seconds(10)) { try lab.holders(local).isEmpty })
+            #expect(lab.ask(local) == nil)
+            // Ready again on n2 and n3: held by one of them.
+            try await lab.setEndpoints("local", [(onN2, "n2", true), (onN3, "n3", true)])
+            #expect(try await eventually(.seconds(10)) { try ["n2", "n3"].contains(lab.holders(local).first ?? "") })
+
+            #expect(await probe.exitStatus() == 0)
+            // "OK FAILED ANSWERS" (the answers hold spaces of their own).
+            let parts = try String(contentsOfFile: output, encoding: .utf8).split(separator: " ")
+            #expect(parts.count >= 3 && Int(parts[1]) == 0, "the Cluster Service's VIP had a gap: \(parts)")
+            #expect((Int(parts.first ?? "") ?? 0) > 100, "probe: \(parts)")
+            let events = try await lab.admin.list(Event.self, namespace: lab.namespace).items
+            #expect(
+                events.contains { $0.reason == "LocalEndpointsUnserved" && $0.involvedObject.name == "local" },
+                "a Local Service without endpoints is told so")
+        })
+        await lab.tearDown()
+        try outcome.get()
+    }
+}
