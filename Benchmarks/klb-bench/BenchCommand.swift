@@ -12,7 +12,8 @@ struct BenchCommand: AsyncParsableCommand {
         commandName: "klb-bench",
         abstract: "Measure one benchmark case and print JSON lines {suite,name,value,unit}.",
         subcommands: [
-            ControllerBench.self, AgentBench.self, FailoverBench.self, E2EBench.self, ChaosRun.self,
+            ControllerBench.self, AgentBench.self, FailoverBench.self, E2EBench.self, PlacementBench.self,
+            ChaosRun.self,
         ]
     )
 }

@@ -62,7 +62,6 @@ extension AgentLab {
                         "--cluster-cidr", "\(Self.podSubnetBase).0/24", "--conntrack-max-per-core", "0",
                         "--conntrack-tcp-timeout-established", "0", "--conntrack-tcp-timeout-close-wait", "0",
                         "--healthz-bind-address", "0.0.0.0:10256", "--metrics-bind-address", "127.0.0.1:10249",
-                        "--iptables-sync-period", "1s", "--iptables-min-sync-period", "0s",
                     ], outputPath: stateRoot + "/kube-proxy-\(node).log"))
         }
         for node in nodes {
@@ -79,7 +78,7 @@ extension AgentLab {
         }
     }
 
-    /// A pod: a namespace behind a veth on `node`, serving TCP 8080 with "POD CLIENT-ADDRESS". Returns its address.
+    /// A pod: a namespace behind a veth on `node`, serving TCP 8080 with "POD/CLIENT-ADDRESS". Returns its address.
     @discardableResult
     public func startPod(_ name: String, on node: String, index: Int = 2) throws -> String {
         let pod = try lab.namespace("pod-\(name)")
@@ -100,7 +99,7 @@ extension AgentLab {
             import socket
             s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("0.0.0.0", 8080)); s.listen(128)
             while True:
-                c, peer = s.accept(); c.sendall(("\(name) " + peer[0]).encode()); c.close()
+                c, peer = s.accept(); c.sendall(("\(name)/" + peer[0]).encode()); c.close()
             """
         helpers.append(
             try ChildProcess.spawn(["ip", "netns", "exec", pod, "python3", "-c", code], outputPath: "/dev/null"))
@@ -142,7 +141,7 @@ extension AgentLab {
         }
     }
 
-    /// One connection from the client to `vip`:8080: the answer ("POD CLIENT-ADDRESS"), or nil.
+    /// One connection from the client to `vip`:8080: the answer ("POD/CLIENT-ADDRESS"), or nil.
     public func ask(_ vip: String) -> String? {
         let code = """
             import socket

@@ -28,9 +28,9 @@ extension AgentFailoverTests {
                     ? try await lab.ingress("local") : nil)
 
             // The pod on n2 answers, and sees the client's own address (kube-proxy's Local path).
-            #expect(try await eventually(.seconds(20)) { lab.ask(local) == "local2 192.0.2.100" })
+            #expect(try await eventually(.seconds(20)) { lab.ask(local) == "local2/192.0.2.100" })
             #expect(try lab.holders(local) == ["n2"])
-            #expect(try await eventually(.seconds(20)) { lab.ask(steady)?.hasPrefix("steady ") == true })
+            #expect(try await eventually(.seconds(20)) { lab.ask(steady)?.hasPrefix("steady/") == true })
 
             // The endpoint moves to n3: the VIP follows, the Cluster Service keeps answering throughout.
             let output = lab.stateRoot + "/probe-steady.out"
@@ -38,7 +38,7 @@ extension AgentFailoverTests {
             try await Task.sleep(for: .milliseconds(500))
             let moved = ContinuousClock.now
             try await lab.setEndpoints("local", [(onN3, "n3", true)])
-            #expect(try await eventually(.seconds(10)) { lab.ask(local) == "local3 192.0.2.100" })
+            #expect(try await eventually(.seconds(10)) { lab.ask(local) == "local3/192.0.2.100" })
             let took = ContinuousClock.now - moved
             #expect(took < .seconds(3), "the VIP followed its endpoint after \(took)")
             #expect(try await eventually(.seconds(5)) { try lab.holders(local) == ["n3"] })
@@ -52,7 +52,6 @@ extension AgentFailoverTests {
             #expect(try await eventually(.seconds(10)) { try ["n2", "n3"].contains(lab.holders(local).first ?? "") })
 
             #expect(await probe.exitStatus() == 0)
-            // "OK FAILED ANSWERS" (the answers hold spaces of their own).
             let parts = try String(contentsOfFile: output, encoding: .utf8).split(separator: " ")
             #expect(parts.count >= 3 && Int(parts[1]) == 0, "the Cluster Service's VIP had a gap: \(parts)")
             #expect((Int(parts.first ?? "") ?? 0) > 100, "probe: \(parts)")
