@@ -17,11 +17,11 @@ LABEL org.opencontainers.image.title="keepalived-lb" \
 
 # keepalived for VRRP; the shared libraries the executable links (libnl for netlink, jemalloc as the
 # allocator, libstdc++ and zlib for the static Swift runtime); CA certificates for kubeconfigs that name
-# a public CA (in a pod the service account's CA is mounted). Debian's keepalived links net-snmp, which
-# links libperl; perl's own modules (18 MB) are never loaded and go.
+# a public CA (in a pod the service account's CA is mounted); nftables for the agent's VIP firewall. Debian's
+# keepalived links net-snmp, which links libperl; perl's own modules (18 MB) are never loaded and go.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends keepalived libnl-3-200 libnl-route-3-200 libjemalloc2 \
-      libstdc++6 zlib1g ca-certificates \
+      libstdc++6 zlib1g ca-certificates nftables \
  && dpkg --purge --force-depends perl-modules-5.36 \
  && keepalived --version 2>&1 | head -n1 \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/cache/apt/archives/*.deb /var/log/apt /var/log/dpkg.log \

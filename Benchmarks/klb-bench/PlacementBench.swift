@@ -88,7 +88,8 @@ struct PlacementBench: AsyncParsableCommand {
             try await Task.sleep(for: .milliseconds(300))
             let start = Date().timeIntervalSince1970
             try await lab.setEndpoints("mover", [(movers[next]!, next, true)])
-            guard await probe.exitStatus() == 0, let answered = try Timeline(path: output).firstAnswer(after: start)
+            guard await probe.exitStatus() == 0,
+                let answered = try Timeline(path: output).firstAnswer(after: start, from: expected)
             else {
                 let log =
                     (try? String(contentsOfFile: lab.stateRoot + "/controller.log", encoding: .utf8))?.suffix(1500)

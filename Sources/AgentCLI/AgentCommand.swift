@@ -57,6 +57,16 @@ public struct AgentCommand: AsyncParsableCommand {
     )
     var netns: String?
 
+    @Flag(
+        inversion: .prefixedNo,
+        help: ArgumentHelp(
+            "Let through to each VIP only its Services' protocol/port pairs and ICMP echo (nftables table inet "
+                + "keepalived_lb, hooked before kube-proxy), so no VIP reaches the node's own listeners or NodePorts."))
+    var vipFirewall = true
+
+    @Option(help: "Path of the nft binary (nftables) that installs the VIP firewall.")
+    var nft = "/usr/sbin/nft"
+
     @Option(help: "Where /metrics listens: host:port, :port, or 0 to disable.")
     var metricsBindAddress = ":9477"
 
@@ -81,6 +91,11 @@ public struct AgentCommand: AsyncParsableCommand {
         }
         if let netns, netns.isEmpty || netns.contains("/") {
             throw ValidationError("--netns \"\(netns)\": give a name under /run/netns, not a path")
+        }
+        if vipFirewall, !FileManager.default.isExecutableFile(atPath: nft) {
+            throw ValidationError(
+                "--nft \(nft): not an executable file (install nftables, point the flag at nft, or pass "
+                    + "--no-vip-firewall to leave VIPs unfiltered)")
         }
         guard FileManager.default.isExecutableFile(atPath: keepalived) else {
             throw ValidationError(
@@ -134,12 +149,13 @@ public struct AgentCommand: AsyncParsableCommand {
             nodeName: nodeName, interface: interface,
             namespace: configMapNamespace, configMapName: configMapName,
             keepalivedPath: keepalived, stateDirectory: stateDir, unicast: unicast,
-            advertIntervalMilliseconds: advertIntervalMs, networkNamespace: netns)
+            advertIntervalMilliseconds: advertIntervalMs, networkNamespace: netns, nftPath: vipFirewall ? nft : nil)
         let agent = NodeAgent(client: client, configuration: configuration, addressing: netlink, logger: logger)
         logger.info(
             "starting",
             metadata: [
                 "configmap": "\(configuration.namespace)/\(configuration.configMapName)", "unicast": "\(unicast)",
+                "vipFirewall": "\(vipFirewall)",
             ])
 
         let services: [any ServiceLifecycle.Service] =

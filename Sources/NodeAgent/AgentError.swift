@@ -8,6 +8,7 @@ public struct AgentError: Error, Hashable, Sendable, CustomStringConvertible {
             case notifyFIFOFailed = "NotifyFIFOFailed"
             case stateDirectoryFailed = "StateDirectoryFailed"
             case writeFailed = "WriteFailed"
+            case firewallFailed = "FirewallFailed"
         }
 
         private let value: Value
@@ -19,6 +20,7 @@ public struct AgentError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let notifyFIFOFailed = Code(.notifyFIFOFailed)
         public static let stateDirectoryFailed = Code(.stateDirectoryFailed)
         public static let writeFailed = Code(.writeFailed)
+        public static let firewallFailed = Code(.firewallFailed)
     }
 
     public let code: Code

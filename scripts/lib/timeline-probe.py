@@ -20,7 +20,7 @@ with open(output, "w", buffering=1) as out:
         attempt = time.time()
         try:
             connection = socket.create_connection((vip, 8080), timeout=0.05)
-            node = connection.recv(16).decode()
+            node = connection.recv(64).decode()
             connection.close()
             out.write("%.6f ok %s\n" % (attempt, node))
             if until is not None and (until == "any" or until == node):

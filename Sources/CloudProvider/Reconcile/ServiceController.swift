@@ -51,6 +51,8 @@ public actor ServiceController {
     /// The plan last computed (or, after a restart, found in the ConfigMap): Local VIPs keep their groups.
     var lastPlan: VRRPPlan?
     var lastUnplaced: Set<IPAddress> = []
+    /// What each served Service publishes (protocol/port), for the plan's `ports`: only these reach its VIP.
+    var servicePorts: [ObjectKey: [VIPPort]] = [:]
     /// Local Services told they are not served, and why (each once, until it changes).
     var placementProblems: [ObjectKey: PlacementProblem] = [:]
     public var isReady: Bool { machine.isReady }
@@ -71,9 +73,8 @@ public actor ServiceController {
         let specFields = ControllerConfiguration.servedSpecFields.union(LoadBalancerRequest.specFields)
             .union(placementSpecFields)
         return service.keeping(
-            // Ports matter only to Services that share an address: the rest do not cache them.
-            specFields: service.metadata.annotations[Sharing.annotation] == nil
-                ? specFields : specFields.union(LoadBalancerRequest.sharingSpecFields),
+            // Ports: what the agents let through to the VIP (`VIPFirewall`), and what sharers must not both use.
+            specFields: specFields.union(LoadBalancerRequest.sharingSpecFields),
             annotations: LoadBalancerRequest.annotations.union([VIPPool.serviceAnnotation]))
     }
 
@@ -291,7 +292,8 @@ public actor ServiceController {
         let plan: VRRPPlan?
         do {
             let placed = try configuration.planner.plan(
-                addresses: entries.map(\.address), nodes: machine.eligibleNodes, placement: placement())
+                addresses: entries.map(\.address), nodes: machine.eligibleNodes, placement: placement(),
+                ports: publishedPorts())
             plan = placed.plan
             lastPlan = placed.plan
             lastUnplaced = Set(placed.unplaced)

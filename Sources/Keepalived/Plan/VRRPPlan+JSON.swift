@@ -10,6 +10,7 @@ extension VRRPPlan {
             var addresses: [String]
             /// Absent unless the instance carries a Local VIP: a plan without any stays byte-identical.
             var localNodes: [String: [Int]]?
+            var ports: [String: [String]]?
         }
         var version: Int
         var cluster: String
@@ -26,7 +27,11 @@ extension VRRPPlan {
                     vrid: $0.vrid, family: $0.family.rawValue, preferred: $0.preferred,
                     addresses: $0.addresses.map(\.description),
                     localNodes: $0.localNodes.isEmpty
-                        ? nil : Dictionary(uniqueKeysWithValues: $0.localNodes.map { ($0.key.description, $0.value) }))
+                        ? nil : Dictionary(uniqueKeysWithValues: $0.localNodes.map { ($0.key.description, $0.value) }),
+                    ports: $0.ports.isEmpty
+                        ? nil
+                        : Dictionary(
+                            uniqueKeysWithValues: $0.ports.map { ($0.key.description, $0.value.map(\.description)) }))
             })
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
@@ -69,10 +74,20 @@ extension VRRPPlan {
                     throw KeepalivedError(.invalidPlan, "instance \(instance.vrid) localNodes: \(error)")
                 }
             }
+            var ports: [IPAddress: [VIPPort]] = [:]
+            for (text, list) in instance.ports ?? [:] {
+                do {
+                    ports[try IPAddress(text)] = try list.map { (text) throws(KeepalivedError) in
+                        try VIPPort(parsing: text)
+                    }
+                } catch {
+                    throw KeepalivedError(.invalidPlan, "instance \(instance.vrid) ports: \(error)")
+                }
+            }
             instances.append(
                 Instance(
                     vrid: instance.vrid, family: family, preferred: instance.preferred, addresses: addresses,
-                    localNodes: localNodes))
+                    localNodes: localNodes, ports: ports))
         }
         try self.init(cluster: document.cluster, nodes: document.nodes, instances: instances)
     }

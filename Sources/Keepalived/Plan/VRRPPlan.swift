@@ -16,15 +16,20 @@ public struct VRRPPlan: Hashable, Sendable {
         /// VIPs of `externalTrafficPolicy: Local` Services: only these nodes (indices into `nodes`) may hold them,
         /// as kube-proxy drops their traffic on a node without a local endpoint. An empty list: no node.
         public let localNodes: [IPAddress: [Int]]
+        /// What each VIP's Services publish; the agents let only these (and ICMP echo) through to it. A VIP
+        /// without an entry (a plan from an older controller) is not filtered.
+        public let ports: [IPAddress: [VIPPort]]
 
         public init(
-            vrid: Int, family: IPFamily, preferred: Int, addresses: [IPAddress], localNodes: [IPAddress: [Int]] = [:]
+            vrid: Int, family: IPFamily, preferred: Int, addresses: [IPAddress], localNodes: [IPAddress: [Int]] = [:],
+            ports: [IPAddress: [VIPPort]] = [:]
         ) {
             self.vrid = vrid
             self.family = family
             self.preferred = preferred
             self.addresses = addresses
             self.localNodes = localNodes
+            self.ports = ports
         }
 
         /// Whether `nodeIndex` may hold `address` (every node may hold a VIP without a Local restriction).
@@ -60,6 +65,10 @@ public struct VRRPPlan: Hashable, Sendable {
                     "instance \(instance.vrid) (\(instance.family)) needs at least one address, all of its family")
             }
             let members = Set(instance.addresses)
+            guard instance.ports.keys.allSatisfy(members.contains) else {
+                throw KeepalivedError(
+                    .invalidInstanceAddresses, "instance \(instance.vrid) lists ports of an address it does not carry")
+            }
             for (address, indices) in instance.localNodes {
                 guard members.contains(address), indices.allSatisfy({ (0..<nodes.count).contains($0) }) else {
                     throw KeepalivedError(
@@ -87,7 +96,8 @@ public struct VRRPPlan: Hashable, Sendable {
                 guard !instance.localNodes.isEmpty else { return instance }
                 return Instance(
                     vrid: instance.vrid, family: instance.family, preferred: instance.preferred,
-                    addresses: instance.addresses.filter { instance.mayHold($0, nodeIndex: index) })
+                    addresses: instance.addresses.filter { instance.mayHold($0, nodeIndex: index) },
+                    ports: instance.ports)
             })
     }
 

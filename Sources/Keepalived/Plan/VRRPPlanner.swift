@@ -31,7 +31,8 @@ public struct VRRPPlanner: Hashable, Sendable {
     /// The plan with Local VIPs placed (see `LocalPlacement`); `unplaced` are the Local VIPs with endpoints on
     /// eligible nodes none of which leads a group: they wait in their own group for one of those nodes to lead it.
     public func plan(
-        addresses: some Sequence<IPAddress>, nodes: some Sequence<String>, placement: LocalPlacement
+        addresses: some Sequence<IPAddress>, nodes: some Sequence<String>, placement: LocalPlacement,
+        ports: [IPAddress: [VIPPort]] = [:]
     ) throws(KeepalivedError) -> (plan: VRRPPlan, unplaced: [IPAddress]) {
         let nodes = Array(Set(nodes)).sorted()
         let index = Dictionary(uniqueKeysWithValues: nodes.enumerated().map { ($1, $0) })
@@ -65,7 +66,8 @@ public struct VRRPPlanner: Hashable, Sendable {
             return VRRPPlan.Instance(
                 vrid: vrids.lower + group, family: key % 2 == 0 ? .ipv4 : .ipv6,
                 preferred: nodes.isEmpty ? 0 : group % nodes.count, addresses: buckets[key]!.sorted(),
-                localNodes: restricted[key] ?? [:])
+                localNodes: restricted[key] ?? [:],
+                ports: buckets[key]!.reduce(into: [:]) { result, address in result[address] = ports[address] })
         }
         return (try VRRPPlan(cluster: cluster, nodes: nodes, instances: instances), unplaced)
     }

@@ -18,13 +18,15 @@ public struct AgentConfiguration: Sendable {
     public var networkNamespace: String?
     /// How often netlink is listed to cross-check keepalived's reports.
     public var verifyInterval: Duration
+    /// The nft binary that installs `VIPFirewall`; nil: VIPs are not filtered (`--no-vip-firewall`).
+    public var nftPath: String?
 
     public init(
         nodeName: String, interface: String? = nil, namespace: String = "kube-system",
         configMapName: String = "vip-configmap",
         keepalivedPath: String = "/usr/sbin/keepalived", stateDirectory: String = "/run/keepalived-vip-agent",
         unicast: Bool = false, advertIntervalMilliseconds: Int = 200, networkNamespace: String? = nil,
-        verifyInterval: Duration = .seconds(2)
+        verifyInterval: Duration = .seconds(2), nftPath: String? = nil
     ) {
         self.nodeName = nodeName
         self.interface = interface
@@ -36,5 +38,6 @@ public struct AgentConfiguration: Sendable {
         self.advertIntervalMilliseconds = advertIntervalMilliseconds
         self.networkNamespace = networkNamespace
         self.verifyInterval = verifyInterval
+        self.nftPath = nftPath
     }
 }

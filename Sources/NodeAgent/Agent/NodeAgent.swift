@@ -56,7 +56,7 @@ public actor NodeAgent {
         self.configuration = configuration
         self.addressing = addressing
         self.logger = logger
-        machine = AgentStateMachine(nodeName: configuration.nodeName)
+        machine = AgentStateMachine(nodeName: configuration.nodeName, filtersVIPs: configuration.nftPath != nil)
         supervisor = KeepalivedSupervisor(
             paths: .init(executable: configuration.keepalivedPath, stateDirectory: configuration.stateDirectory),
             networkNamespace: configuration.networkNamespace, logger: logger)
@@ -227,6 +227,10 @@ public actor NodeAgent {
                 "VRRP state", metadata: ["instance": "\(message.instance)", "state": "\(message.state.rawValue)"])
         case .publish:
             await publish()
+        case .applyFirewall(let script):
+            await installFirewall(script, what: "apply")
+        case .removeFirewall:
+            await installFirewall(VIPFirewall.removal, what: "remove")
         }
     }
 

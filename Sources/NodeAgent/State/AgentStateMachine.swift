@@ -45,6 +45,10 @@ public struct AgentStateMachine: Sendable {
         /// The VRRP state of an instance changed (metrics, log).
         case recordTransition(NotifyMessage)
         case publish
+        /// Install the VIP filter (`VIPFirewall.script`), replacing the previous one whole.
+        case applyFirewall(String)
+        /// Remove the VIP filter (the agent stops; its VIPs are gone).
+        case removeFirewall
     }
 
     public enum Keepalived: Equatable, Sendable {
@@ -61,6 +65,9 @@ public struct AgentStateMachine: Sendable {
     /// Addresses that left the plan, by the reload after which they may go.
     public private(set) var pendingRemoval: [IPAddress: Int] = [:]
     public private(set) var stopping = false
+    /// The VIP filter last installed (nil: none, or filtering is off).
+    public private(set) var firewall: String?
+    private let filtersVIPs: Bool
     private var reloads = 0
     private var restartDelay: Duration
 
@@ -69,8 +76,10 @@ public struct AgentStateMachine: Sendable {
     /// keepalived re-reads its configuration in milliseconds; past this the removal goes ahead.
     public static let reloadConfirmationTimeout: Duration = .seconds(3)
 
-    public init(nodeName: String) {
+    /// `filtersVIPs`: keep `VIPFirewall` in step with the plan.
+    public init(nodeName: String, filtersVIPs: Bool = false) {
         self.nodeName = nodeName
+        self.filtersVIPs = filtersVIPs
         restartDelay = Self.initialRestartDelay
     }
 
@@ -110,10 +119,19 @@ public struct AgentStateMachine: Sendable {
         let kept = Set(newPlan.addresses)
         // An address that came back is no longer on its way out.
         pendingRemoval = pendingRemoval.filter { !kept.contains($0.key) }
-        guard newConfig != config else { return [] }
+        // Ports change without keepalived's configuration changing; a new VIP is filtered before it is held.
+        var filter: [Action] = []
+        if filtersVIPs {
+            let script = VIPFirewall.script(for: newPlan)
+            if script != firewall {
+                firewall = script
+                filter = [.applyFirewall(script)]
+            }
+        }
+        guard newConfig != config else { return filter }
         config = newConfig
         let departed = (oldPlan?.addresses ?? []).filter { !kept.contains($0) }
-        var actions: [Action] = [.writeConfig(newConfig, plan: newPlan)]
+        var actions: [Action] = filter + [.writeConfig(newConfig, plan: newPlan)]
 
         if !hasInstances(newPlan) {
             if keepalived == .running { actions.append(.stopKeepalived) }
@@ -194,6 +212,10 @@ public struct AgentStateMachine: Sendable {
         if !addresses.isEmpty { actions.append(.removeVIPs(addresses, reason: "agent stopping")) }
         // keepalived removes its tokens on a clean stop; one killed after the grace period leaves them.
         if plan != nil { actions.append(.removeTokens(reason: "agent stopping")) }
+        if firewall != nil {
+            firewall = nil
+            actions.append(.removeFirewall)
+        }
         actions.append(.publish)
         return actions
     }
