@@ -147,10 +147,15 @@ struct ControllerBench: AsyncParsableCommand {
         // Memory with many Services: a fresh controller, then its resident set once all are served.
         if runs("memory") {
             let big = try await cluster.makeNamespace(admin, prefix: "bench-mem")
+            let bigNames = (0..<memoryServices).map { "m-\($0)" }
+            // Endpoint data as a cluster has it: a slice per Service, every fourth Service Local (its endpoints'
+            // nodes kept by the controller), the rest Cluster (their slices seen and not kept).
+            try await concurrently(bigNames, width: 32) { try await createSlice(admin, namespace: big, service: $0) }
             let memoryMetrics = LocalHTTP.freePort()
             let memoryController = try startController(cluster, namespace: big, metricsPort: memoryMetrics)
-            let bigNames = (0..<memoryServices).map { "m-\($0)" }
-            try await concurrently(bigNames, width: 32) { try await create(admin, namespace: big, name: $0) }
+            try await concurrently(bigNames, width: 32) { name in
+                try await create(admin, namespace: big, name: name, local: name.hasSuffix("0") || name.hasSuffix("4"))
+            }
             let memorySeen = IngressWatcher()
             let memoryWatcher = Task { await memorySeen.follow(admin, namespace: big) }
             _ = await memorySeen.waitForAll(bigNames, label: "memory")
@@ -209,14 +214,38 @@ struct ControllerBench: AsyncParsableCommand {
             outputPath: log)
     }
 
-    func create(_ client: KubernetesClient, namespace: String, name: String) async throws {
+    func create(_ client: KubernetesClient, namespace: String, name: String, local: Bool = false) async throws {
         var service = Service()
         service.metadata = ObjectMeta(name: name, namespace: namespace)
         service.spec.type = .loadBalancer
         service.spec.ports = [ServicePort(name: "http", port: 80, targetPort: 8080)]
         // 10,000 Services would not fit the NodePort range, and VIPs need none.
         service.spec.allocateLoadBalancerNodePorts = false
+        if local { service.spec.externalTrafficPolicy = "Local" }
         _ = try await client.create(service)
+    }
+
+    /// The Service's EndpointSlice (v1beta1, as v1.20 serves): two endpoints on two of three nodes.
+    func createSlice(_ client: KubernetesClient, namespace: String, service: String) async throws {
+        var slice = EndpointSliceV1Beta1()
+        slice.metadata = ObjectMeta(name: "\(service)-abcde", namespace: namespace)
+        slice.metadata.labels = [
+            EndpointSliceV1Beta1.serviceNameLabel: service,
+            "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io",
+        ]
+        slice.json["addressType"] = "IPv4"
+        slice.json["ports"] = [["name": "http", "port": 8080, "protocol": "TCP"]]
+        let index = Int(service.split(separator: "-").last ?? "") ?? 0
+        slice.endpoints = (0..<2).map { offset in
+            var endpoint = SliceEndpoint(
+                addresses: ["10.244.\((index + offset) % 250).\(index % 250 + 1)"], nodeName: nil, ready: true)
+            endpoint.json["topology"] = ["kubernetes.io/hostname": .string("bench-node-\((index + offset) % 3)")]
+            endpoint.json["targetRef"] = [
+                "kind": "Pod", "namespace": .string(namespace), "name": .string("\(service)-pod-\(offset)"),
+            ]
+            return endpoint
+        }
+        _ = try await client.create(slice)
     }
 
     /// Status PATCHes per second that 8 clients get through in 5 s.
