@@ -1,0 +1,148 @@
+import Foundation
+import IPAM
+import Keepalived
+import KubeClient
+import KubeTestKit
+import Testing
+
+@testable import CloudProvider
+
+/// The controller's side of `externalTrafficPolicy: Local`: EndpointSlices in, the plan's `localNodes` and `ports`
+/// out, on kube-apiserver (v1beta1 slices, as v1.20 serves) and the in-memory server (v1). Bad slices give the
+/// Service a Warning and harm nothing else.
+@Suite("Local placement in the controller", .serialized)
+struct LocalPlacementControllerTests {
+    /// Replaces the Service's one slice with these endpoints (node name, ready).
+    private func setEndpoints(
+        _ h: ControllerHarness, _ backend: Backend, _ service: String, _ endpoints: [SliceEndpoint]
+    ) async throws {
+        func write<Slice: EndpointSliceObject>(_: Slice.Type) async throws {
+            var slice = Slice()
+            slice.metadata = ObjectMeta(name: "\(service)-slice", namespace: h.namespace)
+            slice.metadata.labels = [Slice.serviceNameLabel: service]
+            slice.json["addressType"] = "IPv4"
+            slice.endpoints = endpoints
+            do {
+                let existing = try await h.admin.get(Slice.self, namespace: h.namespace, name: "\(service)-slice")
+                slice.metadata.resourceVersion = existing.metadata.resourceVersion
+                _ = try await h.admin.update(slice)
+            } catch {
+                guard error.code == .notFound else { throw error }
+                _ = try await h.admin.create(slice)
+            }
+        }
+        switch backend {
+        case .inMemory: try await write(EndpointSlice.self)
+        case .kubeAPIServer: try await write(EndpointSliceV1Beta1.self)
+        }
+    }
+
+    private func endpoint(_ node: String?, ready: Bool? = true, terminating: Bool? = nil, serving: Bool? = nil)
+        -> SliceEndpoint
+    {
+        var endpoint = SliceEndpoint(
+            addresses: ["10.244.1.7"], nodeName: node, ready: ready, serving: serving, terminating: terminating)
+        // v1.20 drops v1beta1's nodeName (alpha, off): its node is the topology hostname there.
+        if let node { endpoint.json["topology"] = ["kubernetes.io/hostname": .string(node)] }
+        return endpoint
+    }
+
+    @Test(arguments: Backend.available)
+    func endpointsDecideWhoMayHoldALocalVIPAndBadSlicesHarmNothing(_ backend: Backend) async throws {
+        let h = try await ControllerHarness.make(backend)
+        try await h.node("a")
+        try await h.node("b")
+        let (_, task) = h.start(try h.configuration())
+        defer { task.cancel() }
+        _ = try await h.loadBalancer("cluster")
+        _ = try await h.loadBalancer("local") { $0.spec.externalTrafficPolicy = "Local" }
+        let a = "\(h.namespace)-a"
+        let b = "\(h.namespace)-b"
+        #expect(try await eventually { try await h.ingress("cluster").count == 1 })
+        #expect(try await eventually { try await h.ingress("local").count == 1 })
+        let clusterVIP = try IPAddress(try await h.ingress("cluster")[0])
+        let localVIP = try IPAddress(try await h.ingress("local")[0])
+        let clusterGroup = try #require(try await h.plan()?.groupsByAddress[clusterVIP])
+
+        // No slice: held by no node, and the owner is told.
+        #expect(try await eventually { try await h.plan()?.localNodes(of: localVIP) == [] })
+        #expect(
+            try await eventually { try await h.events(for: "local").contains { $0.reason == "LocalEndpointsUnserved" } }
+        )
+        #expect(try await h.plan()?.localNodes(of: clusterVIP) == nil, "a Cluster VIP may be held anywhere")
+        #expect(
+            try await h.plan()?.instances.first { $0.addresses.contains(clusterVIP) }?.ports[clusterVIP] == [
+                try VIPPort(.tcp, 8080)
+            ])
+
+        try await setEndpoints(h, backend, "local", [endpoint(b)])
+        #expect(try await eventually { try await h.plan()?.localNodes(of: localVIP) == [b] })
+        let plan = try #require(try await h.plan())
+        let instance = try #require(plan.instances.first { $0.addresses.contains(localVIP) })
+        #expect(plan.nodes[instance.preferred] == b, "it rides a group node b leads")
+
+        // Bad slices: endpoints on a node that does not exist, node names that are no names, garbage addresses, no
+        // conditions, the most endpoints a slice may have (1,000). None reaches the plan but as a node of the plan.
+        var garbage = [
+            endpoint("no-such-node"), endpoint("a\nb"), endpoint(String(repeating: "x", count: 300)), endpoint(nil),
+            endpoint("../etc"),
+        ]
+        garbage[0].json["addresses"] = ["not-an-ip", "<script>"]
+        // kube-apiserver refuses those itself (addresses and topology values are validated); the in-memory server
+        // stores them, as a server with other validation could.
+        if backend == .kubeAPIServer { garbage = [endpoint("no-such-node")] }
+        try await setEndpoints(h, backend, "local", garbage + (0..<995).map { _ in endpoint("no-such-node") })
+        #expect(try await eventually { try await h.plan()?.localNodes(of: localVIP) == [] })
+        // Terminating but serving counts while nothing is ready; ready wins once there is one.
+        try await setEndpoints(h, backend, "local", [endpoint(a, ready: false, terminating: true, serving: true)])
+        if backend == .inMemory {  // v1.20 drops `serving` and `terminating` (alpha, off).
+            #expect(try await eventually { try await h.plan()?.localNodes(of: localVIP) == [a] })
+        }
+        try await setEndpoints(
+            h, backend, "local",
+            [endpoint(a, ready: false, terminating: true, serving: true), endpoint(b, ready: true)])
+        #expect(try await eventually { try await h.plan()?.localNodes(of: localVIP) == [b] })
+
+        // The bystander never moved.
+        #expect(try await h.plan()?.groupsByAddress[clusterVIP] == clusterGroup)
+        #expect(try await h.ingress("cluster") == [clusterVIP.description])
+        try await h.deleteNodes()
+    }
+
+    @Test func sliceNodesAreReadDefensively() throws {
+        var slice = EndpointSlice()
+        slice.metadata = ObjectMeta(name: "s", namespace: "ns")
+        #expect(LocalEndpoints.read(slice) == nil, "no service label: not a Service's slice")
+        slice.metadata.labels = [EndpointSlice.serviceNameLabel: "web"]
+        var topology = SliceEndpoint(addresses: ["garbage"], nodeName: nil, ready: nil)
+        topology.json["topology"] = ["kubernetes.io/hostname": "node-t"]
+        slice.endpoints = [
+            SliceEndpoint(addresses: [], nodeName: "node-a", ready: true),
+            SliceEndpoint(addresses: [], nodeName: "node-b", ready: false),
+            SliceEndpoint(addresses: [], nodeName: "node-c", ready: false, serving: true, terminating: true),
+            SliceEndpoint(addresses: [], nodeName: "NODE_bad", ready: true),
+            topology,
+        ]
+        let read = try #require(LocalEndpoints.read(slice))
+        #expect(read.service.description == "ns/web")
+        #expect(read.nodes.ready == ["node-a", "node-t"], "nil ready is ready; an invalid node name is dropped")
+        #expect(read.nodes.terminating == ["node-c"])
+
+        // Ready nodes win; terminating ones count only while none is ready; only Local Services are kept.
+        var endpoints = LocalEndpoints()
+        let key = read.service
+        let ignored = endpoints.sliceChanged("s", service: key, nodes: read.nodes)
+        #expect(!ignored, "not Local: not kept")
+        let turnedLocal = endpoints.serviceChanged(key, isLocal: true)
+        #expect(turnedLocal)
+        let filled = endpoints.sliceChanged("s", service: key, nodes: read.nodes)
+        #expect(filled)
+        #expect(endpoints.nodes(of: key) == ["node-a", "node-t"])
+        let allTerminating = endpoints.sliceChanged("s", service: key, nodes: .init(ready: [], terminating: ["node-c"]))
+        #expect(allTerminating)
+        #expect(endpoints.nodes(of: key) == ["node-c"])
+        let deleted = endpoints.sliceChanged("s", service: key, nodes: nil)
+        #expect(deleted)
+        #expect(endpoints.nodes(of: key).isEmpty)
+    }
+}
