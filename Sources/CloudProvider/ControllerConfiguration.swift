@@ -32,6 +32,9 @@ public struct ControllerConfiguration: Sendable {
     /// Remove the `node.cloudprovider.kubernetes.io/uninitialized` taint that kubelets run with
     /// `--cloud-provider=external` set, and give such nodes a providerID (off where another provider does it).
     public var initializeNodes = true
+    /// Nodes labelled `excludeLabel` hold no VIP (upstream's contract). Off (`--ignore-exclude-label`) for compact
+    /// clusters where kubeadm or Talos put that label on every node, control planes that also serve.
+    public var honorsExcludeLabel = true
 
     /// The upstream label that keeps a node out of every load balancer.
     public static let excludeLabel = "node.kubernetes.io/exclude-from-external-load-balancers"

@@ -62,6 +62,13 @@ public struct CloudProviderCommand: AsyncParsableCommand {
     )
     var initializeNodes = true
 
+    @Flag(
+        help: ArgumentHelp(
+            "Let nodes labelled node.kubernetes.io/exclude-from-external-load-balancers hold VIPs: for compact "
+                + "clusters where kubeadm or Talos put that label on every node (else no node may hold one).")
+    )
+    var ignoreExcludeLabel = false
+
     @Option(help: "Name of the leader-election Lease.")
     var leaderElectLeaseName = "keepalived-cloud-provider"
 
@@ -197,6 +204,7 @@ public struct CloudProviderCommand: AsyncParsableCommand {
             planner: try pool.planner(),
             nodeSelector: nodeSelector)
         configuration.initializeNodes = initializeNodes
+        configuration.honorsExcludeLabel = !ignoreExcludeLabel
         return configuration
     }
 

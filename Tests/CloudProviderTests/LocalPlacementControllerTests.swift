@@ -7,7 +7,7 @@ import Testing
 
 @testable import CloudProvider
 
-/// The controller's side of `externalTrafficPolicy: Local`: EndpointSlices in, the plan's `localNodes` and `ports`
+/// The controller's side of `externalTrafficPolicy: Local`: EndpointSlices in, the plan's `allowedNodes` and `ports`
 /// out, on kube-apiserver (v1beta1 slices, as v1.20 serves) and the in-memory server (v1). Bad slices give the
 /// Service a Warning and harm nothing else.
 @Suite("Local placement in the controller", .serialized)
@@ -65,18 +65,18 @@ struct LocalPlacementControllerTests {
         let clusterGroup = try #require(try await h.plan()?.groupsByAddress[clusterVIP])
 
         // No slice: held by no node, and the owner is told.
-        #expect(try await eventually { try await h.plan()?.localNodes(of: localVIP) == [] })
+        #expect(try await eventually { try await h.plan()?.allowedNodes(of: localVIP) == [] })
         #expect(
             try await eventually { try await h.events(for: "local").contains { $0.reason == "LocalEndpointsUnserved" } }
         )
-        #expect(try await h.plan()?.localNodes(of: clusterVIP) == nil, "a Cluster VIP may be held anywhere")
+        #expect(try await h.plan()?.allowedNodes(of: clusterVIP) == nil, "a Cluster VIP may be held anywhere")
         #expect(
             try await h.plan()?.instances.first { $0.addresses.contains(clusterVIP) }?.ports[clusterVIP] == [
                 try VIPPort(.tcp, 8080)
             ])
 
         try await setEndpoints(h, backend, "local", [endpoint(b)])
-        #expect(try await eventually { try await h.plan()?.localNodes(of: localVIP) == [b] })
+        #expect(try await eventually { try await h.plan()?.allowedNodes(of: localVIP) == [b] })
         let plan = try #require(try await h.plan())
         let instance = try #require(plan.instances.first { $0.addresses.contains(localVIP) })
         #expect(plan.nodes[instance.preferred] == b, "it rides a group node b leads")
@@ -92,16 +92,16 @@ struct LocalPlacementControllerTests {
         // stores them, as a server with other validation could.
         if backend == .kubeAPIServer { garbage = [endpoint("no-such-node")] }
         try await setEndpoints(h, backend, "local", garbage + (0..<995).map { _ in endpoint("no-such-node") })
-        #expect(try await eventually { try await h.plan()?.localNodes(of: localVIP) == [] })
+        #expect(try await eventually { try await h.plan()?.allowedNodes(of: localVIP) == [] })
         // Terminating but serving counts while nothing is ready; ready wins once there is one.
         try await setEndpoints(h, backend, "local", [endpoint(a, ready: false, terminating: true, serving: true)])
         if backend == .inMemory {  // v1.20 drops `serving` and `terminating` (alpha, off).
-            #expect(try await eventually { try await h.plan()?.localNodes(of: localVIP) == [a] })
+            #expect(try await eventually { try await h.plan()?.allowedNodes(of: localVIP) == [a] })
         }
         try await setEndpoints(
             h, backend, "local",
             [endpoint(a, ready: false, terminating: true, serving: true), endpoint(b, ready: true)])
-        #expect(try await eventually { try await h.plan()?.localNodes(of: localVIP) == [b] })
+        #expect(try await eventually { try await h.plan()?.allowedNodes(of: localVIP) == [b] })
 
         // The bystander never moved.
         #expect(try await h.plan()?.groupsByAddress[clusterVIP] == clusterGroup)
@@ -144,5 +144,86 @@ struct LocalPlacementControllerTests {
         let deleted = endpoints.sliceChanged("s", service: key, nodes: nil)
         #expect(deleted)
         #expect(endpoints.nodes(of: key).isEmpty)
+    }
+}
+
+/// Pools that choose nodes (`spec.nodeSelector`), and clusters where no node is eligible.
+@Suite("Pools that choose nodes")
+struct PoolNodeSelectorTests {
+    private func pool(_ name: String, _ addresses: String, selector: [String: String]?) -> VIPPool {
+        var object = VIPPool()
+        object.metadata = ObjectMeta(name: name)
+        object.spec.addresses = [addresses]
+        if let selector {
+            var labelSelector = LabelSelector()
+            labelSelector.matchLabels = selector
+            object.spec.nodeSelector = labelSelector
+        }
+        return object
+    }
+
+    @Test func aSelectorThatDoesNotParseKeepsThePoolOutAndSaysWhy() {
+        var broken = pool("broken", "198.51.100.0/28", selector: nil)
+        var selector = LabelSelector()
+        selector.json["matchExpressions"] = [["key": "zone", "operator": "Near"]]
+        broken.spec.nodeSelector = selector
+        let catalog = PoolCatalog(
+            flagPool: try! Pool.parse(name: "lab", ["192.0.2.64/27"]).pool,
+            objects: [broken, pool("zoned", "198.51.100.16/28", selector: ["zone": "b"])])
+        #expect(catalog.problems["broken"]?.reason == "InvalidNodeSelector")
+        #expect(catalog.problems["broken"]?.message.contains("spec.nodeSelector") == true)
+        #expect(catalog.usable.map(\.name) == ["lab", "zoned"])
+        #expect(catalog.selectsNodes)
+    }
+
+    @Test func aPoolsAddressesAreHeldOnlyByTheNodesItSelects() async throws {
+        let h = try await ControllerHarness.make(.inMemory)
+        let memory = try #require(h.memory)
+        try await h.node("a")
+        try await h.node("b", extraLabels: ["zone": "b"])
+        try await h.node(
+            "c", extraLabels: ["zone": "b", "node.kubernetes.io/exclude-from-external-load-balancers": ""])
+        _ = try await memory.create(pool("zoned", "198.51.100.0/28", selector: ["zone": "b"]))
+        _ = try await memory.create(pool("nowhere", "198.51.100.16/28", selector: ["zone": "none"]))
+        let (_, task) = h.start(try h.configuration())
+        defer { task.cancel() }
+        _ = try await h.loadBalancer("zoned-svc", annotations: [VIPPool.serviceAnnotation: "zoned"])
+        _ = try await h.loadBalancer("nowhere-svc", annotations: [VIPPool.serviceAnnotation: "nowhere"])
+        _ = try await h.loadBalancer("anywhere")
+        #expect(try await eventually { try await h.ingress("zoned-svc") == ["198.51.100.1"] })
+        #expect(try await eventually { try await h.ingress("nowhere-svc") == ["198.51.100.17"] })
+        #expect(try await eventually { try await h.ingress("anywhere").count == 1 })
+        let b = "\(h.namespace)-b"
+        #expect(try await eventually { try await h.plan()?.allowedNodes(of: IPAddress("198.51.100.1")) == [b] })
+        #expect(try await h.plan()?.nodes == ["\(h.namespace)-a", b], "the excluded node is in no group")
+        #expect(try await h.plan()?.allowedNodes(of: IPAddress("198.51.100.17")) == [])
+        #expect(try await h.plan()?.allowedNodes(of: IPAddress(try await h.ingress("anywhere")[0])) == nil)
+        #expect(
+            try await eventually {
+                try await h.events(for: "nowhere-svc").contains {
+                    $0.reason == "NoEligibleNode" && $0.message?.contains("pool nowhere") == true
+                }
+            })
+        #expect(try await h.events(for: "zoned-svc").allSatisfy { $0.type != "Warning" })
+        try await h.deleteNodes()
+    }
+
+    @Test func aCompactClusterWhoseNodesAreAllExcludedIsToldAndCanOptIn() async throws {
+        let h = try await ControllerHarness.make(.inMemory)
+        try await h.node("cp", extraLabels: ["node.kubernetes.io/exclude-from-external-load-balancers": ""])
+        let (_, task) = h.start(try h.configuration())
+        _ = try await h.loadBalancer("web")
+        #expect(try await eventually { try await h.ingress("web").count == 1 }, "the address is still given")
+        #expect(try await eventually { try await h.events(for: "web").contains { $0.reason == "NoEligibleNode" } })
+        #expect(try await h.plan()?.nodes == [])
+        task.cancel()
+        _ = await task.result
+
+        var configuration = try h.configuration()
+        configuration.honorsExcludeLabel = false
+        let (_, again) = h.start(configuration)
+        defer { again.cancel() }
+        #expect(try await eventually { try await h.plan()?.nodes == ["\(h.namespace)-cp"] })
+        try await h.deleteNodes()
     }
 }

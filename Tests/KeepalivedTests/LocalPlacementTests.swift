@@ -22,12 +22,12 @@ struct LocalPlacementTests {
         for node in nodes {
             for (offset, text) in ["198.51.100.7", "198.51.100.8", "2001:db8::7"].enumerated() {
                 let local = try IPAddress(text)
-                let placement = LocalPlacement(endpointNodes: [local: [node]])
+                let placement = Placement(allowedNodes: [local: [node]])
                 let (plan, unplaced) = try planner.plan(
                     addresses: cluster + [local], nodes: nodes, placement: placement)
                 #expect(unplaced.isEmpty, "\(offset)")
                 #expect(leader(of: local, in: plan) == node)
-                #expect(plan.localNodes(of: local) == [node])
+                #expect(plan.allowedNodes(of: local) == [node])
                 // Only that node's view carries it; the others keep the instance without it.
                 for other in nodes {
                     let view = plan.view(for: other)
@@ -42,10 +42,10 @@ struct LocalPlacementTests {
         let local = try IPAddress("198.51.100.7")
         let (before, _) = try planner.plan(
             addresses: cluster + [local], nodes: nodes,
-            placement: LocalPlacement(endpointNodes: [local: ["node-a"]]))
+            placement: Placement(allowedNodes: [local: ["node-a"]]))
         let (after, _) = try planner.plan(
             addresses: cluster + [local], nodes: nodes,
-            placement: LocalPlacement(endpointNodes: [local: ["node-c"]], currentGroups: before.groupsByAddress))
+            placement: Placement(allowedNodes: [local: ["node-c"]], currentGroups: before.groupsByAddress))
         #expect(leader(of: local, in: after) == "node-c")
         let beforeGroups = before.groupsByAddress
         for address in cluster { #expect(after.groupsByAddress[address] == beforeGroups[address]) }
@@ -59,13 +59,13 @@ struct LocalPlacementTests {
     @Test func aLocalVIPStaysInItsGroupWhileItsLeaderKeepsAnEndpoint() throws {
         let local = try IPAddress("198.51.100.7")
         let (first, _) = try planner.plan(
-            addresses: [local], nodes: nodes, placement: LocalPlacement(endpointNodes: [local: ["node-b"]]))
+            addresses: [local], nodes: nodes, placement: Placement(allowedNodes: [local: ["node-b"]]))
         let (second, _) = try planner.plan(
             addresses: [local], nodes: nodes,
-            placement: LocalPlacement(
-                endpointNodes: [local: ["node-a", "node-b", "node-c"]], currentGroups: first.groupsByAddress))
+            placement: Placement(
+                allowedNodes: [local: ["node-a", "node-b", "node-c"]], currentGroups: first.groupsByAddress))
         #expect(second.groupsByAddress[local] == first.groupsByAddress[local])
-        #expect(second.localNodes(of: local) == ["node-a", "node-b", "node-c"])
+        #expect(second.allowedNodes(of: local) == ["node-a", "node-b", "node-c"])
     }
 
     @Test func reportedMastersOverridePreferredNodes() throws {
@@ -80,7 +80,7 @@ struct LocalPlacementTests {
         masters[VRRPPlan.instanceName(cluster: "fcp", family: .ipv4, vrid: 100)] = "node-b"
         let (plan, unplaced) = try planner.plan(
             addresses: [local], nodes: nodes,
-            placement: LocalPlacement(endpointNodes: [local: ["node-b"]], masters: masters))
+            placement: Placement(allowedNodes: [local: ["node-b"]], masters: masters))
         #expect(unplaced.isEmpty)
         #expect(plan.groupsByAddress[local] == 100)
     }
@@ -89,11 +89,11 @@ struct LocalPlacementTests {
         let local = try IPAddress("198.51.100.7")
         for endpoints: Set<String> in [[], ["not-eligible"]] {
             let (plan, unplaced) = try planner.plan(
-                addresses: cluster + [local], nodes: nodes, placement: LocalPlacement(endpointNodes: [local: endpoints])
+                addresses: cluster + [local], nodes: nodes, placement: Placement(allowedNodes: [local: endpoints])
             )
             #expect(unplaced.isEmpty)
             #expect(plan.addresses.contains(local))
-            #expect(plan.localNodes(of: local) == [])
+            #expect(plan.allowedNodes(of: local) == [])
             for node in nodes { #expect(!plan.view(for: node).addresses.contains(local)) }
         }
     }
@@ -103,24 +103,24 @@ struct LocalPlacementTests {
         let small = try VRRPPlanner(cluster: "fcp", vrids: VRIDRange(parsing: "100-101"), groups: 2)
         let local = try IPAddress("198.51.100.7")
         let (plan, unplaced) = try small.plan(
-            addresses: [local], nodes: nodes, placement: LocalPlacement(endpointNodes: [local: ["node-c"]]))
+            addresses: [local], nodes: nodes, placement: Placement(allowedNodes: [local: ["node-c"]]))
         #expect(unplaced == [local])
         // It waits in its own group, held only should node-c come to lead it.
         #expect(plan.groupsByAddress[local] == 100 + small.group(of: local))
-        #expect(plan.localNodes(of: local) == ["node-c"])
+        #expect(plan.allowedNodes(of: local) == ["node-c"])
     }
 
-    @Test func localNodesRoundTripThroughJSONAndAreValidated() throws {
+    @Test func allowedNodesRoundTripThroughJSONAndAreValidated() throws {
         let local = try IPAddress("2001:db8::7")
         let (plan, _) = try planner.plan(
             addresses: cluster + [local], nodes: nodes,
-            placement: LocalPlacement(endpointNodes: [local: ["node-a", "node-c"]]))
+            placement: Placement(allowedNodes: [local: ["node-a", "node-c"]]))
         let decoded = try VRRPPlan(json: plan.json())
         #expect(decoded == plan)
-        #expect(plan.json().contains("\"localNodes\":{\"2001:db8::7\":[0,2]}"))
+        #expect(plan.json().contains("\"allowedNodes\":{\"2001:db8::7\":[0,2]}"))
         // Without Local VIPs the plan's text is what it was before the field existed.
         let plain = try planner.plan(addresses: cluster, nodes: nodes)
-        #expect(!plain.json().contains("localNodes"))
+        #expect(!plain.json().contains("allowedNodes"))
         // A restriction naming a node outside the plan, or an address the instance does not carry, is refused.
         for bad in ["[0,3]", "[-1]"] {
             let text = plan.json().replacingOccurrences(of: "[0,2]", with: bad)
@@ -135,7 +135,7 @@ struct LocalPlacementTests {
     @Test func aNodeWithoutEndpointsRendersTheInstanceWithoutTheVIP() throws {
         let local = try IPAddress("198.51.100.7")
         let (plan, _) = try planner.plan(
-            addresses: [local], nodes: nodes, placement: LocalPlacement(endpointNodes: [local: ["node-b"]]))
+            addresses: [local], nodes: nodes, placement: Placement(allowedNodes: [local: ["node-b"]]))
         for node in nodes {
             let settings = try NodeSettings(
                 nodeName: node, interface: "eth0", sourceAddresses: [], unicastPeers: [])

@@ -16,7 +16,7 @@ struct VIPFirewallTests {
         }
         let addresses = Array(published.keys) + (try extra.map { try IPAddress($0) })
         return try VRRPPlanner(cluster: "fcp", vrids: VRIDRange(parsing: "50-51"), groups: 2)
-            .plan(addresses: addresses, nodes: ["a", "b"], placement: LocalPlacement(), ports: published).plan
+            .plan(addresses: addresses, nodes: ["a", "b"], placement: Placement(), ports: published).plan
     }
 
     @Test func onlyPublishedPortsPassAndTheTableIsReplacedWhole() throws {

@@ -4,11 +4,13 @@ import Keepalived
 import KubeClient
 import Logging
 
-/// Why a Local Service's VIP is held by no node.
+/// Why a Service's VIP is held by no node.
 enum PlacementProblem: Hashable, Sendable {
-    /// No eligible node has a serving endpoint.
+    /// No node is eligible for its pool (`--node-selector`, the exclude label, the pool's `nodeSelector`).
+    case noEligibleNode(pool: String)
+    /// Local: no eligible node has a serving endpoint.
     case noEndpoints
-    /// Its endpoints' nodes lead no VRRP group.
+    /// The nodes that may hold it lead no VRRP group.
     case noLeader(nodes: [String])
 }
 
@@ -160,34 +162,64 @@ extension ServiceController {
         if !localEndpoints.isEmpty { await handle(.placementChanged) }
     }
 
-    /// The planner's input: per Local VIP the nodes with an endpoint of its Service. Services sharing an
-    /// address need a node that serves all of them; when none does, any that serves one.
-    func placement() -> LocalPlacement {
-        var endpointNodes: [IPAddress: Set<String>] = [:]
+    /// The planner's input: per Local VIP the nodes with an endpoint of its Service (Services sharing an address
+    /// need a node that serves all of them; when none does, any that serves one), within the nodes its pool's
+    /// `nodeSelector` picks.
+    func placement() -> Placement {
+        var allowedNodes: [IPAddress: Set<String>] = [:]
         var union: [IPAddress: Set<String>] = [:]
         for key in localEndpoints.services {
             guard let record = ledger.records[key] else { continue }
             let nodes = localEndpoints.nodes(of: key)
             for address in record.addresses {
-                endpointNodes[address] = endpointNodes[address].map { $0.intersection(nodes) } ?? nodes
+                allowedNodes[address] = allowedNodes[address].map { $0.intersection(nodes) } ?? nodes
                 union[address, default: []].formUnion(nodes)
             }
         }
-        for (address, nodes) in endpointNodes where nodes.isEmpty { endpointNodes[address] = union[address] }
-        return LocalPlacement(
-            endpointNodes: endpointNodes, masters: reportedMasters, currentGroups: lastPlan?.groupsByAddress ?? [:])
+        for (address, nodes) in allowedNodes where nodes.isEmpty { allowedNodes[address] = union[address] }
+        let selecting = catalog.usable.filter { $0.nodeSelector != nil }
+        if !selecting.isEmpty {
+            let chosen = Dictionary(uniqueKeysWithValues: selecting.map { ($0.name, poolNodes($0)) })
+            for entry in ledger.entries {
+                guard let pool = selecting.first(where: { $0.pool.contains(entry.address) }),
+                    let nodes = chosen[pool.name]
+                else { continue }
+                allowedNodes[entry.address] = allowedNodes[entry.address].map { $0.intersection(nodes) } ?? nodes
+            }
+        }
+        return Placement(
+            allowedNodes: allowedNodes, masters: reportedMasters, currentGroups: lastPlan?.groupsByAddress ?? [:])
     }
 
-    /// A Warning on each Local Service that no node may serve, once per reason; the unserved gauge.
+    /// The eligible nodes a pool's addresses may be held by.
+    func poolNodes(_ pool: PoolCatalog.Definition) -> Set<String> {
+        guard let selector = pool.nodeSelector else { return Set(eligibleNodeLabels.keys) }
+        return Set(eligibleNodeLabels.filter { selector.matches($0.value) }.keys)
+    }
+
+    /// A Warning on each Service that no node may serve, once per reason; the eligible-nodes gauge per pool and
+    /// the unserved gauge.
     func reportPlacement() async {
-        let eligible = Set(machine.eligibleNodes)
+        var poolNodes: [String: Set<String>] = [:]
+        for pool in catalog.usable {
+            let nodes = self.poolNodes(pool)
+            poolNodes[pool.name] = nodes
+            Gauge(label: "keepalived_lb_eligible_nodes", dimensions: [("pool", pool.name)]).record(nodes.count)
+        }
         var problems: [ObjectKey: PlacementProblem] = [:]
-        for key in localEndpoints.services {
-            guard let addresses = ledger.records[key]?.addresses, !addresses.isEmpty else { continue }
-            let nodes = localEndpoints.nodes(of: key).intersection(eligible)
+        for (key, record) in ledger.records {
+            guard let address = record.addresses.first,
+                let pool = catalog.definition(containing: address), let eligible = poolNodes[pool.name]
+            else { continue }
+            if eligible.isEmpty {
+                problems[key] = .noEligibleNode(pool: pool.name)
+                continue
+            }
+            let isLocal = localEndpoints.services.contains(key)
+            let nodes = isLocal ? localEndpoints.nodes(of: key).intersection(eligible) : eligible
             if nodes.isEmpty {
                 problems[key] = .noEndpoints
-            } else if addresses.contains(where: lastUnplaced.contains) {
+            } else if record.addresses.contains(where: lastUnplaced.contains) {
                 problems[key] = .noLeader(nodes: nodes.sorted())
             }
         }
@@ -196,6 +228,11 @@ extension ServiceController {
             guard let service = await informer.get(key) else { continue }
             let message: String
             switch problem {
+            case .noEligibleNode(let pool):
+                message =
+                    "no node may hold the addresses of pool \(pool): check the controller's --node-selector, the "
+                    + "pool's spec.nodeSelector and the label node.kubernetes.io/exclude-from-external-load-balancers "
+                    + "(--ignore-exclude-label on clusters where every node carries it)"
             case .noEndpoints:
                 message =
                     "externalTrafficPolicy is Local and no eligible node has a ready endpoint of this Service: no node "
@@ -206,12 +243,12 @@ extension ServiceController {
                     + " lead no VRRP group: its address waits for one of them to lead one. Give --vrrp-groups at "
                     + "least the number of eligible nodes"
             }
-            logger.warning(
-                "Local Service not served", metadata: ["service": "\(key)", "reason": "\(message.prefix(80))"])
-            events.post(service.reference, type: .warning, reason: "LocalEndpointsUnserved", message: message)
+            logger.warning("Service not served", metadata: ["service": "\(key)", "reason": "\(message.prefix(80))"])
+            let reason = if case .noEligibleNode = problem { "NoEligibleNode" } else { "LocalEndpointsUnserved" }
+            events.post(service.reference, type: .warning, reason: reason, message: message)
         }
         for key in placementProblems.keys where problems[key] == nil {
-            logger.info("Local Service served again", metadata: ["service": "\(key)"])
+            logger.info("Service served again", metadata: ["service": "\(key)"])
         }
         placementProblems = problems
     }

@@ -15,6 +15,8 @@ public struct PoolCatalog: Sendable {
         public let namespaceSelector: LabelSelector?
         public let priority: Int
         public let sharingAcrossNamespaces: Bool
+        /// Which eligible nodes may hold its addresses (nil: all of them).
+        public var nodeSelector: LabelSelector? = nil
         /// The VIPPool object's; nil for the flag pool.
         public let reference: ObjectReference?
         /// Being deleted: keeps what it gave, gives nothing new.
@@ -24,7 +26,7 @@ public struct PoolCatalog: Sendable {
         var signature: String {
             let selector = namespaceSelector.map { Self.describe($0) } ?? "-"
             return "\(name)=\(pool)|\(pool.options.avoidBuggyIPs)|\(autoAssign)|\(namespaces)|\(selector)|\(priority)|"
-                + "\(sharingAcrossNamespaces)"
+                + "\(sharingAcrossNamespaces)|\(nodeSelector.map { Self.describe($0) } ?? "-")"
         }
 
         /// Listed, or labelled to match the selector; with neither set, every namespace.
@@ -102,6 +104,11 @@ public struct PoolCatalog: Sendable {
                     conflictsWith: nil)
                 continue
             }
+            if let selector = object.spec.nodeSelector, case .failure(let error) = selector.requirements() {
+                problems[name] = Problem(
+                    reason: "InvalidNodeSelector", message: "spec.nodeSelector: \(error.message)", conflictsWith: nil)
+                continue
+            }
             if let other = usable.first(where: { $0.pool.overlap(with: pool) != nil }) {
                 let range = other.pool.overlap(with: pool).map { "\($0)" } ?? ""
                 problems[name] = Problem(
@@ -115,7 +122,8 @@ public struct PoolCatalog: Sendable {
                 Definition(
                     name: name, pool: pool, autoAssign: object.spec.autoAssign, namespaces: object.spec.namespaces,
                     namespaceSelector: object.spec.namespaceSelector, priority: object.spec.priority,
-                    sharingAcrossNamespaces: object.spec.allowSharingAcrossNamespaces, reference: object.reference,
+                    sharingAcrossNamespaces: object.spec.allowSharingAcrossNamespaces,
+                    nodeSelector: object.spec.nodeSelector, reference: object.reference,
                     terminating: object.metadata.deletionTimestamp != nil))
         }
     }
@@ -129,6 +137,9 @@ public struct PoolCatalog: Sendable {
     public var selectsByLabels: Bool { usable.contains { $0.namespaceSelector != nil } }
 
     public func definition(named name: String) -> Definition? { usable.first { $0.name == name } }
+
+    /// Whether any pool chooses nodes (then a node's labels decide where its addresses may be held).
+    public var selectsNodes: Bool { usable.contains { $0.nodeSelector != nil } }
 
     public func definition(containing address: IPAddress) -> Definition? {
         usable.first { $0.pool.contains(address) }

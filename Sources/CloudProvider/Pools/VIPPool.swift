@@ -51,6 +51,11 @@ public struct VIPPoolSpec: JSONBacked {
         get { self[bool: "allowSharingAcrossNamespaces"] ?? false }
         set { self[bool: "allowSharingAcrossNamespaces"] = newValue }
     }
+    /// Only nodes whose labels match may hold its addresses (among the controller's eligible nodes).
+    public var nodeSelector: LabelSelector? {
+        get { json["nodeSelector"]?.objectValue.map(LabelSelector.init(json:)) }
+        set { json["nodeSelector"] = newValue.map { .object($0.json) } }
+    }
     public var priority: Int {
         get { self[int: "priority"] ?? 0 }
         set { self[int: "priority"] = newValue }

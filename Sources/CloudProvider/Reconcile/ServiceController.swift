@@ -51,6 +51,10 @@ public actor ServiceController {
     /// The plan last computed (or, after a restart, found in the ConfigMap): Local VIPs keep their groups.
     var lastPlan: VRRPPlan?
     var lastUnplaced: Set<IPAddress> = []
+    /// Labels of the eligible nodes: pools with a `nodeSelector` choose among them.
+    var eligibleNodeLabels: [String: [String: String]] = [:]
+    /// Nodes left out only by the exclude label while none is eligible (said once per change).
+    var excludedEverywhere = 0
     /// What each served Service publishes (protocol/port), for the plan's `ports`: only these reach its VIP.
     var servicePorts: [ObjectKey: [VIPPort]] = [:]
     /// Local Services told they are not served, and why (each once, until it changes).
@@ -323,19 +327,35 @@ public actor ServiceController {
 
     /// Recomputes the eligible nodes; a change rewrites the plan.
     func nodesChanged() async {
-        let names = await nodeInformer.list().compactMap { node -> String? in
-            guard node.metadata.labels[ControllerConfiguration.excludeLabel] == nil, let name = node.metadata.name
-            else { return nil }
+        var labels: [String: [String: String]] = [:]
+        var excluded = 0
+        for node in await nodeInformer.list() {
+            guard let name = node.metadata.name else { continue }
+            if configuration.honorsExcludeLabel, node.metadata.labels[ControllerConfiguration.excludeLabel] != nil {
+                excluded += 1
+                continue
+            }
             do {
                 try NodeName.validate(name)
-                return name
+                labels[name] = node.metadata.labels
             } catch {
                 logger.warning(
                     "node left out of the VRRP plan", metadata: ["node": "\(name.prefix(64))", "error": "\(error)"])
-                return nil
             }
-        }.sorted()
+        }
+        let names = labels.keys.sorted()
+        if names.isEmpty, excluded > 0, excludedEverywhere != excluded {
+            logger.warning(
+                "every node is labelled node.kubernetes.io/exclude-from-external-load-balancers: no node may hold a VIP",
+                metadata: ["nodes": "\(excluded)", "fix": "--ignore-exclude-label, or label fewer nodes"])
+        }
+        excludedEverywhere = names.isEmpty ? excluded : 0
         await mastersChanged()
+        if labels != eligibleNodeLabels {
+            let selectsNodes = catalog.selectsNodes
+            eligibleNodeLabels = labels
+            if selectsNodes, names == machine.eligibleNodes { await handle(.placementChanged) }
+        }
         guard names != machine.eligibleNodes else { return }
         logger.info("eligible nodes changed", metadata: ["nodes": "\(names.joined(separator: ","))"])
         await handle(.nodesChanged(names))

@@ -9,7 +9,7 @@ extension VRRPPlan {
             var preferred: Int
             var addresses: [String]
             /// Absent unless the instance carries a Local VIP: a plan without any stays byte-identical.
-            var localNodes: [String: [Int]]?
+            var allowedNodes: [String: [Int]]?
             var ports: [String: [String]]?
         }
         var version: Int
@@ -26,8 +26,9 @@ extension VRRPPlan {
                 .init(
                     vrid: $0.vrid, family: $0.family.rawValue, preferred: $0.preferred,
                     addresses: $0.addresses.map(\.description),
-                    localNodes: $0.localNodes.isEmpty
-                        ? nil : Dictionary(uniqueKeysWithValues: $0.localNodes.map { ($0.key.description, $0.value) }),
+                    allowedNodes: $0.allowedNodes.isEmpty
+                        ? nil
+                        : Dictionary(uniqueKeysWithValues: $0.allowedNodes.map { ($0.key.description, $0.value) }),
                     ports: $0.ports.isEmpty
                         ? nil
                         : Dictionary(
@@ -66,12 +67,12 @@ extension VRRPPlan {
                     throw KeepalivedError(.invalidPlan, "instance \(instance.vrid): \(error)")
                 }
             }
-            var localNodes: [IPAddress: [Int]] = [:]
-            for (text, indices) in instance.localNodes ?? [:] {
+            var allowedNodes: [IPAddress: [Int]] = [:]
+            for (text, indices) in instance.allowedNodes ?? [:] {
                 do {
-                    localNodes[try IPAddress(text)] = indices
+                    allowedNodes[try IPAddress(text)] = indices
                 } catch {
-                    throw KeepalivedError(.invalidPlan, "instance \(instance.vrid) localNodes: \(error)")
+                    throw KeepalivedError(.invalidPlan, "instance \(instance.vrid) allowedNodes: \(error)")
                 }
             }
             var ports: [IPAddress: [VIPPort]] = [:]
@@ -87,7 +88,7 @@ extension VRRPPlan {
             instances.append(
                 Instance(
                     vrid: instance.vrid, family: family, preferred: instance.preferred, addresses: addresses,
-                    localNodes: localNodes, ports: ports))
+                    allowedNodes: allowedNodes, ports: ports))
         }
         try self.init(cluster: document.cluster, nodes: document.nodes, instances: instances)
     }

@@ -13,28 +13,28 @@ public struct VRRPPlan: Hashable, Sendable {
         /// Index into `nodes` of the preferred node; the rest follow in rotation.
         public let preferred: Int
         public let addresses: [IPAddress]
-        /// VIPs of `externalTrafficPolicy: Local` Services: only these nodes (indices into `nodes`) may hold them,
-        /// as kube-proxy drops their traffic on a node without a local endpoint. An empty list: no node.
-        public let localNodes: [IPAddress: [Int]]
+        /// Restricted VIPs (a Local Service's, a node-selecting pool's; see `Placement`): only these nodes (indices
+        /// into `nodes`) may hold them. An empty list: no node.
+        public let allowedNodes: [IPAddress: [Int]]
         /// What each VIP's Services publish; the agents let only these (and ICMP echo) through to it. A VIP
         /// without an entry (a plan from an older controller) is not filtered.
         public let ports: [IPAddress: [VIPPort]]
 
         public init(
-            vrid: Int, family: IPFamily, preferred: Int, addresses: [IPAddress], localNodes: [IPAddress: [Int]] = [:],
+            vrid: Int, family: IPFamily, preferred: Int, addresses: [IPAddress], allowedNodes: [IPAddress: [Int]] = [:],
             ports: [IPAddress: [VIPPort]] = [:]
         ) {
             self.vrid = vrid
             self.family = family
             self.preferred = preferred
             self.addresses = addresses
-            self.localNodes = localNodes
+            self.allowedNodes = allowedNodes
             self.ports = ports
         }
 
         /// Whether `nodeIndex` may hold `address` (every node may hold a VIP without a Local restriction).
         public func mayHold(_ address: IPAddress, nodeIndex: Int) -> Bool {
-            localNodes[address].map { $0.contains(nodeIndex) } ?? true
+            allowedNodes[address].map { $0.contains(nodeIndex) } ?? true
         }
     }
 
@@ -69,7 +69,7 @@ public struct VRRPPlan: Hashable, Sendable {
                 throw KeepalivedError(
                     .invalidInstanceAddresses, "instance \(instance.vrid) lists ports of an address it does not carry")
             }
-            for (address, indices) in instance.localNodes {
+            for (address, indices) in instance.allowedNodes {
                 guard members.contains(address), indices.allSatisfy({ (0..<nodes.count).contains($0) }) else {
                     throw KeepalivedError(
                         .invalidInstanceAddresses,
@@ -87,13 +87,13 @@ public struct VRRPPlan: Hashable, Sendable {
     /// is in, which still run (their other VIPs and the election stay as they are). Only with token adverts:
     /// with the VIPs in the adverts, differing address lists would split the instance.
     public func view(for node: String) -> VRRPPlan {
-        guard let index = nodes.firstIndex(of: node), instances.contains(where: { !$0.localNodes.isEmpty }) else {
+        guard let index = nodes.firstIndex(of: node), instances.contains(where: { !$0.allowedNodes.isEmpty }) else {
             return self
         }
         return VRRPPlan(
             validated: cluster, nodes: nodes,
             instances: instances.map { instance in
-                guard !instance.localNodes.isEmpty else { return instance }
+                guard !instance.allowedNodes.isEmpty else { return instance }
                 return Instance(
                     vrid: instance.vrid, family: instance.family, preferred: instance.preferred,
                     addresses: instance.addresses.filter { instance.mayHold($0, nodeIndex: index) },
@@ -111,9 +111,9 @@ public struct VRRPPlan: Hashable, Sendable {
     public var addresses: [IPAddress] { instances.flatMap(\.addresses) }
 
     /// Names of the nodes that may hold `address` (nil: any node of the plan).
-    public func localNodes(of address: IPAddress) -> [String]? {
+    public func allowedNodes(of address: IPAddress) -> [String]? {
         for instance in instances {
-            if let indices = instance.localNodes[address] { return indices.map { nodes[$0] } }
+            if let indices = instance.allowedNodes[address] { return indices.map { nodes[$0] } }
         }
         return nil
     }

@@ -25,13 +25,13 @@ public struct VRRPPlanner: Hashable, Sendable {
     public func plan(addresses: some Sequence<IPAddress>, nodes: some Sequence<String>) throws(KeepalivedError)
         -> VRRPPlan
     {
-        try plan(addresses: addresses, nodes: nodes, placement: LocalPlacement()).plan
+        try plan(addresses: addresses, nodes: nodes, placement: Placement()).plan
     }
 
-    /// The plan with Local VIPs placed (see `LocalPlacement`); `unplaced` are the Local VIPs with endpoints on
+    /// The plan with Local VIPs placed (see `Placement`); `unplaced` are the Local VIPs with endpoints on
     /// eligible nodes none of which leads a group: they wait in their own group for one of those nodes to lead it.
     public func plan(
-        addresses: some Sequence<IPAddress>, nodes: some Sequence<String>, placement: LocalPlacement,
+        addresses: some Sequence<IPAddress>, nodes: some Sequence<String>, placement: Placement,
         ports: [IPAddress: [VIPPort]] = [:]
     ) throws(KeepalivedError) -> (plan: VRRPPlan, unplaced: [IPAddress]) {
         let nodes = Array(Set(nodes)).sorted()
@@ -41,7 +41,7 @@ public struct VRRPPlanner: Hashable, Sendable {
         var unplaced: [IPAddress] = []
         for address in addresses {
             var group = group(of: address)
-            if let endpoints = placement.endpointNodes[address] {
+            if let endpoints = placement.allowedNodes[address] {
                 let allowed = endpoints.compactMap { index[$0] }.sorted()
                 if !allowed.isEmpty {
                     if let chosen = localGroup(of: address, allowed: Set(allowed), nodes: nodes, placement: placement) {
@@ -66,7 +66,7 @@ public struct VRRPPlanner: Hashable, Sendable {
             return VRRPPlan.Instance(
                 vrid: vrids.lower + group, family: key % 2 == 0 ? .ipv4 : .ipv6,
                 preferred: nodes.isEmpty ? 0 : group % nodes.count, addresses: buckets[key]!.sorted(),
-                localNodes: restricted[key] ?? [:],
+                allowedNodes: restricted[key] ?? [:],
                 ports: buckets[key]!.reduce(into: [:]) { result, address in result[address] = ports[address] })
         }
         return (try VRRPPlan(cluster: cluster, nodes: nodes, instances: instances), unplaced)
@@ -77,7 +77,7 @@ public struct VRRPPlanner: Hashable, Sendable {
     /// A group whose master (as the agents report it, else its preferred node) has an endpoint: the one the
     /// address is in already if it qualifies (no move), else the highest rendezvous hash (spread, and stable
     /// while the candidates stay).
-    private func localGroup(of address: IPAddress, allowed: Set<Int>, nodes: [String], placement: LocalPlacement)
+    private func localGroup(of address: IPAddress, allowed: Set<Int>, nodes: [String], placement: Placement)
         -> Int?
     {
         guard !nodes.isEmpty else { return nil }

@@ -97,7 +97,7 @@ extension NodeAgent {
             applied = newPlan.view(for: configuration.nodeName)
         } else {
             applied = newPlan
-            if newPlan.instances.contains(where: { !$0.localNodes.isEmpty }) {
+            if newPlan.instances.contains(where: { !$0.allowedNodes.isEmpty }) {
                 logger.warning(
                     "an older agent lists VIPs in its VRRP adverts: Local VIPs are held wherever this node is master",
                     metadata: ["until": "every node runs an agent that publishes tokenAdverts"])
