@@ -47,6 +47,11 @@ struct LocalPlacementControllerTests {
         return endpoint
     }
 
+    /// The reason of the Service's `Announced=False` condition; nil when it has none.
+    private func announced(_ h: ControllerHarness, _ name: String) async throws -> String? {
+        try await h.service(name)?.status.conditions.first { $0.type == "keepalived-lb.io/Announced" }?.reason
+    }
+
     @Test(arguments: Backend.available)
     func endpointsDecideWhoMayHoldALocalVIPAndBadSlicesHarmNothing(_ backend: Backend) async throws {
         let h = try await ControllerHarness.make(backend)
@@ -69,6 +74,7 @@ struct LocalPlacementControllerTests {
         #expect(
             try await eventually { try await h.events(for: "local").contains { $0.reason == "LocalEndpointsUnserved" } }
         )
+        #expect(try await eventually { try await announced(h, "local") == "LocalEndpointsUnserved" })
         #expect(try await h.plan()?.allowedNodes(of: clusterVIP) == nil, "a Cluster VIP may be held anywhere")
         #expect(
             try await h.plan()?.instances.first { $0.addresses.contains(clusterVIP) }?.ports[clusterVIP] == [
@@ -77,6 +83,7 @@ struct LocalPlacementControllerTests {
 
         try await setEndpoints(h, backend, "local", [endpoint(b)])
         #expect(try await eventually { try await h.plan()?.allowedNodes(of: localVIP) == [b] })
+        #expect(try await eventually { try await announced(h, "local") == nil }, "the condition goes once it is served")
         let plan = try #require(try await h.plan())
         let instance = try #require(plan.instances.first { $0.addresses.contains(localVIP) })
         #expect(plan.nodes[instance.preferred] == b, "it rides a group node b leads")
@@ -205,6 +212,12 @@ struct PoolNodeSelectorTests {
                 }
             })
         #expect(try await h.events(for: "zoned-svc").allSatisfy { $0.type != "Warning" })
+        #expect(
+            try await eventually {
+                try await h.service("nowhere-svc")?.status.conditions.contains {
+                    $0.type == "keepalived-lb.io/Announced" && $0.status == .false && $0.reason == "NoEligibleNode"
+                } == true
+            })
         try await h.deleteNodes()
     }
 

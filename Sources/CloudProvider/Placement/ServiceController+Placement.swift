@@ -223,33 +223,43 @@ extension ServiceController {
                 problems[key] = .noLeader(nodes: nodes.sorted())
             }
         }
-        Gauge(label: "keepalived_lb_local_services_unserved").record(problems.count)
+        Gauge(label: "keepalived_lb_services_unannounced").record(problems.count)
         for (key, problem) in problems where placementProblems[key] != problem {
             guard let service = await informer.get(key) else { continue }
-            let message: String
-            switch problem {
-            case .noEligibleNode(let pool):
-                message =
-                    "no node may hold the addresses of pool \(pool): check the controller's --node-selector, the "
-                    + "pool's spec.nodeSelector and the label node.kubernetes.io/exclude-from-external-load-balancers "
-                    + "(--ignore-exclude-label on clusters where every node carries it)"
-            case .noEndpoints:
-                message =
-                    "externalTrafficPolicy is Local and no eligible node has a ready endpoint of this Service: no node "
-                    + "announces its address until one does"
-            case .noLeader(let nodes):
-                message =
-                    "externalTrafficPolicy is Local and its endpoints' nodes (\(nodes.prefix(5).joined(separator: ", ")))"
-                    + " lead no VRRP group: its address waits for one of them to lead one. Give --vrrp-groups at "
-                    + "least the number of eligible nodes"
-            }
-            logger.warning("Service not served", metadata: ["service": "\(key)", "reason": "\(message.prefix(80))"])
-            let reason = if case .noEligibleNode = problem { "NoEligibleNode" } else { "LocalEndpointsUnserved" }
-            events.post(service.reference, type: .warning, reason: reason, message: message)
+            let condition = Self.condition(problem)
+            logger.warning("Service not served", metadata: ["service": "\(key)", "reason": "\(condition.reason)"])
+            events.post(service.reference, type: .warning, reason: condition.reason, message: condition.message)
         }
         for key in placementProblems.keys where problems[key] == nil {
             logger.info("Service served again", metadata: ["service": "\(key)"])
         }
+        guard problems != placementProblems else { return }
+        let changed = Set(problems.keys).union(placementProblems.keys).filter { problems[$0] != placementProblems[$0] }
         placementProblems = problems
+        await handle(.placementReported(problems.mapValues(Self.condition)))
+        for key in changed { await queue.add(key) }
+    }
+
+    /// The Warning's and the `Announced` condition's reason and message.
+    static func condition(_ problem: PlacementProblem) -> ServiceStateMachine.Unannounced {
+        switch problem {
+        case .noEligibleNode(let pool):
+            .init(
+                reason: "NoEligibleNode",
+                message: "no node may hold the addresses of pool \(pool): check the controller's --node-selector, the "
+                    + "pool's spec.nodeSelector and the label node.kubernetes.io/exclude-from-external-load-balancers "
+                    + "(--ignore-exclude-label on clusters where every node carries it)")
+        case .noEndpoints:
+            .init(
+                reason: "LocalEndpointsUnserved",
+                message: "externalTrafficPolicy is Local and no eligible node has a ready endpoint of this Service: no "
+                    + "node announces its address until one does")
+        case .noLeader(let nodes):
+            .init(
+                reason: "LocalEndpointsUnserved",
+                message: "externalTrafficPolicy is Local and its endpoints' nodes "
+                    + "(\(nodes.prefix(5).joined(separator: ", "))) lead no VRRP group: its address waits for one of "
+                    + "them to lead one. Give --vrrp-groups at least the number of eligible nodes")
+        }
     }
 }

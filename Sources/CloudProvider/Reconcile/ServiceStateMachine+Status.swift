@@ -21,8 +21,20 @@ extension ServiceStateMachine {
     /// until an operator acts; absent otherwise.
     static let inPoolConditionType = "keepalived-lb.io/AddressInPool"
 
+    /// Set False while no node may hold the Service's address (its pool has no eligible node; Local without a
+    /// serving endpoint; see `PlacementProblem`); absent otherwise.
+    static let announcedConditionType = "keepalived-lb.io/Announced"
+
+    /// Why no node announces a Service's address: the False `Announced` condition's reason and message.
+    struct Unannounced: Hashable, Sendable {
+        let reason: String
+        let message: String
+    }
+
     /// The status that announces `addresses`, or nil when the Service already says all of it.
-    static func status(for service: Service, addresses: [IPAddress], ledger: Ledger) -> ServiceStatus? {
+    static func status(
+        for service: Service, addresses: [IPAddress], ledger: Ledger, unannounced: Unannounced? = nil
+    ) -> ServiceStatus? {
         let desired = addresses.map(\.description)
         let current = service.status.loadBalancer.ingress.compactMap(\.ip)
         let outside = addresses.filter { ledger.pool(containing: $0) == nil }
@@ -31,10 +43,20 @@ extension ServiceStateMachine {
             service.status.conditions.first { $0.type == Self.inPoolConditionType }.map {
                 $0.status == poolCondition?.status && $0.message == poolCondition?.message
             } ?? (poolCondition == nil)
+        let announcedCondition = unannounced.map {
+            Condition(
+                type: announcedConditionType, status: .false, reason: $0.reason, message: $0.message,
+                after: service.status.conditions.first { $0.type == announcedConditionType },
+                observedGeneration: service.metadata.generation)
+        }
+        let announcedCurrent =
+            service.status.conditions.first { $0.type == Self.announcedConditionType }.map {
+                $0.reason == announcedCondition?.reason && $0.message == announcedCondition?.message
+            } ?? (announcedCondition == nil)
         let allocated = service.status.conditions.contains {
             $0.type == ControllerConfiguration.conditionType && $0.status == .true
         }
-        guard current != desired || !allocated || !poolConditionCurrent else { return nil }
+        guard current != desired || !allocated || !poolConditionCurrent || !announcedCurrent else { return nil }
         let pools = Set(addresses.map { ledger.pool(containing: $0) ?? "none (outside every pool)" }).sorted()
         let message = "Assigned \(desired.joined(separator: ", ")) from pool \(pools.joined(separator: ", "))"
         var status = service.status
@@ -43,8 +65,8 @@ extension ServiceStateMachine {
         status.loadBalancer = loadBalancer
         status.conditions =
             mergedConditions(service, ok: true, reason: "Allocated", message: message).filter {
-                $0.type != Self.inPoolConditionType
-            } + (poolCondition.map { [$0] } ?? [])
+                $0.type != Self.inPoolConditionType && $0.type != Self.announcedConditionType
+            } + (poolCondition.map { [$0] } ?? []) + (announcedCondition.map { [$0] } ?? [])
         return status
     }
 

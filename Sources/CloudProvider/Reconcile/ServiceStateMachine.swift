@@ -34,6 +34,9 @@ struct ServiceStateMachine: Sendable {
         case nodesChanged([String])
         /// Where Local Services' VIPs may be held changed (their endpoints, or which node leads a group).
         case placementChanged
+        /// Which Services no node may announce, and why (their `Announced` condition); the caller re-queues
+        /// those whose entry changed.
+        case placementReported([ObjectKey: Unannounced])
     }
 
     enum Action: Sendable {
@@ -84,6 +87,8 @@ struct ServiceStateMachine: Sendable {
     /// follows). Without this a lagging watch doubled status writes.
     private var superseded: [ObjectKey: [String]] = [:]
     private(set) var isReady = false
+    /// Services no node may announce, and why (see `Unannounced`).
+    private(set) var unannounced: [ObjectKey: Unannounced] = [:]
 
     private var writtenGeneration = -1
     private var writing = false
@@ -191,6 +196,9 @@ struct ServiceStateMachine: Sendable {
             nodeGeneration += 1
             writeWanted = true
             return nextWrite()
+        case .placementReported(let problems):
+            unannounced = problems
+            return []
         }
     }
 
@@ -241,7 +249,9 @@ struct ServiceStateMachine: Sendable {
         let new = Set(addresses).subtracting(held).count
         if new > 0 { actions.append(.countAllocations(new)) }
 
-        guard let status = Self.status(for: service, addresses: addresses, ledger: ledger) else {
+        guard
+            let status = Self.status(for: service, addresses: addresses, ledger: ledger, unannounced: unannounced[key])
+        else {
             if !hasFinalizer { return actions + [.addFinalizer(service)] }
             // Nothing to announce, but the ledger may have changed (a new forward method).
             return actions + wait(for: generation, .done(key))
