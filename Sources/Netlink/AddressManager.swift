@@ -115,6 +115,25 @@ public final class AddressManager: @unchecked Sendable {
         }
     }
 
+    /// Every interface of the node (the namespace), by name.
+    public func links() throws(NetlinkError) -> [Link] {
+        try locked { () throws(NetlinkError) -> [Link] in
+            var cache: OpaquePointer?
+            let result = rtnl_link_alloc_cache(socket, AF_UNSPEC, &cache)
+            guard result >= 0, let cache else { throw NetlinkError(libnl: result, "listing interfaces") }
+            defer { nl_cache_free(cache) }
+            var found: [Link] = []
+            var object = nl_cache_get_first(cache)
+            while let current = object {
+                if let name = rtnl_link_get_name(current) {
+                    found.append(Link(index: rtnl_link_get_ifindex(current), name: String(cString: name)))
+                }
+                object = nl_cache_get_next(current)
+            }
+            return found.sorted { $0.name < $1.name }
+        }
+    }
+
     /// Every address of every interface, or of one.
     public func addresses(on link: Link? = nil) throws(NetlinkError) -> [InterfaceAddress] {
         try locked { () throws(NetlinkError) -> [InterfaceAddress] in

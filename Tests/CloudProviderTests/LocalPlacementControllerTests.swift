@@ -221,6 +221,39 @@ struct PoolNodeSelectorTests {
         try await h.deleteNodes()
     }
 
+    @Test func aPoolsInterfaceChoosesTheNodesWhoseAgentReportsIt() async throws {
+        let h = try await ControllerHarness.make(.inMemory)
+        let memory = try #require(h.memory)
+        try await h.node("a")
+        try await h.node("b")
+        for (node, interfaces) in [("a", ["eth0", "lo"]), ("b", ["eth0", "eth1", "lo"])] {
+            let state = NodeVRRPState(running: true, instances: [:], vips: [], interfaces: interfaces)
+            _ = try await memory.patch(
+                Node.self, name: "\(h.namespace)-\(node)",
+                .merge(["metadata": ["annotations": [NodeVRRPState.annotation: .string(state.json())]]]))
+        }
+        var storage = pool("storage", "198.51.100.32/28", selector: nil)
+        storage.spec.interface = "eth1"
+        _ = try await memory.create(storage)
+        var broken = pool("broken", "198.51.100.48/28", selector: nil)
+        broken.spec.interface = "eth/1"
+        _ = try await memory.create(broken)
+        let (_, task) = h.start(try h.configuration())
+        defer { task.cancel() }
+        _ = try await h.loadBalancer("nas", annotations: [VIPPool.serviceAnnotation: "storage"])
+        #expect(try await eventually { try await h.ingress("nas") == ["198.51.100.33"] })
+        let vip = try IPAddress("198.51.100.33")
+        #expect(try await eventually { try await h.plan()?.allowedNodes(of: vip) == ["\(h.namespace)-b"] })
+        #expect(try await h.plan()?.instances.first { $0.addresses.contains(vip) }?.interfaces[vip] == "eth1")
+        #expect(
+            try await eventually {
+                try await memory.get(VIPPool.self, name: "broken").status.conditions.contains {
+                    $0.type == "Ready" && $0.status == .false && $0.reason == "InvalidInterface"
+                }
+            })
+        try await h.deleteNodes()
+    }
+
     @Test func aCompactClusterWhoseNodesAreAllExcludedIsToldAndCanOptIn() async throws {
         let h = try await ControllerHarness.make(.inMemory)
         try await h.node("cp", extraLabels: ["node.kubernetes.io/exclude-from-external-load-balancers": ""])

@@ -145,3 +145,26 @@ struct LocalPlacementTests {
         }
     }
 }
+
+@Suite("Pools' interfaces in the plan")
+struct PlanInterfaceTests {
+    @Test func aPoolsInterfaceReachesKeepalivedValidatedAndOnlyWhereItExists() throws {
+        let planner = try VRRPPlanner(cluster: "fcp", vrids: VRIDRange(parsing: "100-101"), groups: 2)
+        let vip = try IPAddress("198.51.100.7")
+        let other = try IPAddress("198.51.100.8")
+        let (plan, _) = try planner.plan(
+            addresses: [vip, other], nodes: ["a", "b"], placement: Placement(), interfaces: [vip: "eth1"])
+        #expect(try VRRPPlan(json: plan.json()) == plan)
+        let settings = try NodeSettings(nodeName: "a", interface: "eth0", sourceAddresses: [], unicastPeers: [])
+        let text = KeepalivedConfig.render(plan: plan.view(for: "a", interfaces: ["eth0", "eth1"]), node: settings)
+        #expect(text.contains("198.51.100.7/32 dev eth1"))
+        #expect(text.contains("198.51.100.8/32 dev eth0"))
+        // A node without the interface leaves that VIP out, and only it.
+        let without = plan.view(for: "a", interfaces: ["eth0"])
+        #expect(!without.addresses.contains(vip) && without.addresses.contains(other))
+        for bad in ["eth/1", "eth1;", String(repeating: "e", count: 300), "", ".."] {
+            let text = plan.json().replacingOccurrences(of: "\"eth1\"", with: "\"\(bad)\"")
+            #expect(throws: KeepalivedError.self, "\(bad.prefix(20))") { try VRRPPlan(json: text) }
+        }
+    }
+}

@@ -177,7 +177,7 @@ extension ServiceController {
             }
         }
         for (address, nodes) in allowedNodes where nodes.isEmpty { allowedNodes[address] = union[address] }
-        let selecting = catalog.usable.filter { $0.nodeSelector != nil }
+        let selecting = catalog.usable.filter { $0.nodeSelector != nil || $0.interface != nil }
         if !selecting.isEmpty {
             let chosen = Dictionary(uniqueKeysWithValues: selecting.map { ($0.name, poolNodes($0)) })
             for entry in ledger.entries {
@@ -191,10 +191,27 @@ extension ServiceController {
             allowedNodes: allowedNodes, masters: reportedMasters, currentGroups: lastPlan?.groupsByAddress ?? [:])
     }
 
-    /// The eligible nodes a pool's addresses may be held by.
+    /// The eligible nodes a pool's addresses may be held by: those its `nodeSelector` matches that have its
+    /// `interface` (as their agents report).
     func poolNodes(_ pool: PoolCatalog.Definition) -> Set<String> {
-        guard let selector = pool.nodeSelector else { return Set(eligibleNodeLabels.keys) }
-        return Set(eligibleNodeLabels.filter { selector.matches($0.value) }.keys)
+        Set(
+            eligibleNodeLabels.filter { name, labels in
+                (pool.nodeSelector?.matches(labels) ?? true)
+                    && (pool.interface.map { nodeInterfaces[name]?.contains($0) == true } ?? true)
+            }.keys)
+    }
+
+    /// Per VIP of a pool that names an interface, that interface.
+    func poolInterfaces() -> [IPAddress: String] {
+        let naming = catalog.usable.filter { $0.interface != nil }
+        guard !naming.isEmpty else { return [:] }
+        var result: [IPAddress: String] = [:]
+        for entry in ledger.entries {
+            if let pool = naming.first(where: { $0.pool.contains(entry.address) }) {
+                result[entry.address] = pool.interface
+            }
+        }
+        return result
     }
 
     /// A Warning on each Service that no node may serve, once per reason; the eligible-nodes gauge per pool and
@@ -247,8 +264,9 @@ extension ServiceController {
             .init(
                 reason: "NoEligibleNode",
                 message: "no node may hold the addresses of pool \(pool): check the controller's --node-selector, the "
-                    + "pool's spec.nodeSelector and the label node.kubernetes.io/exclude-from-external-load-balancers "
-                    + "(--ignore-exclude-label on clusters where every node carries it)")
+                    + "pool's spec.nodeSelector and spec.interface (nodes whose agent reports it), and the label "
+                    + "node.kubernetes.io/exclude-from-external-load-balancers (--ignore-exclude-label on clusters where "
+                    + "every node carries it)")
         case .noEndpoints:
             .init(
                 reason: "LocalEndpointsUnserved",

@@ -1,4 +1,5 @@
 public import IPAM
+import Keepalived
 public import KubeClient
 
 /// The pools the controller may allocate from — the `--cidr` pool and every VIPPool — and the rules
@@ -17,6 +18,8 @@ public struct PoolCatalog: Sendable {
         public let sharingAcrossNamespaces: Bool
         /// Which eligible nodes may hold its addresses (nil: all of them).
         public var nodeSelector: LabelSelector? = nil
+        /// The interface its addresses go on; only nodes whose agent reports it may hold them (nil: the agent's).
+        public var interface: String? = nil
         /// The VIPPool object's; nil for the flag pool.
         public let reference: ObjectReference?
         /// Being deleted: keeps what it gave, gives nothing new.
@@ -26,7 +29,7 @@ public struct PoolCatalog: Sendable {
         var signature: String {
             let selector = namespaceSelector.map { Self.describe($0) } ?? "-"
             return "\(name)=\(pool)|\(pool.options.avoidBuggyIPs)|\(autoAssign)|\(namespaces)|\(selector)|\(priority)|"
-                + "\(sharingAcrossNamespaces)|\(nodeSelector.map { Self.describe($0) } ?? "-")"
+                + "\(sharingAcrossNamespaces)|\(nodeSelector.map { Self.describe($0) } ?? "-")|\(interface ?? "-")"
         }
 
         /// Listed, or labelled to match the selector; with neither set, every namespace.
@@ -109,6 +112,13 @@ public struct PoolCatalog: Sendable {
                     reason: "InvalidNodeSelector", message: "spec.nodeSelector: \(error.message)", conflictsWith: nil)
                 continue
             }
+            if let interface = object.spec.interface {
+                do { try InterfaceName.validate(interface) } catch {
+                    problems[name] = Problem(
+                        reason: "InvalidInterface", message: "spec.interface: \(error.message)", conflictsWith: nil)
+                    continue
+                }
+            }
             if let other = usable.first(where: { $0.pool.overlap(with: pool) != nil }) {
                 let range = other.pool.overlap(with: pool).map { "\($0)" } ?? ""
                 problems[name] = Problem(
@@ -123,7 +133,8 @@ public struct PoolCatalog: Sendable {
                     name: name, pool: pool, autoAssign: object.spec.autoAssign, namespaces: object.spec.namespaces,
                     namespaceSelector: object.spec.namespaceSelector, priority: object.spec.priority,
                     sharingAcrossNamespaces: object.spec.allowSharingAcrossNamespaces,
-                    nodeSelector: object.spec.nodeSelector, reference: object.reference,
+                    nodeSelector: object.spec.nodeSelector, interface: object.spec.interface,
+                    reference: object.reference,
                     terminating: object.metadata.deletionTimestamp != nil))
         }
     }
@@ -139,7 +150,7 @@ public struct PoolCatalog: Sendable {
     public func definition(named name: String) -> Definition? { usable.first { $0.name == name } }
 
     /// Whether any pool chooses nodes (then a node's labels decide where its addresses may be held).
-    public var selectsNodes: Bool { usable.contains { $0.nodeSelector != nil } }
+    public var selectsNodes: Bool { usable.contains { $0.nodeSelector != nil || $0.interface != nil } }
 
     public func definition(containing address: IPAddress) -> Definition? {
         usable.first { $0.pool.contains(address) }

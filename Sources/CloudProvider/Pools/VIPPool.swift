@@ -56,6 +56,11 @@ public struct VIPPoolSpec: JSONBacked {
         get { json["nodeSelector"]?.objectValue.map(LabelSelector.init(json:)) }
         set { json["nodeSelector"] = newValue.map { .object($0.json) } }
     }
+    /// The interface its addresses go on (else the agent's `--interface`); a node without it holds none of them.
+    public var interface: String? {
+        get { self[string: "interface"] }
+        set { self[string: "interface"] = newValue }
+    }
     public var priority: Int {
         get { self[int: "priority"] ?? 0 }
         set { self[int: "priority"] = newValue }

@@ -53,6 +53,8 @@ public actor ServiceController {
     var lastUnplaced: Set<IPAddress> = []
     /// Labels of the eligible nodes: pools with a `nodeSelector` choose among them.
     var eligibleNodeLabels: [String: [String: String]] = [:]
+    /// The interfaces each node's agent reports: pools with a `spec.interface` choose among them.
+    var nodeInterfaces: [String: Set<String>] = [:]
     /// Nodes left out only by the exclude label while none is eligible (said once per change).
     var excludedEverywhere = 0
     /// What each served Service publishes (protocol/port), for the plan's `ports`: only these reach its VIP.
@@ -297,7 +299,7 @@ public actor ServiceController {
         do {
             let placed = try configuration.planner.plan(
                 addresses: entries.map(\.address), nodes: machine.eligibleNodes, placement: placement(),
-                ports: publishedPorts())
+                ports: publishedPorts(), interfaces: poolInterfaces())
             plan = placed.plan
             lastPlan = placed.plan
             lastUnplaced = Set(placed.unplaced)
@@ -328,9 +330,13 @@ public actor ServiceController {
     /// Recomputes the eligible nodes; a change rewrites the plan.
     func nodesChanged() async {
         var labels: [String: [String: String]] = [:]
+        var interfaces: [String: Set<String>] = [:]
         var excluded = 0
         for node in await nodeInformer.list() {
             guard let name = node.metadata.name else { continue }
+            interfaces[name] =
+                NodeVRRPState(annotation: node.metadata.annotations[NodeVRRPState.annotation])?
+                .validInterfaces
             if configuration.honorsExcludeLabel, node.metadata.labels[ControllerConfiguration.excludeLabel] != nil {
                 excluded += 1
                 continue
@@ -351,9 +357,10 @@ public actor ServiceController {
         }
         excludedEverywhere = names.isEmpty ? excluded : 0
         await mastersChanged()
-        if labels != eligibleNodeLabels {
+        if labels != eligibleNodeLabels || interfaces != nodeInterfaces {
             let selectsNodes = catalog.selectsNodes
             eligibleNodeLabels = labels
+            nodeInterfaces = interfaces
             if selectsNodes, names == machine.eligibleNodes { await handle(.placementChanged) }
         }
         guard names != machine.eligibleNodes else { return }

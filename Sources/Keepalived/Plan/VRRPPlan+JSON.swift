@@ -11,6 +11,7 @@ extension VRRPPlan {
             /// Absent unless the instance carries a Local VIP: a plan without any stays byte-identical.
             var allowedNodes: [String: [Int]]?
             var ports: [String: [String]]?
+            var interfaces: [String: String]?
         }
         var version: Int
         var cluster: String
@@ -32,7 +33,9 @@ extension VRRPPlan {
                     ports: $0.ports.isEmpty
                         ? nil
                         : Dictionary(
-                            uniqueKeysWithValues: $0.ports.map { ($0.key.description, $0.value.map(\.description)) }))
+                            uniqueKeysWithValues: $0.ports.map { ($0.key.description, $0.value.map(\.description)) }),
+                    interfaces: $0.interfaces.isEmpty
+                        ? nil : Dictionary(uniqueKeysWithValues: $0.interfaces.map { ($0.key.description, $0.value) }))
             })
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
@@ -85,10 +88,18 @@ extension VRRPPlan {
                     throw KeepalivedError(.invalidPlan, "instance \(instance.vrid) ports: \(error)")
                 }
             }
+            var interfaces: [IPAddress: String] = [:]
+            for (text, name) in instance.interfaces ?? [:] {
+                do {
+                    interfaces[try IPAddress(text)] = name
+                } catch {
+                    throw KeepalivedError(.invalidPlan, "instance \(instance.vrid) interfaces: \(error)")
+                }
+            }
             instances.append(
                 Instance(
                     vrid: instance.vrid, family: family, preferred: instance.preferred, addresses: addresses,
-                    allowedNodes: allowedNodes, ports: ports))
+                    allowedNodes: allowedNodes, ports: ports, interfaces: interfaces))
         }
         try self.init(cluster: document.cluster, nodes: document.nodes, instances: instances)
     }

@@ -19,10 +19,12 @@ public struct VRRPPlan: Hashable, Sendable {
         /// What each VIP's Services publish; the agents let only these (and ICMP echo) through to it. A VIP
         /// without an entry (a plan from an older controller) is not filtered.
         public let ports: [IPAddress: [VIPPort]]
+        /// The interface a VIP goes on when its pool names one (`VIPPool.spec.interface`); else the agent's.
+        public let interfaces: [IPAddress: String]
 
         public init(
             vrid: Int, family: IPFamily, preferred: Int, addresses: [IPAddress], allowedNodes: [IPAddress: [Int]] = [:],
-            ports: [IPAddress: [VIPPort]] = [:]
+            ports: [IPAddress: [VIPPort]] = [:], interfaces: [IPAddress: String] = [:]
         ) {
             self.vrid = vrid
             self.family = family
@@ -30,6 +32,7 @@ public struct VRRPPlan: Hashable, Sendable {
             self.addresses = addresses
             self.allowedNodes = allowedNodes
             self.ports = ports
+            self.interfaces = interfaces
         }
 
         /// Whether `nodeIndex` may hold `address` (every node may hold a VIP without a Local restriction).
@@ -65,10 +68,14 @@ public struct VRRPPlan: Hashable, Sendable {
                     "instance \(instance.vrid) (\(instance.family)) needs at least one address, all of its family")
             }
             let members = Set(instance.addresses)
-            guard instance.ports.keys.allSatisfy(members.contains) else {
+            guard instance.ports.keys.allSatisfy(members.contains),
+                instance.interfaces.keys.allSatisfy(members.contains)
+            else {
                 throw KeepalivedError(
-                    .invalidInstanceAddresses, "instance \(instance.vrid) lists ports of an address it does not carry")
+                    .invalidInstanceAddresses,
+                    "instance \(instance.vrid) lists ports or an interface of an address it does not carry")
             }
+            for name in instance.interfaces.values { try InterfaceName.validate(name) }
             for (address, indices) in instance.allowedNodes {
                 guard members.contains(address), indices.allSatisfy({ (0..<nodes.count).contains($0) }) else {
                     throw KeepalivedError(
@@ -86,18 +93,25 @@ public struct VRRPPlan: Hashable, Sendable {
     /// The plan as `node` applies it: a Local VIP whose endpoints are elsewhere is left out of the instances it
     /// is in, which still run (their other VIPs and the election stay as they are). Only with token adverts:
     /// with the VIPs in the adverts, differing address lists would split the instance.
-    public func view(for node: String) -> VRRPPlan {
-        guard let index = nodes.firstIndex(of: node), instances.contains(where: { !$0.allowedNodes.isEmpty }) else {
+    /// `interfaces`: the node's; a VIP whose pool's interface it lacks is left out too (the controller already
+    /// keeps such nodes out of `allowedNodes`; this keeps keepalived from being handed a device it cannot find).
+    public func view(for node: String, interfaces: Set<String>? = nil) -> VRRPPlan {
+        guard let index = nodes.firstIndex(of: node),
+            instances.contains(where: { !$0.allowedNodes.isEmpty || (interfaces != nil && !$0.interfaces.isEmpty) })
+        else {
             return self
         }
         return VRRPPlan(
             validated: cluster, nodes: nodes,
             instances: instances.map { instance in
-                guard !instance.allowedNodes.isEmpty else { return instance }
+                guard !instance.allowedNodes.isEmpty || !instance.interfaces.isEmpty else { return instance }
                 return Instance(
                     vrid: instance.vrid, family: instance.family, preferred: instance.preferred,
-                    addresses: instance.addresses.filter { instance.mayHold($0, nodeIndex: index) },
-                    ports: instance.ports)
+                    addresses: instance.addresses.filter { address in
+                        instance.mayHold(address, nodeIndex: index)
+                            && (instance.interfaces[address].map { interfaces?.contains($0) ?? true } ?? true)
+                    },
+                    ports: instance.ports, interfaces: instance.interfaces)
             })
     }
 

@@ -32,7 +32,7 @@ public struct VRRPPlanner: Hashable, Sendable {
     /// eligible nodes none of which leads a group: they wait in their own group for one of those nodes to lead it.
     public func plan(
         addresses: some Sequence<IPAddress>, nodes: some Sequence<String>, placement: Placement,
-        ports: [IPAddress: [VIPPort]] = [:]
+        ports: [IPAddress: [VIPPort]] = [:], interfaces: [IPAddress: String] = [:]
     ) throws(KeepalivedError) -> (plan: VRRPPlan, unplaced: [IPAddress]) {
         let nodes = Array(Set(nodes)).sorted()
         let index = Dictionary(uniqueKeysWithValues: nodes.enumerated().map { ($1, $0) })
@@ -67,7 +67,10 @@ public struct VRRPPlanner: Hashable, Sendable {
                 vrid: vrids.lower + group, family: key % 2 == 0 ? .ipv4 : .ipv6,
                 preferred: nodes.isEmpty ? 0 : group % nodes.count, addresses: buckets[key]!.sorted(),
                 allowedNodes: restricted[key] ?? [:],
-                ports: buckets[key]!.reduce(into: [:]) { result, address in result[address] = ports[address] })
+                ports: buckets[key]!.reduce(into: [:]) { result, address in result[address] = ports[address] },
+                interfaces: buckets[key]!.reduce(into: [:]) { result, address in
+                    result[address] = interfaces[address]
+                })
         }
         return (try VRRPPlan(cluster: cluster, nodes: nodes, instances: instances), unplaced)
     }

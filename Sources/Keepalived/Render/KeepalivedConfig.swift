@@ -78,7 +78,9 @@ public enum KeepalivedConfig {
                 out += "    }\n"
                 out += "    virtual_ipaddress_excluded {\n"
             }
-            for address in instance.addresses { out += "        \(address)/\(length) dev \(node.interface)\n" }
+            for address in instance.addresses {
+                out += "        \(address)/\(length) dev \(instance.interfaces[address] ?? node.interface)\n"
+            }
             out += "    }\n"
             out += "}\n"
         }

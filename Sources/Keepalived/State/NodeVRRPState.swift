@@ -14,12 +14,24 @@ public struct NodeVRRPState: Hashable, Sendable, Codable {
     public var vips: [String]
     /// The agent renders token adverts when every node can (`AdvertisedAddresses`); absent from agents before them.
     public var tokenAdverts: Bool?
+    /// The node's interfaces, so the controller knows which nodes can hold a pool's `spec.interface`; absent from
+    /// agents before pools chose interfaces.
+    public var interfaces: [String]?
 
-    public init(running: Bool, instances: [String: String], vips: [IPAddress], tokenAdverts: Bool = true) {
+    public init(
+        running: Bool, instances: [String: String], vips: [IPAddress], tokenAdverts: Bool = true,
+        interfaces: [String]? = nil
+    ) {
         keepalived = running ? "running" : "stopped"
         self.instances = instances
         self.vips = vips.map(\.description)
         self.tokenAdverts = tokenAdverts
+        self.interfaces = interfaces
+    }
+
+    /// The published interface names that are valid ones (a node can write anything there).
+    public var validInterfaces: Set<String> {
+        Set((interfaces ?? []).filter { (try? InterfaceName.validate($0)) != nil })
     }
 
     /// Compact JSON with sorted keys: an unchanged state is byte-identical and costs no patch.

@@ -92,9 +92,10 @@ extension NodeAgent {
             logger.notice("\(message)", metadata: ["adverts": "\(agreed.rawValue)"])
             adverts = agreed
         }
+        if interfaces == nil { refreshInterfaces() }
         let applied: VRRPPlan
         if adverts == .token {
-            applied = newPlan.view(for: configuration.nodeName)
+            applied = newPlan.view(for: configuration.nodeName, interfaces: interfaces.map(Set.init))
         } else {
             applied = newPlan
             if newPlan.instances.contains(where: { !$0.allowedNodes.isEmpty }) {
@@ -160,19 +161,24 @@ extension NodeAgent {
     /// Removes those of `addresses` that sit on the interface as VIPs (full-length prefix),
     /// never the node's own addresses.
     func removeVIPs(_ addresses: [IPAddress], reason: String) {
-        guard let link, !addresses.isEmpty else { return }
+        guard link != nil, !addresses.isEmpty else { return }
         let wanted = Set(addresses).subtracting(ownAddresses)
         let present: [InterfaceAddress]
         do {
-            present = try addressing.addresses(on: link)
+            // Every interface: a pool may put its VIPs on another than the agent's.
+            present = try addressing.addresses(on: nil)
         } catch {
             logger.error("cannot list addresses to remove stale VIPs", metadata: ["error": "\(error)"])
             return
         }
+        let names = Dictionary(((try? addressing.links()) ?? []).map { ($0.index, $0.name) }) { first, _ in first }
         for entry in present where wanted.contains(entry.address) && entry.prefixLength == entry.address.family.bitWidth
         {
             do {
-                try addressing.remove(entry.address, prefixLength: entry.prefixLength, from: link)
+                let name = names[entry.interfaceIndex] ?? "#\(entry.interfaceIndex)"
+                try addressing.remove(
+                    entry.address, prefixLength: entry.prefixLength, from: Link(index: entry.interfaceIndex, name: name)
+                )
                 metrics.staleVIPsRemoved.increment()
                 logger.info("removed VIP", metadata: ["address": "\(entry.address)", "reason": "\(reason)"])
             } catch {
@@ -199,10 +205,27 @@ extension NodeAgent {
 
     /// Cross-checks keepalived's reports against the interface: VIPs present while keepalived is
     /// not running go at once; any other disagreement is counted and logged.
+    /// Lists the node's interfaces; true when they changed since the last listing.
+    @discardableResult
+    func refreshInterfaces() -> Bool {
+        guard let names = try? addressing.links().map(\.name).filter({ (try? InterfaceName.validate($0)) != nil })
+        else { return false }
+        let listed = Array(names.prefix(256))
+        guard listed != interfaces else { return false }
+        interfaces = listed
+        return true
+    }
+
     func verify() async {
-        guard let link, let plan, !machine.stopping else { return }
+        if refreshInterfaces(), plan != nil {
+            // A pool's interface came or went: the plan applies differently, and the controller must know.
+            await changed()
+            await publish()
+        }
+        guard link != nil, let plan, !machine.stopping else { return }
         let planned = Set(plan.addresses)
-        guard let present = try? addressing.addresses(on: link).map(\.address).filter({ planned.contains($0) }) else {
+        // Every interface: a pool may put its VIPs on another than the agent's.
+        guard let present = try? addressing.addresses(on: nil).map(\.address).filter({ planned.contains($0) }) else {
             return
         }
         if await !supervisor.isRunning && !present.isEmpty {

@@ -8,7 +8,9 @@ extension NodeAgent {
     func stateDocument() async -> String {
         let running = await supervisor.isRunning
         let instances = machine.tracker.states.mapValues(\.rawValue)
-        return NodeVRRPState(running: running, instances: instances, vips: machine.heldAddresses).json()
+        return NodeVRRPState(
+            running: running, instances: instances, vips: machine.heldAddresses, interfaces: interfaces
+        ).json()
     }
 
     func publish() async {

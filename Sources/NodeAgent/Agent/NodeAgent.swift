@@ -35,6 +35,8 @@ public actor NodeAgent {
     var adverts: AdvertisedAddresses = .token
     /// Why the last plan was not used, so a repeat is logged once.
     var lastUnavailableReason: String?
+    /// The node's interfaces as last listed (published; VIPs of pools naming another are left out).
+    var interfaces: [String]?
     public internal(set) var isReady = false
 
     /// Timers and reload watches, run by `run()`'s task group (no unstructured tasks).
