@@ -243,7 +243,7 @@ extension ServiceController {
         Gauge(label: "keepalived_lb_services_unannounced").record(problems.count)
         for (key, problem) in problems where placementProblems[key] != problem {
             guard let service = await informer.get(key) else { continue }
-            let condition = Self.condition(problem)
+            let condition = problem.condition
             logger.warning("Service not served", metadata: ["service": "\(key)", "reason": "\(condition.reason)"])
             events.post(service.reference, type: .warning, reason: condition.reason, message: condition.message)
         }
@@ -253,13 +253,15 @@ extension ServiceController {
         guard problems != placementProblems else { return }
         let changed = Set(problems.keys).union(placementProblems.keys).filter { problems[$0] != placementProblems[$0] }
         placementProblems = problems
-        await handle(.placementReported(problems.mapValues(Self.condition)))
+        await handle(.placementReported(problems.mapValues(\.condition)))
         for key in changed { await queue.add(key) }
     }
+}
 
+extension PlacementProblem {
     /// The Warning's and the `Announced` condition's reason and message.
-    static func condition(_ problem: PlacementProblem) -> ServiceStateMachine.Unannounced {
-        switch problem {
+    var condition: ServiceStateMachine.Unannounced {
+        switch self {
         case .noEligibleNode(let pool):
             .init(
                 reason: "NoEligibleNode",

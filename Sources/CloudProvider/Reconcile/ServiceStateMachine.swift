@@ -249,9 +249,14 @@ struct ServiceStateMachine: Sendable {
         let new = Set(addresses).subtracting(held).count
         if new > 0 { actions.append(.countAllocations(new)) }
 
-        guard
-            let status = Self.status(for: service, addresses: addresses, ledger: ledger, unannounced: unannounced[key])
-        else {
+        // With no eligible node at all the first status says so already (one write, not two).
+        let note =
+            unannounced[key]
+            ?? (eligibleNodes.isEmpty
+                ? addresses.first.map {
+                    PlacementProblem.noEligibleNode(pool: ledger.pool(containing: $0) ?? "none").condition
+                } : nil)
+        guard let status = Self.status(for: service, addresses: addresses, ledger: ledger, unannounced: note) else {
             if !hasFinalizer { return actions + [.addFinalizer(service)] }
             // Nothing to announce, but the ledger may have changed (a new forward method).
             return actions + wait(for: generation, .done(key))
