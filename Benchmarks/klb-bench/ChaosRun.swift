@@ -33,6 +33,9 @@ struct ChaosRun: AsyncParsableCommand {
     @Option(help: "Services created, deleted, flipped and re-addressed.")
     var churn = 12
 
+    @Option(help: "Endpoint moves in the Local-placement lab (real kube-proxy); 0 leaves that lab out.")
+    var placementMoves = 6
+
     func run() async throws {
         let lab = try await AgentLab(nodeCount: 3)
         lab.agentPath = agentBinary
@@ -47,7 +50,25 @@ struct ChaosRun: AsyncParsableCommand {
         }
         await chaos.stopEverything()
         await lab.tearDown()
-        if violations > 0 { throw ExitCode(1) }
+        var placementViolations = 0
+        if placementMoves > 0 {
+            // A lab of its own: kube-proxy handles every LB address, so the first lab's echo servers would not do.
+            let placementLab = try await AgentLab(nodeCount: 3)
+            placementLab.agentPath = agentBinary
+            let placement = PlacementChaos(lab: placementLab, controllerBinary: controllerBinary, moves: placementMoves)
+            do {
+                placementViolations = try await placement.run().count
+            } catch {
+                await placement.stop()
+                await placementLab.tearDown()
+                throw error
+            }
+            await placementLab.tearDown()
+        }
+        if placementMoves > 0 {
+            report(suite: "chaos", name: "placement_violations", value: Double(placementViolations), unit: "count")
+        }
+        if violations + placementViolations > 0 { throw ExitCode(1) }
     }
 }
 
