@@ -151,6 +151,12 @@ struct ControllerBench: AsyncParsableCommand {
             // Endpoint data as a cluster has it: a slice per Service, every fourth Service Local (its endpoints'
             // nodes kept by the controller), the rest Cluster (their slices seen and not kept).
             try await concurrently(bigNames, width: 32) { try await createSlice(admin, namespace: big, service: $0) }
+            // The nodes the slices name, as a cluster has them (eligible: the VIPs are placed, not reported unserved).
+            for index in 0..<3 {
+                var node = Node()
+                node.metadata = ObjectMeta(name: "bench-node-\(index)")
+                _ = try? await admin.create(node)
+            }
             let memoryMetrics = LocalHTTP.freePort()
             let memoryController = try startController(cluster, namespace: big, metricsPort: memoryMetrics)
             try await concurrently(bigNames, width: 32) { name in

@@ -116,6 +116,27 @@ struct LocalPlacementControllerTests {
         try await h.deleteNodes()
     }
 
+    @Test(arguments: Backend.available)
+    func aServiceThatTurnsLocalIsPlacedFromTheSlicesItHasAlready(_ backend: Backend) async throws {
+        let h = try await ControllerHarness.make(backend)
+        try await h.node("a")
+        try await h.node("b")
+        let (_, task) = h.start(try h.configuration())
+        defer { task.cancel() }
+        _ = try await h.loadBalancer("web")
+        try await setEndpoints(h, backend, "web", [endpoint("\(h.namespace)-b")])
+        #expect(try await eventually { try await h.ingress("web").count == 1 })
+        let vip = try IPAddress(try await h.ingress("web")[0])
+        #expect(try await h.plan()?.allowedNodes(of: vip) == nil, "Cluster: any node")
+        _ = try await h.admin.patch(
+            Service.self, namespace: h.namespace, name: "web", .merge(["spec": ["externalTrafficPolicy": "Local"]]))
+        #expect(try await eventually { try await h.plan()?.allowedNodes(of: vip) == ["\(h.namespace)-b"] })
+        _ = try await h.admin.patch(
+            Service.self, namespace: h.namespace, name: "web", .merge(["spec": ["externalTrafficPolicy": "Cluster"]]))
+        #expect(try await eventually { try await h.plan()?.allowedNodes(of: vip) == nil })
+        try await h.deleteNodes()
+    }
+
     @Test func sliceNodesAreReadDefensively() throws {
         var slice = EndpointSlice()
         slice.metadata = ObjectMeta(name: "s", namespace: "ns")

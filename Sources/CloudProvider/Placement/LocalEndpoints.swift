@@ -41,6 +41,12 @@ struct LocalEndpoints: Sendable {
         return self.nodes(of: service) != before
     }
 
+    /// A slice read from a list: kept only when the watch has not delivered it already (that copy is newer).
+    mutating func sliceFound(_ name: String, service: ObjectKey, nodes: SliceNodes) -> Bool {
+        guard slices[service]?[name] == nil else { return false }
+        return sliceChanged(name, service: service, nodes: nodes)
+    }
+
     /// The Service a slice belongs to, and its nodes; nil for a slice without the service-name label.
     static func read(_ slice: some EndpointSliceObject) -> (service: ObjectKey, name: String, nodes: SliceNodes)? {
         guard let service = slice.serviceName, let name = slice.metadata.name else { return nil }

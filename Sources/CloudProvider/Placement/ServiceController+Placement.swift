@@ -99,7 +99,7 @@ extension ServiceController {
         if portsChanged { servicePorts[service.key] = ports }
         let isLocal = served && service.spec.externalTrafficPolicy == "Local"
         let localChanged = localEndpoints.serviceChanged(service.key, isLocal: isLocal)
-        if localChanged, isLocal, slicesSynced, servicesSynced { await fill([service.key]) }
+        if localChanged, isLocal, slicesSynced, servicesSynced { jobQueue.yield(.fillLocalEndpoints(service.key)) }
         if localChanged || (portsChanged && ledger.records[service.key] != nil) { await handle(.placementChanged) }
     }
 
@@ -142,6 +142,34 @@ extension ServiceController {
         for slice in found where services.contains(slice.service) {
             _ = localEndpoints.sliceChanged(slice.name, service: slice.service, nodes: slice.nodes)
         }
+    }
+
+    /// The slices a Service that just turned Local already has, from the API; those the watch delivered meanwhile
+    /// are newer and kept.
+    func fillFromAPI(_ key: ObjectKey) async {
+        guard let slices, key.namespace != nil else { return }
+        let options = ListOptions(labelSelector: "\(EndpointSlice.serviceNameLabel)=\(key.name)")
+        let found: [(service: ObjectKey, name: String, nodes: LocalEndpoints.SliceNodes)]
+        do {
+            switch slices {
+            case .v1:
+                found = try await client.list(EndpointSlice.self, namespace: key.namespace, options: options).items
+                    .compactMap(LocalEndpoints.read)
+            case .v1beta1:
+                found = try await client.list(EndpointSliceV1Beta1.self, namespace: key.namespace, options: options)
+                    .items.compactMap(LocalEndpoints.read)
+            }
+        } catch {
+            logger.warning(
+                "cannot list a Local Service's EndpointSlices; its watch events fill them in",
+                metadata: ["service": "\(key)", "error": "\(error)"])
+            return
+        }
+        var changed = false
+        for slice in found where slice.service == key {
+            changed = localEndpoints.sliceFound(slice.name, service: key, nodes: slice.nodes) || changed
+        }
+        if changed { await handle(.placementChanged) }
     }
 
     /// Which node each agent says leads an instance; a change moves Local VIPs off groups whose leader left.

@@ -12,6 +12,9 @@ extension ServiceController {
         case writeConfigMap(freshRead: Bool)
         case rest(Duration)
         case patchStatus(StatusUpdate)
+        /// A Service turned Local: its slices that exist already, listed from the API (not by unpacking the whole
+        /// slice cache per Service).
+        case fillLocalEndpoints(ObjectKey)
     }
 
     /// One worker's turn: the Service as the cache has it now, decided on, acted on.
@@ -99,6 +102,8 @@ extension ServiceController {
             } catch {
                 await handle(.statusFailed(update.key, error))
             }
+        case .fillLocalEndpoints(let key):
+            await fillFromAPI(key)
         }
     }
 
