@@ -158,8 +158,8 @@ public struct Ledger: Sendable {
                     == nil
             }
         }
-        // Ports matter only to sharing: a Service that shares nothing does not keep them (memory at 10k).
-        let ports = request.sharingKey == nil ? [] : request.ports
+        // Ports decide sharing, and what the agents let through to the address (the plan's `ports`).
+        let ports = request.ports
         if kept.count == request.families.count, current?.addresses == kept {
             if current?.forwardMethod != request.forwardMethod || current?.uid != uid || current?.ports != ports
                 || current?.sharingKey != request.sharingKey

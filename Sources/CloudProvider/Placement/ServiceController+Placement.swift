@@ -90,31 +90,22 @@ extension ServiceController {
         if changed, slicesSynced { await handle(.placementChanged) }
     }
 
-    /// Keeps the set of Local Services (one that turns Local is filled in from the slice cache) and what each
-    /// Service publishes.
+    /// Keeps the set of Local Services; one that turns Local has its existing slices listed.
     func serviceSeen(_ service: Service, deleted: Bool) async {
-        let served = !deleted && configuration.serves(service)
-        let ports = served ? Self.published(service) : nil
-        let portsChanged = servicePorts[service.key] != ports
-        if portsChanged { servicePorts[service.key] = ports }
-        let isLocal = served && service.spec.externalTrafficPolicy == "Local"
-        let localChanged = localEndpoints.serviceChanged(service.key, isLocal: isLocal)
-        if localChanged, isLocal, slicesSynced, servicesSynced { jobQueue.yield(.fillLocalEndpoints(service.key)) }
-        if localChanged || (portsChanged && ledger.records[service.key] != nil) { await handle(.placementChanged) }
+        let isLocal = !deleted && configuration.serves(service) && service.spec.externalTrafficPolicy == "Local"
+        guard localEndpoints.serviceChanged(service.key, isLocal: isLocal) else { return }
+        if isLocal, slicesSynced, servicesSynced { jobQueue.yield(.fillLocalEndpoints(service.key)) }
+        await handle(.placementChanged)
     }
 
-    /// The Service's protocol/port pairs (the API server has validated them; anything else is left out).
-    static func published(_ service: Service) -> [VIPPort] {
-        PortKey.of(service).compactMap { key in
-            VIPPort.Transport(rawValue: key.proto).flatMap { try? VIPPort($0, key.port) }
-        }
-    }
-
-    /// Per VIP, every port of every Service holding it (Services sharing an address publish them all).
+    /// Per VIP, every protocol/port pair of every Service holding it (the ledger keeps them; sharers publish them
+    /// all). A record without ports (restored, not yet reconciled) leaves its VIP unfiltered, not closed.
     func publishedPorts() -> [IPAddress: [VIPPort]] {
         var result: [IPAddress: Set<VIPPort>] = [:]
-        for (key, record) in ledger.records {
-            guard let ports = servicePorts[key] else { continue }
+        for record in ledger.records.values where !record.ports.isEmpty {
+            let ports = record.ports.compactMap { key in
+                VIPPort.Transport(rawValue: key.proto).flatMap { try? VIPPort($0, key.port) }
+            }
             for address in record.addresses { result[address, default: []].formUnion(ports) }
         }
         return result.mapValues { $0.sorted() }

@@ -57,8 +57,6 @@ public actor ServiceController {
     var nodeInterfaces: [String: Set<String>] = [:]
     /// Nodes left out only by the exclude label while none is eligible (said once per change).
     var excludedEverywhere = 0
-    /// What each served Service publishes (protocol/port), for the plan's `ports`: only these reach its VIP.
-    var servicePorts: [ObjectKey: [VIPPort]] = [:]
     /// Local Services told they are not served, and why (each once, until it changes).
     var placementProblems: [ObjectKey: PlacementProblem] = [:]
     public var isReady: Bool { machine.isReady }
