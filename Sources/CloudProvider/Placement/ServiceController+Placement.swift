@@ -207,7 +207,7 @@ extension ServiceController {
             }
         }
         return Placement(
-            allowedNodes: allowedNodes, masters: reportedMasters, currentGroups: lastPlan?.groupsByAddress ?? [:])
+            allowedNodes: allowedNodes, masters: reportedMasters, currentGroups: restrictedGroups)
     }
 
     /// The eligible nodes a pool's addresses may be held by: those its `nodeSelector` matches that have its

@@ -25,7 +25,8 @@ extension ServiceController {
         var legacy: [ObjectKey: [LegacyLedger.Record]] = [:]
         if let configMap = try await existingConfigMap() {
             // Local VIPs stay in the groups the previous leader put them in.
-            lastPlan = configMap.data[VRRPPlan.dataKey].flatMap { try? VRRPPlan(json: $0) }
+            restrictedGroups =
+                configMap.data[VRRPPlan.dataKey].flatMap { try? VRRPPlan(json: $0) }?.restrictedGroups ?? [:]
             let decoded = VIPConfigMapFormat.decode(configMap.data.filter { (try? IPAddress($0.key)) != nil })
             for entry in decoded.entries {
                 fromConfigMap[ObjectKey(namespace: entry.namespace, name: entry.name), default: []].append(entry)

@@ -48,8 +48,9 @@ public actor ServiceController {
     var servicesSynced = false
     /// Per instance name, the node whose agent reports MASTER of it alone (Local VIPs follow the leaders).
     var reportedMasters: [String: String] = [:]
-    /// The plan last computed (or, after a restart, found in the ConfigMap): Local VIPs keep their groups.
-    var lastPlan: VRRPPlan?
+    /// The group (VRID) of each restricted VIP in the plan last computed (or, after a restart, found in the
+    /// ConfigMap): such VIPs keep their groups. Only those: the whole plan is not kept for this.
+    var restrictedGroups: [IPAddress: Int] = [:]
     var lastUnplaced: Set<IPAddress> = []
     /// Labels of the eligible nodes: pools with a `nodeSelector` choose among them.
     var eligibleNodeLabels: [String: [String: String]] = [:]
@@ -299,7 +300,7 @@ public actor ServiceController {
                 addresses: entries.map(\.address), nodes: machine.eligibleNodes, placement: placement(),
                 ports: publishedPorts(), interfaces: poolInterfaces())
             plan = placed.plan
-            lastPlan = placed.plan
+            restrictedGroups = placed.plan.restrictedGroups
             lastUnplaced = Set(placed.unplaced)
         } catch {
             // Unreachable with validated node names; keep the last plan rather than write a wrong one.

@@ -23,7 +23,17 @@ public struct Placement: Hashable, Sendable {
 }
 
 extension VRRPPlan {
-    /// Per VIP, the VRID of the instance that carries it (a placement's `currentGroups`).
+    /// Per restricted VIP (one with `allowedNodes`), the VRID of the instance that carries it: a placement's
+    /// `currentGroups`.
+    public var restrictedGroups: [IPAddress: Int] {
+        var result: [IPAddress: Int] = [:]
+        for instance in instances {
+            for address in instance.allowedNodes.keys { result[address] = instance.vrid }
+        }
+        return result
+    }
+
+    /// Per VIP, the VRID of the instance that carries it.
     public var groupsByAddress: [IPAddress: Int] {
         var result: [IPAddress: Int] = [:]
         for instance in instances {
