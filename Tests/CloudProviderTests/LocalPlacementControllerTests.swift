@@ -233,6 +233,30 @@ struct PoolNodeSelectorTests {
                 }
             })
         #expect(try await h.events(for: "zoned-svc").allSatisfy { $0.type != "Warning" })
+        // The pools say it too: their NodesEligible condition and count, and a Warning on the one with none.
+        func eligible(_ pool: String) async throws -> (Condition?, Int?) {
+            let object = try await memory.get(VIPPool.self, name: pool)
+            return (
+                object.status.conditions.first { $0.type == "NodesEligible" },
+                object.status.json["eligibleNodes"]?.intValue
+            )
+        }
+        #expect(
+            try await eventually {
+                let (condition, count) = try await eligible("nowhere")
+                return condition?.status == .false && condition?.reason == "NoEligibleNode" && count == 0
+            })
+        #expect(
+            try await eventually {
+                let (condition, count) = try await eligible("zoned")
+                return condition?.status == .true && count == 1
+            })
+        #expect(
+            try await eventually {
+                try await memory.list(Event.self, namespace: "default").items.contains {
+                    $0.involvedObject.name == "nowhere" && $0.reason == "NoEligibleNode"
+                }
+            })
         #expect(
             try await eventually {
                 try await h.service("nowhere-svc")?.status.conditions.contains {

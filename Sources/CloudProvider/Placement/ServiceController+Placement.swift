@@ -242,6 +242,14 @@ extension ServiceController {
             poolNodes[pool.name] = nodes
             Gauge(label: "keepalived_lb_eligible_nodes", dimensions: [("pool", pool.name)]).record(nodes.count)
         }
+        // The pools' status (NodesEligible) and a Warning on a pool that just lost its last eligible node.
+        if poolInformer != nil { poolStatusQueue.yield() }
+        for pool in catalog.usable {
+            let count = poolNodes[pool.name]?.count ?? 0
+            defer { lastEligibleCounts[pool.name] = count }
+            guard count == 0, lastEligibleCounts[pool.name] != 0, let reference = pool.reference else { continue }
+            events.post(reference, type: .warning, reason: "NoEligibleNode", message: Self.noEligibleNodeHint)
+        }
         var problems: [ObjectKey: PlacementProblem] = [:]
         for (key, record) in ledger.records {
             guard let address = record.addresses.first,
@@ -277,17 +285,21 @@ extension ServiceController {
     }
 }
 
+extension ServiceController {
+    /// What to check when no node may hold a pool's addresses.
+    static let noEligibleNodeHint =
+        "no node may hold its addresses: check the controller's --node-selector, the pool's spec.nodeSelector and "
+        + "spec.interface (nodes whose agent reports it), and the label "
+        + "node.kubernetes.io/exclude-from-external-load-balancers (--ignore-exclude-label on clusters where every "
+        + "node carries it)"
+}
+
 extension PlacementProblem {
     /// The Warning's and the `Announced` condition's reason and message.
     var condition: ServiceStateMachine.Unannounced {
         switch self {
         case .noEligibleNode(let pool):
-            .init(
-                reason: "NoEligibleNode",
-                message: "no node may hold the addresses of pool \(pool): check the controller's --node-selector, the "
-                    + "pool's spec.nodeSelector and spec.interface (nodes whose agent reports it), and the label "
-                    + "node.kubernetes.io/exclude-from-external-load-balancers (--ignore-exclude-label on clusters where "
-                    + "every node carries it)")
+            .init(reason: "NoEligibleNode", message: "pool \(pool): \(ServiceController.noEligibleNodeHint)")
         case .noEndpoints:
             .init(
                 reason: "LocalEndpointsUnserved",

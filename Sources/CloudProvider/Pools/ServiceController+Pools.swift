@@ -171,12 +171,17 @@ extension ServiceController {
         status["families"] = .array(families)
         status["services"] = .array(holders.prefix(100).map { .string($0.description) })
         status["observedGeneration"] = .int(Int64(object.metadata.generation ?? 0))
+        let eligible = poolNodes(definition).count
+        status["eligibleNodes"] = .int(Int64(eligible))
         status["conditions"] = .array([
             condition(
                 "Ready", !definition.terminating, definition.terminating ? "Terminating" : "Ready",
                 definition.terminating
                     ? "being deleted; kept while \(used) address(es) are in use" : "addresses are handed out"),
             condition("Conflict", false, "NoConflict", "no overlap with another pool"),
+            eligible > 0
+                ? condition("NodesEligible", true, "NodesEligible", "\(eligible) node(s) may hold its addresses")
+                : condition("NodesEligible", false, "NoEligibleNode", Self.noEligibleNodeHint),
         ])
         return status
     }

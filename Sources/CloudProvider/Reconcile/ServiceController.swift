@@ -56,6 +56,8 @@ public actor ServiceController {
     var eligibleNodeLabels: [String: [String: String]] = [:]
     /// The interfaces each node's agent reports: pools with a `spec.interface` choose among them.
     var nodeInterfaces: [String: Set<String>] = [:]
+    /// Eligible nodes per pool at the last report: a pool that drops to none is told once.
+    var lastEligibleCounts: [String: Int] = [:]
     /// Nodes left out only by the exclude label while none is eligible (said once per change).
     var excludedEverywhere = 0
     /// Local Services told they are not served, and why (each once, until it changes).
