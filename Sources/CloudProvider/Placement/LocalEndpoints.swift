@@ -3,7 +3,7 @@ import KubeClient
 
 /// Which nodes serve each `externalTrafficPolicy: Local` Service, from its EndpointSlices. Only Local Services'
 /// slices are kept (thousands of Cluster Services cost nothing here); a Service that turns Local is filled in
-/// from the slice informer's cache.
+/// from one pass over the slice cache at start, else from an API list (`ServiceController.fillFromAPI`).
 struct LocalEndpoints: Sendable {
     /// One slice's nodes: with a ready endpoint, and with a serving one that is terminating.
     struct SliceNodes: Hashable, Sendable {

@@ -163,14 +163,11 @@ extension ServiceController {
         if changed { await handle(.placementChanged) }
     }
 
-    /// Which node each agent says leads an instance; a change moves Local VIPs off groups whose leader left.
-    func mastersChanged() async {
+    /// Which node each agent says leads an instance (`states`: what the nodes published, by node name); a change
+    /// moves Local VIPs off groups whose leader left.
+    func mastersChanged(_ states: [String: NodeVRRPState]) async {
         var claims: [String: [String]] = [:]
-        for node in await nodeInformer.list() {
-            guard let name = node.metadata.name,
-                let state = NodeVRRPState(annotation: node.metadata.annotations[NodeVRRPState.annotation]),
-                state.keepalived == "running"
-            else { continue }
+        for (name, state) in states where state.keepalived == "running" {
             for (instance, vrrpState) in state.instances where vrrpState == "MASTER" {
                 claims[instance, default: []].append(name)
             }
@@ -184,7 +181,7 @@ extension ServiceController {
     /// The planner's input: per Local VIP the nodes with an endpoint of its Service (Services sharing an address
     /// need a node that serves all of them; when none does, any that serves one), within the nodes its pool's
     /// `nodeSelector` picks.
-    func placement() -> Placement {
+    func placement(of addresses: [IPAddress]) -> Placement {
         var allowedNodes: [IPAddress: Set<String>] = [:]
         var union: [IPAddress: Set<String>] = [:]
         for key in localEndpoints.services {
@@ -196,14 +193,13 @@ extension ServiceController {
             }
         }
         for (address, nodes) in allowedNodes where nodes.isEmpty { allowedNodes[address] = union[address] }
-        let selecting = catalog.usable.filter { $0.nodeSelector != nil || $0.interface != nil }
+        let selecting = catalog.usable.filter(\.choosesNodes)
         if !selecting.isEmpty {
             let chosen = Dictionary(uniqueKeysWithValues: selecting.map { ($0.name, poolNodes($0)) })
-            for entry in ledger.entries {
-                guard let pool = selecting.first(where: { $0.pool.contains(entry.address) }),
-                    let nodes = chosen[pool.name]
+            for address in addresses {
+                guard let pool = selecting.first(where: { $0.pool.contains(address) }), let nodes = chosen[pool.name]
                 else { continue }
-                allowedNodes[entry.address] = allowedNodes[entry.address].map { $0.intersection(nodes) } ?? nodes
+                allowedNodes[address] = allowedNodes[address].map { $0.intersection(nodes) } ?? nodes
             }
         }
         return Placement(
@@ -221,14 +217,12 @@ extension ServiceController {
     }
 
     /// Per VIP of a pool that names an interface, that interface.
-    func poolInterfaces() -> [IPAddress: String] {
+    func poolInterfaces(of addresses: [IPAddress]) -> [IPAddress: String] {
         let naming = catalog.usable.filter { $0.interface != nil }
         guard !naming.isEmpty else { return [:] }
         var result: [IPAddress: String] = [:]
-        for entry in ledger.entries {
-            if let pool = naming.first(where: { $0.pool.contains(entry.address) }) {
-                result[entry.address] = pool.interface
-            }
+        for address in addresses {
+            if let pool = naming.first(where: { $0.pool.contains(address) }) { result[address] = pool.interface }
         }
         return result
     }
@@ -236,24 +230,22 @@ extension ServiceController {
     /// A Warning on each Service that no node may serve, once per reason; the eligible-nodes gauge per pool and
     /// the unserved gauge.
     func reportPlacement() async {
-        var poolNodes: [String: Set<String>] = [:]
+        // Per pool: the gauge, and a Warning on a pool that just lost its last eligible node; its status
+        // (NodesEligible) is rewritten below.
+        var eligibleByPool: [String: Set<String>] = [:]
         for pool in catalog.usable {
-            let nodes = self.poolNodes(pool)
-            poolNodes[pool.name] = nodes
+            let nodes = poolNodes(pool)
+            eligibleByPool[pool.name] = nodes
             Gauge(label: "keepalived_lb_eligible_nodes", dimensions: [("pool", pool.name)]).record(nodes.count)
-        }
-        // The pools' status (NodesEligible) and a Warning on a pool that just lost its last eligible node.
-        if poolInformer != nil { poolStatusQueue.yield() }
-        for pool in catalog.usable {
-            let count = poolNodes[pool.name]?.count ?? 0
-            defer { lastEligibleCounts[pool.name] = count }
-            guard count == 0, lastEligibleCounts[pool.name] != 0, let reference = pool.reference else { continue }
+            defer { lastEligibleCounts[pool.name] = nodes.count }
+            guard nodes.isEmpty, lastEligibleCounts[pool.name] != 0, let reference = pool.reference else { continue }
             events.post(reference, type: .warning, reason: "NoEligibleNode", message: Self.noEligibleNodeHint)
         }
+        if poolInformer != nil { poolStatusQueue.yield() }
         var problems: [ObjectKey: PlacementProblem] = [:]
         for (key, record) in ledger.records {
             guard let address = record.addresses.first,
-                let pool = catalog.definition(containing: address), let eligible = poolNodes[pool.name]
+                let pool = catalog.definition(containing: address), let eligible = eligibleByPool[pool.name]
             else { continue }
             if eligible.isEmpty {
                 problems[key] = .noEligibleNode(pool: pool.name)

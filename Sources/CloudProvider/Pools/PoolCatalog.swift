@@ -25,6 +25,9 @@ public struct PoolCatalog: Sendable {
         /// Being deleted: keeps what it gave, gives nothing new.
         public let terminating: Bool
 
+        /// Its addresses may be held by some eligible nodes only (a `nodeSelector`, an `interface`).
+        public var choosesNodes: Bool { nodeSelector != nil || interface != nil }
+
         /// Everything that decides what the pool hands out and to whom: a change re-files the ledger.
         var signature: String {
             let selector = namespaceSelector.map { Self.describe($0) } ?? "-"
@@ -150,7 +153,7 @@ public struct PoolCatalog: Sendable {
     public func definition(named name: String) -> Definition? { usable.first { $0.name == name } }
 
     /// Whether any pool chooses nodes (then a node's labels decide where its addresses may be held).
-    public var selectsNodes: Bool { usable.contains { $0.nodeSelector != nil || $0.interface != nil } }
+    public var selectsNodes: Bool { usable.contains(where: \.choosesNodes) }
 
     public func definition(containing address: IPAddress) -> Definition? {
         usable.first { $0.pool.contains(address) }

@@ -60,7 +60,7 @@ public actor ServiceController {
     var lastEligibleCounts: [String: Int] = [:]
     /// Nodes left out only by the exclude label while none is eligible (said once per change).
     var excludedEverywhere = 0
-    /// Local Services told they are not served, and why (each once, until it changes).
+    /// Services told no node may announce their address, and why (each once, until it changes).
     var placementProblems: [ObjectKey: PlacementProblem] = [:]
     public var isReady: Bool { machine.isReady }
     /// The ledger and the catalog live in the machine; the restore, pool and split-brain code reads and
@@ -298,9 +298,10 @@ public actor ServiceController {
         let entries = ledger.entries
         let plan: VRRPPlan?
         do {
+            let addresses = entries.map(\.address)
             let placed = try configuration.planner.plan(
-                addresses: entries.map(\.address), nodes: machine.eligibleNodes, placement: placement(),
-                ports: publishedPorts(), interfaces: poolInterfaces())
+                addresses: addresses, nodes: machine.eligibleNodes, placement: placement(of: addresses),
+                ports: publishedPorts(), interfaces: poolInterfaces(of: addresses))
             plan = placed.plan
             restrictedGroups = placed.plan.restrictedGroups
             lastUnplaced = Set(placed.unplaced)
@@ -331,13 +332,12 @@ public actor ServiceController {
     /// Recomputes the eligible nodes; a change rewrites the plan.
     func nodesChanged() async {
         var labels: [String: [String: String]] = [:]
-        var interfaces: [String: Set<String>] = [:]
+        var states: [String: NodeVRRPState] = [:]
         var excluded = 0
         for node in await nodeInformer.list() {
             guard let name = node.metadata.name else { continue }
-            interfaces[name] =
-                NodeVRRPState(annotation: node.metadata.annotations[NodeVRRPState.annotation])?
-                .validInterfaces
+            // Parsed once here for the pools' interfaces and the groups' leaders.
+            states[name] = NodeVRRPState(annotation: node.metadata.annotations[NodeVRRPState.annotation])
             if configuration.honorsExcludeLabel, node.metadata.labels[ControllerConfiguration.excludeLabel] != nil {
                 excluded += 1
                 continue
@@ -353,11 +353,12 @@ public actor ServiceController {
         let names = labels.keys.sorted()
         if names.isEmpty, excluded > 0, excludedEverywhere != excluded {
             logger.warning(
-                "every node is labelled node.kubernetes.io/exclude-from-external-load-balancers: no node may hold a VIP",
+                "every node is labelled \(ControllerConfiguration.excludeLabel): no node may hold a VIP",
                 metadata: ["nodes": "\(excluded)", "fix": "--ignore-exclude-label, or label fewer nodes"])
         }
         excludedEverywhere = names.isEmpty ? excluded : 0
-        await mastersChanged()
+        await mastersChanged(states)
+        let interfaces = states.mapValues(\.validInterfaces)
         if labels != eligibleNodeLabels || interfaces != nodeInterfaces {
             let selectsNodes = catalog.selectsNodes
             eligibleNodeLabels = labels
