@@ -113,8 +113,7 @@ actor Chaos {
     func violation(_ text: String) {
         guard !violations.contains(text) else { return }
         violations.append(text)
-        print(#"{"suite":"chaos","name":"violation","detail":"\#(text.replacingOccurrences(of: "\"", with: "'"))"}"#)
-        fflush(nil)
+        printViolation(text)
     }
 
     // MARK: - The run
@@ -548,21 +547,13 @@ actor Chaos {
             try? FileManager.default.removeItem(atPath: keep + ".state")
             try? FileManager.default.copyItem(atPath: lab.stateRoot, toPath: keep + ".state")
         }
-        guard let text = try? String(contentsOfFile: probeOutput, encoding: .utf8) else {
+        let records = ProbeRecords(path: probeOutput)
+        guard records.readable else {
             violation("the probe wrote nothing")
             return
         }
         var longest: [String: Double] = [:]
-        var answered = 0
-        for line in text.split(separator: "\n") {
-            guard let record = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                let vip = record["vip"] as? String
-            else { continue }
-            if let ok = record["ok"] as? Int {
-                answered += ok
-                continue
-            }
-            guard let start = record["start"] as? Double, let end = record["end"] as? Double else { continue }
+        for (vip, start, end) in records.gaps {
             let gap = end - start
             let causes = faults.filter { $0.start - 1 <= end && start <= $0.end }.map(\.type)
             for cause in causes.isEmpty ? ["none"] : causes { longest[cause] = max(longest[cause] ?? 0, gap) }
@@ -576,7 +567,7 @@ actor Chaos {
         for type in Set(faults.map(\.type)).union(["none"]).sorted() {
             report("longest_gap_\(type)", (longest[type] ?? 0) * 1000, "ms")
         }
-        report("probe_answers", Double(answered), "count")
+        report("probe_answers", Double(records.answered), "count")
     }
 
     func stopEverything() async {

@@ -31,14 +31,9 @@ struct E2EBench: AsyncParsableCommand {
         var controller: ChildProcess?
         do {
             try FileManager.default.createDirectory(atPath: lab.stateRoot, withIntermediateDirectories: true)
-            controller = try ChildProcess.spawn(
-                [
-                    controllerBinary, "--kubeconfig", lab.cluster.adminKubeconfig, "--cidr", "203.0.113.64/26",
-                    "--namespace", lab.namespace, "--watch-namespace", lab.namespace, "--cluster-name", "bench",
-                    "--node-selector", "keepalived-lb.io/test=\(lab.namespace)", "--vrid-range", Self.vrids,
-                    "--vrrp-groups", String(Self.groups), "--leader-elect", "false",
-                    "--metrics-bind-address", "0", "--health-bind-address", "0",
-                ], outputPath: lab.stateRoot + "/controller.log")
+            controller = try lab.spawnController(
+                binary: controllerBinary, cluster: "bench", vrids: Self.vrids, groups: Self.groups,
+                log: "controller.log")
             try lab.startEchoServers()
             for node in lab.nodes { try lab.startAgent(node) }
             try await measure(lab)

@@ -28,14 +28,8 @@ struct PlacementBench: AsyncParsableCommand {
         do {
             try FileManager.default.createDirectory(atPath: lab.stateRoot, withIntermediateDirectories: true)
             try await lab.startKubeProxies()
-            controller = try ChildProcess.spawn(
-                [
-                    controllerBinary, "--kubeconfig", lab.cluster.adminKubeconfig, "--cidr", "203.0.113.64/26",
-                    "--namespace", lab.namespace, "--watch-namespace", lab.namespace, "--cluster-name", "bench",
-                    "--node-selector", "keepalived-lb.io/test=\(lab.namespace)", "--vrid-range", "40-43",
-                    "--vrrp-groups", "4", "--leader-elect", "false",
-                    "--metrics-bind-address", "0", "--health-bind-address", "0",
-                ], outputPath: lab.stateRoot + "/controller.log")
+            controller = try lab.spawnController(
+                binary: controllerBinary, cluster: "bench", vrids: "40-43", groups: 4, log: "controller.log")
             for node in lab.nodes { try lab.startAgent(node) }
             try await measure(lab)
         } catch {
@@ -103,32 +97,18 @@ struct PlacementBench: AsyncParsableCommand {
         }
         steady.stop(grace: .seconds(2))
         _ = await steady.exitStatus()
-        var gaps = 0
-        var gapMilliseconds = 0.0
-        var failed = 0
-        var attempts = 0
-        for line in try String(contentsOfFile: steadyOutput, encoding: .utf8).split(separator: "\n") {
-            guard let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
-                continue
-            }
-            if let start = object["start"] as? Double, let end = object["end"] as? Double {
-                gaps += 1
-                gapMilliseconds = max(gapMilliseconds, (end - start) * 1000)
-            }
-            if let ok = object["ok"] as? Int, let fail = object["fail"] as? Int {
-                attempts += ok + fail
-                failed += fail
-            }
-        }
+        let steadyRecords = ProbeRecords(path: steadyOutput)
+        let longestGap = steadyRecords.gaps.map { ($0.end - $0.start) * 1000 }.max() ?? 0
         report(
             suite: "placement", name: "endpoint_move_to_first_answer_p50", value: percentile(samples, 50), unit: "ms")
         report(suite: "placement", name: "endpoint_move_to_first_answer_max", value: samples.max() ?? .nan, unit: "ms")
         report(suite: "placement", name: "endpoint_move_to_first_answer_min", value: samples.min() ?? .nan, unit: "ms")
         report(suite: "placement", name: "endpoint_moves", value: Double(samples.count), unit: "count")
-        report(suite: "placement", name: "steady_probe_attempts", value: Double(attempts), unit: "count")
-        report(suite: "placement", name: "steady_failed_attempts", value: Double(failed), unit: "count")
-        report(suite: "placement", name: "steady_longest_gap", value: gapMilliseconds, unit: "ms")
-        _ = gaps
+        report(
+            suite: "placement", name: "steady_probe_attempts",
+            value: Double(steadyRecords.answered + steadyRecords.failed), unit: "count")
+        report(suite: "placement", name: "steady_failed_attempts", value: Double(steadyRecords.failed), unit: "count")
+        report(suite: "placement", name: "steady_longest_gap", value: longestGap, unit: "ms")
     }
 }
 

@@ -30,8 +30,7 @@ actor PlacementChaos {
     func violation(_ text: String) {
         guard !violations.contains(text) else { return }
         violations.append(text)
-        print(#"{"suite":"chaos","name":"violation","detail":"\#(text.replacingOccurrences(of: "\"", with: "'"))"}"#)
-        fflush(nil)
+        printViolation(text)
     }
 
     func report(_ name: String, _ value: Double, _ unit: String) {
@@ -41,14 +40,8 @@ actor PlacementChaos {
     func run() async throws -> [String] {
         try FileManager.default.createDirectory(atPath: lab.stateRoot, withIntermediateDirectories: true)
         try await lab.startKubeProxies()
-        controller = try ChildProcess.spawn(
-            [
-                controllerBinary, "--kubeconfig", lab.cluster.adminKubeconfig, "--cidr", "203.0.113.64/26",
-                "--namespace", lab.namespace, "--watch-namespace", lab.namespace, "--cluster-name", "chaos",
-                "--node-selector", "keepalived-lb.io/test=\(lab.namespace)", "--vrid-range", "60-63",
-                "--vrrp-groups", "4", "--leader-elect", "false", "--metrics-bind-address", "0",
-                "--health-bind-address", "0",
-            ], outputPath: lab.stateRoot + "/placement-controller.log")
+        controller = try lab.spawnController(
+            binary: controllerBinary, cluster: "chaos", vrids: "60-63", groups: 4, log: "placement-controller.log")
         for node in lab.nodes { try lab.startAgent(node) }
         var pods: [String: [String: String]] = [:]  // service → node → pod address
         for (slot, service) in ["cluster", "stay", "mover", "flap"].enumerated() {
@@ -130,20 +123,14 @@ actor PlacementChaos {
         await sampler
         probe.signal(SIGTERM)
         _ = await probe.exitStatus()
-        var failed = 0
-        for line in (try? String(contentsOfFile: probeOutput, encoding: .utf8))?.split(separator: "\n") ?? [] {
-            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
-                continue
-            }
-            if let start = object["start"] as? Double, let end = object["end"] as? Double, let vip = object["vip"] {
-                violation(
-                    String(
-                        format: "steady VIP %@ failed for %.0f ms while other endpoints moved", "\(vip)",
-                        (end - start) * 1000))
-            }
-            if let fail = object["fail"] as? Int { failed += fail }
+        let records = ProbeRecords(path: probeOutput)
+        for gap in records.gaps {
+            violation(
+                String(
+                    format: "steady VIP %@ failed for %.0f ms while other endpoints moved", gap.vip,
+                    (gap.end - gap.start) * 1000))
         }
-        report("placement_steady_failed_attempts", Double(failed), "count")
+        report("placement_steady_failed_attempts", Double(records.failed), "count")
         controller?.stop(grace: .seconds(2))
         return violations
     }

@@ -116,6 +116,16 @@ extension AgentLab {
         _ = try await admin.create(service)
     }
 
+    /// The Service's first ingress address once the controller has given it one (throws after `seconds`).
+    public func awaitIngress(_ service: String, seconds: Double = 20) async throws -> String {
+        let end = Date().addingTimeInterval(seconds)
+        while Date() < end {
+            if let address = try await ingress(service) { return address }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw TestEnvironmentError(message: "\(service) got no address within \(Int(seconds)) s")
+    }
+
     /// Writes (creates or replaces) the Service's one `discovery.k8s.io/v1beta1` EndpointSlice (what v1.20 serves).
     public func setEndpoints(_ service: String, _ endpoints: [(address: String, node: String, ready: Bool)])
         async throws

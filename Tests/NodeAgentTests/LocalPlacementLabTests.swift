@@ -20,12 +20,8 @@ extension AgentFailoverTests {
             try await lab.setEndpoints("steady", [(steadyPod, "n1", true)])
             try await lab.loadBalancer("local", local: true)
             try await lab.setEndpoints("local", [(onN2, "n2", true)])
-            let steady = try #require(
-                try await eventually(.seconds(20)) { try await lab.ingress("steady") != nil }
-                    ? try await lab.ingress("steady") : nil)
-            let local = try #require(
-                try await eventually(.seconds(20)) { try await lab.ingress("local") != nil }
-                    ? try await lab.ingress("local") : nil)
+            let steady = try await lab.awaitIngress("steady")
+            let local = try await lab.awaitIngress("local")
 
             // The pod on n2 answers, and sees the client's own address (kube-proxy's Local path).
             #expect(try await eventually(.seconds(20)) { lab.ask(local) == "local2/192.0.2.100" })

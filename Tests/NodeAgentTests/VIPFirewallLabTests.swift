@@ -21,9 +21,7 @@ extension AgentFailoverTests {
             let pod = try lab.startPod("web", on: "n1")
             try await lab.loadBalancer("web", local: false)
             try await lab.setEndpoints("web", [(pod, "n1", true)])
-            let vip = try #require(
-                try await eventually(.seconds(20)) { try await lab.ingress("web") != nil }
-                    ? try await lab.ingress("web") : nil)
+            let vip = try await lab.awaitIngress("web")
             #expect(try await eventually(.seconds(20)) { lab.ask(vip)?.hasPrefix("web/") == true })
             let holder = try #require(try lab.holders(vip).first)
             let nodeAddress = "192.0.2.\(11 + lab.nodes.firstIndex(of: holder)!)"
