@@ -35,7 +35,7 @@ RUN for name in keepalived-cloud-provider keepalived-vip-agent kubectl-keepalive
     done
 
 # Non-root by default (the controller needs nothing else); the agent's DaemonSet runs it as root with only
-# NET_ADMIN, NET_RAW and NET_BROADCAST, which keepalived and netlink need.
+# NET_ADMIN and NET_RAW, which keepalived, netlink and nftables need.
 USER 65532:65532
 
 # The predecessor's image ran its controller with no arguments: an unchanged Deployment keeps working.

@@ -70,8 +70,9 @@ public struct AgentCommand: AsyncParsableCommand {
     @Option(help: "Where /metrics listens: host:port, :port, or 0 to disable.")
     var metricsBindAddress = ":9477"
 
+    /// Loopback by default: on the host network anything else opens the probes to the node's whole network.
     @Option(help: "Where /healthz and /readyz listen: host:port, :port, or 0 to disable.")
-    var healthBindAddress = ":9478"
+    var healthBindAddress = "127.0.0.1:9478"
 
     public func validate() throws {
         _ = try resolvedNodeName()

@@ -30,8 +30,9 @@ public struct ControllerConfiguration: Sendable {
     /// a handover (failover window plus the agents' publication delay).
     public var splitBrainWindow: Duration = .seconds(3)
     /// Remove the `node.cloudprovider.kubernetes.io/uninitialized` taint that kubelets run with
-    /// `--cloud-provider=external` set, and give such nodes a providerID (off where another provider does it).
-    public var initializeNodes = true
+    /// `--cloud-provider=external` set, and give such nodes a providerID. Off unless asked: a providerID is
+    /// permanent, and another cloud provider may be the one meant to initialise the Node.
+    public var initializeNodes = false
     /// Nodes labelled `excludeLabel` hold no VIP (upstream's contract). Off (`--ignore-exclude-label`) for compact
     /// clusters where kubeadm or Talos put that label on every node, control planes that also serve.
     public var honorsExcludeLabel = true

@@ -58,9 +58,10 @@ public struct CloudProviderCommand: AsyncParsableCommand {
         help: ArgumentHelp(
             "Initialise Nodes whose kubelets run with --cloud-provider=external (true|false): remove their "
                 + "node.cloudprovider.kubernetes.io/uninitialized taint and set a providerID if they have none. "
-                + "Turn off where another cloud provider initialises Nodes.")
+                + "Off by default: a providerID can never be changed, and beside another cloud provider (vSphere, "
+                + "OpenStack) this one could win the race. Turn on where it is the only cloud provider.")
     )
-    var initializeNodes = true
+    var initializeNodes = false
 
     @Flag(
         help: ArgumentHelp(

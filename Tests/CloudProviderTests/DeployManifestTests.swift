@@ -53,7 +53,7 @@ struct DeployManifestTests {
     }
 
     /// What an overlay applies: no cluster-admin, nothing privileged, no host PID or IPC, no added
-    /// capability but the agent's three, no privilege escalation anywhere.
+    /// capability but the agent's two, no privilege escalation anywhere.
     @Test(arguments: DeployManifests.overlays)
     func overlaysGrantNothingBroad(overlay: String) async throws {
         let rendered = try await DeployManifests.render(overlay)
@@ -65,7 +65,7 @@ struct DeployManifestTests {
         let added = rendered.split(separator: "\n").filter { $0.contains("- NET_") }.map {
             $0.trimmingCharacters(in: .whitespaces)
         }
-        #expect(added == ["- NET_ADMIN", "- NET_RAW", "- NET_BROADCAST"])
+        #expect(added == ["- NET_ADMIN", "- NET_RAW"])
     }
 
     @Test(arguments: [

@@ -12,6 +12,16 @@ struct ExecutableTests {
         TestEnvironment.builtBinary("keepalived-cloud-provider")
     }
 
+    /// A providerID can never be changed: initialising Nodes is something an operator turns on, never a default.
+    @Test func initialisesNodesOnlyWhenAsked() async throws {
+        let binary = try #require(Self.binary, "build the keepalived-cloud-provider product first (scripts/test does)")
+        let (_, help) = try await runCommandAsync([binary, "--help"])
+        let entry = help.components(separatedBy: "--initialize-nodes <initialize-nodes>").dropFirst().first ?? ""
+        let text = entry.components(separatedBy: "\n  --").first?.split(whereSeparator: \.isWhitespace)
+            .joined(separator: " ")
+        #expect(text?.contains("(default: false)") == true, "\(text ?? help)")
+    }
+
     @Test func servesAServiceThenShutsDownGracefullyOnSIGTERM() async throws {
         let binary = try #require(Self.binary, "build the keepalived-cloud-provider product first (scripts/test does)")
         let h = try await ControllerHarness.make()

@@ -28,12 +28,13 @@ public final class AgentLab: @unchecked Sendable {
 
     /// `nodeCount` nodes n1, n2, … at 192.0.2.11, .12, …
     /// `ipv6`: nodes also get `2001:db8::1N/64` (and report it as an InternalIP), for IPv6 VRRP instances.
-    public init(nodeCount: Int = 2, ipv6: Bool = false) async throws {
+    /// `cluster`: a control plane of the test's own (default: the process's shared one).
+    public init(nodeCount: Int = 2, ipv6: Bool = false, cluster: TestCluster? = nil) async throws {
         nodes = (1...max(1, nodeCount)).map { "n\($0)" }
         lab = try NetworkLab()
-        cluster = try await TestEnvironment.shared()
-        admin = try cluster.adminClient()
-        namespace = try await cluster.makeNamespace(admin, prefix: "agent")
+        if let cluster { self.cluster = cluster } else { self.cluster = try await TestEnvironment.shared() }
+        admin = try self.cluster.adminClient()
+        namespace = try await self.cluster.makeNamespace(admin, prefix: "agent")
         stateRoot = FileManager.default.temporaryDirectory.appendingPathComponent("klb-agent-\(namespace)").path
         let sw = try lab.makeSwitch()
         for (index, node) in nodes.enumerated() {

@@ -13,6 +13,12 @@ public struct TestCluster: Sendable {
     /// The plain user `klb-agent` (no roles until a test binds deploy/'s).
     public var agentKubeconfig: String { directory + "/agent.kubeconfig" }
 
+    /// The plain user `klb-viewer` (for the kubectl plugin; no roles until a test binds one).
+    public var viewerKubeconfig: String { directory + "/viewer.kubeconfig" }
+
+    /// The API server's audit log: one JSON object per line for each request of the three plain users.
+    public var auditLog: String { directory + "/audit.log" }
+
     public var apiPort: Int { Int(server.split(separator: ":").last ?? "") ?? 0 }
 
     public func adminClient(qps: Double = 0) throws -> KubernetesClient {

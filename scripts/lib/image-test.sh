@@ -2,7 +2,7 @@
 # The OCI image as it ships, run the way the manifests run it (part of scripts/test):
 #  1. the controller container (read-only root, uid 65532, no capabilities, the deploy/ ServiceAccount's
 #     in-cluster credentials) assigns an address; an agent container per node (node network namespace,
-#     root with only NET_ADMIN/NET_RAW/NET_BROADCAST, read-only root) runs keepalived; the VIP answers
+#     root with only NET_ADMIN/NET_RAW, read-only root) runs keepalived; the VIP answers
 #     from a client namespace; stopping the master's container moves the VIP;
 #  2. drop-in: the predecessor's own Deployment (scripts/lib/fixtures), image swapped and nothing else,
 #     over the predecessor's ConfigMap: every address it handed out is kept, a new Service gets a free one.
@@ -42,8 +42,8 @@ check controller_container_unprivileged
 sb_step "agent containers in the node namespaces"
 for node in node-1 node-2; do sb_agent img "$node" --namespace kube-system; done
 read -r caps <<<"$(podman inspect "${SB_CONTAINERS[-1]}" --format '{{join .EffectiveCaps ","}}')"
-[ "$caps" = "CAP_NET_ADMIN,CAP_NET_BROADCAST,CAP_NET_RAW" ] || fail "agent container has capabilities $caps"
-check agent_container_three_capabilities
+[ "$caps" = "CAP_NET_ADMIN,CAP_NET_RAW" ] || fail "agent container has capabilities $caps"
+check agent_container_two_capabilities
 
 sb_step "a LoadBalancer Service gets an address and answers through its VIP"
 vip="$(sb_hello_world)"

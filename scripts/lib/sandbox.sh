@@ -3,7 +3,7 @@
 # namespaces on a bridge of their own, the controller and an agent with real keepalived per node.
 # Components run as host processes (SB_MODE=host, the default) or from the OCI image (SB_MODE=image):
 # then the controller runs in a namespace of its own like a pod, each agent in its node's namespace
-# with only NET_ADMIN/NET_RAW/NET_BROADCAST, and both reach the API server through a bridge that
+# with only NET_ADMIN/NET_RAW, and both reach the API server through a bridge that
 # forwards 127.0.0.1:PORT inside the namespace to the host's loopback over a Unix socket.
 # Sourced after deps.sh, not executed. Everything it starts is recorded and stopped by sb_cleanup.
 
@@ -195,15 +195,24 @@ sb_agent() {
       sa="$(sb_service_account_dir "$cluster" kube-system keepalived-vip-agent)"
       name="$SB_ID-$cluster-$node-agent"
       SB_CONTAINERS+=("$name")
-      # As the DaemonSet runs it: the node's network, root with only the three network capabilities.
+      # As the DaemonSet runs it: the node's network, root with only the capabilities deploy/base/agent.yaml adds.
       # shellcheck disable=SC2046
       podman run -d --name "$name" --network "ns:/run/netns/$ns" --read-only --user 0:0 \
-        --cap-drop all --cap-add NET_ADMIN --cap-add NET_RAW --cap-add NET_BROADCAST \
+        --cap-drop all $(sb_agent_capabilities) \
         --security-opt no-new-privileges --tmpfs /run/keepalived-vip-agent \
         -e NODE_NAME="$node" -v "$sa:/var/run/secrets/kubernetes.io/serviceaccount:ro" $(sb_in_cluster_env) \
         "$SB_IMAGE" keepalived-vip-agent --interface eth0 --unicast "$@" >/dev/null
       sb_spawn podman logs --follow "$name" >"$dir/$node.log" 2>&1 ;;
   esac
+}
+
+# `--cap-add X` for each capability the shipped DaemonSet adds (read from deploy/base/agent.yaml, so the two
+# cannot drift).
+sb_agent_capabilities() {
+  local list
+  list="$(sed -n 's/.*capabilities: {add: \[\(.*\)\], drop.*/\1/p' deploy/base/agent.yaml | tr -d '" ')"
+  [ -n "$list" ] || { echo "sandbox: no capabilities found in deploy/base/agent.yaml" >&2; return 1; }
+  local cap; for cap in ${list//,/ }; do printf -- '--cap-add %s ' "$cap"; done
 }
 
 # Creates the guide's hello-world Service in the current cluster and prints its EXTERNAL-IP once set.
