@@ -178,6 +178,7 @@ let package = Package(
             name: "CloudProviderTests",
             dependencies: [
                 "CloudProvider", "KubeClient", "KubeTestKit", "KubeTestSupport", "IPAM", "Keepalived", "TestTraits",
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
             ]),
         // Starts real control planes through scripts/testenv for the integration tests.
         .target(

@@ -169,12 +169,9 @@ public struct CloudProviderCommand: AsyncParsableCommand {
                 logger: logger) : nil
         let controller = ServiceController(
             client: client, configuration: controllerConfiguration, elector: elector, logger: logger)
-        let leader = Gauge(label: "keepalived_lb_leader")
-        leader.record(elector == nil ? 1 : 0)
         let ready: EndpointServer.Probe = {
             // A standby is ready (nothing to serve yet); a leader once it has restored its ledger.
             let leading = await elector?.isLeader ?? true
-            leader.record(leading ? 1 : 0)
             return leading ? await controller.isReady : true
         }
         let services: [any ServiceLifecycle.Service] =

@@ -107,14 +107,16 @@ struct ReplicaTests {
                 try? FileManager.default.removeItem(atPath: replica.log)
             }
         }
+        let metricsPorts = [LocalHTTP.freePort(), LocalHTTP.freePort()]
         for index in 0..<2 {
             let log = FileManager.default.temporaryDirectory.appendingPathComponent("kcp-\(h.namespace)-\(index).log")
                 .path
+            // No health endpoint: nothing probes /readyz, so the leader gauge must follow leadership on its own.
             let process = try ChildProcess.spawn(
                 [
                     binary, "--kubeconfig", (try h.realCluster).adminKubeconfig, "--cidr", "10.210.1.64/26",
                     "--namespace", h.namespace, "--watch-namespace", h.namespace,
-                    "--metrics-bind-address", "0", "--health-bind-address", "0",
+                    "--metrics-bind-address", "127.0.0.1:\(metricsPorts[index])", "--health-bind-address", "0",
                 ], outputPath: log)
             replicas.append((process, log))
         }
@@ -125,6 +127,11 @@ struct ReplicaTests {
         }
         #expect(await eventually { leaderIndex() != nil })
         let leader = try #require(leaderIndex())
+        #expect(
+            await eventually {
+                ExecutableTests.sample("keepalived_lb_leader", port: metricsPorts[leader]) == 1
+                    && ExecutableTests.sample("keepalived_lb_leader", port: metricsPorts[1 - leader]) == 0
+            }, "the leader says 1 and the standby 0, with nobody reading /readyz")
 
         let names = (0..<20).map { "burst-\($0)" }
         for (index, name) in names.enumerated() {
@@ -140,6 +147,8 @@ struct ReplicaTests {
             })
         let standbyLog = (try? String(contentsOfFile: replicas[1 - leader].log, encoding: .utf8)) ?? ""
         #expect(standbyLog.contains("became leader"))
+        #expect(
+            await eventually { ExecutableTests.sample("keepalived_lb_leader", port: metricsPorts[1 - leader]) == 1 })
 
         var owners: [String: String] = [:]
         for name in names {

@@ -122,6 +122,38 @@ struct AgentStateMachineTests {
         #expect(!failed.contains { if case .announceRelease = $0 { true } else { false } })
     }
 
+    /// A state metric never outlives what it describes: a dead keepalived's instances read 0 (unknown), an
+    /// instance that left the plan (or that keepalived reports deleted) loses its series.
+    @Test func instanceStatesAreResetOnACrashAndForgottenWhenRemoved() throws {
+        let planner = try VRRPPlanner(cluster: "fcp", vrids: VRIDRange(parsing: "50-53"), groups: 2)
+        let both = try planner.plan(
+            addresses: ["203.0.113.65", "203.0.113.66"].map { try IPAddress($0) }, nodes: ["a", "b"])
+        try #require(both.instances.count == 2)
+        let names = both.instances.map(both.instanceName)
+        var machine = AgentStateMachine(nodeName: "a")
+        _ = machine.handle(.planChanged(both, config: "v1"))
+        for name in names {
+            _ = machine.handle(.stateReported(NotifyMessage(instance: name, state: .master, priority: 250)))
+        }
+        let died = machine.handle(.keepalivedExited(status: 137))
+        #expect(died.contains(.instancesStopped(names.sorted())), "\(died)")
+        _ = machine.handle(.restartTimerFired)
+        let one = try VRRPPlanner(cluster: "fcp", vrids: VRIDRange(parsing: "50-50"), groups: 1)
+            .plan(addresses: [try IPAddress("203.0.113.65")], nodes: ["a", "b"])
+        let kept = try #require(one.instances.first.map(one.instanceName))
+        let gone = try #require(names.first { $0 != kept })
+        try #require(names.contains(kept))
+        _ = machine.handle(.stateReported(NotifyMessage(instance: kept, state: .backup, priority: 200)))
+
+        let shrunk = machine.handle(.planChanged(one, config: "v2"))
+        #expect(shrunk.contains(.instancesRemoved([gone])), "reported before the crash, gone from the plan: \(shrunk)")
+        #expect(!shrunk.contains { if case .instancesRemoved(let list) = $0 { list.contains(kept) } else { false } })
+        let deleted = machine.handle(.stateReported(NotifyMessage(instance: kept, state: .deleted, priority: 0)))
+        #expect(deleted.contains(.instancesRemoved([kept])))
+        let again = machine.handle(.keepalivedExited(status: 137))
+        #expect(!again.contains { if case .instancesStopped = $0 { true } else { false } }, "nothing left to reset")
+    }
+
     @Test func aPlanChangeWhileARestartIsScheduledRemovesDepartedAddressesAtOnce() throws {
         var machine = try running(["203.0.113.65", "203.0.113.66"])
         _ = machine.handle(.keepalivedExited(status: 1))

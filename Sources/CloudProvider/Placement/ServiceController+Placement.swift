@@ -236,11 +236,12 @@ extension ServiceController {
         for pool in catalog.usable {
             let nodes = poolNodes(pool)
             eligibleByPool[pool.name] = nodes
-            Gauge(label: "keepalived_lb_eligible_nodes", dimensions: [("pool", pool.name)]).record(nodes.count)
             defer { lastEligibleCounts[pool.name] = nodes.count }
             guard nodes.isEmpty, lastEligibleCounts[pool.name] != 0, let reference = pool.reference else { continue }
             events.post(reference, type: .warning, reason: "NoEligibleNode", message: Self.noEligibleNodeHint)
         }
+        metrics.eligibleNodes.replaceAll(
+            Dictionary(uniqueKeysWithValues: eligibleByPool.map { ([$0.key], Double($0.value.count)) }))
         if poolInformer != nil { poolStatusQueue.yield() }
         var problems: [ObjectKey: PlacementProblem] = [:]
         for (key, record) in ledger.records {

@@ -285,12 +285,14 @@ public actor ServiceController {
     }
 
     func recordUsage() {
+        var usage: [(pool: String, family: IPFamily, usage: Usage)] = []
         for definition in catalog.usable {
             for family in definition.pool.families {
-                guard let usage = ledger.usage(pool: definition.name, family) else { continue }
-                metrics.record(usage: usage, pool: definition.name, family: family)
+                guard let used = ledger.usage(pool: definition.name, family) else { continue }
+                usage.append((definition.name, family, used))
             }
         }
+        metrics.record(usage: usage)
     }
 
     /// The ConfigMap as the machine's ledger and nodes are now.

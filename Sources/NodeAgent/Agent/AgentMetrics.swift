@@ -28,6 +28,12 @@ struct AgentMetrics: Sendable {
         Gauge(label: "keepalived_lb_agent_vrrp_state", dimensions: [("instance", instance)]).record(value)
     }
 
+    /// The instance's series go (its state and transitions): a removed instance is not "still master".
+    func forget(instance: String) {
+        Gauge(label: "keepalived_lb_agent_vrrp_state", dimensions: [("instance", instance)]).destroy()
+        Counter(label: "keepalived_lb_agent_vrrp_transitions_total", dimensions: [("instance", instance)]).destroy()
+    }
+
     func transition(instance: String) {
         Counter(label: "keepalived_lb_agent_vrrp_transitions_total", dimensions: [("instance", instance)]).increment()
     }

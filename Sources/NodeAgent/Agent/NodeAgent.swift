@@ -227,6 +227,10 @@ public actor NodeAgent {
             metrics.record(instance: message.instance, state: message.state)
             logger.info(
                 "VRRP state", metadata: ["instance": "\(message.instance)", "state": "\(message.state.rawValue)"])
+        case .instancesStopped(let names):
+            for name in names { metrics.record(instance: name, state: nil) }
+        case .instancesRemoved(let names):
+            for name in names { metrics.forget(instance: name) }
         case .publish:
             await publish()
         case .applyFirewall(let script):

@@ -44,6 +44,10 @@ public struct AgentStateMachine: Sendable {
         case scheduleRestart(after: Duration)
         /// The VRRP state of an instance changed (metrics, log).
         case recordTransition(NotifyMessage)
+        /// keepalived is gone: what these instances were is no longer known (their state metric says 0).
+        case instancesStopped([String])
+        /// These instances left this node's plan: their state metric goes, not stays at its last value.
+        case instancesRemoved([String])
         case publish
         /// Install the VIP filter (`VIPFirewall.script`), replacing the previous one whole.
         case applyFirewall(String)
@@ -62,6 +66,8 @@ public struct AgentStateMachine: Sendable {
     public private(set) var config: String?
     public private(set) var keepalived: Keepalived = .stopped
     public private(set) var tracker = VRRPStateTracker()
+    /// Instances with a state metric (every one keepalived has reported since it entered the plan).
+    private var reported: Set<String> = []
     /// Addresses that left the plan, by the reload after which they may go.
     public private(set) var pendingRemoval: [IPAddress: Int] = [:]
     public private(set) var stopping = false
@@ -132,6 +138,12 @@ public struct AgentStateMachine: Sendable {
         config = newConfig
         let departed = (oldPlan?.addresses ?? []).filter { !kept.contains($0) }
         var actions: [Action] = filter + [.writeConfig(newConfig, plan: newPlan)]
+        let names = Set(newPlan.instances.map(newPlan.instanceName))
+        let removed = reported.subtracting(names)
+        if !removed.isEmpty {
+            reported.subtract(removed)
+            actions.append(.instancesRemoved(removed.sorted()))
+        }
 
         if !hasInstances(newPlan) {
             if keepalived == .running { actions.append(.stopKeepalived) }
@@ -172,6 +184,7 @@ public struct AgentStateMachine: Sendable {
         restartDelay = min(restartDelay * 2, Self.maximumRestartDelay)
         var actions: [Action] = [.removeVIPs(addresses, reason: reason), .removeTokens(reason: reason)]
         if !released.isEmpty { actions.append(.announceRelease(released)) }
+        if !reported.isEmpty { actions.append(.instancesStopped(reported.sorted())) }
         return actions + [.publish, .scheduleRestart(after: delay)]
     }
 
@@ -190,6 +203,11 @@ public struct AgentStateMachine: Sendable {
         // It runs and reports: the next crash starts the backoff afresh.
         restartDelay = Self.initialRestartDelay
         guard tracker.apply(message) else { return [] }
+        guard message.state != .deleted else {
+            reported.remove(message.instance)
+            return [.recordTransition(message), .instancesRemoved([message.instance]), .publish]
+        }
+        reported.insert(message.instance)
         return [.recordTransition(message), .publish]
     }
 
