@@ -179,6 +179,7 @@ let package = Package(
             dependencies: [
                 "CloudProvider", "KubeClient", "KubeTestKit", "KubeTestSupport", "IPAM", "Keepalived", "TestTraits",
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
+                .product(name: "Yams", package: "Yams"),
             ]),
         // Starts real control planes through scripts/testenv for the integration tests.
         .target(

@@ -161,7 +161,7 @@ enum DeployManifests {
         try files().flatMap { file in
             file.text.split(separator: "\n").compactMap { line -> String? in
                 guard let range = line.range(of: "--vrid-range=") else { return nil }
-                return String(line[range.upperBound...]).trimmingCharacters(in: CharacterSet(charactersIn: " \"'"))
+                return String(line[range.upperBound...]).trimmingCharacters(in: CharacterSet(charactersIn: " \"'}"))
             }
         }
     }
@@ -176,14 +176,21 @@ struct DeployApplyTests {
         let cluster = try await TestEnvironment.start(prefix: "dryrun")
         let outcome = await Result {
             for overlay in DeployManifests.overlays {
+                // The test server (1.20) predates policy/v1 (1.21); v1beta1 has the same minAvailable and selector.
+                let rendered = try await DeployManifests.render(overlay).replacingOccurrences(
+                    of: "apiVersion: policy/v1\nkind: PodDisruptionBudget",
+                    with: "apiVersion: policy/v1beta1\nkind: PodDisruptionBudget")
+                let path = FileManager.default.temporaryDirectory.appendingPathComponent("dryrun-\(overlay).yaml").path
+                try rendered.write(toFile: path, atomically: true, encoding: .utf8)
+                defer { try? FileManager.default.removeItem(atPath: path) }
                 let (status, output) = try await runCommandAsync([
-                    "kubectl", "--kubeconfig", cluster.adminKubeconfig, "apply", "--dry-run=server", "-k",
-                    DeployManifests.root + "/overlays/" + overlay,
+                    "kubectl", "--kubeconfig", cluster.adminKubeconfig, "apply", "--dry-run=server", "-f", path,
                 ])
                 #expect(status == 0, "\(overlay): \(output)")
                 for object in [
                     "deployment.apps/keepalived-cloud-provider", "daemonset.apps/keepalived-vip-agent",
                     "customresourcedefinition.apiextensions.k8s.io/vippools.keepalived-lb.io",
+                    "poddisruptionbudget.policy/keepalived-cloud-provider",
                 ] {
                     #expect(output.contains(object) && output.contains("(server dry run)"), "\(overlay): \(output)")
                 }

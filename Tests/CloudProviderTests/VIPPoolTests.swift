@@ -236,9 +236,14 @@ struct VIPPoolIntegrationTests {
             #expect(try await eventually { try await Self.hasEvent(admin, "default", "overlap", "Conflict") != nil })
             let table = try await Self.kubectl(cluster, ["get", "vippools"])
             let shared = try #require(table.split(separator: "\n").first { $0.hasPrefix("shared ") })
-            #expect(table.hasPrefix("NAME") && table.contains("ADDRESSES") && table.contains("USED"), "\(table)")
             #expect(
-                shared.split(separator: " ").map(String.init).starts(with: ["shared", "203.0.113.0/28", "1", "13"]))
+                table.hasPrefix("NAME") && table.contains("READY") && table.contains("ADDRESSES")
+                    && table.contains("USED"), "\(table)")
+            #expect(
+                shared.split(separator: " ").map(String.init)
+                    .starts(with: ["shared", "True", "203.0.113.0/28", "1", "13"]), "\(shared)")
+            let short = try await Self.kubectl(cluster, ["get", "vipp", "shared", "-o", "name"])
+            #expect(short.contains("vippool.keepalived-lb.io/shared"), "the short name works")
 
             // Editing the pool out from under a Service: it keeps its address and is told.
             _ = try await admin.patch(

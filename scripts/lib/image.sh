@@ -8,15 +8,19 @@ BASE_IMAGE="localhost/klb-debian-base:bookworm-$BASE_RECIPE"
 BASE_TAR="$KLB_CACHE/debian-bookworm-minbase-$BASE_RECIPE.tar"
 
 # The version the image and both executables carry: the newest v* tag, else 0.0.0-COMMITS-gHASH.
+# The release (VERSION, what deploy/base's image tag names) when HEAD is its clean tag; else a dev version of it.
 image_version() {
-  local described
-  if described="$(git describe --tags --match 'v[0-9]*' --dirty 2>/dev/null)"; then
-    printf '%s\n' "${described#v}"
+  local release
+  release="$(image_release)"
+  if [ "$(git describe --tags --exact-match 2>/dev/null)" = "v$release" ] && git diff --quiet HEAD -- 2>/dev/null; then
+    printf '%s\n' "$release"
   else
-    printf '0.0.0-%s-g%s%s\n' "$(git rev-list --count HEAD)" "$(git rev-parse --short HEAD)" \
+    printf '%s-dev.%s.g%s%s\n' "$release" "$(git rev-list --count HEAD)" "$(git rev-parse --short HEAD)" \
       "$(git diff --quiet HEAD -- 2>/dev/null || echo -dirty)"
   fi
 }
+
+image_release() { tr -d ' \n' <VERSION; }
 
 # podman's settings for these machines: runc (crun fails on hybrid cgroups), cgroupfs, file events,
 # and ulimits within the VM's hard limits. Passed through CONTAINERS_CONF; /etc is left alone.

@@ -8,7 +8,7 @@
 # Sourced after deps.sh, not executed. Everything it starts is recorded and stopped by sb_cleanup.
 
 SB_MODE="${SB_MODE:-host}"
-SB_IMAGE="${SB_IMAGE:-localhost/keepalived-lb:latest}"
+SB_IMAGE="${SB_IMAGE:-localhost/keepalived-lb:$(tr -d ' \n' <VERSION)}"
 SB_ID="klbs$$"
 SB_WORK=""
 SB_PIDS=()
