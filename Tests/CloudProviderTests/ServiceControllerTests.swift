@@ -387,6 +387,43 @@ struct ServiceControllerTests {
             try await h.configMapData() == ["10.210.1.65": "\(h.namespace)/old", "10.210.1.66": "\(h.namespace)/young"])
     }
 
+    /// Two Services whose statuses name one address and no ConfigMap to tell them apart: the older keeps it, and
+    /// the newer, which gets another address, is told why.
+    @Test(arguments: Backend.available, [true, false])
+    func aRestoredConflictIsExplainedToTheServiceThatLost(_ backend: Backend, inStatus: Bool) async throws {
+        let h = try await ControllerHarness.make(backend)
+        _ = try await h.loadBalancer("first")
+        try await Task.sleep(for: .milliseconds(1100))  // creation times have one-second resolution
+        _ = try await h.loadBalancer("second")
+        _ = try await h.admin.patch(
+            Service.self, namespace: h.namespace, name: "first",
+            .merge(["status": ["loadBalancer": ["ingress": [["ip": "10.210.1.70"]]]]]), subresource: "status")
+        if inStatus {
+            _ = try await h.admin.patch(
+                Service.self, namespace: h.namespace, name: "second",
+                .merge(["status": ["loadBalancer": ["ingress": [["ip": "10.210.1.70"]]]]]), subresource: "status")
+        } else {
+            var map = ConfigMap()
+            map.metadata = ObjectMeta(name: "vip-configmap", namespace: h.namespace)
+            map.data = ["10.210.1.70": "\(h.namespace)/second"]
+            _ = try await h.admin.create(map)
+        }
+        let (_, task) = h.start(try h.configuration())
+        defer { task.cancel() }
+        #expect(
+            try await eventually {
+                let second = try await h.ingress("second")
+                return second.count == 1 && second != ["10.210.1.70"]
+            })
+        #expect(try await h.ingress("first") == ["10.210.1.70"])
+        #expect(
+            try await eventually {
+                try await h.events(for: "second").contains {
+                    $0.reason == "IPConflict" && $0.message?.contains("10.210.1.70") == true
+                }
+            })
+    }
+
     /// An IPv4-only Service (by its ClusterIP: v1.20 drops spec.ipFamilies) that asks for an IPv6
     /// address is refused: kube-proxy would never serve it. Others are unaffected.
     @Test(arguments: Backend.available) func aRequestedAddressOfTheWrongFamilyIsRefused(_ backend: Backend) async throws

@@ -17,6 +17,27 @@ struct AddressParsingTests {
         #expect(address.description == text)
     }
 
+    /// The character an error names is the one typed (a full-width digit, a zero-width space), never one of its
+    /// UTF-8 bytes shown as a Latin-1 letter.
+    @Test(
+        "Errors name whole characters",
+        arguments: [
+            ("1.2.3.\u{FF11}", "unexpected character \"\u{FF11}\" (U+FF11)"),
+            ("192.0.2.1\u{200B}", "unexpected character U+200B (invisible)"),
+            (" 1.2.3.4", "unexpected character U+0020 (a space)"),
+            ("1.2.3.a", "unexpected character \"a\""),
+            ("2001:db8::\u{0430}", "unexpected character \"\u{0430}\" (U+0430)"),
+            ("2001:db8::1\u{200B}", "unexpected character U+200B (invisible)"),
+        ])
+    func errorsNameWholeCharacters(text: String, says: String) {
+        #expect {
+            try IPAddress(text)
+        } throws: { error in
+            let message = (error as? IPAMError)?.message ?? ""
+            return message.contains(says) && !message.contains("\u{EF}") && !message.contains("\u{E2}")
+        }
+    }
+
     @Test(
         "IPv4 rejected forms",
         arguments: [

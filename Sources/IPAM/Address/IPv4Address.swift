@@ -39,7 +39,8 @@ public struct IPv4Address: Hashable, Comparable, Sendable, CustomStringConvertib
         var digits = 0
         var parts = 0
         var leadingZero = false
-        for byte in bytes + [UInt8(ascii: ".")] {
+        let terminated = bytes + [UInt8(ascii: ".")]
+        for (index, byte) in terminated.enumerated() {
             switch byte {
             case UInt8(ascii: "0")...UInt8(ascii: "9"):
                 if digits == 1 && leadingZero { throw fail("octet \(parts + 1) has a leading zero") }
@@ -56,7 +57,7 @@ public struct IPv4Address: Hashable, Comparable, Sendable, CustomStringConvertib
                 digits = 0
                 leadingZero = false
             default:
-                throw fail("unexpected character \"\(Character(Unicode.Scalar(byte)))\"")
+                throw fail("unexpected character \(UnexpectedCharacter.describe(terminated[index...]))")
             }
         }
         if parts != 4 { throw fail("only \(parts) octet\(parts == 1 ? "" : "s")") }

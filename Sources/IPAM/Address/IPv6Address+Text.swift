@@ -44,13 +44,14 @@ extension IPv6Address {
                     throw fail("group \"\(String(decoding: field, as: UTF8.self))\" has more than four hex digits")
                 }
                 var group: UInt16 = 0
-                for byte in field {
+                for index in field.indices {
+                    let byte = field[index]
                     let digit: UInt8
                     switch byte {
                     case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = byte - UInt8(ascii: "0")
                     case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = byte - UInt8(ascii: "a") + 10
                     case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = byte - UInt8(ascii: "A") + 10
-                    default: throw fail("unexpected character \"\(Character(Unicode.Scalar(byte)))\"")
+                    default: throw fail("unexpected character \(UnexpectedCharacter.describe(field[index...]))")
                     }
                     group = group << 4 | UInt16(digit)
                 }

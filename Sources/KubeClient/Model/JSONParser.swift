@@ -57,7 +57,12 @@ struct JSONParser {
             try literal("null")
             return .null
         case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return try number()
-        default: throw failure("unexpected character '\(Unicode.Scalar(byte))'")
+        default:
+            // The whole character (its UTF-8 bytes from here), and its code point: never one byte shown as Latin-1.
+            let scalar = String(decoding: bytes[index..<min(index + 4, bytes.count)], as: UTF8.self).unicodeScalars
+                .first
+            let code = String(scalar?.value ?? UInt32(byte), radix: 16, uppercase: true)
+            throw failure("unexpected character U+\(String(repeating: "0", count: max(0, 4 - code.count)) + code)")
         }
     }
 

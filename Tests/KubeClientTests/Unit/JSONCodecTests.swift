@@ -20,6 +20,15 @@ struct JSONCodecTests {
         #expect(try parse(#"{"k":1,"k":2}"#) == ["k": 2])
     }
 
+    /// A stray character is named by its code point, never by its first UTF-8 byte shown as a Latin-1 letter.
+    @Test func anUnexpectedCharacterIsNamedWhole() {
+        #expect {
+            try JSONValue.parse(Array("\u{FF11}".utf8))
+        } throws: { error in
+            "\(error)".contains("U+FF11") && !"\(error)".contains("\u{EF}")
+        }
+    }
+
     @Test func stringEscapesAndUnicode() throws {
         #expect(try parse(#""a\"b\\c\/d\b\f\n\r\t""#) == .string("a\"b\\c/d\u{08}\u{0C}\n\r\t"))
         #expect(try parse(#""\u00e9\u4e2d\ud83d\ude00""#) == .string("é中😀"))
