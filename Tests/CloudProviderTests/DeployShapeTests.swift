@@ -27,6 +27,18 @@ struct DeployShapeTests {
         }
     }
 
+    /// The PrometheusRule's `spec`: a plain Prometheus rule file.
+    static func alertingRules(_ objects: [Object]) throws -> String {
+        try Yams.dump(object: try #require(try find(objects, "PrometheusRule", "keepalived-lb")["spec"]))
+    }
+
+    /// The rule file as the monitoring component ships it.
+    static func alertingRules() throws -> String {
+        let text = try String(
+            contentsOfFile: DeployManifests.root + "/components/monitoring/prometheusrule.yaml", encoding: .utf8)
+        return try alertingRules(try Yams.load_all(yaml: text).compactMap { $0 as? Object })
+    }
+
     static var release: String {
         (try? String(contentsOfFile: TestEnvironment.repositoryRoot + "/VERSION", encoding: .utf8))?
             .trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
@@ -116,5 +128,86 @@ struct DeployShapeTests {
             Self.value(version, "schema.openAPIV3Schema.properties.status.properties.conditions") as? Object)
         #expect(conditions["x-kubernetes-list-type"] as? String == "map")
         #expect(conditions["x-kubernetes-list-map-keys"] as? [String] == ["type"])
+    }
+
+    /// The optional monitoring component adds scrape targets and rules to an overlay, and the rules are valid
+    /// Prometheus rules whose alerts fire on trouble and stay quiet otherwise (promtool's unit tests).
+    @Test func theMonitoringComponentsRulesPassPromtool() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("klb-monitoring-\(getpid())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        // kustomize takes only relative paths to other kustomizations.
+        let up = String(repeating: "../", count: directory.standardizedFileURL.pathComponents.count - 1)
+        let deploy = up + DeployManifests.root.drop { $0 == "/" }
+        try """
+        apiVersion: kustomize.config.k8s.io/v1beta1
+        kind: Kustomization
+        resources: [\(deploy)/overlays/fcp]
+        components: [\(deploy)/components/monitoring]
+        """.write(to: directory.appendingPathComponent("kustomization.yaml"), atomically: true, encoding: .utf8)
+        let (status, rendered) = try await runCommandAsync(["kubectl", "kustomize", directory.path])
+        try #require(status == 0, "\(rendered)")
+        let objects = try Yams.load_all(yaml: rendered).compactMap { $0 as? Object }
+        for (kind, name) in [
+            ("Service", "keepalived-cloud-provider-metrics"), ("Service", "keepalived-vip-agent-metrics"),
+            ("PodMonitor", "keepalived-cloud-provider"), ("PodMonitor", "keepalived-vip-agent"),
+            ("PrometheusRule", "keepalived-lb"),
+        ] {
+            _ = try Self.find(objects, kind, name)
+        }
+        try Self.alertingRules(objects).write(
+            to: directory.appendingPathComponent("rules.generated.yaml"), atomically: true, encoding: .utf8)
+        try FileManager.default.copyItem(
+            atPath: DeployManifests.root + "/components/monitoring/rules-test.yaml",
+            toPath: directory.appendingPathComponent("rules-test.yaml").path)
+        let promtool = try #require(
+            ["/usr/bin/promtool", "/usr/local/bin/promtool"].first { FileManager.default.isExecutableFile(atPath: $0) },
+            "promtool is missing: scripts/test installs Debian's prometheus package")
+        let (checked, checkOutput) = try await runCommandAsync(
+            [promtool, "check", "rules", directory.appendingPathComponent("rules.generated.yaml").path])
+        #expect(checked == 0, "\(checkOutput)")
+        let (tested, testOutput) = try await runCommandAsync(
+            [promtool, "test", "rules", directory.appendingPathComponent("rules-test.yaml").path])
+        #expect(tested == 0, "\(testOutput)")
+    }
+
+    /// Every metric the alerts and the dashboard read is one the code exports: a renamed metric would leave an
+    /// alert that can never fire and a panel that stays empty.
+    @Test func alertsAndDashboardReadOnlyExportedMetrics() throws {
+        let monitoring = DeployManifests.root + "/components/monitoring/"
+        let text =
+            try String(contentsOfFile: monitoring + "prometheusrule.yaml", encoding: .utf8)
+            + String(contentsOfFile: monitoring + "dashboard.json", encoding: .utf8)
+        let used = Set(Self.metricNames(in: text))
+        #expect(used.count >= 12, "\(used.sorted())")
+        var exported = ""
+        let sources = TestEnvironment.repositoryRoot + "/Sources"
+        let files = FileManager.default.enumerator(atPath: sources)
+        while let path = files?.nextObject() as? String {
+            guard path.hasSuffix(".swift") else { continue }
+            exported += try String(contentsOfFile: sources + "/" + path, encoding: .utf8)
+        }
+        for name in used {
+            // A histogram's series add _bucket, _sum and _count to the name the code registers.
+            let registered = ["_bucket", "_sum", "_count"].reduce(name) { name, suffix in
+                name.hasSuffix(suffix) ? String(name.dropLast(suffix.count)) : name
+            }
+            #expect(exported.contains("\"\(registered)\""), "\(name) is not a metric the code exports")
+        }
+        let dashboard = try JSONSerialization.jsonObject(
+            with: Data(contentsOf: URL(fileURLWithPath: monitoring + "dashboard.json")))
+        #expect((dashboard as? Object)?["panels"] as? [Any] != nil)
+    }
+
+    static func metricNames(in text: String) -> [String] {
+        var names: [String] = []
+        var rest = Substring(text)
+        while let start = rest.range(of: "keepalived_lb_") {
+            let tail = rest[start.lowerBound...]
+            let name = tail.prefix { $0.isLetter || $0.isNumber || $0 == "_" }
+            names.append(String(name))
+            rest = tail.dropFirst(name.count)
+        }
+        return names
     }
 }
