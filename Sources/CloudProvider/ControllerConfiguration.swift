@@ -29,6 +29,8 @@ public struct ControllerConfiguration: Sendable {
     /// How long a VIP may be held by two nodes before it is reported as split brain: longer than
     /// a handover (failover window plus the agents' publication delay).
     public var splitBrainWindow: Duration = .seconds(3)
+    /// Bytes of data the VIP ConfigMap may hold: the API server's limit (a test sets less to reach it quickly).
+    public var configMapLimit = ConfigMapFull.defaultLimit
     /// Remove the `node.cloudprovider.kubernetes.io/uninitialized` taint that kubelets run with
     /// `--cloud-provider=external` set, and give such nodes a providerID. Off unless asked: a providerID is
     /// permanent, and another cloud provider may be the one meant to initialise the Node.

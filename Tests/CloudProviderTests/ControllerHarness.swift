@@ -101,7 +101,7 @@ struct ControllerHarness {
         try await rawConfigMapData()[VRRPPlan.dataKey].map { try VRRPPlan(json: $0) }
     }
 
-    private func rawConfigMapData() async throws -> [String: String] {
+    func rawConfigMapData() async throws -> [String: String] {
         do { return try await admin.get(ConfigMap.self, namespace: namespace, name: "vip-configmap").data } catch {
             if error.code == .notFound { return [:] }
             throw error

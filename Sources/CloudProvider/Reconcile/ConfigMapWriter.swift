@@ -32,8 +32,17 @@ actor ConfigMapWriter {
     private var lastFetched: ConfigMap??
     public private(set) var writes = 0
     private let writeCounter = Counter(label: "keepalived_lb_configmap_writes_total")
+    /// Bytes of `data` in the last write (or the one refused as too large), against the limit.
+    private let sizeGauge = Gauge(label: "keepalived_lb_configmap_bytes")
 
-    init(client: any KubernetesAPI, namespace: String, name: String, pools: [Pool], logger: Logger) {
+    private let limit: Int
+
+    init(
+        client: any KubernetesAPI, namespace: String, name: String, pools: [Pool],
+        limit: Int = ConfigMapFull.defaultLimit,
+        logger: Logger
+    ) {
+        self.limit = limit
         self.poolAnnotation = PoolAnnotation(pools).json()
         self.client = client
         self.namespace = namespace
@@ -105,7 +114,7 @@ actor ConfigMapWriter {
         case retry
     }
 
-    private func writeOnce(_ snapshot: ConfigMapSnapshot) async throws(KubeError) -> Attempt {
+    private func writeOnce(_ snapshot: ConfigMapSnapshot) async throws -> Attempt {
         // kube-keepalived-vip's format is IPv4 only; the plan carries every family.
         var data = VIPConfigMapFormat.encode(snapshot.entries.filter { $0.address.family == .ipv4 })
         let ledger = snapshot.ledger
@@ -124,6 +133,7 @@ actor ConfigMapWriter {
                 guard error.code == .notFound else { throw error }
                 if lastFetched == nil { lastFetched = .some(nil) }
                 if let plan = snapshot.plan { data[VRRPPlan.dataKey] = plan.json() }
+                try checkSize(data)
                 return try await create(data: data, ledger: ledger)
             }
         }
@@ -134,6 +144,7 @@ actor ConfigMapWriter {
         var annotations = current.metadata.annotations
         annotations[LegacyLedger.annotation] = legacyAnnotation(ledger)
         annotations[PoolAnnotation.annotation] = poolAnnotation
+        try checkSize(data)
         var updated = current
         updated.data = data
         updated.metadata.annotations = annotations
@@ -147,6 +158,13 @@ actor ConfigMapWriter {
         return try await attempt(kept: kept, data: hash, retryingOn: [.conflict, .notFound]) {
             () async throws(KubeError) in try await self.client.update(updated)
         }
+    }
+
+    /// Refuses, before the API server would, data it cannot store; records the size either way.
+    private func checkSize(_ data: [String: String]) throws(ConfigMapFull) {
+        let bytes = ConfigMapFull.size(of: data)
+        sizeGauge.record(bytes)
+        guard bytes <= limit else { throw ConfigMapFull(bytes: bytes, limit: limit) }
     }
 
     /// Runs one write; the error codes that mean "someone else was first" (or the object went

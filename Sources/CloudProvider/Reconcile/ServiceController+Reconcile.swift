@@ -86,6 +86,13 @@ extension ServiceController {
         case .writeConfigMap(let freshRead):
             do {
                 try await writeConfigMap(freshRead: freshRead)
+            } catch let full as ConfigMapFull {
+                // Nothing is sent: the ConfigMap as it is (every VIP already in it) stays served.
+                logger.error("the VIP ConfigMap is full", metadata: ["bytes": "\(full.bytes)"])
+                let reference = ConfigMap(name: configuration.configMapName, namespace: configuration.namespace)
+                    .reference
+                events.post(reference, type: .warning, reason: "ConfigMapFull", message: full.message)
+                await handle(.configMapFailed(full))
             } catch {
                 logger.warning(
                     "could not write the VIP ConfigMap; the Services waiting for it are retried",

@@ -99,7 +99,7 @@ public actor ServiceController {
         (jobs, jobQueue) = AsyncStream.makeStream()
         writer = ConfigMapWriter(
             client: client, namespace: configuration.namespace, name: configuration.configMapName,
-            pools: [configuration.pool], logger: logger)
+            pools: [configuration.pool], limit: configuration.configMapLimit, logger: logger)
         // Events give way to status writes while a burst is being published.
         events = EventRecorder(
             client: client, component: "keepalived-cloud-provider", yieldingTo: busy, logger: logger)
