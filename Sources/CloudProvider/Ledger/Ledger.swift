@@ -291,12 +291,14 @@ public struct Ledger: Sendable {
                         across: across) == nil
             }
             if pool(containing: claim.address) == nil {
-                outside.append(claim)
-                guard claim.keepOutsidePools else { continue }
+                // Another Service holds it (from its status): a conflict to report whatever the claim's tier, or
+                // the newer Service gets a new address with no word why.
                 if let holder = owner(of: claim.address), !joins(self) {
                     conflicts.append((claim, holder))
                     continue
                 }
+                outside.append(claim)
+                guard claim.keepOutsidePools else { continue }
             } else if claim.sharingKey != nil && joins(self) {
                 // Its sharing group holds the address already: it shares it.
             } else {
