@@ -1,5 +1,6 @@
 import CloudProvider
 import Foundation
+import Keepalived
 import KubeClient
 import KubeTestKit
 import Testing
@@ -11,8 +12,9 @@ struct ConfigMapCapacityTests {
         data.reduce(0) { $0 + $1.key.utf8.count + $1.value.utf8.count }
     }
 
-    /// At the limit nothing is sent: every VIP already written stays, the new Service is told why (and the
-    /// ConfigMap gets a Warning), and it is served as soon as a deletion makes room.
+    /// At the limit the new Service gives way: every VIP already written stays, a change to a served Service
+    /// still lands, the new one is told why (and the ConfigMap gets a Warning), and it is served as soon as a
+    /// deletion makes room.
     @Test(arguments: Backend.available) func aFullConfigMapKeepsEveryVIPAndSaysWhy(_ backend: Backend) async throws {
         let h = try await ControllerHarness.make(backend)
         var (_, task) = h.start(try h.configuration())
@@ -42,6 +44,14 @@ struct ConfigMapCapacityTests {
                 }
             })
         #expect(try await h.configMapData() == before, "every VIP already written stays")
+        // A change of a served Service that fits (3 bytes: ":DR") is written while the new one waits.
+        let addressOfB = try #require(try await h.ingress("b").first)
+        _ = try await h.admin.patch(
+            Service.self, namespace: h.namespace, name: "b",
+            .merge(["metadata": ["annotations": [ForwardMethod.annotation: "DR"]]]))
+        #expect(
+            try await eventually { try await h.configMapData()[addressOfB] == "\(h.namespace)/b:DR" },
+            "a served Service's change lands although a new one does not fit")
         #expect(try await h.ingress("c").isEmpty)
         #expect(try await h.ingress("a").count == 1)
         #expect(try await h.ingress("b").count == 1)

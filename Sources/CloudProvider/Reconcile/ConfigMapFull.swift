@@ -1,5 +1,5 @@
-/// The VIP ConfigMap would outgrow what the API server stores (1 MiB of data): the write is not sent, every VIP
-/// already in it stays served, and Services waiting for it keep waiting, told why.
+/// The VIP ConfigMap would outgrow what the API server stores (1 MiB of data): the write is not sent, and new
+/// Services give way (retried, told why) so the rest is written and every VIP already in it stays served.
 public struct ConfigMapFull: Error, Sendable, CustomStringConvertible {
     /// What kube-apiserver accepts in a ConfigMap's `data` and `binaryData`, keys and values together.
     public static let defaultLimit = 1_048_576
@@ -9,9 +9,9 @@ public struct ConfigMapFull: Error, Sendable, CustomStringConvertible {
 
     public var message: String {
         """
-        the VIP ConfigMap would hold \(bytes) bytes, over the limit of \(limit) (Kubernetes stores no more): no Service can be \
-        added or changed until some are deleted (every VIP already written stays served); split the Services \
-        over more clusters or shorten their names
+        the VIP ConfigMap would hold \(bytes) bytes, over the limit of \(limit) (Kubernetes stores no more): new \
+        Services wait until some are deleted (every VIP already written stays served); split the Services over \
+        more clusters or shorten their names
         """
     }
 

@@ -105,6 +105,9 @@ struct ServiceStateMachine: Sendable {
     private var resting = false
     private var lastWriteTook: Duration = .zero
     private var waiting: [(generation: Int, item: Waiting)] = []
+    /// Services whose first address waits for the ConfigMap: at its size limit they give way, so a write of
+    /// everything else (a deletion, a Local VIP's move) still lands.
+    private var fresh: Set<ObjectKey> = []
     /// Statuses whose ConfigMap is written, waiting for a place among the patches in flight.
     private var statusQueue: [StatusUpdate] = []
     private var statusHead = 0
@@ -172,12 +175,27 @@ struct ServiceStateMachine: Sendable {
             }
             let failed = waiting
             waiting.removeAll()
-            return failed.map { .retry($0.item.key, error) }
+            guard error is ConfigMapFull else { return failed.map { .retry($0.item.key, error) } }
+            // Full: new Services let go of their addresses (they are retried with backoff and told why); what
+            // is left is written, so nothing already served waits on them.
+            var gaveWay = false
+            var actions: [Action] = []
+            for entry in failed {
+                let key = entry.item.key
+                if case .status = entry.item, fresh.remove(key) != nil, !ledger.release(key).isEmpty {
+                    gaveWay = true
+                    actions.append(.countAllocationFailure(reason: "ConfigMapFull"))
+                }
+                actions.append(.retry(key, error))
+            }
+            if gaveWay { writeWanted = true }
+            return actions + (gaveWay ? nextWrite() : [])
         case .restEnded:
             resting = false
             return nextWrite()
         case .statusWritten(let key, let older):
             statusesInFlight -= 1
+            fresh.remove(key)
             superseded[key] = older
             return [.done(key)] + nextPatches()
         case .statusFailed(let key, let error):
@@ -228,6 +246,7 @@ struct ServiceStateMachine: Sendable {
         var actions: [Action] = []
         let held = ledger.records[key]?.addresses ?? []
         if held.isEmpty && service.status.loadBalancer.ingress.isEmpty {
+            fresh.insert(key)
             actions.append(
                 .postEvent(
                     service.reference, .normal, reason: "EnsuringLoadBalancer", message: "Ensuring load balancer"))
@@ -310,6 +329,7 @@ struct ServiceStateMachine: Sendable {
     /// ConfigMap changes all the same (the address now names that Service).
     /// `then` is done once the ConfigMap no longer names what was freed (at once when nothing changed).
     private mutating func release(_ key: ObjectKey, then: ([IPAddress]) -> Waiting) -> [Action] {
+        fresh.remove(key)
         let before = ledger.generation
         let freed = ledger.release(key)
         let counted: [Action] = freed.isEmpty ? [] : [.countReleases(freed.count)]
