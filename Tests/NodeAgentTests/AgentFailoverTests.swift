@@ -150,9 +150,3 @@ struct AgentFailoverTests {
         try outcome.get()
     }
 }
-
-extension Result where Failure == any Error {
-    init(catching body: () async throws -> Success) async {
-        do { self = .success(try await body()) } catch { self = .failure(error) }
-    }
-}

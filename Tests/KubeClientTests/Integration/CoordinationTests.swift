@@ -78,83 +78,84 @@ struct CoordinationTests {
 
     @Test func cancelledLeaderReleasesSoAStandbyTakesOverAtOnce() async throws {
         let cluster = try await TestEnvironment.shared()
-        let client = try cluster.adminClient()
-        defer { Task { try? await client.shutdown() } }
-        let ns = try await cluster.makeNamespace(client)
-        var slow = Self.fast("rel", "a", ns: ns)
-        slow.leaseDuration = .seconds(60)
-        let a = LeaderElector(client: client, configuration: slow)
-        var slowB = slow
-        slowB.identity = "b"
-        let b = LeaderElector(client: client, configuration: slowB)
-        let runA = Task { try await a.run { try await Task.sleep(for: .seconds(3600)) } }
-        while !(await a.isLeader) { try await Task.sleep(for: .milliseconds(50)) }
-        let runB = Task { try await b.run { try await Task.sleep(for: .seconds(3600)) } }
-        defer { runB.cancel() }
-        runA.cancel()
-        _ = await runA.result
-        let start = ContinuousClock.now
-        while !(await b.isLeader), ContinuousClock.now - start < .seconds(20) {
-            try await Task.sleep(for: .milliseconds(50))
+        try await withClient(try cluster.adminClient()) { client in
+            let ns = try await cluster.makeNamespace(client)
+            var slow = Self.fast("rel", "a", ns: ns)
+            slow.leaseDuration = .seconds(60)
+            let a = LeaderElector(client: client, configuration: slow)
+            var slowB = slow
+            slowB.identity = "b"
+            let b = LeaderElector(client: client, configuration: slowB)
+            let runA = Task { try await a.run { try await Task.sleep(for: .seconds(3600)) } }
+            while !(await a.isLeader) { try await Task.sleep(for: .milliseconds(50)) }
+            let runB = Task { try await b.run { try await Task.sleep(for: .seconds(3600)) } }
+            defer { runB.cancel() }
+            runA.cancel()
+            _ = await runA.result
+            let start = ContinuousClock.now
+            while !(await b.isLeader), ContinuousClock.now - start < .seconds(20) {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            // Without the release B would wait the full 60 s lease.
+            #expect(await b.isLeader)
         }
-        // Without the release B would wait the full 60 s lease.
-        #expect(await b.isLeader)
     }
 
     @Test func repeatedEventsAreAggregated() async throws {
         let cluster = try await TestEnvironment.shared()
-        let client = try cluster.adminClient()
-        defer { Task { try? await client.shutdown() } }
-        let ns = try await cluster.makeNamespace(client)
-        let service = try await client.create(CRUDTests.loadBalancer("noisy", namespace: ns))
-        let recorder = EventRecorder(
-            client: client, component: "keepalived-cloud-provider", minimumWriteInterval: .zero)
-        for _ in 0..<5 {
+        try await withClient(try cluster.adminClient()) { client in
+            let ns = try await cluster.makeNamespace(client)
+            let service = try await client.create(CRUDTests.loadBalancer("noisy", namespace: ns))
+            let recorder = EventRecorder(
+                client: client, component: "keepalived-cloud-provider", minimumWriteInterval: .zero)
+            for _ in 0..<5 {
+                await recorder.record(
+                    service.reference, type: .warning, reason: "AllocationFailed",
+                    message: "pool default has no free IPv4 address left")
+            }
             await recorder.record(
-                service.reference, type: .warning, reason: "AllocationFailed",
-                message: "pool default has no free IPv4 address left")
+                service.reference, type: .normal, reason: "EnsuredLoadBalancer", message: "Ensured load balancer")
+            let events = try await client.list(Event.self, namespace: ns).items
+            #expect(events.count == 2)
+            let warning = try #require(events.first { $0.reason == "AllocationFailed" })
+            #expect(warning.count == 5)
+            #expect(warning.type == "Warning")
+            #expect(warning.involvedObject.name == "noisy")
+            #expect(warning.involvedObject.uid == service.metadata.uid)
+            #expect(warning.sourceComponent == "keepalived-cloud-provider")
         }
-        await recorder.record(
-            service.reference, type: .normal, reason: "EnsuredLoadBalancer", message: "Ensured load balancer")
-        let events = try await client.list(Event.self, namespace: ns).items
-        #expect(events.count == 2)
-        let warning = try #require(events.first { $0.reason == "AllocationFailed" })
-        #expect(warning.count == 5)
-        #expect(warning.type == "Warning")
-        #expect(warning.involvedObject.name == "noisy")
-        #expect(warning.involvedObject.uid == service.metadata.uid)
-        #expect(warning.sourceComponent == "keepalived-cloud-provider")
     }
 
     /// Posted events wait while the owner is busy, then arrive with the time they were posted.
     @Test func postedEventsGiveWayWhileTheOwnerIsBusy() async throws {
         let cluster = try await TestEnvironment.shared()
-        let client = try cluster.adminClient()
-        defer { Task { try? await client.shutdown() } }
-        let ns = try await cluster.makeNamespace(client)
-        let service = try await client.create(CRUDTests.loadBalancer("patient", namespace: ns))
-        let busy = BusySignal()
-        busy.update(outstanding: 1)
-        let recorder = EventRecorder(
-            client: client, component: "keepalived-cloud-provider", yieldingTo: busy, maximumDeferral: .seconds(120))
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await recorder.run() }
-            let posted = Date()
-            recorder.post(
-                service.reference, type: .normal, reason: "EnsuringLoadBalancer", message: "Ensuring load balancer")
-            // Held for three seconds: long enough to tell the posting time from the writing time.
-            try await Task.sleep(for: .seconds(3))
-            #expect(try await client.list(Event.self, namespace: ns).items.isEmpty)
-            busy.update(outstanding: 0)
-            var events: [Event] = []
-            #expect(
-                try await eventually {
-                    events = try await client.list(Event.self, namespace: ns).items
-                    return events.count == 1
-                })
-            let written = try #require(events.first?.firstTimestamp.flatMap(KubeTime.parse))
-            #expect(abs(written.timeIntervalSince(posted)) < 2)
-            group.cancelAll()
+        try await withClient(try cluster.adminClient()) { client in
+            let ns = try await cluster.makeNamespace(client)
+            let service = try await client.create(CRUDTests.loadBalancer("patient", namespace: ns))
+            let busy = BusySignal()
+            busy.update(outstanding: 1)
+            let recorder = EventRecorder(
+                client: client, component: "keepalived-cloud-provider", yieldingTo: busy, maximumDeferral: .seconds(120)
+            )
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await recorder.run() }
+                let posted = Date()
+                recorder.post(
+                    service.reference, type: .normal, reason: "EnsuringLoadBalancer", message: "Ensuring load balancer")
+                // Held for three seconds: long enough to tell the posting time from the writing time.
+                try await Task.sleep(for: .seconds(3))
+                #expect(try await client.list(Event.self, namespace: ns).items.isEmpty)
+                busy.update(outstanding: 0)
+                var events: [Event] = []
+                #expect(
+                    try await eventually {
+                        events = try await client.list(Event.self, namespace: ns).items
+                        return events.count == 1
+                    })
+                let written = try #require(events.first?.firstTimestamp.flatMap(KubeTime.parse))
+                #expect(abs(written.timeIntervalSince(posted)) < 2)
+                group.cancelAll()
+            }
         }
     }
 }

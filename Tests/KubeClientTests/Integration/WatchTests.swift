@@ -9,108 +9,110 @@ import Testing
 struct WatchTests {
     @Test func watchSeesCreateUpdateDeleteInOrder() async throws {
         let cluster = try await TestEnvironment.shared()
-        let client = try cluster.adminClient()
-        defer { Task { try? await client.shutdown() } }
-        let ns = try await cluster.makeNamespace(client)
-        let start = try await client.list(ConfigMap.self, namespace: ns)
+        try await withClient(try cluster.adminClient()) { client in
+            let ns = try await cluster.makeNamespace(client)
+            let start = try await client.list(ConfigMap.self, namespace: ns)
 
-        let watcher = Task { () -> [String] in
-            var seen: [String] = []
-            for try await event in client.watch(
-                ConfigMap.self, namespace: ns,
-                options: WatchOptions(resourceVersion: start.resourceVersion, timeoutSeconds: 30))
-            {
-                switch event {
-                case .added(let cm): seen.append("ADDED \(cm.metadata.name!) \(cm.data["k"] ?? "")")
-                case .modified(let cm): seen.append("MODIFIED \(cm.metadata.name!) \(cm.data["k"] ?? "")")
-                case .deleted(let cm): seen.append("DELETED \(cm.metadata.name!)")
-                case .bookmark: continue
+            let watcher = Task { () -> [String] in
+                var seen: [String] = []
+                for try await event in client.watch(
+                    ConfigMap.self, namespace: ns,
+                    options: WatchOptions(resourceVersion: start.resourceVersion, timeoutSeconds: 30))
+                {
+                    switch event {
+                    case .added(let cm): seen.append("ADDED \(cm.metadata.name!) \(cm.data["k"] ?? "")")
+                    case .modified(let cm): seen.append("MODIFIED \(cm.metadata.name!) \(cm.data["k"] ?? "")")
+                    case .deleted(let cm): seen.append("DELETED \(cm.metadata.name!)")
+                    case .bookmark: continue
+                    }
+                    if seen.count == 4 { break }
                 }
-                if seen.count == 4 { break }
+                return seen
             }
-            return seen
+            var cm = try await client.create(ConfigMap(name: "a", namespace: ns, data: ["k": "1"]))
+            cm.data = ["k": "2"]
+            _ = try await client.update(cm)
+            _ = try await client.create(ConfigMap(name: "b", namespace: ns, data: ["k": "3"]))
+            try await client.delete(ConfigMap.self, namespace: ns, name: "a")
+            let seen = try await watcher.value
+            #expect(seen == ["ADDED a 1", "MODIFIED a 2", "ADDED b 3", "DELETED a"])
         }
-        var cm = try await client.create(ConfigMap(name: "a", namespace: ns, data: ["k": "1"]))
-        cm.data = ["k": "2"]
-        _ = try await client.update(cm)
-        _ = try await client.create(ConfigMap(name: "b", namespace: ns, data: ["k": "3"]))
-        try await client.delete(ConfigMap.self, namespace: ns, name: "a")
-        let seen = try await watcher.value
-        #expect(seen == ["ADDED a 1", "MODIFIED a 2", "ADDED b 3", "DELETED a"])
     }
 
     /// The compact cache keeps what a controller of many Services reads and nothing else, and
     /// follows changes like the object cache does.
     @Test func compactInformerKeepsOnlyWhatItWasAskedFor() async throws {
         let cluster = try await TestEnvironment.shared()
-        let client = try cluster.adminClient()
-        defer { Task { try? await client.shutdown() } }
-        let ns = try await cluster.makeNamespace(client)
-        var service = Service()
-        service.metadata = ObjectMeta(name: "web", namespace: ns)
-        service.metadata.labels = ["app": "web"]
-        service.metadata.annotations = ["keep.example/this": "yes", "drop.example/that": "no"]
-        service.spec.type = .loadBalancer
-        service.spec.ports = [ServicePort(port: 80)]
-        service.spec.allocateLoadBalancerNodePorts = false
-        _ = try await client.create(service)
+        try await withClient(try cluster.adminClient()) { client in
+            let ns = try await cluster.makeNamespace(client)
+            var service = Service()
+            service.metadata = ObjectMeta(name: "web", namespace: ns)
+            service.metadata.labels = ["app": "web"]
+            service.metadata.annotations = ["keep.example/this": "yes", "drop.example/that": "no"]
+            service.spec.type = .loadBalancer
+            service.spec.ports = [ServicePort(port: 80)]
+            service.spec.allocateLoadBalancerNodePorts = false
+            _ = try await client.create(service)
 
-        let informer = Informer<Service>(
-            client: client, namespace: ns, storage: .packed,
-            transform: { $0.keeping(specFields: ["type"], annotations: ["keep.example/this"]) })
-        let run = Task { await informer.run { _ in } }
-        defer { run.cancel() }
-        #expect(await eventually { await informer.get(ObjectKey(namespace: ns, name: "web")) != nil })
-        let cached = try #require(await informer.get(ObjectKey(namespace: ns, name: "web")))
-        #expect(cached.metadata.annotations == ["keep.example/this": "yes"])
-        #expect(cached.metadata.labels.isEmpty)
-        #expect(
-            cached.metadata.uid != nil && cached.metadata.resourceVersion != nil
-                && cached.metadata.creationTimestamp != nil)
-        #expect(cached.spec.type == .loadBalancer && cached.spec.ports.isEmpty)
+            let informer = Informer<Service>(
+                client: client, namespace: ns, storage: .packed,
+                transform: { $0.keeping(specFields: ["type"], annotations: ["keep.example/this"]) })
+            let run = Task { await informer.run { _ in } }
+            defer { run.cancel() }
+            #expect(await eventually { await informer.get(ObjectKey(namespace: ns, name: "web")) != nil })
+            let cached = try #require(await informer.get(ObjectKey(namespace: ns, name: "web")))
+            #expect(cached.metadata.annotations == ["keep.example/this": "yes"])
+            #expect(cached.metadata.labels.isEmpty)
+            #expect(
+                cached.metadata.uid != nil && cached.metadata.resourceVersion != nil
+                    && cached.metadata.creationTimestamp != nil)
+            #expect(cached.spec.type == .loadBalancer && cached.spec.ports.isEmpty)
 
-        _ = try await client.patch(
-            Service.self, namespace: ns, name: "web",
-            .merge(["status": ["loadBalancer": ["ingress": [["ip": "192.0.2.10"]]]]]), subresource: "status")
-        #expect(
-            await eventually {
-                await informer.get(ObjectKey(namespace: ns, name: "web"))?.status.loadBalancer.ingress.first?.ip
-                    == "192.0.2.10"
-            })
-        try await client.delete(Service.self, namespace: ns, name: "web")
-        #expect(await eventually { await informer.get(ObjectKey(namespace: ns, name: "web")) == nil })
+            _ = try await client.patch(
+                Service.self, namespace: ns, name: "web",
+                .merge(["status": ["loadBalancer": ["ingress": [["ip": "192.0.2.10"]]]]]), subresource: "status")
+            #expect(
+                await eventually {
+                    await informer.get(ObjectKey(namespace: ns, name: "web"))?.status.loadBalancer.ingress.first?.ip
+                        == "192.0.2.10"
+                })
+            try await client.delete(Service.self, namespace: ns, name: "web")
+            #expect(await eventually { await informer.get(ObjectKey(namespace: ns, name: "web")) == nil })
+        }
     }
 
     /// A watch that starts with megabytes of ADDED events and a consumer slower than the server
     /// must deliver every event (the stream is paused by back-pressure, never stalled by it).
     @Test func aSlowConsumerOfALargeWatchGetsEveryEvent() async throws {
         let cluster = try await TestEnvironment.shared()
-        let client = try cluster.adminClient()
-        defer { Task { try? await client.shutdown() } }
-        let ns = try await cluster.makeNamespace(client)
-        let count = 120
-        let payload = String(repeating: "x", count: 32 * 1024)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for index in 0..<count {
-                if index >= 8 { try await group.next() }
-                group.addTask {
-                    _ = try await client.create(ConfigMap(name: "c\(index)", namespace: ns, data: ["k": payload]))
+        try await withClient(try cluster.adminClient()) { client in
+            let ns = try await cluster.makeNamespace(client)
+            let count = 120
+            let payload = String(repeating: "x", count: 32 * 1024)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for index in 0..<count {
+                    if index >= 8 { try await group.next() }
+                    group.addTask {
+                        _ = try await client.create(ConfigMap(name: "c\(index)", namespace: ns, data: ["k": payload]))
+                    }
                 }
+                try await group.waitForAll()
             }
-            try await group.waitForAll()
+            let started = ContinuousClock.now
+            var seen = 0
+            for try await event in client.watch(
+                ConfigMap.self, namespace: ns, options: WatchOptions(timeoutSeconds: 60))
+            {
+                guard case .added = event else { continue }
+                seen += 1
+                try await Task.sleep(for: .milliseconds(5))
+                if seen == count { break }
+            }
+            #expect(seen == count)
+            #expect(
+                ContinuousClock.now - started < .seconds(45),
+                "the watch stalled: \(seen) of \(count) after \(ContinuousClock.now - started)")
         }
-        let started = ContinuousClock.now
-        var seen = 0
-        for try await event in client.watch(ConfigMap.self, namespace: ns, options: WatchOptions(timeoutSeconds: 60)) {
-            guard case .added = event else { continue }
-            seen += 1
-            try await Task.sleep(for: .milliseconds(5))
-            if seen == count { break }
-        }
-        #expect(seen == count)
-        #expect(
-            ContinuousClock.now - started < .seconds(45),
-            "the watch stalled: \(seen) of \(count) after \(ContinuousClock.now - started)")
     }
 }
 
