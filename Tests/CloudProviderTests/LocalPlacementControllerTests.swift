@@ -173,6 +173,32 @@ struct LocalPlacementControllerTests {
         #expect(deleted)
         #expect(endpoints.nodes(of: key).isEmpty)
     }
+
+    /// A Service turns Local and its slices are listed from the API; a slice the watch deletes while that list
+    /// is on its way must not come back from the list's (older) answer: its node would stay allowed for good.
+    @Test func aSliceDeletedWhileTheListIsAnsweredStaysDeleted() async throws {
+        let h = try await ControllerHarness.make(.inMemory)
+        let memory = try #require(h.memory)
+        try await h.node("a")
+        let (_, task) = h.start(try h.configuration())
+        defer { task.cancel() }
+        _ = try await h.loadBalancer("web")
+        try await setEndpoints(h, .inMemory, "web", [endpoint("\(h.namespace)-a")])
+        #expect(try await eventually { try await h.ingress("web").count == 1 })
+        let vip = try IPAddress(try await h.ingress("web")[0])
+
+        // The list that fills the Service's slices is answered after the watch delivered the slice's deletion.
+        memory.afterNext(.list, EndpointSlice.self) {
+            try? await memory.delete(EndpointSlice.self, namespace: h.namespace, name: "web-slice")
+            try? await Task.sleep(for: .milliseconds(300))
+        }
+        _ = try await h.admin.patch(
+            Service.self, namespace: h.namespace, name: "web", .merge(["spec": ["externalTrafficPolicy": "Local"]]))
+        #expect(try await eventually { try await announced(h, "web") == "LocalEndpointsUnserved" })
+        #expect(try await h.plan()?.allowedNodes(of: vip) == [], "no endpoint is left: held by no node")
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(try await h.plan()?.allowedNodes(of: vip) == [])
+    }
 }
 
 /// Pools that choose nodes (`spec.nodeSelector`), and clusters where no node is eligible.
@@ -317,4 +343,5 @@ struct PoolNodeSelectorTests {
         #expect(try await eventually { try await h.plan()?.nodes == ["\(h.namespace)-cp"] })
         try await h.deleteNodes()
     }
+
 }

@@ -95,9 +95,9 @@ public final class InMemoryAPIServer: KubernetesAPI, Sendable {
         state.withLock { $0.faults.append(Fault(verb: verb, resource: T.resource, error: error, remaining: times)) }
     }
 
-    /// After the next successful write `verb` (create, update, updateStatus, patch, patchStatus, delete) on
-    /// `type` is committed (watches told) and before its response returns, `body` runs: what a client sees when
-    /// someone else acts between its write and the answer.
+    /// After the next successful `verb` on `type` is committed (watches told; for a list, its page taken) and
+    /// before its response returns, `body` runs: what a client sees when someone else acts between its request
+    /// and the answer.
     public func afterNext<T: KubernetesObject>(
         _ verb: Verb, _ type: T.Type, run body: @escaping @Sendable () async -> Void
     ) {
@@ -179,6 +179,14 @@ public final class InMemoryAPIServer: KubernetesAPI, Sendable {
 
     public func list<T: KubernetesObject>(_ type: T.Type, namespace: String?, options: ListOptions)
         async throws(KubeError) -> ObjectList<T>
+    {
+        let page = try listPage(type, namespace: namespace, options: options)
+        await runHook(.list, T.resource)
+        return page
+    }
+
+    private func listPage<T: KubernetesObject>(_ type: T.Type, namespace: String?, options: ListOptions)
+        throws(KubeError) -> ObjectList<T>
     {
         try state.withLock { state throws(KubeError) in
             try admit(&state, .list, T.resource, namespace: namespace, name: nil)

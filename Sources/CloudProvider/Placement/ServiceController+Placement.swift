@@ -136,7 +136,8 @@ extension ServiceController {
     }
 
     /// The slices a Service that just turned Local already has, from the API; those the watch delivered meanwhile
-    /// are newer and kept.
+    /// are newer and kept, and those it no longer has (deleted while the list was answered) stay gone: the
+    /// informer caches every slice, so one it lacks is deleted or not delivered yet, and its watch event decides.
     func fillFromAPI(_ key: ObjectKey) async {
         guard let slices, key.namespace != nil else { return }
         let options = ListOptions(labelSelector: "\(EndpointSlice.serviceNameLabel)=\(key.name)")
@@ -158,9 +159,17 @@ extension ServiceController {
         }
         var changed = false
         for slice in found where slice.service == key {
+            guard await sliceCached(ObjectKey(namespace: key.namespace, name: slice.name), in: slices) else { continue }
             changed = localEndpoints.sliceFound(slice.name, service: key, nodes: slice.nodes) || changed
         }
         if changed { await handle(.placementChanged) }
+    }
+
+    private func sliceCached(_ key: ObjectKey, in slices: SliceInformer) async -> Bool {
+        switch slices {
+        case .v1(let informer): await informer.get(key) != nil
+        case .v1beta1(let informer): await informer.get(key) != nil
+        }
     }
 
     /// Which node each agent says leads an instance (`states`: what the nodes published, by node name); a change
