@@ -18,6 +18,37 @@ enum PlacementProblem: Hashable, Sendable {
 enum SliceInformer: Sendable {
     case v1(Informer<EndpointSlice>)
     case v1beta1(Informer<EndpointSliceV1Beta1>)
+
+    typealias Found = (service: ObjectKey, name: String, nodes: LocalEndpoints.SliceNodes)
+
+    /// Every cached slice's Service and nodes.
+    func cached() async -> [Found] {
+        switch self {
+        case .v1(let informer): await informer.list().compactMap(LocalEndpoints.read)
+        case .v1beta1(let informer): await informer.list().compactMap(LocalEndpoints.read)
+        }
+    }
+
+    func contains(_ key: ObjectKey) async -> Bool {
+        switch self {
+        case .v1(let informer): await informer.get(key) != nil
+        case .v1beta1(let informer): await informer.get(key) != nil
+        }
+    }
+
+    /// The slices the API server has now, in the version this informer watches.
+    func list(_ client: any KubernetesAPI, namespace: String?, options: ListOptions) async throws(KubeError)
+        -> [Found]
+    {
+        switch self {
+        case .v1:
+            try await client.list(EndpointSlice.self, namespace: namespace, options: options).items
+                .compactMap(LocalEndpoints.read)
+        case .v1beta1:
+            try await client.list(EndpointSliceV1Beta1.self, namespace: namespace, options: options).items
+                .compactMap(LocalEndpoints.read)
+        }
+    }
 }
 
 extension ServiceController {
@@ -125,12 +156,7 @@ extension ServiceController {
     /// One pass over the slice cache for the named Services.
     private func fill(_ services: Set<ObjectKey>) async {
         guard !services.isEmpty, let slices else { return }
-        let found: [(service: ObjectKey, name: String, nodes: LocalEndpoints.SliceNodes)]
-        switch slices {
-        case .v1(let informer): found = await informer.list().compactMap(LocalEndpoints.read)
-        case .v1beta1(let informer): found = await informer.list().compactMap(LocalEndpoints.read)
-        }
-        for slice in found where services.contains(slice.service) {
+        for slice in await slices.cached() where services.contains(slice.service) {
             _ = localEndpoints.sliceChanged(slice.name, service: slice.service, nodes: slice.nodes)
         }
     }
@@ -141,16 +167,9 @@ extension ServiceController {
     func fillFromAPI(_ key: ObjectKey) async {
         guard let slices, key.namespace != nil else { return }
         let options = ListOptions(labelSelector: "\(EndpointSlice.serviceNameLabel)=\(key.name)")
-        let found: [(service: ObjectKey, name: String, nodes: LocalEndpoints.SliceNodes)]
+        let found: [SliceInformer.Found]
         do {
-            switch slices {
-            case .v1:
-                found = try await client.list(EndpointSlice.self, namespace: key.namespace, options: options).items
-                    .compactMap(LocalEndpoints.read)
-            case .v1beta1:
-                found = try await client.list(EndpointSliceV1Beta1.self, namespace: key.namespace, options: options)
-                    .items.compactMap(LocalEndpoints.read)
-            }
+            found = try await slices.list(client, namespace: key.namespace, options: options)
         } catch {
             logger.warning(
                 "cannot list a Local Service's EndpointSlices; its watch events fill them in",
@@ -159,17 +178,10 @@ extension ServiceController {
         }
         var changed = false
         for slice in found where slice.service == key {
-            guard await sliceCached(ObjectKey(namespace: key.namespace, name: slice.name), in: slices) else { continue }
+            guard await slices.contains(ObjectKey(namespace: key.namespace, name: slice.name)) else { continue }
             changed = localEndpoints.sliceFound(slice.name, service: key, nodes: slice.nodes) || changed
         }
         if changed { await handle(.placementChanged) }
-    }
-
-    private func sliceCached(_ key: ObjectKey, in slices: SliceInformer) async -> Bool {
-        switch slices {
-        case .v1(let informer): await informer.get(key) != nil
-        case .v1beta1(let informer): await informer.get(key) != nil
-        }
     }
 
     /// Which node each agent says leads an instance (`states`: what the nodes published, by node name); a change
