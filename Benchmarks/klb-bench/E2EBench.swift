@@ -145,9 +145,6 @@ struct E2EBench: AsyncParsableCommand {
 
     /// One connection attempt from the client (50 ms timeout).
     func answers(_ lab: AgentLab, _ vip: String) throws -> Bool {
-        let code =
-            "import socket\ntry:\n    socket.create_connection((\"\(vip)\", 8080), timeout=0.05).close(); "
-            + "print('yes')\nexcept OSError:\n    print('no')"
-        return try mustRun(["ip", "netns", "exec", lab.client, "python3", "-c", code]).contains("yes")
+        try mustRun(AgentLab.labNet(in: lab.client, ["reachable", vip, "8080", "0.05"])).contains("yes")
     }
 }

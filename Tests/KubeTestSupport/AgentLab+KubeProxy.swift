@@ -66,10 +66,8 @@ extension AgentLab {
         }
         for node in nodes {
             let ready = try await eventuallyTrue(seconds: 30) {
-                (try? runCommand([
-                    "ip", "netns", "exec", self.netns(node), "python3", "-c",
-                    "import urllib.request; urllib.request.urlopen('http://127.0.0.1:10256/healthz', timeout=1)",
-                ]))?.status == 0
+                (try? runCommand(
+                    AgentLab.labNet(in: self.netns(node), ["http-ok", "http://127.0.0.1:10256/healthz"])))?.status == 0
             }
             guard ready else {
                 let log = (try? String(contentsOfFile: stateRoot + "/kube-proxy-\(node).log", encoding: .utf8)) ?? ""
@@ -95,14 +93,9 @@ extension AgentLab {
         try mustRun(["ip", "-n", netns(node), "addr", "replace", "\(podGateway(node))/32", "dev", hostSide])
         try mustRun(["ip", "-n", netns(node), "link", "set", hostSide, "up"])
         try mustRun(["ip", "-n", netns(node), "route", "replace", "\(address)/32", "dev", hostSide])
-        let code = """
-            import socket
-            s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("0.0.0.0", 8080)); s.listen(128)
-            while True:
-                c, peer = s.accept(); c.sendall(("\(name)/" + peer[0]).encode()); c.close()
-            """
         helpers.append(
-            try ChildProcess.spawn(["ip", "netns", "exec", pod, "python3", "-c", code], outputPath: "/dev/null"))
+            try ChildProcess.spawn(
+                AgentLab.labNet(in: pod, ["serve", "8080", name, "--peer"]), outputPath: "/dev/null"))
         return address
     }
 
@@ -153,43 +146,20 @@ extension AgentLab {
 
     /// A listener of the node itself (where a kubelet or sshd would be) on every address: answers "NODE:PORT".
     public func startNodeListener(on node: String, port: Int) throws {
-        let code = """
-            import socket
-            s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("0.0.0.0", \(port))); s.listen(16)
-            while True:
-                c, peer = s.accept(); c.sendall(b"\(node):\(port)"); c.close()
-            """
         helpers.append(
             try ChildProcess.spawn(
-                ["ip", "netns", "exec", netns(node), "python3", "-c", code], outputPath: "/dev/null"))
+                AgentLab.labNet(in: netns(node), ["serve", String(port), "\(node):\(port)"]), outputPath: "/dev/null"))
     }
 
     /// Whether `address` answers an ICMP echo from the client within half a second.
     public func answersPing(_ address: String) -> Bool {
-        let code = """
-            import socket, struct, time
-            s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP); s.settimeout(0.5)
-            body = struct.pack("!BBHHH", 8, 0, 0, 0x4b4c, 1) + b"klb"
-            total = sum(struct.unpack("!%dH" % (len(body) // 2), body[: len(body) // 2 * 2])) + (body[-1] << 8 if len(body) % 2 else 0)
-            total = (total >> 16) + (total & 0xFFFF); total += total >> 16
-            body = body[:2] + struct.pack("!H", ~total & 0xFFFF) + body[4:]
-            s.sendto(body, ("\(address)", 0))
-            end = time.time() + 0.5
-            while time.time() < end:
-                data, peer = s.recvfrom(256)
-                if peer[0] == "\(address)" and data[20] == 0: print("pong"); break
-            """
-        guard let result = try? runCommand(["ip", "netns", "exec", client, "python3", "-c", code]) else { return false }
+        guard let result = try? runCommand(AgentLab.labNet(in: client, ["ping", address])) else { return false }
         return result.output.contains("pong")
     }
 
     /// One connection from the client to `vip`:`port`: the answer ("POD/CLIENT-ADDRESS" from a pod), or nil.
     public func ask(_ vip: String, port: Int = 8080) -> String? {
-        let code = """
-            import socket
-            c = socket.create_connection(("\(vip)", \(port)), timeout=0.5); print(c.recv(64).decode()); c.close()
-            """
-        guard let result = try? runCommand(["ip", "netns", "exec", client, "python3", "-c", code]), result.status == 0
+        guard let result = try? runCommand(AgentLab.labNet(in: client, ["ask", vip, String(port)])), result.status == 0
         else { return nil }
         return result.output.trimmingCharacters(in: .whitespacesAndNewlines)
     }

@@ -119,32 +119,21 @@ public final class AgentLab: @unchecked Sendable {
     /// A TCP server on port 8080 in every node namespace that answers with the node's name.
     public func startEchoServers() throws {
         for node in nodes {
-            let code = """
-                import socket
-                s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("0.0.0.0", 8080)); s.listen(128)
-                while True:
-                    c, _ = s.accept(); c.sendall(b"\(node)"); c.close()
-                """
             helpers.append(
                 try ChildProcess.spawn(
-                    ["ip", "netns", "exec", netns(node), "python3", "-c", code], outputPath: "/dev/null"))
+                    AgentLab.labNet(in: netns(node), ["serve", "8080", node]), outputPath: "/dev/null"))
         }
     }
 
     /// Connects to `vip`:8080 from the client every 10 ms for `seconds`; prints "ok fail" counts.
     public func startProbe(_ vip: String, seconds: Double, output: String) throws -> ChildProcess {
-        let code = """
-            import socket, time
-            ok = fail = 0; answers = set(); end = time.time() + \(seconds)
-            while time.time() < end:
-                try:
-                    c = socket.create_connection(("\(vip)", 8080), timeout=0.2); answers.add(c.recv(16).decode()); c.close(); ok += 1
-                except OSError:
-                    fail += 1
-                time.sleep(0.01)
-            print(ok, fail, ",".join(sorted(answers)))
-            """
-        return try ChildProcess.spawn(["ip", "netns", "exec", client, "python3", "-c", code], outputPath: output)
+        return try ChildProcess.spawn(
+            AgentLab.labNet(in: client, ["probe", vip, "8080", String(seconds)]), outputPath: output)
+    }
+
+    /// `scripts/lib/lab-net.py COMMAND…` run inside network namespace `ns` (servers, probes, pings).
+    public static func labNet(in ns: String, _ arguments: [String]) -> [String] {
+        ["ip", "netns", "exec", ns, "python3", TestEnvironment.repositoryRoot + "/scripts/lib/lab-net.py"] + arguments
     }
 
     /// Stops everything this lab started, also after a failed expectation.

@@ -1,0 +1,111 @@
+#!/usr/bin/env python3
+"""Small network tools the lab tests run inside network namespaces (`ip netns exec NS python3 lab-net.py ...`).
+
+  serve PORT TEXT [--peer]   TCP server on every address: answers TEXT (with "/CLIENT-ADDRESS" after --peer)
+  ask HOST PORT [TIMEOUT]    one connection; prints the answer, exit 1 when none
+  reachable HOST PORT [TIMEOUT]  prints yes or no: whether a connection opens
+  ping HOST                  one ICMP echo (half a second); prints pong when answered
+  probe HOST PORT SECONDS    connects every 10 ms; prints "OK FAIL ANSWERS" (answers comma-separated)
+  http-ok URL                exit 0 when URL answers 2xx within a second
+"""
+import socket
+import struct
+import sys
+import time
+import urllib.request
+
+
+def serve(port, text, peer):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("0.0.0.0", port))
+    s.listen(128)
+    while True:
+        c, address = s.accept()
+        c.sendall((text + ("/" + address[0] if peer else "")).encode())
+        c.close()
+
+
+def ask(host, port, timeout):
+    try:
+        c = socket.create_connection((host, port), timeout=timeout)
+        print(c.recv(64).decode())
+        c.close()
+    except OSError:
+        sys.exit(1)
+
+
+def reachable(host, port, timeout):
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+        print("yes")
+    except OSError:
+        print("no")
+
+
+def checksum(body):
+    total = sum(struct.unpack("!%dH" % (len(body) // 2), body[: len(body) // 2 * 2]))
+    if len(body) % 2:
+        total += body[-1] << 8
+    total = (total >> 16) + (total & 0xFFFF)
+    total += total >> 16
+    return ~total & 0xFFFF
+
+
+def ping(host):
+    s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+    s.settimeout(0.5)
+    body = struct.pack("!BBHHH", 8, 0, 0, 0x4B4C, 1) + b"klb"
+    body = body[:2] + struct.pack("!H", checksum(body)) + body[4:]
+    s.sendto(body, (host, 0))
+    end = time.time() + 0.5
+    try:
+        while time.time() < end:
+            data, address = s.recvfrom(256)
+            if address[0] == host and data[20] == 0:
+                print("pong")
+                return
+    except socket.timeout:
+        pass
+
+
+def probe(host, port, seconds):
+    ok = fail = 0
+    answers = set()
+    end = time.time() + seconds
+    while time.time() < end:
+        try:
+            c = socket.create_connection((host, port), timeout=0.2)
+            answers.add(c.recv(16).decode())
+            c.close()
+            ok += 1
+        except OSError:
+            fail += 1
+        time.sleep(0.01)
+    print(ok, fail, ",".join(sorted(answers)))
+
+
+def http_ok(url):
+    urllib.request.urlopen(url, timeout=1)
+
+
+def main(argv):
+    command, args = argv[1], argv[2:]
+    if command == "serve":
+        serve(int(args[0]), args[1], "--peer" in args[2:])
+    elif command == "ask":
+        ask(args[0], int(args[1]), float(args[2]) if len(args) > 2 else 0.5)
+    elif command == "reachable":
+        reachable(args[0], int(args[1]), float(args[2]) if len(args) > 2 else 0.5)
+    elif command == "ping":
+        ping(args[0])
+    elif command == "probe":
+        probe(args[0], int(args[1]), float(args[2]))
+    elif command == "http-ok":
+        http_ok(args[0])
+    else:
+        sys.exit("lab-net.py: unknown command " + command)
+
+
+if __name__ == "__main__":
+    main(sys.argv)
