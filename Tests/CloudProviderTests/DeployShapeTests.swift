@@ -1,4 +1,5 @@
 import Foundation
+import Keepalived
 import KubeTestSupport
 import Testing
 import Yams
@@ -110,6 +111,9 @@ struct DeployShapeTests {
             #expect(get["host"] as? String == "127.0.0.1")
             #expect("127.0.0.1:\(get["port"] as? Int ?? 0)" == String(bind), "\(probe)")
         }
+        // A rolling update takes one node at a time and waits out keepalived's preempt delay on each.
+        #expect(Self.value(agent, "spec.updateStrategy.rollingUpdate.maxUnavailable") as? Int == 1)
+        #expect((Self.value(agent, "spec.minReadySeconds") as? Int ?? 0) > KeepalivedConfig.preemptDelaySeconds)
         let tolerations = Self.value(agent, "spec.template.spec.tolerations") as? [Object] ?? []
         let noExecute = tolerations.filter { $0["effect"] as? String == "NoExecute" }
         #expect(noExecute.allSatisfy { $0["key"] != nil }, "no blanket NoExecute: an operator's taint empties a node")

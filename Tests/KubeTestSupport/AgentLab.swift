@@ -72,7 +72,8 @@ public final class AgentLab: @unchecked Sendable {
 
     public func agentLog(_ node: String) -> String { "\(stateRoot)/\(node)-agent.log" }
 
-    public func startAgent(_ node: String, extra: [String] = []) throws {
+    /// `healthPort`: where its `/healthz` and `/readyz` listen on 127.0.0.1 (default: off).
+    public func startAgent(_ node: String, extra: [String] = [], healthPort: Int? = nil) throws {
         guard let binary = agentPath ?? Self.agentBinary else {
             throw TestEnvironmentError(message: "build keepalived-vip-agent first (scripts/test does)")
         }
@@ -83,7 +84,8 @@ public final class AgentLab: @unchecked Sendable {
             [
                 binary, "--kubeconfig", cluster.agentKubeconfig, "--node-name", nodeName(node), "--netns", netns(node),
                 "--interface", "eth0", "--unicast", "--namespace", namespace, "--state-dir", stateDirectory(node),
-                "--metrics-bind-address", "127.0.0.1:\(port)", "--health-bind-address", "0",
+                "--metrics-bind-address", "127.0.0.1:\(port)",
+                "--health-bind-address", healthPort.map { "127.0.0.1:\($0)" } ?? "0",
             ] + extra, outputPath: agentLog(node))
     }
 

@@ -316,6 +316,31 @@ extension AgentFailoverTests {
         try outcome.get()
     }
 
+    /// `/readyz` says ready only once keepalived has reported its state in every instance (what a rolling update
+    /// of the DaemonSet waits for before it stops the next node), and not while a killed keepalived restarts.
+    @Test func readyOnlyOnceKeepalivedTookItsPlaceInEveryInstance() async throws {
+        let lab = try await AgentLab()
+        let outcome = await Result(catching: {
+            try lab.startController()
+            try await lab.loadBalancer("web")
+            let health = LocalHTTP.freePort()
+            try lab.startAgent("n1", healthPort: health)
+            func ready() -> Bool { LocalHTTP.get(port: health, path: "/readyz")?.status == 200 }
+            func reported() -> Bool {
+                let log = (try? String(contentsOfFile: lab.stateDirectory("n1") + "/keepalived.log", encoding: .utf8))
+                return log?.contains("Entering BACKUP STATE") == true || log?.contains("Entering MASTER STATE") == true
+            }
+            #expect(await eventually(.seconds(30)) { ready() })
+            #expect(reported(), "ready only after keepalived entered a state")
+            let pid = try #require(lab.keepalivedPid("n1"))
+            kill(-pid, SIGKILL)
+            #expect(await eventually(.seconds(5)) { !ready() }, "not ready while keepalived is gone")
+            #expect(await eventually(.seconds(30)) { ready() }, "ready again once the new keepalived reported")
+        })
+        await lab.tearDown()
+        try outcome.get()
+    }
+
     /// Two nodes that cannot hear each other's adverts both become MASTER: the controller says
     /// so (a Warning on the Service naming the VIP and both nodes) and, once they hear each other
     /// again, exactly one node keeps the VIP.

@@ -154,6 +154,29 @@ struct AgentStateMachineTests {
         #expect(!again.contains { if case .instancesStopped = $0 { true } else { false } }, "nothing left to reset")
     }
 
+    /// Ready means keepalived has taken its place in every instance: a rolling update of the DaemonSet waits for
+    /// that before it stops the next node's agent.
+    @Test func readyOnlyOnceKeepalivedReportedEveryInstance() throws {
+        let both = try VRRPPlanner(cluster: "fcp", vrids: VRIDRange(parsing: "50-53"), groups: 2)
+            .plan(addresses: ["203.0.113.65", "203.0.113.66"].map { try IPAddress($0) }, nodes: ["a", "b"])
+        try #require(both.instances.count == 2)
+        let names = both.instances.map(both.instanceName)
+        var machine = AgentStateMachine(nodeName: "a")
+        #expect(!machine.everyInstanceReported, "no plan yet")
+        _ = machine.handle(.planChanged(both, config: "v1"))
+        #expect(!machine.everyInstanceReported, "keepalived started, silent")
+        _ = machine.handle(.stateReported(NotifyMessage(instance: names[0], state: .backup, priority: 200)))
+        #expect(!machine.everyInstanceReported, "one of two instances")
+        _ = machine.handle(.stateReported(NotifyMessage(instance: names[1], state: .master, priority: 250)))
+        #expect(machine.everyInstanceReported)
+        _ = machine.handle(.keepalivedExited(status: 137))
+        #expect(!machine.everyInstanceReported, "keepalived died: not ready until it reports again")
+
+        var idle = AgentStateMachine(nodeName: "z")
+        _ = idle.handle(.planChanged(both, config: "v1"))
+        #expect(idle.everyInstanceReported, "a node with no instance has nothing to wait for")
+    }
+
     @Test func aPlanChangeWhileARestartIsScheduledRemovesDepartedAddressesAtOnce() throws {
         var machine = try running(["203.0.113.65", "203.0.113.66"])
         _ = machine.handle(.keepalivedExited(status: 1))

@@ -27,7 +27,7 @@ extension NodeAgent {
         do {
             let (applied, config) = try await render(newPlan, me: me)
             await handle(.planChanged(applied, config: config))
-            isReady = true
+            hasApplied = true
         } catch {
             logger.error("could not apply the VRRP plan", metadata: ["error": "\(error)"])
         }

@@ -37,7 +37,12 @@ public actor NodeAgent {
     var lastUnavailableReason: String?
     /// The node's interfaces as last listed (published; VIPs of pools naming another are left out).
     var interfaces: [String]?
-    public internal(set) var isReady = false
+    /// A plan has been applied (keepalived configured, or stopped for a node with no instance).
+    var hasApplied = false
+
+    /// Ready once the plan is applied and keepalived has reported a state for every instance of this node: a
+    /// rolling update then moves to the next node only after this one can take part in elections again.
+    public var isReady: Bool { hasApplied && machine.everyInstanceReported }
 
     /// Timers and reload watches, run by `run()`'s task group (no unstructured tasks).
     enum Job: Sendable {
@@ -256,7 +261,7 @@ public actor NodeAgent {
     /// Healthy unless keepalived should run and does not (it is being restarted with backoff).
     public var isHealthy: Bool {
         get async {
-            !isReady || !machine.hasInstances(machine.plan) || machine.stopping ? true : await supervisor.isRunning
+            !hasApplied || !machine.hasInstances(machine.plan) || machine.stopping ? true : await supervisor.isRunning
         }
     }
 }

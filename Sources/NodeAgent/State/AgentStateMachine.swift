@@ -97,6 +97,16 @@ public struct AgentStateMachine: Sendable {
 
     public var heldAddresses: [IPAddress] { tracker.held(in: plan) }
 
+    /// keepalived runs and has said where it stands (MASTER, BACKUP or FAULT) in every instance this node takes
+    /// part in; true with no such instance (nothing to run).
+    public var everyInstanceReported: Bool {
+        guard let plan, hasInstances(plan) else { return plan != nil && !stopping }
+        guard keepalived == .running, !stopping else { return false }
+        return plan.instances.allSatisfy { instance in
+            plan.rank(of: nodeName, in: instance) == nil || tracker.states[plan.instanceName(instance)] != nil
+        }
+    }
+
     /// Instances of the plan that keepalived reported this node MASTER of.
     private var heldInstances: [VRRPPlan.Instance] {
         guard let plan else { return [] }
