@@ -1,3 +1,4 @@
+import CloudProvider
 import Foundation
 import IPAM
 import Keepalived
@@ -311,6 +312,38 @@ extension AgentFailoverTests {
                     return log.contains("received priority 0 advertisement")
                 }, "the backup's keepalived heard the IPv6 priority-0 advert")
             #expect(lab.metrics("n1").contains("keepalived_lb_agent_release_adverts_total 1"))
+        })
+        await lab.tearDown()
+        try outcome.get()
+    }
+
+    /// Node maintenance as the runbook says: the exclusion label set at runtime on the node holding a VIP moves
+    /// the VIP to another node first, with a client connecting every 10 ms throughout: no failed connection.
+    @Test func theExclusionLabelHandsAVIPOverWithoutAFailedConnection() async throws {
+        let lab = try await AgentLab()
+        let outcome = await Result(catching: {
+            try lab.startController()
+            for node in lab.nodes { try lab.startAgent(node) }
+            try lab.startEchoServers()
+            try await lab.loadBalancer("web")
+            let vip = "203.0.113.65"
+            let holder = try await lab.settledHolder(of: vip)
+            let other = try #require(lab.nodes.first { $0 != holder })
+            let output = lab.stateRoot + "/probe-exclusion.out"
+            let probe = try lab.startProbe(vip, seconds: 8, output: output)
+            try await Task.sleep(for: .seconds(2))
+            _ = try await lab.admin.patch(
+                Node.self, name: lab.nodeName(holder),
+                .merge(["metadata": ["labels": [ControllerConfiguration.excludeLabel: "true"]]]))
+            #expect(try await eventually(.seconds(10)) { try lab.holders(vip) == [other] }, "moved to \(other)")
+            #expect(await probe.exitStatus() == 0)
+            let parts = try String(contentsOfFile: output, encoding: .utf8)
+                .trimmingCharacters(in: .whitespacesAndNewlines).split(separator: " ").map(String.init)
+            print("exclusion label on \(holder): probe ok/fail/answers \(parts)")
+            #expect(parts.count == 3 && parts[1] == "0", "failed connections during the hand-over: \(parts)")
+            #expect(
+                parts.count == 3
+                    && parts[2].split(separator: ",").map(String.init).sorted() == [holder, other].sorted())
         })
         await lab.tearDown()
         try outcome.get()

@@ -70,12 +70,36 @@ struct AgentStateMachineTests {
         #expect(machine.handle(.planChanged(try plan(["203.0.113.65"]), config: "v1")).isEmpty)
     }
 
-    @Test func anExplicitPlanWithoutThisNodeStopsKeepalivedAndRemovesItsVIPs() throws {
+    /// A plan that drops this node: keepalived serves on (old configuration, no reload) for the hand-over delay,
+    /// so the peers reload first and hear its priority-0 advert; then it stops and its VIPs go.
+    @Test func anExplicitPlanWithoutThisNodeHandsOverThenStopsKeepalived() throws {
         var machine = try running(["203.0.113.65"])
         let actions = machine.handle(.planChanged(try plan(["203.0.113.65"], nodes: ["b"]), config: "empty"))
-        #expect(actions.contains(.stopKeepalived))
-        #expect(actions.contains(.removeVIPs([try ip("203.0.113.65")], reason: "no instance for this node")))
+        #expect(actions.contains(.scheduleHandover(after: AgentStateMachine.handoverDelay)))
+        #expect(
+            !actions.contains(.stopKeepalived) && !actions.contains { if case .removeVIPs = $0 { true } else { false } }
+        )
+        #expect(
+            !actions.contains { if case .reloadKeepalived = $0 { true } else { false } },
+            "the old configuration runs on")
+        #expect(machine.keepalived == .handingOver)
+        let stop = machine.handle(.handoverTimerFired)
+        #expect(stop.first == .stopKeepalived)
+        #expect(stop.contains(.removeVIPs([try ip("203.0.113.65")], reason: "no instance for this node")))
         #expect(machine.keepalived == .stopped)
+        #expect(machine.handle(.handoverTimerFired).isEmpty, "once")
+    }
+
+    /// Back in the plan before the hand-over delay ran out: keepalived never stopped and is reloaded.
+    @Test func aNodeBackInThePlanDuringTheHandOverIsReloadedNotStopped() throws {
+        var machine = try running(["203.0.113.65"])
+        _ = machine.handle(.planChanged(try plan(["203.0.113.65"], nodes: ["b"]), config: "empty"))
+        let back = machine.handle(.planChanged(try plan(["203.0.113.65"]), config: "v3"))
+        #expect(back.contains { if case .reloadKeepalived = $0 { true } else { false } }, "\(back)")
+        #expect(machine.keepalived == .running)
+        #expect(machine.handle(.handoverTimerFired).isEmpty, "the stale timer does nothing")
+        let died = machine.handle(.keepalivedExited(status: 137))
+        #expect(died.contains(.removeVIPs([try ip("203.0.113.65")], reason: "keepalived exited")))
     }
 
     @Test func keepalivedDeathRemovesEveryVIPAndRestartsWithBackoff() throws {

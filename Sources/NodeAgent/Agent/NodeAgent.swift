@@ -47,6 +47,7 @@ public actor NodeAgent {
     /// Timers and reload watches, run by `run()`'s task group (no unstructured tasks).
     enum Job: Sendable {
         case restart(after: Duration)
+        case handover(after: Duration)
         /// Wait for this run of keepalived to end.
         case watch(KeepalivedSupervisor.Run)
         /// Send SIGHUP once keepalived has started, then wait for its log to confirm the reload.
@@ -141,6 +142,10 @@ public actor NodeAgent {
             try? await Task.sleep(for: delay)
             guard !Task.isCancelled else { return }
             await handle(.restartTimerFired)
+        case .handover(let delay):
+            try? await Task.sleep(for: delay)
+            guard !Task.isCancelled else { return }
+            await handle(.handoverTimerFired)
         case .watch(let run):
             guard let status = await supervisor.watch(run) else { return }
             await handle(.keepalivedExited(status: status))
@@ -227,6 +232,9 @@ public actor NodeAgent {
             metrics.restarts.increment()
             logger.warning("restarting keepalived", metadata: ["in": "\(delay)"])
             jobQueue.yield(.restart(after: delay))
+        case .scheduleHandover(let delay):
+            logger.info("this node left the plan; handing its VIPs over", metadata: ["in": "\(delay)"])
+            jobQueue.yield(.handover(after: delay))
         case .recordTransition(let message):
             metrics.transition(instance: message.instance)
             metrics.record(instance: message.instance, state: message.state)

@@ -9,7 +9,10 @@ public import Keepalived
 /// - an address that leaves the plan while keepalived runs is removed only after keepalived
 ///   confirmed the reload that dropped it (removing it earlier makes keepalived see a VIP vanish
 ///   from a MASTER instance, drop to BACKUP and interrupt every other VIP of that instance);
-/// - keepalived gone means every VIP of the plan leaves the interface at once.
+/// - keepalived gone means every VIP of the plan leaves the interface at once;
+/// - a node the plan drops (the exclusion label, a pool's selector) keeps serving for `handoverDelay` before it
+///   stops: its peers reload the same plan first, so they hear its priority-0 advert and take over at once
+///   instead of after three advert intervals.
 public struct AgentStateMachine: Sendable {
     public enum Event: Sendable {
         /// A valid plan and the keepalived.conf it gives this node.
@@ -23,6 +26,8 @@ public struct AgentStateMachine: Sendable {
         case reloadConfirmed(Int)
         case reloadTimedOut(Int)
         case restartTimerFired
+        /// `handoverDelay` after the plan dropped this node.
+        case handoverTimerFired
         case stopRequested
     }
 
@@ -42,6 +47,8 @@ public struct AgentStateMachine: Sendable {
         case announceRelease([VRRPPlan.Instance])
         case keepPreviousPlan(reason: String)
         case scheduleRestart(after: Duration)
+        /// Report `handoverTimerFired` after this long.
+        case scheduleHandover(after: Duration)
         /// The VRRP state of an instance changed (metrics, log).
         case recordTransition(NotifyMessage)
         /// keepalived is gone: what these instances were is no longer known (their state metric says 0).
@@ -59,6 +66,8 @@ public struct AgentStateMachine: Sendable {
         case stopped
         case running
         case restartScheduled
+        /// Running with a plan that no longer has this node, until `handoverTimerFired` stops it.
+        case handingOver
     }
 
     public let nodeName: String
@@ -68,6 +77,8 @@ public struct AgentStateMachine: Sendable {
     public private(set) var tracker = VRRPStateTracker()
     /// Instances with a state metric (every one keepalived has reported since it entered the plan).
     private var reported: Set<String> = []
+    /// While handing over: the addresses keepalived may still hold, removed when it stops.
+    private var handingOver: [IPAddress] = []
     /// Addresses that left the plan, by the reload after which they may go.
     public private(set) var pendingRemoval: [IPAddress: Int] = [:]
     public private(set) var stopping = false
@@ -79,6 +90,9 @@ public struct AgentStateMachine: Sendable {
 
     public static let initialRestartDelay: Duration = .milliseconds(100)
     public static let maximumRestartDelay: Duration = .seconds(10)
+    /// How long a node the plan dropped keeps serving: far longer than a peer's reload (milliseconds), far
+    /// shorter than anyone waits for a plan change to take effect.
+    public static let handoverDelay: Duration = .seconds(1)
     /// keepalived re-reads its configuration in milliseconds; past this the removal goes ahead.
     public static let reloadConfirmationTimeout: Duration = .seconds(3)
 
@@ -124,12 +138,20 @@ public struct AgentStateMachine: Sendable {
         case .reloadTimedOut(let id):
             return removeDue(upTo: id, reason: "removed from the plan (keepalived did not confirm its reload)")
         case .restartTimerFired: return restartTimerFired()
+        case .handoverTimerFired: return handoverTimerFired()
         case .stopRequested: return stopRequested()
         }
     }
 
     private mutating func planChanged(_ newPlan: VRRPPlan, config newConfig: String) -> [Action] {
         guard !stopping else { return [] }
+        // Back in the plan while handing over: it never stopped, so it is reloaded like any running keepalived.
+        var leftover: [IPAddress] = []
+        if keepalived == .handingOver, hasInstances(newPlan) {
+            keepalived = .running
+            leftover = handingOver
+            handingOver = []
+        }
         let oldPlan = plan
         plan = newPlan
         let kept = Set(newPlan.addresses)
@@ -146,7 +168,7 @@ public struct AgentStateMachine: Sendable {
         }
         guard newConfig != config else { return filter }
         config = newConfig
-        let departed = (oldPlan?.addresses ?? []).filter { !kept.contains($0) }
+        let departed = Set((oldPlan?.addresses ?? []) + leftover).filter { !kept.contains($0) }.sorted()
         var actions: [Action] = filter + [.writeConfig(newConfig, plan: newPlan)]
         let names = Set(newPlan.instances.map(newPlan.instanceName))
         let removed = reported.subtracting(names)
@@ -156,11 +178,20 @@ public struct AgentStateMachine: Sendable {
         }
 
         if !hasInstances(newPlan) {
-            if keepalived == .running { actions.append(.stopKeepalived) }
-            keepalived = .stopped
-            tracker = VRRPStateTracker()
-            pendingRemoval = [:]
-            actions.append(.removeVIPs(oldPlan?.addresses ?? [], reason: "no instance for this node"))
+            switch keepalived {
+            case .running:
+                // Serving on with the old configuration (written, not reloaded) until the peers have this plan.
+                keepalived = .handingOver
+                handingOver = (oldPlan?.addresses ?? []) + pendingRemoval.keys.sorted()
+                actions.append(.scheduleHandover(after: Self.handoverDelay))
+            case .handingOver:
+                break
+            case .stopped, .restartScheduled:
+                keepalived = .stopped
+                tracker = VRRPStateTracker()
+                pendingRemoval = [:]
+                actions.append(.removeVIPs(oldPlan?.addresses ?? [], reason: "no instance for this node"))
+            }
         } else {
             switch keepalived {
             case .running:
@@ -174,6 +205,8 @@ public struct AgentStateMachine: Sendable {
                 actions.append(.startKeepalived)
             case .restartScheduled:
                 actions.append(.removeVIPs(departed, reason: "removed from the plan"))
+            case .handingOver:
+                break
             }
         }
         actions.append(.publish)
@@ -181,13 +214,14 @@ public struct AgentStateMachine: Sendable {
     }
 
     private mutating func keepalivedGone(reason: String, crashed: Bool) -> [Action] {
-        guard !stopping, keepalived == .running else { return [] }
+        guard !stopping, keepalived == .running || keepalived == .handingOver else { return [] }
+        let addresses = Array(Set((plan?.addresses ?? []) + pendingRemoval.keys + handingOver)).sorted()
+        handingOver = []
         // Only instances this node's keepalived itself reported MASTER: never one another node holds.
         let released = crashed ? heldInstances : []
         tracker = VRRPStateTracker()
         // A dead keepalived leaves its VIPs behind while another node takes them over; those
         // still awaiting a reload go too.
-        let addresses = (plan?.addresses ?? []) + pendingRemoval.keys.sorted()
         pendingRemoval = [:]
         keepalived = .restartScheduled
         let delay = restartDelay
@@ -196,6 +230,24 @@ public struct AgentStateMachine: Sendable {
         if !released.isEmpty { actions.append(.announceRelease(released)) }
         if !reported.isEmpty { actions.append(.instancesStopped(reported.sorted())) }
         return actions + [.publish, .scheduleRestart(after: delay)]
+    }
+
+    private mutating func handoverTimerFired() -> [Action] {
+        guard !stopping, keepalived == .handingOver else { return [] }
+        keepalived = .stopped
+        tracker = VRRPStateTracker()
+        let addresses = handingOver + pendingRemoval.keys.sorted()
+        handingOver = []
+        pendingRemoval = [:]
+        var actions: [Action] = [.stopKeepalived]
+        if !addresses.isEmpty {
+            actions.append(.removeVIPs(Array(Set(addresses)).sorted(), reason: "no instance for this node"))
+        }
+        if !reported.isEmpty {
+            actions.append(.instancesRemoved(reported.sorted()))
+            reported = []
+        }
+        return actions + [.publish]
     }
 
     private mutating func restartTimerFired() -> [Action] {
@@ -209,7 +261,7 @@ public struct AgentStateMachine: Sendable {
     }
 
     private mutating func stateReported(_ message: NotifyMessage) -> [Action] {
-        guard keepalived == .running else { return [] }
+        guard keepalived == .running || keepalived == .handingOver else { return [] }
         // It runs and reports: the next crash starts the backoff afresh.
         restartDelay = Self.initialRestartDelay
         guard tracker.apply(message) else { return [] }
@@ -232,10 +284,11 @@ public struct AgentStateMachine: Sendable {
         guard !stopping else { return [] }
         stopping = true
         var actions: [Action] = []
-        if keepalived == .running { actions.append(.stopKeepalived) }
+        if keepalived == .running || keepalived == .handingOver { actions.append(.stopKeepalived) }
         keepalived = .stopped
         tracker = VRRPStateTracker()
-        let addresses = (plan?.addresses ?? []) + pendingRemoval.keys.sorted()
+        let addresses = Array(Set((plan?.addresses ?? []) + pendingRemoval.keys.sorted() + handingOver)).sorted()
+        handingOver = []
         pendingRemoval = [:]
         if !addresses.isEmpty { actions.append(.removeVIPs(addresses, reason: "agent stopping")) }
         // keepalived removes its tokens on a clean stop; one killed after the grace period leaves them.
