@@ -317,6 +317,68 @@ extension AgentFailoverTests {
         try outcome.get()
     }
 
+    /// The controller's replicas come and go (the leader killed, a standby taking over, as a Deployment rollout or a
+    /// deleted leader pod does) while clients connect every 10 ms: no failed connection, every address and the
+    /// plan's groups kept.
+    @Test func aNewLeaderKeepsEveryVIPWhereItIs() async throws {
+        let lab = try await AgentLab()
+        let outcome = await Result(catching: {
+            let binary = try #require(TestEnvironment.builtBinary("keepalived-cloud-provider"))
+            try FileManager.default.createDirectory(atPath: lab.stateRoot, withIntermediateDirectories: true)
+            func replica(_ name: String) throws -> ChildProcess {
+                let process = try ChildProcess.spawn(
+                    [
+                        binary, "--kubeconfig", lab.cluster.adminKubeconfig, "--cidr", "203.0.113.64/26",
+                        "--namespace", lab.namespace, "--watch-namespace", lab.namespace, "--cluster-name", "lab",
+                        "--node-selector", "keepalived-lb.io/test=\(lab.namespace)", "--vrid-range", "10-13",
+                        "--vrrp-groups", "4", "--leader-elect-lease-duration", "4", "--leader-elect-renew-deadline",
+                        "3", "--leader-elect-retry-period", "1", "--metrics-bind-address", "0",
+                        "--health-bind-address", "0",
+                    ], outputPath: lab.stateRoot + "/controller-\(name).log")
+                lab.onTearDown.append { process.stop(grace: .seconds(5)) }
+                return process
+            }
+            let first = try replica("a")
+            for node in lab.nodes { try lab.startAgent(node) }
+            try lab.startEchoServers()
+            try await lab.loadBalancer("web")
+            try await lab.loadBalancer("api")
+            let vips = ["203.0.113.65", "203.0.113.66"]
+            let holders = [try await lab.settledHolder(of: vips[0]), try await lab.settledHolder(of: vips[1])]
+            let plan = try await lab.admin.get(ConfigMap.self, namespace: lab.namespace, name: "vip-configmap")
+                .data[VRRPPlan.dataKey].map { try VRRPPlan(json: $0) }
+            let addresses = [try await lab.ingress("web"), try await lab.ingress("api")]
+            #expect(Set(addresses.compactMap { $0 }) == Set(vips))
+            _ = try replica("b")
+            let probes = try vips.enumerated().map { index, vip in
+                try lab.startProbe(vip, seconds: 12, output: lab.stateRoot + "/probe-leader-\(index).out")
+            }
+            try await Task.sleep(for: .seconds(1))
+            first.signal(SIGKILL)
+            _ = await first.exitStatus()
+            // The standby waits out the 4 s lease, restores the ledger and writes the same plan.
+            #expect(
+                await eventually(.seconds(20)) {
+                    let log = (try? String(contentsOfFile: lab.stateRoot + "/controller-b.log", encoding: .utf8)) ?? ""
+                    return log.contains("became leader")
+                })
+            for (index, probe) in probes.enumerated() {
+                #expect(await probe.exitStatus() == 0)
+                let parts = try String(contentsOfFile: lab.stateRoot + "/probe-leader-\(index).out", encoding: .utf8)
+                    .trimmingCharacters(in: .whitespacesAndNewlines).split(separator: " ").map(String.init)
+                print("leader killed: \(vips[index]) probe ok/fail/answers \(parts)")
+                #expect(parts.count == 3 && parts[1] == "0" && parts[2] == holders[index], "\(vips[index]): \(parts)")
+            }
+            #expect([try await lab.ingress("web"), try await lab.ingress("api")] == addresses, "every address kept")
+            let after = try await lab.admin.get(ConfigMap.self, namespace: lab.namespace, name: "vip-configmap")
+                .data[VRRPPlan.dataKey].map { try VRRPPlan(json: $0) }
+            #expect(after?.groupsByAddress == plan?.groupsByAddress, "every VIP in the group it was in")
+            #expect(try vips.map { try lab.holders($0) } == holders.map { [$0] })
+        })
+        await lab.tearDown()
+        try outcome.get()
+    }
+
     /// Node maintenance as the runbook says: the exclusion label set at runtime on the node holding a VIP moves
     /// the VIP to another node first, with a client connecting every 10 ms throughout: no failed connection.
     @Test func theExclusionLabelHandsAVIPOverWithoutAFailedConnection() async throws {
