@@ -58,8 +58,13 @@ public enum NodeRendering {
             let peerStates = plan.nodes.filter { $0 != name }.compactMap { byName[$0] }.map {
                 NodeVRRPState(annotation: $0.metadata.annotations[NodeVRRPState.annotation])
             }
+            let adverts = AdvertisedAddresses.agreed(byPeers: peerStates)
+            // The node's interfaces as its agent published them (the plugin cannot list them itself).
+            let interfaces = NodeVRRPState(annotation: node.metadata.annotations[NodeVRRPState.annotation])?
+                .interfaces.map(Set.init)
             return KeepalivedConfig.render(
-                plan: plan, node: settings, adverts: AdvertisedAddresses.agreed(byPeers: peerStates))
+                plan: plan.applied(by: name, adverts: adverts, interfaces: interfaces), node: settings,
+                adverts: adverts)
         } catch {
             throw Failure(.invalidSettings, error.message)
         }

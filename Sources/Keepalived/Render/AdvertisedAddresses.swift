@@ -18,6 +18,15 @@ public enum AdvertisedAddresses: String, Hashable, Sendable {
 }
 
 extension VRRPPlan {
+    /// The plan `node`'s agent applies: with token adverts its own view (Local and pool VIPs only where allowed,
+    /// `interfaces`: the node's, nil when unknown); with VIP adverts the whole plan, since every node's address
+    /// lists must then match. The agent and `kubectl keepalived render` both use it, so they cannot differ.
+    public func applied(by node: String, adverts: AdvertisedAddresses, interfaces: Set<String>?) -> VRRPPlan {
+        adverts == .token ? view(for: node, interfaces: interfaces) : self
+    }
+}
+
+extension VRRPPlan {
     /// Where keepalived puts an instance's token while master: never the VIP interface, so no neighbour
     /// learns of it.
     public static let tokenDevice = "lo"

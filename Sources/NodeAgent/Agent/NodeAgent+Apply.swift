@@ -93,16 +93,11 @@ extension NodeAgent {
             adverts = agreed
         }
         if interfaces == nil { refreshInterfaces() }
-        let applied: VRRPPlan
-        if adverts == .token {
-            applied = newPlan.view(for: configuration.nodeName, interfaces: interfaces.map(Set.init))
-        } else {
-            applied = newPlan
-            if newPlan.instances.contains(where: { !$0.allowedNodes.isEmpty }) {
-                logger.warning(
-                    "an older agent lists VIPs in its VRRP adverts: Local VIPs are held wherever this node is master",
-                    metadata: ["until": "every node runs an agent that publishes tokenAdverts"])
-            }
+        let applied = newPlan.applied(by: configuration.nodeName, adverts: adverts, interfaces: interfaces.map(Set.init))
+        if adverts == .vips, newPlan.instances.contains(where: { !$0.allowedNodes.isEmpty }) {
+            logger.warning(
+                "an older agent lists VIPs in its VRRP adverts: Local VIPs are held wherever this node is master",
+                metadata: ["until": "every node runs an agent that publishes tokenAdverts"])
         }
         let settings = try NodeSettings(
             nodeName: configuration.nodeName, interface: link.name, sourceAddresses: addresses,
