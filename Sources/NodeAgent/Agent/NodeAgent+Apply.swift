@@ -93,7 +93,8 @@ extension NodeAgent {
             adverts = agreed
         }
         if interfaces == nil { refreshInterfaces() }
-        let applied = newPlan.applied(by: configuration.nodeName, adverts: adverts, interfaces: interfaces.map(Set.init))
+        let applied = newPlan.applied(
+            by: configuration.nodeName, adverts: adverts, interfaces: interfaces.map(Set.init))
         if adverts == .vips, newPlan.instances.contains(where: { !$0.allowedNodes.isEmpty }) {
             logger.warning(
                 "an older agent lists VIPs in its VRRP adverts: Local VIPs are held wherever this node is master",
