@@ -43,22 +43,26 @@ struct SharingLedgerTests {
         #expect(tcp == udp && tcp.map(\.description) == ["203.0.113.1"])
         #expect(ledger.allocator.usage(.ipv4).used == 1, "one address for both")
         #expect(ledger.entries.map(\.name) == ["tcp"], "the plan and the old format carry it once, for the first")
-        let refusal = ledger.sharingPreflight("dns/again", request: Self.request("dns", [Self.tcp53]), across: [])
+        let refusal = ledger.sharingPreflight(
+            "dns/again", request: Self.request("dns", [Self.tcp53]), crossNamespacePools: [])
         #expect(refusal?.code == .sharingPortConflict && refusal?.message.contains("dns/tcp") == true)
         #expect(refusal?.message.contains("TCP/53") == true)
 
         // Another namespace with the same key gets its own address (the pool does not allow sharing across).
         let other = try ledger.ensure("web/udp", uid: "3", request: Self.request("dns", [Self.udp53]))
         #expect(other.map(\.description) == ["203.0.113.2"])
-        var across = Ledger(pool: Self.pool)
-        _ = try across.ensure("dns/tcp", uid: "1", request: Self.request("dns", [Self.tcp53]), across: ["lab"])
+        var open = Ledger(pool: Self.pool)
+        _ = try open.ensure(
+            "dns/tcp", uid: "1", request: Self.request("dns", [Self.tcp53]), crossNamespacePools: ["lab"])
         #expect(
-            try across.ensure("web/udp", uid: "3", request: Self.request("dns", [Self.udp53]), across: ["lab"])
-                .map(\.description) == ["203.0.113.1"])
+            try open.ensure(
+                "web/udp", uid: "3", request: Self.request("dns", [Self.udp53]), crossNamespacePools: ["lab"]
+            )
+            .map(\.description) == ["203.0.113.1"])
 
         // A requested address held under another key (or none) is refused naming its holder.
         let taken = ledger.sharingPreflight(
-            "x/y", request: Self.request("other", [Self.udp53], requested: tcp), across: [])
+            "x/y", request: Self.request("other", [Self.udp53], requested: tcp), crossNamespacePools: [])
         #expect(taken?.code == .addressInUse && taken?.message.contains("dns/tcp") == true)
 
         // The address stays while one Service of the group holds it, and goes with the last.

@@ -133,7 +133,7 @@ public struct Ledger: Sendable {
     /// `across`: pools that allow an address to be shared across namespaces.
     public mutating func ensure(
         _ key: ObjectKey, uid: String, request: LoadBalancerRequest, candidates: [String]? = nil,
-        across: Set<String> = []
+        crossNamespacePools: Set<String> = []
     ) throws(IPAMError) -> [IPAddress] {
         let candidates = candidates ?? poolNames
         let current = records[key]
@@ -154,7 +154,9 @@ public struct Ledger: Sendable {
         // Only a shared address can have other holders (a scan of every record: not on every reconcile).
         if request.sharingKey != nil || current?.sharingKey != nil {
             kept = kept.filter {
-                sharingRefusal(key, sharingKey: request.sharingKey, ports: request.ports, address: $0, across: across)
+                sharingRefusal(
+                    key, sharingKey: request.sharingKey, ports: request.ports, address: $0,
+                    crossNamespacePools: crossNamespacePools)
                     == nil
             }
         }
@@ -183,7 +185,8 @@ public struct Ledger: Sendable {
         var result: [IPAddress] = []
         func refuse(_ address: IPAddress) throws(IPAMError) {
             if let refusal = sharingRefusal(
-                key, sharingKey: request.sharingKey, ports: request.ports, address: address, across: across)
+                key, sharingKey: request.sharingKey, ports: request.ports, address: address,
+                crossNamespacePools: crossNamespacePools)
             {
                 throw IPAMError(.addressInUse, refusal.message)
             }
@@ -201,7 +204,8 @@ public struct Ledger: Sendable {
                     }
                     result.append(wanted)
                 } else if let sharingKey = request.sharingKey,
-                    let partner = sharingPartner(of: key, sharingKey: sharingKey, family: family, across: across)
+                    let partner = sharingPartner(
+                        of: key, sharingKey: sharingKey, family: family, crossNamespacePools: crossNamespacePools)
                 {
                     try refuse(partner)
                     result.append(partner)
@@ -271,7 +275,7 @@ public struct Ledger: Sendable {
 
     /// Rebuilds from claims ordered by priority (oldest Service first). Returns the claims that
     /// lost: their Services get an event and a new address on their next reconcile.
-    public mutating func restore(_ claims: [Claim], across: Set<String> = []) -> (
+    public mutating func restore(_ claims: [Claim], crossNamespacePools: Set<String> = []) -> (
         conflicts: [(claim: Claim, holder: ObjectKey)], outsidePool: [Claim]
     ) {
         var conflicts: [(claim: Claim, holder: ObjectKey)] = []
@@ -288,7 +292,7 @@ public struct Ledger: Sendable {
                 ledger.owner(of: claim.address) != nil
                     && ledger.sharingRefusal(
                         claim.key, sharingKey: claim.sharingKey, ports: claim.ports, address: claim.address,
-                        across: across) == nil
+                        crossNamespacePools: crossNamespacePools) == nil
             }
             if pool(containing: claim.address) == nil {
                 // Another Service holds it (from its status): a conflict to report whatever the claim's tier, or

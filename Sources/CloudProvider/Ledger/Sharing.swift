@@ -46,13 +46,15 @@ public enum Sharing {
 extension Ledger {
     /// Another Service of `key`'s sharing group that holds an address of `family`: same key, and the
     /// same namespace unless the address's pool is in `across`.
-    func sharingPartner(of key: ObjectKey, sharingKey: String, family: IPFamily, across: Set<String>) -> IPAddress? {
+    func sharingPartner(of key: ObjectKey, sharingKey: String, family: IPFamily, crossNamespacePools: Set<String>)
+        -> IPAddress?
+    {
         let namespace = key.namespace
         for (other, record) in records.sorted(by: { $0.key < $1.key }) where other != key {
             guard record.sharingKey == sharingKey else { continue }
             for address in record.addresses where address.family == family {
                 let pool = pool(containing: address)
-                if other.namespace == namespace || pool.map(across.contains) == true { return address }
+                if other.namespace == namespace || pool.map(crossNamespacePools.contains) == true { return address }
             }
         }
         return nil
@@ -60,7 +62,7 @@ extension Ledger {
 
     /// Whether `key` (with `sharingKey` and `ports`) may hold `address` beside its other holders.
     public func sharingRefusal(
-        _ key: ObjectKey, sharingKey: String?, ports: [PortKey], address: IPAddress, across: Set<String>
+        _ key: ObjectKey, sharingKey: String?, ports: [PortKey], address: IPAddress, crossNamespacePools: Set<String>
     ) -> ServiceRefusal? {
         let holders = records.filter { $0.key != key && $0.value.addresses.contains(address) }.sorted {
             $0.key < $1.key
@@ -74,7 +76,7 @@ extension Ledger {
                     + "\(Sharing.annotation) to share it")
         }
         let pool = pool(containing: address)
-        if first.key.namespace != key.namespace && pool.map(across.contains) != true {
+        if first.key.namespace != key.namespace && pool.map(crossNamespacePools.contains) != true {
             return ServiceRefusal(
                 .sharingAcrossNamespaces,
                 "\(address) is shared by Service \(first.key) in another namespace; its pool "
@@ -93,7 +95,8 @@ extension Ledger {
 
     /// What `ensure` would refuse for sharing reasons, said before it runs: the reason and the other
     /// Service for the event.
-    public func sharingPreflight(_ key: ObjectKey, request: LoadBalancerRequest, across: Set<String>) -> ServiceRefusal?
+    public func sharingPreflight(_ key: ObjectKey, request: LoadBalancerRequest, crossNamespacePools: Set<String>)
+        -> ServiceRefusal?
     {
         for family in request.families {
             let address: IPAddress?
@@ -102,13 +105,15 @@ extension Ledger {
                 let shared = records.contains { $0.value.sharingKey != nil && $0.value.addresses.contains(wanted) }
                 address = request.sharingKey != nil || shared ? wanted : nil
             } else if let sharingKey = request.sharingKey {
-                address = sharingPartner(of: key, sharingKey: sharingKey, family: family, across: across)
+                address = sharingPartner(
+                    of: key, sharingKey: sharingKey, family: family, crossNamespacePools: crossNamespacePools)
             } else {
                 address = nil
             }
             if let address,
                 let refusal = sharingRefusal(
-                    key, sharingKey: request.sharingKey, ports: request.ports, address: address, across: across)
+                    key, sharingKey: request.sharingKey, ports: request.ports, address: address,
+                    crossNamespacePools: crossNamespacePools)
             {
                 return refusal
             }

@@ -145,7 +145,7 @@ public struct PoolCatalog: Sendable {
     public var pools: [Pool] { usable.map(\.pool) }
 
     /// Pools whose addresses Services of different namespaces may share.
-    public var sharingAcross: Set<String> { Set(usable.filter(\.sharingAcrossNamespaces).map(\.name)) }
+    public var crossNamespacePools: Set<String> { Set(usable.filter(\.sharingAcrossNamespaces).map(\.name)) }
 
     /// Whether a namespace's labels decide anything (then a label change re-queues its Services).
     public var selectsByLabels: Bool { usable.contains { $0.namespaceSelector != nil } }

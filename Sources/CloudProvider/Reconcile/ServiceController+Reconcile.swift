@@ -35,10 +35,10 @@ extension ServiceController {
         var failedKeys = Set<ObjectKey>()
         for action in machine.handle(event) {
             // An action's I/O for one key: when it fails, the key is retried and its later actions skipped.
-            var io: (key: ObjectKey, run: () async throws -> Void)?
+            var serviceWrite: (key: ObjectKey, run: () async throws -> Void)?
             switch action {
             case .addFinalizer(let service):
-                io = (
+                serviceWrite = (
                     service.key,
                     {
                         let updated = try await self.addFinalizer(to: service)
@@ -49,9 +49,9 @@ extension ServiceController {
                     }
                 )
             case .setCondition(let service, let reason, let message):
-                io = (service.key, { try await self.setCondition(service, reason: reason, message: message) })
+                serviceWrite = (service.key, { try await self.setCondition(service, reason: reason, message: message) })
             case .cleanUp(let service, let freed):
-                io = (service.key, { try await self.cleanUp(service, freed: freed) })
+                serviceWrite = (service.key, { try await self.cleanUp(service, freed: freed) })
             case .postEvent(let reference, let type, let reason, let message):
                 events.post(reference, type: type, reason: reason, message: message)
             case .countAllocationFailure(let reason):
@@ -71,10 +71,10 @@ extension ServiceController {
             case .retry(let key, let error):
                 if !failedKeys.contains(key) { await failed(key, error) }
             }
-            guard let io else { continue }
-            do { try await io.run() } catch {
-                failedKeys.insert(io.key)
-                await failed(io.key, error)
+            guard let serviceWrite else { continue }
+            do { try await serviceWrite.run() } catch {
+                failedKeys.insert(serviceWrite.key)
+                await failed(serviceWrite.key, error)
             }
         }
         busy.update(outstanding: machine.outstanding)

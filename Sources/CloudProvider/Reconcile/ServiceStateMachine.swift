@@ -238,8 +238,8 @@ struct ServiceStateMachine: Sendable {
         } catch {
             return refuse(service, error)
         }
-        let across = catalog.sharingAcross
-        if let refusal = ledger.sharingPreflight(key, request: request, across: across) {
+        let crossNamespacePools = catalog.crossNamespacePools
+        if let refusal = ledger.sharingPreflight(key, request: request, crossNamespacePools: crossNamespacePools) {
             return refuse(service, refusal)
         }
 
@@ -255,7 +255,7 @@ struct ServiceStateMachine: Sendable {
         do throws(IPAMError) {
             addresses = try ledger.ensure(
                 key, uid: service.metadata.uid ?? "", request: request, candidates: candidates.map(\.name),
-                across: across)
+                crossNamespacePools: crossNamespacePools)
         } catch {
             // An exhausted pool may free up: retried with backoff; anything else waits for a change.
             return actions + [

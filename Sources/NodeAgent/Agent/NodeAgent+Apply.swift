@@ -10,7 +10,7 @@ extension NodeAgent {
     /// Recomputes the desired keepalived.conf after any ConfigMap or Node change.
     func changed() async {
         guard !machine.stopping, await configMaps.hasSynced, await nodes.hasSynced else { return }
-        guard let me = await nodes.get(ObjectKey(namespace: nil, name: configuration.nodeName)) else {
+        guard let ownNode = await nodes.get(ObjectKey(namespace: nil, name: configuration.nodeName)) else {
             logger.warning("no Node object named \(configuration.nodeName); waiting (check --node-name)")
             return
         }
@@ -25,7 +25,7 @@ extension NodeAgent {
         }
         lastUnavailableReason = nil
         do {
-            let (applied, config) = try await render(newPlan, me: me)
+            let (applied, config) = try await render(newPlan, ownNode: ownNode)
             await handle(.planChanged(applied, config: config))
             hasApplied = true
         } catch {
@@ -62,8 +62,8 @@ extension NodeAgent {
 
     /// The plan as this node applies it (`VRRPPlan.view(for:)`) and its keepalived.conf; clears what a crash left
     /// behind the first time.
-    private func render(_ newPlan: VRRPPlan, me: Node) async throws -> (VRRPPlan, String) {
-        let addresses = Self.internalAddresses(of: me)
+    private func render(_ newPlan: VRRPPlan, ownNode: Node) async throws -> (VRRPPlan, String) {
+        let addresses = Self.internalAddresses(of: ownNode)
         ownAddresses = Set(addresses)
         let link = try resolveLink(addresses)
         if !scrubbedAtStart {
