@@ -85,10 +85,10 @@ public actor EventRecorder {
     /// never take more than one request slot from the reconciles that produce them.
     private nonisolated let queue: AsyncStream<Pending>.Continuation
     /// Free places in the queue as of the last post; shared with the writer task.
-    private nonisolated let room = Room()
+    private nonisolated let freeSlots = QueueSlots()
     private nonisolated let dropped = Counter(label: "keepalived_lb_events_dropped_total")
 
-    private final class Room: Sendable {
+    private final class QueueSlots: Sendable {
         let free = Atomic<Int>(EventRecorder.maximumQueued)
     }
 
@@ -120,7 +120,7 @@ public actor EventRecorder {
     /// Writes what `post` queued, in order, until cancelled (one writer, like client-go's broadcaster).
     public func run() async {
         for await event in pending {
-            if let busy, room.free.load(ordering: .relaxed) > Self.maximumQueued / 2 {
+            if let busy, freeSlots.free.load(ordering: .relaxed) > Self.maximumQueued / 2 {
                 await busy.waitUntilIdle(atMost: maximumDeferral)
             }
             await write(
@@ -144,9 +144,9 @@ public actor EventRecorder {
         switch queue.yield(
             Pending(postedAt: Date(), object: Target(object), type: type, reason: reason, message: message))
         {
-        case .enqueued(let remaining): room.free.store(remaining, ordering: .relaxed)
+        case .enqueued(let remaining): freeSlots.free.store(remaining, ordering: .relaxed)
         case .dropped:
-            room.free.store(0, ordering: .relaxed)
+            freeSlots.free.store(0, ordering: .relaxed)
             dropped.increment()
         case .terminated: break
         @unknown default: break

@@ -62,7 +62,7 @@ public struct AgentStateMachine: Sendable {
         case removeFirewall
     }
 
-    public enum Keepalived: Equatable, Sendable {
+    public enum KeepalivedPhase: Equatable, Sendable {
         case stopped
         case running
         case restartScheduled
@@ -73,7 +73,7 @@ public struct AgentStateMachine: Sendable {
     public let nodeName: String
     public private(set) var plan: VRRPPlan?
     public private(set) var config: String?
-    public private(set) var keepalived: Keepalived = .stopped
+    public private(set) var keepalived: KeepalivedPhase = .stopped
     public private(set) var tracker = VRRPStateTracker()
     /// Instances with a state metric (every one keepalived has reported since it entered the plan).
     private var reported: Set<String> = []

@@ -1,3 +1,5 @@
+// The closed sets of values some Kubernetes fields take, as enums (a typo is a compile error, not a string).
+
 /// `spec.type` of a Service.
 public enum ServiceType: String, Sendable, CaseIterable {
     case clusterIP = "ClusterIP"
