@@ -85,12 +85,11 @@ let package = Package(
         // The version string `scripts/image` stamps from git (a generated private header).
         .target(name: "CBuildInfo"),
 
-        // What both executables share: /metrics, /healthz, /readyz, logging, exit codes, heap trimming.
+        // What both daemons share: /metrics, /healthz, /readyz, logging, the build's version, heap trimming.
         .target(
             name: "Observability",
             dependencies: [
                 "KubeClient", "CHeap", "CBuildInfo",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -101,11 +100,21 @@ let package = Package(
             ]
         ),
 
+        // What every command shares: the exit codes of DESIGN.md (CommandMain), the API and logging flags,
+        // flags that fall back to the predecessor's environment variables (Setting).
+        .target(
+            name: "CommandLineSupport",
+            dependencies: [
+                "KubeClient", "Observability",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
         // The flags the controller and `kubectl keepalived check-config` share, parsed and validated once.
         .target(
             name: "ControllerOptions",
             dependencies: [
-                "CloudProvider", "IPAM", "Keepalived", "Observability",
+                "CloudProvider", "CommandLineSupport", "IPAM", "Keepalived",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -115,7 +124,8 @@ let package = Package(
         .target(
             name: "ControllerCLI",
             dependencies: [
-                "CloudProvider", "ControllerOptions", "IPAM", "Keepalived", "KubeClient", "Observability",
+                "CloudProvider", "CommandLineSupport", "ControllerOptions", "IPAM", "Keepalived", "KubeClient",
+                "Observability",
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -123,13 +133,13 @@ let package = Package(
             ]
         ),
 
-        .executableTarget(name: "keepalived-cloud-provider", dependencies: ["ControllerCLI", "Observability"]),
+        .executableTarget(name: "keepalived-cloud-provider", dependencies: ["ControllerCLI", "CommandLineSupport"]),
 
         // The agent's command, shared by its executable and keepalived-lb.
         .target(
             name: "AgentCLI",
             dependencies: [
-                "NodeAgent", "Netlink", "Keepalived", "KubeClient", "Observability",
+                "CommandLineSupport", "NodeAgent", "Netlink", "Keepalived", "KubeClient", "Observability",
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -137,25 +147,25 @@ let package = Package(
             ]
         ),
 
-        .executableTarget(name: "keepalived-vip-agent", dependencies: ["AgentCLI", "Observability"]),
+        .executableTarget(name: "keepalived-vip-agent", dependencies: ["AgentCLI", "CommandLineSupport"]),
 
         // `kubectl keepalived …`: the operator CLI's commands and their logic (status report, offline config
         // check, node rendering); no netlink, no keepalived.
         .target(
             name: "OperatorCLI",
             dependencies: [
-                "IPAM", "Keepalived", "KubeClient", "CloudProvider", "ControllerOptions", "Observability",
+                "IPAM", "Keepalived", "KubeClient", "CloudProvider", "CommandLineSupport", "ControllerOptions", "Observability",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
 
         // The kubectl plugin alone.
-        .executableTarget(name: "kubectl-keepalived", dependencies: ["OperatorCLI", "Observability"]),
+        .executableTarget(name: "kubectl-keepalived", dependencies: ["OperatorCLI", "CommandLineSupport"]),
 
         // All three in one binary that runs the one it is invoked as (the image ships it with three names):
         // one copy of the static Swift runtime instead of three.
         .executableTarget(
-            name: "keepalived-lb", dependencies: ["ControllerCLI", "AgentCLI", "OperatorCLI", "Observability"]),
+            name: "keepalived-lb", dependencies: ["ControllerCLI", "AgentCLI", "OperatorCLI", "CommandLineSupport"]),
 
         .testTarget(name: "IPAMTests", dependencies: ["IPAM", "TestTraits"]),
         .testTarget(

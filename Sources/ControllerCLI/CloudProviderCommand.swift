@@ -1,5 +1,6 @@
 public import ArgumentParser
 import CloudProvider
+import CommandLineSupport
 import ControllerOptions
 import Foundation
 import IPAM

@@ -1,5 +1,5 @@
 public import ArgumentParser
-import Observability
+import CommandLineSupport
 
 /// Where the VIP ConfigMap lives: flags, else the predecessor's environment variables, else the
 /// predecessor's defaults (kube-system/vip-configmap).

@@ -1,4 +1,4 @@
+import CommandLineSupport
 import ControllerCLI
-import Observability
 
 await CommandMain.run(CloudProviderCommand.self, name: "keepalived-cloud-provider")

@@ -1,6 +1,6 @@
 import AgentCLI
+import CommandLineSupport
 import ControllerCLI
-import Observability
 import OperatorCLI
 
 // Runs the command this binary is invoked as (by a link's name, or `keepalived-lb NAME ARGS…`).

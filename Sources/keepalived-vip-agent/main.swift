@@ -1,4 +1,4 @@
 import AgentCLI
-import Observability
+import CommandLineSupport
 
 await CommandMain.run(AgentCommand.self, name: "keepalived-vip-agent")

@@ -1,4 +1,4 @@
-import Observability
+import CommandLineSupport
 import OperatorCLI
 
 await CommandMain.run(KeepalivedPlugin.self, name: "kubectl-keepalived")

@@ -1,5 +1,6 @@
 public import ArgumentParser
 public import KubeClient
+import Observability
 
 /// The flags the controller and the agent share: how to reach the API server and how to log.
 public struct CommonOptions: ParsableArguments, Sendable {
