@@ -48,8 +48,9 @@ let package = Package(
         .systemLibrary(
             name: "CNetlink", pkgConfig: "libnl-route-3.0", providers: [.apt(["libnl-3-dev", "libnl-route-3-dev"])]),
 
-        // The VIP address manager: one netlink socket, typed errors, no shelling out to `ip`.
-        .target(name: "Netlink", dependencies: ["CNetlink", "IPAM"]),
+        // What the agent does to the node's network: VIP addresses through one netlink socket (no shelling out to
+        // `ip`), links and interfaces, raw VRRP adverts on a crashed keepalived's behalf, network namespaces.
+        .target(name: "NodeNetwork", dependencies: ["CNetlink", "IPAM"]),
 
         // prctl, which does not import into Swift.
         .target(name: "CProcess"),
@@ -61,7 +62,7 @@ let package = Package(
         .target(
             name: "NodeAgent",
             dependencies: [
-                "IPAM", "Keepalived", "KubeClient", "Netlink", "ProcessSupervision",
+                "IPAM", "Keepalived", "KubeClient", "NodeNetwork", "ProcessSupervision",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -139,7 +140,7 @@ let package = Package(
         .target(
             name: "AgentCLI",
             dependencies: [
-                "CommandLineSupport", "NodeAgent", "Netlink", "Keepalived", "KubeClient", "Observability",
+                "CommandLineSupport", "NodeAgent", "NodeNetwork", "Keepalived", "KubeClient", "Observability",
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -202,7 +203,7 @@ let package = Package(
         .testTarget(
             name: "KubeClientTests", dependencies: ["KubeClient", "KubeTestKit", "KubeTestSupport", "TestTraits"]),
         .testTarget(
-            name: "NetlinkTests", dependencies: ["Netlink", "IPAM", "KubeTestKit", "KubeTestSupport", "TestTraits"]),
+            name: "NodeNetworkTests", dependencies: ["NodeNetwork", "IPAM", "KubeTestKit", "KubeTestSupport", "TestTraits"]),
         .testTarget(
             name: "NodeAgentTests",
             dependencies: [
@@ -226,7 +227,7 @@ if Context.environment["KLB_BENCHMARKS"] == "1" {
         .executableTarget(
             name: "klb-bench",
             dependencies: [
-                "IPAM", "KubeClient", "Keepalived", "Netlink", "KubeTestSupport", "BenchSupport",
+                "IPAM", "KubeClient", "Keepalived", "NodeNetwork", "KubeTestSupport", "BenchSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

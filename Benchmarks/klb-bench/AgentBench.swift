@@ -5,7 +5,7 @@ import IPAM
 import Keepalived
 import KubeClient
 import KubeTestSupport
-import Netlink
+import NodeNetwork
 
 /// Netlink against `ip` exec for the same work, and the plan-change-to-VIP latency with real
 /// keepalived in network namespaces.

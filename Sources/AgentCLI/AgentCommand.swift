@@ -4,8 +4,8 @@ import Foundation
 import Keepalived
 import KubeClient
 import Logging
-import Netlink
 import NodeAgent
+import NodeNetwork
 import Observability
 import ServiceLifecycle
 

@@ -4,7 +4,7 @@ import IPAM
 import Keepalived
 import KubeClient
 import Logging
-import Netlink
+import NodeNetwork
 
 extension NodeAgent {
     /// Recomputes the desired keepalived.conf after any ConfigMap or Node change.

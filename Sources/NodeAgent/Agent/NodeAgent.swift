@@ -4,7 +4,7 @@ public import IPAM
 import Keepalived
 public import KubeClient
 public import Logging
-import Netlink
+import NodeNetwork
 import ServiceLifecycle
 
 /// Makes the controller's VRRP plan real on one node: renders keepalived.conf, supervises

@@ -1,6 +1,6 @@
 import IPAM
 import KubeTestSupport
-import Netlink
+import NodeNetwork
 import TestTraits
 import Testing
 
@@ -48,20 +48,22 @@ struct AddressManagerTests {
         #expect {
             try netlink.link(named: "nope0")
         } throws: { error in
-            (error as? NetlinkError)?.code == .noSuchInterface && "\(error)".contains("nope0")
+            (error as? NodeNetworkError)?.code == .noSuchInterface && "\(error)".contains("nope0")
         }
-        #expect(throws: NetlinkError.self) { try netlink.link(holding: IPAddress("203.0.113.99")) }
+        #expect(throws: NodeNetworkError.self) { try netlink.link(holding: IPAddress("203.0.113.99")) }
         let ghost = Link(index: 9999, name: "ghost")
         #expect {
             try netlink.add(IPAddress("203.0.113.5"), to: ghost)
         } throws: { error in
-            guard let error = error as? NetlinkError else { return false }
+            guard let error = error as? NodeNetworkError else { return false }
             return error.libnlCode != 0 && error.message.contains("203.0.113.5")
         }
         #expect {
             try AddressManager(networkNamespace: "klbt-does-not-exist")
-        } throws: { ($0 as? NetlinkError)?.code == .noSuchNamespace }
-        #expect(throws: NetlinkError.self) { try netlink.add(IPAddress("203.0.113.5"), prefixLength: 40, to: ghost) }
+        } throws: { ($0 as? NodeNetworkError)?.code == .noSuchNamespace }
+        #expect(throws: NodeNetworkError.self) {
+            try netlink.add(IPAddress("203.0.113.5"), prefixLength: 40, to: ghost)
+        }
     }
 }
 

@@ -10,13 +10,13 @@ public final class AddressManager: @unchecked Sendable {
 
     /// `networkNamespace`: a name under /run/netns whose interfaces to manage instead of this
     /// process's own (sandboxes and tests; a DaemonSet on the host network leaves it nil).
-    public init(networkNamespace: String? = nil) throws(NetlinkError) {
+    public init(networkNamespace: String? = nil) throws(NodeNetworkError) {
         guard let socket = nl_socket_alloc() else {
-            throw NetlinkError(.failed, "cannot allocate a netlink socket (out of memory)")
+            throw NodeNetworkError(.failed, "cannot allocate a netlink socket (out of memory)")
         }
-        let connect = { () throws(NetlinkError) in
+        let connect = { () throws(NodeNetworkError) in
             let result = nl_connect(socket, NETLINK_ROUTE)
-            guard result >= 0 else { throw NetlinkError(libnl: result, "connecting to rtnetlink") }
+            guard result >= 0 else { throw NodeNetworkError(libnl: result, "connecting to rtnetlink") }
         }
         do {
             if let networkNamespace {
@@ -39,27 +39,27 @@ public final class AddressManager: @unchecked Sendable {
 
     /// The socket takes the namespace of the thread that creates it; the thread switches there
     /// and back without suspending, so no other work runs in between.
-    static func inNamespace(_ name: String, _ body: () throws(NetlinkError) -> Void) throws(NetlinkError) {
+    static func inNamespace(_ name: String, _ body: () throws(NodeNetworkError) -> Void) throws(NodeNetworkError) {
         guard !name.isEmpty, !name.contains("/"), name != ".", name != ".." else {
-            throw NetlinkError(
+            throw NodeNetworkError(
                 .noSuchNamespace, "network namespace name \"\(name.prefix(64))\" is not a plain name under /run/netns")
         }
         let target = open("/run/netns/\(name)", O_RDONLY | O_CLOEXEC)
         guard target >= 0 else {
-            throw NetlinkError(
+            throw NodeNetworkError(
                 .noSuchNamespace,
                 "network namespace \(name): \(String(cString: strerror(errno))) (expected /run/netns/\(name))")
         }
         defer { close(target) }
         let original = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC)
         guard original >= 0 else {
-            throw NetlinkError(
+            throw NodeNetworkError(
                 .failed, "cannot open this thread's network namespace: \(String(cString: strerror(errno)))")
         }
         defer { close(original) }
         guard cnetlink_enter_netns(target) == 0 else {
             let reason = String(cString: strerror(errno))
-            throw NetlinkError(
+            throw NodeNetworkError(
                 errno == EPERM ? .permissionDenied : .failed, "entering network namespace \(name): \(reason)")
         }
         defer {
@@ -71,23 +71,23 @@ public final class AddressManager: @unchecked Sendable {
         try body()
     }
 
-    private func locked<T>(_ body: () throws(NetlinkError) -> T) throws(NetlinkError) -> T {
+    private func locked<T>(_ body: () throws(NodeNetworkError) -> T) throws(NodeNetworkError) -> T {
         lock.lock()
         defer { lock.unlock() }
         return try body()
     }
 
-    public func link(named name: String) throws(NetlinkError) -> Link {
-        try locked { () throws(NetlinkError) -> Link in
+    public func link(named name: String) throws(NodeNetworkError) -> Link {
+        try locked { () throws(NodeNetworkError) -> Link in
             var link: OpaquePointer?
             let result = rtnl_link_get_kernel(socket, 0, name, &link)
             guard result >= 0, let link else {
                 if result == -NLE_NODEV || result == -NLE_OBJ_NOTFOUND || result == 0 {
-                    throw NetlinkError(
+                    throw NodeNetworkError(
                         .noSuchInterface, libnlCode: abs(result),
                         "no interface named \"\(name.prefix(32))\" on this node; check --interface")
                 }
-                throw NetlinkError(libnl: result, "looking up interface \(name.prefix(32))")
+                throw NodeNetworkError(libnl: result, "looking up interface \(name.prefix(32))")
             }
             defer { rtnl_link_put(link) }
             return Link(index: rtnl_link_get_ifindex(link), name: name)
@@ -95,19 +95,20 @@ public final class AddressManager: @unchecked Sendable {
     }
 
     /// The interface that carries `address` (the node's IP), for the default `--interface`.
-    public func link(holding address: IPAddress) throws(NetlinkError) -> Link {
+    public func link(holding address: IPAddress) throws(NodeNetworkError) -> Link {
         guard let match = try addresses().first(where: { $0.address == address }) else {
-            throw NetlinkError(
+            throw NodeNetworkError(
                 .noSuchInterface, "no interface holds \(address); pass --interface or check the node's address")
         }
-        return try locked { () throws(NetlinkError) -> Link in
+        return try locked { () throws(NodeNetworkError) -> Link in
             var buffer = [CChar](repeating: 0, count: 64)
             var cache: OpaquePointer?
             let result = rtnl_link_alloc_cache(socket, AF_UNSPEC, &cache)
-            guard result >= 0, let cache else { throw NetlinkError(libnl: result, "listing interfaces") }
+            guard result >= 0, let cache else { throw NodeNetworkError(libnl: result, "listing interfaces") }
             defer { nl_cache_free(cache) }
             guard rtnl_link_i2name(cache, match.interfaceIndex, &buffer, buffer.count) != nil else {
-                throw NetlinkError(.noSuchInterface, "interface #\(match.interfaceIndex) holding \(address) vanished")
+                throw NodeNetworkError(
+                    .noSuchInterface, "interface #\(match.interfaceIndex) holding \(address) vanished")
             }
             return Link(
                 index: match.interfaceIndex,
@@ -116,11 +117,11 @@ public final class AddressManager: @unchecked Sendable {
     }
 
     /// Every interface of the node (the namespace), by name.
-    public func links() throws(NetlinkError) -> [Link] {
-        try locked { () throws(NetlinkError) -> [Link] in
+    public func links() throws(NodeNetworkError) -> [Link] {
+        try locked { () throws(NodeNetworkError) -> [Link] in
             var cache: OpaquePointer?
             let result = rtnl_link_alloc_cache(socket, AF_UNSPEC, &cache)
-            guard result >= 0, let cache else { throw NetlinkError(libnl: result, "listing interfaces") }
+            guard result >= 0, let cache else { throw NodeNetworkError(libnl: result, "listing interfaces") }
             defer { nl_cache_free(cache) }
             var found: [Link] = []
             var object = nl_cache_get_first(cache)
@@ -135,11 +136,11 @@ public final class AddressManager: @unchecked Sendable {
     }
 
     /// Every address of every interface, or of one.
-    public func addresses(on link: Link? = nil) throws(NetlinkError) -> [InterfaceAddress] {
-        try locked { () throws(NetlinkError) -> [InterfaceAddress] in
+    public func addresses(on link: Link? = nil) throws(NodeNetworkError) -> [InterfaceAddress] {
+        try locked { () throws(NodeNetworkError) -> [InterfaceAddress] in
             var cache: OpaquePointer?
             let result = rtnl_addr_alloc_cache(socket, &cache)
-            guard result >= 0, let cache else { throw NetlinkError(libnl: result, "listing addresses") }
+            guard result >= 0, let cache else { throw NodeNetworkError(libnl: result, "listing addresses") }
             defer { nl_cache_free(cache) }
             var found: [InterfaceAddress] = []
             var object = nl_cache_get_first(cache)
@@ -161,7 +162,7 @@ public final class AddressManager: @unchecked Sendable {
 
     /// Adds the address; one that is already there counts as success. IPv6 VIPs skip duplicate
     /// address detection, so they are usable at once.
-    public func add(_ address: IPAddress, prefixLength: Int? = nil, to link: Link) throws(NetlinkError) {
+    public func add(_ address: IPAddress, prefixLength: Int? = nil, to link: Link) throws(NodeNetworkError) {
         try change(address, prefixLength: prefixLength, link: link, operation: "adding \(address) to \(link.name)") {
             (socket, object) in
             let result = rtnl_addr_add(socket, object, cnetlink_flag_create_excl())
@@ -170,7 +171,7 @@ public final class AddressManager: @unchecked Sendable {
     }
 
     /// Adds or overwrites the address (prefix length and flags).
-    public func replace(_ address: IPAddress, prefixLength: Int? = nil, on link: Link) throws(NetlinkError) {
+    public func replace(_ address: IPAddress, prefixLength: Int? = nil, on link: Link) throws(NodeNetworkError) {
         try change(address, prefixLength: prefixLength, link: link, operation: "replacing \(address) on \(link.name)") {
             (socket, object) in
             rtnl_addr_add(socket, object, cnetlink_flag_replace())
@@ -178,7 +179,7 @@ public final class AddressManager: @unchecked Sendable {
     }
 
     /// Removes the address; one that is not there counts as success.
-    public func remove(_ address: IPAddress, prefixLength: Int? = nil, from link: Link) throws(NetlinkError) {
+    public func remove(_ address: IPAddress, prefixLength: Int? = nil, from link: Link) throws(NodeNetworkError) {
         try change(address, prefixLength: prefixLength, link: link, operation: "removing \(address) from \(link.name)")
         { (socket, object) in
             let result = rtnl_addr_delete(socket, object, 0)
@@ -189,18 +190,18 @@ public final class AddressManager: @unchecked Sendable {
     private func change(
         _ address: IPAddress, prefixLength: Int?, link: Link, operation: String,
         _ send: (OpaquePointer, OpaquePointer) -> Int32
-    ) throws(NetlinkError) {
+    ) throws(NodeNetworkError) {
         let width = address.family == .ipv4 ? 32 : 128
         let length = prefixLength ?? width
         guard (0...width).contains(length) else {
-            throw NetlinkError(.invalidAddress, "\(operation): prefix length \(length) is outside 0-\(width)")
+            throw NodeNetworkError(.invalidAddress, "\(operation): prefix length \(length) is outside 0-\(width)")
         }
-        try locked { () throws(NetlinkError) in
-            guard let object = rtnl_addr_alloc() else { throw NetlinkError(.failed, "\(operation): out of memory") }
+        try locked { () throws(NodeNetworkError) in
+            guard let object = rtnl_addr_alloc() else { throw NodeNetworkError(.failed, "\(operation): out of memory") }
             defer { rtnl_addr_put(object) }
             var bytes = Self.bytes(address)
             guard let local = nl_addr_build(address.family == .ipv4 ? AF_INET : AF_INET6, &bytes, bytes.count) else {
-                throw NetlinkError(.failed, "\(operation): out of memory")
+                throw NodeNetworkError(.failed, "\(operation): out of memory")
             }
             defer { nl_addr_put(local) }
             rtnl_addr_set_ifindex(object, link.index)
@@ -208,7 +209,7 @@ public final class AddressManager: @unchecked Sendable {
             rtnl_addr_set_prefixlen(object, Int32(length))
             if address.family == .ipv6 { rtnl_addr_set_flags(object, UInt32(IFA_F_NODAD)) }
             let result = send(socket, object)
-            guard result >= 0 else { throw NetlinkError(libnl: result, operation) }
+            guard result >= 0 else { throw NodeNetworkError(libnl: result, operation) }
         }
     }
 

@@ -2,7 +2,7 @@ import Foundation
 import IPAM
 import KubeTestKit
 import KubeTestSupport
-import Netlink
+import NodeNetwork
 import TestTraits
 import Testing
 

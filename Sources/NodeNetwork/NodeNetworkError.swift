@@ -1,7 +1,7 @@
 import CNetlink
 
 /// A failed netlink operation, with libnl's error code and message and what to do about it.
-public struct NetlinkError: Error, Hashable, Sendable, CustomStringConvertible {
+public struct NodeNetworkError: Error, Hashable, Sendable, CustomStringConvertible {
     /// What went wrong, for programs to branch on (compared as values; printed as its name).
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Value: String, Hashable, Sendable {

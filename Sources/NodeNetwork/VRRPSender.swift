@@ -15,11 +15,11 @@ public struct VRRPSender: Sendable {
     /// interface's link-local address (RFC 5798 §5.1.2.1).
     public func send(
         _ advertisement: VRRPAdvertisement, from source: IPAddress, to destinations: [IPAddress], interface: String
-    ) throws(NetlinkError) {
+    ) throws(NodeNetworkError) {
         guard destinations.allSatisfy({ $0.family == source.family }) else {
-            throw NetlinkError(.invalidAddress, "VRRP advertisement from \(source) to another family's address")
+            throw NodeNetworkError(.invalidAddress, "VRRP advertisement from \(source) to another family's address")
         }
-        let body = { () throws(NetlinkError) in
+        let body = { () throws(NodeNetworkError) in
             if source.family == .ipv4 {
                 try Self.sendAll(advertisement, from: source, to: destinations, interface: interface)
             } else {
@@ -35,7 +35,7 @@ public struct VRRPSender: Sendable {
 
     private static func sendAll(
         _ advertisement: VRRPAdvertisement, from source: IPAddress, to destinations: [IPAddress], interface: String
-    ) throws(NetlinkError) {
+    ) throws(NodeNetworkError) {
         let fd = socket(AF_INET, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue), VRRPAdvertisement.ipProtocol)
         guard fd >= 0 else { throw failure("opening a raw VRRP socket") }
         defer { close(fd) }
@@ -79,7 +79,7 @@ public struct VRRPSender: Sendable {
 
     private static func sendAllIPv6(
         _ advertisement: VRRPAdvertisement, from source: IPAddress, to destinations: [IPAddress], interface: String
-    ) throws(NetlinkError) {
+    ) throws(NodeNetworkError) {
         let fd = socket(
             AF_INET6, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue), VRRPAdvertisement.ipProtocol)
         guard fd >= 0 else { throw failure("opening a raw IPv6 VRRP socket") }
@@ -122,9 +122,9 @@ public struct VRRPSender: Sendable {
         }
     }
 
-    private static func failure(_ what: String) -> NetlinkError {
-        let code: NetlinkError.Code = errno == EPERM || errno == EACCES ? .permissionDenied : .failed
-        return NetlinkError(code, "\(what): \(String(cString: strerror(errno)))")
+    private static func failure(_ what: String) -> NodeNetworkError {
+        let code: NodeNetworkError.Code = errno == EPERM || errno == EACCES ? .permissionDenied : .failed
+        return NodeNetworkError(code, "\(what): \(String(cString: strerror(errno)))")
     }
 }
 
