@@ -172,7 +172,7 @@ let package = Package(
         .testTarget(
             name: "OperatorCLITests",
             dependencies: [
-                "OperatorCLI", "CloudProvider", "Keepalived", "KubeClient", "IPAM", "KubeTestKit", "KubeTestSupport",
+                "OperatorCLI", "CloudProvider", "Keepalived", "KubeClient", "IPAM", "InMemoryAPI", "TestLab",
                 "TestTraits",
             ]),
         .testTarget(
@@ -188,26 +188,27 @@ let package = Package(
         .testTarget(
             name: "CloudProviderTests",
             dependencies: [
-                "CloudProvider", "KubeClient", "KubeTestKit", "KubeTestSupport", "IPAM", "Keepalived", "TestTraits",
+                "CloudProvider", "KubeClient", "InMemoryAPI", "TestLab", "IPAM", "Keepalived", "TestTraits",
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
                 .product(name: "Yams", package: "Yams"),
             ]),
-        // Starts real control planes through scripts/testenv for the integration tests.
+        // The lab the integration tests run in: real control planes (scripts/testenv), network namespaces with
+        // keepalived, kube-proxy and pods, probes.
         .target(
-            name: "KubeTestSupport", dependencies: ["IPAM", "Keepalived", "KubeClient", "ProcessSupervision"],
-            path: "Tests/KubeTestSupport"),
-        // An in-memory API server for controller logic tests (test targets only).
-        .target(name: "KubeTestKit", dependencies: ["KubeClient"], path: "Tests/KubeTestKit"),
+            name: "TestLab", dependencies: ["IPAM", "Keepalived", "KubeClient", "ProcessSupervision"],
+            path: "Tests/TestLab"),
+        // The fake: an in-memory API server for controller logic tests (test targets only).
+        .target(name: "InMemoryAPI", dependencies: ["KubeClient"], path: "Tests/InMemoryAPI"),
         // Shared by test targets only: the `.integration` trait and tag (scripts/test --unit), a seeded generator.
         .target(name: "TestTraits", path: "Tests/TestTraits"),
         .testTarget(
-            name: "KubeClientTests", dependencies: ["KubeClient", "KubeTestKit", "KubeTestSupport", "TestTraits"]),
+            name: "KubeClientTests", dependencies: ["KubeClient", "InMemoryAPI", "TestLab", "TestTraits"]),
         .testTarget(
-            name: "NodeNetworkTests", dependencies: ["NodeNetwork", "IPAM", "KubeTestKit", "KubeTestSupport", "TestTraits"]),
+            name: "NodeNetworkTests", dependencies: ["NodeNetwork", "IPAM", "InMemoryAPI", "TestLab", "TestTraits"]),
         .testTarget(
             name: "NodeAgentTests",
             dependencies: [
-                "NodeAgent", "CloudProvider", "Keepalived", "KubeClient", "IPAM", "KubeTestKit", "KubeTestSupport",
+                "NodeAgent", "CloudProvider", "Keepalived", "KubeClient", "IPAM", "InMemoryAPI", "TestLab",
                 "TestTraits",
                 .product(name: "Logging", package: "swift-log"),
             ]),
@@ -227,7 +228,7 @@ if Context.environment["KLB_BENCHMARKS"] == "1" {
         .executableTarget(
             name: "klb-bench",
             dependencies: [
-                "IPAM", "KubeClient", "Keepalived", "NodeNetwork", "KubeTestSupport", "BenchSupport",
+                "IPAM", "KubeClient", "Keepalived", "NodeNetwork", "TestLab", "BenchSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -4,8 +4,8 @@ import Foundation
 import IPAM
 import Keepalived
 import KubeClient
-import KubeTestSupport
 import NodeNetwork
+import TestLab
 
 /// Netlink against `ip` exec for the same work, and the plan-change-to-VIP latency with real
 /// keepalived in network namespaces.

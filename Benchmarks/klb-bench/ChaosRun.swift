@@ -2,7 +2,7 @@ import ArgumentParser
 import BenchSupport
 import Foundation
 import KubeClient
-import KubeTestSupport
+import TestLab
 
 #if canImport(Glibc)
     import Glibc

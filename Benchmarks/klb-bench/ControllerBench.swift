@@ -2,8 +2,8 @@ import ArgumentParser
 import BenchSupport
 import Foundation
 import KubeClient
-import KubeTestSupport
 import Logging
+import TestLab
 
 /// The controller binary against a fresh real control plane: throughput, latency, memory, and
 /// the server's own status-PATCH ceiling measured in the same run.

@@ -4,7 +4,7 @@ import Foundation
 import IPAM
 import Keepalived
 import KubeClient
-import KubeTestSupport
+import TestLab
 
 /// What a user feels: create a LoadBalancer Service → first TCP answer through its VIP from the
 /// client namespace; delete it → the VIP answers no more and is on no interface. The real

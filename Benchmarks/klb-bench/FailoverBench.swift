@@ -1,7 +1,7 @@
 import ArgumentParser
 import BenchSupport
 import Foundation
-import KubeTestSupport
+import TestLab
 
 #if canImport(Glibc)
     import Glibc

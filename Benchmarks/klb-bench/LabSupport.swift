@@ -1,5 +1,5 @@
 import Foundation
-import KubeTestSupport
+import TestLab
 
 /// What `scripts/lib/chaos-probe.py` wrote: each outage (first failed attempt to the next success) and each
 /// VIP's counts.

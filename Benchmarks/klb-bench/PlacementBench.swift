@@ -2,7 +2,7 @@ import ArgumentParser
 import BenchSupport
 import Foundation
 import KubeClient
-import KubeTestSupport
+import TestLab
 
 /// `externalTrafficPolicy: Local` through a real kube-proxy: a Local Service's one endpoint moves from node to
 /// node (its EndpointSlice rewritten, as the EndpointSlice controller does when a pod is rescheduled); measured is

@@ -1,7 +1,7 @@
 import BenchSupport
 import Foundation
 import KubeClient
-import KubeTestSupport
+import TestLab
 
 /// The chaos run's second lab: `externalTrafficPolicy: Local` through a real kube-proxy. A Local Service's endpoint
 /// moves between nodes, a node's endpoints all turn not-ready and back; meanwhile a Cluster Service and a Local

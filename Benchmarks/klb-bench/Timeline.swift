@@ -1,5 +1,5 @@
 import Foundation
-import KubeTestSupport
+import TestLab
 
 /// What the client in the lab saw while a probe ran: one entry per connection attempt.
 struct Timeline {

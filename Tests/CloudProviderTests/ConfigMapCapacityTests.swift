@@ -1,8 +1,8 @@
 import CloudProvider
 import Foundation
+import InMemoryAPI
 import Keepalived
 import KubeClient
-import KubeTestKit
 import Testing
 
 /// The VIP ConfigMap holds every VIP of the cluster in one object the API server caps at 1 MiB of data.

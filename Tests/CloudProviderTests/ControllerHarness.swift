@@ -1,10 +1,10 @@
 import CloudProvider
 import Foundation
 import IPAM
+import InMemoryAPI
 import Keepalived
 import KubeClient
-import KubeTestKit
-import KubeTestSupport
+import TestLab
 import Testing
 
 /// Where a controller test runs: the in-memory API server (milliseconds, every field kept) or the

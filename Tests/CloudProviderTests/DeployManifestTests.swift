@@ -1,7 +1,7 @@
 import CloudProvider
 import Foundation
 import Keepalived
-import KubeTestSupport
+import TestLab
 import TestTraits
 import Testing
 

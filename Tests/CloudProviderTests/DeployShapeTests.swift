@@ -1,6 +1,6 @@
 import Foundation
 import Keepalived
-import KubeTestSupport
+import TestLab
 import Testing
 import Yams
 

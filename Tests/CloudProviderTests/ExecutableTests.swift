@@ -1,8 +1,8 @@
 import Foundation
+import InMemoryAPI
 import Keepalived
 import KubeClient
-import KubeTestKit
-import KubeTestSupport
+import TestLab
 import TestTraits
 import Testing
 

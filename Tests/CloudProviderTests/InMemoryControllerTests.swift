@@ -1,9 +1,9 @@
 import CloudProvider
 import Foundation
 import IPAM
+import InMemoryAPI
 import Keepalived
 import KubeClient
-import KubeTestKit
 import Testing
 
 /// What only the in-memory server can show: fields the v1.20 test server drops (`spec.loadBalancerClass`,

@@ -1,8 +1,8 @@
 import Foundation
 import IPAM
+import InMemoryAPI
 import Keepalived
 import KubeClient
-import KubeTestKit
 import Testing
 
 @testable import CloudProvider

@@ -1,7 +1,7 @@
 import Foundation
+import InMemoryAPI
 import KubeClient
-import KubeTestKit
-import KubeTestSupport
+import TestLab
 import TestTraits
 import Testing
 

@@ -1,9 +1,9 @@
 import CloudProvider
 import Foundation
 import IPAM
+import InMemoryAPI
 import KubeClient
-import KubeTestKit
-import KubeTestSupport
+import TestLab
 import TestTraits
 import Testing
 

@@ -1,7 +1,7 @@
 import Foundation
 import IPAM
 import Keepalived
-import KubeTestSupport
+import TestLab
 import Testing
 
 /// The claims of SECURITY.md that are about what we ship (manifests, keepalived.conf); the

@@ -1,10 +1,10 @@
 import CloudProvider
 import Foundation
 import IPAM
+import InMemoryAPI
 import Keepalived
 import KubeClient
-import KubeTestKit
-import KubeTestSupport
+import TestLab
 import TestTraits
 import Testing
 

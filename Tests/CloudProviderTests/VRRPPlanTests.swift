@@ -1,9 +1,9 @@
 import CloudProvider
 import IPAM
+import InMemoryAPI
 import Keepalived
 import KubeClient
-import KubeTestKit
-import KubeTestSupport
+import TestLab
 import TestTraits
 import Testing
 

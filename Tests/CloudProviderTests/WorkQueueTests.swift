@@ -1,5 +1,5 @@
 import CloudProvider
-import KubeTestKit
+import InMemoryAPI
 import Testing
 
 @Suite("Work queue")

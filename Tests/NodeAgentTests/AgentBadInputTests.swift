@@ -1,8 +1,8 @@
 import Foundation
+import InMemoryAPI
 import KubeClient
-import KubeTestKit
-import KubeTestSupport
 import NodeAgent
+import TestLab
 import Testing
 
 /// Bad ConfigMap content and bad Node objects against the real agents: each row is refused, the

@@ -1,12 +1,12 @@
 import CloudProvider
 import Foundation
 import IPAM
+import InMemoryAPI
 import Keepalived
 import KubeClient
-import KubeTestKit
-import KubeTestSupport
 import Logging
 import NodeAgent
+import TestLab
 import TestTraits
 import Testing
 

@@ -1,8 +1,8 @@
 import Foundation
+import InMemoryAPI
 import KubeClient
-import KubeTestKit
-import KubeTestSupport
 import NodeAgent
+import TestLab
 import TestTraits
 import Testing
 

@@ -1,9 +1,9 @@
 import CloudProvider
 import IPAM
+import InMemoryAPI
 import Keepalived
 import KubeClient
-import KubeTestKit
-import KubeTestSupport
+import TestLab
 
 extension AgentLab {
     /// The real controller, in-process, for this lab's namespace and nodes. Returns a stop that
@@ -31,7 +31,7 @@ extension AgentLab {
     func settledHolder(of vip: String) async throws -> String {
         let address = try IPAddress(vip)
         var preferred: String?
-        _ = await KubeTestKit.eventually(.seconds(20)) {
+        _ = await InMemoryAPI.eventually(.seconds(20)) {
             // Not there yet is not an error: the controller creates it.
             let text = try? await self.admin.get(ConfigMap.self, namespace: self.namespace, name: "vip-configmap")
                 .data[VRRPPlan.dataKey]
@@ -42,7 +42,7 @@ extension AgentLab {
             return preferred != nil
         }
         guard let preferred else { throw TestEnvironmentError(message: "no plan names \(vip)") }
-        guard try await KubeTestKit.eventually(.seconds(30), { try self.holders(vip) == [preferred] }) else {
+        guard try await InMemoryAPI.eventually(.seconds(30), { try self.holders(vip) == [preferred] }) else {
             throw TestEnvironmentError(message: "\(vip) never settled on its preferred node \(preferred)")
         }
         try await Task.sleep(for: .seconds(1))

@@ -1,7 +1,7 @@
 import Foundation
+import InMemoryAPI
 import KubeClient
-import KubeTestKit
-import KubeTestSupport
+import TestLab
 import Testing
 
 /// `externalTrafficPolicy: Local` through a real kube-proxy: kube-proxy drops such traffic on a node without a

@@ -1,8 +1,8 @@
 import CloudProvider
 import Foundation
+import InMemoryAPI
 import KubeClient
-import KubeTestKit
-import KubeTestSupport
+import TestLab
 import Testing
 
 /// The README's migration from kube-keepalived-vip, in its documented order, with a client probing:

@@ -1,9 +1,9 @@
 import Foundation
 import IPAM
+import InMemoryAPI
 import Keepalived
 import KubeClient
-import KubeTestKit
-import KubeTestSupport
+import TestLab
 import Testing
 
 #if canImport(Glibc)

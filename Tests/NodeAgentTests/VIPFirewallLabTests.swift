@@ -1,8 +1,8 @@
 import Foundation
+import InMemoryAPI
 import KubeClient
-import KubeTestKit
-import KubeTestSupport
 import NodeAgent
+import TestLab
 import Testing
 
 /// keepalived puts a VIP on the interface as a local address, so without a filter every VIP reached every

@@ -1,6 +1,6 @@
 import IPAM
-import KubeTestSupport
 import NodeNetwork
+import TestLab
 import TestTraits
 import Testing
 

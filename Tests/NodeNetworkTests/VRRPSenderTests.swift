@@ -1,8 +1,8 @@
 import Foundation
 import IPAM
-import KubeTestKit
-import KubeTestSupport
+import InMemoryAPI
 import NodeNetwork
+import TestLab
 import TestTraits
 import Testing
 

@@ -1,11 +1,11 @@
 import CloudProvider
 import Foundation
 import IPAM
+import InMemoryAPI
 import Keepalived
 import KubeClient
-import KubeTestKit
-import KubeTestSupport
 import OperatorCLI
+import TestLab
 import TestTraits
 import Testing
 

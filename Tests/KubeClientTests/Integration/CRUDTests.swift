@@ -1,6 +1,6 @@
 import Foundation
 import KubeClient
-import KubeTestSupport
+import TestLab
 import TestTraits
 import Testing
 

@@ -1,8 +1,8 @@
 import Foundation
+import InMemoryAPI
 import KubeClient
-import KubeTestKit
-import KubeTestSupport
 import Synchronization
+import TestLab
 import TestTraits
 import Testing
 

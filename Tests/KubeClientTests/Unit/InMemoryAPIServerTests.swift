@@ -1,5 +1,5 @@
 import Foundation
-import KubeTestKit
+import InMemoryAPI
 import Synchronization
 import Testing
 
