@@ -130,36 +130,17 @@ public struct Ledger: Sendable {
     /// Gives `key` addresses satisfying `request`, keeping what it already holds when that still
     /// fits. All or nothing: on failure nothing changes.
     /// `candidates`: the pools new addresses may come from, in order (nil: every pool, in order).
-    /// `across`: pools that allow an address to be shared across namespaces.
+    /// `crossNamespacePools`: pools that allow an address to be shared across namespaces.
     public mutating func ensure(
         _ key: ObjectKey, uid: String, request: LoadBalancerRequest, candidates: [String]? = nil,
         crossNamespacePools: Set<String> = []
     ) throws(IPAMError) -> [IPAddress] {
-        let candidates = candidates ?? poolNames
         let current = records[key]
         var request = request
         if !request.forwardMethodIsExplicit, let recorded = current?.forwardMethod {
             request.forwardMethod = recorded
         }
-        var kept: [IPAddress] = []
-        // A shared address is kept only within the same sharing group and without a port collision.
-        let sameGroup = current?.sharingKey == request.sharingKey
-        for family in request.families {
-            if let wanted = request.requested.first(where: { $0.family == family }) {
-                if current?.addresses.contains(wanted) == true && sameGroup { kept.append(wanted) }
-            } else if let held = current?.addresses.first(where: { $0.family == family }), sameGroup {
-                kept.append(held)
-            }
-        }
-        // Only a shared address can have other holders (a scan of every record: not on every reconcile).
-        if request.sharingKey != nil || current?.sharingKey != nil {
-            kept = kept.filter {
-                sharingRefusal(
-                    key, sharingKey: request.sharingKey, ports: request.ports, address: $0,
-                    crossNamespacePools: crossNamespacePools)
-                    == nil
-            }
-        }
+        let kept = keptAddresses(of: key, current: current, request: request, crossNamespacePools: crossNamespacePools)
         // Ports decide sharing, and what the agents let through to the address (the plan's `ports`).
         let ports = request.ports
         if kept.count == request.families.count, current?.addresses == kept {
@@ -183,48 +164,20 @@ public struct Ledger: Sendable {
         }
         var taken: [IPAddress] = []
         var result: [IPAddress] = []
-        func refuse(_ address: IPAddress) throws(IPAMError) {
-            if let refusal = sharingRefusal(
-                key, sharingKey: request.sharingKey, ports: request.ports, address: address,
-                crossNamespacePools: crossNamespacePools)
-            {
-                throw IPAMError(.addressInUse, refusal.message)
-            }
-        }
         do throws(IPAMError) {
             for family in request.families {
                 if let held = kept.first(where: { $0.family == family }) {
                     result.append(held)
-                } else if let wanted = request.requested.first(where: { $0.family == family }) {
-                    if let sharingKey = request.sharingKey, isShared(wanted, by: sharingKey) {
-                        try refuse(wanted)  // joins the group that holds it
-                    } else {
-                        try allocate(wanted, to: key)
-                        taken.append(wanted)
-                    }
-                    result.append(wanted)
-                } else if let sharingKey = request.sharingKey,
-                    let partner = sharingPartner(
-                        of: key, sharingKey: sharingKey, family: family, crossNamespacePools: crossNamespacePools)
-                {
-                    try refuse(partner)
-                    result.append(partner)
                 } else {
-                    let address = try allocate(family, to: key, from: candidates)
-                    taken.append(address)
+                    let (address, isNew) = try newAddress(
+                        family, for: key, request: request, candidates: candidates ?? poolNames,
+                        crossNamespacePools: crossNamespacePools)
+                    if isNew { taken.append(address) }
                     result.append(address)
                 }
             }
         } catch {
-            for address in taken { releaseAddress(address) }
-            // Just freed or handed over above, so taking them back cannot fail.
-            for address in released {
-                if let heir = handedOver[address] {
-                    handOver(address, from: heir, to: key)
-                } else {
-                    try? allocate(address, to: key)
-                }
-            }
+            undo(key, taken: taken, released: released, handedOver: handedOver)
             throw error
         }
         records[key] = Record(
@@ -232,6 +185,76 @@ public struct Ledger: Sendable {
             ports: ports)
         generation += 1
         return result
+    }
+
+    /// What `key` keeps of what it holds: per family the requested address if it holds it, else the one it
+    /// holds; a shared one only within the same sharing group and without a port collision.
+    private func keptAddresses(
+        of key: ObjectKey, current: Record?, request: LoadBalancerRequest, crossNamespacePools: Set<String>
+    ) -> [IPAddress] {
+        var kept: [IPAddress] = []
+        let sameGroup = current?.sharingKey == request.sharingKey
+        for family in request.families {
+            if let wanted = request.requested.first(where: { $0.family == family }) {
+                if current?.addresses.contains(wanted) == true && sameGroup { kept.append(wanted) }
+            } else if let held = current?.addresses.first(where: { $0.family == family }), sameGroup {
+                kept.append(held)
+            }
+        }
+        // Only a shared address can have other holders (a scan of every record: not on every reconcile).
+        guard request.sharingKey != nil || current?.sharingKey != nil else { return kept }
+        return kept.filter {
+            sharingRefusal(
+                key, sharingKey: request.sharingKey, ports: request.ports, address: $0,
+                crossNamespacePools: crossNamespacePools) == nil
+        }
+    }
+
+    /// One family's address for `key`: the requested one (taken, or joined when its sharing group holds it),
+    /// else a sharing partner's, else a free one from `candidates`. `isNew`: taken here (undone on failure).
+    private mutating func newAddress(
+        _ family: IPFamily, for key: ObjectKey, request: LoadBalancerRequest, candidates: [String],
+        crossNamespacePools: Set<String>
+    ) throws(IPAMError) -> (address: IPAddress, isNew: Bool) {
+        func joinable(_ address: IPAddress) throws(IPAMError) {
+            if let refusal = sharingRefusal(
+                key, sharingKey: request.sharingKey, ports: request.ports, address: address,
+                crossNamespacePools: crossNamespacePools)
+            {
+                throw IPAMError(.addressInUse, refusal.message)
+            }
+        }
+        if let wanted = request.requested.first(where: { $0.family == family }) {
+            if let sharingKey = request.sharingKey, isShared(wanted, by: sharingKey) {
+                try joinable(wanted)
+                return (wanted, false)
+            }
+            try allocate(wanted, to: key)
+            return (wanted, true)
+        }
+        if let sharingKey = request.sharingKey,
+            let partner = sharingPartner(
+                of: key, sharingKey: sharingKey, family: family, crossNamespacePools: crossNamespacePools)
+        {
+            try joinable(partner)
+            return (partner, false)
+        }
+        return (try allocate(family, to: key, from: candidates), true)
+    }
+
+    /// Puts back what a failed `ensure` changed: what it took is freed, what it let go is taken back (just freed
+    /// or handed over, so that cannot fail).
+    private mutating func undo(
+        _ key: ObjectKey, taken: [IPAddress], released: [IPAddress], handedOver: [IPAddress: ObjectKey]
+    ) {
+        for address in taken { releaseAddress(address) }
+        for address in released {
+            if let heir = handedOver[address] {
+                handOver(address, from: heir, to: key)
+            } else {
+                try? allocate(address, to: key)
+            }
+        }
     }
 
     /// Frees everything `key` holds; returns what was freed.
