@@ -48,24 +48,24 @@ public final class AddressManager: @unchecked Sendable {
         guard target >= 0 else {
             throw NodeNetworkError(
                 .noSuchNamespace,
-                "network namespace \(name): \(String(cString: strerror(errno))) (expected /run/netns/\(name))")
+                "network namespace \(name): \(systemErrorText()) (expected /run/netns/\(name))")
         }
         defer { close(target) }
         let original = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC)
         guard original >= 0 else {
             throw NodeNetworkError(
-                .failed, "cannot open this thread's network namespace: \(String(cString: strerror(errno)))")
+                .failed, "cannot open this thread's network namespace: \(systemErrorText())")
         }
         defer { close(original) }
         guard cnetlink_enter_netns(target) == 0 else {
-            let reason = String(cString: strerror(errno))
+            let reason = systemErrorText()
             throw NodeNetworkError(
                 errno == EPERM ? .permissionDenied : .failed, "entering network namespace \(name): \(reason)")
         }
         defer {
             // Staying in the wrong namespace would silently misroute this thread's later work.
             if cnetlink_enter_netns(original) != 0 {
-                fatalError("cannot return to the original network namespace: \(String(cString: strerror(errno)))")
+                fatalError("cannot return to the original network namespace: \(systemErrorText())")
             }
         }
         try body()

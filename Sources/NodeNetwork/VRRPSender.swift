@@ -124,7 +124,7 @@ public struct VRRPSender: Sendable {
 
     private static func failure(_ what: String) -> NodeNetworkError {
         let code: NodeNetworkError.Code = errno == EPERM || errno == EACCES ? .permissionDenied : .failed
-        return NodeNetworkError(code, "\(what): \(String(cString: strerror(errno)))")
+        return NodeNetworkError(code, "\(what): \(systemErrorText())")
     }
 }
 

@@ -142,7 +142,7 @@ extension NodeAgent {
         let temporary = path + ".tmp"
         try text.write(toFile: temporary, atomically: false, encoding: .utf8)
         guard rename(temporary, path) == 0 else {
-            throw AgentError(.writeFailed, "cannot replace \(path): \(String(cString: strerror(errno)))")
+            throw AgentError(.writeFailed, "cannot replace \(path): \(systemErrorText())")
         }
     }
 

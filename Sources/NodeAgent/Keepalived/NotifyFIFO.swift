@@ -1,4 +1,5 @@
 import Foundation
+import NodeNetwork
 
 #if canImport(Glibc)
     import Glibc
@@ -20,11 +21,11 @@ public final class NotifyFIFO: @unchecked Sendable {
         guard mkfifo(path, 0o600) == 0 else {
             throw AgentError(
                 .notifyFIFOFailed,
-                "cannot create notify FIFO \(path): \(String(cString: strerror(errno))); check --state-dir")
+                "cannot create notify FIFO \(path): \(systemErrorText()); check --state-dir")
         }
         fd = open(path, O_RDWR | O_CLOEXEC)
         guard fd >= 0 else {
-            throw AgentError(.notifyFIFOFailed, "cannot open notify FIFO \(path): \(String(cString: strerror(errno)))")
+            throw AgentError(.notifyFIFOFailed, "cannot open notify FIFO \(path): \(systemErrorText())")
         }
         let fd = self.fd
         let continuation = self.continuation
