@@ -16,15 +16,24 @@ extension AgentLab {
     }
 
     public static let podSubnetBase = "198.51.100"
+    /// Pods' IPv6 addresses: 2001:db8:100:N::/64 on node nN.
+    public static let podSubnetBase6 = "2001:db8:100"
 
     /// The node's pod gateway (on its side of each pod veth) and the first pod address.
     public func podGateway(_ node: String) -> String {
         "\(Self.podSubnetBase).\(16 * (nodes.firstIndex(of: node)! + 1) + 1)"
     }
 
+    /// The IPv6 pod subnet of a node (its gateway is `::1` in it).
+    public func podSubnet6(_ node: String) -> String { "\(Self.podSubnetBase6):\(nodes.firstIndex(of: node)! + 1)::" }
+
+    /// The IPv6 address `startPod(_:on:index:)` gives a pod in a lab with `ipv6`.
+    public func podAddress6(on node: String, index: Int = 2) -> String { podSubnet6(node) + String(index) }
+
     /// Starts kube-proxy on every node, reaching the host's API server through a unix socket (a namespace
     /// cannot reach the host's 127.0.0.1), with routes to the other nodes' pod subnets. Waits until each
-    /// answers its health check.
+    /// answers its health check. In a lab with `ipv6` kube-proxy runs dual-stack (the 1.20 `IPv6DualStack` gate:
+    /// iptables and ip6tables), so the control plane must be `TestEnvironment.start(prefix:dualStack:)`'s.
     public func startKubeProxies() async throws {
         let binary = Self.kubeProxyBinary
         guard FileManager.default.isExecutableFile(atPath: binary) else {
@@ -41,13 +50,27 @@ extension AgentLab {
         for (index, node) in nodes.enumerated() {
             let ns = netns(node)
             try mustRun(["ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv4.ip_forward=1"])
+            if ipv6 { try mustRun(["ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.all.forwarding=1"]) }
             for (other, otherIndex) in zip(nodes, nodes.indices) where other != node {
                 try mustRun([
                     "ip", "-n", ns, "route", "replace", "\(Self.podSubnetBase).\(16 * (otherIndex + 1))/28", "via",
                     "192.0.2.\(11 + otherIndex)",
                 ])
+                if ipv6 {
+                    try mustRun([
+                        "ip", "-n", ns, "-6", "route", "replace", podSubnet6(other) + "/64", "via",
+                        "2001:db8::\(11 + otherIndex)",
+                    ])
+                }
             }
             _ = index
+            let families =
+                ipv6
+                ? [
+                    "--cluster-cidr", "\(Self.podSubnetBase).0/24,\(Self.podSubnetBase6)::/56", "--feature-gates",
+                    "IPv6DualStack=true",
+                ]
+                : ["--cluster-cidr", "\(Self.podSubnetBase).0/24"]
             helpers.append(
                 try ChildProcess.spawn(
                     [
@@ -59,7 +82,8 @@ extension AgentLab {
                     [
                         "ip", "netns", "exec", ns, binary, "--kubeconfig", cluster.adminKubeconfig,
                         "--hostname-override", nodeName(node), "--proxy-mode", "iptables",
-                        "--cluster-cidr", "\(Self.podSubnetBase).0/24", "--conntrack-max-per-core", "0",
+                    ] + families + [
+                        "--conntrack-max-per-core", "0",
                         "--conntrack-tcp-timeout-established", "0", "--conntrack-tcp-timeout-close-wait", "0",
                         "--healthz-bind-address", "0.0.0.0:10256", "--metrics-bind-address", "127.0.0.1:10249",
                     ], outputPath: stateRoot + "/kube-proxy-\(node).log"))
@@ -76,7 +100,8 @@ extension AgentLab {
         }
     }
 
-    /// A pod: a namespace behind a veth on `node`, serving TCP 8080 with "POD/CLIENT-ADDRESS". Returns its address.
+    /// A pod: a namespace behind a veth on `node`, serving TCP 8080 with "POD/CLIENT-ADDRESS". Returns its (IPv4)
+    /// address; in a lab with `ipv6` it has `podAddress6(on:index:)` too.
     @discardableResult
     public func startPod(_ name: String, on node: String, index: Int = 2) throws -> String {
         let pod = try lab.namespace("pod-\(name)")
@@ -93,19 +118,33 @@ extension AgentLab {
         try mustRun(["ip", "-n", netns(node), "addr", "replace", "\(podGateway(node))/32", "dev", hostSide])
         try mustRun(["ip", "-n", netns(node), "link", "set", hostSide, "up"])
         try mustRun(["ip", "-n", netns(node), "route", "replace", "\(address)/32", "dev", hostSide])
+        if ipv6 {
+            let address6 = podAddress6(on: node, index: index)
+            try mustRun(["ip", "-n", pod, "addr", "add", "\(address6)/64", "dev", "eth0", "nodad"])
+            try mustRun(["ip", "-n", pod, "-6", "route", "add", "default", "via", podSubnet6(node) + "1"])
+            try mustRun([
+                "ip", "-n", netns(node), "addr", "replace", podSubnet6(node) + "1/128", "dev", hostSide, "nodad",
+            ])
+            try mustRun(["ip", "-n", netns(node), "-6", "route", "replace", "\(address6)/128", "dev", hostSide])
+        }
         helpers.append(
             try ChildProcess.spawn(
                 AgentLab.labNet(in: pod, ["serve", "8080", name, "--peer"]), outputPath: "/dev/null"))
         return address
     }
 
-    /// A LoadBalancer Service without a selector (its slice is the test's), port 8080.
-    public func loadBalancer(_ name: String, local: Bool) async throws {
+    /// A LoadBalancer Service without a selector (its slice is the test's), port 8080. `dualStack`: IPv4 and
+    /// IPv6 (`RequireDualStack`), which needs a dual-stack control plane.
+    public func loadBalancer(_ name: String, local: Bool, dualStack: Bool = false) async throws {
         var service = Service()
         service.metadata = ObjectMeta(name: name, namespace: namespace)
         service.spec.type = .loadBalancer
         service.spec.ports = [ServicePort(name: "http", port: 8080, targetPort: 8080)]
         if local { service.spec.externalTrafficPolicy = "Local" }
+        if dualStack {
+            service.spec.ipFamilyPolicy = .requireDualStack
+            service.spec.ipFamilies = ["IPv4", "IPv6"]
+        }
         _ = try await admin.create(service)
     }
 
@@ -119,14 +158,29 @@ extension AgentLab {
         throw TestEnvironmentError(message: "\(service) got no address within \(Int(seconds)) s")
     }
 
-    /// Writes (creates or replaces) the Service's one `discovery.k8s.io/v1beta1` EndpointSlice (what v1.20 serves).
+    /// Every ingress address of the Service once it has `count` of them (a dual-stack Service: two).
+    public func awaitIngresses(_ service: String, count: Int, seconds: Double = 20) async throws -> [String] {
+        let end = Date().addingTimeInterval(seconds)
+        while Date() < end {
+            let ingress = try await admin.get(Service.self, namespace: namespace, name: service).status.loadBalancer
+                .ingress.compactMap(\.ip)
+            if ingress.count >= count { return ingress }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw TestEnvironmentError(message: "\(service) got no \(count) addresses within \(Int(seconds)) s")
+    }
+
+    /// Writes (creates or replaces) the Service's `discovery.k8s.io/v1beta1` EndpointSlice (what v1.20 serves) of
+    /// the endpoints' family: one slice per family, as the EndpointSlice controller writes them.
     public func setEndpoints(_ service: String, _ endpoints: [(address: String, node: String, ready: Bool)])
         async throws
     {
+        let isIPv6 = endpoints.first?.address.contains(":") ?? false
+        let name = isIPv6 ? "\(service)-slice-v6" : "\(service)-slice"
         var slice = EndpointSliceV1Beta1()
-        slice.metadata = ObjectMeta(name: "\(service)-slice", namespace: namespace)
+        slice.metadata = ObjectMeta(name: name, namespace: namespace)
         slice.metadata.labels = [EndpointSliceV1Beta1.serviceNameLabel: service]
-        slice.json["addressType"] = "IPv4"
+        slice.json["addressType"] = isIPv6 ? "IPv6" : "IPv4"
         slice.json["ports"] = [["name": "http", "port": 8080, "protocol": "TCP"]]
         slice.endpoints = endpoints.map { endpoint in
             var value = SliceEndpoint(addresses: [endpoint.address], nodeName: nil, ready: endpoint.ready)
@@ -134,8 +188,7 @@ extension AgentLab {
             return value
         }
         do {
-            let existing = try await admin.get(
-                EndpointSliceV1Beta1.self, namespace: namespace, name: "\(service)-slice")
+            let existing = try await admin.get(EndpointSliceV1Beta1.self, namespace: namespace, name: name)
             slice.metadata.resourceVersion = existing.metadata.resourceVersion
             _ = try await admin.update(slice)
         } catch {

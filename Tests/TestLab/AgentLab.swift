@@ -17,6 +17,8 @@ public final class AgentLab: @unchecked Sendable {
     public let namespace: String
     public let nodes: [String]
     public let client: String
+    /// Nodes, client and pods have IPv6 addresses too (2001:db8::/64 on the switch).
+    public let ipv6: Bool
     public var agents: [String: ChildProcess] = [:]
     public var metricsPorts: [String: Int] = [:]
     public var helpers: [ChildProcess] = []
@@ -31,6 +33,7 @@ public final class AgentLab: @unchecked Sendable {
     /// `cluster`: a control plane of the test's own (default: the process's shared one).
     public init(nodeCount: Int = 2, ipv6: Bool = false, cluster: TestCluster? = nil) async throws {
         nodes = (1...max(1, nodeCount)).map { "n\($0)" }
+        self.ipv6 = ipv6
         lab = try NetworkLab()
         if let cluster { self.cluster = cluster } else { self.cluster = try await TestEnvironment.shared() }
         admin = try self.cluster.adminClient()
@@ -41,8 +44,9 @@ public final class AgentLab: @unchecked Sendable {
             try lab.node(
                 node, switch: sw, cidr: "192.0.2.\(11 + index)/24", ipv6: ipv6 ? "2001:db8::\(11 + index)/64" : nil)
         }
-        client = try lab.node("client", switch: sw, cidr: "192.0.2.100/24")
+        client = try lab.node("client", switch: sw, cidr: "192.0.2.100/24", ipv6: ipv6 ? "2001:db8::100/64" : nil)
         try mustRun(["ip", "-n", client, "route", "add", "203.0.113.0/24", "dev", "eth0"])
+        if ipv6 { try mustRun(["ip", "-n", client, "-6", "route", "add", Self.vipRange6, "dev", "eth0"]) }
         try await bindAgentRole()
         for (index, node) in nodes.enumerated() {
             var object = Node()
@@ -57,6 +61,9 @@ public final class AgentLab: @unchecked Sendable {
     }
 
     public func nodeName(_ node: String) -> String { "\(namespace)-\(node)" }
+
+    /// Where IPv6 VIPs come from (on-link for the client, as 203.0.113.0/24 is).
+    public static let vipRange6 = "2001:db8:1::/64"
 
     /// deploy/rbac.yaml's agent roles, bound to the plain user the agents run as: what the
     /// DaemonSet is granted is what these tests prove sufficient.

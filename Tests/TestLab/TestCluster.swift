@@ -116,11 +116,12 @@ public enum TestEnvironment {
         try await sharedCluster.get()
     }
 
-    /// A dedicated control plane (for tests that restart it); the caller stops it.
-    public static func start(prefix: String) async throws -> TestCluster {
+    /// A dedicated control plane (for tests that restart it); the caller stops it. `dualStack`: the
+    /// IPv6DualStack gate and an IPv6 Service range beside the IPv4 one (`scripts/testenv up NAME --dual-stack`).
+    public static func start(prefix: String, dualStack: Bool = false) async throws -> TestCluster {
         let name = "\(prefix)-\(getpid())-\(UInt16.random(in: 0...UInt16.max))"
         registerForCleanup(name)
-        let output = try await script(["up", name])
+        let output = try await script(["up", name] + (dualStack ? ["--dual-stack"] : []))
         var values: [String: String] = [:]
         for line in output.split(separator: "\n") where line.hasPrefix("export ") {
             let pair = line.dropFirst("export ".count).split(separator: "=", maxSplits: 1)

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Small network tools the lab tests run inside network namespaces (`ip netns exec NS python3 lab-net.py ...`).
 
-  serve PORT TEXT [--peer]   TCP server on every address: answers TEXT (with "/CLIENT-ADDRESS" after --peer)
+  serve PORT TEXT [--peer]   TCP server on every address (IPv4 and IPv6): answers TEXT (with "/CLIENT-ADDRESS" after --peer)
   ask HOST PORT [TIMEOUT]    one connection; prints the answer, exit 1 when none
   reachable HOST PORT [TIMEOUT]  prints yes or no: whether a connection opens
   ping HOST                  one ICMP echo (half a second); prints pong when answered
@@ -16,13 +16,21 @@ import urllib.request
 
 
 def serve(port, text, peer):
-    s = socket.socket()
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("0.0.0.0", port))
+    # IPv4 and IPv6 on one socket; an IPv4 client is shown as itself, not as ::ffff:a.b.c.d.
+    try:
+        s = socket.socket(socket.AF_INET6)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        s.bind(("::", port))
+    except OSError:  # a namespace without IPv6
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("0.0.0.0", port))
     s.listen(128)
     while True:
         c, address = s.accept()
-        c.sendall((text + ("/" + address[0] if peer else "")).encode())
+        client = address[0].removeprefix("::ffff:")
+        c.sendall((text + ("/" + client if peer else "")).encode())
         c.close()
 
 

@@ -9,9 +9,11 @@ extension AgentLab {
     /// The real controller, in-process, for this lab's namespace and nodes. Returns a stop that
     /// waits for it to end (tear-down stops it too).
     @discardableResult
-    func startController(groups: Int = 4, vrids: String = "10-13") throws -> @Sendable () async -> Void {
+    func startController(groups: Int = 4, vrids: String = "10-13", cidrs: [String] = ["203.0.113.64/26"]) throws
+        -> @Sendable () async -> Void
+    {
         let configuration = ControllerConfiguration(
-            pool: try Pool.parse(["203.0.113.64/26"]).pool, namespace: namespace, configMapName: "vip-configmap",
+            pool: try Pool.parse(cidrs).pool, namespace: namespace, configMapName: "vip-configmap",
             workers: 2,
             serviceNamespace: namespace,
             planner: try VRRPPlanner(cluster: "lab", vrids: VRIDRange(parsing: vrids), groups: groups),
