@@ -24,11 +24,16 @@ let package = Package(
         // The allocator's hot path is @inlinable, so callers specialise it for their owner type (no unsafe flags).
         .target(name: "IPAM"),
 
+        // RFC 8259 JSON as an untyped tree: parser, writer, value. No dependencies, not even Foundation, so
+        // `scripts/fuzz` links it as it is.
+        .target(name: "JSON"),
+
         // A small, strict Kubernetes client: config, typed objects, verbs, watch, informer,
         // leases and events.
         .target(
             name: "KubeClient",
             dependencies: [
+                "JSON",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -202,7 +207,7 @@ let package = Package(
         // Shared by test targets only: the `.integration` trait and tag (scripts/test --unit), a seeded generator.
         .target(name: "TestTraits", path: "Tests/TestTraits"),
         .testTarget(
-            name: "KubeClientTests", dependencies: ["KubeClient", "InMemoryAPI", "TestLab", "TestTraits"]),
+            name: "KubeClientTests", dependencies: ["KubeClient", "JSON", "InMemoryAPI", "TestLab", "TestTraits"]),
         .testTarget(
             name: "NodeNetworkTests", dependencies: ["NodeNetwork", "IPAM", "InMemoryAPI", "TestLab", "TestTraits"]),
         .testTarget(

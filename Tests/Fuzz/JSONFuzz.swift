@@ -1,3 +1,5 @@
+import JSON
+
 /// Every API response and watch line goes through the JSON parser: hostile input throws, never
 /// crashes, hangs or recurses without bound.
 @_cdecl("LLVMFuzzerTestOneInput")

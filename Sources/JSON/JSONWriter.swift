@@ -1,13 +1,13 @@
 /// Compact JSON with keys in byte order, so equal trees give equal bytes (request bodies,
 /// golden tests, diffs). Slashes are not escaped.
-struct JSONWriter {
-    struct Failure: Error, CustomStringConvertible {
-        let description: String
+package struct JSONWriter {
+    package struct Failure: Error, CustomStringConvertible {
+        package let description: String
     }
 
     private(set) var bytes: [UInt8] = []
 
-    static func write(_ value: JSONValue) throws(Failure) -> [UInt8] {
+    package static func write(_ value: JSONValue) throws(Failure) -> [UInt8] {
         var writer = JSONWriter()
         writer.bytes.reserveCapacity(256)
         try writer.append(value)

@@ -1,5 +1,3 @@
-public import Foundation
-
 public typealias JSONObject = [String: JSONValue]
 
 /// A JSON document kept whole. Objects are stored as trees rather than decoded into fixed structs
@@ -82,7 +80,7 @@ extension JSONValue {
     }
 
     /// Compact JSON bytes with sorted keys (stable output for golden tests and diffs).
-    public func serialized() throws -> Data {
-        Data(try JSONWriter.write(self))
+    public func serializedBytes() throws -> [UInt8] {
+        try JSONWriter.write(self)
     }
 }
