@@ -1,12 +1,13 @@
 import CNetlink
 import Foundation
 public import IPAM
+import Synchronization
 
 /// The one owner of a NETLINK_ROUTE socket: adds, replaces, removes and lists interface
 /// addresses. libnl sockets are not thread-safe, so every call holds the lock.
 public final class AddressManager: @unchecked Sendable {
     private let socket: OpaquePointer
-    private let lock = NSLock()
+    private let lock = Mutex(())
 
     /// `networkNamespace`: a name under /run/netns whose interfaces to manage instead of this
     /// process's own (sandboxes and tests; a DaemonSet on the host network leaves it nil).
@@ -71,10 +72,8 @@ public final class AddressManager: @unchecked Sendable {
         try body()
     }
 
-    private func locked<T>(_ body: () throws(NodeNetworkError) -> T) throws(NodeNetworkError) -> T {
-        lock.lock()
-        defer { lock.unlock() }
-        return try body()
+    private func locked<T: Sendable>(_ body: () throws(NodeNetworkError) -> T) throws(NodeNetworkError) -> T {
+        try lock.withLock { _ throws(NodeNetworkError) -> T in try body() }
     }
 
     public func link(named name: String) throws(NodeNetworkError) -> Link {

@@ -2,10 +2,10 @@ import AsyncHTTPClient
 import CoreMetrics
 import Foundation
 public import Logging
-import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOSSL
+import Synchronization
 
 /// A Kubernetes API client. One instance per process; it is safe to share between tasks.
 public final class KubernetesClient: Sendable {
@@ -68,12 +68,12 @@ public final class KubernetesClient: Sendable {
         return tls
     }
 
-    private let isShutDown = NIOLockedValueBox(false)
+    private let isShutDown = Mutex(false)
 
     /// Closes connections. Call once, before the process exits.
     public func shutdown() async throws {
         guard
-            isShutDown.withLockedValue({
+            isShutDown.withLock({
                 let was = $0
                 $0 = true
                 return !was
@@ -86,7 +86,7 @@ public final class KubernetesClient: Sendable {
     /// A client dropped without `shutdown()` (a test that failed half-way, say) still closes its
     /// connections: a shutting-down HTTP client keeps itself alive until it is done.
     deinit {
-        guard !isShutDown.withLockedValue({ $0 }) else { return }
+        guard !isShutDown.withLock({ $0 }) else { return }
         _ = watchHTTP.shutdown()
         _ = http.shutdown()
     }

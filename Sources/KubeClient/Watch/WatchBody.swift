@@ -1,7 +1,7 @@
 import AsyncHTTPClient
-import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
+import Synchronization
 
 /// A watch response read as fast as the server sends it, buffered here instead of paused by
 /// back-pressure: with AsyncHTTPClient's back-pressured body a busy watch (thousands of events
@@ -17,7 +17,7 @@ final class WatchBody: HTTPClientResponseDelegate, Sendable {
     let chunks: AsyncThrowingStream<ByteBuffer, any Error>
     private let continuation: AsyncThrowingStream<ByteBuffer, any Error>.Continuation
     /// Bytes received and not yet taken by the consumer.
-    private let outstanding = NIOLockedValueBox(0)
+    private let outstanding = Mutex(0)
 
     init(eventLoop: any EventLoop) {
         head = eventLoop.makePromise()
@@ -26,7 +26,7 @@ final class WatchBody: HTTPClientResponseDelegate, Sendable {
 
     /// The consumer took `count` bytes.
     func consumed(_ count: Int) {
-        outstanding.withLockedValue { $0 -= count }
+        outstanding.withLock { $0 -= count }
     }
 
     func onTermination(_ handler: @escaping @Sendable () -> Void) {
@@ -39,7 +39,7 @@ final class WatchBody: HTTPClientResponseDelegate, Sendable {
     }
 
     func didReceiveBodyPart(task: HTTPClient.Task<Void>, _ buffer: ByteBuffer) -> EventLoopFuture<Void> {
-        let behind = outstanding.withLockedValue {
+        let behind = outstanding.withLock {
             $0 += buffer.readableBytes
             return $0
         }
