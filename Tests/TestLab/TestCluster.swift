@@ -73,7 +73,9 @@ public struct TestCluster: Sendable {
             roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: \(role)}
             subjects: [{kind: User, name: \(user), apiGroup: rbac.authorization.k8s.io}]
             """
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("rbac-\(user)-\(namespace).yaml").path
+        // Unique per call: two tests may bind the same user in the same namespace at once.
+        let path = FileManager.default.temporaryDirectory
+            .appendingPathComponent("rbac-\(user)-\(namespace)-\(UUID().uuidString).yaml").path
         try (manifest + "\n" + bindings).write(toFile: path, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: path) }
         try await kubectlGate.apply(kubeconfig: adminKubeconfig, path: path)
