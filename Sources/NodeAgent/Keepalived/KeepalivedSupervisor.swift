@@ -1,4 +1,5 @@
 public import Foundation
+import Keepalived
 public import Logging
 public import ProcessSupervision
 
@@ -14,7 +15,6 @@ public actor KeepalivedSupervisor {
         public let config: String
         public let pidFile: String
         public let vrrpPidFile: String
-        public let checkersPidFile: String
         public let log: String
 
         public init(executable: String, stateDirectory: String) {
@@ -22,7 +22,6 @@ public actor KeepalivedSupervisor {
             config = stateDirectory + "/keepalived.conf"
             pidFile = stateDirectory + "/keepalived.pid"
             vrrpPidFile = stateDirectory + "/vrrp.pid"
-            checkersPidFile = stateDirectory + "/checkers.pid"
             log = stateDirectory + "/keepalived.log"
         }
     }
@@ -34,6 +33,8 @@ public actor KeepalivedSupervisor {
     private var startedAt: ContinuousClock.Instant?
     private var confirmedRunning = false
     private var generation = 0
+    /// Read once from `keepalived --version`: which options this executable accepts.
+    private var build: KeepalivedBuild??
 
     /// One run of keepalived: whoever started it watches for its exit (`watch(_:)`).
     public struct Run: Sendable {
@@ -68,14 +69,17 @@ public actor KeepalivedSupervisor {
     }
 
     /// Starts keepalived; nil when it already runs. The caller watches the returned run.
-    public func start() throws(AgentError) -> Run? {
+    public func start() async throws(AgentError) -> Run? {
         guard process == nil else { return nil }
-        for file in [paths.pidFile, paths.vrrpPidFile, paths.checkersPidFile] { unlink(file) }
-        var arguments = [
-            paths.executable, "--dont-fork", "--log-console", "--log-detail", "--vrrp",
-            "--use-file", paths.config, "--pid", paths.pidFile, "--vrrp_pid", paths.vrrpPidFile, "--checkers_pid",
-            paths.checkersPidFile,
-        ]
+        let build = await probedBuild()
+        guard process == nil else { return nil }
+        for file in [paths.pidFile, paths.vrrpPidFile] { unlink(file) }
+        // VRRP alone, where the build has more (the image's keepalived is built with VRRP only and has no --vrrp);
+        // no --checkers_pid, as keepalived then never starts or looks for a checkers process.
+        var arguments =
+            [paths.executable, "--dont-fork", "--log-console", "--log-detail"]
+            + (build?.vrrpOnlyArguments ?? ["--vrrp"])
+            + ["--use-file", paths.config, "--pid", paths.pidFile, "--vrrp_pid", paths.vrrpPidFile]
         if let networkNamespace { arguments += ["--namespace", networkNamespace] }
         let child: ChildProcess
         do {
@@ -89,6 +93,34 @@ public actor KeepalivedSupervisor {
         generation += 1
         logger.info("keepalived started", metadata: ["pid": "\(child.pid)"])
         return Run(process: child, generation: generation)
+    }
+
+    /// The executable's build, asked once; nil (and the options of a full build) when it does not say.
+    private func probedBuild() async -> KeepalivedBuild? {
+        if let build { return build }
+        let output = paths.log + ".version"
+        unlink(output)
+        defer { unlink(output) }
+        // Not there (yet): asked again at the next start, whose own spawn says what is wrong.
+        guard let child = try? ChildProcess.spawn([paths.executable, "--version"], outputPath: output) else {
+            return nil
+        }
+        _ = await child.exitStatus()
+        let found = (try? String(contentsOfFile: output, encoding: .utf8)).flatMap(KeepalivedBuild.init(versionOutput:))
+        build = .some(found)
+        if let found {
+            logger.info(
+                "keepalived build",
+                metadata: [
+                    "version": "\(found.version ?? "unknown")",
+                    "options": "\(found.options.sorted().joined(separator: " "))",
+                ])
+        } else {
+            logger.warning(
+                "keepalived --version said nothing this agent understands; starting it as a full build",
+                metadata: ["keepalived": "\(paths.executable)"])
+        }
+        return found
     }
 
     /// Waits for `run` to end. Returns its exit status when it ended without being asked to (the
