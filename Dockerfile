@@ -3,16 +3,20 @@
 # library linked statically, copied in from the build context's bin/. Two stages: Debian bookworm (minbase)
 # installs the packages, and the image gets only what runs: the three executables, the shared libraries they
 # load (their ldd closure, so neither perl nor net-snmp's data comes along, only the libraries keepalived links),
-# and the few files they read.
+# and the few files they read. keepalived is built from Debian's source with VRRP only (scripts/lib/image.sh,
+# ensure_image_keepalived): it links libc alone, where Debian's binary brings net-snmp, perl, GLib and OpenSSL.
 ARG BASE=localhost/klb-debian-base:bookworm-2
 FROM ${BASE} AS packages
 
-# keepalived for VRRP, nftables for the agent's VIP firewall, and the libraries the Swift executable links
-# (libnl for netlink, jemalloc as the allocator, libstdc++ and zlib for the static Swift runtime).
+# nftables for the agent's VIP firewall, and the libraries the Swift executable links (libnl for netlink,
+# jemalloc as the allocator, libstdc++ and zlib for the static Swift runtime).
 RUN apt-get update \
- && apt-get install -y --no-install-recommends keepalived nftables libnl-3-200 libnl-route-3-200 libjemalloc2 \
-      libstdc++6 zlib1g ca-certificates \
- && keepalived --version 2>&1 | head -n1
+ && apt-get install -y --no-install-recommends nftables libnl-3-200 libnl-route-3-200 libjemalloc2 \
+      libstdc++6 zlib1g ca-certificates
+
+# VRRP: keepalived as built by scripts/image, and the Debian source version it was built from.
+ARG KEEPALIVED_VERSION=unknown
+COPY bin/keepalived /usr/sbin/keepalived
 
 # One multi-call binary (one copy of the static Swift runtime), linked under the names of its commands.
 COPY bin/keepalived-lb /usr/local/bin/keepalived-lb
@@ -43,6 +47,8 @@ RUN set -eu; r=/rootfs; \
         || true; \
     done | cut -d: -f1 | tr ',' '\n' | tr -d ' ' | { cat; echo ca-certificates; } | sort -u \
       | xargs dpkg-query -W -f '${Package} ${Version}\n' > "$r/usr/share/keepalived-lb/packages.txt"; \
+    echo "keepalived ${KEEPALIVED_VERSION} (built from Debian's source: VRRP only, no SNMP, DBus or LVS)" \
+      >> "$r/usr/share/keepalived-lb/packages.txt"; \
     echo "keepalived-lb $(/usr/local/bin/keepalived-lb keepalived-cloud-provider --version)" \
       >> "$r/usr/share/keepalived-lb/packages.txt"; \
     "$r/usr/sbin/keepalived" --version 2>&1 | head -n1

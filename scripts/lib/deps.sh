@@ -44,6 +44,25 @@ ensure_build_deps() {
   command -v kubectl >/dev/null 2>&1 || ensure_packages kubernetes-client
 }
 
+# Debian's source packages from this machine's archive (a deb-src entry of its own); prints the folder, outside the
+# repo, where sources are downloaded.
+ensure_deb_src() {
+  if [ ! -f /etc/apt/sources.list.d/klb-deb-src.sources ]; then
+    local mirror
+    mirror="$(debian_mirror)"
+    cat >/etc/apt/sources.list.d/klb-deb-src.sources <<SRC
+Types: deb-src
+URIs: $mirror
+Suites: bookworm
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
+  fi
+  apt-get update -qq >&2
+  mkdir -p "$KLB_CACHE/deb-src"
+  printf '%s\n' "$KLB_CACHE/deb-src"
+}
+
 # Builds the named Kubernetes v1.20 binaries (kube-apiserver, kube-proxy) from Debian's `kubernetes` source
 # package, all that are missing in one unpack; later calls reuse the cached binaries.
 ensure_kube_binaries() {
@@ -57,20 +76,8 @@ ensure_kube_binaries() {
   missing=()
   for name in "$@"; do [ -x "$(kube_binary_path "$name")" ] || missing+=("$name"); done
   if [ ${#missing[@]} -eq 0 ]; then flock -u 9; return 0; fi
-  local src="$KLB_CACHE/deb-src"
-  if [ ! -f /etc/apt/sources.list.d/klb-deb-src.sources ]; then
-    local mirror
-    mirror="$(debian_mirror)"
-    cat >/etc/apt/sources.list.d/klb-deb-src.sources <<SRC
-Types: deb-src
-URIs: $mirror
-Suites: bookworm
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-SRC
-  fi
-  apt-get update -qq >&2
-  mkdir -p "$src"
+  local src
+  src="$(ensure_deb_src)"
   ( cd "$src" && ls kubernetes_*.orig.tar.gz >/dev/null 2>&1 || apt-get source --download-only kubernetes >&2 )
   local tree="$KLB_CACHE/gopath/src/k8s.io/kubernetes"
   rm -rf "$KLB_CACHE/gopath"
@@ -129,6 +136,7 @@ release_link_args() {
   # Rewritten only when it changes: a newer toolset file makes SwiftPM rebuild everything.
   if cmp -s "$toolset.tmp" "$toolset"; then rm -f "$toolset.tmp"; else mv "$toolset.tmp" "$toolset"; fi
   printf '%s\n' --toolset "$toolset"
+  small_icu_link_args "$(dirname "$lld")"
   local layout
   layout="$(dirname "${BASH_SOURCE[0]}")/controller-layout.order.gz"
   [ -f "$layout" ] || return 0
@@ -138,4 +146,37 @@ release_link_args() {
   [ -f "$order" ] || { gunzip -c "$layout" >"$order.tmp" && mv "$order.tmp" "$order"; }
   printf '%s\n' -Xswiftc -Xfrontend -Xswiftc -function-sections -Xcc -ffunction-sections \
     -Xlinker "--symbol-ordering-file=$order" -Xlinker --no-warn-symbol-ordering
+}
+
+# ICU's data with the root and English locales only (scripts/lib/icu-data.py says what is kept and why): an object
+# with that data, and `--wrap` to point ICU's one reference to its data symbol at it, so the 34 MB archive member
+# that defines the symbol is never pulled in (whatever the order of objects and archives on the link line).
+# Prints the linker arguments; none (and a note) when the toolchain's ICU is not as expected.
+small_icu_link_args() {
+  local bin="$1" archive member symbol
+  ensure_packages binutils python3
+  archive="$bin/../lib/swift_static/linux/lib_FoundationICU.a"
+  [ -f "$archive" ] || { log "no $archive; linking ICU's full data"; return 0; }
+  member="$(ar t "$archive" | grep -x 'icu_packaged_data.*\.o' | head -n1)"
+  [ -n "$member" ] || { log "no packaged data in $archive; linking ICU's full data"; return 0; }
+  local work
+  work="$(mktemp -d /tmp/klb-icu.XXXXXX)"
+  ( cd "$work" && ar x "$archive" "$member" )
+  symbol="$(nm "$work/$member" | awk '$2 == "R" && $3 ~ /^icudt[0-9]+_dat$/ { print $3 }')"
+  if [ -z "$symbol" ]; then
+    log "no icudtNN_dat in $archive($member); linking ICU's full data"; rm -rf "$work"; return 0
+  fi
+  local key object
+  key="$( (sha256sum "$archive" "$(dirname "${BASH_SOURCE[0]}")/icu-data.py") | sha256sum | cut -c1-16)"
+  object="$KLB_CACHE/${symbol%_dat}-small-$key-r2.o"
+  if [ ! -s "$object" ]; then
+    objcopy -O binary --only-section=.rodata "$work/$member" "$work/full.dat"
+    python3 "$(dirname "${BASH_SOURCE[0]}")/icu-data.py" "$work/full.dat" "$work/small.dat"
+    local wrapped="__wrap_$symbol"
+    printf '%s\n' "  .section .rodata.$symbol,\"a\"" "  .globl $wrapped" "  .type $wrapped, @object" "  .balign 16" \
+      "$wrapped:" "  .incbin \"$work/small.dat\"" "  .size $wrapped, . - $wrapped" >"$work/data.s"
+    "$bin/clang" -c "$work/data.s" -o "$object.tmp" && mv "$object.tmp" "$object"
+  fi
+  rm -rf "$work"
+  printf '%s\n' -Xlinker "$object" -Xlinker "--wrap=$symbol"
 }

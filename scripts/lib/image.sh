@@ -60,3 +60,56 @@ ensure_base_image() {
   fi
   podman import --change 'CMD ["bash"]' "$BASE_TAR" "$BASE_IMAGE" >/dev/null
 }
+
+# Bump KEEPALIVED_RECIPE when ensure_image_keepalived's build changes: an older recipe's binary is not reused.
+KEEPALIVED_RECIPE=1
+
+# The image's keepalived: built from the source Debian bookworm ships (its orig tarball, checked against the
+# .dsc's SHA-256) with every feature that needs a library off. Debian's binary links net-snmp (and so perl),
+# GLib for DBus, libsystemd, OpenSSL and libnl-genl for SNMP, DBus, LVS health checkers and VRRP AH
+# authentication, 30 MB of libraries none of which the agent's configuration uses; this one links only libc.
+# Built once into the cache outside the repo; prints "PATH VERSION".
+ensure_image_keepalived() {
+  local found
+  found="$(ls -d "$KLB_CACHE"/keepalived-*-vrrp-r"$KEEPALIVED_RECIPE" 2>/dev/null | head -n1)"
+  if [ -n "$found" ] && [ -x "$found/keepalived" ]; then
+    printf '%s %s\n' "$found/keepalived" "$(cat "$found/version")"
+    return 0
+  fi
+  ensure_packages gcc make libc6-dev pkg-config dpkg-dev
+  local src dsc orig version upstream
+  src="$(ensure_deb_src)"
+  # The mirror may lack the packaging tarball (.debian.tar.xz); the .dsc and the upstream tarball are what count.
+  ( cd "$src" && apt-get source --download-only keepalived >/dev/null 2>&1 || true )
+  dsc="$(ls "$src"/keepalived_*.dsc 2>/dev/null | sort -V | tail -n1)"
+  [ -n "$dsc" ] || { log "apt-get source keepalived downloaded no .dsc into $src"; return 1; }
+  version="$(awk '$1 == "Version:" { print $2 }' "$dsc")"
+  upstream="${version#*:}"
+  upstream="${upstream%-*}"
+  orig="$src/keepalived_$upstream.orig.tar.gz"
+  [ -f "$orig" ] || { log "apt-get source keepalived did not download $orig"; return 1; }
+  local want
+  want="$(awk '/^Checksums-Sha256:/ { on = 1; next } /^[^ ]/ { on = 0 } on && $3 ~ /\.orig\.tar\.gz$/ { print $1 }' "$dsc")"
+  [ "$(sha256sum "$orig" | cut -d' ' -f1)" = "$want" ] || { log "$orig does not match $dsc's SHA-256"; return 1; }
+  local work out
+  work="$(mktemp -d /tmp/klb-keepalived.XXXXXX)"
+  out="$KLB_CACHE/keepalived-$upstream-vrrp-r$KEEPALIVED_RECIPE"
+  log "building keepalived $upstream (VRRP only, from Debian's source) once"
+  tar xzf "$orig" -C "$work" --strip-components=1
+  # ac_cv_lib_magic_magic_open=no: libmagic only types notify scripts, which the agent never configures; without
+  # it the build does not depend on whether libmagic-dev happens to be installed.
+  ( cd "$work" && ./configure --prefix=/usr --sysconfdir=/etc --runstatedir=/run --disable-lvs --disable-vrrp-auth \
+      --disable-snmp --disable-dbus --disable-systemd --disable-iptables --disable-nftables \
+      --enable-json --enable-bfd ac_cv_lib_magic_magic_open=no >"$work/configure.log" 2>&1 \
+    && make -j"$(nproc)" >"$work/make.log" 2>&1 ) || {
+    log "keepalived build failed; the last lines of its logs:"; tail -n 20 "$work"/configure.log "$work"/make.log >&2
+    rm -rf "$work"; return 1
+  }
+  rm -rf "$out.tmp"
+  mkdir -p "$out.tmp"
+  strip -o "$out.tmp/keepalived" "$work/keepalived/keepalived"
+  printf '%s\n' "$version" >"$out.tmp/version"
+  rm -rf "$work" "$out"
+  mv "$out.tmp" "$out"
+  printf '%s %s\n' "$out/keepalived" "$version"
+}
