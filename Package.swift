@@ -48,6 +48,10 @@ let package = Package(
         // reach keepalived's configuration.
         .target(name: "Keepalived", dependencies: ["IPAM"]),
 
+        // BGP announcement through BIRD 2: validated peer settings, bird.conf rendering, reading birdc's status.
+        // Like Keepalived: only validated values reach the daemon's configuration.
+        .target(name: "BGP", dependencies: ["IPAM"]),
+
         // libnl-route-3 through pkg-config; a C shim only where macros do not import.
         .systemLibrary(
             name: "CNetlink", pkgConfig: "libnl-route-3.0", providers: [.apt(["libnl-3-dev", "libnl-route-3-dev"])]),
@@ -187,6 +191,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(name: "ProcessSupervisionTests", dependencies: ["ProcessSupervision"]),
+        .testTarget(name: "BGPTests", dependencies: ["BGP", "IPAM", "ProcessSupervision", "TestLab", "TestTraits"]),
         // Golden files are read from the source tree by path (UPDATE_GOLDEN=1 rewrites them there).
         .testTarget(name: "KeepalivedTests", dependencies: ["Keepalived", "IPAM"], exclude: ["Golden"]),
         .testTarget(
