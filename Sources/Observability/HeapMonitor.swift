@@ -13,6 +13,9 @@ public struct HeapMonitor: Service {
     private let purges = Counter(label: "keepalived_lb_heap_purges_total")
     private let allocated = Gauge(label: "keepalived_lb_heap_allocated_bytes")
     private let resident = Gauge(label: "keepalived_lb_heap_resident_bytes")
+    /// Where resident-over-allocated goes: free space in partly used slabs (active) or bookkeeping (metadata).
+    private let active = Gauge(label: "keepalived_lb_heap_active_bytes")
+    private let metadata = Gauge(label: "keepalived_lb_heap_metadata_bytes")
 
     public init(interval: Duration = .seconds(2), threshold: Int = 8 << 20) {
         self.interval = interval
@@ -41,6 +44,8 @@ public struct HeapMonitor: Service {
                 }
                 allocated.record(used)
                 resident.record(klb_heap_resident_bytes())
+                active.record(klb_heap_active_bytes())
+                metadata.record(klb_heap_metadata_bytes())
             }
         }
     }

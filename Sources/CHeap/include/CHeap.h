@@ -64,6 +64,12 @@ static inline size_t klb_heap_allocated_bytes(void) { return klb_heap_stat("stat
 /// Bytes of the allocator's pages that are resident (allocated plus not yet purged).
 static inline size_t klb_heap_resident_bytes(void) { return klb_heap_stat("stats.resident"); }
 
+/// Bytes of the pages that hold allocations (allocated plus the free space inside partly used slabs).
+static inline size_t klb_heap_active_bytes(void) { return klb_heap_stat("stats.active"); }
+
+/// Bytes of the allocator's own bookkeeping.
+static inline size_t klb_heap_metadata_bytes(void) { return klb_heap_stat("stats.metadata"); }
+
 /// Returns every arena's unused dirty pages to the kernel now.
 static inline void klb_heap_purge(void) { mallctl("arena.4096.purge", NULL, NULL, NULL, 0); }
 #endif

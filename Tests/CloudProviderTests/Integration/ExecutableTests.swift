@@ -74,6 +74,9 @@ struct ExecutableTests {
         #expect(
             await eventually { (Self.sample("keepalived_lb_heap_allocated_bytes", port: metricsPort) ?? 0) > 1_000_000 }
         )
+        // Recorded in the same round: the pages that hold allocations, and the allocator's own bookkeeping.
+        #expect((Self.sample("keepalived_lb_heap_active_bytes", port: metricsPort) ?? 0) > 1_000_000)
+        #expect((Self.sample("keepalived_lb_heap_metadata_bytes", port: metricsPort) ?? 0) > 0)
 
         process.signal(SIGTERM)
         let status = await process.exitStatus()
