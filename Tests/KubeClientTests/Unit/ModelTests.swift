@@ -27,6 +27,21 @@ struct ModelTests {
         #expect(roundTrip == service)
     }
 
+    /// Thousands of keys decoded from the API each brought a copy of a long namespace name; they share one.
+    @Test func keysShareOneCopyOfALongNamespaceName() throws {
+        func storage(_ text: String?) -> UnsafePointer<UInt8>? {
+            text?.utf8.withContiguousStorageIfAvailable { $0.baseAddress } ?? nil
+        }
+        let decoded = (0..<2).map { _ in ["team-payments-", "production"].joined() }
+        #expect(storage(decoded[0]) != storage(decoded[1]), "two separately built strings")
+        let first = ObjectKey(namespace: decoded[0], name: "a")
+        let second = ObjectKey(namespace: decoded[1], name: "b")
+        #expect(first.namespace == "team-payments-production")
+        #expect(storage(first.namespace) != nil)
+        #expect(storage(first.namespace) == storage(second.namespace))
+        #expect(ObjectKey(namespace: "", name: "c").namespace == nil)
+    }
+
     @Test func unsetFieldsAreRemovedNotNulled() {
         var meta = ObjectMeta(name: "a")
         meta.labels = ["k": "v"]
