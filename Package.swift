@@ -191,7 +191,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(name: "ProcessSupervisionTests", dependencies: ["ProcessSupervision"]),
-        .testTarget(name: "BGPTests", dependencies: ["BGP", "IPAM", "ProcessSupervision", "TestLab", "TestTraits"]),
+        .testTarget(
+            name: "BGPTests", dependencies: ["BGP", "IPAM", "InMemoryAPI", "ProcessSupervision", "TestLab", "TestTraits"]),
         // Golden files are read from the source tree by path (UPDATE_GOLDEN=1 rewrites them there).
         .testTarget(name: "KeepalivedTests", dependencies: ["Keepalived", "IPAM"], exclude: ["Golden"]),
         .testTarget(
