@@ -34,14 +34,3 @@ public struct BGPError: Error, Hashable, Sendable, CustomStringConvertible {
 
     public var description: String { "\(code): \(message)" }
 }
-
-extension String {
-    /// User text quoted for an error message: at most 64 characters, control characters escaped.
-    var quotedForError: String {
-        let shown = prefix(64).unicodeScalars.map { scalar in
-            scalar.value < 0x20 || scalar.value == 0x7F || scalar == "\"" || scalar == "\\"
-                ? scalar.escaped(asASCII: true) : String(scalar)
-        }
-        return "\"" + shown.joined() + (count > 64 ? "…" : "") + "\""
-    }
-}

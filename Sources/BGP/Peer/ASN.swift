@@ -19,7 +19,7 @@ public struct ASN: Hashable, Comparable, Sendable, CustomStringConvertible {
             let value = UInt32(text)
         else {
             throw BGPError(
-                .invalidASN, "\(field) \(text.quotedForError) is not an AS number (a whole number 1-4294967294)")
+                .invalidASN, "\(field) \"\(text.prefix(64))\" is not an AS number (a whole number 1-4294967294)")
         }
         try self.init(value)
     }

@@ -10,7 +10,7 @@ public struct BGPCommunity: Hashable, Comparable, Sendable, CustomStringConverti
         else {
             throw BGPError(
                 .invalidCommunity,
-                "community \(text.quotedForError) is not ASN:VALUE with two numbers 0-65535 (e.g. 64512:100)")
+                "community \"\(text.prefix(64))\" is not ASN:VALUE with two numbers 0-65535 (e.g. 64512:100)")
         }
         self.asn = asn
         self.value = value
