@@ -44,13 +44,13 @@ let package = Package(
             ]
         ),
 
-        // VRRP plan, keepalived.conf rendering and the ConfigMap codecs. Only validated values
-        // reach keepalived's configuration.
-        .target(name: "Keepalived", dependencies: ["IPAM"]),
-
         // BGP announcement through BIRD 2: validated peer settings, bird.conf rendering, reading birdc's status.
         // Like Keepalived: only validated values reach the daemon's configuration.
         .target(name: "BGP", dependencies: ["IPAM"]),
+
+        // VRRP plan (with the routes BGP pools announce), keepalived.conf rendering and the ConfigMap codecs.
+        // Only validated values reach keepalived's configuration.
+        .target(name: "Keepalived", dependencies: ["IPAM", "BGP"]),
 
         // libnl-route-3 through pkg-config; a C shim only where macros do not import.
         .systemLibrary(
@@ -81,7 +81,7 @@ let package = Package(
         .target(
             name: "CloudProvider",
             dependencies: [
-                "IPAM", "Keepalived", "KubeClient",
+                "IPAM", "BGP", "Keepalived", "KubeClient",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -163,7 +163,8 @@ let package = Package(
         .target(
             name: "OperatorCLI",
             dependencies: [
-                "IPAM", "Keepalived", "KubeClient", "CloudProvider", "CommandLineSupport", "ControllerOptions", "Observability",
+                "IPAM", "Keepalived", "KubeClient", "CloudProvider", "CommandLineSupport", "ControllerOptions",
+                "Observability",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -192,9 +193,10 @@ let package = Package(
             ]),
         .testTarget(name: "ProcessSupervisionTests", dependencies: ["ProcessSupervision"]),
         .testTarget(
-            name: "BGPTests", dependencies: ["BGP", "IPAM", "InMemoryAPI", "ProcessSupervision", "TestLab", "TestTraits"]),
+            name: "BGPTests",
+            dependencies: ["BGP", "IPAM", "InMemoryAPI", "ProcessSupervision", "TestLab", "TestTraits"]),
         // Golden files are read from the source tree by path (UPDATE_GOLDEN=1 rewrites them there).
-        .testTarget(name: "KeepalivedTests", dependencies: ["Keepalived", "IPAM"], exclude: ["Golden"]),
+        .testTarget(name: "KeepalivedTests", dependencies: ["Keepalived", "BGP", "IPAM"], exclude: ["Golden"]),
         .testTarget(
             name: "CloudProviderTests",
             dependencies: [
@@ -218,7 +220,7 @@ let package = Package(
         .testTarget(
             name: "NodeAgentTests",
             dependencies: [
-                "NodeAgent", "CloudProvider", "Keepalived", "KubeClient", "IPAM", "InMemoryAPI", "TestLab",
+                "NodeAgent", "BGP", "CloudProvider", "Keepalived", "KubeClient", "IPAM", "InMemoryAPI", "TestLab",
                 "TestTraits",
                 .product(name: "Logging", package: "swift-log"),
             ]),

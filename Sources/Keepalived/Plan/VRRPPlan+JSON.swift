@@ -1,3 +1,4 @@
+import BGP
 import Foundation
 import IPAM
 
@@ -13,10 +14,19 @@ extension VRRPPlan {
             var ports: [String: [String]]?
             var interfaces: [String: String]?
         }
+        struct Route: Codable {
+            var address: String
+            var allowedNodes: [Int]?
+            var ports: [String]?
+            var communities: [String]?
+            var localPreference: UInt32?
+        }
         var version: Int
         var cluster: String
         var nodes: [String]
         var instances: [Instance]
+        /// Absent without a BGP pool: a VRRP-only plan stays byte-identical (and readable by older agents).
+        var routes: [Route]?
     }
 
     /// Compact JSON with sorted keys, so an unchanged plan is byte-identical and costs no write.
@@ -36,7 +46,16 @@ extension VRRPPlan {
                             uniqueKeysWithValues: $0.ports.map { ($0.key.description, $0.value.map(\.description)) }),
                     interfaces: $0.interfaces.isEmpty
                         ? nil : Dictionary(uniqueKeysWithValues: $0.interfaces.map { ($0.key.description, $0.value) }))
-            })
+            },
+            routes: routes.isEmpty
+                ? nil
+                : routes.map {
+                    .init(
+                        address: $0.address.description, allowedNodes: $0.allowedNodes,
+                        ports: $0.ports.isEmpty ? nil : $0.ports.map(\.description),
+                        communities: $0.communities.isEmpty ? nil : $0.communities.map(\.description),
+                        localPreference: $0.localPreference)
+                })
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return String(decoding: (try? encoder.encode(document)) ?? Data(), as: UTF8.self)
@@ -101,6 +120,23 @@ extension VRRPPlan {
                     vrid: instance.vrid, family: family, preferred: instance.preferred, addresses: addresses,
                     allowedNodes: allowedNodes, ports: ports, interfaces: interfaces))
         }
-        try self.init(cluster: document.cluster, nodes: document.nodes, instances: instances)
+        var routes: [Route] = []
+        for route in document.routes ?? [] {
+            do {
+                routes.append(
+                    Route(
+                        address: try IPAddress(route.address), allowedNodes: route.allowedNodes,
+                        ports: try (route.ports ?? []).map { (text) throws(KeepalivedError) in
+                            try VIPPort(parsing: text)
+                        },
+                        communities: try (route.communities ?? []).map { (text) throws(BGPError) in
+                            try BGPCommunity(parsing: text)
+                        },
+                        localPreference: route.localPreference))
+            } catch {
+                throw KeepalivedError(.invalidPlan, "route \(route.address.prefix(64)): \(error)")
+            }
+        }
+        try self.init(cluster: document.cluster, nodes: document.nodes, instances: instances, routes: routes)
     }
 }

@@ -45,8 +45,12 @@ public struct VRRPPlan: Hashable, Sendable {
     /// Eligible nodes, sorted by name, so every agent computes the same ranks.
     public let nodes: [String]
     public let instances: [Instance]
+    /// VIPs of BGP pools (see `Route`), sorted by address.
+    public let routes: [Route]
 
-    public init(cluster: String, nodes: [String], instances: [Instance]) throws(KeepalivedError) {
+    public init(cluster: String, nodes: [String], instances: [Instance], routes: [Route] = [])
+        throws(KeepalivedError)
+    {
         try KubernetesName.validateLabel(cluster, what: "cluster name")
         for node in nodes { try NodeName.validate(node) }
         var seen = Set<String>()
@@ -85,9 +89,11 @@ public struct VRRPPlan: Hashable, Sendable {
                 }
             }
         }
+        try Self.validate(routes: routes, nodes: nodes, instances: instances)
         self.cluster = cluster
         self.nodes = nodes
         self.instances = instances
+        self.routes = routes.sorted { $0.address < $1.address }
     }
 
     /// The plan as `node` applies it: a Local VIP whose endpoints are elsewhere is left out of the instances it
@@ -102,7 +108,7 @@ public struct VRRPPlan: Hashable, Sendable {
             return self
         }
         return VRRPPlan(
-            validated: cluster, nodes: nodes,
+            validated: cluster, nodes: nodes, routes: routes,
             instances: instances.map { instance in
                 guard !instance.allowedNodes.isEmpty || !instance.interfaces.isEmpty else { return instance }
                 return Instance(
@@ -115,20 +121,22 @@ public struct VRRPPlan: Hashable, Sendable {
             })
     }
 
-    private init(validated cluster: String, nodes: [String], instances: [Instance]) {
+    private init(validated cluster: String, nodes: [String], routes: [Route], instances: [Instance]) {
         self.cluster = cluster
         self.nodes = nodes
         self.instances = instances
+        self.routes = routes
     }
 
     /// Every VIP of every instance.
     public var addresses: [IPAddress] { instances.flatMap(\.addresses) }
 
-    /// Names of the nodes that may hold `address` (nil: any node of the plan).
+    /// Names of the nodes that may hold or announce `address` (nil: any node of the plan).
     public func allowedNodes(of address: IPAddress) -> [String]? {
         for instance in instances {
             if let indices = instance.allowedNodes[address] { return indices.map { nodes[$0] } }
         }
+        if let route = routes.first(where: { $0.address == address }) { return route.allowedNodes?.map { nodes[$0] } }
         return nil
     }
 

@@ -1,3 +1,4 @@
+public import BGP
 public import IPAM
 
 /// Groups VIPs into a bounded number of VRRP instances. A VIP's group comes from a stable hash of
@@ -30,16 +31,29 @@ public struct VRRPPlanner: Hashable, Sendable {
 
     /// The plan with Local VIPs placed (see `Placement`); `unplaced` are the Local VIPs with endpoints on
     /// eligible nodes none of which leads a group: they wait in their own group for one of those nodes to lead it.
+    /// `routed`: the addresses of BGP pools with their pool's attributes; they become routes, not instances.
     public func plan(
         addresses: some Sequence<IPAddress>, nodes: some Sequence<String>, placement: Placement,
-        ports: [IPAddress: [VIPPort]] = [:], interfaces: [IPAddress: String] = [:]
+        ports: [IPAddress: [VIPPort]] = [:], interfaces: [IPAddress: String] = [:],
+        routed: [IPAddress: RouteAttributes] = [:]
     ) throws(KeepalivedError) -> (plan: VRRPPlan, unplaced: [IPAddress]) {
         let nodes = Array(Set(nodes)).sorted()
         let index = Dictionary(uniqueKeysWithValues: nodes.enumerated().map { ($1, $0) })
         var buckets: [Int: [IPAddress]] = [:]
         var restricted: [Int: [IPAddress: [Int]]] = [:]
         var unplaced: [IPAddress] = []
+        var routes: [VRRPPlan.Route] = []
         for address in addresses {
+            if let attributes = routed[address] {
+                // Every allowed node announces it (ECMP): no group, no leader to wait for.
+                routes.append(
+                    VRRPPlan.Route(
+                        address: address,
+                        allowedNodes: placement.allowedNodes[address].map { $0.compactMap { index[$0] } },
+                        ports: ports[address] ?? [], communities: attributes.communities,
+                        localPreference: attributes.localPreference))
+                continue
+            }
             var group = group(of: address)
             if let endpoints = placement.allowedNodes[address] {
                 let allowed = endpoints.compactMap { index[$0] }.sorted()
@@ -72,7 +86,18 @@ public struct VRRPPlanner: Hashable, Sendable {
                     result[address] = interfaces[address]
                 })
         }
-        return (try VRRPPlan(cluster: cluster, nodes: nodes, instances: instances), unplaced)
+        return (try VRRPPlan(cluster: cluster, nodes: nodes, instances: instances, routes: routes), unplaced)
+    }
+
+    /// What a BGP pool adds to each of its routes.
+    public struct RouteAttributes: Hashable, Sendable {
+        public let communities: [BGPCommunity]
+        public let localPreference: UInt32?
+
+        public init(communities: [BGPCommunity] = [], localPreference: UInt32? = nil) {
+            self.communities = communities
+            self.localPreference = localPreference
+        }
     }
 
     private func key(_ group: Int, _ family: IPFamily) -> Int { group * 2 + (family == .ipv4 ? 0 : 1) }
