@@ -248,6 +248,17 @@ extension ServiceController {
         return result
     }
 
+    /// The addresses of BGP pools with their pool's route attributes.
+    func routedAddresses(_ addresses: [IPAddress]) -> [IPAddress: VRRPPlanner.RouteAttributes] {
+        let routing = catalog.usable.filter { $0.routed != nil }
+        guard !routing.isEmpty else { return [:] }
+        var result: [IPAddress: VRRPPlanner.RouteAttributes] = [:]
+        for address in addresses {
+            if let pool = routing.first(where: { $0.pool.contains(address) }) { result[address] = pool.routed }
+        }
+        return result
+    }
+
     /// A Warning on each Service that no node may serve, once per reason; the eligible-nodes gauge per pool and
     /// the unserved gauge.
     func reportPlacement() async {

@@ -1,5 +1,6 @@
+import BGP
 public import IPAM
-import Keepalived
+public import Keepalived
 public import KubeClient
 
 /// The pools the controller may allocate from — the `--cidr` pool and every VIPPool — and the rules
@@ -20,6 +21,8 @@ public struct PoolCatalog: Sendable {
         public var nodeSelector: LabelSelector? = nil
         /// The interface its addresses go on; only nodes whose agent reports it may hold them (nil: the agent's).
         public var interface: String? = nil
+        /// Announced by BGP with these attributes (nil: VRRP).
+        public var routed: VRRPPlanner.RouteAttributes? = nil
         /// The VIPPool object's; nil for the flag pool.
         public let reference: ObjectReference?
         /// Being deleted: keeps what it gave, gives nothing new.
@@ -32,7 +35,8 @@ public struct PoolCatalog: Sendable {
         var signature: String {
             let selector = namespaceSelector.map { Self.describe($0) } ?? "-"
             return "\(name)=\(pool)|\(pool.options.avoidBuggyIPs)|\(autoAssign)|\(namespaces)|\(selector)|\(priority)|"
-                + "\(sharingAcrossNamespaces)|\(nodeSelector.map { Self.describe($0) } ?? "-")|\(interface ?? "-")"
+                + "\(sharingAcrossNamespaces)|\(nodeSelector.map { Self.describe($0) } ?? "-")|\(interface ?? "-")|"
+                + "\(routed.map { "\($0.communities)/\($0.localPreference ?? 0)" } ?? "VRRP")"
         }
 
         /// Listed, or labelled to match the selector; with neither set, every namespace.
@@ -66,7 +70,7 @@ public struct PoolCatalog: Sendable {
     }
 
     /// Why a VIPPool is not used: its Ready condition and event say this.
-    public struct Problem: Sendable, Equatable {
+    public struct Problem: Error, Sendable, Equatable {
         public let reason: String
         public let message: String
         /// The pool it overlaps, for a `Conflict`.
@@ -122,6 +126,13 @@ public struct PoolCatalog: Sendable {
                     continue
                 }
             }
+            let routed: VRRPPlanner.RouteAttributes?
+            switch Self.announcement(object.spec) {
+            case .success(let attributes): routed = attributes
+            case .failure(let problem):
+                problems[name] = problem
+                continue
+            }
             if let other = usable.first(where: { $0.pool.overlap(with: pool) != nil }) {
                 let range = other.pool.overlap(with: pool).map { "\($0)" } ?? ""
                 problems[name] = Problem(
@@ -136,13 +147,47 @@ public struct PoolCatalog: Sendable {
                     name: name, pool: pool, autoAssign: object.spec.autoAssign, namespaces: object.spec.namespaces,
                     namespaceSelector: object.spec.namespaceSelector, priority: object.spec.priority,
                     sharingAcrossNamespaces: object.spec.allowSharingAcrossNamespaces,
-                    nodeSelector: object.spec.nodeSelector, interface: object.spec.interface,
+                    nodeSelector: object.spec.nodeSelector, interface: object.spec.interface, routed: routed,
                     reference: object.reference,
                     terminating: object.metadata.deletionTimestamp != nil))
         }
     }
 
     public var pools: [Pool] { usable.map(\.pool) }
+
+    /// `spec.announcement` read: nil for VRRP, the routes' attributes for BGP, or why the pool cannot be used.
+    private static func announcement(_ spec: VIPPoolSpec) -> Result<VRRPPlanner.RouteAttributes?, Problem> {
+        guard let announcement = spec.announcement else { return .success(nil) }
+        func invalid(_ message: String) -> Result<VRRPPlanner.RouteAttributes?, Problem> {
+            .failure(Problem(reason: "InvalidAnnouncement", message: message, conflictsWith: nil))
+        }
+        switch announcement.mode ?? "VRRP" {
+        case "VRRP":
+            guard announcement.communities.isEmpty, announcement.localPreference == nil else {
+                return invalid("spec.announcement: communities and localPreference are for mode BGP")
+            }
+            return .success(nil)
+        case "BGP":
+            guard spec.interface == nil else {
+                return invalid("spec.interface is for mode VRRP: a BGP pool's addresses go on no interface")
+            }
+            var communities: [BGPCommunity] = []
+            for text in announcement.communities.prefix(65) {
+                do { communities.append(try BGPCommunity(parsing: text)) } catch {
+                    return invalid("spec.announcement.communities: \(error.message)")
+                }
+            }
+            guard communities.count <= 64 else { return invalid("spec.announcement.communities: at most 64") }
+            if let preference = announcement.localPreference, !(0...Int(UInt32.max)).contains(preference) {
+                return invalid("spec.announcement.localPreference \(preference) is out of range; use 0-4294967295")
+            }
+            return .success(
+                VRRPPlanner.RouteAttributes(
+                    communities: communities, localPreference: announcement.localPreference.map { UInt32($0) }))
+        case let other:
+            return invalid("spec.announcement.mode \"\(other.prefix(64))\" is not allowed; use VRRP or BGP")
+        }
+    }
 
     /// Pools whose addresses Services of different namespaces may share.
     public var crossNamespacePools: Set<String> { Set(usable.filter(\.sharingAcrossNamespaces).map(\.name)) }

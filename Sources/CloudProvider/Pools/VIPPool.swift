@@ -65,6 +65,34 @@ public struct VIPPoolSpec: JSONBacked {
         get { self[int: "priority"] ?? 0 }
         set { self[int: "priority"] = newValue }
     }
+    /// How its addresses reach the network: VRRP (absent: today's behaviour) or BGP.
+    public var announcement: VIPPoolAnnouncement? {
+        get { json["announcement"]?.objectValue.map(VIPPoolAnnouncement.init(json:)) }
+        set { json["announcement"] = newValue.map { .object($0.json) } }
+    }
+}
+
+/// `spec.announcement`: `mode` VRRP or BGP, and for BGP the attributes every route of the pool carries.
+public struct VIPPoolAnnouncement: JSONBacked {
+    public var json: JSONObject
+    public init(json: JSONObject) { self.json = json }
+    public init() { json = [:] }
+
+    /// "VRRP" (the default) or "BGP".
+    public var mode: String? {
+        get { self[string: "mode"] }
+        set { self[string: "mode"] = newValue }
+    }
+    /// Standard communities, "ASN:VALUE".
+    public var communities: [String] {
+        get { self[strings: "communities"] ?? [] }
+        set { self[strings: "communities"] = newValue }
+    }
+    /// Sent to iBGP peers.
+    public var localPreference: Int? {
+        get { self[int: "localPreference"] }
+        set { self[int: "localPreference"] = newValue }
+    }
 }
 
 public struct VIPPoolStatus: JSONBacked {

@@ -303,7 +303,7 @@ public actor ServiceController {
             let addresses = entries.map(\.address)
             let placed = try configuration.planner.plan(
                 addresses: addresses, nodes: machine.eligibleNodes, placement: placement(of: addresses),
-                ports: publishedPorts(), interfaces: poolInterfaces(of: addresses))
+                ports: publishedPorts(), interfaces: poolInterfaces(of: addresses), routed: routedAddresses(addresses))
             plan = placed.plan
             restrictedGroups = placed.plan.restrictedGroups
             lastUnplaced = Set(placed.unplaced)

@@ -2,6 +2,7 @@ import CloudProvider
 import Foundation
 import IPAM
 import InMemoryAPI
+import Keepalived
 import KubeClient
 import TestLab
 import TestTraits
@@ -278,5 +279,52 @@ struct VIPPoolIntegrationTests {
         }
         await cluster.stop()
         try outcome.get()
+    }
+}
+
+extension PoolCatalogTests {
+    @Test func anAnnouncementModeIsReadAndBadOnesAreRefusedOnThePool() throws {
+        func announced(_ build: @escaping (inout VIPPoolAnnouncement) -> Void, interface: String? = nil) -> VIPPool {
+            Self.pool("routed", ["198.51.100.0/28"], created: "2026-01-01T00:00:00Z") {
+                var announcement = VIPPoolAnnouncement()
+                build(&announcement)
+                $0.spec.announcement = announcement
+                $0.spec.interface = interface
+            }
+        }
+        let good = PoolCatalog(
+            flagPool: Self.flag,
+            objects: [
+                announced {
+                    $0.mode = "BGP"
+                    $0.communities = ["64512:100"]
+                    $0.localPreference = 150
+                }
+            ])
+        #expect(good.definition(named: "routed")?.routed?.localPreference == 150)
+        #expect(good.definition(named: "lab")?.routed == nil, "the --cidr pool stays VRRP")
+        let bad: [(VIPPool, String)] = [
+            (announced { $0.mode = "OSPF" }, "use VRRP or BGP"),
+            (
+                announced {
+                    $0.mode = "BGP"
+                    $0.communities = ["64512:100000"]
+                }, "communities"
+            ),
+            (
+                announced {
+                    $0.mode = "BGP"
+                    $0.localPreference = -1
+                }, "localPreference"
+            ),
+            (announced { $0.communities = ["1:1"] }, "for mode BGP"),
+            (announced({ $0.mode = "BGP" }, interface: "eth1"), "spec.interface is for mode VRRP"),
+        ]
+        for (object, message) in bad {
+            let catalog = PoolCatalog(flagPool: Self.flag, objects: [object])
+            #expect(catalog.definition(named: "routed") == nil)
+            #expect(catalog.problems["routed"]?.reason == "InvalidAnnouncement")
+            #expect(catalog.problems["routed"]?.message.contains(message) == true, "\(message)")
+        }
     }
 }
