@@ -68,6 +68,12 @@ public struct AgentCommand: AsyncParsableCommand {
     @Option(help: "Path of the nft binary (nftables) that installs the VIP firewall.")
     var nft = "/usr/sbin/nft"
 
+    @Option(help: "Path of BIRD 2, run while a BGPPeer selects this node (pools with announcement mode BGP).")
+    var bird = "/usr/sbin/bird"
+
+    @Option(help: "Path of birdc, BIRD's control client (reloads and session state).")
+    var birdc = "/usr/sbin/birdc"
+
     @Option(help: "Where /metrics listens: host:port, :port, or 0 to disable.")
     var metricsBindAddress = ":9477"
 
@@ -151,8 +157,11 @@ public struct AgentCommand: AsyncParsableCommand {
             nodeName: nodeName, interface: interface,
             namespace: configMapNamespace, configMapName: configMapName,
             keepalivedPath: keepalived, stateDirectory: stateDir, unicast: unicast,
-            advertIntervalMilliseconds: advertIntervalMs, networkNamespace: netns, nftPath: vipFirewall ? nft : nil)
+            advertIntervalMilliseconds: advertIntervalMs, networkNamespace: netns, nftPath: vipFirewall ? nft : nil,
+            birdPath: bird, birdcPath: birdc)
         let agent = NodeAgent(client: client, configuration: configuration, addressing: netlink, logger: logger)
+        // BGP pools: dormant (no BIRD) until a BGPPeer selects this node.
+        let speaker = BGPSpeaker(client: client, configuration: configuration, logger: logger)
         logger.info(
             "starting",
             metadata: [
@@ -161,7 +170,7 @@ public struct AgentCommand: AsyncParsableCommand {
             ])
 
         let services: [any ServiceLifecycle.Service] =
-            [agent]
+            [agent, speaker]
             + (try endpoints()).services(
                 registry: registry, health: { await agent.isHealthy }, ready: { await agent.isReady }, logger: logger)
         try await Endpoints.run(services, closing: client, logger: logger)

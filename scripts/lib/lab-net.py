@@ -43,6 +43,20 @@ def ask(host, port, timeout):
         sys.exit(1)
 
 
+def spread(host, port, count):
+    # New connections, each from its own source port: with an L4 multipath hash each may take another path.
+    answers = {}
+    for _ in range(count):
+        try:
+            c = socket.create_connection((host, port), timeout=1)
+            text = c.recv(64).decode()
+            c.close()
+        except OSError:
+            text = "failed"
+        answers[text] = answers.get(text, 0) + 1
+    print(" ".join("%s=%d" % item for item in sorted(answers.items())))
+
+
 def reachable(host, port, timeout):
     try:
         socket.create_connection((host, port), timeout=timeout).close()
@@ -103,6 +117,8 @@ def main(argv):
         serve(int(args[0]), args[1], "--peer" in args[2:])
     elif command == "ask":
         ask(args[0], int(args[1]), float(args[2]) if len(args) > 2 else 0.5)
+    elif command == "spread":
+        spread(args[0], int(args[1]), int(args[2]))
     elif command == "reachable":
         reachable(args[0], int(args[1]), float(args[2]) if len(args) > 2 else 0.5)
     elif command == "ping":

@@ -20,14 +20,20 @@ public struct AgentConfiguration: Sendable {
     public var verifyInterval: Duration
     /// The nft binary that installs `VIPFirewall`; nil: VIPs are not filtered (`--no-vip-firewall`).
     public var nftPath: String?
+    /// BIRD 2 and its client, run while a BGPPeer selects this node (`BGPSpeaker`).
+    public var birdPath: String
+    public var birdcPath: String
 
     public init(
         nodeName: String, interface: String? = nil, namespace: String = "kube-system",
         configMapName: String = "vip-configmap",
         keepalivedPath: String = "/usr/sbin/keepalived", stateDirectory: String = "/run/keepalived-vip-agent",
         unicast: Bool = false, advertIntervalMilliseconds: Int = 200, networkNamespace: String? = nil,
-        verifyInterval: Duration = .seconds(2), nftPath: String? = nil
+        verifyInterval: Duration = .seconds(2), nftPath: String? = nil, birdPath: String = "/usr/sbin/bird",
+        birdcPath: String = "/usr/sbin/birdc"
     ) {
+        self.birdPath = birdPath
+        self.birdcPath = birdcPath
         self.nodeName = nodeName
         self.interface = interface
         self.namespace = namespace

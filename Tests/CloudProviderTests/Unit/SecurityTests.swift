@@ -25,13 +25,14 @@ struct SecurityTests {
             guard !document.contains("name: keepalived-lb-viewer") else { continue }
             #expect(document.contains("kind: Role\n"), "ConfigMap and Lease rights are namespaced:\n\(document)")
         }
-        // The agent reads and patches Nodes (its published state) and nothing else.
+        // The agent reads and patches Nodes (its published state) and reads BGPPeers; nothing else cluster-wide.
         let agentRole = try #require(
             documents.first { $0.contains("kind: ClusterRole\n") && $0.contains("name: keepalived-vip-agent") })
         #expect(
             agentRole.contains(#"resources: ["nodes"]"#)
                 && agentRole.contains(#"verbs: ["list", "watch", "patch"]"#))
-        #expect(agentRole.components(separatedBy: "resources:").count == 2, "one rule only")
+        #expect(agentRole.contains(#"resources: ["bgppeers"]"#) && agentRole.contains(#"verbs: ["list", "watch"]"#))
+        #expect(agentRole.components(separatedBy: "resources:").count == 3, "two rules only")
     }
 
     /// The controller runs as an unprivileged user with nothing added; the agent adds exactly the

@@ -58,9 +58,12 @@ struct LeastPrivilegeLabTests {
     static func exercise(_ lab: AgentLab) async throws {
         let cluster = lab.cluster
         let namespace = lab.namespace
-        _ = try await kubectl(cluster, ["apply", "-f", TestEnvironment.repositoryRoot + "/deploy/base/vippools.yaml"])
-        _ = try await kubectl(
-            cluster, ["wait", "--for=condition=Established", "crd/vippools.keepalived-lb.io", "--timeout=30s"])
+        for resource in ["vippools", "bgppeers"] {
+            _ = try await kubectl(
+                cluster, ["apply", "-f", TestEnvironment.repositoryRoot + "/deploy/base/\(resource).yaml"])
+            _ = try await kubectl(
+                cluster, ["wait", "--for=condition=Established", "crd/\(resource).keepalived-lb.io", "--timeout=30s"])
+        }
         try await cluster.bindDeployRole("keepalived-cloud-provider", to: "klb-controller", namespace: namespace)
         try await cluster.bindDeployRole("keepalived-lb-viewer", to: "klb-viewer", namespace: namespace)
         try lab.startAgent("n1")

@@ -1,0 +1,179 @@
+import Foundation
+import IPAM
+import InMemoryAPI
+import Keepalived
+import KubeClient
+import NodeAgent
+import TestLab
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Pools announced by BGP, end to end on the agent's side: the agents (the shipped binary, under deploy/'s RBAC,
+/// against a real kube-apiserver) read BGPPeers and the plan's routes and run BIRD; a BIRD top-of-rack in the
+/// client's namespace installs what it learns in the kernel (ECMP), and the client connects through it.
+extension AgentFailoverTests {
+    @Test func bgpPoolsAreAnnouncedByEveryAllowedNodeAndWithdrawnWhenAnAgentStops() async throws {
+        let lab = try await AgentLab(nodeCount: 2, ipv6: true)
+        let admin = lab.admin
+        let peerNames = ["v4", "v6", "no-secret"].map { "\(lab.namespace)-\($0)" }
+        let outcome = await Result(catching: {
+            try await Self.installBGPPeerResource(lab)
+            let router = try Self.startRouter(lab)
+            for (node, index) in zip(lab.nodes, 11...) {
+                // kube-proxy's part, reduced: packets for the routed VIPs go to the node's own listener.
+                let rules = lab.stateRoot + "/\(node)-dnat.nft"
+                try FileManager.default.createDirectory(atPath: lab.stateRoot, withIntermediateDirectories: true)
+                try """
+                table inet lab-lb {
+                    chain pre { type nat hook prerouting priority -100;
+                        ip daddr 198.51.100.0/24 dnat ip to 192.0.2.\(index)
+                        ip6 daddr 2001:db8:2::/64 dnat ip6 to 2001:db8::\(index)
+                    }
+                }
+                """.write(toFile: rules, atomically: true, encoding: .utf8)
+                try mustRun(["ip", "netns", "exec", lab.netns(node), "nft", "-f", rules])
+            }
+            try lab.startEchoServers()
+            for node in lab.nodes { try lab.startAgent(node) }
+
+            let all = try IPAddress("198.51.100.10")
+            let local = try IPAddress("198.51.100.11")
+            let all6 = try IPAddress("2001:db8:2::10")
+            let held = try IPAddress("203.0.113.70")
+            let names = lab.nodes.map { lab.nodeName($0) }.sorted()
+            func plan(localOn node: Int) throws -> VRRPPlan {
+                try VRRPPlan(
+                    cluster: "lab", nodes: names,
+                    instances: [.init(vrid: 10, family: .ipv4, preferred: 0, addresses: [held])],
+                    routes: [.init(address: all), .init(address: local, allowedNodes: [node]), .init(address: all6)])
+            }
+            _ = try await admin.create(
+                ConfigMap(
+                    name: "vip-configmap", namespace: lab.namespace,
+                    data: [VRRPPlan.dataKey: try plan(localOn: 1).json()]))
+            try await Self.createPeers(lab, names: peerNames)
+
+            // Both nodes announce the shared VIPs (two next hops), only n2 the Local one.
+            #expect(try await eventually(.seconds(30)) { try Self.nextHops(lab, all) == ["192.0.2.11", "192.0.2.12"] })
+            #expect(try await eventually(.seconds(5)) { try Self.nextHops(lab, local) == ["192.0.2.12"] })
+            #expect(
+                try await eventually(.seconds(10)) { try Self.nextHops(lab, all6) == ["2001:db8::11", "2001:db8::12"] })
+            #expect(try await eventually(.seconds(10)) { try lab.holders("203.0.113.70") == ["n1"] }, "VRRP as before")
+
+            // New connections spread over both nodes (an L4 multipath hash at the router), none failing.
+            for address in [all, all6] {
+                let spread = try mustRun(AgentLab.labNet(in: lab.client, ["spread", "\(address)", "8080", "200"]))
+                print(
+                    "bgp lab: 200 connections to \(address): \(spread.trimmingCharacters(in: .whitespacesAndNewlines))")
+                #expect(spread.contains("n1=") && spread.contains("n2=") && !spread.contains("failed"), "\(spread)")
+            }
+            #expect(try mustRun(AgentLab.labNet(in: lab.client, ["ask", "\(local)", "8080"])).hasPrefix("n2"))
+
+            // What each node publishes: the two sessions up, the peer without its Secret refused with the reason.
+            for node in lab.nodes {
+                var published: BGPSessionState?
+                _ = try await eventually(.seconds(10)) {
+                    let object = try await admin.get(Node.self, name: lab.nodeName(node))
+                    published = BGPSessionState(annotation: object.metadata.annotations[BGPSessionState.annotation])
+                    return published?.peers[peerNames[0]]?.session == "Established"
+                        && published?.peers[peerNames[1]]?.session == "Established"
+                }
+                let state = try #require(published)
+                #expect(state.peers[peerNames[0]]?.session == "Established", "\(state)")
+                #expect(state.peers[peerNames[1]]?.session == "Established", "\(state)")
+                #expect(state.peers[peerNames[2]]?.session == "Invalid")
+                #expect(state.peers[peerNames[2]]?.message?.contains("cannot read Secret") == true, "\(state)")
+                #expect(state.routes == (node == "n2" ? 3 : 2))
+                #expect(lab.metrics(node).contains("keepalived_lb_agent_bgp_session_up{peer=\"\(peerNames[0])\"} 1"))
+            }
+
+            // The Local VIP's endpoint moves: the route follows; the others keep both next hops throughout.
+            var map = try await admin.get(ConfigMap.self, namespace: lab.namespace, name: "vip-configmap")
+            map.data[VRRPPlan.dataKey] = try plan(localOn: 0).json()
+            _ = try await admin.update(map)
+            #expect(try await eventually(.seconds(10)) { try Self.nextHops(lab, local) == ["192.0.2.11"] })
+            #expect(try Self.nextHops(lab, all) == ["192.0.2.11", "192.0.2.12"], "a reload keeps the sessions")
+
+            // n1's agent stops: its sessions close before it exits, so the router drops it as a next hop at once.
+            let stopped = ContinuousClock.now
+            lab.agents["n1"]?.signal(SIGTERM)
+            #expect(
+                try await eventually(.seconds(10), poll: .milliseconds(10)) {
+                    try Self.nextHops(lab, all) == ["192.0.2.12"]
+                })
+            print("bgp lab: n1's routes withdrawn \(ContinuousClock.now - stopped) after SIGTERM to its agent")
+            #expect(try await eventually(.seconds(10)) { try lab.holders("203.0.113.70") == ["n2"] }, "VRRP as before")
+            let after = try mustRun(AgentLab.labNet(in: lab.client, ["spread", "\(all)", "8080", "50"]))
+            #expect(after.trimmingCharacters(in: .whitespacesAndNewlines) == "n2=50", "\(after)")
+            router.stop(grace: .seconds(2))
+        })
+        for name in peerNames { try? await admin.delete(BGPPeer.self, name: name) }
+        await lab.tearDown()
+        try outcome.get()
+    }
+
+    static func installBGPPeerResource(_ lab: AgentLab) async throws {
+        let kubectl = ["kubectl", "--kubeconfig", lab.cluster.adminKubeconfig]
+        try mustRun(kubectl + ["apply", "-f", TestEnvironment.repositoryRoot + "/deploy/base/bgppeers.yaml"])
+        try mustRun(
+            kubectl + ["wait", "--for=condition=Established", "crd/bgppeers.keepalived-lb.io", "--timeout=30s"])
+    }
+
+    /// Peers that select this lab's nodes only (other tests' agents share the server).
+    static func createPeers(_ lab: AgentLab, names: [String]) async throws {
+        for (name, address) in zip(names, ["192.0.2.100", "2001:db8::100", "192.0.2.100"]) {
+            var peer = BGPPeer(json: [:])
+            peer.metadata = ObjectMeta(name: name)
+            peer.spec.peerAddress = address
+            peer.spec.peerASN = 64512
+            peer.spec.localASN = 64513
+            peer.spec.holdTimeSeconds = 9
+            peer.spec.bfd = ["receiveIntervalMilliseconds": 100, "transmitIntervalMilliseconds": 100, "multiplier": 3]
+            var selector = LabelSelector()
+            selector.matchLabels = ["keepalived-lb.io/test": lab.namespace]
+            peer.spec.nodeSelector = selector
+            if name.hasSuffix("no-secret") { peer.spec.passwordSecret = ("bgp-password", "password") }
+            _ = try await lab.admin.create(peer)
+        }
+    }
+
+    /// A BIRD top-of-rack in the client's namespace: learns from both nodes and installs multipath routes.
+    static func startRouter(_ lab: AgentLab) throws -> ChildProcess {
+        let directory = lab.stateRoot + "/router"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        var config = "router id 192.0.2.100;\nprotocol device {}\nprotocol bfd {}\n"
+        for family in ["ipv4", "ipv6"] {
+            config += "protocol kernel { \(family) { export all; }; merge paths on; }\n"
+        }
+        for (index, address) in ["192.0.2.11", "192.0.2.12", "2001:db8::11", "2001:db8::12"].enumerated() {
+            let family = address.contains(":") ? "ipv6" : "ipv4"
+            config += "protocol bgp node\(index) { local as 64512; neighbor \(address) as 64513; bfd on; "
+            config += "\(family) { import all; export none; }; }\n"
+        }
+        try config.write(toFile: directory + "/bird.conf", atomically: true, encoding: .utf8)
+        for family in ["ipv4", "ipv6"] {
+            try mustRun([
+                "ip", "netns", "exec", lab.client, "sysctl", "-qw", "net.\(family).fib_multipath_hash_policy=1",
+            ])
+        }
+        let router = try ChildProcess.spawn(
+            [
+                "ip", "netns", "exec", lab.client, "bird", "-f", "-c", directory + "/bird.conf", "-s",
+                directory + "/bird.ctl",
+            ], outputPath: directory + "/bird.log")
+        lab.helpers.append(router)
+        return router
+    }
+
+    /// The router's next hops for `address` (its kernel route, as BIRD installed it), sorted.
+    static func nextHops(_ lab: AgentLab, _ address: IPAddress) throws -> [String] {
+        let family = address.family == .ipv4 ? "-4" : "-6"
+        let prefix = "\(address)/\(address.family == .ipv4 ? 32 : 128)"
+        let output = try mustRun(["ip", "-n", lab.client, family, "route", "show", prefix, "proto", "bird"])
+        let words = output.split(whereSeparator: \.isWhitespace)
+        return zip(words, words.dropFirst()).filter { $0.0 == "via" }.map { String($0.1) }.sorted()
+    }
+}
