@@ -35,13 +35,16 @@ packages="$(podman run --rm --network none --entrypoint /usr/local/bin/keepalive
 listed="$(podman cp "$packages:/usr/share/keepalived-lb/packages.txt" - | tar -xO)"
 podman rm "$packages" >/dev/null
 grep -q '^keepalived 1:2.* VRRP only' <<<"$listed" && grep -q '^nftables ' <<<"$listed" &&
+  grep -q '^bird2 ' <<<"$listed" &&
   ! grep -q -E '^(perl|libperl|libsnmp|libglib|libsystemd)' <<<"$listed" ||
   fail "the package list in the image is wrong: $listed"
-check image_small_with_package_list "\"size_mib\":$size_mib,\"packages\":$(grep -c . <<<"$listed")"
+bird="$(podman run --rm --network none --entrypoint /usr/sbin/bird "$SB_IMAGE" --version 2>&1)" ||
+  fail "BIRD does not run in the image: $bird"
+check image_small_with_package_list "\"size_mib\":$size_mib,\"packages\":$(grep -c . <<<"$listed"),\"bird\":\"${bird##* }\""
 
 sb_step "cluster with two nodes and a client (192.0.2.0/24)"
 sb_cluster img 192.0.2
-kubectl apply -f deploy/base/rbac.yaml >/dev/null
+kubectl apply -f deploy/base/rbac.yaml -f deploy/base/bgppeers.yaml >/dev/null
 
 sb_step "controller container under deploy/'s ServiceAccount and RBAC"
 sb_controller img --cluster-name img --cidr 192.0.2.64/26 --namespace kube-system --leader-elect=false

@@ -134,6 +134,36 @@ struct DeployShapeTests {
         #expect(conditions["x-kubernetes-list-map-keys"] as? [String] == ["type"])
     }
 
+    /// The optional BGP component adds exactly what BGP needs beyond the base: NET_BIND_SERVICE for BIRD's listener
+    /// on port 179, and reading Secrets (BGP passwords) in the agents' namespace only.
+    @Test func theBGPComponentAddsOnlyTheListenerCapabilityAndSecretReads() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("klb-bgp-\(getpid())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let up = String(repeating: "../", count: directory.standardizedFileURL.pathComponents.count - 1)
+        let deploy = up + DeployManifests.root.drop { $0 == "/" }
+        try """
+        apiVersion: kustomize.config.k8s.io/v1beta1
+        kind: Kustomization
+        resources: [\(deploy)/overlays/fcp]
+        components: [\(deploy)/components/bgp]
+        """.write(to: directory.appendingPathComponent("kustomization.yaml"), atomically: true, encoding: .utf8)
+        let (status, rendered) = try await runCommandAsync(["kubectl", "kustomize", directory.path])
+        try #require(status == 0, "\(rendered)")
+        let objects = try Yams.load_all(yaml: rendered).compactMap { $0 as? Object }
+        let agent = try Self.find(objects, "DaemonSet", "keepalived-vip-agent")
+        let containers = ((agent["spec"] as? Object)?["template"] as? Object)?["spec"] as? Object
+        let container = (containers?["containers"] as? [Object])?.first
+        let capabilities = (container?["securityContext"] as? Object)?["capabilities"] as? Object
+        #expect(capabilities?["add"] as? [String] == ["NET_ADMIN", "NET_RAW", "NET_BIND_SERVICE"])
+        let role = try Self.find(objects, "Role", "keepalived-vip-agent-bgp-passwords")
+        #expect((role["metadata"] as? Object)?["namespace"] as? String == "kube-system")
+        let rules = role["rules"] as? [Object] ?? []
+        #expect(rules.count == 1 && rules.first?["resources"] as? [String] == ["secrets"])
+        #expect(rules.first?["verbs"] as? [String] == ["get"])
+        _ = try Self.find(objects, "CustomResourceDefinition", "bgppeers.keepalived-lb.io")
+    }
+
     /// The optional monitoring component adds scrape targets and rules to an overlay, and the rules are valid
     /// Prometheus rules whose alerts fire on trouble and stay quiet otherwise (promtool's unit tests).
     @Test func theMonitoringComponentsRulesPassPromtool() async throws {

@@ -115,6 +115,94 @@ extension AgentFailoverTests {
         try outcome.get()
     }
 
+    /// Bad BGPPeers are refused on the node with the reason, never written into bird.conf, and the good peer beside
+    /// them stays up; a password from a Secret (read under the bgp component's Role) keys the session (TCP MD5).
+    @Test func badPeersAreRefusedWithTheReasonAndAPasswordKeysTheSession() async throws {
+        let lab = try await AgentLab(nodeCount: 1)
+        let admin = lab.admin
+        let prefix = lab.namespace
+        let names = ["keyed", "quote", "newline", "no-key", "garbage", "multihop"].map { "\(prefix)-\($0)" }
+        let outcome = await Result(catching: {
+            try await Self.installBGPPeerResource(lab)
+            // The bgp component's Role, in the lab's namespace (where this lab's agents look for Secrets).
+            let kubectl = ["kubectl", "--kubeconfig", lab.cluster.adminKubeconfig, "-n", lab.namespace]
+            try mustRun(kubectl + ["create", "role", "bgp-passwords", "--verb=get", "--resource=secrets"])
+            try mustRun(
+                kubectl + ["create", "rolebinding", "bgp-passwords", "--role=bgp-passwords", "--user=klb-agent"])
+            for (name, value) in [("good", "s3cret key!"), ("quote", #"a"b"#), ("newline", "a\nb")] {
+                _ = try await admin.create(
+                    Secret(name: "bgp-\(name)", namespace: lab.namespace, stringData: ["password": value]))
+            }
+            _ = try Self.startRouter(lab, password: "s3cret key!")
+            try lab.startAgent("n1")
+            let plan = try VRRPPlan(
+                cluster: "lab", nodes: [lab.nodeName("n1")], instances: [],
+                routes: [.init(address: try IPAddress("198.51.100.10"))])
+            _ = try await admin.create(
+                ConfigMap(name: "vip-configmap", namespace: lab.namespace, data: [VRRPPlan.dataKey: plan.json()]))
+            var selector = LabelSelector()
+            selector.matchLabels = ["keepalived-lb.io/test": lab.namespace]
+            for name in names {
+                var peer = BGPPeer(json: [:])
+                peer.metadata = ObjectMeta(name: name)
+                peer.spec.peerAddress = "192.0.2.100"
+                peer.spec.peerASN = 64512
+                peer.spec.localASN = 64513
+                peer.spec.nodeSelector = selector
+                switch name.dropFirst(prefix.count + 1) {
+                case "keyed":
+                    peer.spec.passwordSecret = ("bgp-good", "password")
+                    peer.spec.bfd = ["receiveIntervalMilliseconds": 100, "transmitIntervalMilliseconds": 100]
+                case "quote": peer.spec.passwordSecret = ("bgp-quote", "password")
+                case "newline": peer.spec.passwordSecret = ("bgp-newline", "password")
+                case "no-key": peer.spec.passwordSecret = ("bgp-good", "other")
+                case "garbage": peer.spec.sourceAddress = "192.0.2.11\"; }"
+                default:
+                    // Past the schema, refused by the agent: multihop is for eBGP, and this peer is iBGP.
+                    peer.spec.localASN = 64512
+                    peer.spec.ebgpMultihop = 2
+                }
+                _ = try await admin.create(peer)
+            }
+            // The API server refuses what its schema can judge: an AS number out of range never gets stored.
+            var outOfRange = BGPPeer(json: [:])
+            outOfRange.metadata = ObjectMeta(name: "\(prefix)-asn")
+            outOfRange.spec.peerAddress = "192.0.2.100"
+            outOfRange.spec.peerASN = 4_294_967_296
+            outOfRange.spec.localASN = 64513
+            await #expect(throws: KubeError.self) { _ = try await admin.create(outOfRange) }
+
+            #expect(
+                try await eventually(.seconds(30)) {
+                    try Self.nextHops(lab, try IPAddress("198.51.100.10")) == ["192.0.2.11"]
+                })
+            var published: BGPSessionState?
+            _ = try await eventually(.seconds(10)) {
+                let object = try await admin.get(Node.self, name: lab.nodeName("n1"))
+                published = BGPSessionState(annotation: object.metadata.annotations[BGPSessionState.annotation])
+                return published?.peers[names[0]]?.session == "Established" && published?.peers.count == names.count
+            }
+            let state = try #require(published)
+            #expect(state.peers[names[0]]?.session == "Established", "the keyed session: \(state)")
+            for (name, reason) in zip(
+                names.dropFirst(),
+                [
+                    "a double quote", "a line break", "has no such key", "is not an IP address",
+                    "ebgpMultihop is for eBGP",
+                ])
+            {
+                #expect(state.peers[name]?.session == "Invalid", "\(name): \(state)")
+                #expect(state.peers[name]?.message?.contains(reason) == true, "\(name): \(state)")
+            }
+            let config = try String(contentsOfFile: lab.stateDirectory("n1") + "/bird/bird.conf", encoding: .utf8)
+            #expect(!config.contains(#"a"b"#) && !config.contains("192.0.2.11\""), "nothing refused was written")
+            #expect(config.components(separatedBy: "protocol bgp").count == 2, "one session: the keyed one")
+        })
+        for name in names { try? await admin.delete(BGPPeer.self, name: name) }
+        await lab.tearDown()
+        try outcome.get()
+    }
+
     static func installBGPPeerResource(_ lab: AgentLab) async throws {
         let kubectl = ["kubectl", "--kubeconfig", lab.cluster.adminKubeconfig]
         try mustRun(kubectl + ["apply", "-f", TestEnvironment.repositoryRoot + "/deploy/base/bgppeers.yaml"])
@@ -141,16 +229,19 @@ extension AgentFailoverTests {
     }
 
     /// A BIRD top-of-rack in the client's namespace: learns from both nodes and installs multipath routes.
-    static func startRouter(_ lab: AgentLab) throws -> ChildProcess {
+    static func startRouter(_ lab: AgentLab, password: String? = nil) throws -> ChildProcess {
         let directory = lab.stateRoot + "/router"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         var config = "router id 192.0.2.100;\nprotocol device {}\nprotocol bfd {}\n"
         for family in ["ipv4", "ipv6"] {
             config += "protocol kernel { \(family) { export all; }; merge paths on; }\n"
         }
-        for (index, address) in ["192.0.2.11", "192.0.2.12", "2001:db8::11", "2001:db8::12"].enumerated() {
+        let nodes = lab.nodes.indices.map { 11 + $0 }
+        let neighbors = nodes.map { "192.0.2.\($0)" } + (lab.ipv6 ? nodes.map { "2001:db8::\($0)" } : [])
+        for (index, address) in neighbors.enumerated() {
             let family = address.contains(":") ? "ipv6" : "ipv4"
             config += "protocol bgp node\(index) { local as 64512; neighbor \(address) as 64513; bfd on; "
+            if let password { config += "password \"\(password)\"; " }
             config += "\(family) { import all; export none; }; }\n"
         }
         try config.write(toFile: directory + "/bird.conf", atomically: true, encoding: .utf8)
