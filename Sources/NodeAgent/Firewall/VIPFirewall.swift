@@ -10,20 +10,24 @@ public enum VIPFirewall {
     public static let table = "keepalived_lb"
 
     /// The nft script for `plan` (the plan as this node applies it). VIPs without a port list (a plan from an
-    /// older controller) are left unfiltered.
+    /// older controller) are left unfiltered. Routed VIPs (BGP pools) too: without the filter a packet for another
+    /// port, which kube-proxy does not take, would be forwarded on by the node.
     public static func script(for plan: VRRPPlan) -> String {
         var vips: [IPFamily: [IPAddress]] = [.ipv4: [], .ipv6: []]
         var allowed: [IPFamily: [String]] = [.ipv4: [], .ipv6: []]
-        for instance in plan.instances {
-            for address in instance.addresses {
-                guard let ports = instance.ports[address] else { continue }
-                vips[address.family, default: []].append(address)
-                for port in ports {
-                    allowed[address.family, default: []].append(
-                        "\(address) . \(port.transport.rawValue.lowercased()) . \(port.port)")
-                }
+        func filter(_ address: IPAddress, _ ports: [VIPPort]) {
+            vips[address.family, default: []].append(address)
+            for port in ports {
+                allowed[address.family, default: []].append(
+                    "\(address) . \(port.transport.rawValue.lowercased()) . \(port.port)")
             }
         }
+        for instance in plan.instances {
+            for address in instance.addresses {
+                if let ports = instance.ports[address] { filter(address, ports) }
+            }
+        }
+        for route in plan.routes where !route.ports.isEmpty { filter(route.address, route.ports) }
         var out = "table inet \(table)\ndelete table inet \(table)\ntable inet \(table) {\n"
         for (family, name, type) in [(IPFamily.ipv4, "4", "ipv4_addr"), (.ipv6, "6", "ipv6_addr")] {
             out += "    set vips\(name) {\n        type \(type)\n"

@@ -20,8 +20,8 @@ extension AgentFailoverTests {
         let admin = lab.admin
         let peerNames = ["v4", "v6", "no-secret"].map { "\(lab.namespace)-\($0)" }
         let outcome = await Result(catching: {
-            try await Self.installBGPPeerResource(lab)
-            let router = try Self.startRouter(lab)
+            try lab.installBGPPeerResource()
+            let router = try lab.startBGPRouter()
             for (node, index) in zip(lab.nodes, 11...) {
                 // kube-proxy's part, reduced: packets for the routed VIPs go to the node's own listener.
                 let rules = lab.stateRoot + "/\(node)-dnat.nft"
@@ -37,7 +37,13 @@ extension AgentFailoverTests {
                 try mustRun(["ip", "netns", "exec", lab.netns(node), "nft", "-f", rules])
             }
             try lab.startEchoServers()
-            for node in lab.nodes { try lab.startAgent(node) }
+            for node in lab.nodes {
+                // A listener of the node's own (where a kubelet listens): no VIP may reach it.
+                lab.helpers.append(
+                    try ChildProcess.spawn(
+                        AgentLab.labNet(in: lab.netns(node), ["serve", "10250", "kubelet"]), outputPath: "/dev/null"))
+                try lab.startAgent(node)
+            }
 
             let all = try IPAddress("198.51.100.10")
             let local = try IPAddress("198.51.100.11")
@@ -48,7 +54,10 @@ extension AgentFailoverTests {
                 try VRRPPlan(
                     cluster: "lab", nodes: names,
                     instances: [.init(vrid: 10, family: .ipv4, preferred: 0, addresses: [held])],
-                    routes: [.init(address: all), .init(address: local, allowedNodes: [node]), .init(address: all6)])
+                    routes: [
+                        .init(address: all, ports: [try VIPPort(parsing: "TCP/8080")]),
+                        .init(address: local, allowedNodes: [node]), .init(address: all6),
+                    ])
             }
             _ = try await admin.create(
                 ConfigMap(
@@ -57,10 +66,13 @@ extension AgentFailoverTests {
             try await Self.createPeers(lab, names: peerNames)
 
             // Both nodes announce the shared VIPs (two next hops), only n2 the Local one.
-            #expect(try await eventually(.seconds(30)) { try Self.nextHops(lab, all) == ["192.0.2.11", "192.0.2.12"] })
-            #expect(try await eventually(.seconds(5)) { try Self.nextHops(lab, local) == ["192.0.2.12"] })
             #expect(
-                try await eventually(.seconds(10)) { try Self.nextHops(lab, all6) == ["2001:db8::11", "2001:db8::12"] })
+                try await eventually(.seconds(30)) { try lab.bgpNextHops("\(all)") == ["192.0.2.11", "192.0.2.12"] })
+            #expect(try await eventually(.seconds(5)) { try lab.bgpNextHops("\(local)") == ["192.0.2.12"] })
+            #expect(
+                try await eventually(.seconds(10)) {
+                    try lab.bgpNextHops("\(all6)") == ["2001:db8::11", "2001:db8::12"]
+                })
             #expect(try await eventually(.seconds(10)) { try lab.holders("203.0.113.70") == ["n1"] }, "VRRP as before")
 
             // New connections spread over both nodes (an L4 multipath hash at the router), none failing.
@@ -71,6 +83,13 @@ extension AgentFailoverTests {
                 #expect(spread.contains("n1=") && spread.contains("n2=") && !spread.contains("failed"), "\(spread)")
             }
             #expect(try mustRun(AgentLab.labNet(in: lab.client, ["ask", "\(local)", "8080"])).hasPrefix("n2"))
+            // Its Service's port only: the nodes drop the rest (kube-proxy would not take it; the node would route it).
+            #expect(
+                try mustRun(AgentLab.labNet(in: lab.client, ["reachable", "\(all)", "10250"])).hasPrefix("no"),
+                "a routed VIP reached the node's own listener")
+            #expect(
+                try mustRun(AgentLab.labNet(in: lab.client, ["reachable", "\(local)", "10250"])).hasPrefix("yes"),
+                "without a port list (an older controller's plan) nothing is filtered: the check above can fail")
 
             // What each node publishes: the two sessions up, the peer without its Secret refused with the reason.
             for node in lab.nodes {
@@ -94,15 +113,15 @@ extension AgentFailoverTests {
             var map = try await admin.get(ConfigMap.self, namespace: lab.namespace, name: "vip-configmap")
             map.data[VRRPPlan.dataKey] = try plan(localOn: 0).json()
             _ = try await admin.update(map)
-            #expect(try await eventually(.seconds(10)) { try Self.nextHops(lab, local) == ["192.0.2.11"] })
-            #expect(try Self.nextHops(lab, all) == ["192.0.2.11", "192.0.2.12"], "a reload keeps the sessions")
+            #expect(try await eventually(.seconds(10)) { try lab.bgpNextHops("\(local)") == ["192.0.2.11"] })
+            #expect(try lab.bgpNextHops("\(all)") == ["192.0.2.11", "192.0.2.12"], "a reload keeps the sessions")
 
             // n1's agent stops: its sessions close before it exits, so the router drops it as a next hop at once.
             let stopped = ContinuousClock.now
             lab.agents["n1"]?.signal(SIGTERM)
             #expect(
                 try await eventually(.seconds(10), poll: .milliseconds(10)) {
-                    try Self.nextHops(lab, all) == ["192.0.2.12"]
+                    try lab.bgpNextHops("\(all)") == ["192.0.2.12"]
                 })
             print("bgp lab: n1's routes withdrawn \(ContinuousClock.now - stopped) after SIGTERM to its agent")
             #expect(try await eventually(.seconds(10)) { try lab.holders("203.0.113.70") == ["n2"] }, "VRRP as before")
@@ -123,7 +142,7 @@ extension AgentFailoverTests {
         let prefix = lab.namespace
         let names = ["keyed", "quote", "newline", "no-key", "garbage", "multihop"].map { "\(prefix)-\($0)" }
         let outcome = await Result(catching: {
-            try await Self.installBGPPeerResource(lab)
+            try lab.installBGPPeerResource()
             // The bgp component's Role, in the lab's namespace (where this lab's agents look for Secrets).
             let kubectl = ["kubectl", "--kubeconfig", lab.cluster.adminKubeconfig, "-n", lab.namespace]
             try mustRun(kubectl + ["create", "role", "bgp-passwords", "--verb=get", "--resource=secrets"])
@@ -133,7 +152,7 @@ extension AgentFailoverTests {
                 _ = try await admin.create(
                     Secret(name: "bgp-\(name)", namespace: lab.namespace, stringData: ["password": value]))
             }
-            _ = try Self.startRouter(lab, password: "s3cret key!")
+            _ = try lab.startBGPRouter(password: "s3cret key!")
             try lab.startAgent("n1")
             let plan = try VRRPPlan(
                 cluster: "lab", nodes: [lab.nodeName("n1")], instances: [],
@@ -174,7 +193,7 @@ extension AgentFailoverTests {
 
             #expect(
                 try await eventually(.seconds(30)) {
-                    try Self.nextHops(lab, try IPAddress("198.51.100.10")) == ["192.0.2.11"]
+                    try lab.bgpNextHops("198.51.100.10") == ["192.0.2.11"]
                 })
             var published: BGPSessionState?
             _ = try await eventually(.seconds(10)) {
@@ -203,13 +222,6 @@ extension AgentFailoverTests {
         try outcome.get()
     }
 
-    static func installBGPPeerResource(_ lab: AgentLab) async throws {
-        let kubectl = ["kubectl", "--kubeconfig", lab.cluster.adminKubeconfig]
-        try mustRun(kubectl + ["apply", "-f", TestEnvironment.repositoryRoot + "/deploy/base/bgppeers.yaml"])
-        try mustRun(
-            kubectl + ["wait", "--for=condition=Established", "crd/bgppeers.keepalived-lb.io", "--timeout=30s"])
-    }
-
     /// Peers that select this lab's nodes only (other tests' agents share the server).
     static func createPeers(_ lab: AgentLab, names: [String]) async throws {
         for (name, address) in zip(names, ["192.0.2.100", "2001:db8::100", "192.0.2.100"]) {
@@ -226,45 +238,5 @@ extension AgentFailoverTests {
             if name.hasSuffix("no-secret") { peer.spec.passwordSecret = ("bgp-password", "password") }
             _ = try await lab.admin.create(peer)
         }
-    }
-
-    /// A BIRD top-of-rack in the client's namespace: learns from both nodes and installs multipath routes.
-    static func startRouter(_ lab: AgentLab, password: String? = nil) throws -> ChildProcess {
-        let directory = lab.stateRoot + "/router"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        var config = "router id 192.0.2.100;\nprotocol device {}\nprotocol bfd {}\n"
-        for family in ["ipv4", "ipv6"] {
-            config += "protocol kernel { \(family) { export all; }; merge paths on; }\n"
-        }
-        let nodes = lab.nodes.indices.map { 11 + $0 }
-        let neighbors = nodes.map { "192.0.2.\($0)" } + (lab.ipv6 ? nodes.map { "2001:db8::\($0)" } : [])
-        for (index, address) in neighbors.enumerated() {
-            let family = address.contains(":") ? "ipv6" : "ipv4"
-            config += "protocol bgp node\(index) { local as 64512; neighbor \(address) as 64513; bfd on; "
-            if let password { config += "password \"\(password)\"; " }
-            config += "\(family) { import all; export none; }; }\n"
-        }
-        try config.write(toFile: directory + "/bird.conf", atomically: true, encoding: .utf8)
-        for family in ["ipv4", "ipv6"] {
-            try mustRun([
-                "ip", "netns", "exec", lab.client, "sysctl", "-qw", "net.\(family).fib_multipath_hash_policy=1",
-            ])
-        }
-        let router = try ChildProcess.spawn(
-            [
-                "ip", "netns", "exec", lab.client, "bird", "-f", "-c", directory + "/bird.conf", "-s",
-                directory + "/bird.ctl",
-            ], outputPath: directory + "/bird.log")
-        lab.helpers.append(router)
-        return router
-    }
-
-    /// The router's next hops for `address` (its kernel route, as BIRD installed it), sorted.
-    static func nextHops(_ lab: AgentLab, _ address: IPAddress) throws -> [String] {
-        let family = address.family == .ipv4 ? "-4" : "-6"
-        let prefix = "\(address)/\(address.family == .ipv4 ? 32 : 128)"
-        let output = try mustRun(["ip", "-n", lab.client, family, "route", "show", prefix, "proto", "bird"])
-        let words = output.split(whereSeparator: \.isWhitespace)
-        return zip(words, words.dropFirst()).filter { $0.0 == "via" }.map { String($0.1) }.sorted()
     }
 }

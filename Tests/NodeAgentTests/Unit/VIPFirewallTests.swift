@@ -31,6 +31,20 @@ struct VIPFirewallTests {
         #expect(script.contains("icmp type echo-request accept"))
     }
 
+    @Test func aRoutedVIPPassesOnlyItsPortsToo() throws {
+        let routed = try IPAddress("198.51.100.10")
+        let plan = try VRRPPlan(
+            cluster: "fcp", nodes: ["a"], instances: [],
+            routes: [
+                .init(address: routed, ports: [try VIPPort(parsing: "TCP/443")]),
+                .init(address: try IPAddress("198.51.100.11")),
+            ])
+        let script = VIPFirewall.script(for: plan)
+        #expect(script.contains("elements = { 198.51.100.10 }"), "filtered, or kube-proxy's misses are forwarded on")
+        #expect(script.contains("elements = { 198.51.100.10 . tcp . 443 }"))
+        #expect(!script.contains("198.51.100.11"), "no port list: not filtered, as for held VIPs")
+    }
+
     @Test func aVIPWithoutAPortListIsNotFiltered() throws {
         // A plan written by a controller from before the port lists: nothing of it is dropped.
         let script = VIPFirewall.script(for: try plan([:], extra: ["203.0.113.70"]))
