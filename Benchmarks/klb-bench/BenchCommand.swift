@@ -13,7 +13,7 @@ struct BenchCommand: AsyncParsableCommand {
         abstract: "Measure one benchmark case and print JSON lines {suite,name,value,unit}.",
         subcommands: [
             ControllerBench.self, AgentBench.self, FailoverBench.self, E2EBench.self, PlacementBench.self,
-            ChaosRun.self,
+            BGPBench.self, ChaosRun.self,
         ]
     )
 }

@@ -30,7 +30,9 @@ extension AgentLab {
         let neighbors = numbers.map { "192.0.2.\($0)" } + (ipv6 ? numbers.map { "2001:db8::\($0)" } : [])
         for (index, address) in neighbors.enumerated() {
             let family = address.contains(":") ? "ipv6" : "ipv4"
+            // A router that takes a node back as soon as it calls again (BIRD waits 60 s after an error by default).
             config += "protocol bgp node\(index) { local as 64512; neighbor \(address) as 64513; bfd on; "
+            config += "error wait time 1, 5; connect retry time 1; "
             if let password { config += "password \"\(password)\"; " }
             config += "\(family) { import all; export none; }; }\n"
         }

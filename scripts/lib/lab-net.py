@@ -4,6 +4,9 @@
   serve PORT TEXT [--peer]   TCP server on every address (IPv4 and IPv6): answers TEXT (with "/CLIENT-ADDRESS" after --peer)
   ask HOST PORT [TIMEOUT]    one connection; prints the answer, exit 1 when none
   reachable HOST PORT [TIMEOUT]  prints yes or no: whether a connection opens
+  spread HOST PORT COUNT     COUNT new connections; prints "ANSWER=N …" (failed ones as "failed")
+  pinned HOST PORT SRCPORT SECONDS OUTPUT [NOT_FROM]  one flow from a fixed source port every 2 ms, written like
+                             timeline-probe.py; stops at the first answer not starting with NOT_FROM
   ping HOST                  one ICMP echo (half a second); prints pong when answered
   probe HOST PORT SECONDS    connects every 10 ms; prints "OK FAIL ANSWERS" (answers comma-separated)
   http-ok URL                exit 0 when URL answers 2xx within a second
@@ -55,6 +58,34 @@ def spread(host, port, count):
             text = "failed"
         answers[text] = answers.get(text, 0) + 1
     print(" ".join("%s=%d" % item for item in sorted(answers.items())))
+
+
+def pinned(host, port, source_port, seconds, output, not_from):
+    # One flow, always from the same source port (so a multipath hash keeps it on one path), every 2 ms: writes
+    # "TIME ok ANSWER" or "TIME fail" lines until an answer that does not start with NOT_FROM (exit 0).
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    end = time.time() + seconds
+    with open(output, "w", buffering=1) as out:
+        while time.time() < end:
+            attempt = time.time()
+            c = socket.socket(family)
+            c.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            # Reset on close: no TIME_WAIT holds the source port.
+            c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            c.settimeout(0.05)
+            try:
+                c.bind(("", source_port))
+                c.connect((host, port))
+                text = c.recv(64).decode()
+                out.write("%.6f ok %s\n" % (attempt, text))
+                if not_from and not text.startswith(not_from):
+                    sys.exit(0)
+            except OSError:
+                out.write("%.6f fail\n" % attempt)
+            finally:
+                c.close()
+            time.sleep(0.002)
+    sys.exit(1 if not_from else 0)
 
 
 def reachable(host, port, timeout):
@@ -117,6 +148,8 @@ def main(argv):
         serve(int(args[0]), args[1], "--peer" in args[2:])
     elif command == "ask":
         ask(args[0], int(args[1]), float(args[2]) if len(args) > 2 else 0.5)
+    elif command == "pinned":
+        pinned(args[0], int(args[1]), int(args[2]), float(args[3]), args[4], args[5] if len(args) > 5 else "")
     elif command == "spread":
         spread(args[0], int(args[1]), int(args[2]))
     elif command == "reachable":

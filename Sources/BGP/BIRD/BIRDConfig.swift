@@ -34,8 +34,9 @@ public enum BIRDConfig {
             out += "    neighbor \(peer.peerAddress) port \(peer.port) as \(peer.peerASN);\n"
             out += "    hold time \(peer.holdTimeSeconds);\n"
             if peer.holdTimeSeconds > 0 { out += "    keepalive time \(peer.keepaliveTimeSeconds);\n" }
-            // BIRD's default waits 120 s before retrying a refused connection; a rebooted router is back sooner.
-            out += "    connect retry time 5;\n"
+            // BIRD's defaults wait 120 s before retrying a refused connection and 60-300 s after an error (a BFD
+            // or hold timer expiry): a node whose link came back would stay dark for a minute. 5 s, doubling to 60.
+            out += "    connect retry time 5;\n    error wait time 5, 60;\n"
             if let password = peer.password { out += "    password \"\(password.text)\";\n" }
             if let bfd = peer.bfd {
                 out += "    bfd { min rx interval \(bfd.receiveIntervalMilliseconds) ms; "

@@ -112,6 +112,15 @@ struct BIRDLabTests {
             return survivor["peer_0"]?.isEstablished == true && survivor["peer_1"]?.isEstablished == true
         }
         #expect(survived, "n2's sessions established")
+
+        // The cable back: n1 calls again within seconds (BIRD's own default waits a minute after the BFD error).
+        let reconnected = ContinuousClock.now
+        try mustRun(["ip", "-n", sw, "link", "set", "v-n1", "up"])
+        let back = try await eventually(.seconds(20), poll: .milliseconds(50)) {
+            try gateways(router, "203.0.113.20/32") == ["192.0.2.11"]
+        }
+        print("BIRDLabTests: n1's link back -> announced again after \(ContinuousClock.now - reconnected)")
+        #expect(back, "n1 announces again within 20 s of its link coming back")
     }
 
     static let routerConfig = """
@@ -121,7 +130,7 @@ struct BIRDLabTests {
         protocol bfd { interface "*" { min rx interval 100 ms; min tx interval 100 ms; multiplier 3; }; }
         protocol kernel { ipv4 { import none; export where proto ~ "n*"; }; merge paths on; }
         protocol kernel { ipv6 { import none; export where proto ~ "n*"; }; merge paths on; }
-        template bgp node { local as 64513; bfd on; hold time 90; connect retry time 1; }
+        template bgp node { local as 64513; bfd on; hold time 90; connect retry time 1; error wait time 1, 5; }
         protocol bgp n1v4 from node { neighbor 192.0.2.11 as 64512; ipv4 { import all; export none; }; }
         protocol bgp n2v4 from node { neighbor 192.0.2.12 as 64512; ipv4 { import all; export none; }; }
         protocol bgp n1v6 from node { neighbor 2001:db8::11 as 64512; ipv6 { import all; export none; }; }

@@ -1,0 +1,186 @@
+import ArgumentParser
+import BenchSupport
+import Foundation
+import KubeClient
+import TestLab
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// A pool announced by BGP, end to end: the controller and agents as shipped, kube-proxy v1.20 in every node, a
+/// BIRD top-of-rack (multipath, BFD 3 × 100 ms) in the client's namespace. Measured: how 1,000 new connections
+/// spread over the nodes; a node's cable pulled (no TCP reset, no BGP notification: only BFD can tell) → the first
+/// answer to the same flow from another node; an agent stopped (SIGTERM) → failed new connections meanwhile.
+struct BGPBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bgp", abstract: "ECMP spread; node loss → first answer from another node (BFD).")
+
+    @Option(help: "The keepalived-cloud-provider binary (release build).")
+    var controllerBinary: String
+
+    @Option(help: "The keepalived-vip-agent binary (release build).")
+    var agentBinary: String
+
+    @Option(help: "Cable pulls.")
+    var repeats = 10
+
+    func run() async throws {
+        let lab = try await AgentLab(nodeCount: 3)
+        lab.agentPath = agentBinary
+        var controller: ChildProcess?
+        let peer = "\(lab.namespace)-tor"
+        do {
+            try FileManager.default.createDirectory(atPath: lab.stateRoot, withIntermediateDirectories: true)
+            try await lab.startKubeProxies()
+            try lab.installBGPPeerResource()
+            try await lab.applyBGPObjects(peer: peer)
+            try lab.startBGPRouter()
+            controller = try lab.spawnController(
+                binary: controllerBinary, cluster: "bench", vrids: "40-43", groups: 4, log: "controller.log")
+            for node in lab.nodes { try lab.startAgent(node) }
+            try await measure(lab)
+        } catch {
+            controller?.stop(grace: .seconds(2))
+            _ = try? runCommand(["kubectl", "--kubeconfig", lab.cluster.adminKubeconfig, "delete", "bgppeer", peer])
+            await lab.tearDown()
+            throw error
+        }
+        controller?.stop(grace: .seconds(2))
+        _ = try? runCommand(["kubectl", "--kubeconfig", lab.cluster.adminKubeconfig, "delete", "bgppeer", peer])
+        await lab.tearDown()
+    }
+
+    func measure(_ lab: AgentLab) async throws {
+        // Local: each node answers with its own pod, so an answer names the node the router chose.
+        var pods: [String] = []
+        for node in lab.nodes { pods.append(try lab.startPod("web-\(node)", on: node, index: 3)) }
+        try await lab.loadBalancer("web", local: true)
+        try await lab.setEndpoints("web", zip(pods, lab.nodes).map { ($0, $1, true) })
+        let vip = try await lab.awaitIngress("web", seconds: 30)
+        let everyNode = lab.nodes.indices.map { "192.0.2.\(11 + $0)" }
+        try await until(.seconds(60), "the router learns \(vip) from every node") {
+            try lab.bgpNextHops(vip) == everyNode
+        }
+
+        let spread = try mustRun(AgentLab.labNet(in: lab.client, ["spread", vip, "8080", "1000"]))
+        var counts: [String: Int] = [:]
+        for item in spread.split(whereSeparator: \.isWhitespace) {
+            let parts = item.split(separator: "=")
+            guard parts.count == 2, let count = Int(parts[1]) else { continue }
+            counts[String(parts[0].split(separator: "/").first ?? parts[0]), default: 0] += count
+        }
+        for node in lab.nodes {
+            report(suite: "bgp", name: "spread_1000_\(node)", value: Double(counts["web-\(node)"] ?? 0), unit: "count")
+        }
+        report(suite: "bgp", name: "spread_1000_failed", value: Double(counts["failed"] ?? 0), unit: "count")
+
+        var samples: [Double] = []
+        var returns: [Double] = []
+        for round in 0..<repeats {
+            let output = lab.stateRoot + "/bgp-pinned.out"
+            let sourcePort = 40_000 + round
+            // Which node this flow goes to now.
+            let learn = try ChildProcess.spawn(
+                AgentLab.labNet(in: lab.client, ["pinned", vip, "8080", "\(sourcePort)", "0.1", output]),
+                outputPath: "/dev/null")
+            _ = await learn.exitStatus()
+            guard let first = try Timeline(path: output).attempts.first(where: { $0.node != nil })?.node,
+                let node = lab.nodes.first(where: { first.hasPrefix("web-\($0)/") })
+            else { throw BenchError("the pinned flow got no answer: \(spread)") }
+            let probe = try ChildProcess.spawn(
+                AgentLab.labNet(
+                    in: lab.client, ["pinned", vip, "8080", "\(sourcePort)", "10", output, "web-\(node)/"]),
+                outputPath: "/dev/null")
+            try await Task.sleep(for: .milliseconds(300))
+            let start = Date().timeIntervalSince1970
+            try mustRun(["ip", "-n", lab.switchNamespace, "link", "set", "v-\(node)", "down"])
+            // The first answer from another node (an answer from the cut node may still arrive just after the cut).
+            guard await probe.exitStatus() == 0,
+                let answered = try Timeline(path: output).attempts.first(where: {
+                    $0.time >= start && $0.node != nil && $0.node?.hasPrefix("web-\(node)/") == false
+                })?.time
+            else {
+                throw BenchError("the flow never answered from another node after \(node) was cut off")
+            }
+            samples.append((answered - start) * 1000)
+            let reconnected = ContinuousClock.now
+            try mustRun(["ip", "-n", lab.switchNamespace, "link", "set", "v-\(node)", "up"])
+            try await until(.seconds(90), "\(node)'s session is back") { try lab.bgpNextHops(vip) == everyNode }
+            let back = ContinuousClock.now - reconnected
+            returns.append(Double(back.components.seconds) * 1000 + Double(back.components.attoseconds) / 1e15)
+        }
+        report(suite: "bgp", name: "link_back_to_announced_p50", value: percentile(returns, 50), unit: "ms")
+        report(suite: "bgp", name: "link_back_to_announced_max", value: returns.max() ?? .nan, unit: "ms")
+        report(suite: "bgp", name: "node_loss_to_other_node_p50", value: percentile(samples, 50), unit: "ms")
+        report(suite: "bgp", name: "node_loss_to_other_node_max", value: samples.max() ?? .nan, unit: "ms")
+        report(suite: "bgp", name: "node_loss_to_other_node_min", value: samples.min() ?? .nan, unit: "ms")
+        report(suite: "bgp", name: "node_losses", value: Double(samples.count), unit: "count")
+
+        // An agent stopped: BIRD closes its sessions first, so no new connection meets a withdrawn node.
+        let steadyOutput = lab.stateRoot + "/bgp-steady.jsonl"
+        let steady = try ChildProcess.spawn(
+            [
+                "ip", "netns", "exec", lab.client, "python3",
+                TestEnvironment.repositoryRoot + "/scripts/lib/chaos-probe.py", vip, "0.01", "3600", steadyOutput,
+            ], outputPath: "/dev/null")
+        try await Task.sleep(for: .seconds(1))
+        lab.agents["n1"]?.signal(SIGTERM)
+        try await until(.seconds(10), "n1's routes withdrawn") {
+            try lab.bgpNextHops(vip) == Array(everyNode.dropFirst())
+        }
+        try await Task.sleep(for: .seconds(2))
+        steady.stop(grace: .seconds(2))
+        _ = await steady.exitStatus()
+        let records = ProbeRecords(path: steadyOutput)
+        report(
+            suite: "bgp", name: "agent_stop_probe_attempts", value: Double(records.answered + records.failed),
+            unit: "count")
+        report(suite: "bgp", name: "agent_stop_failed_attempts", value: Double(records.failed), unit: "count")
+    }
+
+    private func until(_ timeout: Duration, _ what: String, _ condition: () async throws -> Bool) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while try await !condition() {
+            guard ContinuousClock.now < deadline else { throw BenchError("not within \(timeout): \(what)") }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+}
+
+extension AgentLab {
+    /// The BGP pool (preferred for this lab's namespace) and the router as a BGPPeer of this lab's nodes.
+    func applyBGPObjects(peer: String) async throws {
+        let path = stateRoot + "/bgp-objects.yaml"
+        try """
+        apiVersion: keepalived-lb.io/v1alpha1
+        kind: VIPPool
+        metadata: {name: \(namespace)-bgp}
+        spec:
+          addresses: ["203.0.113.128/27"]
+          namespaces: [\(namespace)]
+          priority: 10
+          announcement: {mode: BGP}
+        ---
+        apiVersion: keepalived-lb.io/v1alpha1
+        kind: BGPPeer
+        metadata: {name: \(peer)}
+        spec:
+          peerAddress: 192.0.2.100
+          peerASN: 64512
+          localASN: 64513
+          holdTimeSeconds: 9
+          nodeSelector: {matchLabels: {keepalived-lb.io/test: \(namespace)}}
+          bfd: {receiveIntervalMilliseconds: 100, transmitIntervalMilliseconds: 100, multiplier: 3}
+        """.write(toFile: path, atomically: true, encoding: .utf8)
+        let kubectl = ["kubectl", "--kubeconfig", cluster.adminKubeconfig]
+        try mustRun(kubectl + ["apply", "-f", TestEnvironment.repositoryRoot + "/deploy/base/vippools.yaml"])
+        try mustRun(
+            kubectl + ["wait", "--for=condition=Established", "crd/vippools.keepalived-lb.io", "--timeout=30s"])
+        try mustRun(kubectl + ["apply", "-f", path])
+        // Without waiting: the controller (which would remove its finalizer) may be stopped already.
+        onTearDown.append {
+            _ = try? runCommand(kubectl + ["delete", "vippool", "\(self.namespace)-bgp", "--wait=false"])
+        }
+    }
+}
