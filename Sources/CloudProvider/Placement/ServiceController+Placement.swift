@@ -239,22 +239,25 @@ extension ServiceController {
 
     /// Per VIP of a pool that names an interface, that interface.
     func poolInterfaces(of addresses: [IPAddress]) -> [IPAddress: String] {
-        let naming = catalog.usable.filter { $0.interface != nil }
-        guard !naming.isEmpty else { return [:] }
-        var result: [IPAddress: String] = [:]
-        for address in addresses {
-            if let pool = naming.first(where: { $0.pool.contains(address) }) { result[address] = pool.interface }
-        }
-        return result
+        poolSetting(\.interface, of: addresses)
     }
 
     /// The addresses of BGP pools with their pool's route attributes.
     func routedAddresses(_ addresses: [IPAddress]) -> [IPAddress: VRRPPlanner.RouteAttributes] {
-        let routing = catalog.usable.filter { $0.routed != nil }
-        guard !routing.isEmpty else { return [:] }
-        var result: [IPAddress: VRRPPlanner.RouteAttributes] = [:]
+        poolSetting(\.routed, of: addresses)
+    }
+
+    /// Per address, the setting of the pool it is in, for the pools that have the setting.
+    private func poolSetting<Value>(_ setting: KeyPath<PoolCatalog.Definition, Value?>, of addresses: [IPAddress])
+        -> [IPAddress: Value]
+    {
+        let having = catalog.usable.filter { $0[keyPath: setting] != nil }
+        guard !having.isEmpty else { return [:] }
+        var result: [IPAddress: Value] = [:]
         for address in addresses {
-            if let pool = routing.first(where: { $0.pool.contains(address) }) { result[address] = pool.routed }
+            if let pool = having.first(where: { $0.pool.contains(address) }) {
+                result[address] = pool[keyPath: setting]
+            }
         }
         return result
     }

@@ -51,7 +51,12 @@ extension NodeAgent {
 
     private func currentPlan() async -> Result<VRRPPlan, PlanUnavailable> {
         let key = ObjectKey(namespace: configuration.namespace, name: configuration.configMapName)
-        guard let configMap = await configMaps.get(key) else { return .failure(.configMapMissing(key)) }
+        return Self.plan(in: await configMaps.get(key), key: key)
+    }
+
+    /// The plan the ConfigMap `key` (as an informer has it) carries, or why there is none to use.
+    static func plan(in configMap: ConfigMap?, key: ObjectKey) -> Result<VRRPPlan, PlanUnavailable> {
+        guard let configMap else { return .failure(.configMapMissing(key)) }
         guard let text = configMap.data[VRRPPlan.dataKey] else { return .failure(.keyMissing(key)) }
         do {
             return .success(try VRRPPlan(json: text))

@@ -103,7 +103,8 @@ public actor BGPSpeaker {
                 "bird exited; restarting", metadata: ["status": "\(status)", "log": "\(daemon.paths.log)"])
             Counter(label: "keepalived_lb_agent_bird_restarts_total").increment()
         }
-        for action in machine.handle(event) {
+        let actions = machine.handle(event)
+        for action in actions {
             switch action {
             case .write(let text):
                 do {
@@ -133,7 +134,9 @@ public actor BGPSpeaker {
                 jobQueue.yield(.restart(after: delay))
             }
         }
-        await refreshStatus()
+        // Only when BIRD was started, reloaded or stopped: every informer event ends here, and the status loop
+        // publishes anything else within `statusInterval` (each refresh runs birdc twice).
+        if !actions.isEmpty { await refreshStatus() }
     }
 
     /// Recomputes bird.conf after a change to the plan, this Node or a BGPPeer.
@@ -183,17 +186,14 @@ public actor BGPSpeaker {
     /// the plan must not keep attracting traffic for addresses that may have moved).
     private func currentPlan() async -> VRRPPlan? {
         let key = ObjectKey(namespace: configuration.namespace, name: configuration.configMapName)
-        do {
-            guard let text = await configMaps.get(key)?.data[VRRPPlan.dataKey] else {
-                throw KeepalivedError(.invalidPlan, "ConfigMap \(key) has no key \(VRRPPlan.dataKey)")
-            }
-            let plan = try VRRPPlan(json: text)
+        switch NodeAgent.plan(in: await configMaps.get(key), key: key) {
+        case .success(let plan):
             lastPlanProblem = nil
             return plan
-        } catch {
-            if lastPlanProblem != "\(error)" {
-                logger.warning("no usable plan: no route announced", metadata: ["error": "\(error)"])
-                lastPlanProblem = "\(error)"
+        case .failure(let reason):
+            if lastPlanProblem != reason.message {
+                logger.warning("no usable plan: no route announced", metadata: ["error": "\(reason.message)"])
+                lastPlanProblem = reason.message
             }
             return nil
         }
@@ -233,7 +233,7 @@ public actor BGPSpeaker {
         if machine.running, let output = await daemon.query(["show", "protocols"]) {
             protocols = BIRDStatus.protocols(output)
             bfd = BIRDStatus.bfdSessions(await daemon.query(["show", "bfd", "sessions"]) ?? "")
-            await handleAnswered()
+            _ = machine.handle(.answered)
         }
         for (index, peer) in rendered.enumerated() {
             let session = protocols[BIRDConfig.protocolName(index)]
@@ -255,8 +255,6 @@ public actor BGPSpeaker {
         }
         await publish(state)
     }
-
-    private func handleAnswered() async { _ = machine.handle(.answered) }
 
     private func publish(_ state: BGPSessionState) async {
         let document = state.json()
