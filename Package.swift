@@ -66,11 +66,14 @@ let package = Package(
         // Child processes with a clean signal mask (keepalived, and the binaries tests start).
         .target(name: "ProcessSupervision", dependencies: ["CProcess"]),
 
+        // The keepalived-lb.io objects and Node annotations that both daemons read (BGPPeer, BGP session state).
+        .target(name: "LoadBalancerAPI", dependencies: ["IPAM", "BGP", "KubeClient"]),
+
         // The node agent: keepalived supervisor, VIP reconciler, state reporting.
         .target(
             name: "NodeAgent",
             dependencies: [
-                "IPAM", "Keepalived", "KubeClient", "NodeNetwork", "ProcessSupervision",
+                "IPAM", "Keepalived", "KubeClient", "LoadBalancerAPI", "NodeNetwork", "ProcessSupervision",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -81,7 +84,7 @@ let package = Package(
         .target(
             name: "CloudProvider",
             dependencies: [
-                "IPAM", "BGP", "Keepalived", "KubeClient",
+                "IPAM", "BGP", "Keepalived", "KubeClient", "LoadBalancerAPI",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -200,7 +203,8 @@ let package = Package(
         .testTarget(
             name: "CloudProviderTests",
             dependencies: [
-                "CloudProvider", "KubeClient", "InMemoryAPI", "TestLab", "IPAM", "Keepalived", "TestTraits",
+                "CloudProvider", "KubeClient", "InMemoryAPI", "TestLab", "IPAM", "Keepalived", "LoadBalancerAPI",
+                "TestTraits",
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
                 .product(name: "Yams", package: "Yams"),
             ]),
@@ -220,8 +224,9 @@ let package = Package(
         .testTarget(
             name: "NodeAgentTests",
             dependencies: [
-                "NodeAgent", "BGP", "CloudProvider", "Keepalived", "KubeClient", "IPAM", "InMemoryAPI", "TestLab",
-                "TestTraits",
+                "NodeAgent", "BGP", "CloudProvider", "Keepalived", "KubeClient", "IPAM", "InMemoryAPI",
+                "LoadBalancerAPI",
+                "TestLab", "TestTraits",
                 .product(name: "Logging", package: "swift-log"),
             ]),
     ],

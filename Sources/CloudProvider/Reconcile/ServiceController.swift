@@ -62,6 +62,8 @@ public actor ServiceController {
     var excludedEverywhere = 0
     /// Services told no node may announce their address, and why (each once, until it changes).
     var placementProblems: [ObjectKey: PlacementProblem] = [:]
+    /// BGPPeers' status from the agents' Node annotations: its own informers and loop, run while leading.
+    let bgpPeerStatus: BGPPeerStatusReporter
     public var isReady: Bool { machine.isReady }
     /// The ledger and the catalog live in the machine; the restore, pool and split-brain code reads and
     /// changes them in place there.
@@ -109,6 +111,7 @@ public actor ServiceController {
             transform: ServiceController.trimmedForCache)
         metrics = ControllerMetrics()
         nodeInformer = Informer<Node>(client: client, labelSelector: configuration.nodeSelector, logger: logger)
+        bgpPeerStatus = BGPPeerStatusReporter(client: client, events: events, clock: clock, logger: logger)
         (poolStatusRequests, poolStatusQueue) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
         splitBrain = SplitBrainDetector(window: configuration.splitBrainWindow)
         (splitBrainChecks, splitBrainCheckQueue) = AsyncStream.makeStream()
@@ -175,6 +178,9 @@ public actor ServiceController {
             }
             if configuration.initializeNodes {
                 group.addTask { await self.initializeNodes() }
+            }
+            if await bgpPeerStatus.installed() {
+                group.addTask { await self.bgpPeerStatus.run() }
             }
             if await vipPoolsInstalled() {
                 let pools = Informer<VIPPool>(client: client, logger: logger)

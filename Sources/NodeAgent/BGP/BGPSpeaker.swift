@@ -4,6 +4,7 @@ import Foundation
 import IPAM
 import Keepalived
 public import KubeClient
+public import LoadBalancerAPI
 public import Logging
 import ProcessSupervision
 public import ServiceLifecycle
@@ -238,11 +239,13 @@ public actor BGPSpeaker {
         for (index, peer) in rendered.enumerated() {
             let session = protocols[BIRDConfig.protocolName(index)]
             let established = session?.isEstablished ?? false
-            let name = session.map { $0.info.split(separator: " ").first.map(String.init) ?? $0.state } ?? "Down"
+            let name =
+                session.map { $0.info.split(separator: " ").first.map(String.init) ?? $0.state }
+                ?? BGPSessionState.Peer.down
             state.peers[peer.name] = .init(
-                session: established ? "Established" : name,
-                bfd: peer.settings.bfd == nil ? nil : (bfd[peer.settings.peerAddress] ?? "Down"),
-                message: established ? nil : session.map { String($0.info.prefix(200)) })
+                session: established ? BGPSessionState.Peer.established : name,
+                bfd: peer.settings.bfd == nil ? nil : (bfd[peer.settings.peerAddress] ?? BGPSessionState.Peer.down),
+                message: established ? nil : session.flatMap { Self.reason(in: $0.info) })
             Gauge(label: "keepalived_lb_agent_bgp_session_up", dimensions: [("peer", peer.name)])
                 .record(established ? 1 : 0)
             if peer.settings.bfd != nil {
@@ -251,7 +254,8 @@ public actor BGPSpeaker {
             }
         }
         for (name, problem) in invalid {
-            state.peers[name] = .init(session: "Invalid", bfd: nil, message: String(problem.prefix(300)))
+            state.peers[name] = .init(
+                session: BGPSessionState.Peer.invalid, bfd: nil, message: String(problem.prefix(300)))
         }
         await publish(state)
     }
@@ -267,6 +271,13 @@ public actor BGPSpeaker {
         } catch {
             logger.warning("cannot publish the node's BGP state", metadata: ["error": "\(error)"])
         }
+    }
+
+    /// BIRD's detail after the state name ("Idle          BGP Error: Bad peer AS"): the reason, if any.
+    static func reason(in info: String) -> String? {
+        let words = info.split(separator: " ", maxSplits: 1)
+        let rest = words.dropFirst().first?.trimmingCharacters(in: .whitespaces) ?? ""
+        return rest.isEmpty ? nil : String(rest.prefix(200))
     }
 
     /// What the last publication said (tests).

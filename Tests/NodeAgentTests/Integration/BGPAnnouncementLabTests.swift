@@ -3,6 +3,7 @@ import IPAM
 import InMemoryAPI
 import Keepalived
 import KubeClient
+import LoadBalancerAPI
 import NodeAgent
 import TestLab
 import Testing
@@ -218,6 +219,152 @@ extension AgentFailoverTests {
             #expect(config.components(separatedBy: "protocol bgp").count == 2, "one session: the keyed one")
         })
         for name in names { try? await admin.delete(BGPPeer.self, name: name) }
+        await lab.tearDown()
+        try outcome.get()
+    }
+
+    /// What an operator sees when a session goes wrong: the real controller gathers both agents' states into the
+    /// BGPPeer's status and posts Events for a flap at the router, a wrong AS number, a wrong password and a peer
+    /// that does not exist, each put right again; a VRRP VIP beside answers every probe throughout.
+    @Test func brokenSessionsShowInThePeersStatusEventsAndMetrics() async throws {
+        let lab = try await AgentLab(nodeCount: 2)
+        let admin = lab.admin
+        let good = "\(lab.namespace)-good"
+        let nowhere = "\(lab.namespace)-nowhere"
+        let outcome = await Result(catching: {
+            try lab.installBGPPeerResource()
+            let kubectl = ["kubectl", "--kubeconfig", lab.cluster.adminKubeconfig, "-n", lab.namespace]
+            try mustRun(kubectl + ["create", "role", "bgp-passwords", "--verb=get", "--resource=secrets"])
+            try mustRun(
+                kubectl + ["create", "rolebinding", "bgp-passwords", "--role=bgp-passwords", "--user=klb-agent"])
+            _ = try await admin.create(
+                Secret(name: "bgp-wrong", namespace: lab.namespace, stringData: ["password": "not the router's"]))
+            _ = try lab.startBGPRouter()
+            try lab.startController()
+            for node in lab.nodes { try lab.startAgent(node) }
+            try lab.startEchoServers()
+            try await lab.loadBalancer("web")
+            #expect(try await eventually(.seconds(30)) { try await lab.ingress("web") == "203.0.113.65" })
+            #expect(try await eventually(.seconds(20)) { try lab.holders("203.0.113.65").count == 1 })
+            let probeOutput = lab.stateRoot + "/probe-vrrp.out"
+            let probe = try lab.startProbe("203.0.113.65", seconds: 600, output: probeOutput)
+
+            try await Self.createPeers(lab, names: [good])
+            let names = lab.nodes.map { lab.nodeName($0) }.sorted()
+            func status(_ peer: String) async throws -> BGPPeer.Status {
+                try await admin.get(BGPPeer.self, name: peer).status
+            }
+            func sessions(_ peer: String) async throws -> [String: String] {
+                Dictionary(
+                    try await status(peer).nodes.map { ($0.name ?? "", $0.session ?? "") },
+                    uniquingKeysWith: { first, _ in first })
+            }
+            func allEstablished() async throws -> Bool {
+                let status = try await status(good)
+                return status.establishedNodes == 2 && status.conditions.first?.status == .true
+            }
+            func events(_ peer: String, _ reason: String) async throws -> [Event] {
+                try await admin.list(Event.self, namespace: "default").items.filter {
+                    $0.involvedObject.kind == "BGPPeer" && $0.involvedObject.name == peer && $0.reason == reason
+                }
+            }
+            func eventNodes(_ peer: String, _ reason: String, after count: Int = 0) async throws -> Set<String> {
+                Set(
+                    try await events(peer, reason).filter { ($0.count ?? 1) > count }.compactMap { event in
+                        names.first { event.message?.contains("node \($0):") == true }
+                    })
+            }
+            // The controller writes the status meanwhile: read, change, write.
+            func change(_ edit: (inout BGPPeer.Spec) -> Void) async throws {
+                var peer = try await admin.get(BGPPeer.self, name: good)
+                edit(&peer.spec)
+                _ = try await admin.update(peer)
+            }
+            var snapshot = ""
+            func waitFor(_ what: String, _ check: @escaping () async throws -> Bool) async throws {
+                let met = try await eventually(.seconds(30)) { try await check() }
+                snapshot = (try? await status(good).json.description) ?? ""
+                #expect(met, "\(what): \(snapshot)")
+            }
+
+            // 1. Up on both nodes: the status says so, with a Normal Event per node.
+            try await waitFor("both nodes established") { try await allEstablished() }
+            try await waitFor("an Established Event per node") {
+                try await eventNodes(good, "SessionEstablished") == Set(names)
+            }
+
+            // 2. The router drops n1's session and takes it back: a Warning for n1 only, then established again.
+            let routerControl = ["birdc", "-s", lab.stateRoot + "/router/bird.ctl"]
+            try mustRun(["ip", "netns", "exec", lab.client] + routerControl + ["disable", "node0"])
+            try await waitFor("n1 down, n2 up") {
+                let now = try await sessions(good)
+                let reason = try await status(good).conditions.first?.reason
+                return now[names[0]] != BGPSessionState.Peer.established
+                    && now[names[1]] == BGPSessionState.Peer.established && reason == "NotEstablished"
+            }
+            try await waitFor("a SessionDown Warning for n1") {
+                try await eventNodes(good, "SessionDown") == [names[0]]
+            }
+            #expect(lab.metrics("n1").contains("keepalived_lb_agent_bgp_session_up{peer=\"\(good)\"} 0"))
+            try mustRun(["ip", "netns", "exec", lab.client] + routerControl + ["enable", "node0"])
+            try await waitFor("n1 back after the flap") { try await allEstablished() }
+
+            // 3. A wrong AS number: both sessions refused with BIRD's reason; put right, both back.
+            try await change { $0.peerASN = 64999 }
+            try await waitFor("both down for the wrong AS") {
+                let status = try await status(good)
+                return status.establishedNodes == 0 && status.conditions.first?.status == .false
+                    && status.nodes.allSatisfy { $0.message == "BGP Error: Bad peer AS" }
+            }
+            try await waitFor("SessionDown for both nodes") { try await eventNodes(good, "SessionDown").count == 2 }
+            print("bgp lab: wrong ASN: \(snapshot)")
+            try await change { $0.peerASN = 64512 }
+            try await waitFor("both back with the right AS") { try await allEstablished() }
+
+            // 4. A password the router does not share: TCP MD5 drops every segment; the sessions go down.
+            let downs = try await events(good, "SessionDown").map { $0.count ?? 1 }.max() ?? 1
+            try await change { $0.passwordSecret = ("bgp-wrong", "password") }
+            try await waitFor("both down for the wrong password") {
+                let status = try await status(good)
+                return status.establishedNodes == 0 && status.conditions.first?.status == .false
+            }
+            try await waitFor("SessionDown again for both nodes") {
+                try await eventNodes(good, "SessionDown", after: downs - 1).count == 2
+            }
+            #expect(lab.metrics("n2").contains("keepalived_lb_agent_bgp_session_up{peer=\"\(good)\"} 0"))
+            print("bgp lab: wrong password: \(snapshot)")
+            try await change { $0.passwordSecret = nil }
+            try await waitFor("both back without the password") { try await allEstablished() }
+
+            // 5. A peer no one answers at: never established, a Warning with the socket's error once it has one.
+            var unreachable = BGPPeer(json: [:])
+            unreachable.metadata = ObjectMeta(name: nowhere)
+            unreachable.spec.peerAddress = "192.0.2.250"
+            unreachable.spec.peerASN = 64512
+            unreachable.spec.localASN = 64513
+            var selector = LabelSelector()
+            selector.matchLabels = ["keepalived-lb.io/test": lab.namespace]
+            unreachable.spec.nodeSelector = selector
+            _ = try await admin.create(unreachable)
+            let unanswered = try await eventually(.seconds(40)) {
+                let status = try await status(nowhere)
+                let warned = try await eventNodes(nowhere, "SessionNotEstablished")
+                return status.nodes.count == 2 && status.establishedNodes == 0
+                    && status.conditions.first?.reason == "NotEstablished" && warned.count == 2
+            }
+            let unreachableStatus = (try? await status(nowhere).json.description) ?? ""
+            print("bgp lab: unreachable peer: \(unreachableStatus)")
+            #expect(unanswered, "the unreachable peer: \(unreachableStatus)")
+            #expect(try await allEstablished(), "the good peer is undisturbed by the bad one")
+
+            probe.signal(SIGTERM)
+            #expect(await probe.exitStatus() == 0)
+            let parts = try String(contentsOfFile: probeOutput, encoding: .utf8).split(separator: " ")
+            let (ok, failed) = (Int(parts.first ?? "") ?? 0, Int(parts.dropFirst().first ?? "") ?? -1)
+            print("bgp lab: VRRP VIP beside: \(ok) answered, \(failed) failed")
+            #expect(ok > 500 && failed == 0, "the VRRP VIP failed \(failed) of \(ok + failed) probes")
+        })
+        for name in [good, nowhere] { try? await admin.delete(BGPPeer.self, name: name) }
         await lab.tearDown()
         try outcome.get()
     }

@@ -4,6 +4,7 @@ import IPAM
 import InMemoryAPI
 import Keepalived
 import KubeClient
+import LoadBalancerAPI
 import TestLab
 import TestTraits
 import Testing
@@ -133,6 +134,23 @@ struct LeastPrivilegeLabTests {
                 try await lab.admin.get(Node.self, name: lab.nodeName("n1")).metadata.annotations[
                     NodeVRRPState.annotation] != nil
             })
+
+        // A BGPPeer selecting no node of this lab: the controller still writes its status (patch of bgppeers/status).
+        var peer = BGPPeer(json: [:])
+        peer.metadata = ObjectMeta(name: "\(namespace)-peer")
+        peer.spec.peerAddress = "192.0.2.100"
+        peer.spec.peerASN = 64512
+        peer.spec.localASN = 64513
+        var nobody = LabelSelector()
+        nobody.matchLabels = ["keepalived-lb.io/test": "\(namespace)-nobody"]
+        peer.spec.nodeSelector = nobody
+        _ = try await lab.admin.create(peer)
+        #expect(
+            try await eventually(.seconds(20)) {
+                try await lab.admin.get(BGPPeer.self, name: "\(namespace)-peer").status.conditions.first?.reason
+                    == "NoNodes"
+            }, "the controller wrote the BGPPeer's status")
+        try await lab.admin.delete(BGPPeer.self, name: "\(namespace)-peer")
 
         let plugin = try #require(TestEnvironment.builtBinary("kubectl-keepalived"), "build kubectl-keepalived first")
         for arguments in [["status"], ["render", lab.nodeName("n1"), "--unicast"]] {

@@ -3,6 +3,7 @@ import Foundation
 import IPAM
 import Keepalived
 import KubeClient
+import LoadBalancerAPI
 import Testing
 
 @testable import NodeAgent
@@ -107,6 +108,13 @@ struct BGPSpeakerTests {
             ]
         ]
         #expect(BGPSpeaker.routerID(of: node, name: "n1") == (try IPAddress("192.0.2.11")))
+    }
+
+    @Test func theReasonIsBIRDsDetailWithoutTheStateName() {
+        #expect(BGPSpeaker.reason(in: "Idle          BGP Error: Bad peer AS") == "BGP Error: Bad peer AS")
+        #expect(BGPSpeaker.reason(in: "Active        Socket: No route to host") == "Socket: No route to host")
+        #expect(BGPSpeaker.reason(in: "Connect") == nil)
+        #expect(BGPSpeaker.reason(in: "Active   ") == nil)
     }
 
     @Test func theSessionStateRoundTripsThroughItsAnnotation() {

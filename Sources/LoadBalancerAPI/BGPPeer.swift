@@ -16,6 +16,32 @@ public struct BGPPeer: KubernetesObject {
         set { self[object: "spec"] = newValue }
     }
 
+    public var status: Status {
+        get { self[object: "status"] }
+        set { self[object: "status"] = newValue }
+    }
+
+    /// Written by the controller from what each selected node's agent publishes (`BGPSessionState`).
+    public struct Status: JSONBacked {
+        public var json: JSONObject
+        public init(json: JSONObject) { self.json = json }
+
+        public var nodes: [NodeSession] { self[objects: "nodes"] }
+        public var establishedNodes: Int? { self[int: "establishedNodes"] }
+        public var conditions: [Condition] { self[objects: "conditions"] }
+    }
+
+    /// One node's session with this peer.
+    public struct NodeSession: JSONBacked {
+        public var json: JSONObject
+        public init(json: JSONObject) { self.json = json }
+
+        public var name: String? { self[string: "name"] }
+        public var session: String? { self[string: "session"] }
+        public var bfd: String? { self[string: "bfd"] }
+        public var message: String? { self[string: "message"] }
+    }
+
     public struct Spec: JSONBacked {
         public var json: JSONObject
         public init(json: JSONObject) { self.json = json }

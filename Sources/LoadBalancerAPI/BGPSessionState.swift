@@ -1,4 +1,3 @@
-import BGP
 import Foundation
 
 /// What a node's agent publishes about its BGP sessions (Node annotation `keepalived-lb.io/bgp-state`, JSON): per
@@ -7,12 +6,26 @@ public struct BGPSessionState: Codable, Hashable, Sendable {
     public static let annotation = "keepalived-lb.io/bgp-state"
 
     public struct Peer: Codable, Hashable, Sendable {
+        public static let established = "Established"
+        /// The BGPPeer cannot be used on this node (bad field, missing Secret); `message` says why.
+        public static let invalid = "Invalid"
+        /// BIRD is not running.
+        public static let down = "Down"
+
         /// "Established", BIRD's BGP state ("Active", "Connect", "Idle", …), "Invalid" or "Down" (BIRD not running).
         public var session: String
         /// BFD's state ("Up", "Down", "Init") when the peer asks for BFD.
         public var bfd: String?
         /// Why it is not established: BIRD's last error, or what is wrong with the BGPPeer.
         public var message: String?
+
+        public init(session: String, bfd: String? = nil, message: String? = nil) {
+            self.session = session
+            self.bfd = bfd
+            self.message = message
+        }
+
+        public var isEstablished: Bool { session == Self.established }
     }
 
     public var peers: [String: Peer]
