@@ -31,6 +31,7 @@ public actor BGPSpeaker {
     var routeCount = 0
     var lastPublished: String?
     var lastPlanProblem: String?
+    var lastPlan: VRRPPlan?
 
     enum Job: Sendable {
         case watch(ChildProcess, run: Int)
@@ -183,21 +184,24 @@ public actor BGPSpeaker {
                     peers: rendered.map(\.settings), routes: routes)))
     }
 
-    /// The plan's routes; nil while there is no usable plan (then no route is announced: a node that cannot read
-    /// the plan must not keep attracting traffic for addresses that may have moved).
+    /// The plan whose routes to announce. Without a usable plan (the ConfigMap deleted, emptied or garbled) the last
+    /// one stays, as it does for VRRP: the controller puts the ConfigMap right within a second, and withdrawing
+    /// every route meanwhile would take down every BGP VIP whose Service did not change.
     private func currentPlan() async -> VRRPPlan? {
         let key = ObjectKey(namespace: configuration.namespace, name: configuration.configMapName)
         switch NodeAgent.plan(in: await configMaps.get(key), key: key) {
         case .success(let plan):
             lastPlanProblem = nil
-            return plan
+            lastPlan = plan
         case .failure(let reason):
             if lastPlanProblem != reason.message {
-                logger.warning("no usable plan: no route announced", metadata: ["error": "\(reason.message)"])
+                logger.warning(
+                    "no usable plan: announcing the last one's routes",
+                    metadata: ["error": "\(reason.message)", "routes": "\(routeCount)"])
                 lastPlanProblem = reason.message
             }
-            return nil
         }
+        return lastPlan
     }
 
     /// The Secret's value (the Secret lives in the agents' namespace: a BGPPeer cannot point at another's).

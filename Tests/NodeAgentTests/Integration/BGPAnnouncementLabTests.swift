@@ -117,6 +117,12 @@ extension AgentFailoverTests {
             #expect(try await eventually(.seconds(10)) { try lab.bgpNextHops("\(local)") == ["192.0.2.11"] })
             #expect(try lab.bgpNextHops("\(all)") == ["192.0.2.11", "192.0.2.12"], "a reload keeps the sessions")
 
+            // The ConfigMap deleted (by hand, or lost): the last plan's routes stay announced, as VRRP VIPs stay held.
+            try await admin.delete(ConfigMap.self, namespace: lab.namespace, name: "vip-configmap")
+            try await Task.sleep(for: .seconds(3))
+            #expect(try lab.bgpNextHops("\(all)") == ["192.0.2.11", "192.0.2.12"], "withdrawn with the ConfigMap")
+            #expect(try lab.bgpNextHops("\(local)") == ["192.0.2.11"])
+
             // n1's agent stops: its sessions close before it exits, so the router drops it as a next hop at once.
             let stopped = ContinuousClock.now
             lab.agents["n1"]?.signal(SIGTERM)
