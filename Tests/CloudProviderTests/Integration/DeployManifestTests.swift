@@ -65,7 +65,8 @@ struct DeployManifestTests {
         let added = rendered.split(separator: "\n").filter { $0.contains("- NET_") }.map {
             $0.trimmingCharacters(in: .whitespaces)
         }
-        #expect(added == ["- NET_ADMIN", "- NET_RAW"])
+        // The bgp component adds one: BIRD listens on TCP 179.
+        #expect(added == ["- NET_ADMIN", "- NET_RAW"] + (overlay == "dual-mode" ? ["- NET_BIND_SERVICE"] : []))
     }
 
     @Test(arguments: [
@@ -125,8 +126,8 @@ enum DeployManifests {
         return found.sorted { $0.path < $1.path }
     }
 
-    /// The overlays: the guide's three clusters and a dual-stack one.
-    static let overlays = ["fcp", "usa", "chn", "dual-stack"]
+    /// The overlays: the guide's three clusters, a dual-stack one, and one with a BGP pool beside VRRP.
+    static let overlays = ["fcp", "usa", "chn", "dual-stack", "dual-mode"]
 
     /// `kubectl kustomize deploy/overlays/NAME`.
     static func render(_ overlay: String) async throws -> String {
@@ -194,6 +195,24 @@ struct DeployApplyTests {
                 ] {
                     #expect(output.contains(object) && output.contains("(server dry run)"), "\(overlay): \(output)")
                 }
+            }
+            // dual-mode's routed half, against the CRDs for real (a dry run cannot serve a kind it only pretends
+            // to create): the example pool and routers are valid objects.
+            let kubectl = ["kubectl", "--kubeconfig", cluster.adminKubeconfig]
+            for resource in ["vippools", "bgppeers"] {
+                let (applied, output) = try await runCommandAsync(
+                    kubectl + ["apply", "-f", "\(DeployManifests.root)/base/\(resource).yaml"])
+                try #require(applied == 0, "\(output)")
+                _ = try await runCommandAsync(
+                    kubectl + [
+                        "wait", "--for=condition=Established", "crd/\(resource).keepalived-lb.io", "--timeout=30s",
+                    ])
+            }
+            let (status, output) = try await runCommandAsync(
+                kubectl + ["apply", "--dry-run=server", "-k", "\(DeployManifests.root)/overlays/dual-mode/routing"])
+            #expect(status == 0, "dual-mode/routing: \(output)")
+            for object in ["vippool.keepalived-lb.io/routed", "bgppeer.keepalived-lb.io/tor-rack-a"] {
+                #expect(output.contains(object), "dual-mode/routing: \(output)")
             }
         }
         await cluster.stop()
