@@ -115,6 +115,9 @@ public actor BGPSpeaker {
                     logger.error("cannot write bird.conf", metadata: ["error": "\(error)"])
                 }
             case .start(let run):
+                if let orphan = await daemon.stopOrphan() {
+                    logger.warning("stopped a bird left by a previous agent", metadata: ["pid": "\(orphan)"])
+                }
                 do {
                     let child = try await daemon.start()
                     jobQueue.yield(.watch(child, run: run))

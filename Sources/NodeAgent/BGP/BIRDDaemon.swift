@@ -10,6 +10,7 @@ actor BIRDDaemon {
         var config: String { directory + "/bird.conf" }
         var socket: String { directory + "/bird.ctl" }
         var log: String { directory + "/bird.log" }
+        var pidFile: String { directory + "/bird.pid" }
     }
 
     let paths: Paths
@@ -30,10 +31,36 @@ actor BIRDDaemon {
     func start() throws(ChildProcessError) -> ChildProcess {
         try? FileManager.default.removeItem(atPath: paths.socket)
         let child = try ChildProcess.spawn(
-            command([paths.bird, "-f", "-c", paths.config, "-s", paths.socket]), outputPath: paths.log,
+            command([paths.bird, "-f", "-c", paths.config, "-s", paths.socket, "-P", paths.pidFile]),
+            outputPath: paths.log,
             newProcessGroup: true)
         process = child
         return child
+    }
+
+    /// A BIRD left by a previous agent that was killed outright (outside a container nothing stops its children)
+    /// still holds this node's sessions and TCP 179, and no agent controls it: stopped before a new one starts.
+    /// Returns its pid when there was one.
+    func stopOrphan() async -> pid_t? {
+        guard process == nil, let text = try? String(contentsOfFile: paths.pidFile, encoding: .utf8),
+            let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 1, Self.isAlive(pid),
+            let cmdline = try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8),
+            cmdline.contains(paths.config)
+        else { return nil }
+        // Not our child: its exit cannot be awaited, only observed.
+        kill(pid, SIGTERM)
+        for _ in 0..<100 where Self.isAlive(pid) { try? await Task.sleep(for: .milliseconds(20)) }
+        if Self.isAlive(pid) { kill(pid, SIGKILL) }
+        return pid
+    }
+
+    /// Running, and not a zombie (an exited orphan stays one until whoever inherited it reaps it).
+    private static func isAlive(_ pid: pid_t) -> Bool {
+        guard kill(pid, 0) == 0 else { return false }
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let end = stat.range(of: ") ", options: .backwards)
+        else { return true }
+        return stat[end.upperBound...].first != "Z"
     }
 
     /// `birdc configure`: re-reads the file; sessions whose settings did not change stay up. nil when done, else

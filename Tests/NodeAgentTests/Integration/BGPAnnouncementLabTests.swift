@@ -375,6 +375,67 @@ extension AgentFailoverTests {
         try outcome.get()
     }
 
+    /// An agent killed outright (SIGKILL, outside a container) leaves its BIRD running, still announcing: the node
+    /// keeps serving meanwhile, and the next agent stops that BIRD before starting its own, so one BIRD holds the
+    /// node's sessions again.
+    @Test func anAgentKilledOutrightLeavesNoSecondBIRD() async throws {
+        let lab = try await AgentLab(nodeCount: 1)
+        let admin = lab.admin
+        let peer = "\(lab.namespace)-tor"
+        let outcome = await Result(catching: {
+            try lab.installBGPPeerResource()
+            _ = try lab.startBGPRouter()
+            try lab.startAgent("n1")
+            let plan = try VRRPPlan(
+                cluster: "lab", nodes: [lab.nodeName("n1")], instances: [],
+                routes: [.init(address: try IPAddress("198.51.100.10"))])
+            _ = try await admin.create(
+                ConfigMap(name: "vip-configmap", namespace: lab.namespace, data: [VRRPPlan.dataKey: plan.json()]))
+            try await Self.createPeers(lab, names: [peer])
+            #expect(try await eventually(.seconds(30)) { try lab.bgpNextHops("198.51.100.10") == ["192.0.2.11"] })
+            let config = lab.stateDirectory("n1") + "/bird/bird.conf"
+            #expect(Self.birds(using: config).count == 1)
+
+            lab.agents["n1"]?.signal(SIGKILL)
+            _ = await lab.agents["n1"]?.exitStatus()
+            try await Task.sleep(for: .seconds(1))
+            let orphans = Self.birds(using: config)
+            #expect(orphans.count == 1, "the killed agent's BIRD runs on")
+            #expect(try lab.bgpNextHops("198.51.100.10") == ["192.0.2.11"], "and still announces")
+
+            try lab.startAgent("n1")
+            #expect(
+                try await eventually(.seconds(30)) {
+                    let birds = Self.birds(using: config)
+                    let hops = try lab.bgpNextHops("198.51.100.10")
+                    return birds.count == 1 && birds != orphans && hops == ["192.0.2.11"]
+                }, "one BIRD, the new agent's: \(Self.birds(using: config))")
+            #expect(
+                try await eventually(.seconds(20)) {
+                    let node = try await admin.get(Node.self, name: lab.nodeName("n1"))
+                    return BGPSessionState(annotation: node.metadata.annotations[BGPSessionState.annotation])?
+                        .peers[peer]?.isEstablished == true
+                }, "the new BIRD's session is up")
+        })
+        try? await admin.delete(BGPPeer.self, name: peer)
+        await lab.tearDown()
+        for pid in Self.birds(using: lab.stateDirectory("n1") + "/bird/bird.conf") { kill(pid, SIGKILL) }
+        try outcome.get()
+    }
+
+    /// BIRD processes (not zombies) started with this configuration file.
+    static func birds(using config: String) -> [pid_t] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap { pid_t($0) }.filter { pid in
+            guard let cmdline = try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8),
+                let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)
+            else { return false }
+            let arguments = cmdline.split(separator: "\0")
+            return arguments.first?.hasSuffix("bird") == true && arguments.contains(Substring(config))
+                && !stat.contains(") Z")
+        }.sorted()
+    }
+
     /// Peers that select this lab's nodes only (other tests' agents share the server).
     static func createPeers(_ lab: AgentLab, names: [String]) async throws {
         for (name, address) in zip(names, ["192.0.2.100", "2001:db8::100", "192.0.2.100"]) {
