@@ -36,6 +36,11 @@ struct ChaosRun: AsyncParsableCommand {
     @Option(help: "Endpoint moves in the Local-placement lab (real kube-proxy); 0 leaves that lab out.")
     var placementMoves = 6
 
+    @Option(
+        help:
+            "Steady Services of a pool announced by BGP to a BIRD router (BFD on), beside the VRRP ones; 0: no BGP.")
+    var routed = 3
+
     func run() async throws {
         let lab = try await AgentLab(nodeCount: 3)
         lab.agentPath = agentBinary
@@ -80,6 +85,9 @@ actor Chaos {
     let kills: Int
     let steadyCount: Int
     let churnCount: Int
+    let routedCount: Int
+    /// Steady VIPs of the BGP pool: on no interface, answered through the router's ECMP routes.
+    var routedVIPs: Set<String> = []
     /// Three adverts plus the skew at the agents' 200 ms, with room for the client's ARP.
     let failoverWindow: Double = 1.3
 
@@ -106,6 +114,7 @@ actor Chaos {
         kills = options.kills
         steadyCount = options.steady
         churnCount = options.churn
+        routedCount = options.routed
     }
 
     static func now() -> Double { Date().timeIntervalSince1970 }
@@ -122,6 +131,7 @@ actor Chaos {
         let namespace = lab.namespace
         try FileManager.default.createDirectory(atPath: lab.stateRoot, withIntermediateDirectories: true)
         try await lab.cluster.bindDeployRole("keepalived-cloud-provider", to: "klb-controller", namespace: namespace)
+        if routedCount > 0 { try await setUpBGP() }
         for index in 0..<2 { try startController(index) }
         for node in lab.nodes { try lab.startAgent(node) }
         try lab.startEchoServers()
@@ -140,6 +150,23 @@ actor Chaos {
         }
         for index in 0..<steadyCount {
             if let ip = try await lab.ingress("steady-\(index)") { steadyVIPs[ip] = "steady-\(index)" }
+        }
+        if routedCount > 0 {
+            for index in 0..<routedCount { try await createService("routed-\(index)", requested: nil, pool: bgpPool) }
+            try await waitUntil(seconds: 90, "every routed Service announced by every node") {
+                for index in 0..<self.routedCount {
+                    guard let ip = try await self.lab.ingress("routed-\(index)"),
+                        try self.lab.bgpNextHops(ip).count == self.lab.nodes.count
+                    else { return false }
+                }
+                return true
+            }
+            for index in 0..<routedCount {
+                if let ip = try await lab.ingress("routed-\(index)") {
+                    steadyVIPs[ip] = "routed-\(index)"
+                    routedVIPs.insert(ip)
+                }
+            }
         }
         try await Task.sleep(for: .seconds(6))  // past preempt_delay: every instance on its preferred node
         probe = try ChildProcess.spawn(
@@ -258,10 +285,11 @@ actor Chaos {
 
     func randomPoolAddress() -> String { "203.0.113.\(Int.random(in: 100...126, using: &random))" }
 
-    func createService(_ name: String, requested: String?) async throws {
+    func createService(_ name: String, requested: String?, pool: String? = nil) async throws {
         var service = Service()
         service.metadata = ObjectMeta(name: name, namespace: lab.namespace)
         if let requested { service.metadata.annotations = ["keepalived-lb.io/load-balancer-ips": requested] }
+        if let pool { service.metadata.annotations["keepalived-lb.io/pool"] = pool }
         service.spec.type = .loadBalancer
         service.spec.ports = [ServicePort(name: "http", port: 8080, targetPort: 8080)]
         _ = try await lab.admin.create(service)
@@ -485,7 +513,11 @@ actor Chaos {
     }
 
     func dataPlaneProblem() -> String? {
-        for vip in steadyVIPs.keys.sorted() {
+        for vip in routedVIPs.sorted() {
+            let hops = (try? lab.bgpNextHops(vip)) ?? []
+            if hops.count != lab.nodes.count { return "\(vip) announced by \(hops)" }
+        }
+        for vip in steadyVIPs.keys.sorted() where !routedVIPs.contains(vip) {
             let holders = (try? lab.holders(vip)) ?? []
             if holders.count != 1 { return "\(vip) held by \(holders)" }
         }
@@ -498,6 +530,7 @@ actor Chaos {
         for service in try await lab.admin.list(Service.self, namespace: lab.namespace).items {
             try? await lab.admin.delete(Service.self, namespace: lab.namespace, name: service.metadata.name ?? "")
         }
+        let routed = routedVIPs
         try await waitUntil(seconds: 60, "every address released after the deletes") {
             let data =
                 (try? await self.lab.admin.get(ConfigMap.self, namespace: self.lab.namespace, name: "vip-configmap")
@@ -505,12 +538,19 @@ actor Chaos {
             let left = try await self.lab.admin.list(Service.self, namespace: self.lab.namespace).items.count
             let onInterfaces = try self.lab.nodes.flatMap { try self.lab.lab.addresses(in: self.lab.netns($0)) }
                 .filter { $0.hasPrefix("203.0.113.") }
+            let announced = try routed.filter { !(try self.lab.bgpNextHops($0)).isEmpty }
             return left == 0 && !data.keys.contains { $0.hasPrefix("203.") } && onInterfaces.isEmpty
+                && announced.isEmpty
         }
         for (node, agent) in lab.agents {
             agent.signal(SIGTERM)
             let status = await agent.exitStatus()
             if status != 0 { violation("agent on \(node) exited \(status) on SIGTERM") }
+            let config = lab.stateDirectory(node) + "/bird/bird.conf"
+            if let bird = runningProcesses(withArgument: config).first {
+                violation("bird \(bird) of \(node) outlived its agent")
+                kill(bird, SIGKILL)
+            }
             if let pid = lab.keepalivedPid(node), kill(pid, 0) == 0,
                 !((try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8))?.contains(") Z") ?? true)
             {
@@ -568,12 +608,62 @@ actor Chaos {
             report("longest_gap_\(type)", (longest[type] ?? 0) * 1000, "ms")
         }
         report("probe_answers", Double(records.answered), "count")
+        if !routedVIPs.isEmpty {
+            // The BGP pool's VIPs apart: ECMP spreads each VIP's attempts over every node, so a node lost costs
+            // single attempts rather than a gap.
+            let routedGaps = records.gaps.filter { routedVIPs.contains($0.vip) }
+            report("routed_vips", Double(routedVIPs.count), "count")
+            report("routed_gaps", Double(routedGaps.count), "count")
+            report("longest_gap_routed", (routedGaps.map { $0.end - $0.start }.max() ?? 0) * 1000, "ms")
+        }
     }
 
     func stopEverything() async {
         samplersRunning = false
+        if routedCount > 0 {
+            let kubectl = ["kubectl", "--kubeconfig", lab.cluster.adminKubeconfig]
+            _ = try? runCommand(kubectl + ["delete", "bgppeer", "\(lab.namespace)-tor", "--wait=false"])
+        }
         probe?.signal(SIGTERM)
         for case let process? in controllers { process.stop(grace: .seconds(2)) }
         controllers = [nil, nil]
+    }
+}
+
+// MARK: - BGP beside VRRP
+
+extension Chaos {
+    var bgpPool: String { "\(lab.namespace)-bgp" }
+
+    /// A BGP pool (asked for by annotation only), the router as a BGPPeer of every node, the router itself in the
+    /// client's namespace, and on each node the part of kube-proxy that matters here: the pool's addresses DNATed
+    /// to the node's own echo server.
+    func setUpBGP() async throws {
+        try lab.installBGPPeerResource()
+        try await lab.applyBGPObjects(
+            peer: "\(lab.namespace)-tor", bfdInterval: 100, bfdMultiplier: 3, preferred: false)
+        for (node, index) in zip(lab.nodes, 11...) {
+            let rules = lab.stateRoot + "/\(node)-dnat.nft"
+            try """
+            table inet lab-lb {
+                chain pre { type nat hook prerouting priority -100;
+                    ip daddr 203.0.113.128/27 dnat ip to 192.0.2.\(index)
+                }
+            }
+            """.write(toFile: rules, atomically: true, encoding: .utf8)
+            try mustRun(["ip", "netns", "exec", lab.netns(node), "nft", "-f", rules])
+        }
+        try lab.startBGPRouter()
+    }
+
+    /// Live processes (not zombies) with `argument` on their command line.
+    func runningProcesses(withArgument argument: String) -> [pid_t] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap { pid_t($0) }.filter { pid in
+            guard let cmdline = try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8),
+                let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)
+            else { return false }
+            return cmdline.split(separator: "\0").contains(Substring(argument)) && !stat.contains(") Z")
+        }
     }
 }
