@@ -32,6 +32,8 @@ public actor BGPSpeaker {
     var lastPublished: String?
     var lastPlanProblem: String?
     var lastPlan: VRRPPlan?
+    /// What each referenced Secret gave (a password, or why not), read again on a BGPPeer change or after a minute.
+    var passwords = SecretCache<Result<BGPPassword, BGPError>>(lifetime: .seconds(60))
 
     enum Job: Sendable {
         case watch(ChildProcess, run: Int)
@@ -67,11 +69,18 @@ public actor BGPSpeaker {
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.configMaps.run { _ in await self.changed() } }
             group.addTask { await self.ownNode.run { _ in await self.changed() } }
-            group.addTask { await self.peers.run { _ in await self.changed() } }
+            group.addTask {
+                await self.peers.run { _ in
+                    await self.forgetPasswords()
+                    await self.changed()
+                }
+            }
             group.addTask {
                 while !Task.isCancelled {
                     try? await Task.sleep(for: self.statusInterval)
                     await self.refreshStatus()
+                    // A rotated password reaches BIRD within the cache's lifetime even when nothing else changes.
+                    if await self.passwordsExpired() { await self.changed() }
                 }
             }
             group.addTask {
@@ -208,22 +217,32 @@ public actor BGPSpeaker {
     }
 
     /// The Secret's value (the Secret lives in the agents' namespace: a BGPPeer cannot point at another's).
-    private func password(of peer: BGPPeer) async throws -> BGPPassword? {
+    private func password(of peer: BGPPeer) async throws(BGPError) -> BGPPassword? {
         guard let reference = peer.spec.passwordSecret else { return nil }
+        let key = SecretCache<Result<BGPPassword, BGPError>>.Key(name: reference.name, key: reference.key)
+        if let cached = passwords.value(key, at: .now) { return try cached.get() }
         let source = "Secret \(configuration.namespace)/\(reference.name.prefix(253)) key \(reference.key.prefix(253))"
-        let secret: Secret
+        let result: Result<BGPPassword, BGPError>
         do {
-            secret = try await client.get(Secret.self, namespace: configuration.namespace, name: reference.name)
+            let secret = try await client.get(Secret.self, namespace: configuration.namespace, name: reference.name)
+            if let text = secret.text(reference.key) {
+                result = Result { () throws(BGPError) in try BGPPassword(text, source: source) }
+            } else {
+                result = .failure(BGPError(.invalidPassword, "\(source) has no such key (or it is not UTF-8 text)"))
+            }
         } catch {
-            throw BGPError(
-                .invalidPassword,
-                "cannot read \(source): \(error.message) (the agent reads it with the bgp-password component's Role)")
+            result = .failure(
+                BGPError(
+                    .invalidPassword,
+                    "cannot read \(source): \(error.message) (the agent reads it with the bgp-password component's Role)"
+                ))
         }
-        guard let text = secret.text(reference.key) else {
-            throw BGPError(.invalidPassword, "\(source) has no such key (or it is not UTF-8 text)")
-        }
-        return try BGPPassword(text, source: source)
+        passwords.store(result, for: key, at: .now)
+        return try result.get()
     }
+
+    private func forgetPasswords() { passwords.removeAll() }
+    private func passwordsExpired() -> Bool { passwords.hasExpired(at: .now) }
 
     /// BIRD's router ID: the node's IPv4 InternalIP, else a stable number from its name (IPv6-only nodes).
     static func routerID(of node: Node, name: String) -> IPAddress {

@@ -110,6 +110,21 @@ struct BGPSpeakerTests {
         #expect(BGPSpeaker.routerID(of: node, name: "n1") == (try IPAddress("192.0.2.11")))
     }
 
+    @Test func aSecretIsReadAgainOnlyAfterItsLifetimeOrWhenAPeerChanges() {
+        var cache = SecretCache<String>(lifetime: .seconds(60))
+        let key = SecretCache<String>.Key(name: "tor", key: "password")
+        let start = ContinuousClock.now
+        #expect(cache.value(key, at: start) == nil, "nothing read yet")
+        cache.store("one", for: key, at: start)
+        #expect(cache.value(key, at: start + .seconds(59)) == "one", "plan changes reuse it")
+        #expect(!cache.hasExpired(at: start + .seconds(59)))
+        #expect(cache.value(key, at: start + .seconds(60)) == nil, "a minute on: read again (a rotated password)")
+        #expect(cache.hasExpired(at: start + .seconds(60)))
+        #expect(cache.value(.init(name: "tor", key: "other"), at: start) == nil, "another key is another entry")
+        cache.removeAll()
+        #expect(cache.value(key, at: start) == nil, "a BGPPeer changed: read again")
+    }
+
     @Test func theReasonIsBIRDsDetailWithoutTheStateName() {
         #expect(BGPSpeaker.reason(in: "Idle          BGP Error: Bad peer AS") == "BGP Error: Bad peer AS")
         #expect(BGPSpeaker.reason(in: "Active        Socket: No route to host") == "Socket: No route to host")
