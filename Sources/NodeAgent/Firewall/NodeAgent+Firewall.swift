@@ -15,7 +15,7 @@ extension NodeAgent {
             try? FileManager.default.removeItem(atPath: log)
             let command =
                 (configuration.networkNamespace.map { ["ip", "netns", "exec", $0] } ?? []) + [nft, "-f", path]
-            let status = await try ChildProcess.spawn(command, outputPath: log).exitStatus()
+            let status = try await ChildProcess.spawn(command, outputPath: log).exitStatus()
             guard status == 0 else {
                 let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
                 throw AgentError(.firewallFailed, "nft exited with \(status): \(output.suffix(400))")

@@ -1,4 +1,4 @@
-public import IPAM
+import IPAM
 public import Keepalived
 
 /// The nftables table that lets through to a VIP only what its Services publish (their protocol/port pairs,
