@@ -15,6 +15,9 @@ actor BGPPeerStatusReporter {
     /// A burst of node updates (every agent publishes within a second of a router event) writes once.
     let coalescing: Duration
     var machine = BGPPeerStatusMachine()
+    /// What this reporter last wrote, by uid: the write decision never rests on how the server echoes JSON back
+    /// (an echo that differs by representation would otherwise be rewritten on every pass, forever).
+    var lastWritten: [String: JSONObject] = [:]
 
     init(
         client: any KubernetesAPI, events: EventRecorder, clock: any Clock<Duration>, logger: Logger,
@@ -99,10 +102,13 @@ actor BGPPeerStatusReporter {
         var written = true
         for peer in objects {
             guard let name = peer.metadata.name else { continue }
-            let status = machine.status(of: name, previous: peer.status, generation: peer.metadata.generation)
-            guard peer.json["status"] != .object(status) else { continue }
+            let identity = peer.metadata.uid ?? name
+            let previous = lastWritten[identity].map(BGPPeer.Status.init(json:)) ?? peer.status
+            let status = machine.status(of: name, previous: previous, generation: peer.metadata.generation)
+            guard lastWritten[identity] != status else { continue }
             do {
                 _ = try await client.patchStatus(BGPPeer.self, namespace: nil, name: name, .object(status))
+                lastWritten[identity] = status
             } catch  where error.code == .notFound {
                 // Deleted meanwhile.
             } catch {
