@@ -234,8 +234,8 @@ public actor BGPSpeaker {
             result = .failure(
                 BGPError(
                     .invalidPassword,
-                    "cannot read \(source): \(error.message) (the agent reads it with the bgp-password component's Role)"
-                ))
+                    "cannot read \(source): \(error.message) "
+                        + "(the agent reads it with the bgp-password component's Role)"))
         }
         passwords.store(result, for: key, at: .now)
         return try result.get()
