@@ -20,9 +20,12 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.1.0"),
     ],
     targets: [
-        // Pure Swift address management: no dependencies, not even Foundation.
+        // The one error shape (a protocol and a code type) and the errno error. No dependencies, so IPAM may use it.
+        .target(name: "Errors"),
+
+        // Pure Swift address management: no dependencies but the error shape, not even Foundation.
         // The allocator's hot path is @inlinable, so callers specialise it for their owner type (no unsafe flags).
-        .target(name: "IPAM"),
+        .target(name: "IPAM", dependencies: ["Errors"]),
 
         // RFC 8259 JSON as an untyped tree: parser, writer, value. No dependencies, not even Foundation, so
         // `scripts/fuzz` links it as it is.
@@ -33,7 +36,7 @@ let package = Package(
         .target(
             name: "KubeClient",
             dependencies: [
-                "JSON",
+                "JSON", "Errors",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -46,11 +49,11 @@ let package = Package(
 
         // BGP announcement through BIRD 2: validated peer settings, bird.conf rendering, reading birdc's status.
         // Like Keepalived: only validated values reach the daemon's configuration.
-        .target(name: "BGP", dependencies: ["IPAM"]),
+        .target(name: "BGP", dependencies: ["IPAM", "Errors"]),
 
         // VRRP plan (with the routes BGP pools announce), keepalived.conf rendering and the ConfigMap codecs.
         // Only validated values reach keepalived's configuration.
-        .target(name: "Keepalived", dependencies: ["IPAM", "BGP"]),
+        .target(name: "Keepalived", dependencies: ["IPAM", "BGP", "Errors"]),
 
         // libnl-route-3 through pkg-config; a C shim only where macros do not import.
         .systemLibrary(
@@ -58,13 +61,13 @@ let package = Package(
 
         // What the agent does to the node's network: VIP addresses through one netlink socket (no shelling out to
         // `ip`), links and interfaces, raw VRRP adverts on a crashed keepalived's behalf, network namespaces.
-        .target(name: "NodeNetwork", dependencies: ["CNetlink", "IPAM"]),
+        .target(name: "NodeNetwork", dependencies: ["CNetlink", "IPAM", "Errors"]),
 
         // prctl, which does not import into Swift.
         .target(name: "CProcess"),
 
         // Child processes with a clean signal mask (keepalived, and the binaries tests start).
-        .target(name: "ProcessSupervision", dependencies: ["CProcess"]),
+        .target(name: "ProcessSupervision", dependencies: ["CProcess", "Errors"]),
 
         // The keepalived-lb.io objects and Node annotations that both daemons read (BGPPeer, BGP session state).
         .target(name: "LoadBalancerAPI", dependencies: ["IPAM", "BGP", "KubeClient"]),
@@ -73,7 +76,7 @@ let package = Package(
         .target(
             name: "NodeAgent",
             dependencies: [
-                "IPAM", "Keepalived", "KubeClient", "LoadBalancerAPI", "NodeNetwork", "ProcessSupervision",
+                "Errors", "IPAM", "Keepalived", "KubeClient", "LoadBalancerAPI", "NodeNetwork", "ProcessSupervision",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -101,7 +104,7 @@ let package = Package(
         .target(
             name: "Observability",
             dependencies: [
-                "KubeClient", "CHeap", "CBuildInfo",
+                "KubeClient", "CHeap", "CBuildInfo", "Errors",
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -181,6 +184,7 @@ let package = Package(
             name: "keepalived-lb", dependencies: ["ControllerCLI", "AgentCLI", "OperatorCLI", "CommandLineSupport"]),
 
         .testTarget(name: "IPAMTests", dependencies: ["IPAM", "TestTraits"]),
+        .testTarget(name: "ErrorsTests", dependencies: ["Errors"]),
         .testTarget(
             name: "OperatorCLITests",
             dependencies: [

@@ -1,37 +1,8 @@
+public import Errors
+
 /// An IPAM failure with a stable code for programs and a message an operator can act on.
-public struct IPAMError: Error, Hashable, Sendable, CustomStringConvertible {
-    /// What went wrong, for programs to branch on (compared as values; printed as its name).
-    public struct Code: Hashable, Sendable, CustomStringConvertible {
-        private enum Value: String, Hashable, Sendable {
-            case invalidIPv4Address = "InvalidIPv4Address"
-            case invalidIPv6Address = "InvalidIPv6Address"
-            case invalidPrefixLength = "InvalidPrefixLength"
-            case invalidRange = "InvalidRange"
-            case familyMismatch = "FamilyMismatch"
-            case overlappingPools = "OverlappingPools"
-            case emptyPool = "EmptyPool"
-            case addressOutOfPool = "AddressOutOfPool"
-            case addressInUse = "AddressInUse"
-            case poolExhausted = "PoolExhausted"
-            case overflow = "AddressOverflow"
-        }
-
-        private let value: Value
-        private init(_ value: Value) { self.value = value }
-        public var description: String { value.rawValue }
-
-        public static let invalidIPv4Address = Code(.invalidIPv4Address)
-        public static let invalidIPv6Address = Code(.invalidIPv6Address)
-        public static let invalidPrefixLength = Code(.invalidPrefixLength)
-        public static let invalidRange = Code(.invalidRange)
-        public static let familyMismatch = Code(.familyMismatch)
-        public static let overlappingPools = Code(.overlappingPools)
-        public static let emptyPool = Code(.emptyPool)
-        public static let addressOutOfPool = Code(.addressOutOfPool)
-        public static let addressInUse = Code(.addressInUse)
-        public static let poolExhausted = Code(.poolExhausted)
-        public static let overflow = Code(.overflow)
-    }
+public struct IPAMError: CodedError {
+    public typealias Code = ErrorCode<IPAMError>
 
     public let code: Code
     public let message: String
@@ -40,6 +11,33 @@ public struct IPAMError: Error, Hashable, Sendable, CustomStringConvertible {
         self.code = code
         self.message = message
     }
+}
 
-    public var description: String { "\(code): \(message)" }
+extension ErrorCode where Domain == IPAMError {
+    public static var invalidIPv4Address: Self { Self(IPAMErrorName.invalidIPv4Address) }
+    public static var invalidIPv6Address: Self { Self(IPAMErrorName.invalidIPv6Address) }
+    public static var invalidPrefixLength: Self { Self(IPAMErrorName.invalidPrefixLength) }
+    public static var invalidRange: Self { Self(IPAMErrorName.invalidRange) }
+    public static var familyMismatch: Self { Self(IPAMErrorName.familyMismatch) }
+    public static var overlappingPools: Self { Self(IPAMErrorName.overlappingPools) }
+    public static var emptyPool: Self { Self(IPAMErrorName.emptyPool) }
+    public static var addressOutOfPool: Self { Self(IPAMErrorName.addressOutOfPool) }
+    public static var addressInUse: Self { Self(IPAMErrorName.addressInUse) }
+    public static var poolExhausted: Self { Self(IPAMErrorName.poolExhausted) }
+    public static var overflow: Self { Self(IPAMErrorName.overflow) }
+}
+
+/// IPAMError's code names, each written once.
+private enum IPAMErrorName: String {
+    case invalidIPv4Address = "InvalidIPv4Address"
+    case invalidIPv6Address = "InvalidIPv6Address"
+    case invalidPrefixLength = "InvalidPrefixLength"
+    case invalidRange = "InvalidRange"
+    case familyMismatch = "FamilyMismatch"
+    case overlappingPools = "OverlappingPools"
+    case emptyPool = "EmptyPool"
+    case addressOutOfPool = "AddressOutOfPool"
+    case addressInUse = "AddressInUse"
+    case poolExhausted = "PoolExhausted"
+    case overflow = "AddressOverflow"
 }

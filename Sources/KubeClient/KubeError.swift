@@ -1,46 +1,9 @@
+public import Errors
+
 /// A failed Kubernetes operation: a stable code to branch on, the server's Status when there was
 /// one, and a message that says what to do.
-public struct KubeError: Error, Hashable, Sendable, CustomStringConvertible {
-    /// What went wrong, for programs to branch on (compared as values; printed as its name).
-    public struct Code: Hashable, Sendable, CustomStringConvertible {
-        private enum Value: String, Hashable, Sendable {
-            case configuration = "Configuration"
-            case transport = "Transport"
-            case timeout = "Timeout"
-            case decoding = "Decoding"
-            case badRequest = "BadRequest"
-            case unauthorized = "Unauthorized"
-            case forbidden = "Forbidden"
-            case notFound = "NotFound"
-            case conflict = "Conflict"
-            case alreadyExists = "AlreadyExists"
-            case gone = "Gone"
-            case invalid = "Invalid"
-            case tooManyRequests = "TooManyRequests"
-            case server = "ServerError"
-            case unexpected = "Unexpected"
-        }
-
-        private let value: Value
-        private init(_ value: Value) { self.value = value }
-        public var description: String { value.rawValue }
-
-        public static let configuration = Code(.configuration)
-        public static let transport = Code(.transport)
-        public static let timeout = Code(.timeout)
-        public static let decoding = Code(.decoding)
-        public static let badRequest = Code(.badRequest)
-        public static let unauthorized = Code(.unauthorized)
-        public static let forbidden = Code(.forbidden)
-        public static let notFound = Code(.notFound)
-        public static let conflict = Code(.conflict)
-        public static let alreadyExists = Code(.alreadyExists)
-        public static let gone = Code(.gone)
-        public static let invalid = Code(.invalid)
-        public static let tooManyRequests = Code(.tooManyRequests)
-        public static let server = Code(.server)
-        public static let unexpected = Code(.unexpected)
-    }
+public struct KubeError: CodedError {
+    public typealias Code = ErrorCode<KubeError>
 
     public let code: Code
     public let message: String
@@ -76,6 +39,41 @@ public struct KubeError: Error, Hashable, Sendable, CustomStringConvertible {
         let detail = status?.message ?? "HTTP \(httpStatus)"
         return KubeError(code, "\(request): \(detail)", httpStatus: httpStatus, status: status)
     }
+}
 
-    public var description: String { "\(code): \(message)" }
+extension ErrorCode where Domain == KubeError {
+    public static var configuration: Self { Self(KubeErrorName.configuration) }
+    public static var transport: Self { Self(KubeErrorName.transport) }
+    public static var timeout: Self { Self(KubeErrorName.timeout) }
+    public static var decoding: Self { Self(KubeErrorName.decoding) }
+    public static var badRequest: Self { Self(KubeErrorName.badRequest) }
+    public static var unauthorized: Self { Self(KubeErrorName.unauthorized) }
+    public static var forbidden: Self { Self(KubeErrorName.forbidden) }
+    public static var notFound: Self { Self(KubeErrorName.notFound) }
+    public static var conflict: Self { Self(KubeErrorName.conflict) }
+    public static var alreadyExists: Self { Self(KubeErrorName.alreadyExists) }
+    public static var gone: Self { Self(KubeErrorName.gone) }
+    public static var invalid: Self { Self(KubeErrorName.invalid) }
+    public static var tooManyRequests: Self { Self(KubeErrorName.tooManyRequests) }
+    public static var server: Self { Self(KubeErrorName.server) }
+    public static var unexpected: Self { Self(KubeErrorName.unexpected) }
+}
+
+/// KubeError's code names, each written once.
+private enum KubeErrorName: String {
+    case configuration = "Configuration"
+    case transport = "Transport"
+    case timeout = "Timeout"
+    case decoding = "Decoding"
+    case badRequest = "BadRequest"
+    case unauthorized = "Unauthorized"
+    case forbidden = "Forbidden"
+    case notFound = "NotFound"
+    case conflict = "Conflict"
+    case alreadyExists = "AlreadyExists"
+    case gone = "Gone"
+    case invalid = "Invalid"
+    case tooManyRequests = "TooManyRequests"
+    case server = "ServerError"
+    case unexpected = "Unexpected"
 }

@@ -1,4 +1,5 @@
 import CNetlink
+import Errors
 import Foundation
 public import IPAM
 import Synchronization
@@ -47,26 +48,23 @@ public final class AddressManager: @unchecked Sendable {
         }
         let target = open("/run/netns/\(name)", O_RDONLY | O_CLOEXEC)
         guard target >= 0 else {
-            throw NodeNetworkError(
-                .noSuchNamespace,
-                "network namespace \(name): \(systemErrorText()) (expected /run/netns/\(name))")
+            let failure = SystemCallError("network namespace \(name)")
+            throw NodeNetworkError(.noSuchNamespace, "\(failure) (expected /run/netns/\(name))")
         }
         defer { close(target) }
         let original = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC)
         guard original >= 0 else {
-            throw NodeNetworkError(
-                .failed, "cannot open this thread's network namespace: \(systemErrorText())")
+            throw NodeNetworkError(.failed, "\(SystemCallError("cannot open this thread's network namespace"))")
         }
         defer { close(original) }
         guard cnetlink_enter_netns(target) == 0 else {
-            let reason = systemErrorText()
-            throw NodeNetworkError(
-                errno == EPERM ? .permissionDenied : .failed, "entering network namespace \(name): \(reason)")
+            let failure = SystemCallError("entering network namespace \(name)")
+            throw NodeNetworkError(failure.errnoCode == EPERM ? .permissionDenied : .failed, "\(failure)")
         }
         defer {
             // Staying in the wrong namespace would silently misroute this thread's later work.
             if cnetlink_enter_netns(original) != 0 {
-                fatalError("cannot return to the original network namespace: \(systemErrorText())")
+                fatalError("\(SystemCallError("cannot return to the original network namespace"))")
             }
         }
         try body()

@@ -1,27 +1,9 @@
 import CNetlink
+public import Errors
 
 /// A failed netlink operation, with libnl's error code and message and what to do about it.
-public struct NodeNetworkError: Error, Hashable, Sendable, CustomStringConvertible {
-    /// What went wrong, for programs to branch on (compared as values; printed as its name).
-    public struct Code: Hashable, Sendable, CustomStringConvertible {
-        private enum Value: String, Hashable, Sendable {
-            case permissionDenied = "PermissionDenied"
-            case noSuchInterface = "NoSuchInterface"
-            case noSuchNamespace = "NoSuchNamespace"
-            case invalidAddress = "InvalidAddress"
-            case failed = "NetlinkFailed"
-        }
-
-        private let value: Value
-        private init(_ value: Value) { self.value = value }
-        public var description: String { value.rawValue }
-
-        public static let permissionDenied = Code(.permissionDenied)
-        public static let noSuchInterface = Code(.noSuchInterface)
-        public static let noSuchNamespace = Code(.noSuchNamespace)
-        public static let invalidAddress = Code(.invalidAddress)
-        public static let failed = Code(.failed)
-    }
+public struct NodeNetworkError: CodedError {
+    public typealias Code = ErrorCode<NodeNetworkError>
 
     public let code: Code
     /// libnl's (positive) NLE_* code, 0 when the error did not come from libnl.
@@ -49,6 +31,21 @@ public struct NodeNetworkError: Error, Hashable, Sendable, CustomStringConvertib
             self.init(.failed, libnlCode: nle, "\(operation): \(text)")
         }
     }
+}
 
-    public var description: String { "\(code): \(message)" }
+extension ErrorCode where Domain == NodeNetworkError {
+    public static var permissionDenied: Self { Self(NodeNetworkErrorName.permissionDenied) }
+    public static var noSuchInterface: Self { Self(NodeNetworkErrorName.noSuchInterface) }
+    public static var noSuchNamespace: Self { Self(NodeNetworkErrorName.noSuchNamespace) }
+    public static var invalidAddress: Self { Self(NodeNetworkErrorName.invalidAddress) }
+    public static var failed: Self { Self(NodeNetworkErrorName.failed) }
+}
+
+/// NodeNetworkError's code names, each written once.
+private enum NodeNetworkErrorName: String {
+    case permissionDenied = "PermissionDenied"
+    case noSuchInterface = "NoSuchInterface"
+    case noSuchNamespace = "NoSuchNamespace"
+    case invalidAddress = "InvalidAddress"
+    case failed = "NetlinkFailed"
 }

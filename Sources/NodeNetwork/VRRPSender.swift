@@ -1,3 +1,4 @@
+import Errors
 import Foundation
 public import IPAM
 
@@ -123,8 +124,9 @@ public struct VRRPSender: Sendable {
     }
 
     private static func failure(_ what: String) -> NodeNetworkError {
-        let code: NodeNetworkError.Code = errno == EPERM || errno == EACCES ? .permissionDenied : .failed
-        return NodeNetworkError(code, "\(what): \(systemErrorText())")
+        let failure = SystemCallError(what)
+        let denied = failure.errnoCode == EPERM || failure.errnoCode == EACCES
+        return NodeNetworkError(denied ? .permissionDenied : .failed, "\(failure)")
     }
 }
 

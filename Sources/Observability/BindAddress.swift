@@ -1,3 +1,5 @@
+public import Errors
+
 /// `host:port`, `:port` (all interfaces) or `[v6]:port`; `0` turns the endpoint off, as in
 /// controller-runtime's `--metrics-bind-address`.
 public struct BindAddress: Hashable, Sendable, CustomStringConvertible {
@@ -31,21 +33,8 @@ public struct BindAddress: Hashable, Sendable, CustomStringConvertible {
 }
 
 /// The endpoint server could not be set up: a bad address, or one that cannot be bound.
-public struct EndpointError: Error, Hashable, Sendable, CustomStringConvertible {
-    /// What went wrong, for programs to branch on (compared as values; printed as its name).
-    public struct Code: Hashable, Sendable, CustomStringConvertible {
-        private enum Value: String, Hashable, Sendable {
-            case bindFailed = "BindFailed"
-            case invalidBindAddress = "InvalidBindAddress"
-        }
-
-        private let value: Value
-        private init(_ value: Value) { self.value = value }
-        public var description: String { value.rawValue }
-
-        public static let bindFailed = Code(.bindFailed)
-        public static let invalidBindAddress = Code(.invalidBindAddress)
-    }
+public struct EndpointError: CodedError {
+    public typealias Code = ErrorCode<EndpointError>
 
     public let code: Code
     /// What happened and what the operator should do about it.
@@ -55,6 +44,15 @@ public struct EndpointError: Error, Hashable, Sendable, CustomStringConvertible 
         self.code = code
         self.message = message
     }
+}
 
-    public var description: String { "\(code): \(message)" }
+extension ErrorCode where Domain == EndpointError {
+    public static var bindFailed: Self { Self(EndpointErrorName.bindFailed) }
+    public static var invalidBindAddress: Self { Self(EndpointErrorName.invalidBindAddress) }
+}
+
+/// EndpointError's code names, each written once.
+private enum EndpointErrorName: String {
+    case bindFailed = "BindFailed"
+    case invalidBindAddress = "InvalidBindAddress"
 }

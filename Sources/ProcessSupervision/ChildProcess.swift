@@ -1,4 +1,5 @@
 import CProcess
+public import Errors
 public import Foundation
 import Synchronization
 
@@ -75,8 +76,8 @@ public final class ChildProcess: Sendable {
         guard result == 0 else {
             throw ChildProcessError(
                 .spawnFailed,
-                "cannot start \(arguments.joined(separator: " ")): \(String(cString: strerror(result))); check "
-                    + "the path and permissions"
+                "\(SystemCallError("cannot start \(arguments.joined(separator: " "))", errnoCode: result)); check the "
+                    + "path and permissions"
             )
         }
         return ChildProcess(pid: pid)
@@ -202,19 +203,8 @@ public final class ChildProcess: Sendable {
 }
 
 /// A child process could not be started.
-public struct ChildProcessError: Error, Hashable, Sendable, CustomStringConvertible {
-    /// What went wrong, for programs to branch on (compared as values; printed as its name).
-    public struct Code: Hashable, Sendable, CustomStringConvertible {
-        private enum Value: String, Hashable, Sendable {
-            case spawnFailed = "SpawnFailed"
-        }
-
-        private let value: Value
-        private init(_ value: Value) { self.value = value }
-        public var description: String { value.rawValue }
-
-        public static let spawnFailed = Code(.spawnFailed)
-    }
+public struct ChildProcessError: CodedError {
+    public typealias Code = ErrorCode<ChildProcessError>
 
     public let code: Code
     /// What happened and what the operator should do about it.
@@ -224,6 +214,13 @@ public struct ChildProcessError: Error, Hashable, Sendable, CustomStringConverti
         self.code = code
         self.message = message
     }
+}
 
-    public var description: String { "\(code): \(message)" }
+extension ErrorCode where Domain == ChildProcessError {
+    public static var spawnFailed: Self { Self(ChildProcessErrorName.spawnFailed) }
+}
+
+/// ChildProcessError's code names, each written once.
+private enum ChildProcessErrorName: String {
+    case spawnFailed = "SpawnFailed"
 }

@@ -92,7 +92,10 @@ struct ChildProcessTests {
         #expect {
             _ = try ChildProcess.spawn(["/nonexistent/keepalived", "-n"], outputPath: "/dev/null")
         } throws: { error in
-            "\(error)".contains("/nonexistent/keepalived")
+            // The errno text comes from posix_spawn's return value, not from errno.
+            "\(error)"
+                == "SpawnFailed: cannot start /nonexistent/keepalived -n: No such file or directory; check the path "
+                + "and permissions"
         }
     }
 }

@@ -1,4 +1,5 @@
 import CoreMetrics
+import Errors
 import Foundation
 import IPAM
 import Keepalived
@@ -147,7 +148,7 @@ extension NodeAgent {
         let temporary = path + ".tmp"
         try text.write(toFile: temporary, atomically: false, encoding: .utf8)
         guard rename(temporary, path) == 0 else {
-            throw AgentError(.writeFailed, "cannot replace \(path): \(systemErrorText())")
+            throw AgentError(.writeFailed, "\(SystemCallError("cannot replace \(path)"))")
         }
     }
 

@@ -1,5 +1,5 @@
+import Errors
 import Foundation
-import NodeNetwork
 
 #if canImport(Glibc)
     import Glibc
@@ -20,12 +20,11 @@ public final class NotifyFIFO: @unchecked Sendable {
         unlink(path)
         guard mkfifo(path, 0o600) == 0 else {
             throw AgentError(
-                .notifyFIFOFailed,
-                "cannot create notify FIFO \(path): \(systemErrorText()); check --state-dir")
+                .notifyFIFOFailed, "\(SystemCallError("cannot create notify FIFO \(path)")); check --state-dir")
         }
         fd = open(path, O_RDWR | O_CLOEXEC)
         guard fd >= 0 else {
-            throw AgentError(.notifyFIFOFailed, "cannot open notify FIFO \(path): \(systemErrorText())")
+            throw AgentError(.notifyFIFOFailed, "\(SystemCallError("cannot open notify FIFO \(path)"))")
         }
         let fd = self.fd
         let continuation = self.continuation
