@@ -26,54 +26,54 @@ struct CoordinationTests {
         let admin = try cluster.adminClient()
         let proxy = try TCPProxy(targetPort: cluster.apiPort)
         let partitionable = try cluster.adminClient(throughPort: proxy.port)
-        defer {
-            proxy.stop()
-            Task {
-                try? await admin.shutdown()
-                try? await partitionable.shutdown()
+        let outcome = await Result {
+            let ns = try await cluster.makeNamespace(admin)
+            let leaders = Flag()
+            let a = LeaderElector(client: partitionable, configuration: Self.fast("ctl", "a", ns: ns))
+            let b = LeaderElector(client: admin, configuration: Self.fast("ctl", "b", ns: ns))
+            let body: @Sendable () async throws -> Void = {
+                leaders.increment()
+                defer { leaders.decrement() }
+                try await Task.sleep(for: .seconds(3600))
             }
-        }
-        let ns = try await cluster.makeNamespace(admin)
-        let leaders = Flag()
-        let a = LeaderElector(client: partitionable, configuration: Self.fast("ctl", "a", ns: ns))
-        let b = LeaderElector(client: admin, configuration: Self.fast("ctl", "b", ns: ns))
-        let body: @Sendable () async throws -> Void = {
-            leaders.increment()
-            defer { leaders.decrement() }
-            try await Task.sleep(for: .seconds(3600))
-        }
-        let runA = Task { try await a.run(whileLeading: body) }
-        // A leads first (the one a proxy can cut off); a busy machine may need a while.
-        let started = ContinuousClock.now
-        while !(await a.isLeader), ContinuousClock.now - started < .seconds(30) {
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        let runB = Task { try await b.run(whileLeading: body) }
-        defer {
-            runA.cancel()
-            runB.cancel()
-        }
-        try await Task.sleep(for: .seconds(2))
-        #expect(leaders.current == 1)
-        let aLeads = await a.isLeader
-        let bLeads = await b.isLeader
-        #expect(aLeads && !bLeads)
+            let runA = Task { try await a.run(whileLeading: body) }
+            // A leads first (the one a proxy can cut off); a busy machine may need a while.
+            let started = ContinuousClock.now
+            while !(await a.isLeader), ContinuousClock.now - started < .seconds(30) {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            let runB = Task { try await b.run(whileLeading: body) }
+            defer {
+                runA.cancel()
+                runB.cancel()
+            }
+            try await Task.sleep(for: .seconds(2))
+            #expect(leaders.current == 1)
+            let aLeads = await a.isLeader
+            let bLeads = await b.isLeader
+            #expect(aLeads && !bLeads)
 
-        // A can no longer reach the server: it must step down, and B must take over.
-        proxy.partition()
-        let lost = await runA.result
-        #expect(throws: KubeError.self) { try lost.get() }
-        var waited = Duration.zero
-        while !(await b.isLeader), waited < .seconds(20) {
-            try await Task.sleep(for: .milliseconds(100))
-            waited += .milliseconds(100)
+            // A can no longer reach the server: it must step down, and B must take over.
+            proxy.partition()
+            let lost = await runA.result
+            #expect(throws: KubeError.self) { try lost.get() }
+            var waited = Duration.zero
+            while !(await b.isLeader), waited < .seconds(20) {
+                try await Task.sleep(for: .milliseconds(100))
+                waited += .milliseconds(100)
+            }
+            #expect(await b.isLeader)
+            // isLeader turns true as the lease is won; B's body starts a moment later in its own task.
+            #expect(await eventually(.seconds(5)) { leaders.current == 1 })
+            let lease = try await admin.get(Lease.self, namespace: ns, name: "ctl")
+            #expect(lease.spec.holderIdentity == "b")
+            #expect(lease.spec.leaseTransitions == 1)
         }
-        #expect(await b.isLeader)
-        // isLeader turns true as the lease is won; B's body starts a moment later in its own task.
-        #expect(await eventually(.seconds(5)) { leaders.current == 1 })
-        let lease = try await admin.get(Lease.self, namespace: ns, name: "ctl")
-        #expect(lease.spec.holderIdentity == "b")
-        #expect(lease.spec.leaseTransitions == 1)
+        // Awaited, whether the body passed or threw: a task started from a `defer` would outlive the test.
+        proxy.stop()
+        try? await admin.shutdown()
+        try? await partitionable.shutdown()
+        try outcome.get()
     }
 
     @Test func cancelledLeaderReleasesSoAStandbyTakesOverAtOnce() async throws {

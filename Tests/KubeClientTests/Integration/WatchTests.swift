@@ -138,60 +138,60 @@ struct InformerRecoveryTests {
         let proxy = try TCPProxy(targetPort: cluster.apiPort)
         let admin = try cluster.adminClient()
         let viaProxy = try cluster.adminClient(throughPort: proxy.port)
-        defer {
-            proxy.stop()
-            Task {
-                try? await admin.shutdown()
-                try? await viaProxy.shutdown()
-                await cluster.stop()
+        let outcome = await Result {
+            let ns = try await cluster.makeNamespace(admin)
+            for name in ["keep", "change", "remove"] {
+                _ = try await admin.create(ConfigMap(name: name, namespace: ns, data: ["v": "0"]))
             }
+
+            let informer = Informer<ConfigMap>(
+                client: viaProxy, namespace: ns, initialBackoff: .milliseconds(100), maximumBackoff: .milliseconds(500))
+            let recorder = Recorder()
+            let running = Task { await informer.run { await recorder.add($0) } }
+            defer { running.cancel() }
+            #expect(await eventually(.seconds(30)) { await recorder.synced })
+            #expect(await informer.count == 3)
+
+            // Live changes arrive through the watch.
+            _ = try await admin.create(ConfigMap(name: "live", namespace: ns))
+            #expect(await eventually(.seconds(30)) { await recorder.contains("added live") })
+
+            // Cut the informer off, change things behind its back, restart the API server so its
+            // watch cache no longer reaches back to the informer's resourceVersion, then heal.
+            proxy.partition()
+            try await Task.sleep(for: .milliseconds(300))
+            try await admin.delete(ConfigMap.self, namespace: ns, name: "remove")
+            var change = try await admin.get(ConfigMap.self, namespace: ns, name: "change")
+            change.data = ["v": "1"]
+            _ = try await admin.update(change)
+            _ = try await admin.create(ConfigMap(name: "new", namespace: ns))
+            try await cluster.restartAPIServer()
+            // The restarted server's watch cache starts now: an older resourceVersion is a typed 410.
+            await #expect {
+                for try await _ in admin.watch(
+                    ConfigMap.self, namespace: ns, options: WatchOptions(resourceVersion: "1", timeoutSeconds: 10))
+                {}
+            } throws: { error in
+                (error as! KubeError).code == .gone
+            }
+            proxy.heal()
+
+            #expect(await eventually(.seconds(30)) { await recorder.contains("deleted remove") })
+            #expect(await eventually(.seconds(30)) { await recorder.contains("updated change 1") })
+            #expect(await eventually(.seconds(30)) { await recorder.contains("added new") })
+            #expect(await informer.relists >= 2, "a 410 after the restart should force a relist")
+            let names = await informer.list().compactMap(\.metadata.name).sorted()
+            #expect(names == ["change", "keep", "live", "new"])
+
+            // And it keeps watching afterwards.
+            try await admin.delete(ConfigMap.self, namespace: ns, name: "keep")
+            #expect(await eventually(.seconds(30)) { await recorder.contains("deleted keep") })
         }
-        let ns = try await cluster.makeNamespace(admin)
-        for name in ["keep", "change", "remove"] {
-            _ = try await admin.create(ConfigMap(name: name, namespace: ns, data: ["v": "0"]))
-        }
-
-        let informer = Informer<ConfigMap>(
-            client: viaProxy, namespace: ns, initialBackoff: .milliseconds(100), maximumBackoff: .milliseconds(500))
-        let recorder = Recorder()
-        let running = Task { await informer.run { await recorder.add($0) } }
-        defer { running.cancel() }
-        #expect(await eventually(.seconds(30)) { await recorder.synced })
-        #expect(await informer.count == 3)
-
-        // Live changes arrive through the watch.
-        _ = try await admin.create(ConfigMap(name: "live", namespace: ns))
-        #expect(await eventually(.seconds(30)) { await recorder.contains("added live") })
-
-        // Cut the informer off, change things behind its back, restart the API server so its
-        // watch cache no longer reaches back to the informer's resourceVersion, then heal.
-        proxy.partition()
-        try await Task.sleep(for: .milliseconds(300))
-        try await admin.delete(ConfigMap.self, namespace: ns, name: "remove")
-        var change = try await admin.get(ConfigMap.self, namespace: ns, name: "change")
-        change.data = ["v": "1"]
-        _ = try await admin.update(change)
-        _ = try await admin.create(ConfigMap(name: "new", namespace: ns))
-        try await cluster.restartAPIServer()
-        // The restarted server's watch cache starts now: an older resourceVersion is a typed 410.
-        await #expect {
-            for try await _ in admin.watch(
-                ConfigMap.self, namespace: ns, options: WatchOptions(resourceVersion: "1", timeoutSeconds: 10))
-            {}
-        } throws: { error in
-            (error as! KubeError).code == .gone
-        }
-        proxy.heal()
-
-        #expect(await eventually(.seconds(30)) { await recorder.contains("deleted remove") })
-        #expect(await eventually(.seconds(30)) { await recorder.contains("updated change 1") })
-        #expect(await eventually(.seconds(30)) { await recorder.contains("added new") })
-        #expect(await informer.relists >= 2, "a 410 after the restart should force a relist")
-        let names = await informer.list().compactMap(\.metadata.name).sorted()
-        #expect(names == ["change", "keep", "live", "new"])
-
-        // And it keeps watching afterwards.
-        try await admin.delete(ConfigMap.self, namespace: ns, name: "keep")
-        #expect(await eventually(.seconds(30)) { await recorder.contains("deleted keep") })
+        // Awaited, whether the body passed or threw: a task started from a `defer` would outlive the test.
+        proxy.stop()
+        try? await admin.shutdown()
+        try? await viaProxy.shutdown()
+        await cluster.stop()
+        try outcome.get()
     }
 }
