@@ -203,7 +203,7 @@ let package = Package(
             name: "BGPTests",
             dependencies: ["BGP", "IPAM", "InMemoryAPI", "ProcessSupervision", "TestLab", "TestTraits"]),
         // Golden files are read from the source tree by path (UPDATE_GOLDEN=1 rewrites them there).
-        .testTarget(name: "KeepalivedTests", dependencies: ["Keepalived", "BGP", "IPAM"], exclude: ["Golden"]),
+        .testTarget(name: "KeepalivedTests", dependencies: ["Keepalived", "BGP", "IPAM"], exclude: ["Unit/Golden"]),
         .testTarget(
             name: "CloudProviderTests",
             dependencies: [

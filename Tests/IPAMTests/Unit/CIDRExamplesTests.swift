@@ -6,7 +6,7 @@ import Testing
 @Suite("cidr-examples")
 struct CIDRExamplesTests {
     static func entries(_ file: String) throws -> [String] {
-        let path = String(#filePath.split(separator: "/").dropLast(3).joined(separator: "/"))
+        let path = String(#filePath.split(separator: "/").dropLast(4).joined(separator: "/"))
         let text = try String(contentsOfFile: "/" + path + "/cidr-examples/" + file, encoding: .utf8)
         return text.split(separator: "\n").map(String.init).filter { !$0.hasPrefix("#") && !$0.isEmpty }
     }
