@@ -45,7 +45,10 @@ extension AgentLab {
         }
         guard let preferred else { throw TestEnvironmentError(message: "no plan names \(vip)") }
         guard try await InMemoryAPI.eventually(.seconds(30), { try self.holders(vip) == [preferred] }) else {
-            throw TestEnvironmentError(message: "\(vip) never settled on its preferred node \(preferred)")
+            // Who holds it instead tells a slow election (nobody, or two) from a wrong one (another node).
+            let holding = (try? holders(vip))?.sorted().joined(separator: ", ") ?? "unknown"
+            throw TestEnvironmentError(
+                message: "\(vip) never settled on its preferred node \(preferred) in 30 s; held by: [\(holding)]")
         }
         try await Task.sleep(for: .seconds(1))
         guard try holders(vip) == [preferred] else {
