@@ -31,15 +31,23 @@ public actor LeaderElector {
     public let configuration: Configuration
     private let logger: Logger
     private var observed: LeaseSpec?
-    private var observedAt: ContinuousClock.Instant = .now
+    /// When `observed` last changed, as `elapsed()` read then.
+    private var observedAt: Duration = .zero
     public private(set) var isLeader = false
+    /// Time since this elector was made, on the injected clock (leases are judged by local observation only).
+    private let elapsed: @Sendable () -> Duration
+    private let sleep: @Sendable (Duration) async throws -> Void
 
+    /// `clock`: what the lease duration, renew deadline and retry period are measured on (tests move a manual one).
     public init(
-        client: any KubernetesAPI, configuration: Configuration, logger: Logger = Logger(label: "leader-election")
+        client: any KubernetesAPI, configuration: Configuration, clock: some Clock<Duration> = ContinuousClock(),
+        logger: Logger = Logger(label: "leader-election")
     ) {
         self.client = client
         self.configuration = configuration
         self.logger = logger
+        elapsed = stopwatch(on: clock)
+        sleep = { try await clock.sleep(for: $0) }
     }
 
     /// Waits for leadership, runs `body` while leading, and returns when leadership is lost
@@ -49,10 +57,27 @@ public actor LeaderElector {
         try await lead(body)
     }
 
-    /// Returns once this instance holds the lease.
+    /// Returns once this instance holds the lease. An API error (a restarting apiserver, a dropped connection)
+    /// is retried, as client-go does: a standby that exits on one would restart its pod for nothing.
     public func acquire() async throws {
-        while !(try await tryAcquireOrRenew()) {
-            try await Task.sleep(for: configuration.retryPeriod)
+        var failing: KubeError.Code?
+        while true {
+            do {
+                if try await tryAcquireOrRenew() { break }
+                if failing != nil {
+                    logger.info("lease reachable again", metadata: ["lease": "\(configuration.leaseName)"])
+                    failing = nil
+                }
+            } catch {
+                try Task.checkCancellation()
+                if failing != error.code {
+                    logger.warning(
+                        "could not read or take the lease; retrying every \(configuration.retryPeriod)",
+                        metadata: ["lease": "\(configuration.leaseName)", "error": "\(error)"])
+                    failing = error.code
+                }
+            }
+            try await sleep(configuration.retryPeriod)
         }
         isLeader = true
         logger.info(
@@ -93,16 +118,17 @@ public actor LeaderElector {
     }
 
     private func renewLoop() async throws {
-        var lastRenew = ContinuousClock.now
+        var lastRenew = elapsed()
         while true {
-            try await Task.sleep(for: configuration.retryPeriod)
-            let remaining = configuration.renewDeadline - (ContinuousClock.now - lastRenew)
+            try await sleep(configuration.retryPeriod)
+            let remaining = configuration.renewDeadline - (elapsed() - lastRenew)
             let renewed =
                 remaining > .zero
-                ? ((try? await withTimeout(remaining) { try await self.tryAcquireOrRenew() }) ?? false) : false
+                ? ((try? await withTimeout(remaining, sleep: sleep) { try await self.tryAcquireOrRenew() }) ?? false)
+                : false
             if renewed {
-                lastRenew = .now
-            } else if ContinuousClock.now - lastRenew > configuration.renewDeadline {
+                lastRenew = elapsed()
+            } else if elapsed() - lastRenew > configuration.renewDeadline {
                 logger.error(
                     "lost leadership: could not renew within the renew deadline",
                     metadata: ["lease": "\(configuration.leaseName)"])
@@ -141,7 +167,7 @@ public actor LeaderElector {
         observe(lease.spec)
         let holder = lease.spec.holderIdentity ?? ""
         let held = !holder.isEmpty && holder != configuration.identity
-        if held && ContinuousClock.now - observedAt < .seconds(lease.spec.leaseDurationSeconds ?? durationSeconds) {
+        if held && elapsed() - observedAt < .seconds(lease.spec.leaseDurationSeconds ?? durationSeconds) {
             return false
         }
         if holder != configuration.identity {
@@ -164,7 +190,7 @@ public actor LeaderElector {
     private func observe(_ spec: LeaseSpec) {
         if observed != spec {
             observed = spec
-            observedAt = .now
+            observedAt = elapsed()
         }
     }
 

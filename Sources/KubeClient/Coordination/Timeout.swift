@@ -1,12 +1,13 @@
 /// Runs `operation`, giving up after `timeout`: a renewal that hangs must not outlive the
 /// deadline that decides whether this process still leads.
-func withTimeout<T: Sendable>(_ timeout: Duration, _ operation: @escaping @Sendable () async throws -> T) async throws
-    -> T
-{
+func withTimeout<T: Sendable>(
+    _ timeout: Duration, sleep: @escaping @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) },
+    _ operation: @escaping @Sendable () async throws -> T
+) async throws -> T {
     try await withThrowingTaskGroup(of: T.self) { group in
         group.addTask { try await operation() }
         group.addTask {
-            try await Task.sleep(for: timeout)
+            try await sleep(timeout)
             throw KubeError(.timeout, "gave up after \(timeout)")
         }
         defer { group.cancelAll() }

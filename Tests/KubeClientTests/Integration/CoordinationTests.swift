@@ -39,9 +39,11 @@ struct CoordinationTests {
             let runA = Task { try await a.run(whileLeading: body) }
             // A leads first (the one a proxy can cut off); a busy machine may need a while.
             let started = ContinuousClock.now
-            while !(await a.isLeader), ContinuousClock.now - started < .seconds(30) {
+            while !(await a.isLeader), ContinuousClock.now - started < .seconds(60) {
                 try await Task.sleep(for: .milliseconds(50))
             }
+            // Without it the rest tests nothing: say so, not "B leads" further down.
+            try #require(await a.isLeader, "A did not win the free lease within 60 s through the proxy")
             let runB = Task { try await b.run(whileLeading: body) }
             defer {
                 runA.cancel()
