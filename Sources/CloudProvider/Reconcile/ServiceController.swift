@@ -18,6 +18,8 @@ public actor ServiceController {
     let queue: WorkQueue<ObjectKey>
     /// Times the rests between ConfigMap writes, the pool-status coalescing and the split-brain window.
     let clock: any Clock<Duration>
+    /// Time since start on `clock`: the split-brain window is measured on the clock its re-checks sleep on.
+    let elapsed: @Sendable () -> Duration
     /// Every decision: the ledger, the pools, the nodes, what waits for which ConfigMap write.
     var machine: ServiceStateMachine
     /// Counts what the machine has outstanding; events give way while it is non-zero.
@@ -92,6 +94,7 @@ public actor ServiceController {
         clock: any Clock<Duration> = ContinuousClock(), logger: Logger = Logger(label: "service-controller")
     ) {
         self.clock = clock
+        elapsed = stopwatch(on: clock)
         queue = WorkQueue(clock: clock)
         self.client = client
         self.elector = elector
@@ -104,11 +107,11 @@ public actor ServiceController {
             pools: [configuration.pool], limit: configuration.configMapLimit, logger: logger)
         // Events give way to status writes while a burst is being published.
         events = EventRecorder(
-            client: client, component: "keepalived-cloud-provider", yieldingTo: busy, logger: logger)
+            client: client, component: "keepalived-cloud-provider", yieldingTo: busy, clock: clock, logger: logger)
         // Only what reconciling reads is cached, packed: memory stays small with many Services.
         informer = Informer<Service>(
             client: client, namespace: configuration.serviceNamespace, logger: logger, storage: .packed,
-            transform: ServiceController.trimmedForCache)
+            transform: ServiceController.trimmedForCache, clock: clock)
         metrics = ControllerMetrics()
         nodeInformer = Informer<Node>(client: client, labelSelector: configuration.nodeSelector, logger: logger)
         bgpPeerStatus = BGPPeerStatusReporter(client: client, events: events, clock: clock, logger: logger)

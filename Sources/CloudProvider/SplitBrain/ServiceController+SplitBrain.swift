@@ -15,7 +15,7 @@ extension ServiceController {
             else { continue }
             holders[name] = state.heldAddresses
         }
-        for action in splitBrain.observe(holders: holders, now: .now) {
+        for action in splitBrain.observe(holders: holders, now: elapsed()) {
             switch action {
             case .report(let finding):
                 let owner = ledger.owner(of: finding.address)

@@ -25,15 +25,16 @@ public struct SplitBrainDetector: Sendable {
     }
 
     public let window: Duration
-    private var candidates: [IPAddress: (nodes: [String], since: ContinuousClock.Instant)] = [:]
+    private var candidates: [IPAddress: (nodes: [String], since: Duration)] = [:]
     public private(set) var reported: [IPAddress: [String]] = [:]
 
     public init(window: Duration) {
         self.window = window
     }
 
-    /// `holders`: for each node, the VIPs it says it holds.
-    public mutating func observe(holders: [String: [IPAddress]], now: ContinuousClock.Instant) -> [Action] {
+    /// `holders`: for each node, the VIPs it says it holds; `now`: the time on the controller's clock, the one its
+    /// `checkAgain` delays are slept on.
+    public mutating func observe(holders: [String: [IPAddress]], now: Duration) -> [Action] {
         var byAddress: [IPAddress: [String]] = [:]
         for (node, addresses) in holders {
             for address in Set(addresses) { byAddress[address, default: []].append(node) }

@@ -17,7 +17,7 @@ public actor EventRecorder {
         var namespace: String
         var count: Int
         var written: Int
-        var lastWrite: ContinuousClock.Instant
+        var lastWrite: Duration
     }
 
     private let client: any KubernetesAPI
@@ -43,7 +43,10 @@ public actor EventRecorder {
             (self.first, self.second) = (first.finalize(), second.finalize())
         }
     }
-    private var lastPrune = ContinuousClock.now
+    private var lastPrune = Duration.zero
+    /// Time on the injected clock: the aggregation window, the write interval and the deferral are measured on it.
+    private let elapsed: @Sendable () -> Duration
+    private let clock: any Clock<Duration>
     private let aggregationWindow: Duration = .seconds(600)
     /// Bounds memory in a burst of thousands of Services (client-go keeps 4,096 too).
     static let maximumEntries = 4096
@@ -99,8 +102,10 @@ public actor EventRecorder {
     public init(
         client: any KubernetesAPI, component: String, host: String? = nil, minimumWriteInterval: Duration = .seconds(1),
         yieldingTo busy: BusySignal? = nil, maximumDeferral: Duration = .seconds(2),
-        logger: Logger = Logger(label: "events")
+        clock: some Clock<Duration> = ContinuousClock(), logger: Logger = Logger(label: "events")
     ) {
+        elapsed = stopwatch(on: clock)
+        self.clock = clock
         self.client = client
         self.component = component
         self.host = host
@@ -121,7 +126,7 @@ public actor EventRecorder {
     public func run() async {
         for await event in pending {
             if let busy, freeSlots.free.load(ordering: .relaxed) > Self.maximumQueued / 2 {
-                await busy.waitUntilIdle(atMost: maximumDeferral)
+                await busy.waitUntilIdle(atMost: maximumDeferral, clock: clock)
             }
             await write(
                 event.object.reference, type: event.type, reason: event.reason, message: event.message,
@@ -168,7 +173,7 @@ public actor EventRecorder {
     {
         let namespace = object.namespace ?? "default"
         let key = Key(object.uid ?? object.name ?? "", namespace, type.rawValue, reason, message)
-        let now = ContinuousClock.now
+        let now = elapsed()
         let timestamp = KubeTime.format(time)
         if now - lastPrune > .seconds(60) || entries.count > Self.maximumEntries {
             // Pruning walks every entry: once a minute (or when full), not on every event.

@@ -39,6 +39,8 @@ public actor Informer<T: KubernetesObject> {
     private var packingTable = PackedJSON.Table()
     private let storage: InformerStorage
     private let transform: @Sendable (T) -> T
+    /// What the retry backoff sleeps on (injected; tests may move a manual clock).
+    private let sleep: @Sendable (Duration) async throws -> Void
     private var resourceVersion: String?
     public private(set) var hasSynced = false
     /// How many times the informer had to list from scratch (for metrics and tests).
@@ -48,8 +50,10 @@ public actor Informer<T: KubernetesObject> {
         client: any KubernetesAPI, namespace: String? = nil, labelSelector: String? = nil, fieldSelector: String? = nil,
         logger: Logger = Logger(label: "informer"), initialBackoff: Duration = .milliseconds(200),
         maximumBackoff: Duration = .seconds(10), watchTimeoutSeconds: Int = 60, storage: InformerStorage = .objects,
-        transform: @escaping @Sendable (T) -> T = { $0.withoutBookkeeping() }
+        transform: @escaping @Sendable (T) -> T = { $0.withoutBookkeeping() },
+        clock: some Clock<Duration> = ContinuousClock()
     ) {
+        sleep = { try await clock.sleep(for: $0) }
         self.transform = transform
         self.storage = storage
         self.client = client
@@ -125,7 +129,7 @@ public actor Informer<T: KubernetesObject> {
                     "watch failed; retrying",
                     metadata: ["resource": "\(T.resource.plural)", "error": "\(error)", "backoff": "\(backoff)"])
                 let jitter = Double.random(in: 0.8...1.2)
-                try? await Task.sleep(for: backoff * jitter)
+                try? await sleep(backoff * jitter)
                 backoff = min(backoff * 2, maximumBackoff)
             }
         }

@@ -19,7 +19,13 @@ struct ConfigMapCapacityTests {
         let h = try await ControllerHarness.make(backend)
         var (_, task) = h.start(try h.configuration())
         for name in ["a", "b"] { _ = try await h.loadBalancer(name) }
-        #expect(try await eventually { try await h.configMapData().count == 2 })
+        // Both written and both told: the restarted controller below must not be the one to patch their status.
+        #expect(
+            try await eventually {
+                let written = try await h.configMapData().count
+                let told = try await h.ingress("a").count + h.ingress("b").count
+                return written == 2 && told == 2
+            })
         task.cancel()
         _ = await task.result
         let full = Self.size(try await h.rawConfigMapData())
