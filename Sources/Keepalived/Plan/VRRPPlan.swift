@@ -131,6 +131,28 @@ public struct VRRPPlan: Hashable, Sendable {
     /// Every VIP of every instance.
     public var addresses: [IPAddress] { instances.flatMap(\.addresses) }
 
+    /// VIPs that `node` alone may hold (a Local Service whose endpoints are all there). No election can move them,
+    /// so that node's agent holds them itself, outside keepalived, also across its own and keepalived's restarts.
+    public func soleAddresses(of node: String) -> [IPAddress] {
+        guard let index = nodes.firstIndex(of: node) else { return [] }
+        return instances.flatMap { instance in instance.addresses.filter { instance.allowedNodes[$0] == [index] } }
+    }
+
+    /// The plan without `removed` (what keepalived is told when the agent holds those VIPs itself).
+    public func removing(_ removed: Set<IPAddress>) -> VRRPPlan {
+        guard !removed.isEmpty else { return self }
+        return VRRPPlan(
+            validated: cluster, nodes: nodes, routes: routes,
+            instances: instances.map { instance in
+                Instance(
+                    vrid: instance.vrid, family: instance.family, preferred: instance.preferred,
+                    addresses: instance.addresses.filter { !removed.contains($0) },
+                    allowedNodes: instance.allowedNodes.filter { !removed.contains($0.key) },
+                    ports: instance.ports.filter { !removed.contains($0.key) },
+                    interfaces: instance.interfaces.filter { !removed.contains($0.key) })
+            })
+    }
+
     /// Names of the nodes that may hold or announce `address` (nil: any node of the plan).
     public func allowedNodes(of address: IPAddress) -> [String]? {
         for instance in instances {

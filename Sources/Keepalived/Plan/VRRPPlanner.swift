@@ -29,8 +29,9 @@ public struct VRRPPlanner: Hashable, Sendable {
         try plan(addresses: addresses, nodes: nodes, placement: Placement()).plan
     }
 
-    /// The plan with Local VIPs placed (see `Placement`); `unplaced` are the Local VIPs with endpoints on
-    /// eligible nodes none of which leads a group: they wait in their own group for one of those nodes to lead it.
+    /// The plan with Local VIPs placed (see `Placement`); `unplaced` are the Local VIPs with endpoints on two or
+    /// more eligible nodes none of which leads a group: they wait in their own group for one of those nodes to lead
+    /// it. With one such node there is nothing to wait for: its agent holds the VIP itself (`soleAddresses`).
     /// `routed`: the addresses of BGP pools with their pool's attributes; they become routes, not instances.
     public func plan(
         addresses: some Sequence<IPAddress>, nodes: some Sequence<String>, placement: Placement,
@@ -68,7 +69,7 @@ public struct VRRPPlanner: Hashable, Sendable {
                         {
                             group = current
                         }
-                        unplaced.append(address)
+                        if allowed.count > 1 { unplaced.append(address) }
                     }
                 }
                 restricted[key(group, address.family), default: [:]][address] = allowed

@@ -99,15 +99,25 @@ struct LocalPlacementTests {
     }
 
     @Test func endpointsOnNodesLeadingNoGroupAreReported() throws {
-        // Two groups over three nodes: node-c leads none.
+        // One group over three nodes: node-b and node-c lead none.
+        let small = try VRRPPlanner(cluster: "fcp", vrids: VRIDRange(parsing: "100-100"), groups: 1)
+        let local = try IPAddress("198.51.100.7")
+        let (plan, unplaced) = try small.plan(
+            addresses: [local], nodes: nodes, placement: Placement(allowedNodes: [local: ["node-b", "node-c"]]))
+        #expect(unplaced == [local])
+        // It waits in its own group, held only should one of them come to lead it.
+        #expect(plan.groupsByAddress[local] == 100 + small.group(of: local))
+        #expect(plan.allowedNodes(of: local) == ["node-b", "node-c"])
+    }
+
+    /// One endpoint node needs no group to lead: its agent holds the VIP itself (`VRRPPlan.soleAddresses`).
+    @Test func oneEndpointNodeIsNeverReportedAsLeadingNoGroup() throws {
         let small = try VRRPPlanner(cluster: "fcp", vrids: VRIDRange(parsing: "100-101"), groups: 2)
         let local = try IPAddress("198.51.100.7")
         let (plan, unplaced) = try small.plan(
             addresses: [local], nodes: nodes, placement: Placement(allowedNodes: [local: ["node-c"]]))
-        #expect(unplaced == [local])
-        // It waits in its own group, held only should node-c come to lead it.
-        #expect(plan.groupsByAddress[local] == 100 + small.group(of: local))
-        #expect(plan.allowedNodes(of: local) == ["node-c"])
+        #expect(unplaced.isEmpty)
+        #expect(plan.soleAddresses(of: "node-c") == [local])
     }
 
     @Test func allowedNodesRoundTripThroughJSONAndAreValidated() throws {
