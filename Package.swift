@@ -69,8 +69,9 @@ let package = Package(
         // Child processes with a clean signal mask (keepalived, and the binaries tests start).
         .target(name: "ProcessSupervision", dependencies: ["CProcess", "Errors"]),
 
-        // The keepalived-lb.io objects and Node annotations that both daemons read (BGPPeer, BGP session state).
-        .target(name: "LoadBalancerAPI", dependencies: ["IPAM", "BGP", "KubeClient"]),
+        // The keepalived-lb.io objects and Node annotations that both daemons read (BGPPeer, BGP session state), and
+        // a Node as the input of its keepalived.conf (the agent and `kubectl keepalived render` share it).
+        .target(name: "LoadBalancerAPI", dependencies: ["IPAM", "BGP", "Keepalived", "KubeClient"]),
 
         // The node agent: keepalived supervisor, VIP reconciler, state reporting.
         .target(
@@ -170,7 +171,7 @@ let package = Package(
             name: "OperatorCLI",
             dependencies: [
                 "IPAM", "Keepalived", "KubeClient", "CloudProvider", "CommandLineSupport", "ControllerOptions",
-                "Observability",
+                "LoadBalancerAPI", "Observability",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -229,7 +230,7 @@ let package = Package(
             name: "NodeAgentTests",
             dependencies: [
                 "NodeAgent", "BGP", "CloudProvider", "Keepalived", "KubeClient", "IPAM", "InMemoryAPI",
-                "LoadBalancerAPI",
+                "LoadBalancerAPI", "OperatorCLI",
                 "TestLab", "TestTraits",
                 .product(name: "Logging", package: "swift-log"),
             ]),

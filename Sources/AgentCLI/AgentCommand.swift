@@ -91,7 +91,7 @@ public struct AgentCommand: AsyncParsableCommand {
         do {
             _ = try NodeSettings(
                 nodeName: "validate", interface: "eth0", sourceAddresses: [], unicastPeers: [],
-                advertIntervalMilliseconds: advertIntervalMs, notifyFIFO: stateDir + "/notify.fifo")
+                advertIntervalMilliseconds: advertIntervalMs, notifyFIFO: NodeRenderInput.notifyFIFO(in: stateDir))
         } catch {
             throw ValidationError(
                 error.code == .invalidPath ? "--state-dir: \(error.message)" : "--advert-interval-ms: \(error.message)"

@@ -1,6 +1,7 @@
 public import IPAM
 public import Keepalived
 public import KubeClient
+import LoadBalancerAPI
 
 /// The keepalived.conf a node's agent would render from the current plan (`kubectl keepalived
 /// render NODE`): the same renderer, with the node's and its peers' InternalIPs from the Nodes.
@@ -50,30 +51,16 @@ public enum NodeRendering {
                 "node \(name) is not in the VRRP plan (eligible: \(plan.nodes.joined(separator: ", "))); "
                     + "its agent renders no instance")
         }
-        let peers = unicast ? plan.nodes.filter { $0 != name }.flatMap { byName[$0].map(internalAddresses) ?? [] } : []
+        // The node's interfaces as its agent published them (the plugin cannot list them itself).
+        let member = NodeRenderInput.Member(node)
+        let input = NodeRenderInput(
+            plan: plan, node: member, member: { byName[$0].map(NodeRenderInput.Member.init) }, interface: interface,
+            unicast: unicast, advertIntervalMilliseconds: advertIntervalMilliseconds, stateDirectory: stateDirectory,
+            interfaces: member.state?.interfaces.map(Set.init))
         do {
-            let settings = try NodeSettings(
-                nodeName: name, interface: interface, sourceAddresses: internalAddresses(of: node), unicastPeers: peers,
-                advertIntervalMilliseconds: advertIntervalMilliseconds, notifyFIFO: stateDirectory + "/notify.fifo")
-            let peerStates = plan.nodes.filter { $0 != name }.compactMap { byName[$0] }.map {
-                NodeVRRPState(annotation: $0.metadata.annotations[NodeVRRPState.annotation])
-            }
-            let adverts = AdvertisedAddresses.agreed(byPeers: peerStates)
-            // The node's interfaces as its agent published them (the plugin cannot list them itself).
-            let interfaces = NodeVRRPState(annotation: node.metadata.annotations[NodeVRRPState.annotation])?
-                .interfaces.map(Set.init)
-            return KeepalivedConfig.render(
-                plan: plan.applied(by: name, adverts: adverts, interfaces: interfaces), node: settings,
-                adverts: adverts)
+            return try input.render().config
         } catch {
             throw Failure(.invalidSettings, error.message)
-        }
-    }
-
-    /// As the agent reads them: the Node's InternalIP addresses.
-    static func internalAddresses(of node: Node) -> [IPAddress] {
-        node.status.addresses.filter { $0.type == .internalIP }.compactMap {
-            $0.address.flatMap { try? IPAddress($0) }
         }
     }
 }

@@ -246,7 +246,7 @@ public actor BGPSpeaker {
 
     /// BIRD's router ID: the node's IPv4 InternalIP, else a stable number from its name (IPv6-only nodes).
     static func routerID(of node: Node, name: String) -> IPAddress {
-        if let address = NodeAgent.internalAddresses(of: node).first(where: { $0.family == .ipv4 }) { return address }
+        if let address = node.internalAddresses.first(where: { $0.family == .ipv4 }) { return address }
         // FNV-1a, 32 bits: stable across restarts and releases.
         let hash = name.utf8.reduce(UInt32(2_166_136_261)) { ($0 ^ UInt32($1)) &* 16_777_619 }
         return .v4(IPv4Address(hash | 1))
