@@ -91,6 +91,20 @@ public final class AddressManager: @unchecked Sendable {
         }
     }
 
+    /// The interface's hardware (MAC) address: what a gratuitous ARP or unsolicited NA names.
+    public func hardwareAddress(of link: Link) throws(NodeNetworkError) -> [UInt8] {
+        try locked { () throws(NodeNetworkError) -> [UInt8] in
+            var object: OpaquePointer?
+            let result = rtnl_link_get_kernel(socket, link.index, nil, &object)
+            guard result >= 0, let object else { throw NodeNetworkError(libnl: result, "looking up \(link)") }
+            defer { rtnl_link_put(object) }
+            guard let address = rtnl_link_get_addr(object), let bytes = nl_addr_get_binary_addr(address) else {
+                throw NodeNetworkError(.noSuchInterface, "\(link) has no hardware address")
+            }
+            return Array(UnsafeRawBufferPointer(start: bytes, count: Int(nl_addr_get_len(address))))
+        }
+    }
+
     /// The interface that carries `address` (the node's IP), for the default `--interface`.
     public func link(holding address: IPAddress) throws(NodeNetworkError) -> Link {
         guard let match = try addresses().first(where: { $0.address == address }) else {

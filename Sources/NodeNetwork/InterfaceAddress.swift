@@ -21,6 +21,13 @@ public struct InterfaceAddress: Hashable, Sendable, CustomStringConvertible {
     /// IFA_F_* flags (for example tentative while IPv6 duplicate address detection runs).
     public let flags: UInt32
 
+    public init(address: IPAddress, prefixLength: Int, interfaceIndex: Int32, flags: UInt32 = 0) {
+        self.address = address
+        self.prefixLength = prefixLength
+        self.interfaceIndex = interfaceIndex
+        self.flags = flags
+    }
+
     public var isTentative: Bool { flags & 0x40 != 0 }
     public var description: String { "\(address)/\(prefixLength)" }
 }

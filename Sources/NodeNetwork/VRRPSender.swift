@@ -123,7 +123,7 @@ public struct VRRPSender: Sendable {
         }
     }
 
-    private static func failure(_ what: String) -> NodeNetworkError {
+    static func failure(_ what: String) -> NodeNetworkError {
         let failure = SystemCallError(what)
         let denied = failure.errnoCode == EPERM || failure.errnoCode == EACCES
         return NodeNetworkError(denied ? .permissionDenied : .failed, "\(failure)")
@@ -131,7 +131,7 @@ public struct VRRPSender: Sendable {
 }
 
 extension sockaddr_in {
-    fileprivate init(family address: IPAddress) {
+    init(family address: IPAddress) {
         self.init()
         sin_family = sa_family_t(AF_INET)
         let bytes = VRRPAdvertisement.bytes(address)
@@ -142,7 +142,7 @@ extension sockaddr_in {
 
 extension sockaddr_in6 {
     /// Link-local and multicast link-scope addresses need the interface as their scope.
-    fileprivate init(address: IPAddress, scope: UInt32) {
+    init(address: IPAddress, scope: UInt32) {
         self.init()
         sin6_family = sa_family_t(AF_INET6)
         let bytes = VRRPAdvertisement.bytes(address)
