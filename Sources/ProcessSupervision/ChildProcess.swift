@@ -157,7 +157,10 @@ public final class ChildProcess: Sendable {
                 return !state.waiting
             }
             if startWaiter {
-                DispatchQueue.global().async { _ = self.waitBlocking() }
+                // waitpid blocks: a thread of its own, as the agent's FIFO reader has, not one of the pool's.
+                let thread = Thread { _ = self.waitBlocking() }
+                thread.name = "wait-\(pid)"
+                thread.start()
             }
         }
     }

@@ -15,7 +15,7 @@ public actor NodeAgent {
     let configuration: AgentConfiguration
     let addressing: any InterfaceAddressing
     let logger: Logger
-    let supervisor: KeepalivedSupervisor
+    let supervisor: any KeepalivedProcess
     let configMaps: Informer<ConfigMap>
     let nodes: Informer<Node>
     let metrics = AgentMetrics()
@@ -27,10 +27,8 @@ public actor NodeAgent {
     var lastPublished: String?
     /// The unicast peers of the last rendering (where adverts go).
     var peers: [IPAddress] = []
-    let sender: VRRPSender
-    /// Instances the last rendering starts as master at once; rendered normally again once
-    /// keepalived reports them MASTER, so a later restart of keepalived waits its preempt delay.
-    var startingAsMaster: Set<String> = []
+    /// The priority-0 adverts and neighbour announcements the agent sends itself.
+    let packets: any PacketSending
     /// What the last rendering's adverts list: agreed with the other nodes' agents (see `AdvertisedAddresses`).
     var adverts: AdvertisedAddresses = .token
     /// Why the last plan was not used, so a repeat is logged once.
@@ -55,28 +53,37 @@ public actor NodeAgent {
     }
     let jobs: AsyncStream<Job>
     let jobQueue: AsyncStream<Job>.Continuation
+    /// What the timers, the verify loop and the reload-confirmation wait sleep on (tests may move a manual one).
+    let clock: any Clock<Duration>
+    /// Time since this agent was made, on `clock`.
+    let elapsed: @Sendable () -> Duration
 
     public init(
         client: any KubernetesAPI, configuration: AgentConfiguration, addressing: any InterfaceAddressing,
-        logger: Logger = Logger(label: "keepalived-vip-agent")
+        keepalived: (any KeepalivedProcess)? = nil, packets: (any PacketSending)? = nil,
+        clock: some Clock<Duration> = ContinuousClock(), logger: Logger = Logger(label: "keepalived-vip-agent")
     ) {
+        self.clock = clock
+        elapsed = stopwatch(on: clock)
         self.client = client
         self.configuration = configuration
         self.addressing = addressing
         self.logger = logger
         machine = AgentStateMachine(nodeName: configuration.nodeName, filtersVIPs: configuration.nftPath != nil)
-        supervisor = KeepalivedSupervisor(
-            paths: .init(executable: configuration.keepalivedPath, stateDirectory: configuration.stateDirectory),
-            networkNamespace: configuration.networkNamespace, logger: logger)
+        supervisor =
+            keepalived
+            ?? KeepalivedSupervisor(
+                paths: .init(executable: configuration.keepalivedPath, stateDirectory: configuration.stateDirectory),
+                networkNamespace: configuration.networkNamespace, logger: logger)
         configMaps = Informer<ConfigMap>(
             client: client, namespace: configuration.namespace,
             fieldSelector: "metadata.name=\(configuration.configMapName)", logger: logger)
         nodes = Informer<Node>(client: client, logger: logger)
-        sender = VRRPSender(networkNamespace: configuration.networkNamespace)
+        self.packets = packets ?? NodePackets(networkNamespace: configuration.networkNamespace)
         (jobs, jobQueue) = AsyncStream.makeStream()
     }
 
-    var fifoPath: String { configuration.stateDirectory + "/notify.fifo" }
+    var fifoPath: String { NodeRenderInput.notifyFIFO(in: configuration.stateDirectory) }
     var planPath: String { configuration.stateDirectory + "/plan.json" }
     var plan: VRRPPlan? { machine.plan }
 
@@ -100,7 +107,7 @@ public actor NodeAgent {
             }
             group.addTask {
                 while !Task.isCancelled {
-                    try? await Task.sleep(for: self.configuration.verifyInterval)
+                    try? await self.clock.sleep(for: self.configuration.verifyInterval)
                     await self.verify()
                 }
             }
@@ -139,11 +146,11 @@ public actor NodeAgent {
     private func perform(_ job: Job) async {
         switch job {
         case .restart(let delay):
-            try? await Task.sleep(for: delay)
+            try? await clock.sleep(for: delay)
             guard !Task.isCancelled else { return }
             await handle(.restartTimerFired)
         case .handover(let delay):
-            try? await Task.sleep(for: delay)
+            try? await clock.sleep(for: delay)
             guard !Task.isCancelled else { return }
             await handle(.handoverTimerFired)
         case .watch(let run):
@@ -156,19 +163,19 @@ public actor NodeAgent {
                 case .sent: break
                 case .notRunning: return  // it exited; its exit removes every VIP anyway
                 case .notYetStarted:
-                    try? await Task.sleep(for: .milliseconds(20))
+                    try? await clock.sleep(for: .milliseconds(20))
                     continue
                 }
                 break
             }
-            let deadline = ContinuousClock.now + AgentStateMachine.reloadConfirmationTimeout
+            let deadline = elapsed() + AgentStateMachine.reloadConfirmationTimeout
             // keepalived says that it has re-read its configuration only in its log.
-            while ContinuousClock.now < deadline, !Task.isCancelled {
+            while elapsed() < deadline, !Task.isCancelled {
                 if supervisor.reloadCompleted(after: offset) {
                     await handle(.reloadConfirmed(id))
                     return
                 }
-                try? await Task.sleep(for: .milliseconds(10))
+                try? await clock.sleep(for: .milliseconds(10))
             }
             guard !Task.isCancelled else { return }
             logger.warning(
@@ -211,6 +218,8 @@ public actor NodeAgent {
             await supervisor.stop()
         case .removeVIPs(let addresses, let reason):
             removeVIPs(addresses, reason: reason)
+        case .addVIPs(let addresses):
+            addVIPs(addresses)
         case .removeTokens(let reason):
             removeTokens(machine.plan?.tokens ?? [], reason: reason)
         case .announceRelease(let instances):
@@ -250,6 +259,8 @@ public actor NodeAgent {
             await installFirewall(script, what: "apply")
         case .removeFirewall:
             await installFirewall(VIPFirewall.removal, what: "remove")
+        case .rerender:
+            await changed()
         }
     }
 
@@ -258,10 +269,6 @@ public actor NodeAgent {
     func notified(_ message: NotifyMessage) async {
         await supervisor.markConfirmed()
         await handle(.stateReported(message))
-        if message.state == .master, startingAsMaster.contains(message.instance) {
-            startingAsMaster.remove(message.instance)
-            await changed()
-        }
     }
 
     public var heldAddresses: [IPAddress] { machine.heldAddresses }

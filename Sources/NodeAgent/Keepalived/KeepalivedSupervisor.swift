@@ -38,8 +38,19 @@ public actor KeepalivedSupervisor {
 
     /// One run of keepalived: whoever started it watches for its exit (`watch(_:)`).
     public struct Run: Sendable {
-        public let process: ChildProcess
-        let generation: Int
+        /// nil: a run of a stand-in that is no child process (`init(generation:)`, for tests).
+        let process: ChildProcess?
+        public let generation: Int
+
+        init(process: ChildProcess, generation: Int) {
+            self.process = process
+            self.generation = generation
+        }
+
+        public init(generation: Int) {
+            process = nil
+            self.generation = generation
+        }
     }
 
     public init(paths: Paths, networkNamespace: String?, logger: Logger) {
@@ -127,7 +138,7 @@ public actor KeepalivedSupervisor {
     /// caller must react: its VIPs are still on the interface), nil when it was stopped on purpose
     /// or the caller was cancelled.
     public nonisolated func watch(_ run: Run) async -> Int32? {
-        guard let status = await run.process.exitStatusUnlessCancelled() else { return nil }
+        guard let status = await run.process?.exitStatusUnlessCancelled() else { return nil }
         return await exited(run, status: status) ? status : nil
     }
 
@@ -190,7 +201,7 @@ public actor KeepalivedSupervisor {
 
     /// SIGTERM: keepalived sends priority-0 adverts so a backup takes over at once. SIGKILL
     /// for the group after `grace`. Returns as soon as keepalived has exited.
-    public func stop(grace: Duration = .seconds(3)) async {
+    public func stop(grace: Duration) async {
         guard let process else { return }
         generation += 1
         self.process = nil
