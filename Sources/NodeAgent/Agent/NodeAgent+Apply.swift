@@ -4,6 +4,7 @@ import Foundation
 import IPAM
 import Keepalived
 import KubeClient
+import LoadBalancerAPI
 import Logging
 import NodeNetwork
 
@@ -26,8 +27,8 @@ extension NodeAgent {
         }
         lastUnavailableReason = nil
         do {
-            let (applied, config) = try await render(newPlan, ownNode: ownNode)
-            await handle(.planChanged(applied, config: config))
+            let (applied, config, agentHeld) = try await render(newPlan, ownNode: ownNode)
+            await handle(.planChanged(applied, config: config, agentHeld: agentHeld))
             hasApplied = true
         } catch {
             logger.error("could not apply the VRRP plan", metadata: ["error": "\(error)"])
@@ -68,62 +69,50 @@ extension NodeAgent {
 
     /// The plan as this node applies it (`VRRPPlan.view(for:)`) and its keepalived.conf; clears what a crash left
     /// behind the first time.
-    private func render(_ newPlan: VRRPPlan, ownNode: Node) async throws -> (VRRPPlan, String) {
-        let addresses = Self.internalAddresses(of: ownNode)
+    private func render(_ newPlan: VRRPPlan, ownNode: Node) async throws -> (VRRPPlan, String, [IPAddress]) {
+        let addresses = ownNode.internalAddresses
         ownAddresses = Set(addresses)
         let link = try resolveLink(addresses)
+        var members: [String: NodeRenderInput.Member] = [:]
+        for name in newPlan.nodes where name != configuration.nodeName {
+            if let node = await nodes.get(ObjectKey(namespace: nil, name: name)) { members[name] = .init(node) }
+        }
+        if interfaces == nil { refreshInterfaces() }
+        let input = NodeRenderInput(
+            plan: newPlan, node: .init(ownNode), member: { members[$0] }, interface: link.name,
+            unicast: configuration.unicast, advertIntervalMilliseconds: configuration.advertIntervalMilliseconds,
+            stateDirectory: configuration.stateDirectory, interfaces: interfaces.map(Set.init))
+        self.peers = input.unicastPeers
         if !scrubbedAtStart {
-            // Before keepalived runs nothing here may hold a VIP: clear what a crash left behind.
+            // Before keepalived runs nothing here may hold a VIP: clear what a crash left behind. Not the VIPs only
+            // this node may hold: the previous agent left them for this one (a rolling update).
+            let kept = Set(
+                input.agentHeld(
+                    in: newPlan.applied(
+                        by: configuration.nodeName, adverts: input.adverts,
+                        interfaces: input.interfaces)))
             let previous = (try? String(contentsOfFile: planPath, encoding: .utf8)).flatMap { try? VRRPPlan(json: $0) }
-            removeVIPs(previous?.addresses ?? [], reason: "left from a previous run")
-            removeVIPs(newPlan.addresses, reason: "left from a previous run")
+            removeVIPs(
+                Array(Set((previous?.addresses ?? []) + newPlan.addresses).subtracting(kept)),
+                reason: "left from a previous run")
             removeTokens((previous?.tokens ?? []) + newPlan.tokens, reason: "left from a previous run")
             scrubbedAtStart = true
         }
-        var peers: [IPAddress] = []
-        var peerStates: [NodeVRRPState?] = []
-        for name in newPlan.nodes where name != configuration.nodeName {
-            guard let node = await nodes.get(ObjectKey(namespace: nil, name: name)) else { continue }
-            if configuration.unicast { peers += Self.internalAddresses(of: node) }
-            peerStates.append(NodeVRRPState(annotation: node.metadata.annotations[NodeVRRPState.annotation]))
-        }
-        self.peers = peers
-        let agreed = AdvertisedAddresses.agreed(byPeers: peerStates)
-        if agreed != adverts {
+        if input.adverts != adverts {
             let message =
-                agreed == .token
+                input.adverts == .token
                 ? "every node's agent renders token adverts: VRRP adverts list one token per instance"
                 : "a node of the plan runs an agent that lists the VIPs in its VRRP adverts; listing them too "
                     + "until every agent is upgraded"
-            logger.notice("\(message)", metadata: ["adverts": "\(agreed.rawValue)"])
-            adverts = agreed
+            logger.notice("\(message)", metadata: ["adverts": "\(input.adverts.rawValue)"])
+            adverts = input.adverts
         }
-        if interfaces == nil { refreshInterfaces() }
-        let applied = newPlan.applied(
-            by: configuration.nodeName, adverts: adverts, interfaces: interfaces.map(Set.init))
         if adverts == .vips, newPlan.instances.contains(where: { !$0.allowedNodes.isEmpty }) {
             logger.warning(
                 "an older agent lists VIPs in its VRRP adverts: Local VIPs are held wherever this node is master",
                 metadata: ["until": "every node runs an agent that publishes tokenAdverts"])
         }
-        let settings = try NodeSettings(
-            nodeName: configuration.nodeName, interface: link.name, sourceAddresses: addresses,
-            unicastPeers: peers, advertIntervalMilliseconds: configuration.advertIntervalMilliseconds,
-            notifyFIFO: fifoPath)
-        // An instance new to the cluster starts at once on its preferred node. Only against a plan
-        // this process applied itself: after a restart another node may be master already.
-        // Kept until keepalived reports them MASTER, whatever renderings come in between.
-        let present = Set(newPlan.instances.map(newPlan.instanceName))
-        let new =
-            machine.plan.map { previous in
-                newPlan.instancesNew(since: previous).filter { newPlan.rank(of: configuration.nodeName, in: $0) == 0 }
-                    .map(newPlan.instanceName)
-            } ?? []
-        startingAsMaster = startingAsMaster.intersection(present).union(new)
-        return (
-            applied,
-            KeepalivedConfig.render(plan: applied, node: settings, startingAsMaster: startingAsMaster, adverts: adverts)
-        )
+        return try input.render(startingAsMaster: machine.startAsMaster(in: newPlan))
     }
 
     private func resolveLink(_ addresses: [IPAddress]) throws -> Link {
@@ -149,12 +138,6 @@ extension NodeAgent {
         try text.write(toFile: temporary, atomically: false, encoding: .utf8)
         guard rename(temporary, path) == 0 else {
             throw AgentError(.writeFailed, "\(SystemCallError("cannot replace \(path)"))")
-        }
-    }
-
-    static func internalAddresses(of node: Node) -> [IPAddress] {
-        node.status.addresses.filter { $0.type == .internalIP }.compactMap {
-            $0.address.flatMap { try? IPAddress($0) }
         }
     }
 
@@ -185,6 +168,43 @@ extension NodeAgent {
                 logger.info("removed VIP", metadata: ["address": "\(entry.address)", "reason": "\(reason)"])
             } catch {
                 logger.error("cannot remove VIP", metadata: ["address": "\(entry.address)", "error": "\(error)"])
+            }
+        }
+    }
+
+    /// Puts those of `addresses` that are missing on their interface (the pool's, else the agent's) with a
+    /// full-length prefix: the VIPs the agent holds itself.
+    func addVIPs(_ addresses: [IPAddress]) {
+        guard let link, let plan, !addresses.isEmpty else { return }
+        let present: Set<IPAddress>
+        do {
+            present = Set(try addressing.addresses(on: nil).map(\.address))
+        } catch {
+            logger.error(
+                "cannot list addresses to add the VIPs only this node may hold", metadata: ["error": "\(error)"])
+            return
+        }
+        for address in addresses where !present.contains(address) {
+            let name = plan.instances.lazy.compactMap { $0.interfaces[address] }.first ?? link.name
+            let target: Link
+            do {
+                target = name == link.name ? link : try addressing.link(named: name)
+                try addressing.add(address, prefixLength: address.family.bitWidth, to: target)
+                logger.info(
+                    "holding VIP: only this node may hold it",
+                    metadata: ["address": "\(address)", "interface": "\(name)"])
+            } catch {
+                logger.error("cannot add VIP", metadata: ["address": "\(address)", "error": "\(error)"])
+                continue
+            }
+            // The neighbours may still have it at the node that held it before (its endpoints moved here).
+            do {
+                try packets.announce(address, hardwareAddress: try addressing.hardwareAddress(of: target), on: target)
+                metrics.neighbourAnnouncements.increment()
+            } catch {
+                logger.warning(
+                    "could not announce the VIP to the neighbours; they find it once their cached entry expires",
+                    metadata: ["address": "\(address)", "error": "\(error)"])
             }
         }
     }
@@ -230,10 +250,13 @@ extension NodeAgent {
         guard let present = try? addressing.addresses(on: nil).map(\.address).filter({ planned.contains($0) }) else {
             return
         }
-        if await !supervisor.isRunning && !present.isEmpty {
-            removeVIPs(present, reason: "held while keepalived is not running")
+        let agentHeld = Set(machine.agentHeld)
+        if await !supervisor.isRunning && present.contains(where: { !agentHeld.contains($0) }) {
+            removeVIPs(present.filter { !agentHeld.contains($0) }, reason: "held while keepalived is not running")
             return
         }
+        // Something else removed one (an operator, another tool): the agent holds these itself.
+        if !agentHeld.isSubset(of: present) { addVIPs(machine.agentHeld) }
         let held = Set(machine.heldAddresses)
         let mismatches = Set(present).symmetricDifference(held)
         metrics.vipsHeld.record(present.count)
@@ -281,7 +304,7 @@ extension NodeAgent {
                 vrid: instance.vrid, priority: 0, intervalCentiseconds: configuration.advertIntervalMilliseconds / 10,
                 addresses: plan?.advertisedAddresses(of: instance, adverts) ?? instance.addresses)
             do {
-                try sender.send(advert, from: source, to: destinations, interface: link.name)
+                try packets.send(advert, from: source, to: destinations, interface: link.name)
                 metrics.releasesAnnounced.increment()
                 logger.info(
                     "told the backups that the dead keepalived gave up its instance (priority 0)",

@@ -1,4 +1,4 @@
-import IPAM
+public import IPAM
 public import Keepalived
 
 /// The nftables table that lets through to a VIP only what its Services publish (their protocol/port pairs,
@@ -12,10 +12,12 @@ public enum VIPFirewall {
     /// The nft script for `plan` (the plan as this node applies it). VIPs without a port list (a plan from an
     /// older controller) are left unfiltered. Routed VIPs (BGP pools) too: without the filter a packet for another
     /// port, which kube-proxy does not take, would be forwarded on by the node.
-    public static func script(for plan: VRRPPlan) -> String {
+    /// `only`: filter just these VIPs (those a stopping agent leaves on the node); nil: every VIP of the plan.
+    public static func script(for plan: VRRPPlan, only: Set<IPAddress>? = nil) -> String {
         var vips: [IPFamily: [IPAddress]] = [.ipv4: [], .ipv6: []]
         var allowed: [IPFamily: [String]] = [.ipv4: [], .ipv6: []]
         func filter(_ address: IPAddress, _ ports: [VIPPort]) {
+            guard only?.contains(address) ?? true else { return }
             vips[address.family, default: []].append(address)
             for port in ports {
                 allowed[address.family, default: []].append(

@@ -12,11 +12,13 @@ public import Keepalived
 /// - keepalived gone means every VIP of the plan leaves the interface at once;
 /// - a node the plan drops (the exclusion label, a pool's selector) keeps serving for `handoverDelay` before it
 ///   stops: its peers reload the same plan first, so they hear its priority-0 advert and take over at once
-///   instead of after three advert intervals.
+///   instead of after three advert intervals;
+/// - a VIP only this node may hold (`VRRPPlan.soleAddresses`) is the agent's, not keepalived's: it stays through
+///   keepalived's restarts and the agent's own (a rolling update), as no other node could take it over.
 public struct AgentStateMachine: Sendable {
     public enum Event: Sendable {
-        /// A valid plan and the keepalived.conf it gives this node.
-        case planChanged(VRRPPlan, config: String)
+        /// A valid plan, the keepalived.conf it gives this node, and the VIPs the agent holds outside keepalived.
+        case planChanged(VRRPPlan, config: String, agentHeld: [IPAddress] = [])
         /// No usable plan: the ConfigMap or its plan key is missing, or the plan is invalid.
         case planUnavailable(reason: String)
         case keepalivedStartFailed(message: String)
@@ -39,6 +41,8 @@ public struct AgentStateMachine: Sendable {
         case reloadKeepalived(id: Int)
         case stopKeepalived
         case removeVIPs([IPAddress], reason: String)
+        /// Put those of these VIPs that are missing on their interfaces (the ones the agent holds itself).
+        case addVIPs([IPAddress])
         /// Remove the instances' tokens (`AdvertisedAddresses.token`) a dead keepalived left on the loopback device.
         case removeTokens(reason: String)
         /// keepalived died while master of these instances (its group is gone, its VIPs removed):
@@ -60,6 +64,9 @@ public struct AgentStateMachine: Sendable {
         case applyFirewall(String)
         /// Remove the VIP filter (the agent stops; its VIPs are gone).
         case removeFirewall
+        /// Render the plan again: an instance started as master has become master, and goes back to its usual
+        /// priority so that a later restart of keepalived waits its preempt delay.
+        case rerender
     }
 
     public enum KeepalivedPhase: Equatable, Sendable {
@@ -81,7 +88,14 @@ public struct AgentStateMachine: Sendable {
     private var handingOver: [IPAddress] = []
     /// Addresses that left the plan, by the reload after which they may go.
     public private(set) var pendingRemoval: [IPAddress: Int] = [:]
+    /// VIPs the agent holds itself (only this node may hold them), kept through keepalived's and its own restarts.
+    public private(set) var agentHeld: [IPAddress] = []
+    /// VIPs the agent held that keepalived now elects (another node may hold them too), by the reload after which
+    /// they leave this node unless keepalived is master of their instance here.
+    private var handedToKeepalived: [IPAddress: Int] = [:]
     public private(set) var stopping = false
+    /// Instances the renderings start as master at once (`startAsMaster(in:)`), until keepalived reports them MASTER.
+    public private(set) var startingAsMaster: Set<String> = []
     /// The VIP filter last installed (nil: none, or filtering is off).
     public private(set) var firewall: String?
     private let filtersVIPs: Bool
@@ -109,7 +123,10 @@ public struct AgentStateMachine: Sendable {
         return plan.instances.contains { plan.rank(of: nodeName, in: $0) != nil }
     }
 
-    public var heldAddresses: [IPAddress] { tracker.held(in: plan) }
+    public var heldAddresses: [IPAddress] {
+        guard !agentHeld.isEmpty else { return tracker.held(in: plan) }
+        return Set(tracker.held(in: plan) + agentHeld).sorted()
+    }
 
     /// keepalived runs and has said where it stands (MASTER, BACKUP or FAULT) in every instance this node takes
     /// part in; true with no such instance (nothing to run).
@@ -127,9 +144,25 @@ public struct AgentStateMachine: Sendable {
         return plan.instances.filter { tracker.isMaster(plan.instanceName($0)) }
     }
 
+    /// The instances of `newPlan` its rendering starts as master at once (`state MASTER`, priority 255): an instance
+    /// new to the cluster, on its preferred node, waits for no election (nobody can be master of it yet). Only
+    /// against a plan this process applied: after a restart another node may be master already. An instance stays
+    /// in the set, whatever renderings come in between, until keepalived reports it MASTER.
+    public mutating func startAsMaster(in newPlan: VRRPPlan) -> Set<String> {
+        let present = Set(newPlan.instances.map(newPlan.instanceName))
+        let new =
+            plan.map { previous in
+                newPlan.instancesNew(since: previous).filter { newPlan.rank(of: nodeName, in: $0) == 0 }
+                    .map(newPlan.instanceName)
+            } ?? []
+        startingAsMaster = startingAsMaster.intersection(present).union(new)
+        return startingAsMaster
+    }
+
     public mutating func handle(_ event: Event) -> [Action] {
         switch event {
-        case .planChanged(let newPlan, let newConfig): return planChanged(newPlan, config: newConfig)
+        case .planChanged(let newPlan, let newConfig, let agentHeld):
+            return planChanged(newPlan, config: newConfig, agentHeld: agentHeld)
         case .planUnavailable(let reason): return stopping ? [] : [.keepPreviousPlan(reason: reason)]
         case .keepalivedStartFailed: return keepalivedGone(reason: "keepalived could not start", crashed: false)
         case .keepalivedExited: return keepalivedGone(reason: "keepalived exited", crashed: true)
@@ -143,7 +176,9 @@ public struct AgentStateMachine: Sendable {
         }
     }
 
-    private mutating func planChanged(_ newPlan: VRRPPlan, config newConfig: String) -> [Action] {
+    private mutating func planChanged(_ newPlan: VRRPPlan, config newConfig: String, agentHeld newHeld: [IPAddress])
+        -> [Action]
+    {
         guard !stopping else { return [] }
         // Back in the plan while handing over: it never stopped, so it is reloaded like any running keepalived.
         var leftover: [IPAddress] = []
@@ -157,6 +192,17 @@ public struct AgentStateMachine: Sendable {
         let kept = Set(newPlan.addresses)
         // An address that came back is no longer on its way out.
         pendingRemoval = pendingRemoval.filter { !kept.contains($0.key) }
+        // Held by the agent and still in the plan, but now elected: keepalived adds it where it is master, so here
+        // it goes after the reload unless this node is that master. Left the plan: the usual removal below.
+        let stillHeld = Set(newHeld)
+        let heldChanged = stillHeld != Set(agentHeld)
+        let handed = agentHeld.filter { kept.contains($0) && !stillHeld.contains($0) }
+        // keepalived never knew these: they go at once, whether or not its configuration changed.
+        let released = agentHeld.filter { !kept.contains($0) }
+        handedToKeepalived = handedToKeepalived.filter { !stillHeld.contains($0.key) && kept.contains($0.key) }
+        agentHeld = newHeld.sorted()
+        let release: [Action] = released.isEmpty ? [] : [.removeVIPs(released, reason: "removed from the plan")]
+        let hold: [Action] = agentHeld.isEmpty ? [] : [.addVIPs(agentHeld)]
         // Ports change without keepalived's configuration changing; a new VIP is filtered before it is held.
         var filter: [Action] = []
         if filtersVIPs {
@@ -166,10 +212,12 @@ public struct AgentStateMachine: Sendable {
                 filter = [.applyFirewall(script)]
             }
         }
-        guard newConfig != config else { return filter }
+        // What the agent holds is published on the Node (the controller's split-brain and placement views).
+        guard newConfig != config else { return release + filter + hold + (heldChanged ? [.publish] : []) }
         config = newConfig
-        let departed = Set((oldPlan?.addresses ?? []) + leftover).filter { !kept.contains($0) }.sorted()
-        var actions: [Action] = filter + [.writeConfig(newConfig, plan: newPlan)]
+        let departed = Set((oldPlan?.addresses ?? []) + leftover).subtracting(released).filter { !kept.contains($0) }
+            .sorted()
+        var actions: [Action] = release + filter + hold + [.writeConfig(newConfig, plan: newPlan)]
         let names = Set(newPlan.instances.map(newPlan.instanceName))
         let removed = reported.subtracting(names)
         if !removed.isEmpty {
@@ -197,14 +245,15 @@ public struct AgentStateMachine: Sendable {
             case .running:
                 reloads += 1
                 for address in departed { pendingRemoval[address] = reloads }
+                for address in handed { handedToKeepalived[address] = reloads }
                 actions.append(.reloadKeepalived(id: reloads))
             case .stopped:
                 // Nothing holds the departed addresses: they can go before keepalived starts.
-                actions.append(.removeVIPs(departed, reason: "removed from the plan"))
+                actions.append(.removeVIPs(departed + handed, reason: "removed from the plan"))
                 keepalived = .running
                 actions.append(.startKeepalived)
             case .restartScheduled:
-                actions.append(.removeVIPs(departed, reason: "removed from the plan"))
+                actions.append(.removeVIPs(departed + handed, reason: "removed from the plan"))
             case .handingOver:
                 break
             }
@@ -215,8 +264,12 @@ public struct AgentStateMachine: Sendable {
 
     private mutating func keepalivedGone(reason: String, crashed: Bool) -> [Action] {
         guard !stopping, keepalived == .running || keepalived == .handingOver else { return [] }
-        let addresses = Array(Set((plan?.addresses ?? []) + pendingRemoval.keys + handingOver)).sorted()
+        let addresses = Array(
+            Set((plan?.addresses ?? []) + pendingRemoval.keys + handingOver + handedToKeepalived.keys)
+                .subtracting(agentHeld)
+        ).sorted()
         handingOver = []
+        handedToKeepalived = [:]
         // Only instances this node's keepalived itself reported MASTER: never one another node holds.
         let released = crashed ? heldInstances : []
         tracker = VRRPStateTracker()
@@ -236,9 +289,10 @@ public struct AgentStateMachine: Sendable {
         guard !stopping, keepalived == .handingOver else { return [] }
         keepalived = .stopped
         tracker = VRRPStateTracker()
-        let addresses = handingOver + pendingRemoval.keys.sorted()
+        let addresses = handingOver + pendingRemoval.keys.sorted() + handedToKeepalived.keys.sorted()
         handingOver = []
         pendingRemoval = [:]
+        handedToKeepalived = [:]
         var actions: [Action] = [.stopKeepalived]
         if !addresses.isEmpty {
             actions.append(.removeVIPs(Array(Set(addresses)).sorted(), reason: "no instance for this node"))
@@ -270,13 +324,21 @@ public struct AgentStateMachine: Sendable {
             return [.recordTransition(message), .instancesRemoved([message.instance]), .publish]
         }
         reported.insert(message.instance)
+        if message.state == .master, startingAsMaster.remove(message.instance) != nil {
+            return [.recordTransition(message), .publish, .rerender]
+        }
         return [.recordTransition(message), .publish]
     }
 
     private mutating func removeDue(upTo id: Int, reason: String) -> [Action] {
-        let due = pendingRemoval.filter { $0.value <= id }.keys.sorted()
-        guard !due.isEmpty else { return [] }
+        var due = pendingRemoval.filter { $0.value <= id }.keys.sorted()
         for address in due { pendingRemoval[address] = nil }
+        // Handed to keepalived: stays where keepalived is master of its instance (it holds it now).
+        let mastered = Set(tracker.held(in: plan))
+        let handed = handedToKeepalived.filter { $0.value <= id }.keys.sorted()
+        for address in handed { handedToKeepalived[address] = nil }
+        due += handed.filter { !mastered.contains($0) }
+        guard !due.isEmpty else { return [] }
         return [.removeVIPs(due, reason: reason)]
     }
 
@@ -287,15 +349,28 @@ public struct AgentStateMachine: Sendable {
         if keepalived == .running || keepalived == .handingOver { actions.append(.stopKeepalived) }
         keepalived = .stopped
         tracker = VRRPStateTracker()
-        let addresses = Array(Set((plan?.addresses ?? []) + pendingRemoval.keys.sorted() + handingOver)).sorted()
+        // The VIPs only this node may hold stay: nobody could take them over, and the next agent here (a rolling
+        // update) keeps them; kube-proxy serves them meanwhile.
+        let addresses = Array(
+            Set((plan?.addresses ?? []) + pendingRemoval.keys.sorted() + handingOver + handedToKeepalived.keys)
+                .subtracting(agentHeld)
+        ).sorted()
         handingOver = []
         pendingRemoval = [:]
+        handedToKeepalived = [:]
         if !addresses.isEmpty { actions.append(.removeVIPs(addresses, reason: "agent stopping")) }
         // keepalived removes its tokens on a clean stop; one killed after the grace period leaves them.
         if plan != nil { actions.append(.removeTokens(reason: "agent stopping")) }
         if firewall != nil {
-            firewall = nil
-            actions.append(.removeFirewall)
+            if let plan, !agentHeld.isEmpty {
+                // The VIPs that stay are filtered as before; the rest of the filter goes with its VIPs.
+                let script = VIPFirewall.script(for: plan, only: Set(agentHeld))
+                firewall = nil
+                actions.append(.applyFirewall(script))
+            } else {
+                firewall = nil
+                actions.append(.removeFirewall)
+            }
         }
         actions.append(.publish)
         return actions

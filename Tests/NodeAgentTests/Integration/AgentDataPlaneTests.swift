@@ -451,13 +451,22 @@ extension AgentFailoverTests {
             // The agents advertise by unicast to each other's node address: a permanent neighbour
             // entry with a MAC nobody has sends the adverts nowhere (and nothing the client sends).
             let peers = ["n1": "192.0.2.12", "n2": "192.0.2.11"]
+            // Only unicast adverts are cut this way: both configurations must already name the peer.
+            func configuration(_ node: String) -> String {
+                (try? String(contentsOfFile: lab.stateDirectory(node) + "/keepalived.conf", encoding: .utf8)) ?? ""
+            }
+            #expect(
+                await eventually(.seconds(10)) { lab.nodes.allSatisfy { configuration($0).contains(peers[$0]!) } },
+                "both agents render the other as unicast peer")
             for node in lab.nodes {
                 try mustRun([
                     "ip", "-n", lab.netns(node), "neigh", "replace", peers[node]!, "lladdr", "02:00:00:00:00:01",
                     "dev", "eth0", "nud", "permanent",
                 ])
             }
-            #expect(try await eventually(.seconds(10)) { try lab.holders(vip).count == 2 }, "both nodes became MASTER")
+            #expect(
+                try await eventually(.seconds(10)) { try lab.holders(vip).count == 2 },
+                "both nodes became MASTER; n1:\n\(configuration("n1"))\nn2:\n\(configuration("n2"))")
             #expect(
                 try await eventually(.seconds(20)) {
                     try await lab.admin.list(Event.self, namespace: lab.namespace).items.contains {
