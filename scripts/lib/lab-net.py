@@ -41,7 +41,7 @@ def serve(port, text, peer):
 def ask(host, port, timeout):
     try:
         c = socket.create_connection((host, port), timeout=timeout)
-        print(c.recv(64).decode())
+        print(c.recv(256).decode().strip())
         c.close()
     except OSError:
         sys.exit(1)

@@ -50,3 +50,16 @@ contexts:
 current-context: $5@$2
 KC
 }
+
+# Runs COMMAND (quietly) every 0.2 s until it succeeds; after SECONDS says what it was waiting for and fails.
+wait_for() { # seconds description command...
+  local seconds="$1" what="$2" deadline; shift 2
+  deadline=$((SECONDS + seconds))
+  until "$@" >/dev/null 2>&1; do
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      echo "$(basename "$0"): timed out after ${seconds}s waiting for $what" >&2
+      return 1
+    fi
+    sleep 0.2
+  done
+}

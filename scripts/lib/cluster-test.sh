@@ -1,0 +1,429 @@
+#!/usr/bin/env bash
+# The shipped manifests on a real v1.20 cluster (scripts/cluster), run the way users run them (part of
+# scripts/test): the image from scripts/image imported on every node, `kubectl apply -k` of an overlay of
+# deploy/base (scripts/lib/cluster-lab), a hello Deployment behind a Cluster and a Local LoadBalancer Service,
+# and a client on the nodes' LAN connecting to every VIP every 10 ms through each operation below. Prints one
+# JSON line per check with its figures; exits non-zero naming the step that failed. Removes the cluster on any
+# exit (--keep leaves it up for a look: scripts/cluster down klbtest).
+#   scripts/lib/cluster-test.sh [--keep] [--quick]     --quick: up, apply, answers, agent rollout only
+set -euo pipefail
+here="$(cd "$(dirname "$0")/../.." && pwd)"
+cd "$here"
+
+keep=0 quick=0
+for arg in "$@"; do
+  case "$arg" in
+    --keep) keep=1 ;;
+    --quick) quick=1 ;;
+    *) echo "cluster test: unknown argument \"$arg\"; allowed: --keep, --quick" >&2; exit 2 ;;
+  esac
+done
+name="${KLB_CLUSTER_TEST_NAME:-klbtest}"
+work="$(mktemp -d /tmp/klb-cluster-test.XXXXXX)"
+probe_pid=""
+cleanup() {
+  local status=$?
+  [ -z "$probe_pid" ] || kill "$probe_pid" 2>/dev/null || true
+  if [ "$status" != 0 ] && [ -n "${KUBECONFIG:-}" ]; then
+    timeout 20 kubectl get pods -A -o wide >&2 2>&1 || true
+  fi
+  [ "$keep" = 1 ] || scripts/cluster down "$name" >&2 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+check() { printf '{"check":"%s","ok":true%s}\n' "$1" "${2:+,$2}"; }
+fail() { echo "cluster test: $*" >&2; exit 1; }
+step() { log "$*"; }
+source scripts/lib/cluster-lab.sh
+
+# Connects to every VIP every 10 ms from the client until probe_stop, which sets per VIP (CLUSTER, LOCAL)
+# PROBE_ATTEMPTS_X, PROBE_FAILED_X and PROBE_LONGEST_MS_X (not in a subshell: only this shell can wait for the
+# probe to write its counts).
+probe_start() {
+  # Not through in_client: $! must be the probe itself (ip netns exec execs it), not a subshell around it.
+  ip netns exec "$KLB_CLUSTER_CLIENT_NS" python3 scripts/lib/chaos-probe.py "$VIPS" 0.01 3600 "$work/probe.jsonl" &
+  probe_pid=$!
+  sleep 1
+}
+probe_stop() {
+  kill "$probe_pid"
+  wait "$probe_pid" || true
+  probe_pid=""
+  # One line per VIP, in the order given: attempts, failed, longest outage in ms.
+  {
+    read -r PROBE_ATTEMPTS_CLUSTER PROBE_FAILED_CLUSTER PROBE_LONGEST_MS_CLUSTER
+    read -r PROBE_ATTEMPTS_LOCAL PROBE_FAILED_LOCAL PROBE_LONGEST_MS_LOCAL
+  } < <(
+    python3 - "$work/probe.jsonl" "$cluster_vip" "$local_vip" <<'PY'
+import json, sys
+vips = sys.argv[2:]
+figures = {vip: [0, 0, 0.0] for vip in vips}
+for line in open(sys.argv[1]):
+    record = json.loads(line)
+    vip = figures.get(record["vip"])
+    if vip is None:
+        continue
+    if "ok" in record:
+        vip[0] += record["ok"] + record["fail"]
+        vip[1] += record["fail"]
+    else:
+        vip[2] = max(vip[2], record["end"] - record["start"])
+for attempts, failed, longest in (figures[vip] for vip in vips):
+    print(attempts, failed, round(longest * 1000))
+PY
+  )
+  [ "${PROBE_ATTEMPTS_CLUSTER:-0}" -gt 0 ] && [ "${PROBE_ATTEMPTS_LOCAL:-0}" -gt 0 ] ||
+    fail "the probe made no connection attempt (output: $(cat "$work/probe.jsonl"))"
+}
+
+# Runs an operation under the probe. A maximum outage of 0: not one connection to that VIP may fail; otherwise it
+# may stay unanswered at most that long. The operation may print extra JSON fields for the check on stdout.
+probed() { # check-name cluster-vip-max-outage-ms local-vip-max-outage-ms function
+  local check_name="$1" start extra kind max attempts failed longest figures=""; shift 1
+  local -A maxima=([CLUSTER]="$1" [LOCAL]="$2"); shift 2
+  # KLB_CLUSTER_TEST_FROM=CHECK: skip the operations before CHECK (iterating on one, with --keep).
+  if [ -n "${KLB_CLUSTER_TEST_FROM:-}" ]; then
+    [ "$check_name" = "$KLB_CLUSTER_TEST_FROM" ] || { log "skipping $check_name"; return 0; }
+    KLB_CLUSTER_TEST_FROM=""
+  fi
+  probe_start
+  start=$SECONDS
+  extra="$("$@")"
+  sleep 2
+  probe_stop
+  for kind in CLUSTER LOCAL; do
+    max="${maxima[$kind]}"
+    attempts="PROBE_ATTEMPTS_$kind"; failed="PROBE_FAILED_$kind"; longest="PROBE_LONGEST_MS_$kind"
+    if [ "$max" = 0 ]; then
+      [ "${!failed}" = 0 ] ||
+        fail "$check_name: $kind VIP: ${!failed} of ${!attempts} connections failed (longest outage ${!longest} ms)"
+    else
+      [ "${!longest}" -le "$max" ] ||
+        fail "$check_name: $kind VIP unanswered for ${!longest} ms (allowed $max; ${!failed} of ${!attempts} failed)"
+    fi
+    figures+="\"${kind,,}\":{\"attempts\":${!attempts},\"failed\":${!failed},\"longest_outage_ms\":${!longest}},"
+  done
+  check "$check_name" "$figures\"seconds\":$((SECONDS - start))${extra:+,$extra}"
+}
+
+# Processes named NAME in a node's network namespace (host-network pods share it).
+node_processes() { # node name
+  local pid
+  for pid in $(ip netns pids "$(ns_of "$1")"); do
+    [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$2" ] && echo "$pid"
+  done
+  return 0
+}
+moved_from() { [ -n "$(holder "$1")" ] && [ "$(holder "$1")" != "$2" ]; }
+held_by() { [ "$(holder "$1")" = "$2" ]; }
+
+leader_pod() { kc -n kube-system get lease keepalived-cloud-provider -o jsonpath='{.spec.holderIdentity}' | cut -d_ -f1; }
+
+step "the image and a 3-node cluster"
+# A cluster left by a killed run is not reused (unless iterating on one check).
+[ -n "${KLB_CLUSTER_TEST_FROM:-}" ] || scripts/cluster down "$name" >&2
+lab_up 3
+size_mib="$(podman image inspect "$image" --format '{{.Size}}' | awk '{ printf "%.1f", $1 / 1048576 }')"
+# The target is 60 MiB (203 with the whole Debian base, 104.7 with Debian's keepalived and ICU's full data).
+awk -v s="$size_mib" 'BEGIN { exit !(s <= 60) }' || fail "the image is $size_mib MiB (more than 60)"
+podman run --rm --network none --entrypoint /usr/local/bin/keepalived-lb "$image" keepalived-vip-agent --version \
+  >/dev/null || fail "the agent does not start in the image"
+container="$(podman create "$image")"
+listed="$(podman cp "$container:/usr/share/keepalived-lb/packages.txt" - | tar -xO)"
+podman rm "$container" >/dev/null
+grep -q '^keepalived 1:2.* VRRP only' <<<"$listed" && grep -q '^nftables ' <<<"$listed" &&
+  grep -q '^bird2 ' <<<"$listed" &&
+  ! grep -q -E '^(perl|libperl|libsnmp|libglib|libsystemd)' <<<"$listed" ||
+  fail "the package list in the image is wrong: $listed"
+bird="$(podman run --rm --network none --entrypoint /usr/sbin/bird "$image" --version 2>&1)" ||
+  fail "BIRD does not run in the image: $bird"
+check image_small_with_package_list "\"size_mib\":$size_mib,\"packages\":$(grep -c . <<<"$listed"),\"bird\":\"${bird##* }\""
+
+# The upgrade README documents, run by a kubelet: the predecessor's own Deployment (scripts/lib/fixtures) with only
+# the image swapped, over what the predecessor left: the default ServiceAccount bound to cluster-admin (it shipped
+# no RBAC), two Services with the addresses it handed out, its ConfigMap with the ledger annotation. Then README's
+# patch of image and liveness probe, as printed there. No agents run yet: the predecessor's pool (198.51.100.64/26)
+# is allocated from, never put on an interface. Everything is removed before deploy/base goes on.
+predecessor_dropin() {
+  local start=$SECONDS entry svc ip method uid ledger="" pod fresh now data want patch
+  kc create clusterrolebinding predecessor-default --clusterrole=cluster-admin \
+    --serviceaccount=kube-system:default >/dev/null
+  for entry in "legacy-a 198.51.100.90 NAT" "legacy-b 198.51.100.80 DR"; do
+    read -r svc ip method <<<"$entry"
+    kc create service loadbalancer "$svc" --tcp=8080:8080 >/dev/null
+    kc patch service "$svc" --subresource=status --type=merge \
+      -p "{\"status\":{\"loadBalancer\":{\"ingress\":[{\"ip\":\"$ip\"}]}}}" >/dev/null
+    uid="$(kc get svc "$svc" -o jsonpath='{.metadata.uid}')"
+    ledger+="${ledger:+,}{\"uid\":\"$uid\",\"ip\":\"$ip\",\"serviceNamespace\":\"default\",\"serviceName\":\"$svc\""
+    ledger+=",\"forwardMethod\":\"$method\"}"
+  done
+  kc create -n kube-system -f - >/dev/null <<CM
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: vip-configmap
+  namespace: kube-system
+  annotations:
+    k8s.co/cloud-provider-config: '{"services":[$ledger]}'
+data:
+  198.51.100.90: default/legacy-a
+  198.51.100.80: default/legacy-b:DR
+CM
+  sed "s#localhost/keepalived-lb:latest#$IMAGE_NAME:$(image_release)#" scripts/lib/fixtures/predecessor-deployment.yaml |
+    kc apply -f - >/dev/null
+  kc -n kube-system rollout status deploy/keepalived-cloud-provider --timeout=110s >&2
+  pod="$(kc -n kube-system get pods -l app=keepalived-cloud-provider -o jsonpath='{.items[0].metadata.name}')"
+  [ -z "$(kc -n kube-system get pod "$pod" -o jsonpath='{.spec.containers[0].command}{.spec.containers[0].args}')" ] ||
+    fail "the predecessor's pod must run with neither command nor args"
+  kc create service loadbalancer fresh --tcp=8080:8080 >/dev/null
+  wait_for 60 "an address for the Service fresh" eval \
+    '[ -n "$(kc get svc fresh -o jsonpath="{.status.loadBalancer.ingress[0].ip}")" ]' || exit 1
+  fresh="$(kc get svc fresh -o jsonpath='{.status.loadBalancer.ingress[0].ip}')"
+  for entry in "legacy-a 198.51.100.90" "legacy-b 198.51.100.80"; do
+    read -r svc ip <<<"$entry"
+    now="$(kc get svc "$svc" -o jsonpath='{.status.loadBalancer.ingress[0].ip}')"
+    [ "$now" = "$ip" ] || fail "$svc had $ip from the predecessor and now has \"$now\""
+    [[ "$(kc get svc "$svc" -o jsonpath='{.metadata.finalizers}')" == *load-balancer-cleanup* ]] ||
+      fail "$svc was not taken over (no finalizer)"
+  done
+  case "$fresh" in 198.51.100.90|198.51.100.80|"") fail "the new Service got \"$fresh\", an address already held" ;; esac
+  data="$(kc -n kube-system get cm vip-configmap -o jsonpath='{.data}')"
+  for want in '"198.51.100.90":"default/legacy-a:NAT"' '"198.51.100.80":"default/legacy-b:DR"' "\"$fresh\":\"default/fresh\""; do
+    [[ "$data" == *"$want"* ]] || fail "the ConfigMap's data lacks $want: $data"
+  done
+  # README: the predecessor's liveness probe (127.0.0.1:10252, kube-controller-manager's old port) fails here...
+  wait_for 60 "the predecessor's liveness probe to fail as README says" eval \
+    'kc -n kube-system get events --field-selector "involvedObject.name=$pod,reason=Unhealthy" -o name | grep -q .' ||
+    exit 1
+  # ...and its patch, run as printed there with our image, leaves a pod the kubelet keeps.
+  patch="$(awk '/kubectl -n kube-system patch deployment keepalived-cloud-provider --type json/ { f = 1 }
+    f { print } f && /]'"'"'$/ { exit }' README.md)"
+  [ -n "$patch" ] || fail "README.md no longer holds the patch of the predecessor's Deployment"
+  patch="$(sed -E "s#REGISTRY/keepalived-lb:[0-9.]+#$IMAGE_NAME:$(image_release)#; s#^ *kubectl #kc #" <<<"$patch")"
+  eval "$patch" >/dev/null
+  kc -n kube-system rollout status deploy/keepalived-cloud-provider --timeout=110s >&2
+  wait_for 60 "the predecessor's first pod to go" eval \
+    '[ "$(kc -n kube-system get pods -l app=keepalived-cloud-provider -o name | wc -l)" = 1 ]' || exit 1
+  pod="$(kc -n kube-system get pods -l app=keepalived-cloud-provider -o jsonpath='{.items[0].metadata.name}')"
+  # Three probe periods of 10 s.
+  sleep 30
+  [ -z "$(kc -n kube-system get events --field-selector "involvedObject.name=$pod,reason=Unhealthy" -o name)" ] &&
+    [ "$(kc -n kube-system get pod "$pod" -o jsonpath='{.status.containerStatuses[0].restartCount}')" = 0 ] ||
+    fail "after README's patch the pod $pod still fails its liveness probe"
+  [ "$(kc get svc legacy-a -o jsonpath='{.status.loadBalancer.ingress[0].ip}')" = 198.51.100.90 ] ||
+    fail "legacy-a lost its address across README's patch"
+  check predecessor_dropin_keeps_addresses \
+    "\"kept\":[\"198.51.100.90\",\"198.51.100.80\"],\"new\":\"$fresh\",\"seconds\":$((SECONDS - start))"
+  # Gone before deploy/base: the Services first, while a controller still runs to release them.
+  kc delete svc legacy-a legacy-b fresh --wait=true >/dev/null
+  kc -n kube-system delete deploy keepalived-cloud-provider --wait=true >/dev/null
+  kc -n kube-system wait --for=delete pod -l app=keepalived-cloud-provider --timeout=60s >/dev/null 2>&1 || true
+  kc -n kube-system delete cm vip-configmap >/dev/null
+  kc delete clusterrolebinding predecessor-default >/dev/null
+}
+[ -n "${KLB_CLUSTER_TEST_FROM:-}" ] || { step "drop-in: the predecessor's Deployment, image swapped"; predecessor_dropin; }
+
+step "deploy/base through the lab overlay; the controller and the agents become Ready"
+start=$SECONDS
+lab_apply
+for account in keepalived-cloud-provider keepalived-vip-agent; do
+  kc -n kube-system get pods -o jsonpath='{.items[*].spec.serviceAccountName}' | grep -qw "$account" ||
+    fail "no pod runs under the service account $account"
+done
+check manifests_ready "\"seconds\":$((SECONDS - start)),\"nodes\":3"
+
+# The privileges the kernel enforces on the running processes, as the manifests claim them (SECURITY.md).
+container_pid() { # namespace pod: the host pid of the pod's first container, from its node's containerd
+  local node id
+  node="$(kc -n "$1" get pod "$2" -o jsonpath='{.spec.nodeName}')"
+  id="$(kc -n "$1" get pod "$2" -o jsonpath='{.status.containerStatuses[0].containerID}')"
+  ctr --address "$KLB_CLUSTER_DIR/n${node##*-n}/containerd.sock" -n k8s.io tasks ls |
+    awk -v id="${id#containerd://}" '$1 == id { print $2 }'
+}
+privileges() { # pid: "uid effective-capabilities no-new-privs seccomp-mode root-mount-options"
+  local status="/proc/$1/status"
+  printf '%s %s %s %s %s\n' "$(awk '/^Uid:/ { print $3 }' "$status")" "$(awk '/^CapEff:/ { print $2 }' "$status")" \
+    "$(awk '/^NoNewPrivs:/ { print $2 }' "$status")" "$(awk '/^Seccomp:/ { print $2 }' "$status")" \
+    "$(awk '$5 == "/" { print $6 }' "/proc/$1/mountinfo" | tail -n1 | cut -d, -f1)"
+}
+privileges_as_claimed() {
+  local pod pid seen want keepalived=0
+  for pod in $(kc -n kube-system get pods -l app.kubernetes.io/name=keepalived-cloud-provider -o jsonpath='{.items[*].metadata.name}'); do
+    pid="$(container_pid kube-system "$pod")"
+    seen="$(privileges "$pid")"
+    # uid 65532, no capability, no privilege gain, seccomp filter (2), read-only root.
+    want="65532 0000000000000000 1 2 ro"
+    [ "$seen" = "$want" ] || fail "controller $pod (pid $pid) runs with \"$seen\", not \"$want\""
+  done
+  for pod in $(kc -n kube-system get pods -l app.kubernetes.io/name=keepalived-vip-agent -o jsonpath='{.items[*].metadata.name}'); do
+    pid="$(container_pid kube-system "$pod")"
+    # root with only NET_ADMIN and NET_RAW (bits 12, 13), and the keepalived it starts no more than that.
+    want="0 0000000000003000 1 2 ro"
+    seen="$(privileges "$pid")"
+    [ "$seen" = "$want" ] || fail "agent $pod (pid $pid) runs with \"$seen\", not \"$want\""
+    for pid in $(node_processes "$(kc -n kube-system get pod "$pod" -o jsonpath='{.spec.nodeName}')" keepalived); do
+      seen="$(privileges "$pid")"
+      [ "$seen" = "$want" ] || fail "keepalived of $pod (pid $pid) runs with \"$seen\", not \"$want\""
+      keepalived=$((keepalived + 1))
+    done
+  done
+  [ "$keepalived" -ge 3 ] || fail "found $keepalived keepalived processes on the 3 agents' nodes"
+  check privileges_as_claimed "\"controller\":\"uid 65532, no capabilities\",\"agent\":\"uid 0, NET_ADMIN+NET_RAW\""
+}
+
+step "hello behind a Cluster and a Local LoadBalancer Service"
+lab_hello
+VIPS="$cluster_vip,$local_vip"
+read -r served_by _ seen_client <<<"$(ask "$local_vip")"
+endpoint_nodes="$(kc get pods -l app=hello -o jsonpath='{.items[*].spec.nodeName}')"
+local_holder="$(holder "$local_vip")"
+grep -qw "$local_holder" <<<"$endpoint_nodes" ||
+  fail "the Local VIP $local_vip is on $local_holder, which has no hello pod (pods on: $endpoint_nodes)"
+[ "$served_by" = "$local_holder" ] && [ "$seen_client" = 192.0.2.250 ] ||
+  fail "through the Local VIP: served by $served_by (holder $local_holder), the pod saw $seen_client, not 192.0.2.250"
+check hello_answers "\"cluster_vip\":\"$cluster_vip\",\"local_vip\":\"$local_vip\",\"local_holder\":\"$local_holder\",\"client_seen\":\"$seen_client\""
+
+# The kubectl plugin in the image, run inside the controller's pod under its account: address, pool, node.
+plugin_sees() {
+  local pod
+  pod="$(kc -n kube-system get pods -l app.kubernetes.io/name=keepalived-cloud-provider -o jsonpath='{.items[0].metadata.name}')"
+  kc -n kube-system exec "$pod" -- /usr/local/bin/kubectl-keepalived status -o json | python3 -c '
+import json, sys
+report = json.load(sys.stdin)
+row = next(r for r in report["services"] if r["name"] == "hello-cluster")
+assert row["addresses"] == [sys.argv[1]] and row["announcedBy"] == [sys.argv[2]] and not row["problems"], row
+' "$cluster_vip" "$(holder "$cluster_vip")"
+}
+wait_for 30 "kubectl-keepalived status to show $cluster_vip on $(holder "$cluster_vip")" plugin_sees || exit 1
+check plugin_status_in_cluster
+# Once the hello Services give every agent instances to run keepalived for.
+privileges_as_claimed
+
+
+agent_rollout_restart() {
+  kc -n kube-system rollout restart ds/keepalived-vip-agent >&2
+  kc -n kube-system rollout status ds/keepalived-vip-agent --timeout=115s >&2 || fail "the agent rollout did not finish"
+}
+probed agent_rollout_restart 0 0 agent_rollout_restart
+[ "$quick" = 1 ] && exit 0
+
+agent_image_change() {
+  kc -n kube-system set image ds/keepalived-vip-agent "agent=$IMAGE_NAME:lab-update" >&2
+  kc -n kube-system rollout status ds/keepalived-vip-agent --timeout=115s >&2 || fail "the agent image change did not finish"
+}
+probed agent_image_change 0 0 agent_image_change
+
+# One hello pod: only its node may hold the Local VIP, and the rollout stops that node's agent too. The agent holds
+# such a VIP itself (keepalived clears its own VIPs when it starts), so it never leaves the node.
+step "a Local Service with one pod: its VIP stays on that node through an agent rollout"
+one_pod() { [ "$(kc get pods -l app=hello --no-headers 2>/dev/null | wc -l)" = 1 ]; }
+kc scale deploy/hello --replicas 1 >/dev/null
+wait_for 60 "one hello pod" one_pod || fail "hello did not scale down to one pod"
+sole_node="$(kc get pods -l app=hello -o jsonpath='{.items[0].spec.nodeName}')"
+wait_for 30 "$local_vip on $sole_node" held_by "$local_vip" "$sole_node" ||
+  fail "the Local VIP did not settle on $sole_node, the node of its one pod: held by '$(holder "$local_vip")'"
+sole_holder_rollout() {
+  local polls=0 absent=0
+  rm -f "$work/stop-polling"
+  # Which node holds the VIP, as often as `ip` allows (about every 50 ms over three nodes).
+  (
+    while [ ! -e "$work/stop-polling" ]; do
+      polls=$((polls + 1))
+      [ "$(holder "$local_vip")" = "$sole_node" ] || absent=$((absent + 1))
+      sleep 0.02
+    done
+    echo "$polls $absent" >"$work/polls"
+  ) &
+  local poller=$!
+  kc -n kube-system rollout restart ds/keepalived-vip-agent >&2
+  kc -n kube-system rollout status ds/keepalived-vip-agent --timeout=115s >&2 || fail "the agent rollout did not finish"
+  touch "$work/stop-polling"
+  wait "$poller"
+  read -r polls absent <"$work/polls"
+  [ "$absent" = 0 ] || fail "the one-pod Local VIP was off $sole_node in $absent of $polls polls during the rollout"
+  printf '"node":"%s","polls":%s,"vip_absent_polls":%s' "$sole_node" "$polls" "$absent"
+}
+probed sole_holder_agent_rollout 0 0 sole_holder_rollout
+kc scale deploy/hello --replicas 2 >/dev/null
+kc rollout status deploy/hello --timeout=110s >/dev/null || fail "hello did not scale back to two pods"
+wait_for 30 "answers through both VIPs" eval 'ask "$cluster_vip" && ask "$local_vip"' ||
+  fail "after scaling hello back to two pods the VIPs did not answer"
+
+step "controller: a rollout and the leader's pod deleted keep every address"
+before="$(addresses)"
+controller_rollout() {
+  kc -n kube-system rollout restart deploy/keepalived-cloud-provider >&2
+  kc -n kube-system rollout status deploy/keepalived-cloud-provider --timeout=115s >&2
+}
+probed controller_rollout 0 0 controller_rollout
+[ "$(addresses)" = "$before" ] || fail "after the controller rollout the addresses are $(addresses), not $before"
+leader_pod_deleted() {
+  local leader
+  leader="$(leader_pod)"
+  kc -n kube-system delete pod "$leader" --wait=true >&2
+  wait_for 60 "a new leader after $leader" eval '[ -n "$(leader_pod)" ] && [ "$(leader_pod)" != "$leader" ]' || exit 1
+  kc -n kube-system rollout status deploy/keepalived-cloud-provider --timeout=115s >&2
+  printf '"old_leader":"%s","new_leader":"%s"' "$leader" "$(leader_pod)"
+}
+probed leader_pod_deleted 0 0 leader_pod_deleted
+[ "$(addresses)" = "$before" ] || fail "after the leader's pod was deleted the addresses are $(addresses), not $before"
+
+step "the exclusion label set at runtime, then a drain: the VIPs leave first"
+exclusion_label() {
+  local node
+  node="$(holder "$cluster_vip")"
+  kc label node "$node" node.kubernetes.io/exclude-from-external-load-balancers=true >&2
+  wait_for 30 "$cluster_vip to leave $node" moved_from "$cluster_vip" "$node" || exit 1
+  kc label node "$node" node.kubernetes.io/exclude-from-external-load-balancers- >&2
+  printf '"node":"%s","to":"%s"' "$node" "$(holder "$cluster_vip")"
+}
+probed exclusion_label_at_runtime 0 0 exclusion_label
+drain() {
+  local node
+  node="$(holder "$local_vip")"
+  kc drain "$node" --ignore-daemonsets --delete-emptydir-data --timeout=110s >&2
+  kc rollout status deploy/hello --timeout=110s >&2
+  wait_for 30 "$local_vip to leave $node" moved_from "$local_vip" "$node" || exit 1
+  kc uncordon "$node" >&2
+  printf '"node":"%s","local_vip_to":"%s"' "$node" "$(holder "$local_vip")"
+}
+# kube-proxy 1.20 drops a Local Service's traffic on a node whose only local endpoint is terminating (1.26+ sends
+# it there while it still serves): the Local VIP may miss connections while it moves (placement target: ≤ 1 s).
+probed drain_local_holder 0 1000 drain
+
+step "keepalived killed inside an agent pod"
+keepalived_killed() {
+  local node pid
+  node="$(holder "$cluster_vip")"
+  local killed restarted
+  killed="$(date +%s%N)"
+  for pid in $(node_processes "$node" keepalived); do kill -9 "$pid" 2>/dev/null || true; done
+  wait_for 60 "keepalived to run again on $node" eval '[ -n "$(node_processes "$node" keepalived)" ]' || exit 1
+  restarted="$(date +%s%N)"
+  wait_for 60 "$cluster_vip back on $node" held_by "$cluster_vip" "$node" || exit 1
+  printf '"node":"%s","keepalived_back_ms":%s' "$node" "$(((restarted - killed) / 1000000))"
+}
+probed keepalived_killed 1000 1000 keepalived_killed
+
+step "a node's kubelet, containerd and agent killed together, and the node off the LAN"
+# Its hello pod moves away first: traffic kube-proxy sends to a dead node's pod is not the VIP's gap to measure.
+victim="$(holder "$cluster_vip")"
+kc cordon "$victim" >&2
+kc delete pod -l app=hello --field-selector "spec.nodeName=$victim" >&2
+kc rollout status deploy/hello --timeout=110s >&2
+wait_for 30 "$local_vip to leave $victim" eval '! grep -qw "$victim" <<<"$(holder "$local_vip")"' || exit 1
+node_killed() {
+  local i pid
+  i="${victim##*-n}"
+  for pid in $(cat "$KLB_CLUSTER_DIR/n$i/kubelet.pid" "$KLB_CLUSTER_DIR/n$i/containerd.pid") \
+    $(node_processes "$victim" keepalived-vip-) $(node_processes "$victim" keepalived); do
+    kill -9 "$pid" 2>/dev/null || true
+  done
+  # A dead node answers nothing: without this the VIPs keepalived left on its eth0 would go on serving.
+  ip -n "$(ns_of "$victim")" link set eth0 down
+  wait_for 30 "$cluster_vip to leave $victim" moved_from "$cluster_vip" "$victim" || exit 1
+  printf '"node":"%s","to":"%s"' "$victim" "$(holder "$cluster_vip")"
+}
+# The VRRP failover window: three missed 200 ms adverts plus skew (RELIABILITY.md, scripts/chaos).
+probed node_killed 1000 1000 node_killed
