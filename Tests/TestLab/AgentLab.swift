@@ -79,6 +79,19 @@ public final class AgentLab: @unchecked Sendable {
 
     public func agentLog(_ node: String) -> String { "\(stateRoot)/\(node)-agent.log" }
 
+    /// What a failed wait on VIPs reports: who holds each, and the tail of every node's agent and keepalived log
+    /// (a slow election, a lost reload and a split instance each read differently there).
+    public func diagnosis(of vips: [String], lines: Int = 12) -> String {
+        var report = vips.map { "\($0) held by \((try? holders($0))?.description ?? "unknown")" }
+        for node in nodes {
+            for (what, path) in [("agent", agentLog(node)), ("keepalived", stateDirectory(node) + "/keepalived.log")] {
+                let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? "(no log)"
+                report.append("\(node) \(what):\n" + text.split(separator: "\n").suffix(lines).joined(separator: "\n"))
+            }
+        }
+        return report.joined(separator: "\n")
+    }
+
     /// `healthPort`: where its `/healthz` and `/readyz` listen on 127.0.0.1 (default: off).
     public func startAgent(_ node: String, extra: [String] = [], healthPort: Int? = nil) throws {
         guard let binary = agentPath ?? Self.agentBinary else {
