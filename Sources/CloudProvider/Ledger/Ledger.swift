@@ -298,9 +298,11 @@ public struct Ledger: Sendable {
 
     /// Rebuilds from claims ordered by priority (oldest Service first). Returns the claims that
     /// lost: their Services get an event and a new address on their next reconcile.
-    public mutating func restore(_ claims: [Claim], crossNamespacePools: Set<String> = []) -> (
-        conflicts: [(claim: Claim, holder: ObjectKey)], outsidePool: [Claim]
-    ) {
+    /// What `restore` found: the claims that lost to an earlier one (and who holds their address), and those
+    /// outside every pool.
+    public typealias RestoreReport = (conflicts: [(claim: Claim, holder: ObjectKey)], outsidePool: [Claim])
+
+    public mutating func restore(_ claims: [Claim], crossNamespacePools: Set<String> = []) -> RestoreReport {
         var conflicts: [(claim: Claim, holder: ObjectKey)] = []
         var outside: [Claim] = []
         var seen = Set<String>()

@@ -37,17 +37,13 @@ extension ServiceController {
             }
         }
         reportedProblems = fresh.problems
-        let before = catalog.usable.map(\.signature)
-        let after = fresh.usable.map(\.signature)
-        let terminatingChanged = catalog.usable.map(\.terminating) != fresh.usable.map(\.terminating)
-        catalog = fresh
-        if before != after {
-            ledger.reconfigure(pools: fresh.pools)
+        let change = machine.poolsChanged(fresh)
+        if change.reconfigured {
             await writer.setPools(fresh.pools)
             await reportAddressesOutsidePools()
             logger.info("pools changed", metadata: ["pools": "\(fresh.usable.map(\.name).joined(separator: ","))"])
         }
-        if requeue && (before != after || terminatingChanged) {
+        if requeue && (change.reconfigured || change.terminatingChanged) {
             for service in await informer.list() where isManaged(service) { await queue.add(service.key) }
         }
         poolStatusQueue.yield()

@@ -96,7 +96,7 @@ extension ServiceController {
             }
         }
         ranked.sort { ($0.source, $0.order) < ($1.source, $1.order) }
-        let report = ledger.restore(ranked.map(\.claim), crossNamespacePools: catalog.crossNamespacePools)
+        let report = machine.claimsFound(ranked.map(\.claim))
         let byKey = Dictionary(services.map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a })
         for (claim, holder) in report.conflicts {
             guard let service = byKey[claim.key] else { continue }

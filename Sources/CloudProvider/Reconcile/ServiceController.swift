@@ -67,16 +67,9 @@ public actor ServiceController {
     /// BGPPeers' status from the agents' Node annotations: its own informers and loop, run while leading.
     let bgpPeerStatus: BGPPeerStatusReporter
     public var isReady: Bool { machine.isReady }
-    /// The ledger and the catalog live in the machine; the restore, pool and split-brain code reads and
-    /// changes them in place there.
-    var ledger: Ledger {
-        get { machine.ledger }
-        _modify { yield &machine.ledger }
-    }
-    var catalog: PoolCatalog {
-        get { machine.catalog }
-        _modify { yield &machine.catalog }
-    }
+    /// The ledger and the catalog live in the machine, which alone changes them; the actor reads them.
+    var ledger: Ledger { machine.ledger }
+    var catalog: PoolCatalog { machine.catalog }
     /// What reconciling reads of a Service, and nothing else: the informer caches thousands of these. Each
     /// list sits beside the code that reads it (a field read but not kept would silently read nil; a test
     /// checks that the trimmed Service decides exactly as the whole one).

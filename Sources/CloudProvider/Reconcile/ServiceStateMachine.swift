@@ -77,8 +77,10 @@ struct ServiceStateMachine: Sendable {
     }
 
     let configuration: ControllerConfiguration
-    var ledger: Ledger
-    var catalog: PoolCatalog
+    /// Who holds which address; changed only here (`claimsFound`, `poolsChanged` and the Service events).
+    private(set) var ledger: Ledger
+    /// The usable pools and their settings; replaced only by `poolsChanged`.
+    private(set) var catalog: PoolCatalog
     /// Names of the nodes that may hold VIPs, sorted; part of the VRRP plan.
     private(set) var eligibleNodes: [String] = []
     private var nodeGeneration = 0
@@ -120,6 +122,31 @@ struct ServiceStateMachine: Sendable {
         self.statusWidth = max(statusWidth, 1)
         ledger = Ledger(pool: configuration.pool)
         catalog = PoolCatalog(flagPool: configuration.pool, objects: [])
+    }
+
+    /// What a new set of VIPPools changed.
+    struct PoolsChange: Sendable {
+        /// A pool was added, removed or changed its addresses: every held address was re-filed (none moved).
+        var reconfigured: Bool
+        /// A pool started or stopped terminating: the Services in it are looked at again.
+        var terminatingChanged: Bool
+    }
+
+    /// The catalog built from the VIPPool objects now listed. A change of pools re-files every held address in
+    /// the pool that now contains it; an address in none stays with its Service (`Ledger.outsidePools`).
+    mutating func poolsChanged(_ fresh: PoolCatalog) -> PoolsChange {
+        let change = PoolsChange(
+            reconfigured: catalog.usable.map(\.signature) != fresh.usable.map(\.signature),
+            terminatingChanged: catalog.usable.map(\.terminating) != fresh.usable.map(\.terminating))
+        catalog = fresh
+        if change.reconfigured { ledger.reconfigure(pools: fresh.pools) }
+        return change
+    }
+
+    /// The addresses Services were found holding at start-up, best claim first (`Ledger.restore`); the claims
+    /// that lost and those outside every pool come back for the caller to report.
+    mutating func claimsFound(_ claims: [Ledger.Claim]) -> Ledger.RestoreReport {
+        ledger.restore(claims, crossNamespacePools: catalog.crossNamespacePools)
     }
 
     /// Grows with every ledger or node change; the ConfigMap writer compares it with what it last wrote.
