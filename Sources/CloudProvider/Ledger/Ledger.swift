@@ -141,22 +141,31 @@ public struct Ledger: Sendable {
             request.forwardMethod = recorded
         }
         let kept = keptAddresses(of: key, current: current, request: request, crossNamespacePools: crossNamespacePools)
-        // Ports decide sharing, and what the agents let through to the address (the plan's `ports`).
-        let ports = request.ports
         if kept.count == request.families.count, current?.addresses == kept {
-            if current?.forwardMethod != request.forwardMethod || current?.uid != uid || current?.ports != ports
-                || current?.sharingKey != request.sharingKey
-            {
-                records[key] = Record(
-                    uid: uid, addresses: kept, forwardMethod: request.forwardMethod, sharingKey: request.sharingKey,
-                    ports: ports)
-                generation += 1
-            }
+            if let current { refresh(key, current, uid: uid, request: request) }
             return kept
         }
+        return try reallocate(
+            key, uid: uid, request: request, current: current, kept: kept, candidates: candidates ?? poolNames,
+            crossNamespacePools: crossNamespacePools)
+    }
 
-        // In place with an undo list: a trial copy of the allocator would copy every table on
-        // every allocation (copy-on-write), O(ledger) per Service.
+    /// Everything `key` holds still fits: no address moves; only what its record says about it may change.
+    private mutating func refresh(_ key: ObjectKey, _ current: Record, uid: String, request: LoadBalancerRequest) {
+        guard
+            current.forwardMethod != request.forwardMethod || current.uid != uid || current.ports != request.ports
+                || current.sharingKey != request.sharingKey
+        else { return }
+        store(key, uid: uid, addresses: current.addresses, request: request)
+    }
+
+    /// Lets go of what no longer fits (handed to another holder of a shared address, else freed) and takes or
+    /// joins the missing families; on failure every step is undone. In place with an undo list: a trial copy of
+    /// the allocator would copy every table on every allocation (copy-on-write), O(ledger) per Service.
+    private mutating func reallocate(
+        _ key: ObjectKey, uid: String, request: LoadBalancerRequest, current: Record?, kept: [IPAddress],
+        candidates: [String], crossNamespacePools: Set<String>
+    ) throws(IPAMError) -> [IPAddress] {
         let released = (current?.addresses ?? []).filter { !kept.contains($0) }
         var handedOver: [IPAddress: ObjectKey] = [:]
         for address in released {
@@ -168,23 +177,29 @@ public struct Ledger: Sendable {
             for family in request.families {
                 if let held = kept.first(where: { $0.family == family }) {
                     result.append(held)
-                } else {
-                    let (address, isNew) = try newAddress(
-                        family, for: key, request: request, candidates: candidates ?? poolNames,
-                        crossNamespacePools: crossNamespacePools)
-                    if isNew { taken.append(address) }
-                    result.append(address)
+                    continue
                 }
+                let (address, isNew) = try newAddress(
+                    family, for: key, request: request, candidates: candidates,
+                    crossNamespacePools: crossNamespacePools)
+                if isNew { taken.append(address) }
+                result.append(address)
             }
         } catch {
             undo(key, taken: taken, released: released, handedOver: handedOver)
             throw error
         }
-        records[key] = Record(
-            uid: uid, addresses: result, forwardMethod: request.forwardMethod, sharingKey: request.sharingKey,
-            ports: ports)
-        generation += 1
+        store(key, uid: uid, addresses: result, request: request)
         return result
+    }
+
+    /// The record of what `key` holds and asked for. Ports decide sharing, and what the agents let through to
+    /// the address (the plan's `ports`).
+    private mutating func store(_ key: ObjectKey, uid: String, addresses: [IPAddress], request: LoadBalancerRequest) {
+        records[key] = Record(
+            uid: uid, addresses: addresses, forwardMethod: request.forwardMethod, sharingKey: request.sharingKey,
+            ports: request.ports)
+        generation += 1
     }
 
     /// What `key` keeps of what it holds: per family the requested address if it holds it, else the one it
