@@ -4,53 +4,6 @@ import Keepalived
 import KubeClient
 import Logging
 
-/// Why a Service's VIP is held by no node.
-enum PlacementProblem: Hashable, Sendable {
-    /// No node is eligible for its pool (`--node-selector`, the exclude label, the pool's `nodeSelector`).
-    case noEligibleNode(pool: String)
-    /// Local: no eligible node has a serving endpoint.
-    case noEndpoints
-    /// The nodes that may hold it lead no VRRP group.
-    case noLeader(nodes: [String])
-}
-
-/// The slice informer of the version the server serves.
-enum SliceInformer: Sendable {
-    case v1(Informer<EndpointSlice>)
-    case v1beta1(Informer<EndpointSliceV1Beta1>)
-
-    typealias Found = (service: ObjectKey, name: String, nodes: LocalEndpoints.SliceNodes)
-
-    /// Every cached slice's Service and nodes.
-    func cached() async -> [Found] {
-        switch self {
-        case .v1(let informer): await informer.list().compactMap(LocalEndpoints.read)
-        case .v1beta1(let informer): await informer.list().compactMap(LocalEndpoints.read)
-        }
-    }
-
-    func contains(_ key: ObjectKey) async -> Bool {
-        switch self {
-        case .v1(let informer): await informer.get(key) != nil
-        case .v1beta1(let informer): await informer.get(key) != nil
-        }
-    }
-
-    /// The slices the API server has now, in the version this informer watches.
-    func list(_ client: any KubernetesAPI, namespace: String?, options: ListOptions) async throws(KubeError)
-        -> [Found]
-    {
-        switch self {
-        case .v1:
-            try await client.list(EndpointSlice.self, namespace: namespace, options: options).items
-                .compactMap(LocalEndpoints.read)
-        case .v1beta1:
-            try await client.list(EndpointSliceV1Beta1.self, namespace: namespace, options: options).items
-                .compactMap(LocalEndpoints.read)
-        }
-    }
-}
-
 extension ServiceController {
     /// The spec field placement reads, kept in the Service cache.
     static let placementSpecFields: Set<String> = ["externalTrafficPolicy"]
@@ -184,57 +137,9 @@ extension ServiceController {
         if changed { await handle(.placementChanged) }
     }
 
-    /// Which node each agent says leads an instance (`states`: what the nodes published, by node name); a change
-    /// moves Local VIPs off groups whose leader left.
-    func mastersChanged(_ states: [String: NodeVRRPState]) async {
-        var claims: [String: [String]] = [:]
-        for (name, state) in states where state.keepalived == "running" {
-            for (instance, vrrpState) in state.instances where vrrpState == "MASTER" {
-                claims[instance, default: []].append(name)
-            }
-        }
-        let masters = claims.compactMapValues { $0.count == 1 ? $0[0] : nil }
-        guard masters != reportedMasters else { return }
-        reportedMasters = masters
-        if !localEndpoints.isEmpty { await handle(.placementChanged) }
-    }
-
-    /// The planner's input: per Local VIP the nodes with an endpoint of its Service (Services sharing an address
-    /// need a node that serves all of them; when none does, any that serves one), within the nodes its pool's
-    /// `nodeSelector` picks.
+    /// The planner's input for `addresses` (see `NodePlacement.placement`).
     func placement(of addresses: [IPAddress]) -> Placement {
-        var allowedNodes: [IPAddress: Set<String>] = [:]
-        var union: [IPAddress: Set<String>] = [:]
-        for key in localEndpoints.services {
-            guard let record = ledger.records[key] else { continue }
-            let nodes = localEndpoints.nodes(of: key)
-            for address in record.addresses {
-                allowedNodes[address] = allowedNodes[address].map { $0.intersection(nodes) } ?? nodes
-                union[address, default: []].formUnion(nodes)
-            }
-        }
-        for (address, nodes) in allowedNodes where nodes.isEmpty { allowedNodes[address] = union[address] }
-        let selecting = catalog.usable.filter(\.choosesNodes)
-        if !selecting.isEmpty {
-            let chosen = Dictionary(uniqueKeysWithValues: selecting.map { ($0.name, poolNodes($0)) })
-            for address in addresses {
-                guard let pool = selecting.first(where: { $0.pool.contains(address) }), let nodes = chosen[pool.name]
-                else { continue }
-                allowedNodes[address] = allowedNodes[address].map { $0.intersection(nodes) } ?? nodes
-            }
-        }
-        return Placement(
-            allowedNodes: allowedNodes, masters: reportedMasters, currentGroups: restrictedGroups)
-    }
-
-    /// The eligible nodes a pool's addresses may be held by: those its `nodeSelector` matches that have its
-    /// `interface` (as their agents report).
-    func poolNodes(_ pool: PoolCatalog.Definition) -> Set<String> {
-        Set(
-            eligibleNodeLabels.filter { name, labels in
-                (pool.nodeSelector?.matches(labels) ?? true)
-                    && (pool.interface.map { nodeInterfaces[name]?.contains($0) == true } ?? true)
-            }.keys)
+        nodePlacement.placement(of: addresses, ledger: ledger, catalog: catalog, local: localEndpoints)
     }
 
     /// Per VIP of a pool that names an interface, that interface.
@@ -267,34 +172,17 @@ extension ServiceController {
     func reportPlacement() async {
         // Per pool: the gauge, and a Warning on a pool that just lost its last eligible node; its status
         // (NodesEligible) is rewritten below.
-        var eligibleByPool: [String: Set<String>] = [:]
+        let (eligibleByPool, problems) = nodePlacement.problems(
+            ledger: ledger, catalog: catalog, local: localEndpoints)
         for pool in catalog.usable {
-            let nodes = poolNodes(pool)
-            eligibleByPool[pool.name] = nodes
-            defer { lastEligibleCounts[pool.name] = nodes.count }
-            guard nodes.isEmpty, lastEligibleCounts[pool.name] != 0, let reference = pool.reference else { continue }
+            let count = eligibleByPool[pool.name]?.count ?? 0
+            defer { lastEligibleCounts[pool.name] = count }
+            guard count == 0, lastEligibleCounts[pool.name] != 0, let reference = pool.reference else { continue }
             events.post(reference, type: .warning, reason: "NoEligibleNode", message: Self.noEligibleNodeHint)
         }
         metrics.eligibleNodes.replaceAll(
             Dictionary(uniqueKeysWithValues: eligibleByPool.map { ([$0.key], Double($0.value.count)) }))
         if poolInformer != nil { poolStatusQueue.yield() }
-        var problems: [ObjectKey: PlacementProblem] = [:]
-        for (key, record) in ledger.records {
-            guard let address = record.addresses.first,
-                let pool = catalog.definition(containing: address), let eligible = eligibleByPool[pool.name]
-            else { continue }
-            if eligible.isEmpty {
-                problems[key] = .noEligibleNode(pool: pool.name)
-                continue
-            }
-            let isLocal = localEndpoints.services.contains(key)
-            let nodes = isLocal ? localEndpoints.nodes(of: key).intersection(eligible) : eligible
-            if nodes.isEmpty {
-                problems[key] = .noEndpoints
-            } else if record.addresses.contains(where: lastUnplaced.contains) {
-                problems[key] = .noLeader(nodes: nodes.sorted())
-            }
-        }
         Gauge(label: "keepalived_lb_services_unannounced").record(problems.count)
         for (key, problem) in problems where placementProblems[key] != problem {
             guard let service = await informer.get(key) else { continue }

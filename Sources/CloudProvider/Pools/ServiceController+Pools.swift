@@ -167,7 +167,7 @@ extension ServiceController {
         status["families"] = .array(families)
         status["services"] = .array(holders.prefix(100).map { .string($0.description) })
         status["observedGeneration"] = .int(Int64(object.metadata.generation ?? 0))
-        let eligible = poolNodes(definition).count
+        let eligible = nodePlacement.nodes(of: definition).count
         status["eligibleNodes"] = .int(Int64(eligible))
         status["conditions"] = .array([
             condition(

@@ -25,7 +25,7 @@ extension ServiceController {
         var legacy: [ObjectKey: [LegacyLedger.Record]] = [:]
         if let configMap = try await existingConfigMap() {
             // Local VIPs stay in the groups the previous leader put them in.
-            restrictedGroups =
+            nodePlacement.restrictedGroups =
                 configMap.data[VRRPPlan.dataKey].flatMap { try? VRRPPlan(json: $0) }?.restrictedGroups ?? [:]
             let decoded = VIPConfigMapFormat.decode(configMap.data.filter { (try? IPAddress($0.key)) != nil })
             for entry in decoded.entries {

@@ -48,16 +48,8 @@ public actor ServiceController {
     var slices: SliceInformer?
     var slicesSynced = false
     var servicesSynced = false
-    /// Per instance name, the node whose agent reports MASTER of it alone (Local VIPs follow the leaders).
-    var reportedMasters: [String: String] = [:]
-    /// The group (VRID) of each restricted VIP in the plan last computed (or, after a restart, found in the
-    /// ConfigMap): such VIPs keep their groups. Only those: the whole plan is not kept for this.
-    var restrictedGroups: [IPAddress: Int] = [:]
-    var lastUnplaced: Set<IPAddress> = []
-    /// Labels of the eligible nodes: pools with a `nodeSelector` choose among them.
-    var eligibleNodeLabels: [String: [String: String]] = [:]
-    /// The interfaces each node's agent reports: pools with a `spec.interface` choose among them.
-    var nodeInterfaces: [String: Set<String>] = [:]
+    /// Which nodes may hold which VIP: the eligible nodes, pools' nodes, Local endpoints' nodes, group leaders.
+    var nodePlacement: NodePlacement
     /// Eligible nodes per pool at the last report: a pool that drops to none is told once.
     var lastEligibleCounts: [String: Int] = [:]
     /// Nodes left out only by the exclude label while none is eligible (said once per change).
@@ -94,6 +86,7 @@ public actor ServiceController {
         self.configuration = configuration
         self.logger = logger
         machine = ServiceStateMachine(configuration: configuration)
+        nodePlacement = NodePlacement(honorsExcludeLabel: configuration.honorsExcludeLabel)
         (jobs, jobQueue) = AsyncStream.makeStream()
         writer = ConfigMapWriter(
             client: client, namespace: configuration.namespace, name: configuration.configMapName,
@@ -307,8 +300,7 @@ public actor ServiceController {
                 addresses: addresses, nodes: machine.eligibleNodes, placement: placement(of: addresses),
                 ports: publishedPorts(), interfaces: poolInterfaces(of: addresses), routed: routedAddresses(addresses))
             plan = placed.plan
-            restrictedGroups = placed.plan.restrictedGroups
-            lastUnplaced = Set(placed.unplaced)
+            nodePlacement.planned(placed.plan, unplaced: placed.unplaced)
         } catch {
             // Unreachable with validated node names; keep the last plan rather than write a wrong one.
             logger.error("could not build the VRRP plan; keeping the previous one", metadata: ["error": "\(error)"])
@@ -333,43 +325,25 @@ public actor ServiceController {
         await queue.retry(key)
     }
 
-    /// Recomputes the eligible nodes; a change rewrites the plan.
+    /// Recomputes the eligible nodes (`NodePlacement.nodesSeen`); a change rewrites the plan.
     func nodesChanged() async {
-        var labels: [String: [String: String]] = [:]
-        var states: [String: NodeVRRPState] = [:]
-        var excluded = 0
-        for node in await nodeInformer.list() {
-            guard let name = node.metadata.name else { continue }
-            // Parsed once here for the pools' interfaces and the groups' leaders.
-            states[name] = NodeVRRPState(annotation: node.metadata.annotations[NodeVRRPState.annotation])
-            if configuration.honorsExcludeLabel, node.metadata.labels[ControllerConfiguration.excludeLabel] != nil {
-                excluded += 1
-                continue
-            }
-            do {
-                try NodeName.validate(name)
-                labels[name] = node.metadata.labels
-            } catch {
-                logger.warning(
-                    "node left out of the VRRP plan", metadata: ["node": "\(name.prefix(64))", "error": "\(error)"])
-            }
+        let selectsNodes = catalog.selectsNodes
+        let seen = nodePlacement.nodesSeen(await nodeInformer.list())
+        for (name, error) in seen.rejected {
+            logger.warning(
+                "node left out of the VRRP plan", metadata: ["node": "\(name.prefix(64))", "error": "\(error)"])
         }
-        let names = labels.keys.sorted()
-        if names.isEmpty, excluded > 0, excludedEverywhere != excluded {
+        let names = seen.eligible
+        if names.isEmpty, seen.excluded > 0, excludedEverywhere != seen.excluded {
             logger.warning(
                 "every node is labelled \(ControllerConfiguration.excludeLabel): no node may hold a VIP",
-                metadata: ["nodes": "\(excluded)", "fix": "--ignore-exclude-label, or label fewer nodes"])
+                metadata: ["nodes": "\(seen.excluded)", "fix": "--ignore-exclude-label, or label fewer nodes"])
         }
-        excludedEverywhere = names.isEmpty ? excluded : 0
-        await mastersChanged(states)
-        let interfaces = states.mapValues(\.validInterfaces)
-        if labels != eligibleNodeLabels || interfaces != nodeInterfaces {
-            let selectsNodes = catalog.selectsNodes
-            eligibleNodeLabels = labels
-            nodeInterfaces = interfaces
-            if selectsNodes, names == machine.eligibleNodes { await handle(.placementChanged) }
-        }
-        guard names != machine.eligibleNodes else { return }
+        excludedEverywhere = names.isEmpty ? seen.excluded : 0
+        let samePlanNodes = names == machine.eligibleNodes
+        if seen.mastersChanged, !localEndpoints.isEmpty { await handle(.placementChanged) }
+        if seen.poolViewChanged, selectsNodes, samePlanNodes { await handle(.placementChanged) }
+        guard !samePlanNodes else { return }
         logger.info("eligible nodes changed", metadata: ["nodes": "\(names.joined(separator: ","))"])
         await handle(.nodesChanged(names))
     }
