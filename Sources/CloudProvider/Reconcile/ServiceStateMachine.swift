@@ -88,24 +88,12 @@ struct ServiceStateMachine: Sendable {
     /// them runs on a cache the watch has not caught up with yet, and skips (the event of our own write
     /// follows). Without this a lagging watch doubled status writes.
     private var superseded: [ObjectKey: [String]] = [:]
-    private(set) var isReady = false
+    /// When the ConfigMap is written (one at a time, rests, repairs of others' edits).
+    private var pipeline = ConfigMapWritePipeline()
+    var isReady: Bool { pipeline.isReady }
     /// Services no node may announce, and why (see `Unannounced`).
     private(set) var unannounced: [ObjectKey: Unannounced] = [:]
 
-    private var writtenGeneration = -1
-    private var writing = false
-    /// A write is due with nothing waiting for it (a node change, someone else's edit).
-    private var writeWanted = false
-    /// Someone else changed the ConfigMap: the next write reads it first.
-    private var repairWanted = false
-    /// The latest version the watch showed while a write was in flight: judged once the write is back
-    /// (the event of our own write can arrive before the write's response).
-    private var unjudgedSighting: String??
-    /// Versions our own writes produced: their watch events arrive late under load and are not someone
-    /// else's edit.
-    private var ourVersions: [String] = []
-    private var resting = false
-    private var lastWriteTook: Duration = .zero
     private var waiting: [(generation: Int, item: Waiting)] = []
     /// Services whose first address waits for the ConfigMap: at its size limit they give way, so a write of
     /// everything else (a deletion, a Local VIP's move) still lands.
@@ -170,36 +158,16 @@ struct ServiceStateMachine: Sendable {
         case .finalizerAdded(let service, let previous, let labels):
             return decide(service, seenVersions: [previous, service.metadata.resourceVersion ?? ""], labels: labels)
         case .restored:
-            isReady = true
+            pipeline.restored()
             return nextWrite()
         case .configMapWritten(let written, let version, let took):
-            writing = false
-            lastWriteTook = took
-            writtenGeneration = max(writtenGeneration, written)
-            if let version, ourVersions.last != version {
-                ourVersions.append(version)
-                if ourVersions.count > 64 { ourVersions.removeFirst(ourVersions.count - 64) }
-            }
-            if let sighting = unjudgedSighting {
-                unjudgedSighting = nil
-                judge(sighting)
-            }
+            pipeline.written(generation: written, version: version, took: took)
             return released() + nextWrite()
         case .configMapSeen(let version):
             // Before the restore's own write, what the watch shows is about to be replaced anyway.
-            guard isReady else { return [] }
-            guard !writing else {
-                unjudgedSighting = .some(version)
-                return []
-            }
-            judge(version)
-            return nextWrite()
+            return pipeline.seen(version) ? nextWrite() : []
         case .configMapFailed(let error):
-            writing = false
-            if let sighting = unjudgedSighting {
-                unjudgedSighting = nil
-                judge(sighting)
-            }
+            pipeline.failed()
             let failed = waiting
             waiting.removeAll()
             guard error is ConfigMapFull else { return failed.map { .retry($0.item.key, error) } }
@@ -215,10 +183,10 @@ struct ServiceStateMachine: Sendable {
                 }
                 actions.append(.retry(key, error))
             }
-            if gaveWay { writeWanted = true }
+            if gaveWay { pipeline.want() }
             return actions + (gaveWay ? nextWrite() : [])
         case .restEnded:
-            resting = false
+            pipeline.restEnded()
             return nextWrite()
         case .statusWritten(let key, let older):
             statusesInFlight -= 1
@@ -235,11 +203,11 @@ struct ServiceStateMachine: Sendable {
             guard names != eligibleNodes else { return [] }
             eligibleNodes = names
             nodeGeneration += 1
-            writeWanted = true
+            pipeline.want()
             return nextWrite()
         case .placementChanged:
             nodeGeneration += 1
-            writeWanted = true
+            pipeline.want()
             return nextWrite()
         case .placementReported(let problems):
             unannounced = problems
@@ -367,7 +335,7 @@ struct ServiceStateMachine: Sendable {
     // MARK: - The ConfigMap and the statuses that wait for it
 
     private mutating func wait(for generation: Int, _ item: Waiting) -> [Action] {
-        if writtenGeneration >= generation { return perform(item) }
+        if pipeline.writtenGeneration >= generation { return perform(item) }
         waiting.append((generation, item))
         return nextWrite()
     }
@@ -382,33 +350,20 @@ struct ServiceStateMachine: Sendable {
         }
     }
 
-    /// Someone else's version of the ConfigMap (or its deletion) is undone by the next write.
-    private mutating func judge(_ version: String?) {
-        if let version, ourVersions.contains(version) { return }
-        repairWanted = true
-        writeWanted = true
-    }
-
-    /// One write at a time, none while resting, none before the ledger is restored.
+    /// One write at a time, none while resting, none before the ledger is restored (`ConfigMapWritePipeline`).
     private mutating func nextWrite() -> [Action] {
-        guard isReady, !writing, !resting else { return [] }
-        guard repairWanted || (writtenGeneration < generation && (writeWanted || !waiting.isEmpty)) else {
-            return []
-        }
-        writing = true
-        writeWanted = false
-        defer { repairWanted = false }
-        return [.writeConfigMap(freshRead: repairWanted)]
+        guard let freshRead = pipeline.nextWrite(generation: generation, waiting: !waiting.isEmpty) else { return [] }
+        return [.writeConfigMap(freshRead: freshRead)]
     }
 
     /// What the write just made true; then, if more waits, a rest as long as the write took.
     private mutating func released() -> [Action] {
-        let ready = waiting.filter { $0.generation <= writtenGeneration }
-        waiting.removeAll { $0.generation <= writtenGeneration }
+        let written = pipeline.writtenGeneration
+        let ready = waiting.filter { $0.generation <= written }
+        waiting.removeAll { $0.generation <= written }
         var actions = ready.flatMap { perform($0.item) }
-        if !waiting.isEmpty || repairWanted || (writeWanted && writtenGeneration < generation) {
-            resting = true
-            actions.append(.rest(lastWriteTook))
+        if let rest = pipeline.restAfterWrite(generation: generation, waiting: !waiting.isEmpty) {
+            actions.append(.rest(rest))
         }
         return actions
     }
