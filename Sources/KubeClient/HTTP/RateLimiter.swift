@@ -3,27 +3,33 @@ actor RateLimiter {
     private let qps: Double
     private let burst: Double
     private var tokens: Double
-    private var last: ContinuousClock.Instant
+    /// When tokens were last counted, as `elapsed()` read then.
+    private var last: Duration
+    private let elapsed: @Sendable () -> Duration
+    private let sleep: @Sendable (Duration) async throws -> Void
 
-    init(qps: Double, burst: Int) {
+    /// `clock`: what the rate is measured and the debt slept off on (tests move a manual one).
+    init(qps: Double, burst: Int, clock: some Clock<Duration> = ContinuousClock()) {
         self.qps = qps
         self.burst = Double(max(burst, 1))
         tokens = Double(max(burst, 1))
-        last = .now
+        elapsed = stopwatch(on: clock)
+        sleep = { try await clock.sleep(for: $0) }
+        last = .zero
     }
 
     /// Waits until a request may go out. A qps of 0 or less disables limiting.
     func acquire() async throws {
         guard qps > 0 else { return }
-        let now = ContinuousClock.now
-        let elapsed = now - last
+        let now = elapsed()
+        let passed = now - last
         last = now
         tokens = min(
-            burst, tokens + (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18) * qps)
+            burst, tokens + (Double(passed.components.seconds) + Double(passed.components.attoseconds) / 1e18) * qps)
         tokens -= 1
         if tokens < 0 {
             // Reserve the token now and sleep off the debt; later callers queue behind it.
-            try await Task.sleep(for: .seconds(-tokens / qps))
+            try await sleep(.seconds(-tokens / qps))
         }
     }
 }

@@ -5,10 +5,14 @@ import Foundation
 actor TokenSource {
     private let credentials: ClientConfiguration.Credentials
     private var cached: String?
-    private var readAt: ContinuousClock.Instant?
+    /// When the file was last read, as `elapsed()` read then.
+    private var readAt: Duration?
+    private let elapsed: @Sendable () -> Duration
 
-    init(_ credentials: ClientConfiguration.Credentials) {
+    /// `clock`: what the minute between re-reads of a token file is measured on.
+    init(_ credentials: ClientConfiguration.Credentials, clock: some Clock<Duration> = ContinuousClock()) {
         self.credentials = credentials
+        elapsed = stopwatch(on: clock)
     }
 
     func token(forceReload: Bool = false) throws(KubeError) -> String? {
@@ -18,14 +22,14 @@ actor TokenSource {
         case .token(let token):
             return token
         case .tokenFile(let path):
-            if !forceReload, let cached, let readAt, ContinuousClock.now - readAt < .seconds(60) { return cached }
+            if !forceReload, let cached, let readAt, elapsed() - readAt < .seconds(60) { return cached }
             guard let data = FileManager.default.contents(atPath: path) else {
                 throw KubeError(.configuration, "token file \(path) cannot be read")
             }
             let token = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
             guard !token.isEmpty else { throw KubeError(.configuration, "token file \(path) is empty") }
             cached = token
-            readAt = .now
+            readAt = elapsed()
             return token
         }
     }

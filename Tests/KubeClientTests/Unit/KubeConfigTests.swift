@@ -1,4 +1,5 @@
 import Foundation
+import InMemoryAPI
 import Testing
 
 @testable import KubeClient
@@ -129,10 +130,16 @@ struct KubeConfigTests {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("token-\(UUID())").path
         defer { try? FileManager.default.removeItem(atPath: path) }
         try "first".write(toFile: path, atomically: true, encoding: .utf8)
-        let source = TokenSource(.tokenFile(path))
+        let clock = ManualClock()
+        let source = TokenSource(.tokenFile(path), clock: clock)
         #expect(try await source.token() == "first")
         try "second".write(toFile: path, atomically: true, encoding: .utf8)
-        #expect(try await source.token() == "first")
-        #expect(try await source.token(forceReload: true) == "second")
+        #expect(try await source.token() == "first", "read at most once a minute")
+        #expect(try await source.token(forceReload: true) == "second", "after a 401")
+        try "third".write(toFile: path, atomically: true, encoding: .utf8)
+        clock.advance(by: .seconds(59))
+        #expect(try await source.token() == "second")
+        clock.advance(by: .seconds(1))
+        #expect(try await source.token() == "third", "a rotated token is read within the minute")
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import InMemoryAPI
 import Testing
 
 @testable import KubeClient
@@ -80,10 +81,21 @@ struct ModelTests {
     }
 
     @Test func rateLimiterHoldsBurstThenQPS() async throws {
-        let limiter = RateLimiter(qps: 20, burst: 2)
-        let start = ContinuousClock.now
-        for _ in 0..<6 { try await limiter.acquire() }
-        // Two free, four at 20/s: at least 200 ms. Only a lower bound: machines are noisy.
-        #expect(ContinuousClock.now - start >= .milliseconds(190))
+        let clock = ManualClock()
+        let limiter = RateLimiter(qps: 20, burst: 2, clock: clock)
+        // Two free; the third owes 50 ms at 20/s and sleeps it off on the clock.
+        try await limiter.acquire()
+        try await limiter.acquire()
+        let third = Task { try await limiter.acquire() }
+        while clock.sleepers == 0 { await Task.yield() }
+        clock.advance(by: .milliseconds(49))
+        #expect(clock.sleepers == 1, "still owes a millisecond")
+        clock.advance(by: .milliseconds(1))
+        try await third.value
+        // A second later the bucket is full again: two more go at once.
+        clock.advance(by: .seconds(1))
+        try await limiter.acquire()
+        try await limiter.acquire()
+        #expect(clock.sleepers == 0)
     }
 }
