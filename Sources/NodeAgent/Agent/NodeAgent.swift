@@ -74,7 +74,7 @@ public actor NodeAgent {
             keepalived
             ?? KeepalivedSupervisor(
                 paths: .init(executable: configuration.keepalivedPath, stateDirectory: configuration.stateDirectory),
-                networkNamespace: configuration.networkNamespace, logger: logger)
+                networkNamespace: configuration.networkNamespace, clock: clock, logger: logger)
         configMaps = Informer<ConfigMap>(
             client: client, namespace: configuration.namespace,
             fieldSelector: "metadata.name=\(configuration.configMapName)", logger: logger)

@@ -42,10 +42,16 @@ public actor BGPSpeaker {
     let jobs: AsyncStream<Job>
     let jobQueue: AsyncStream<Job>.Continuation
 
+    /// What the status refreshes, restart delays and the passwords' lifetime are measured on.
+    let clock: any Clock<Duration>
+    let elapsed: @Sendable () -> Duration
+
     public init(
         client: any KubernetesAPI, configuration: AgentConfiguration, statusInterval: Duration = .seconds(1),
-        logger: Logger = Logger(label: "keepalived-vip-agent")
+        clock: some Clock<Duration> = ContinuousClock(), logger: Logger = Logger(label: "keepalived-vip-agent")
     ) {
+        self.clock = clock
+        elapsed = stopwatch(on: clock)
         self.client = client
         self.configuration = configuration
         self.logger = logger
@@ -54,7 +60,7 @@ public actor BGPSpeaker {
             paths: .init(
                 bird: configuration.birdPath, birdc: configuration.birdcPath,
                 directory: configuration.stateDirectory + "/bird"),
-            networkNamespace: configuration.networkNamespace)
+            networkNamespace: configuration.networkNamespace, clock: clock)
         configMaps = Informer<ConfigMap>(
             client: client, namespace: configuration.namespace,
             fieldSelector: "metadata.name=\(configuration.configMapName)", logger: logger)
@@ -77,7 +83,7 @@ public actor BGPSpeaker {
             }
             group.addTask {
                 while !Task.isCancelled {
-                    try? await Task.sleep(for: self.statusInterval)
+                    try? await self.clock.sleep(for: self.statusInterval)
                     await self.refreshStatus()
                     // A rotated password reaches BIRD within the cache's lifetime even when nothing else changes.
                     if await self.passwordsExpired() { await self.changed() }
@@ -102,7 +108,7 @@ public actor BGPSpeaker {
             guard let status = await child.exitStatusUnlessCancelled() else { return }
             await handle(.exited(run: run, status: status))
         case .restart(let delay):
-            try? await Task.sleep(for: delay)
+            try? await clock.sleep(for: delay)
             guard !Task.isCancelled else { return }
             await handle(.restartTimerFired)
         }
@@ -220,7 +226,7 @@ public actor BGPSpeaker {
     private func password(of peer: BGPPeer) async throws(BGPError) -> BGPPassword? {
         guard let reference = peer.spec.passwordSecret else { return nil }
         let key = SecretCache<Result<BGPPassword, BGPError>>.Key(name: reference.name, key: reference.key)
-        if let cached = passwords.value(key, at: .now) { return try cached.get() }
+        if let cached = passwords.value(key, at: elapsed()) { return try cached.get() }
         let source = "Secret \(configuration.namespace)/\(reference.name.prefix(253)) key \(reference.key.prefix(253))"
         let result: Result<BGPPassword, BGPError>
         do {
@@ -237,12 +243,12 @@ public actor BGPSpeaker {
                     "cannot read \(source): \(error.message) "
                         + "(the agent reads it with the bgp-password component's Role)"))
         }
-        passwords.store(result, for: key, at: .now)
+        passwords.store(result, for: key, at: elapsed())
         return try result.get()
     }
 
     private func forgetPasswords() { passwords.removeAll() }
-    private func passwordsExpired() -> Bool { passwords.hasExpired(at: .now) }
+    private func passwordsExpired() -> Bool { passwords.hasExpired(at: elapsed()) }
 
     /// BIRD's router ID: the node's IPv4 InternalIP, else a stable number from its name (IPv6-only nodes).
     static func routerID(of node: Node, name: String) -> IPAddress {

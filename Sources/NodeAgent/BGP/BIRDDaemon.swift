@@ -18,7 +18,11 @@ actor BIRDDaemon {
     let networkNamespace: String?
     private var process: ChildProcess?
 
-    init(paths: Paths, networkNamespace: String?) {
+    private let sleep: @Sendable (Duration) async throws -> Void
+
+    /// `clock`: what the stop grace and the wait for an orphan to go are measured on.
+    init(paths: Paths, networkNamespace: String?, clock: some Clock<Duration> = ContinuousClock()) {
+        sleep = { try await clock.sleep(for: $0) }
         self.paths = paths
         self.networkNamespace = networkNamespace
     }
@@ -49,7 +53,7 @@ actor BIRDDaemon {
         else { return nil }
         // Not our child: its exit cannot be awaited, only observed.
         kill(pid, SIGTERM)
-        for _ in 0..<100 where Self.isAlive(pid) { try? await Task.sleep(for: .milliseconds(20)) }
+        for _ in 0..<100 where Self.isAlive(pid) { try? await sleep(.milliseconds(20)) }
         if Self.isAlive(pid) { kill(pid, SIGKILL) }
         return pid
     }
@@ -91,7 +95,7 @@ actor BIRDDaemon {
         let exited = await withTaskGroup(of: Bool.self) { group in
             group.addTask { await child.exitStatusUnlessCancelled() != nil }
             group.addTask {
-                try? await Task.sleep(for: grace)
+                try? await self.sleep(grace)
                 return false
             }
             let first = await group.next() ?? false

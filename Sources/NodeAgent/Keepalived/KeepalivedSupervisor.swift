@@ -1,5 +1,6 @@
 public import Foundation
 import Keepalived
+import KubeClient
 public import Logging
 public import ProcessSupervision
 
@@ -30,7 +31,10 @@ public actor KeepalivedSupervisor {
     let networkNamespace: String?
     let logger: Logger
     private var process: ChildProcess?
-    private var startedAt: ContinuousClock.Instant?
+    /// When the running keepalived started, as `elapsed()` read then.
+    private var startedAt: Duration?
+    private let elapsed: @Sendable () -> Duration
+    private let sleep: @Sendable (Duration) async throws -> Void
     private var confirmedRunning = false
     private var generation = 0
     /// Read once from `keepalived --version`: which options this executable accepts.
@@ -53,7 +57,12 @@ public actor KeepalivedSupervisor {
         }
     }
 
-    public init(paths: Paths, networkNamespace: String?, logger: Logger) {
+    /// `clock`: what the start-up second, the stop grace and the waits for a process to go are measured on.
+    public init(
+        paths: Paths, networkNamespace: String?, clock: some Clock<Duration> = ContinuousClock(), logger: Logger
+    ) {
+        elapsed = stopwatch(on: clock)
+        sleep = { try await clock.sleep(for: $0) }
         self.paths = paths
         self.networkNamespace = networkNamespace
         self.logger = logger
@@ -74,7 +83,7 @@ public actor KeepalivedSupervisor {
         else { return }
         logger.warning("stopping a keepalived left by a previous agent", metadata: ["pid": "\(pid)"])
         kill(pid, SIGTERM)
-        for _ in 0..<100 where kill(pid, 0) == 0 { try? await Task.sleep(for: .milliseconds(20)) }
+        for _ in 0..<100 where kill(pid, 0) == 0 { try? await sleep(.milliseconds(20)) }
         kill(-pid, SIGKILL)
         kill(pid, SIGKILL)
     }
@@ -99,7 +108,7 @@ public actor KeepalivedSupervisor {
             throw AgentError(.keepalivedStartFailed, "\(error.message) (--keepalived \(paths.executable))")
         }
         process = child
-        startedAt = .now
+        startedAt = elapsed()
         confirmedRunning = false
         generation += 1
         logger.info("keepalived started", metadata: ["pid": "\(child.pid)"])
@@ -148,7 +157,7 @@ public actor KeepalivedSupervisor {
         // gone may anyone speak for it (a priority-0 advert while its VRRP child still announces
         // would let a backup take over beside a live master).
         kill(-process.pid, SIGKILL)
-        await Self.groupGone(process.pid)
+        await Self.groupGone(process.pid, sleep: sleep)
         self.process = nil
         logger.error("keepalived exited", metadata: ["status": "\(status)", "log": "\(paths.log)"])
         return true
@@ -157,12 +166,12 @@ public actor KeepalivedSupervisor {
     /// Waits (at most a second) until no process of group `group` is left, reaping those that are
     /// ours: run as a container's first process the agent inherits keepalived's orphaned VRRP
     /// child, and a restarted keepalived refuses to start while that zombie is named in its pid file.
-    static func groupGone(_ group: pid_t) async {
+    static func groupGone(_ group: pid_t, sleep: @Sendable (Duration) async throws -> Void) async {
         for _ in 0..<200 {
             var status: Int32 = 0
             while waitpid(-group, &status, WNOHANG) > 0 {}
             if kill(-group, 0) != 0 && errno == ESRCH { return }
-            try? await Task.sleep(for: .milliseconds(5))
+            try? await sleep(.milliseconds(5))
         }
     }
 
@@ -177,7 +186,7 @@ public actor KeepalivedSupervisor {
         if confirmedRunning { return true }
         guard let text = try? String(contentsOfFile: paths.vrrpPidFile, encoding: .utf8),
             let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)), kill(pid, 0) == 0,
-            let startedAt, ContinuousClock.now - startedAt > .seconds(1)
+            let startedAt, elapsed() - startedAt > .seconds(1)
         else { return false }
         return true
     }
@@ -212,7 +221,7 @@ public actor KeepalivedSupervisor {
                 return true
             }
             group.addTask {
-                try? await Task.sleep(for: grace)
+                try? await self.sleep(grace)
                 return false
             }
             let first = await group.next() ?? false
