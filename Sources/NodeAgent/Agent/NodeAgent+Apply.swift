@@ -98,19 +98,23 @@ extension NodeAgent {
             removeTokens((previous?.tokens ?? []) + newPlan.tokens, reason: "left from a previous run")
             scrubbedAtStart = true
         }
-        if input.adverts != adverts {
-            let message =
-                input.adverts == .token
-                ? "every node's agent renders token adverts: VRRP adverts list one token per instance"
-                : "a node of the plan runs an agent that lists the VIPs in its VRRP adverts; listing them too "
-                    + "until every agent is upgraded"
-            logger.notice("\(message)", metadata: ["adverts": "\(input.adverts.rawValue)"])
-            adverts = input.adverts
-        }
-        if adverts == .vips, newPlan.instances.contains(where: { !$0.allowedNodes.isEmpty }) {
-            logger.warning(
-                "an older agent lists VIPs in its VRRP adverts: Local VIPs are held wherever this node is master",
-                metadata: ["until": "every node runs an agent that publishes tokenAdverts"])
+        for notice in machine.advertsAgreed(input.adverts, for: newPlan) {
+            switch notice {
+            case .changed(.token):
+                logger.notice(
+                    "every node's agent renders token adverts: VRRP adverts list one token per instance",
+                    metadata: ["adverts": "\(AdvertisedAddresses.token.rawValue)"])
+            case .changed(let other):
+                logger.notice(
+                    """
+                    a node of the plan runs an agent that lists the VIPs in its VRRP adverts; listing them too \
+                    until every agent is upgraded
+                    """, metadata: ["adverts": "\(other.rawValue)"])
+            case .restrictedVIPsFollowMastership:
+                logger.warning(
+                    "an older agent lists VIPs in its VRRP adverts: Local VIPs are held wherever this node is master",
+                    metadata: ["until": "every node runs an agent that publishes tokenAdverts"])
+            }
         }
         return try input.render(startingAsMaster: machine.startAsMaster(in: newPlan))
     }
@@ -302,7 +306,7 @@ extension NodeAgent {
         for instance in instances {
             let advert = VRRPAdvertisement(
                 vrid: instance.vrid, priority: 0, intervalCentiseconds: configuration.advertIntervalMilliseconds / 10,
-                addresses: plan?.advertisedAddresses(of: instance, adverts) ?? instance.addresses)
+                addresses: plan?.advertisedAddresses(of: instance, machine.adverts) ?? instance.addresses)
             do {
                 try packets.send(advert, from: source, to: destinations, interface: link.name)
                 metrics.releasesAnnounced.increment()

@@ -29,8 +29,6 @@ public actor NodeAgent {
     var peers: [IPAddress] = []
     /// The priority-0 adverts and neighbour announcements the agent sends itself.
     let packets: any PacketSending
-    /// What the last rendering's adverts list: agreed with the other nodes' agents (see `AdvertisedAddresses`).
-    var adverts: AdvertisedAddresses = .token
     /// Why the last plan was not used, so a repeat is logged once.
     var lastUnavailableReason: String?
     /// The node's interfaces as last listed (published; VIPs of pools naming another are left out).

@@ -159,6 +159,30 @@ public struct AgentStateMachine: Sendable {
         return startingAsMaster
     }
 
+    /// What this node's adverts list: agreed with the other nodes' agents (`AdvertisedAddresses.agreed`).
+    public private(set) var adverts: AdvertisedAddresses = .token
+
+    /// What an operator is told about the advert form a rendering uses.
+    public enum AdvertsNotice: Equatable, Sendable {
+        /// The form changed (an older agent joined, or the last one was upgraded).
+        case changed(AdvertisedAddresses)
+        /// Adverts list VIPs while the plan restricts some to nodes: those follow this node's mastership instead.
+        case restrictedVIPsFollowMastership
+    }
+
+    /// Takes the form the peers agree on for `newPlan`'s rendering; says what an operator should hear.
+    public mutating func advertsAgreed(_ agreed: AdvertisedAddresses, for newPlan: VRRPPlan) -> [AdvertsNotice] {
+        var notices: [AdvertsNotice] = []
+        if agreed != adverts {
+            adverts = agreed
+            notices.append(.changed(agreed))
+        }
+        if adverts == .vips, newPlan.instances.contains(where: { !$0.allowedNodes.isEmpty }) {
+            notices.append(.restrictedVIPsFollowMastership)
+        }
+        return notices
+    }
+
     public mutating func handle(_ event: Event) -> [Action] {
         switch event {
         case .planChanged(let newPlan, let newConfig, let agentHeld):
