@@ -118,12 +118,13 @@ extension ServiceController {
     /// what the write threw (the caller says so to the machine, or gives up starting).
     func writeConfigMap(freshRead: Bool) async throws {
         let snapshot = snapshot()
-        let started = ContinuousClock.now
+        // On the controller's clock: the rest before the next write is as long as this one took.
+        let started = elapsed()
         let outcome = try await writer.write(snapshot, freshRead: freshRead)
+        let took = elapsed() - started
         if let repair = outcome.repair { reportRepair(repair) }
         await reportPlacement()
-        await handle(
-            .configMapWritten(generation: snapshot.generation, version: outcome.version, took: .now - started))
+        await handle(.configMapWritten(generation: snapshot.generation, version: outcome.version, took: took))
     }
 
     /// Writes one status, with our finalizer when the update adds it; the ConfigMap already carries its

@@ -269,10 +269,10 @@ public actor ServiceController {
 
     private func worker() async {
         while let key = await queue.next() {
-            let started = ContinuousClock.now
+            let started = elapsed()
             // A key stays "processing" until the machine says it is done (its status written, say).
             await reconcile(key)
-            metrics.reconcileDuration.record(duration: ContinuousClock.now - started)
+            metrics.reconcileDuration.record(duration: elapsed() - started)
             metrics.queueDepth.record(await queue.depth)
             recordUsage()
             if poolInformer != nil { poolStatusQueue.yield() }
