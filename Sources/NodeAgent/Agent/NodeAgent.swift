@@ -155,34 +155,55 @@ public actor NodeAgent {
             guard let status = await supervisor.watch(run) else { return }
             await handle(.keepalivedExited(status: status))
         case .reload(let id, let offset):
-            // A SIGHUP while keepalived starts would kill it: wait until it has started.
-            while !Task.isCancelled {
-                switch await supervisor.reload() {
-                case .sent: break
-                case .notRunning: return  // it exited; its exit removes every VIP anyway
-                case .notYetStarted:
-                    try? await clock.sleep(for: .milliseconds(20))
-                    continue
-                }
-                break
-            }
-            let deadline = elapsed() + AgentStateMachine.reloadConfirmationTimeout
-            // keepalived says that it has re-read its configuration only in its log.
-            while elapsed() < deadline, !Task.isCancelled {
-                if supervisor.reloadCompleted(after: offset) {
+            var offset = offset
+            for attempt in 1...Self.reloadAttempts {
+                guard await sendReload() else { return }
+                if await reloadConfirmed(after: offset) {
                     await handle(.reloadConfirmed(id))
                     return
                 }
-                try? await clock.sleep(for: .milliseconds(10))
+                guard !Task.isCancelled else { return }
+                guard attempt < Self.reloadAttempts else { break }
+                // A SIGHUP keepalived took but never acted on leaves it on the old configuration until the next
+                // plan change: a VIP added meanwhile would be held by no node. Asking again costs one reload.
+                logger.warning(
+                    "keepalived did not confirm its reload in time; asking again",
+                    metadata: ["attempt": "\(attempt)", "log": "\(supervisor.paths.log)"])
+                offset = supervisor.logOffset()
             }
-            guard !Task.isCancelled else { return }
             logger.warning(
                 "keepalived did not confirm its reload in time; removing the addresses that left the plan anyway",
                 metadata: [
-                    "timeout": "\(AgentStateMachine.reloadConfirmationTimeout)", "log": "\(supervisor.paths.log)",
+                    "timeout": "\(AgentStateMachine.reloadConfirmationTimeout)", "attempts": "\(Self.reloadAttempts)",
+                    "log": "\(supervisor.paths.log)",
                 ])
             await handle(.reloadTimedOut(id))
         }
+    }
+
+    /// SIGHUPs a reload asks for before its removals go ahead anyway.
+    static let reloadAttempts = 3
+
+    /// SIGHUP once keepalived has started (one during start-up would kill it); false when it is not running.
+    private func sendReload() async -> Bool {
+        while !Task.isCancelled {
+            switch await supervisor.reload() {
+            case .sent: return true
+            case .notRunning: return false  // it exited; its exit removes every VIP anyway
+            case .notYetStarted: try? await clock.sleep(for: .milliseconds(20))
+            }
+        }
+        return false
+    }
+
+    /// Whether keepalived's log says it re-read its configuration (past `offset`) within the confirmation timeout.
+    private func reloadConfirmed(after offset: UInt64) async -> Bool {
+        let deadline = elapsed() + AgentStateMachine.reloadConfirmationTimeout
+        while elapsed() < deadline, !Task.isCancelled {
+            if supervisor.reloadCompleted(after: offset) { return true }
+            try? await clock.sleep(for: .milliseconds(10))
+        }
+        return false
     }
 
     // MARK: - Running the state machine's actions

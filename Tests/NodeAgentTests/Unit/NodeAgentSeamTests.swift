@@ -6,6 +6,7 @@ import KubeClient
 import NodeAgent
 import NodeNetwork
 import Synchronization
+import TestLab
 import Testing
 
 /// The whole agent (informers, rendering, state machine, actions) with stand-ins for keepalived, netlink and the raw
@@ -63,7 +64,13 @@ struct NodeAgentSeamTests {
         private(set) var stops = 0
         private var running = false
 
-        init(stateDirectory: String) { paths = .init(executable: "/nonexistent", stateDirectory: stateDirectory) }
+        /// SIGHUPs taken, and how many of the first ones it takes without ever re-reading its configuration.
+        nonisolated let reloads = Mutex<(sent: Int, ignored: Int)>((0, 0))
+
+        init(stateDirectory: String, ignoringReloads ignored: Int = 0) {
+            paths = .init(executable: "/nonexistent", stateDirectory: stateDirectory)
+            reloads.withLock { $0.ignored = ignored }
+        }
 
         var isRunning: Bool { running }
         func stopOrphan() async {}
@@ -78,13 +85,17 @@ struct NodeAgentSeamTests {
             return nil
         }
         func markConfirmed() async {}
-        func reload() async -> KeepalivedSupervisor.ReloadOutcome { running ? .sent : .notRunning }
+        func reload() async -> KeepalivedSupervisor.ReloadOutcome {
+            guard running else { return .notRunning }
+            reloads.withLock { $0.sent += 1 }
+            return .sent
+        }
         func stop() async {
             running = false
             stops += 1
         }
         nonisolated func logOffset() -> UInt64 { 0 }
-        nonisolated func reloadCompleted(after offset: UInt64) -> Bool { true }
+        nonisolated func reloadCompleted(after offset: UInt64) -> Bool { reloads.withLock { $0.sent > $0.ignored } }
     }
 
     final class Packets: PacketSending, Sendable {
@@ -149,5 +160,47 @@ struct NodeAgentSeamTests {
         #expect(await keepalived.stops == 1)
         #expect(interfaces.addresses.contains(only))
         #expect(!interfaces.addresses.contains(elected))
+    }
+
+    /// keepalived took a SIGHUP and never re-read its configuration: the agent asks again instead of leaving it on
+    /// the old one (a VIP added meanwhile would be held by no node until the next plan change).
+    @Test func aReloadKeepalivedNeverConfirmsIsAskedForAgain() async throws {
+        let api = InMemoryAPIServer()
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("klb-seam-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var node = Node()
+        node.metadata = ObjectMeta(name: "a")
+        node.json["status"] = ["addresses": [["type": "InternalIP", "address": "192.0.2.11"]]]
+        _ = try await api.create(node)
+        func plan(_ vips: [String]) throws -> String {
+            try VRRPPlan(
+                cluster: "fcp", nodes: ["a"],
+                instances: [.init(vrid: 10, family: .ipv4, preferred: 0, addresses: try vips.map(IPAddress.init))]
+            ).json()
+        }
+        _ = try await api.create(
+            ConfigMap(
+                name: "vip-configmap", namespace: "kube-system", data: [VRRPPlan.dataKey: try plan(["203.0.113.65"])]))
+        let keepalived = Keepalived(stateDirectory: directory, ignoringReloads: 1)
+        let agent = NodeAgent(
+            client: api,
+            configuration: AgentConfiguration(nodeName: "a", stateDirectory: directory, verifyInterval: .seconds(60)),
+            addressing: Interfaces(), keepalived: keepalived, packets: Packets())
+        let running = Task { try await agent.run() }
+        let outcome = await Result {
+            #expect(await eventually(.seconds(60)) { await keepalived.starts == 1 })
+            var configMap = try await api.get(ConfigMap.self, namespace: "kube-system", name: "vip-configmap")
+            configMap.data[VRRPPlan.dataKey] = try plan(["203.0.113.65", "203.0.113.66"])
+            _ = try await api.update(configMap)
+            // The first SIGHUP is lost; after the confirmation timeout (3 s) the agent sends a second.
+            #expect(
+                await eventually(.seconds(60)) { keepalived.reloads.withLock { $0.sent } == 2 },
+                "reloads: \(keepalived.reloads.withLock { $0 })")
+            try await Task.sleep(for: .seconds(4))
+            #expect(keepalived.reloads.withLock { $0.sent } == 2, "confirmed by the second: no third")
+        }
+        running.cancel()
+        try? await running.value
+        try outcome.get()
     }
 }
