@@ -12,9 +12,10 @@ public actor EventRecorder {
         case warning = "Warning"
     }
 
+    /// An Event already written. Its name is the object's name and `suffix` in hex, in the object's namespace:
+    /// rebuilt from the next post of the same key rather than kept (4,096 entries of two heap strings each).
     private struct Entry {
-        var name: String
-        var namespace: String
+        var suffix: UInt64
         var count: Int
         var written: Int
         var lastWrite: Duration
@@ -195,7 +196,8 @@ public actor EventRecorder {
             }
             let patch: JSONValue = ["count": .int(Int64(entry.count)), "lastTimestamp": .string(timestamp)]
             do {
-                _ = try await client.patch(Event.self, namespace: entry.namespace, name: entry.name, .merge(patch))
+                _ = try await client.patch(
+                    Event.self, namespace: namespace, name: Self.eventName(object, suffix: entry.suffix), .merge(patch))
                 entry.written = entry.count
                 entry.lastWrite = now
                 entries[key] = entry
@@ -211,8 +213,7 @@ public actor EventRecorder {
 
         var event = Event()
         let nanos = UInt64(time.timeIntervalSince1970 * 1e9)
-        event.metadata = ObjectMeta(
-            name: "\(object.name ?? "object").\(String(nanos, radix: 16))", namespace: namespace)
+        event.metadata = ObjectMeta(name: Self.eventName(object, suffix: nanos), namespace: namespace)
         event.involvedObject = object
         event.type = type.rawValue
         event.reason = reason
@@ -225,13 +226,17 @@ public actor EventRecorder {
         event.reportingComponent = component
         event.reportingInstance = host ?? component
         do {
-            let created = try await client.create(event, namespace: namespace)
-            entries[key] = Entry(
-                name: created.metadata.name ?? "", namespace: namespace, count: 1, written: 1, lastWrite: now)
+            _ = try await client.create(event, namespace: namespace)
+            entries[key] = Entry(suffix: nanos, count: 1, written: 1, lastWrite: now)
         } catch {
             logger.warning(
                 "could not record event",
                 metadata: ["reason": "\(reason)", "object": "\(namespace)/\(object.name ?? "")", "error": "\(error)"])
         }
+    }
+
+    /// Like kube's recorder: the object's name and the first post's time in nanoseconds, in hex.
+    private static func eventName(_ object: ObjectReference, suffix: UInt64) -> String {
+        "\(object.name ?? "object").\(String(suffix, radix: 16))"
     }
 }
