@@ -9,11 +9,27 @@ public import KubeClient
 /// edited or deleted) stays its own and is never handed to another.
 public struct Ledger: Sendable {
     public struct Record: Hashable, Sendable {
-        public var uid: String
+        /// The Service's uid (`ServiceUID`: 16 bytes for the usual UUID).
+        public var uid: String {
+            get { storedUID.text }
+            set { storedUID = ServiceUID(newValue) }
+        }
+        private var storedUID: ServiceUID
         public var addresses: [IPAddress]
         public var forwardMethod: ForwardMethod?
-        public var sharingKey: String? = nil
-        public var ports: [PortKey] = []
+        public var sharingKey: String?
+        public var ports: [PortKey]
+
+        init(
+            uid: String, addresses: [IPAddress], forwardMethod: ForwardMethod?, sharingKey: String? = nil,
+            ports: [PortKey] = []
+        ) {
+            storedUID = ServiceUID(uid)
+            self.addresses = addresses
+            self.forwardMethod = forwardMethod
+            self.sharingKey = sharingKey
+            self.ports = ports
+        }
     }
 
     /// One allocator per pool, in the order pools were configured (the flag pool first).
