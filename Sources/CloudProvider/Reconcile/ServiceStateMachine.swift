@@ -144,6 +144,7 @@ struct ServiceStateMachine: Sendable {
     var outstanding: Int { waiting.count + (statusQueue.count - statusHead) + statusesInFlight }
 
     mutating func handle(_ event: Event) -> [Action] {
+        defer { releaseIdleStorage() }
         switch event {
         case .serviceChanged(let key, let service, let labels):
             guard let service else {
@@ -367,6 +368,18 @@ struct ServiceStateMachine: Sendable {
         }
         return actions
     }
+
+    /// A burst of thousands of Services grows these to thousands of entries; emptied, they would keep that storage
+    /// (Swift collections do not shrink), a few megabytes in all. Given back once empty.
+    private mutating func releaseIdleStorage() {
+        if superseded.isEmpty, superseded.capacity > Self.keptCapacity { superseded = [:] }
+        if fresh.isEmpty, fresh.capacity > Self.keptCapacity { fresh = [] }
+        if waiting.isEmpty, waiting.capacity > Self.keptCapacity { waiting = [] }
+        if statusQueue.isEmpty, statusQueue.capacity > Self.keptCapacity { statusQueue = [] }
+    }
+
+    /// What an empty collection may keep: enough for everyday churn without reallocating.
+    private static let keptCapacity = 256
 
     private mutating func nextPatches() -> [Action] {
         var actions: [Action] = []
