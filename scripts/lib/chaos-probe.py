@@ -1,6 +1,11 @@
 """Connects to every VIP:8080 from the client namespace every INTERVAL seconds for at most
 DURATION seconds (or until SIGTERM) and writes one JSON line per outage, the first failed attempt
-to the next success: {"vip": V, "start": T0, "end": T1}, then per VIP {"vip": V, "ok": N, "fail": M}.
+to the next success: {"vip": V, "start": T0, "end": T1}, then per VIP {"vip": V, "ok": N, "fail": M,
+"moves": K, "reset_at_move": R}. A move is a change of the VIP's MAC address in this namespace's ARP
+table; a reset at a move is a connection that was established and then reset while the MAC changed under
+it: the new holder has no conntrack state for a connection the old one translated, so a Service that
+masquerades (externalTrafficPolicy Cluster) or whose new node has other pods (Local) loses the few
+connections in flight at that instant. Those are counted among "fail" too.
 Usage: chaos-probe.py VIPS(comma list) INTERVAL DURATION OUTPUT"""
 import json
 import signal
@@ -22,14 +27,35 @@ def emit(record):
         out.write(json.dumps(record) + "\n")
 
 
+def neighbour(vip):
+    """The MAC address this namespace's ARP table has for VIP (None for none, or an IPv6 VIP)."""
+    try:
+        with open("/proc/net/arp") as table:
+            for line in table:
+                fields = line.split()
+                # Flags 0x2: complete; an incomplete entry has no address yet.
+                if fields and fields[0] == vip and int(fields[2], 16) & 0x2:
+                    return fields[3]
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
 def probe(vip):
     failing_since = None
-    ok = fail = 0
+    ok = fail = moves = reset_at_move = 0
+    last_mac = None
     end = time.time() + duration
     while not stop.is_set() and time.time() < end:
         attempt = time.time()
+        mac_before = neighbour(vip)
+        if mac_before not in (None, last_mac) and last_mac is not None:
+            moves += 1
+        last_mac = mac_before or last_mac
+        established = False
         try:
             connection = socket.create_connection((vip, 8080), timeout=0.2)
+            established = True
             connection.recv(16)
             connection.close()
             ok += 1
@@ -38,12 +64,15 @@ def probe(vip):
                 failing_since = None
         except OSError:
             fail += 1
+            mac_after = neighbour(vip)
+            if established and None not in (mac_before, mac_after) and mac_after != mac_before:
+                reset_at_move += 1
             if failing_since is None:
                 failing_since = attempt
         stop.wait(interval)
     if failing_since is not None:
         emit({"vip": vip, "start": failing_since, "end": time.time(), "open": True})
-    emit({"vip": vip, "ok": ok, "fail": fail})
+    emit({"vip": vip, "ok": ok, "fail": fail, "moves": moves, "reset_at_move": reset_at_move})
 
 
 threads = [threading.Thread(target=probe, args=(vip,)) for vip in vips]
