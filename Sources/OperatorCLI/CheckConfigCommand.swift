@@ -3,7 +3,6 @@ import CloudProvider
 import ControllerOptions
 import Foundation
 import KubeClient
-import OperatorCLI
 
 /// `kubectl keepalived check-config`: the controller's own flag reading, offline.
 public struct CheckConfigCommand: ParsableCommand {

@@ -1,4 +1,4 @@
-public import IPAM
+import IPAM
 public import Keepalived
 public import KubeClient
 import LoadBalancerAPI

@@ -1,7 +1,6 @@
 public import ArgumentParser
 import Keepalived
 import KubeClient
-import OperatorCLI
 
 /// `kubectl keepalived render NODE`: the keepalived.conf that node's agent renders from the plan now.
 public struct RenderCommand: AsyncParsableCommand {

@@ -1,6 +1,5 @@
 public import ArgumentParser
 import KubeClient
-import OperatorCLI
 
 /// `kubectl keepalived status`: pools, and every LoadBalancer Service with its address, VRRP
 /// instance and the node that announces it now; split brain and unserved Services flagged.

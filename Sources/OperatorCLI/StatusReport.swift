@@ -1,6 +1,6 @@
 import CloudProvider
-public import IPAM
-public import Keepalived
+import IPAM
+import Keepalived
 public import KubeClient
 
 /// What `kubectl keepalived status` shows, computed from the objects alone (no I/O): the pools'

@@ -16,7 +16,7 @@ case "keepalived-cloud-provider": await CommandMain.run(CloudProviderCommand.sel
 case "keepalived-vip-agent": await CommandMain.run(AgentCommand.self, name: invoked, arguments: arguments)
 case "kubectl-keepalived": await CommandMain.run(KeepalivedPlugin.self, name: invoked, arguments: arguments)
 default:
-    await CommandMain.usage(
+    CommandMain.usage(
         "keepalived-lb: run as one of \(names.joined(separator: ", ")) (a link to this binary), "
             + "or as keepalived-lb NAME ARGS…")
 }
