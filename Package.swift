@@ -195,11 +195,11 @@ let package = Package(
         .testTarget(
             name: "ObservabilityTests",
             dependencies: [
-                "Observability", "KubeClient",
+                "Observability", "KubeClient", "InMemoryAPI",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
-        .testTarget(name: "ProcessSupervisionTests", dependencies: ["ProcessSupervision"]),
+        .testTarget(name: "ProcessSupervisionTests", dependencies: ["ProcessSupervision", "InMemoryAPI"]),
         .testTarget(
             name: "BGPTests",
             dependencies: ["BGP", "IPAM", "InMemoryAPI", "ProcessSupervision", "TestLab", "TestTraits"]),

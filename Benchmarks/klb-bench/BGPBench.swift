@@ -66,7 +66,7 @@ struct BGPBench: AsyncParsableCommand {
             for node in lab.nodes { try lab.startAgent(node) }
             try await measure(lab)
         }
-        controller?.stop(grace: .seconds(2))
+        await controller?.stop(grace: .seconds(2))
         for name in [peer, peer + "-v6"] {
             _ = try? runCommand(["kubectl", "--kubeconfig", lab.cluster.adminKubeconfig, "delete", "bgppeer", name])
         }
@@ -166,7 +166,7 @@ struct BGPBench: AsyncParsableCommand {
             try lab.bgpNextHops(vip) == Array(everyNode.dropFirst())
         }
         try await Task.sleep(for: .seconds(2))
-        steady.stop(grace: .seconds(2))
+        await steady.stop(grace: .seconds(2))
         _ = await steady.exitStatus()
         let records = ProbeRecords(path: steadyOutput)
         report(

@@ -625,7 +625,7 @@ actor Chaos {
             _ = try? runCommand(kubectl + ["delete", "bgppeer", "\(lab.namespace)-tor", "--wait=false"])
         }
         probe?.signal(SIGTERM)
-        for case let process? in controllers { process.stop(grace: .seconds(2)) }
+        for case let process? in controllers { await process.stop(grace: .seconds(2)) }
         controllers = [nil, nil]
     }
 }

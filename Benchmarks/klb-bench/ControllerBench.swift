@@ -79,7 +79,7 @@ struct ControllerBench: AsyncParsableCommand {
                 value: Double(burst) / (milliseconds(created - start) / 1000), unit: "services/s")
         }
         watcher.cancel()
-        controller.stop()
+        await controller.stop()
 
         // The controller's own throughput: 1,000 Services already exist when it starts (a burst,
         // or a restart mid-burst); from its start until every one has a distinct address.
@@ -118,7 +118,7 @@ struct ControllerBench: AsyncParsableCommand {
                     Data("klb-bench: burst requests: \(summary.joined(separator: ", "))\n".utf8))
             }
             burstWatcher.cancel()
-            burstController.stop()
+            await burstController.stop()
         }
 
         // The ceiling: 8 clients doing nothing but status PATCHes on the same server, controller
@@ -180,7 +180,7 @@ struct ControllerBench: AsyncParsableCommand {
             }
             FileHandle.standardError.write(
                 Data("klb-bench: at 10k, resident by mapping: \(residentBreakdown(pid: memoryController.pid))\n".utf8))
-            memoryController.stop()
+            await memoryController.stop()
         }
         try await admin.shutdown()
         try await TestEnvironment.script(["down", cluster.name])
@@ -493,8 +493,8 @@ final class WatchedController: @unchecked Sendable {
     var stopped: Bool { lock.withLock { stopping } }
     var isRunning: Bool { lock.withLock { stopping ? false : process.hasExited() == nil } }
 
-    func stop() {
+    func stop() async {
         lock.withLock { stopping = true }
-        process.stop()
+        await process.stop()
     }
 }

@@ -38,11 +38,11 @@ struct E2EBench: AsyncParsableCommand {
             for node in lab.nodes { try lab.startAgent(node) }
             try await measure(lab)
         } catch {
-            controller?.stop(grace: .seconds(2))
+            await controller?.stop(grace: .seconds(2))
             await lab.tearDown()
             throw error
         }
-        controller?.stop(grace: .seconds(2))
+        await controller?.stop(grace: .seconds(2))
         await lab.tearDown()
     }
 

@@ -105,7 +105,7 @@ struct FailoverBench: AsyncParsableCommand {
             restore: { lab in
                 try lab.startAgent("n1", extra: flags)
             })
-        for (_, agent) in lab.agents { agent.stop(grace: .seconds(5)) }
+        for (_, agent) in lab.agents { await agent.stop(grace: .seconds(5)) }
         lab.agents = [:]
     }
 

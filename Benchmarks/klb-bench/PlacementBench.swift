@@ -33,11 +33,11 @@ struct PlacementBench: AsyncParsableCommand {
             for node in lab.nodes { try lab.startAgent(node) }
             try await measure(lab)
         } catch {
-            controller?.stop(grace: .seconds(2))
+            await controller?.stop(grace: .seconds(2))
             await lab.tearDown()
             throw error
         }
-        controller?.stop(grace: .seconds(2))
+        await controller?.stop(grace: .seconds(2))
         await lab.tearDown()
     }
 
@@ -95,7 +95,7 @@ struct PlacementBench: AsyncParsableCommand {
             current = next
             try await Task.sleep(for: .milliseconds(500))
         }
-        steady.stop(grace: .seconds(2))
+        await steady.stop(grace: .seconds(2))
         _ = await steady.exitStatus()
         let steadyRecords = ProbeRecords(path: steadyOutput)
         let longestGap = steadyRecords.gaps.map { ($0.end - $0.start) * 1000 }.max() ?? 0

@@ -131,7 +131,7 @@ actor PlacementChaos {
                     (gap.end - gap.start) * 1000))
         }
         report("placement_steady_failed_attempts", Double(records.failed), "count")
-        controller?.stop(grace: .seconds(2))
+        await controller?.stop(grace: .seconds(2))
         return violations
     }
 
@@ -173,5 +173,5 @@ actor PlacementChaos {
         throw BenchError("placement chaos: \(what)")
     }
 
-    func stop() { controller?.stop(grace: .seconds(2)) }
+    func stop() async { await controller?.stop(grace: .seconds(2)) }
 }

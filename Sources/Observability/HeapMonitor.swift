@@ -8,6 +8,7 @@ public import ServiceLifecycle
 /// ConfigMap writes); this service reports the heap and purges at once when a lot is held.
 public struct HeapMonitor: Service {
     let interval: Duration
+    let clock: any Clock<Duration>
     /// Resident-but-unused bytes worth an immediate purge.
     let threshold: Int
     private let purges = Counter(label: "keepalived_lb_heap_purges_total")
@@ -17,8 +18,11 @@ public struct HeapMonitor: Service {
     private let active = Gauge(label: "keepalived_lb_heap_active_bytes")
     private let metadata = Gauge(label: "keepalived_lb_heap_metadata_bytes")
 
-    public init(interval: Duration = .seconds(2), threshold: Int = 8 << 20) {
+    public init(
+        interval: Duration = .seconds(2), threshold: Int = 8 << 20, clock: any Clock<Duration> = ContinuousClock()
+    ) {
         self.interval = interval
+        self.clock = clock
         self.threshold = threshold
     }
 
@@ -35,7 +39,7 @@ public struct HeapMonitor: Service {
     public func run() async throws {
         try? await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
-                try await Task.sleep(for: interval)
+                try await clock.sleep(for: interval)
                 let used = klb_heap_allocated_bytes()
                 let held = klb_heap_resident_bytes()
                 if held > used + threshold {

@@ -192,16 +192,27 @@ public final class ChildProcess: Sendable {
         return 128 + (status & 0x7f)
     }
 
-    /// SIGTERM, then SIGKILL after `grace`; reaps the child.
-    public func stop(grace: Duration = .seconds(5)) {
+    /// SIGTERM, then SIGKILL (to the whole group with `killGroup`) once `grace` has passed on `clock`; returns
+    /// once the child is reaped: true when it went within the grace.
+    @discardableResult
+    public func stop(
+        grace: Duration = .seconds(5), killGroup: Bool = false, clock: any Clock<Duration> = ContinuousClock()
+    ) async -> Bool {
         kill(pid, SIGTERM)
-        let deadline = ContinuousClock.now + grace
-        while ContinuousClock.now < deadline {
-            if hasExited() != nil { return }
-            usleep(20_000)
+        return await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                _ = await self.exitStatus()
+                return true
+            }
+            group.addTask {
+                try? await clock.sleep(for: grace)
+                return false
+            }
+            let clean = await group.next() ?? false
+            if !clean { kill(killGroup ? -pid : pid, SIGKILL) }
+            group.cancelAll()
+            return clean
         }
-        kill(pid, SIGKILL)
-        _ = waitBlocking()
     }
 }
 

@@ -1,5 +1,5 @@
-public import Foundation
-public import KubeClient
+import Foundation
+import KubeClient
 
 /// The real data plane in the lab: kube-proxy v1.20 (iptables mode) in every node namespace, pods as namespaces
 /// behind a veth on their node (198.51.100.16/28 on n1, .32/28 on n2, …), EndpointSlices written by the test

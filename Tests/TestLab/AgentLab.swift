@@ -1,6 +1,6 @@
 public import Foundation
 public import IPAM
-public import Keepalived
+import Keepalived
 public import KubeClient
 
 #if canImport(Glibc)
@@ -24,7 +24,7 @@ public final class AgentLab: @unchecked Sendable {
     public var helpers: [ChildProcess] = []
     public let stateRoot: String
     /// Run first by `tearDown()` (for example to stop a controller a test started).
-    public var onTearDown: [@Sendable () -> Void] = []
+    public var onTearDown: [@Sendable () async -> Void] = []
     /// The agent binary to run; default: the debug build.
     public var agentPath: String?
 
@@ -160,9 +160,9 @@ public final class AgentLab: @unchecked Sendable {
 
     /// Stops everything this lab started, also after a failed expectation.
     public func tearDown() async {
-        for hook in onTearDown { hook() }
-        for helper in helpers { helper.stop(grace: .milliseconds(200)) }
-        for (_, agent) in agents { agent.stop(grace: .seconds(5)) }
+        for hook in onTearDown { await hook() }
+        for helper in helpers { await helper.stop(grace: .milliseconds(200)) }
+        for (_, agent) in agents { await agent.stop(grace: .seconds(5)) }
         for node in nodes {
             if let pid = keepalivedPid(node), pid > 1,
                 let cmdline = try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8),

@@ -19,7 +19,8 @@ public final class TCPProxy: Sendable {
             if port == nil { usleep(20_000) }
         }
         guard let port else {
-            child.stop()
+            child.signal(SIGKILL)
+            _ = child.waitBlocking()
             throw TestEnvironmentError(message: "tcp-proxy.py did not print its port")
         }
         self.port = port
@@ -29,8 +30,8 @@ public final class TCPProxy: Sendable {
     public func partition() { child.signal(SIGUSR1) }
     public func heal() { child.signal(SIGUSR2) }
 
-    public func stop() {
-        child.stop()
+    public func stop() async {
+        await child.stop()
         try? FileManager.default.removeItem(atPath: outputPath)
     }
 }

@@ -2,7 +2,7 @@ public import Foundation
 import Keepalived
 import KubeClient
 public import Logging
-public import ProcessSupervision
+import ProcessSupervision
 
 #if canImport(Glibc)
     import Glibc
@@ -34,7 +34,7 @@ public actor KeepalivedSupervisor {
     /// When the running keepalived started, as `elapsed()` read then.
     private var startedAt: Duration?
     private let elapsed: @Sendable () -> Duration
-    private let sleep: @Sendable (Duration) async throws -> Void
+    private let clock: any Clock<Duration>
     private var confirmedRunning = false
     private var generation = 0
     /// Read once from `keepalived --version`: which options this executable accepts.
@@ -62,7 +62,7 @@ public actor KeepalivedSupervisor {
         paths: Paths, networkNamespace: String?, clock: some Clock<Duration> = ContinuousClock(), logger: Logger
     ) {
         elapsed = stopwatch(on: clock)
-        sleep = { try await clock.sleep(for: $0) }
+        self.clock = clock
         self.paths = paths
         self.networkNamespace = networkNamespace
         self.logger = logger
@@ -83,7 +83,7 @@ public actor KeepalivedSupervisor {
         else { return }
         logger.warning("stopping a keepalived left by a previous agent", metadata: ["pid": "\(pid)"])
         kill(pid, SIGTERM)
-        for _ in 0..<100 where kill(pid, 0) == 0 { try? await sleep(.milliseconds(20)) }
+        for _ in 0..<100 where kill(pid, 0) == 0 { try? await clock.sleep(for: .milliseconds(20)) }
         kill(-pid, SIGKILL)
         kill(pid, SIGKILL)
     }
@@ -157,7 +157,7 @@ public actor KeepalivedSupervisor {
         // gone may anyone speak for it (a priority-0 advert while its VRRP child still announces
         // would let a backup take over beside a live master).
         kill(-process.pid, SIGKILL)
-        await Self.groupGone(process.pid, sleep: sleep)
+        await Self.groupGone(process.pid, clock: clock)
         self.process = nil
         logger.error("keepalived exited", metadata: ["status": "\(status)", "log": "\(paths.log)"])
         return true
@@ -166,12 +166,12 @@ public actor KeepalivedSupervisor {
     /// Waits (at most a second) until no process of group `group` is left, reaping those that are
     /// ours: run as a container's first process the agent inherits keepalived's orphaned VRRP
     /// child, and a restarted keepalived refuses to start while that zombie is named in its pid file.
-    static func groupGone(_ group: pid_t, sleep: @Sendable (Duration) async throws -> Void) async {
+    static func groupGone(_ group: pid_t, clock: any Clock<Duration>) async {
         for _ in 0..<200 {
             var status: Int32 = 0
             while waitpid(-group, &status, WNOHANG) > 0 {}
             if kill(-group, 0) != 0 && errno == ESRCH { return }
-            try? await sleep(.milliseconds(5))
+            try? await clock.sleep(for: .milliseconds(5))
         }
     }
 
@@ -214,21 +214,7 @@ public actor KeepalivedSupervisor {
         guard let process else { return }
         generation += 1
         self.process = nil
-        process.signal(SIGTERM)
-        let clean = await withTaskGroup(of: Bool.self) { group in
-            group.addTask {
-                _ = await process.exitStatus()
-                return true
-            }
-            group.addTask {
-                try? await self.sleep(grace)
-                return false
-            }
-            let first = await group.next() ?? false
-            if !first { process.signalGroup(SIGKILL) }
-            group.cancelAll()
-            return first
-        }
+        let clean = await process.stop(grace: grace, killGroup: true, clock: clock)
         // Whatever of its group is left (its VRRP child after a SIGKILL) goes too.
         process.signalGroup(SIGKILL)
         logger.info("keepalived stopped", metadata: clean ? [:] : ["killed after": "\(grace)"])

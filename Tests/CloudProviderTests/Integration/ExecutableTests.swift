@@ -39,7 +39,7 @@ struct ExecutableTests {
                 "--health-bind-address", "127.0.0.1:\(healthPort)",
             ], outputPath: log)
         var stopped = false
-        defer { if !stopped { process.stop() } }
+        defer { if !stopped { process.killAndReap() } }
 
         _ = try await h.loadBalancer("hello-world")
         #expect(try await eventually { try await h.ingress("hello-world") == ["10.210.1.65"] })
@@ -106,7 +106,7 @@ struct ReplicaTests {
         var replicas: [(process: ChildProcess, log: String)] = []
         defer {
             for replica in replicas {
-                replica.process.stop(grace: .seconds(2))
+                replica.process.killAndReap()
                 try? FileManager.default.removeItem(atPath: replica.log)
             }
         }

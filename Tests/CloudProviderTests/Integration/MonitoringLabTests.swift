@@ -31,7 +31,7 @@ struct MonitoringLabTests {
                 "--vrrp-groups", "4", "--leader-elect", "false",
                 "--metrics-bind-address", "127.0.0.1:\(controllerPort)", "--health-bind-address", "0",
             ], outputPath: lab.stateRoot + "/controller.log")
-        lab.onTearDown.append { controller.stop(grace: .seconds(5)) }
+        lab.onTearDown.append { await controller.stop(grace: .seconds(5)) }
         for node in lab.nodes { try lab.startAgent(node) }
 
         // Prometheus: every second, the controller and both agents; the shipped rules.
@@ -54,7 +54,7 @@ struct MonitoringLabTests {
                 prometheusBinary, "--config.file=\(directory)/prometheus.yml",
                 "--storage.tsdb.path=\(directory)/data", "--web.listen-address=127.0.0.1:\(webPort)",
             ], outputPath: directory + "/prometheus.log")
-        lab.onTearDown.append { prometheus.stop(grace: .seconds(5)) }
+        lab.onTearDown.append { await prometheus.stop(grace: .seconds(5)) }
         func alert(_ name: String) -> String? {
             guard let body = LocalHTTP.get(port: webPort, path: "/api/v1/alerts")?.body,
                 let object = try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any],

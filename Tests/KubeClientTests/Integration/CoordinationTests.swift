@@ -72,7 +72,7 @@ struct CoordinationTests {
             #expect(lease.spec.leaseTransitions == 1)
         }
         // Awaited, whether the body passed or threw: a task started from a `defer` would outlive the test.
-        proxy.stop()
+        await proxy.stop()
         try? await admin.shutdown()
         try? await partitionable.shutdown()
         try outcome.get()

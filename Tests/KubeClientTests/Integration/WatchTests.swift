@@ -188,7 +188,7 @@ struct InformerRecoveryTests {
             #expect(await eventually(.seconds(30)) { await recorder.contains("deleted keep") })
         }
         // Awaited, whether the body passed or threw: a task started from a `defer` would outlive the test.
-        proxy.stop()
+        await proxy.stop()
         try? await admin.shutdown()
         try? await viaProxy.shutdown()
         await cluster.stop()

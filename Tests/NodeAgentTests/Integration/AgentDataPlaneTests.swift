@@ -338,7 +338,7 @@ extension AgentFailoverTests {
                         "3", "--leader-elect-retry-period", "1", "--metrics-bind-address", "0",
                         "--health-bind-address", "0",
                     ], outputPath: lab.stateRoot + "/controller-\(name).log")
-                lab.onTearDown.append { process.stop(grace: .seconds(5)) }
+                lab.onTearDown.append { await process.stop(grace: .seconds(5)) }
                 return process
             }
             let first = try replica("a")

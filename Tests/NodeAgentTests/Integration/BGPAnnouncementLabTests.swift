@@ -134,7 +134,7 @@ extension AgentFailoverTests {
             #expect(try await eventually(.seconds(10)) { try lab.holders("203.0.113.70") == ["n2"] }, "VRRP as before")
             let after = try mustRun(AgentLab.labNet(in: lab.client, ["spread", "\(all)", "8080", "50"]))
             #expect(after.trimmingCharacters(in: .whitespacesAndNewlines) == "n2=50", "\(after)")
-            router.stop(grace: .seconds(2))
+            await router.stop(grace: .seconds(2))
         })
         for name in peerNames { try? await admin.delete(BGPPeer.self, name: name) }
         await lab.tearDown()

@@ -95,7 +95,7 @@ struct LeastPrivilegeLabTests {
             ], outputPath: lab.stateRoot + "/controller.log")
         // Stopping releases the Lease (get, update) and ends the watches, which the audit log then records.
         let outcome = await Result { try await exerciseWithController(lab, pool: pool) }
-        controller.stop(grace: .seconds(10))
+        await controller.stop(grace: .seconds(10))
         if case .failure(let error) = outcome {
             let log = (try? String(contentsOfFile: lab.stateRoot + "/controller.log", encoding: .utf8)) ?? ""
             throw TestEnvironmentError(message: "\(error)\ncontroller log (last lines):\n\(log.suffix(3_000))")

@@ -100,7 +100,7 @@ extension AgentFailoverTests {
                 #expect(!vrids.isEmpty && vrids.allSatisfy { (100...107).contains($0) }, "\(node): VRIDs \(vrids)")
             }
         })
-        for predecessor in predecessors { predecessor.stop(grace: .seconds(2)) }
+        for predecessor in predecessors { await predecessor.stop(grace: .seconds(2)) }
         await lab.tearDown()
         try outcome.get()
     }

@@ -39,7 +39,7 @@ extension AgentFailoverTests {
 
             // Stopped, the agent takes its table with it; without the filter the listener answers (the check above
             // can fail).
-            for node in lab.nodes { lab.agents[node]?.stop(grace: .seconds(5)) }
+            for node in lab.nodes { await lab.agents[node]?.stop(grace: .seconds(5)) }
             for node in lab.nodes { _ = await lab.agents[node]?.exitStatus() }
             for node in lab.nodes {
                 let left = try mustRun(["ip", "netns", "exec", lab.netns(node), "nft", "list", "tables"])

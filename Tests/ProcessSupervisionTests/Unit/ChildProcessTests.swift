@@ -1,4 +1,5 @@
 import Foundation
+import InMemoryAPI
 import ProcessSupervision
 import Testing
 
@@ -70,9 +71,31 @@ struct ChildProcessTests {
         let child = try ChildProcess.spawn(["sleep", "30"], outputPath: "/dev/null")
         async let watched = child.exitStatus()
         let clock = ContinuousClock()
-        let elapsed = clock.measure { child.stop(grace: .seconds(60)) }
+        var clean = false
+        let elapsed = await clock.measure { clean = await child.stop(grace: .seconds(60)) }
         #expect(await watched == 128 + SIGTERM)
+        #expect(clean)
         #expect(elapsed < .seconds(30), "stop took \(elapsed) with a 60 s grace")
+    }
+
+    /// The grace is measured on the clock it is given: a child that ignores SIGTERM is killed when that clock
+    /// passes the grace, not when real time does (the stop polled `usleep` on the real clock before).
+    @Test(.timeLimit(.minutes(1)))
+    func aChildThatIgnoresSIGTERMIsKilledWhenTheInjectedClockPassesTheGrace() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("child-\(UUID()).log").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let child = try ChildProcess.spawn(
+            ["sh", "-c", "trap '' TERM; echo ready; exec sleep 30"], outputPath: path)
+        while (try? String(contentsOfFile: path, encoding: .utf8))?.contains("ready") != true {
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        let clock = ManualClock()
+        async let clean = child.stop(grace: .seconds(3600), clock: clock)
+        while clock.sleepers == 0 { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(child.hasExited() == nil, "SIGTERM is ignored: still running while the clock stands")
+        clock.advance(by: .seconds(3600))
+        #expect(await clean == false)
+        #expect(await child.exitStatus() == 128 + SIGKILL)
     }
 
     /// A supervisor that shuts down stops watching at once; the child keeps running and its exit
