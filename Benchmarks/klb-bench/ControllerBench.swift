@@ -381,7 +381,8 @@ actor IngressWatcher {
     /// problem, see BENCHMARKS.md), and a stalled watch must not become the figure. The earlier
     /// sighting wins; a stall can add up to ~1.3 s to a case.
     func follow(_ client: KubernetesClient, namespace: String) async {
-        let informer = Informer<Service>(client: client, namespace: namespace, logger: Logger(label: "bench-watch"))
+        let informer = Informer<Service>(
+            client: client, namespace: namespace, logger: Logger(label: "bench-watch"), clock: ContinuousClock())
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 await informer.run { event in

@@ -37,8 +37,8 @@ actor BGPPeerStatusReporter {
                     kept.metadata.annotations = [BGPSessionState.annotation: state]
                 }
                 return kept
-            })
-        peers = Informer<BGPPeer>(client: client, logger: logger, maximumBackoff: .seconds(60))
+            }, clock: clock)
+        peers = Informer<BGPPeer>(client: client, logger: logger, maximumBackoff: .seconds(60), clock: clock)
     }
 
     /// Whether the BGPPeer resource is served (`deploy/base/bgppeers.yaml`); without it there is nothing to report.

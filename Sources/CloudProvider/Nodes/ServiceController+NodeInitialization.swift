@@ -14,7 +14,7 @@ extension ServiceController {
                 kept.spec.taints = node.spec.taints
                 kept.spec.providerID = node.spec.providerID
                 return kept
-            })
+            }, clock: clock)
         await informer.run { event in
             switch event {
             case .added(let node), .updated(_, let node):

@@ -17,7 +17,7 @@ extension ServiceController {
             return .v1(
                 Informer(
                     client: client, namespace: configuration.serviceNamespace, logger: logger, storage: .packed,
-                    transform: LocalEndpoints.trimmed))
+                    transform: LocalEndpoints.trimmed, clock: clock))
         } catch {
             logger.debug("EndpointSlices v1 not listable; trying v1beta1", metadata: ["error": "\(error)"])
         }
@@ -27,7 +27,7 @@ extension ServiceController {
             return .v1beta1(
                 Informer(
                     client: client, namespace: configuration.serviceNamespace, logger: logger, storage: .packed,
-                    transform: LocalEndpoints.trimmed))
+                    transform: LocalEndpoints.trimmed, clock: clock))
         } catch {
             logger.error(
                 "cannot list EndpointSlices: Local Services' VIPs may sit on nodes without an endpoint",

@@ -99,7 +99,8 @@ public actor ServiceController {
             client: client, namespace: configuration.serviceNamespace, logger: logger, storage: .packed,
             transform: ServiceController.trimmedForCache, clock: clock)
         metrics = ControllerMetrics()
-        nodeInformer = Informer<Node>(client: client, labelSelector: configuration.nodeSelector, logger: logger)
+        nodeInformer = Informer<Node>(
+            client: client, labelSelector: configuration.nodeSelector, logger: logger, clock: clock)
         bgpPeerStatus = BGPPeerStatusReporter(client: client, events: events, clock: clock, logger: logger)
         (poolStatusRequests, poolStatusQueue) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
         splitBrain = SplitBrainDetector(window: configuration.splitBrainWindow)
@@ -115,7 +116,7 @@ public actor ServiceController {
         let ownConfigMap = Informer<ConfigMap>(
             client: client, namespace: configuration.namespace,
             fieldSelector: "metadata.name=\(configuration.configMapName)",
-            logger: logger, transform: { $0.keepingMetadataOnly() })
+            logger: logger, transform: { $0.keepingMetadataOnly() }, clock: clock)
         // Each informer whose first list the plan depends on says so here once.
         let (synced, syncedQueue) = AsyncStream.makeStream(of: Void.self)
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -172,7 +173,7 @@ public actor ServiceController {
                 group.addTask { await self.bgpPeerStatus.run() }
             }
             if await vipPoolsInstalled() {
-                let pools = Informer<VIPPool>(client: client, logger: logger)
+                let pools = Informer<VIPPool>(client: client, logger: logger, clock: clock)
                 poolInformer = pools
                 awaitedLists += 1
                 group.addTask {
@@ -264,7 +265,7 @@ public actor ServiceController {
                 var kept = namespace.keepingMetadataOnly()
                 kept.metadata.labels = namespace.metadata.labels
                 return kept
-            })
+            }, clock: clock)
     }
 
     private func worker() async {

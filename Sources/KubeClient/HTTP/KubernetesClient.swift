@@ -21,11 +21,15 @@ public final class KubernetesClient: Sendable {
     private let tokens: TokenSource
     private let baseURL: String
 
-    public init(configuration: ClientConfiguration, logger: Logger = Logger(label: "kubeclient")) throws(KubeError) {
+    /// `clock`: what the rate limiter's tokens and the bearer token's re-read interval are measured on.
+    public init(
+        configuration: ClientConfiguration, clock: some Clock<Duration> = ContinuousClock(),
+        logger: Logger = Logger(label: "kubeclient")
+    ) throws(KubeError) {
         self.configuration = configuration
         self.logger = logger
-        limiter = RateLimiter(qps: configuration.qps, burst: configuration.burst)
-        tokens = TokenSource(configuration.credentials)
+        limiter = RateLimiter(qps: configuration.qps, burst: configuration.burst, clock: clock)
+        tokens = TokenSource(configuration.credentials, clock: clock)
         baseURL = configuration.server
 
         var httpConfiguration = HTTPClient.Configuration()

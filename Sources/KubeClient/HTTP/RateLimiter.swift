@@ -9,7 +9,7 @@ actor RateLimiter {
     private let sleep: @Sendable (Duration) async throws -> Void
 
     /// `clock`: what the rate is measured and the debt slept off on (tests move a manual one).
-    init(qps: Double, burst: Int, clock: some Clock<Duration> = ContinuousClock()) {
+    init(qps: Double, burst: Int, clock: some Clock<Duration>) {
         self.qps = qps
         self.burst = Double(max(burst, 1))
         tokens = Double(max(burst, 1))

@@ -10,7 +10,7 @@ actor TokenSource {
     private let elapsed: @Sendable () -> Duration
 
     /// `clock`: what the minute between re-reads of a token file is measured on.
-    init(_ credentials: ClientConfiguration.Credentials, clock: some Clock<Duration> = ContinuousClock()) {
+    init(_ credentials: ClientConfiguration.Credentials, clock: some Clock<Duration>) {
         self.credentials = credentials
         elapsed = stopwatch(on: clock)
     }

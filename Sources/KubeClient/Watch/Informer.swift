@@ -51,7 +51,7 @@ public actor Informer<T: KubernetesObject> {
         logger: Logger = Logger(label: "informer"), initialBackoff: Duration = .milliseconds(200),
         maximumBackoff: Duration = .seconds(10), watchTimeoutSeconds: Int = 60, storage: InformerStorage = .objects,
         transform: @escaping @Sendable (T) -> T = { $0.withoutBookkeeping() },
-        clock: some Clock<Duration> = ContinuousClock()
+        clock: any Clock<Duration>
     ) {
         sleep = { try await clock.sleep(for: $0) }
         self.transform = transform

@@ -75,8 +75,8 @@ public actor NodeAgent {
                 networkNamespace: configuration.networkNamespace, clock: clock, logger: logger)
         configMaps = Informer<ConfigMap>(
             client: client, namespace: configuration.namespace,
-            fieldSelector: "metadata.name=\(configuration.configMapName)", logger: logger)
-        nodes = Informer<Node>(client: client, logger: logger)
+            fieldSelector: "metadata.name=\(configuration.configMapName)", logger: logger, clock: clock)
+        nodes = Informer<Node>(client: client, logger: logger, clock: clock)
         self.packets = packets ?? NodePackets(networkNamespace: configuration.networkNamespace)
         (jobs, jobQueue) = AsyncStream.makeStream()
     }

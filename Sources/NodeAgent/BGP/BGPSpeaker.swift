@@ -63,10 +63,10 @@ public actor BGPSpeaker {
             networkNamespace: configuration.networkNamespace, clock: clock)
         configMaps = Informer<ConfigMap>(
             client: client, namespace: configuration.namespace,
-            fieldSelector: "metadata.name=\(configuration.configMapName)", logger: logger)
+            fieldSelector: "metadata.name=\(configuration.configMapName)", logger: logger, clock: clock)
         ownNode = Informer<Node>(
-            client: client, fieldSelector: "metadata.name=\(configuration.nodeName)", logger: logger)
-        peers = Informer<BGPPeer>(client: client, logger: logger, maximumBackoff: .seconds(60))
+            client: client, fieldSelector: "metadata.name=\(configuration.nodeName)", logger: logger, clock: clock)
+        peers = Informer<BGPPeer>(client: client, logger: logger, maximumBackoff: .seconds(60), clock: clock)
         (jobs, jobQueue) = AsyncStream.makeStream()
     }
 

@@ -56,7 +56,8 @@ struct WatchTests {
 
             let informer = Informer<Service>(
                 client: client, namespace: ns, storage: .packed,
-                transform: { $0.keeping(specFields: ["type"], annotations: ["keep.example/this"]) })
+                transform: { $0.keeping(specFields: ["type"], annotations: ["keep.example/this"]) },
+                clock: ContinuousClock())
             let run = Task { await informer.run { _ in } }
             defer { run.cancel() }
             #expect(await eventually { await informer.get(ObjectKey(namespace: ns, name: "web")) != nil })
@@ -145,7 +146,8 @@ struct InformerRecoveryTests {
             }
 
             let informer = Informer<ConfigMap>(
-                client: viaProxy, namespace: ns, initialBackoff: .milliseconds(100), maximumBackoff: .milliseconds(500))
+                client: viaProxy, namespace: ns, initialBackoff: .milliseconds(100), maximumBackoff: .milliseconds(500),
+                clock: ContinuousClock())
             let recorder = Recorder()
             let running = Task { await informer.run { await recorder.add($0) } }
             defer { running.cancel() }

@@ -185,7 +185,8 @@ struct InMemoryAPIServerTests {
 
     @Test func anInformerRelistsAfter410AndSynthesisesWhatItMissed() async throws {
         for name in ["keep", "change", "remove"] { _ = try await api.create(configMap(name, ["v": "0"])) }
-        let informer = Informer<ConfigMap>(client: api, namespace: "ns", initialBackoff: .milliseconds(1))
+        let informer = Informer<ConfigMap>(
+            client: api, namespace: "ns", initialBackoff: .milliseconds(1), clock: ContinuousClock())
         let (events, sink) = AsyncStream.makeStream(of: String.self)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
