@@ -1,6 +1,8 @@
 /// When the VIP ConfigMap is written: one write at a time, none before the ledger is restored, a rest as long as
 /// the last write took between two writes, and someone else's edit undone by a write that reads first. What the
 /// writes cover (the ledger's generation) and what waits for them stay in `ServiceStateMachine`, which asks here.
+/// A failed write owes again what it was for, after a backoff: a node change or a repair has no Service whose
+/// retry would bring it back.
 struct ConfigMapWritePipeline: Sendable {
     enum Phase: Equatable, Sendable {
         /// The ledger is not restored yet: nothing is written from here (the restore writes once itself).
@@ -8,7 +10,8 @@ struct ConfigMapWritePipeline: Sendable {
         case idle
         /// A write is in flight. `unjudged`: the latest version the watch showed meanwhile (`.some(nil)`: deleted),
         /// judged once the write is back, since the event of our own write can arrive before its response.
-        case writing(unjudged: String??)
+        /// `owed`: what this write was for, owed again if it fails.
+        case writing(unjudged: String??, owed: Due)
         /// Between two writes.
         case resting
     }
@@ -27,6 +30,8 @@ struct ConfigMapWritePipeline: Sendable {
     /// The newest generation a write landed with.
     private(set) var writtenGeneration = -1
     private var lastWriteTook: Duration = .zero
+    /// Failed writes since the last one that landed: the backoff before the next attempt doubles with each.
+    private(set) var failures = 0
     /// Versions our own writes produced: their watch events arrive late under load and are not someone else's.
     private var ourVersions: [String] = []
 
@@ -44,6 +49,7 @@ struct ConfigMapWritePipeline: Sendable {
     /// A write landed (ours from here, or the restore's own).
     mutating func written(generation: Int, version: String?, took: Duration) {
         lastWriteTook = took
+        failures = 0
         writtenGeneration = max(writtenGeneration, generation)
         if let version, ourVersions.last != version {
             ourVersions.append(version)
@@ -52,8 +58,23 @@ struct ConfigMapWritePipeline: Sendable {
         finishWrite()
     }
 
+    /// The write did not land: what it was for is owed again (statuses waiting for it are retried by their owner).
     mutating func failed() {
+        guard case .writing(_, let owed) = phase else { return }
+        failures += 1
+        due = max(due, owed)
         finishWrite()
+    }
+
+    /// After a failed write: a backoff (0.5 s, doubling, at most 30 s) when a write is still owed, nil when not.
+    mutating func backOffAfterFailure() -> Duration? {
+        guard phase == .idle, due > .nothing, failures > 0 else { return nil }
+        phase = .resting
+        return Self.backoff(failures: failures)
+    }
+
+    static func backoff(failures: Int) -> Duration {
+        min(.milliseconds(500) * (1 << min(max(failures - 1, 0), 6)), .seconds(30))
     }
 
     /// The watch showed `version` (nil: deleted). True when it was judged now (a write may be owed); while a
@@ -62,8 +83,8 @@ struct ConfigMapWritePipeline: Sendable {
         switch phase {
         case .notReady:
             return false
-        case .writing:
-            phase = .writing(unjudged: .some(version))
+        case .writing(_, let owed):
+            phase = .writing(unjudged: .some(version), owed: owed)
             return false
         case .idle, .resting:
             judge(version)
@@ -81,7 +102,7 @@ struct ConfigMapWritePipeline: Sendable {
         guard phase == .idle else { return nil }
         guard due == .repair || (writtenGeneration < generation && (due == .write || waiting)) else { return nil }
         let freshRead = due == .repair
-        phase = .writing(unjudged: nil)
+        phase = .writing(unjudged: nil, owed: due)
         due = .nothing
         return freshRead
     }
@@ -96,7 +117,7 @@ struct ConfigMapWritePipeline: Sendable {
     }
 
     private mutating func finishWrite() {
-        guard case .writing(let unjudged) = phase else { return }
+        guard case .writing(let unjudged, _) = phase else { return }
         phase = .idle
         if let sighting = unjudged { judge(sighting) }
     }

@@ -171,7 +171,7 @@ struct ServiceStateMachine: Sendable {
             pipeline.failed()
             let failed = waiting
             waiting.removeAll()
-            guard error is ConfigMapFull else { return failed.map { .retry($0.item.key, error) } }
+            guard error is ConfigMapFull else { return failed.map { .retry($0.item.key, error) } + backOff() }
             // Full: new Services let go of their addresses (they are retried with backoff and told why); what
             // is left is written, so nothing already served waits on them.
             var gaveWay = false
@@ -184,8 +184,11 @@ struct ServiceStateMachine: Sendable {
                 }
                 actions.append(.retry(key, error))
             }
-            if gaveWay { pipeline.want() }
-            return actions + (gaveWay ? nextWrite() : [])
+            if gaveWay {
+                pipeline.want()
+                return actions + nextWrite()
+            }
+            return actions + backOff()
         case .restEnded:
             pipeline.restEnded()
             return nextWrite()
@@ -355,6 +358,11 @@ struct ServiceStateMachine: Sendable {
     private mutating func nextWrite() -> [Action] {
         guard let freshRead = pipeline.nextWrite(generation: generation, waiting: !waiting.isEmpty) else { return [] }
         return [.writeConfigMap(freshRead: freshRead)]
+    }
+
+    /// A write that failed and is still owed is tried again after a backoff (`restEnded` then writes).
+    private mutating func backOff() -> [Action] {
+        pipeline.backOffAfterFailure().map { [.rest($0)] } ?? []
     }
 
     /// What the write just made true; then, if more waits, a rest as long as the write took.

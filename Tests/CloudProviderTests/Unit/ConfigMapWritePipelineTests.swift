@@ -55,6 +55,34 @@ struct ConfigMapWritePipelineTests {
         pipeline.restEnded()
         #expect(pipeline.nextWrite(generation: 1, waiting: false) == true)
         pipeline.failed()
-        #expect(pipeline.nextWrite(generation: 1, waiting: false) == nil, "a failed write is not retried from here")
+        #expect(pipeline.due == .repair, "the repair that failed is owed again")
+        #expect(pipeline.backOffAfterFailure() == .milliseconds(500))
+        #expect(pipeline.nextWrite(generation: 1, waiting: false) == nil, "backing off")
+        pipeline.restEnded()
+        #expect(pipeline.nextWrite(generation: 1, waiting: false) == true, "the repair again, reading first")
+    }
+
+    /// A write owed by a node or placement change has no Service whose retry would bring it back: until one
+    /// landed, a failed one was never tried again and agents kept the old plan.
+    @Test func aFailedWriteThatNothingWaitsForIsTriedAgainWithADoublingBackoff() {
+        var pipeline = ready()
+        pipeline.want()
+        for (attempt, backoff) in [500, 1_000, 2_000, 4_000, 8_000, 16_000, 30_000, 30_000].enumerated() {
+            #expect(pipeline.nextWrite(generation: 1, waiting: false) == false, "attempt \(attempt + 1)")
+            pipeline.failed()
+            #expect(pipeline.due == .write)
+            #expect(pipeline.backOffAfterFailure() == .milliseconds(backoff))
+            pipeline.restEnded()
+        }
+        #expect(pipeline.nextWrite(generation: 1, waiting: false) == false)
+        pipeline.written(generation: 1, version: "2", took: .zero)
+        #expect(pipeline.failures == 0 && pipeline.due == .nothing)
+        #expect(pipeline.restAfterWrite(generation: 1, waiting: false) == nil)
+
+        // Only statuses waited (their owner retries them): nothing is owed from here, no backoff.
+        #expect(pipeline.nextWrite(generation: 2, waiting: true) == false)
+        pipeline.failed()
+        #expect(pipeline.backOffAfterFailure() == nil)
+        #expect(pipeline.nextWrite(generation: 2, waiting: false) == nil)
     }
 }

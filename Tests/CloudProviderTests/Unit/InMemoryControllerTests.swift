@@ -134,4 +134,20 @@ struct InMemoryControllerTests {
                 ]
             })
     }
+
+    /// A node joining owes a plan write that no Service waits for. When that write failed, nothing tried it
+    /// again until the next change, and the agents kept a plan without the node.
+    @Test func aPlanWriteThatFailsIsWrittenAgainAfterABackoff() async throws {
+        let h = try await ControllerHarness.make(.inMemory)
+        let memory = try #require(h.memory)
+        try await h.node("n1")
+        let (_, task) = h.start(try h.configuration())
+        defer { task.cancel() }
+        _ = try await h.loadBalancer("web")
+        #expect(try await eventually { try await h.plan()?.nodes.count == 1 })
+        memory.failNext(.update, ConfigMap.self, with: KubeError(.server, "etcdserver: request timed out"), times: 2)
+        try await h.node("n2")
+        #expect(try await eventually(.seconds(10)) { try await h.plan()?.nodes.count == 2 })
+        #expect(try await h.configMapData() == ["10.210.1.65": "\(h.namespace)/web"], "the VIP untouched")
+    }
 }

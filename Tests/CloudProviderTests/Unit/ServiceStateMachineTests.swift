@@ -87,6 +87,16 @@ struct ServiceStateMachineTests {
         #expect(machine.outstanding == 0)
     }
 
+    /// A node change owes a write that no Service waits for: when it fails, the machine backs off and writes again.
+    @Test func aFailedWriteForANodeChangeIsWrittenAgainAfterABackoff() throws {
+        var machine = try Self.ready()
+        #expect(writes(machine.handle(.nodesChanged(["n1", "n2"]))) == [false])
+        let failed = machine.handle(.configMapFailed(KubeError(.server, "etcdserver: request timed out")))
+        #expect(failed.contains { if case .rest(let d) = $0 { d == .milliseconds(500) } else { false } })
+        #expect(writes(failed).isEmpty && retried(failed).isEmpty)
+        #expect(writes(machine.handle(.restEnded)) == [false], "the owed write, once the backoff has passed")
+    }
+
     @Test func backToBackWritesRestAsLongAsTheLastOneTook() throws {
         var machine = try Self.ready()
         _ = machine.handle(.serviceChanged(Self.service("a").key, Self.service("a"), namespaceLabels: [:]))
