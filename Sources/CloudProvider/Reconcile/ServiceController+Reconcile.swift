@@ -95,8 +95,7 @@ extension ServiceController {
                 await handle(.configMapFailed(full))
             } catch {
                 logger.warning(
-                    "could not write the VIP ConfigMap; it is written again after a backoff, the Services waiting "
-                        + "for it retried",
+                    "could not write the VIP ConfigMap; written again after a backoff, waiting Services retried",
                     metadata: ["error": "\(error)"])
                 await handle(.configMapFailed(error))
             }
