@@ -309,16 +309,32 @@ check plugin_status_in_cluster
 privileges_as_claimed
 
 
+# Waits for the agent DaemonSet's rollout (three nodes take about 75 s: grace, start, keepalived's first report,
+# minReadySeconds). If it does not finish, prints what the unready agent pods say, so a failed run can be read.
+rollout_finishes() {
+  local pod
+  timeout 160 kubectl -n kube-system rollout status ds/keepalived-vip-agent --timeout=150s >&2 && return 0
+  for pod in $(kc -n kube-system get pods -l app.kubernetes.io/name=keepalived-vip-agent \
+    -o jsonpath='{range .items[*]}{.metadata.name}={.status.containerStatuses[0].ready}{" "}{end}'); do
+    [ "${pod#*=}" != true ] || continue
+    pod="${pod%%=*}"
+    echo "--- $pod, not ready: its events and the last of its log" >&2
+    kc -n kube-system describe pod "$pod" | sed -n '/^Events:/,$p' >&2 || true
+    kc -n kube-system logs "$pod" --tail=80 >&2 || true
+  done
+  return 1
+}
+
 agent_rollout_restart() {
   kc -n kube-system rollout restart ds/keepalived-vip-agent >&2
-  kc -n kube-system rollout status ds/keepalived-vip-agent --timeout=115s >&2 || fail "the agent rollout did not finish"
+  rollout_finishes || fail "the agent rollout did not finish"
 }
 probed agent_rollout_restart 0 0 agent_rollout_restart
 [ "$quick" = 1 ] && exit 0
 
 agent_image_change() {
   kc -n kube-system set image ds/keepalived-vip-agent "agent=$IMAGE_NAME:lab-update" >&2
-  kc -n kube-system rollout status ds/keepalived-vip-agent --timeout=115s >&2 || fail "the agent image change did not finish"
+  rollout_finishes || fail "the agent image change did not finish"
 }
 probed agent_image_change 0 0 agent_image_change
 
@@ -342,10 +358,15 @@ sole_holder_rollout() {
       sleep 0.02
     done
     echo "$polls $absent" >"$work/polls"
-  ) &
+  ) >/dev/null 2>&1 &
+  # Not holding this function's stdout: `probed` reads it to the end, which would wait for the poller forever.
   local poller=$!
   kc -n kube-system rollout restart ds/keepalived-vip-agent >&2
-  kc -n kube-system rollout status ds/keepalived-vip-agent --timeout=115s >&2 || fail "the agent rollout did not finish"
+  if ! rollout_finishes; then
+    touch "$work/stop-polling"
+    wait "$poller" || true
+    fail "the agent rollout did not finish"
+  fi
   touch "$work/stop-polling"
   wait "$poller"
   read -r polls absent <"$work/polls"
