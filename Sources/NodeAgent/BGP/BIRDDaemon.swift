@@ -18,11 +18,11 @@ actor BIRDDaemon {
     let networkNamespace: String?
     private var process: ChildProcess?
 
-    private let sleep: @Sendable (Duration) async throws -> Void
+    private let clock: any Clock<Duration>
 
     /// `clock`: what the stop grace and the wait for an orphan to go are measured on.
-    init(paths: Paths, networkNamespace: String?, clock: some Clock<Duration> = ContinuousClock()) {
-        sleep = { try await clock.sleep(for: $0) }
+    init(paths: Paths, networkNamespace: String?, clock: any Clock<Duration> = ContinuousClock()) {
+        self.clock = clock
         self.paths = paths
         self.networkNamespace = networkNamespace
     }
@@ -42,29 +42,14 @@ actor BIRDDaemon {
         return child
     }
 
-    /// A BIRD left by a previous agent that was killed outright (outside a container nothing stops its children)
-    /// still holds this node's sessions and TCP 179, and no agent controls it: stopped before a new one starts.
-    /// Returns its pid when there was one.
+    /// A BIRD left by a previous agent that was killed outright still holds this node's sessions and TCP 179, and
+    /// no agent controls it: stopped before a new one starts. Returns its pid when there was one.
     func stopOrphan() async -> pid_t? {
-        guard process == nil, let text = try? String(contentsOfFile: paths.pidFile, encoding: .utf8),
-            let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 1, Self.isAlive(pid),
-            let cmdline = try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8),
-            cmdline.contains(paths.config)
-        else { return nil }
-        // Not our child: its exit cannot be awaited, only observed.
-        kill(pid, SIGTERM)
-        for _ in 0..<100 where Self.isAlive(pid) { try? await sleep(.milliseconds(20)) }
-        if Self.isAlive(pid) { kill(pid, SIGKILL) }
-        return pid
-    }
-
-    /// Running, and not a zombie (an exited orphan stays one until whoever inherited it reaps it).
-    private static func isAlive(_ pid: pid_t) -> Bool {
-        guard kill(pid, 0) == 0 else { return false }
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-            let end = stat.range(of: ") ", options: .backwards)
-        else { return true }
-        return stat[end.upperBound...].first != "Z"
+        guard process == nil, let orphan = OrphanProcess.find(pidFile: paths.pidFile, marker: paths.config) else {
+            return nil
+        }
+        await orphan.stop(on: clock)
+        return orphan.pid
     }
 
     /// `birdc configure`: re-reads the file; sessions whose settings did not change stay up. nil when done, else
@@ -91,20 +76,6 @@ actor BIRDDaemon {
     func stop(grace: Duration = .seconds(5)) async {
         guard let child = process else { return }
         process = nil
-        child.signalGroup(SIGTERM)
-        let exited = await withTaskGroup(of: Bool.self) { group in
-            group.addTask { await child.exitStatusUnlessCancelled() != nil }
-            group.addTask {
-                try? await self.sleep(grace)
-                return false
-            }
-            let first = await group.next() ?? false
-            group.cancelAll()
-            return first
-        }
-        if !exited {
-            child.signalGroup(SIGKILL)
-            _ = await child.exitStatus()
-        }
+        await child.stop(grace: grace, killGroup: true, clock: clock)
     }
 }

@@ -75,17 +75,9 @@ public actor KeepalivedSupervisor {
 
     /// A keepalived left by a previous agent (SIGKILLed agent) still holds VIPs: stop it first.
     public func stopOrphan() async {
-        guard let text = try? String(contentsOfFile: paths.pidFile, encoding: .utf8),
-            let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)),
-            pid > 1, kill(pid, 0) == 0,
-            let cmdline = try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8),
-            cmdline.contains("keepalived")
-        else { return }
-        logger.warning("stopping a keepalived left by a previous agent", metadata: ["pid": "\(pid)"])
-        kill(pid, SIGTERM)
-        for _ in 0..<100 where kill(pid, 0) == 0 { try? await clock.sleep(for: .milliseconds(20)) }
-        kill(-pid, SIGKILL)
-        kill(pid, SIGKILL)
+        guard let orphan = OrphanProcess.find(pidFile: paths.pidFile, marker: "keepalived") else { return }
+        logger.warning("stopping a keepalived left by a previous agent", metadata: ["pid": "\(orphan.pid)"])
+        await orphan.stop(on: clock)
     }
 
     /// Starts keepalived; nil when it already runs. The caller watches the returned run.
