@@ -1,6 +1,6 @@
 """Connects to every VIP:8080 from the client namespace every INTERVAL seconds for at most
 DURATION seconds (or until SIGTERM) and writes one JSON line per outage, the first failed attempt
-to the next success: {"vip": V, "start": T0, "end": T1}, then per VIP {"vip": V, "ok": N, "fail": M,
+to the next success: {"vip": V, "start": T0, "end": T1, "error": first failure}, then per VIP {"vip": V, "ok": N, "fail": M,
 "moves": K, "reset_at_move": R}. A move is a change of the VIP's MAC address in this namespace's ARP
 table; a reset at a move is a connection that was established and then reset while the MAC changed under
 it: the new holder has no conntrack state for a connection the old one translated, so a Service that
@@ -43,6 +43,7 @@ def neighbour(vip):
 
 def probe(vip):
     failing_since = None
+    first_error = ""
     ok = fail = moves = reset_at_move = 0
     last_mac = None
     end = time.time() + duration
@@ -60,18 +61,20 @@ def probe(vip):
             connection.close()
             ok += 1
             if failing_since is not None:
-                emit({"vip": vip, "start": failing_since, "end": attempt})
+                emit({"vip": vip, "start": failing_since, "end": attempt, "error": first_error})
                 failing_since = None
-        except OSError:
+        except OSError as error:
             fail += 1
             mac_after = neighbour(vip)
             if established and None not in (mac_before, mac_after) and mac_after != mac_before:
                 reset_at_move += 1
             if failing_since is None:
                 failing_since = attempt
+                # What the first failure of a stretch was, to tell a reset from a refusal or a timeout.
+                first_error = "%s%s" % (type(error).__name__, " once established" if established else "")
         stop.wait(interval)
     if failing_since is not None:
-        emit({"vip": vip, "start": failing_since, "end": time.time(), "open": True})
+        emit({"vip": vip, "start": failing_since, "end": time.time(), "open": True, "error": first_error})
     emit({"vip": vip, "ok": ok, "fail": fail, "moves": moves, "reset_at_move": reset_at_move})
 
 

@@ -20,10 +20,11 @@ for arg in "$@"; do
 done
 name="${KLB_CLUSTER_TEST_NAME:-klbtest}"
 work="$(mktemp -d /tmp/klb-cluster-test.XXXXXX)"
-probe_pid=""
+probe_pid="" long_pid=""
 cleanup() {
   local status=$?
   [ -z "$probe_pid" ] || kill "$probe_pid" 2>/dev/null || true
+  [ -z "$long_pid" ] || kill "$long_pid" 2>/dev/null || true
   if [ "$status" != 0 ] && [ -n "${KUBECONFIG:-}" ]; then
     timeout 20 kubectl get pods -A -o wide >&2 2>&1 || true
   fi
@@ -44,12 +45,27 @@ probe_start() {
   # Not through in_client: $! must be the probe itself (ip netns exec execs it), not a subshell around it.
   ip netns exec "$KLB_CLUSTER_CLIENT_NS" python3 scripts/lib/chaos-probe.py "$VIPS" 0.01 3600 "$work/probe.jsonl" &
   probe_pid=$!
+  # Long-lived connections (hello's echo port), reported beside the check: which survive the operation.
+  rm -f "$work/long.jsonl"
+  ip netns exec "$KLB_CLUSTER_CLIENT_NS" python3 scripts/lib/long-probe.py "$VIPS" 8090 4 "$work/long.jsonl" &
+  long_pid=$!
   sleep 1
 }
 probe_stop() {
   kill "$probe_pid"
+  # It ends by itself once every connection is lost.
+  kill "$long_pid" 2>/dev/null || true
   wait "$probe_pid" || true
-  probe_pid=""
+  wait "$long_pid" || true
+  probe_pid="" long_pid=""
+  # "survived/opened" per VIP, in the order given (the probe writes nothing if it could not run).
+  read -r LONG_CLUSTER LONG_LOCAL < <(python3 -c '
+import json, sys
+rows = {}
+for line in open(sys.argv[1]):
+    row = json.loads(line); rows[row["vip"]] = "%d/%d" % (row["survived"], row["opened"])
+print(" ".join(rows.get(vip, "none") for vip in sys.argv[2:]))
+' "$work/long.jsonl" "$cluster_vip" "$local_vip" 2>/dev/null || echo "none none")
   # One line per VIP, in the order given: attempts, failed, longest outage in ms.
   {
     read -r PROBE_ATTEMPTS_CLUSTER PROBE_FAILED_CLUSTER PROBE_LONGEST_MS_CLUSTER PROBE_MOVES_CLUSTER \
@@ -84,6 +100,13 @@ PY
 # reset at a move (in flight when the VIP moved to a node whose conntrack has no entry for them; counted and
 # reported); otherwise it may stay unanswered at most that long. The operation may print extra JSON fields for the
 # check on stdout.
+# The probe's first outage records of the CLUSTER or LOCAL VIP, each with the error that began it.
+outages() {
+  local vip="$cluster_vip"
+  [ "$1" = LOCAL ] && vip="$local_vip"
+  grep -F "\"vip\": \"$vip\", \"start\"" "$work/probe.jsonl" | head -5 | tr '\n' ' '
+}
+
 probed() { # check-name cluster-vip-max-outage-ms local-vip-max-outage-ms function
   local check_name="$1" start extra kind max attempts failed longest moves reset figures=""; shift 1
   local -A maxima=([CLUSTER]="$1" [LOCAL]="$2"); shift 2
@@ -104,7 +127,7 @@ probed() { # check-name cluster-vip-max-outage-ms local-vip-max-outage-ms functi
     if [ "$max" = 0 ]; then
       [ "$((${!failed} - ${!reset}))" = 0 ] ||
         fail "$check_name: $kind VIP: ${!failed} of ${!attempts} connections failed, ${!reset} of them reset at one" \
-          "of ${!moves} moves (longest outage ${!longest} ms)"
+          "of ${!moves} moves (longest outage ${!longest} ms); the first outages: $(outages "$kind")"
     else
       [ "${!longest}" -le "$max" ] ||
         fail "$check_name: $kind VIP unanswered for ${!longest} ms (allowed $max; ${!failed} of ${!attempts} failed)"
@@ -112,6 +135,7 @@ probed() { # check-name cluster-vip-max-outage-ms local-vip-max-outage-ms functi
     figures+="\"${kind,,}\":{\"attempts\":${!attempts},\"failed\":${!failed},\"reset_at_move\":${!reset},"
     figures+="\"moves\":${!moves},\"longest_outage_ms\":${!longest}},"
   done
+  figures+="\"long_lived_survived\":{\"cluster\":\"$LONG_CLUSTER\",\"local\":\"$LONG_LOCAL\"},"
   check "$check_name" "$figures\"seconds\":$((SECONDS - start))${extra:+,$extra}"
 }
 
@@ -314,6 +338,8 @@ privileges_as_claimed
 rollout_finishes() {
   local pod
   timeout 160 kubectl -n kube-system rollout status ds/keepalived-vip-agent --timeout=150s >&2 && return 0
+  # A pod can be ready and not yet available (minReadySeconds): its age and restarts say which.
+  kc -n kube-system get pods -l app.kubernetes.io/name=keepalived-vip-agent -o wide >&2 || true
   for pod in $(kc -n kube-system get pods -l app.kubernetes.io/name=keepalived-vip-agent \
     -o jsonpath='{range .items[*]}{.metadata.name}={.status.containerStatuses[0].ready}{" "}{end}'); do
     [ "${pod#*=}" != true ] || continue
