@@ -96,10 +96,6 @@ PY
     fail "the probe made no connection attempt (output: $(cat "$work/probe.jsonl"))"
 }
 
-# Runs an operation under the probe. A maximum outage of 0: not one connection to that VIP may fail, but for those
-# reset at a move (in flight when the VIP moved to a node whose conntrack has no entry for them; counted and
-# reported); otherwise it may stay unanswered at most that long. The operation may print extra JSON fields for the
-# check on stdout.
 # The probe's first outage records of the CLUSTER or LOCAL VIP, each with the error that began it.
 outages() {
   local vip="$cluster_vip"
@@ -107,6 +103,10 @@ outages() {
   grep -F "\"vip\": \"$vip\", \"start\"" "$work/probe.jsonl" | head -5 | tr '\n' ' '
 }
 
+# Runs an operation under the probe. A maximum outage of 0: not one connection to that VIP may fail, but for those
+# reset at a move (in flight when the VIP moved to a node whose conntrack has no entry for them; counted and
+# reported); otherwise it may stay unanswered at most that long. The operation may print extra JSON fields for the
+# check on stdout.
 probed() { # check-name cluster-vip-max-outage-ms local-vip-max-outage-ms function
   local check_name="$1" start extra kind max attempts failed longest moves reset figures=""; shift 1
   local -A maxima=([CLUSTER]="$1" [LOCAL]="$2"); shift 2
