@@ -19,7 +19,8 @@ public struct OrphanProcess: Sendable {
         return OrphanProcess(pid: pid)
     }
 
-    /// SIGTERM, then SIGKILL to it and its process group once `grace` has passed on `clock`.
+    /// SIGTERM, then SIGKILL once `grace` has passed on `clock`; its process group is killed either way (a
+    /// keepalived's VRRP child must not outlive it and hold the VIPs).
     public func stop(grace: Duration = .seconds(2), on clock: any Clock<Duration>) async {
         kill(pid, SIGTERM)
         let step = Duration.milliseconds(20)
@@ -28,9 +29,8 @@ public struct OrphanProcess: Sendable {
             try? await clock.sleep(for: step)
             waited += step
         }
-        guard Self.isAlive(pid) else { return }
         kill(-pid, SIGKILL)
-        kill(pid, SIGKILL)
+        if Self.isAlive(pid) { kill(pid, SIGKILL) }
     }
 
     /// Running, and not a zombie (an exited orphan stays one until whoever inherited it reaps it).
