@@ -66,12 +66,20 @@ def probe(vip):
         except OSError as error:
             fail += 1
             mac_after = neighbour(vip)
-            if established and None not in (mac_before, mac_after) and mac_after != mac_before:
+            # A reset reported by connect itself came after the handshake (a reset in SYN_SENT is a refusal,
+            # ECONNREFUSED): established too, only faster than create_connection could return.
+            established = established or isinstance(error, ConnectionResetError)
+            moved = None not in (mac_before, mac_after) and mac_after != mac_before
+            if established and moved:
                 reset_at_move += 1
             if failing_since is None:
                 failing_since = attempt
                 # What the first failure of a stretch was, to tell a reset from a refusal or a timeout.
-                first_error = "%s%s" % (type(error).__name__, " once established" if established else "")
+                first_error = "%s%s%s" % (
+                    type(error).__name__,
+                    " once established" if established else "",
+                    " as the VIP moved" if moved else "",
+                )
         stop.wait(interval)
     if failing_since is not None:
         emit({"vip": vip, "start": failing_since, "end": time.time(), "open": True, "error": first_error})
