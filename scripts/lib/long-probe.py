@@ -49,13 +49,14 @@ def main() -> None:
             next_send = now + INTERVAL
             for connection, state in list(live.items()):
                 try:
-                    connection.send(b"x\n")
+                    sent = connection.send(b"x\n")
                 except BlockingIOError:
-                    pass
+                    continue
                 except OSError as error:
                     lose(connection, type(error).__name__)
                     continue
-                state[1] += 2
+                # Only what left: a full send buffer (a stalled path) must not count as an echo owed.
+                state[1] += sent
                 state[2] = state[2] or now
         readable, _, _ = select.select(list(live), [], [], max(0.0, next_send - time.monotonic()))
         for connection in readable:
