@@ -273,7 +273,14 @@ extension AgentFailoverTests {
             #expect(try tokens(lab, backup).isEmpty)
             let pid = try #require(lab.keepalivedPid(master))
             kill(-pid, SIGKILL)
-            #expect(try await eventually(.seconds(10)) { try lab.holders(vip) == [backup] })
+            var seen: [[String]] = []
+            let tookOver = try await eventually(.seconds(10)) {
+                let now = try lab.holders(vip)
+                if seen.last != now { seen.append(now) }
+                return now == [backup]
+            }
+            // Who held it in turn, and what each keepalived said, tell a lost advert from a slow restart.
+            #expect(tookOver, "holders in turn: \(seen)\n\(lab.diagnosis(of: [vip], lines: 30))")
             // The advert the agent sent listed the token: keepalived drops one whose list differs from its own.
             #expect(try tokens(lab, backup) == [token])
             #expect(try await eventually { try tokens(lab, master).isEmpty }, "the dead keepalived's token is gone")
