@@ -68,6 +68,22 @@ public struct AgentCommand: AsyncParsableCommand {
     @Option(help: "Path of the nft binary (nftables) that installs the VIP firewall.")
     var nft = "/usr/sbin/nft"
 
+    @Flag(
+        help: ArgumentHelp(
+            "Keep Cluster Services' connections open when their VIP moves to another node: conntrackd copies each "
+                + "node's connections to the others, and the new holder takes them over (RELIABILITY.md). Needs the "
+                + "VIP firewall, conntrackd and conntrack, and kube-proxy in iptables mode."))
+    var keepConnections = false
+
+    @Option(help: "Path of conntrackd, run with --keep-connections.")
+    var conntrackd = "/usr/sbin/conntrackd"
+
+    @Option(help: "Path of conntrack, run with --keep-connections.")
+    var conntrack = "/usr/sbin/conntrack"
+
+    @Option(help: "kube-proxy's --iptables-masquerade-bit (0-31): which flows --keep-connections translates.")
+    var masqueradeBit = 14
+
     @Option(help: "Path of BIRD 2, run while a BGPPeer selects this node (pools with announcement mode BGP).")
     var bird = "/usr/sbin/bird"
 
@@ -104,6 +120,22 @@ public struct AgentCommand: AsyncParsableCommand {
             throw ValidationError(
                 "--nft \(nft): not an executable file (install nftables, point the flag at nft, or pass "
                     + "--no-vip-firewall to leave VIPs unfiltered)")
+        }
+        if keepConnections {
+            guard vipFirewall else {
+                throw ValidationError(
+                    "--keep-connections needs the VIP firewall (its rules live in the same table): drop "
+                        + "--no-vip-firewall or --keep-connections")
+            }
+            for (flag, path) in [("--conntrackd", conntrackd), ("--conntrack", conntrack)]
+            where !FileManager.default.isExecutableFile(atPath: path) {
+                throw ValidationError(
+                    "\(flag) \(path): not an executable file (install conntrackd and conntrack, point the flag at "
+                        + "it, or drop --keep-connections)")
+            }
+        }
+        guard (0...31).contains(masqueradeBit) else {
+            throw ValidationError("--masquerade-bit \(masqueradeBit): give kube-proxy's bit, 0-31 (its default is 14)")
         }
         guard FileManager.default.isExecutableFile(atPath: keepalived) else {
             throw ValidationError(
@@ -158,7 +190,9 @@ public struct AgentCommand: AsyncParsableCommand {
             namespace: configMapNamespace, configMapName: configMapName,
             keepalivedPath: keepalived, stateDirectory: stateDir, unicast: unicast,
             advertIntervalMilliseconds: advertIntervalMs, networkNamespace: netns, nftPath: vipFirewall ? nft : nil,
-            birdPath: bird, birdcPath: birdc)
+            birdPath: bird, birdcPath: birdc,
+            handover: keepConnections
+                ? .init(conntrackdPath: conntrackd, conntrackPath: conntrack, masqueradeBit: masqueradeBit) : nil)
         let agent = NodeAgent(client: client, configuration: configuration, addressing: netlink, logger: logger)
         // BGP pools: dormant (no BIRD) until a BGPPeer selects this node.
         let speaker = BGPSpeaker(client: client, configuration: configuration, logger: logger)

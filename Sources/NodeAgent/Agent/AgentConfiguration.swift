@@ -23,6 +23,24 @@ public struct AgentConfiguration: Sendable {
     /// BIRD 2 and its client, run while a BGPPeer selects this node (`BGPSpeaker`).
     public var birdPath: String
     public var birdcPath: String
+    /// Keep Cluster connections across VIP moves (`--keep-connections`); nil: off.
+    public var handover: Handover?
+
+    /// conntrackd and conntrack, and kube-proxy's masquerade bit (`VIPFirewall.Handover`).
+    public struct Handover: Sendable {
+        public var conntrackdPath: String
+        public var conntrackPath: String
+        public var masqueradeBit: Int
+
+        public init(
+            conntrackdPath: String = "/usr/sbin/conntrackd", conntrackPath: String = "/usr/sbin/conntrack",
+            masqueradeBit: Int = 14
+        ) {
+            self.conntrackdPath = conntrackdPath
+            self.conntrackPath = conntrackPath
+            self.masqueradeBit = masqueradeBit
+        }
+    }
 
     public init(
         nodeName: String, interface: String? = nil, namespace: String = "kube-system",
@@ -30,8 +48,9 @@ public struct AgentConfiguration: Sendable {
         keepalivedPath: String = "/usr/sbin/keepalived", stateDirectory: String = "/run/keepalived-vip-agent",
         unicast: Bool = false, advertIntervalMilliseconds: Int = 200, networkNamespace: String? = nil,
         verifyInterval: Duration = .seconds(2), nftPath: String? = nil, birdPath: String = "/usr/sbin/bird",
-        birdcPath: String = "/usr/sbin/birdc"
+        birdcPath: String = "/usr/sbin/birdc", handover: Handover? = nil
     ) {
+        self.handover = handover
         self.birdPath = birdPath
         self.birdcPath = birdcPath
         self.nodeName = nodeName

@@ -13,6 +13,9 @@ struct AgentMetrics: Sendable {
     let planUnavailable = Counter(label: "keepalived_lb_agent_plan_kept_total")
     /// Priority-0 adverts sent for instances a crashed keepalived was master of.
     let releasesAnnounced = Counter(label: "keepalived_lb_agent_release_adverts_total")
+    let syncRestarts = Counter(label: "keepalived_lb_agent_conntrackd_restarts_total")
+    let commits = Counter(label: "keepalived_lb_agent_connection_commits_total")
+    let commitErrors = Counter(label: "keepalived_lb_agent_connection_commit_errors_total")
     /// Gratuitous ARPs / unsolicited NAs sent for VIPs the agent holds itself (only this node may hold them).
     let neighbourAnnouncements = Counter(label: "keepalived_lb_agent_neighbour_announcements_total")
     /// nft runs that failed to install or remove the VIP filter (`VIPFirewall`).

@@ -30,6 +30,7 @@ extension NodeAgent {
             let (applied, config, agentHeld) = try await render(newPlan, ownNode: ownNode)
             await handle(.planChanged(applied, config: config, agentHeld: agentHeld))
             hasApplied = true
+            await syncConnections()
         } catch {
             logger.error("could not apply the VRRP plan", metadata: ["error": "\(error)"])
         }

@@ -5,6 +5,7 @@ import Keepalived
 public import KubeClient
 public import Logging
 import NodeNetwork
+import ProcessSupervision
 import ServiceLifecycle
 
 /// Makes the controller's VRRP plan real on one node: renders keepalived.conf, supervises
@@ -19,6 +20,8 @@ public actor NodeAgent {
     let configMaps: Informer<ConfigMap>
     let nodes: Informer<Node>
     let metrics = AgentMetrics()
+    /// conntrackd and conntrack when connections are kept across moves (`--keep-connections`).
+    let connections: ConnectionSync?
 
     var machine: AgentStateMachine
     var link: Link?
@@ -48,6 +51,10 @@ public actor NodeAgent {
         case watch(KeepalivedSupervisor.Run)
         /// Send SIGHUP once keepalived has started, then wait for its log to confirm the reload.
         case reload(id: Int, logOffset: UInt64)
+        /// `releaseGrace` after giving these VIPs up: delete this node's entries of their flows.
+        case release([IPAddress])
+        /// Wait for this run of conntrackd to end.
+        case watchSync(ChildProcess)
     }
     let jobs: AsyncStream<Job>
     let jobQueue: AsyncStream<Job>.Continuation
@@ -67,7 +74,16 @@ public actor NodeAgent {
         self.configuration = configuration
         self.addressing = addressing
         self.logger = logger
-        machine = AgentStateMachine(nodeName: configuration.nodeName, filtersVIPs: configuration.nftPath != nil)
+        machine = AgentStateMachine(
+            nodeName: configuration.nodeName, filtersVIPs: configuration.nftPath != nil,
+            handoverMasqueradeBit: configuration.handover?.masqueradeBit)
+        connections = configuration.handover.map {
+            ConnectionSync(
+                paths: .init(
+                    conntrackd: $0.conntrackdPath, conntrack: $0.conntrackPath,
+                    directory: configuration.stateDirectory),
+                networkNamespace: configuration.networkNamespace, clock: clock)
+        }
         supervisor =
             keepalived
             ?? KeepalivedSupervisor(
@@ -129,6 +145,7 @@ public actor NodeAgent {
     /// over at once); then every VIP of the plan leaves this node.
     func shutDown() async {
         await handle(.stopRequested)
+        await connections?.stop()
         logger.info("stopped; VIPs handed over")
     }
 
@@ -178,6 +195,17 @@ public actor NodeAgent {
                     "log": "\(supervisor.paths.log)",
                 ])
             await handle(.reloadTimedOut(id))
+        case .release(let addresses):
+            try? await clock.sleep(for: AgentStateMachine.releaseGrace)
+            await releaseConnections(addresses)
+        case .watchSync(let child):
+            guard let status = await child.exitStatusUnlessCancelled(), !machine.stopping else { return }
+            logger.warning(
+                "conntrackd exited; restarting it (connections are not kept across moves meanwhile)",
+                metadata: ["status": "\(status)", "log": "\(configuration.stateDirectory)/conntrackd.log"])
+            metrics.syncRestarts.increment()
+            try? await clock.sleep(for: .seconds(1))
+            await syncConnections()
         }
     }
 
@@ -280,6 +308,16 @@ public actor NodeAgent {
             await installFirewall(VIPFirewall.removal, what: "remove")
         case .rerender:
             await changed()
+        case .adoptConnections(let addresses):
+            await adoptConnections(addresses)
+        case .releaseConnections(let addresses):
+            guard machine.stopping else {
+                jobQueue.yield(.release(addresses))
+                return
+            }
+            // Stopping: the jobs have ended, and the filter goes only once this node's entries have.
+            try? await clock.sleep(for: AgentStateMachine.releaseGrace)
+            await releaseConnections(addresses)
         }
     }
 

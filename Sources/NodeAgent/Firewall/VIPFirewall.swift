@@ -13,7 +13,8 @@ public enum VIPFirewall {
     /// older controller) are left unfiltered. Routed VIPs (BGP pools) too: without the filter a packet for another
     /// port, which kube-proxy does not take, would be forwarded on by the node.
     /// `only`: filter just these VIPs (those a stopping agent leaves on the node); nil: every VIP of the plan.
-    public static func script(for plan: VRRPPlan, only: Set<IPAddress>? = nil) -> String {
+    /// `handover`: the rules that keep Cluster connections across a move (`ConnectionHandover`); nil: none.
+    public static func script(for plan: VRRPPlan, only: Set<IPAddress>? = nil, handover: Handover? = nil) -> String {
         var vips: [IPFamily: [IPAddress]] = [.ipv4: [], .ipv6: []]
         var allowed: [IPFamily: [String]] = [.ipv4: [], .ipv6: []]
         func filter(_ address: IPAddress, _ ports: [VIPPort]) {
@@ -31,6 +32,7 @@ public enum VIPFirewall {
         }
         for route in plan.routes where !route.ports.isEmpty { filter(route.address, route.ports) }
         var out = "table inet \(table)\ndelete table inet \(table)\ntable inet \(table) {\n"
+        if let handover, only == nil { out += handover.sets(for: plan) }
         for (family, name, type) in [(IPFamily.ipv4, "4", "ipv4_addr"), (.ipv6, "6", "ipv6_addr")] {
             out += "    set vips\(name) {\n        type \(type)\n"
             if let list = vips[family], !list.isEmpty {
@@ -43,10 +45,11 @@ public enum VIPFirewall {
             }
             out += "    }\n"
         }
+        let guards = handover != nil && only == nil ? Handover.guards : ""
         out += """
                 chain prerouting {
                     type filter hook prerouting priority -150; policy accept;
-                    ip daddr @vips4 jump vip
+            \(guards)        ip daddr @vips4 jump vip
                     ip6 daddr @vips6 jump vip
                 }
                 chain vip {
@@ -57,9 +60,10 @@ public enum VIPFirewall {
                     icmpv6 type { echo-request, nd-neighbor-solicit, nd-neighbor-advert } accept
                     counter drop
                 }
-            }
 
             """
+        if let handover, only == nil { out += Handover.snat(mark: handover.masqueradeMark) }
+        out += "}\n"
         return out
     }
 

@@ -31,6 +31,10 @@ public struct AgentStateMachine: Sendable {
         /// `handoverDelay` after the plan dropped this node.
         case handoverTimerFired
         case stopRequested
+        /// What conntrackd learnt for these VIPs is committed here (`adoptConnections` done).
+        case connectionsAdopted([IPAddress])
+        /// A second after `releaseConnections`: this node's entries for these VIPs are gone.
+        case connectionsReleased([IPAddress])
     }
 
     public enum Action: Equatable, Sendable {
@@ -67,6 +71,13 @@ public struct AgentStateMachine: Sendable {
         /// Render the plan again: an instance started as master has become master, and goes back to its usual
         /// priority so that a later restart of keepalived waits its preempt delay.
         case rerender
+        /// This node became master of these VIPs: delete its transit entries of their flows (a pod here served
+        /// them through the previous holder), commit conntrackd's copy of the previous holder's, then report
+        /// `connectionsAdopted`. Only with connection handover on.
+        case adoptConnections([IPAddress])
+        /// This node gave these VIPs up: after `releaseGrace`, delete its entries of their flows (the new holder
+        /// has committed its copy by then) and report `connectionsReleased`.
+        case releaseConnections([IPAddress])
     }
 
     public enum KeepalivedPhase: Equatable, Sendable {
@@ -99,6 +110,13 @@ public struct AgentStateMachine: Sendable {
     /// The VIP filter last installed (nil: none, or filtering is off).
     public private(set) var firewall: String?
     private let filtersVIPs: Bool
+    /// kube-proxy's masquerade bit when connections are kept across moves (`VIPFirewall.Handover`); nil: off.
+    private let handoverMasqueradeBit: Int?
+    /// VIPs this node is master of whose connections it has committed; `adopting`: not yet.
+    public private(set) var adopted: Set<IPAddress> = []
+    private var adopting: Set<IPAddress> = []
+    /// VIPs given up less than `releaseGrace` ago.
+    public private(set) var releasing: Set<IPAddress> = []
     private var reloads = 0
     private var restartDelay: Duration
 
@@ -109,11 +127,16 @@ public struct AgentStateMachine: Sendable {
     public static let handoverDelay: Duration = .seconds(1)
     /// keepalived re-reads its configuration in milliseconds; past this the removal goes ahead.
     public static let reloadConfirmationTimeout: Duration = .seconds(3)
+    /// How long a node that gave a VIP up keeps its entries of the VIP's flows: the new holder commits its copy
+    /// within milliseconds of becoming master; measured in `scripts/lib/handover-lab.sh`.
+    public static let releaseGrace: Duration = .seconds(1)
 
-    /// `filtersVIPs`: keep `VIPFirewall` in step with the plan.
-    public init(nodeName: String, filtersVIPs: Bool = false) {
+    /// `filtersVIPs`: keep `VIPFirewall` in step with the plan. `handoverMasqueradeBit`: keep connections across
+    /// moves (needs `filtersVIPs`: its rules live in the same table).
+    public init(nodeName: String, filtersVIPs: Bool = false, handoverMasqueradeBit: Int? = nil) {
         self.nodeName = nodeName
         self.filtersVIPs = filtersVIPs
+        self.handoverMasqueradeBit = filtersVIPs ? handoverMasqueradeBit : nil
         restartDelay = Self.initialRestartDelay
     }
 
@@ -197,6 +220,14 @@ public struct AgentStateMachine: Sendable {
         case .restartTimerFired: return restartTimerFired()
         case .handoverTimerFired: return handoverTimerFired()
         case .stopRequested: return stopRequested()
+        case .connectionsAdopted(let addresses):
+            let done = adopting.intersection(addresses)
+            adopting.subtract(done)
+            adopted.formUnion(done)
+            return firewallActions()
+        case .connectionsReleased(let addresses):
+            releasing.subtract(addresses)
+            return firewallActions()
         }
     }
 
@@ -228,14 +259,7 @@ public struct AgentStateMachine: Sendable {
         let release: [Action] = released.isEmpty ? [] : [.removeVIPs(released, reason: "removed from the plan")]
         let hold: [Action] = agentHeld.isEmpty ? [] : [.addVIPs(agentHeld)]
         // Ports change without keepalived's configuration changing; a new VIP is filtered before it is held.
-        var filter: [Action] = []
-        if filtersVIPs {
-            let script = VIPFirewall.script(for: newPlan)
-            if script != firewall {
-                firewall = script
-                filter = [.applyFirewall(script)]
-            }
-        }
+        let filter = firewallActions() + followHeld()
         // What the agent holds is published on the Node (the controller's split-brain and placement views).
         guard newConfig != config else { return release + filter + hold + (heldChanged ? [.publish] : []) }
         config = newConfig
@@ -303,7 +327,8 @@ public struct AgentStateMachine: Sendable {
         keepalived = .restartScheduled
         let delay = restartDelay
         restartDelay = min(restartDelay * 2, Self.maximumRestartDelay)
-        var actions: [Action] = [.removeVIPs(addresses, reason: reason), .removeTokens(reason: reason)]
+        var actions: [Action] =
+            [.removeVIPs(addresses, reason: reason), .removeTokens(reason: reason)] + followHeld()
         if !released.isEmpty { actions.append(.announceRelease(released)) }
         if !reported.isEmpty { actions.append(.instancesStopped(reported.sorted())) }
         return actions + [.publish, .scheduleRestart(after: delay)]
@@ -321,6 +346,7 @@ public struct AgentStateMachine: Sendable {
         if !addresses.isEmpty {
             actions.append(.removeVIPs(Array(Set(addresses)).sorted(), reason: "no instance for this node"))
         }
+        actions += followHeld()
         if !reported.isEmpty {
             actions.append(.instancesRemoved(reported.sorted()))
             reported = []
@@ -348,10 +374,11 @@ public struct AgentStateMachine: Sendable {
             return [.recordTransition(message), .instancesRemoved([message.instance]), .publish]
         }
         reported.insert(message.instance)
+        let handover = followHeld()
         if message.state == .master, startingAsMaster.remove(message.instance) != nil {
-            return [.recordTransition(message), .publish, .rerender]
+            return [.recordTransition(message)] + handover + [.publish, .rerender]
         }
-        return [.recordTransition(message), .publish]
+        return [.recordTransition(message)] + handover + [.publish]
     }
 
     private mutating func removeDue(upTo id: Int, reason: String) -> [Action] {
@@ -385,6 +412,18 @@ public struct AgentStateMachine: Sendable {
         if !addresses.isEmpty { actions.append(.removeVIPs(addresses, reason: "agent stopping")) }
         // keepalived removes its tokens on a clean stop; one killed after the grace period leaves them.
         if plan != nil { actions.append(.removeTokens(reason: "agent stopping")) }
+        // The new holders commit their copies within the grace; the guard stays up until this node's entries go.
+        let giving = handoverMasqueradeBit == nil ? [] : adopted.union(adopting)
+        if !giving.isEmpty, let plan {
+            releasing.formUnion(giving)
+            adopted = []
+            adopting = []
+            let handover = handoverMasqueradeBit.map {
+                VIPFirewall.Handover(masqueradeBit: $0, releasing: releasing)
+            }
+            actions.append(.applyFirewall(VIPFirewall.script(for: plan, handover: handover)))
+            actions.append(.releaseConnections(giving.sorted()))
+        }
         if firewall != nil {
             if let plan, !agentHeld.isEmpty {
                 // The VIPs that stay are filtered as before; the rest of the filter goes with its VIPs.
@@ -397,6 +436,35 @@ public struct AgentStateMachine: Sendable {
             }
         }
         actions.append(.publish)
+        return actions
+    }
+
+    /// The VIP filter for the plan and the handover state, when it differs from the one installed.
+    private mutating func firewallActions() -> [Action] {
+        guard filtersVIPs, !stopping, let plan else { return [] }
+        let handover = handoverMasqueradeBit.map {
+            VIPFirewall.Handover(masqueradeBit: $0, adopted: adopted, releasing: releasing)
+        }
+        let script = VIPFirewall.script(for: plan, handover: handover)
+        guard script != firewall else { return [] }
+        firewall = script
+        return [.applyFirewall(script)]
+    }
+
+    /// Connection handover follows what keepalived holds here: a VIP it took is adopted, one it gave up released.
+    private mutating func followHeld() -> [Action] {
+        guard handoverMasqueradeBit != nil, !stopping else { return [] }
+        let held = Set(tracker.held(in: plan))
+        let taken = held.subtracting(adopted).subtracting(adopting)
+        let given = adopted.union(adopting).subtracting(held)
+        guard !taken.isEmpty || !given.isEmpty else { return [] }
+        adopted.subtract(given)
+        adopting.subtract(given)
+        adopting.formUnion(taken)
+        releasing.formUnion(given)
+        var actions = firewallActions()
+        if !given.isEmpty { actions.append(.releaseConnections(given.sorted())) }
+        if !taken.isEmpty { actions.append(.adoptConnections(taken.sorted())) }
         return actions
     }
 }

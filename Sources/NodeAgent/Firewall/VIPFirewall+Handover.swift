@@ -1,0 +1,61 @@
+public import IPAM
+public import Keepalived
+
+extension VIPFirewall {
+    /// The rules that let a Cluster connection survive its VIP moving (RELIABILITY.md "Keeping connections across a
+    /// move"), measured in `scripts/lib/handover-lab.sh`:
+    /// - kube-proxy's masquerade of a VIP's flow is pre-empted by an SNAT to the VIP itself (an address every
+    ///   holder has), so the conntrack entry conntrackd copies to the next holder is right there too;
+    /// - until this node has committed what conntrackd learnt for a VIP it took over (`adopted`), a TCP packet to
+    ///   it that is not a SYN and has no entry is dropped (the client sends it again) rather than taken up
+    ///   mid-stream as a new flow to a random endpoint, which the pod would reset;
+    /// - for a second after giving a VIP up (`releasing`), such packets from the VIP (the new holder's flows to a
+    ///   pod here) are dropped too: this node's own entries for them still exist and would clash.
+    public struct Handover: Equatable, Sendable {
+        /// kube-proxy's masquerade mark (`--iptables-masquerade-bit`, 14 by default: 0x4000).
+        public var masqueradeMark: UInt32
+        public var adopted: Set<IPAddress>
+        public var releasing: Set<IPAddress>
+
+        public init(masqueradeBit: Int, adopted: Set<IPAddress> = [], releasing: Set<IPAddress> = []) {
+            masqueradeMark = 1 << UInt32(masqueradeBit)
+            self.adopted = adopted
+            self.releasing = releasing
+        }
+
+        func sets(for plan: VRRPPlan) -> String {
+            let moving = Set(plan.instances.flatMap(\.addresses))
+            var out = ""
+            for (name, addresses) in [("handover", moving), ("adopted", adopted), ("releasing", releasing)] {
+                for (family, suffix, type) in [(IPFamily.ipv4, "4", "ipv4_addr"), (.ipv6, "6", "ipv6_addr")] {
+                    out += "    set \(name)\(suffix) {\n        type \(type)\n"
+                    let list = addresses.filter { $0.family == family }.sorted().map(\.description)
+                    if !list.isEmpty { out += "        elements = { \(list.joined(separator: ", ")) }\n" }
+                    out += "    }\n"
+                }
+            }
+            return out
+        }
+
+        static let guards = """
+                    ip daddr @handover4 ip daddr != @adopted4 tcp flags & syn == 0 ct state new drop
+                    ip6 daddr @handover6 ip6 daddr != @adopted6 tcp flags & syn == 0 ct state new drop
+                    ip saddr @releasing4 tcp flags & syn == 0 ct state new drop
+                    ip6 saddr @releasing6 tcp flags & syn == 0 ct state new drop
+
+            """
+
+        /// Priority 99: ahead of kube-proxy's masquerade (srcnat, 100); the first NAT rule that binds wins.
+        static func snat(mark: UInt32) -> String {
+            let mark = "0x" + String(mark, radix: 16)
+            return """
+                    chain handover_snat {
+                        type nat hook postrouting priority 99; policy accept;
+                        meta mark & \(mark) == \(mark) ct original ip daddr @handover4 snat ip to ct original ip daddr
+                        meta mark & \(mark) == \(mark) ct original ip6 daddr @handover6 snat ip6 to ct original ip6 daddr
+                    }
+
+                """
+        }
+    }
+}

@@ -1,0 +1,133 @@
+import Foundation
+public import IPAM
+import ProcessSupervision
+
+/// conntrackd (FTFW over multicast on the node's interface) and the `conntrack` tool: the I/O of connection
+/// handover (`VIPFirewall.Handover`). Only this type runs them.
+actor ConnectionSync {
+    struct Paths: Sendable {
+        var conntrackd: String
+        var conntrack: String
+        var directory: String
+        var config: String { directory + "/conntrackd.conf" }
+        var socket: String { directory + "/conntrackd.ctl" }
+        var lock: String { directory + "/conntrackd.lock" }
+        var log: String { directory + "/conntrackd.log" }
+    }
+
+    let paths: Paths
+    let networkNamespace: String?
+    private let clock: any Clock<Duration>
+    private var process: ChildProcess?
+    /// The configuration the running conntrackd read.
+    private(set) var running: String?
+
+    init(paths: Paths, networkNamespace: String?, clock: any Clock<Duration>) {
+        self.paths = paths
+        self.networkNamespace = networkNamespace
+        self.clock = clock
+    }
+
+    /// conntrackd.conf: every node sends its TCP entries to the multicast group on `interface` and keeps the
+    /// others' in its external cache. Entries whose original or reply source is a VIP are left out: a node's
+    /// transit entry for a flow another node translated (`snat ... to` the VIP) clashes with the holder's own.
+    /// conntrackd cannot change its filter at run time, so a new VIP set means a restart (`ensure`).
+    static func configuration(interface: String, address: IPAddress, vips: [IPAddress], paths: Paths) -> String {
+        let ignored =
+            ["IPv4_address 127.0.0.1", "IPv6_address ::1"]
+            + vips.sorted().map { "\($0.family == .ipv4 ? "IPv4" : "IPv6")_address \($0)" }
+        return """
+            Sync {
+            \tMode FTFW {
+            \t\tStartupResync on
+            \t}
+            \tMulticast {
+            \t\tIPv4_address 225.0.0.50
+            \t\tGroup 3780
+            \t\tIPv4_interface \(address)
+            \t\tInterface \(interface)
+            \t\tChecksum on
+            \t}
+            }
+            General {
+            \tHashSize 8192
+            \tHashLimit 262144
+            \tLogFile \(paths.log)
+            \tSyslog off
+            \tLockFile \(paths.lock)
+            \tUNIX { Path \(paths.socket) }
+            \tFilter From Userspace {
+            \t\tProtocol Accept { TCP }
+            \t\tAddress Ignore {
+            \(ignored.map { "\t\t\t" + $0 }.joined(separator: "\n"))
+            \t\t}
+            \t}
+            }
+
+            """
+    }
+
+    private func command(_ arguments: [String]) -> [String] {
+        networkNamespace.map { ["ip", "netns", "exec", $0] + arguments } ?? arguments
+    }
+
+    /// conntrackd runs with `configuration`: started, or restarted when it changed. Returns the process to watch
+    /// when one was started.
+    func ensure(_ configuration: String) async throws -> ChildProcess? {
+        if configuration == running, process?.hasExited() == nil { return nil }
+        await stop()
+        try configuration.write(toFile: paths.config, atomically: true, encoding: .utf8)
+        // A conntrackd that was killed leaves its lock file and socket, which stop the next one.
+        for path in [paths.lock, paths.socket] { try? FileManager.default.removeItem(atPath: path) }
+        let child = try ChildProcess.spawn(
+            command([paths.conntrackd, "-C", paths.config]), outputPath: paths.log, newProcessGroup: true)
+        process = child
+        running = configuration
+        return child
+    }
+
+    /// Asks the other nodes for everything they track (`conntrackd -n`): a restarted conntrackd's external cache is
+    /// empty, and a long-lived connection sends no new event. Retried while its control socket comes up.
+    func requestResync() async -> Bool {
+        for _ in 0..<50 {
+            guard process != nil else { return false }
+            if FileManager.default.fileExists(atPath: paths.socket) {
+                return await run([paths.conntrackd, "-C", paths.config, "-n"])
+            }
+            try? await clock.sleep(for: .milliseconds(100))
+        }
+        return false
+    }
+
+    /// Puts what conntrackd learnt from the other nodes into this node's table (`conntrackd -c`).
+    func commit() async -> Bool {
+        guard process != nil else { return false }
+        return await run([paths.conntrackd, "-C", paths.config, "-c"])
+    }
+
+    /// Deletes this node's entries whose original source (`.source`) or destination is `address`.
+    func delete(_ direction: Direction, _ address: IPAddress) async {
+        let family = address.family == .ipv4 ? "ipv4" : "ipv6"
+        // Exit status 1 with "0 flow entries" when there were none: not an error.
+        _ = await run([paths.conntrack, "-D", "-f", family, direction.flag, "\(address)"])
+    }
+
+    enum Direction: Sendable {
+        case source, destination
+        var flag: String { self == .source ? "--orig-src" : "--orig-dst" }
+    }
+
+    private func run(_ arguments: [String]) async -> Bool {
+        let output = paths.directory + "/conntrack-\(UUID().uuidString).out"
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        guard let child = try? ChildProcess.spawn(command(arguments), outputPath: output) else { return false }
+        return await child.exitStatus() == 0
+    }
+
+    func stop() async {
+        guard let child = process else { return }
+        process = nil
+        running = nil
+        await child.stop(grace: .seconds(2), killGroup: true, clock: clock)
+    }
+}

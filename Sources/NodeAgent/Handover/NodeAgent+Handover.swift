@@ -1,0 +1,62 @@
+import CoreMetrics
+import Foundation
+import IPAM
+import Keepalived
+import Logging
+import NodeNetwork
+
+extension NodeAgent {
+    /// conntrackd runs with the current plan's VIPs left out of its sync (`ConnectionSync.configuration`).
+    func syncConnections() async {
+        guard let connections, !machine.stopping, let link, let plan = machine.plan,
+            let address = ownAddresses.sorted().first(where: { $0.family == .ipv4 })
+        else { return }
+        let text = ConnectionSync.configuration(
+            interface: link.name, address: address, vips: plan.addresses, paths: connections.paths)
+        do {
+            guard let child = try await connections.ensure(text) else { return }
+            jobQueue.yield(.watchSync(child))
+            logger.info(
+                "conntrackd started", metadata: ["interface": "\(link.name)", "vips": "\(plan.addresses.count)"])
+            if await !connections.requestResync() {
+                logger.warning(
+                    "conntrackd did not take a resync request; connections it has not seen yet are not kept",
+                    metadata: ["log": "\(connections.paths.log)"])
+            }
+        } catch {
+            metrics.syncRestarts.increment()
+            logger.error(
+                "cannot start conntrackd; connections are not kept across moves",
+                metadata: [
+                    "error": "\(error)",
+                    "fix": "install conntrackd in the agent's image, or run without --keep-connections",
+                ])
+        }
+    }
+
+    /// This node became master of `addresses`: its own transit entries of their flows go (they would clash), then
+    /// what conntrackd learnt from the previous holder is committed; the mid-flow guard then lets them through.
+    func adoptConnections(_ addresses: [IPAddress]) async {
+        guard let connections else { return }
+        for address in addresses { await connections.delete(.source, address) }
+        if await connections.commit() {
+            metrics.commits.increment()
+        } else {
+            metrics.commitErrors.increment()
+            logger.warning(
+                "could not commit conntrackd's entries; connections through these VIPs may be reset",
+                metadata: [
+                    "vips": "\(addresses.map(\.description).joined(separator: ","))",
+                    "log": "\(connections.paths.log)",
+                ])
+        }
+        await handle(.connectionsAdopted(addresses))
+    }
+
+    /// `releaseGrace` after giving `addresses` up: this node's entries of their flows go, and so does the guard.
+    func releaseConnections(_ addresses: [IPAddress]) async {
+        guard let connections else { return }
+        for address in addresses { await connections.delete(.destination, address) }
+        await handle(.connectionsReleased(addresses))
+    }
+}

@@ -1,0 +1,141 @@
+import Foundation
+import IPAM
+import Keepalived
+import Testing
+
+@testable import NodeAgent
+
+/// Connection handover as decisions and text (`--keep-connections`): no nft, conntrackd or namespaces.
+@Suite("Connection handover (no I/O)")
+struct ConnectionHandoverTests {
+    private let vip = try! IPAddress("203.0.113.65")
+
+    private func plan() throws -> VRRPPlan {
+        try VRRPPlanner(cluster: "fcp", vrids: VRIDRange(parsing: "50-50"), groups: 1)
+            .plan(
+                addresses: [vip], nodes: ["a", "b"], placement: Placement(),
+                ports: [vip: [try VIPPort(parsing: "TCP/80")]]
+            ).plan
+    }
+
+    private func firewalls(_ actions: [AgentStateMachine.Action]) -> [String] {
+        actions.compactMap { if case .applyFirewall(let script) = $0 { script } else { nil } }
+    }
+
+    private func report(_ state: NotifyMessage.State) -> AgentStateMachine.Event {
+        .stateReported(NotifyMessage(instance: "fcp_v4_50", state: state, priority: 200))
+    }
+
+    @Test func takingAVIPAdoptsItsConnectionsAndTheGuardLiftsOnceCommitted() throws {
+        var machine = AgentStateMachine(nodeName: "a", filtersVIPs: true, handoverMasqueradeBit: 14)
+        let started = machine.handle(.planChanged(try plan(), config: "v1"))
+        let first = try #require(firewalls(started).first)
+        #expect(first.contains("snat ip to ct original ip daddr"), "kube-proxy's masquerade pre-empted")
+        #expect(first.contains("meta mark & 0x4000 == 0x4000"))
+        #expect(first.contains("ip daddr @handover4 ip daddr != @adopted4 tcp flags & syn == 0 ct state new drop"))
+        #expect(!started.contains { if case .adoptConnections = $0 { true } else { false } }, "nothing held yet")
+
+        let master = machine.handle(report(.master))
+        #expect(master.contains(.adoptConnections([vip])))
+        #expect(firewalls(master).isEmpty, "guarded until committed")
+        let adopted = machine.handle(.connectionsAdopted([vip]))
+        #expect(machine.adopted == [vip])
+        #expect(
+            firewalls(adopted).first?.contains("set adopted4 {\n        type ipv4_addr\n        elements = { \(vip) }")
+                == true)
+        #expect(machine.handle(report(.master)).isEmpty, "a repeat adopts nothing")
+    }
+
+    @Test func givingAVIPUpGuardsItsFlowsForTheGraceThenForgetsThem() throws {
+        var machine = AgentStateMachine(nodeName: "a", filtersVIPs: true, handoverMasqueradeBit: 14)
+        _ = machine.handle(.planChanged(try plan(), config: "v1"))
+        _ = machine.handle(report(.master))
+        _ = machine.handle(.connectionsAdopted([vip]))
+
+        let backup = machine.handle(report(.backup))
+        #expect(backup.contains(.releaseConnections([vip])))
+        #expect(machine.adopted.isEmpty && machine.releasing == [vip])
+        let guarded = try #require(firewalls(backup).first)
+        #expect(guarded.contains("set releasing4 {\n        type ipv4_addr\n        elements = { \(vip) }"))
+        #expect(guarded.contains("ip saddr @releasing4 tcp flags & syn == 0 ct state new drop"))
+        let released = machine.handle(.connectionsReleased([vip]))
+        #expect(machine.releasing.isEmpty)
+        #expect(firewalls(released).first?.contains("elements = { \(vip) }\n    }\n    set releasing4") == false)
+    }
+
+    @Test func aCrashedKeepalivedReleasesWhatItHeldAndACommitAfterItDoesNotAdopt() throws {
+        var machine = AgentStateMachine(nodeName: "a", filtersVIPs: true, handoverMasqueradeBit: 14)
+        _ = machine.handle(.planChanged(try plan(), config: "v1"))
+        _ = machine.handle(report(.master))
+        let crash = machine.handle(.keepalivedExited(status: 9))
+        #expect(crash.contains(.releaseConnections([vip])))
+        // The commit that was under way ends after the crash: the VIP is not this node's any more.
+        _ = machine.handle(.connectionsAdopted([vip]))
+        #expect(machine.adopted.isEmpty)
+    }
+
+    @Test func aStoppingAgentKeepsTheGuardUntilItsEntriesAreGone() throws {
+        var machine = AgentStateMachine(nodeName: "a", filtersVIPs: true, handoverMasqueradeBit: 14)
+        _ = machine.handle(.planChanged(try plan(), config: "v1"))
+        _ = machine.handle(report(.master))
+        _ = machine.handle(.connectionsAdopted([vip]))
+        let stop = machine.handle(.stopRequested)
+        let guardAt = try #require(
+            stop.firstIndex {
+                if case .applyFirewall(let script) = $0 {
+                    script.contains("elements = { \(vip) }\n    }\n    set releasing6")
+                } else {
+                    false
+                }
+            })
+        let releaseAt = try #require(stop.firstIndex(of: .releaseConnections([vip])))
+        let removeAt = try #require(stop.firstIndex(of: .removeFirewall))
+        #expect(guardAt < releaseAt && releaseAt < removeAt, "\(stop)")
+        #expect(machine.handle(.connectionsReleased([vip])).isEmpty, "stopping: no filter comes back")
+    }
+
+    @Test func aNodeThePlanDropsReleasesOnlyOnceItsKeepalivedStops() throws {
+        var machine = AgentStateMachine(nodeName: "a", filtersVIPs: true, handoverMasqueradeBit: 14)
+        _ = machine.handle(.planChanged(try plan(), config: "v1"))
+        _ = machine.handle(report(.master))
+        _ = machine.handle(.connectionsAdopted([vip]))
+        let dropped = try VRRPPlanner(cluster: "fcp", vrids: VRIDRange(parsing: "50-50"), groups: 1)
+            .plan(
+                addresses: [vip], nodes: ["b"], placement: Placement(), ports: [vip: [try VIPPort(parsing: "TCP/80")]]
+            )
+            .plan
+        let handingOver = machine.handle(.planChanged(dropped, config: "v2"))
+        #expect(!handingOver.contains(.releaseConnections([vip])), "still serving until its peers have the plan")
+        #expect(machine.handle(.handoverTimerFired).contains(.releaseConnections([vip])))
+    }
+
+    @Test func offItRendersAndDoesNothing() throws {
+        var off = AgentStateMachine(nodeName: "a", filtersVIPs: true)
+        let started = off.handle(.planChanged(try plan(), config: "v1"))
+        #expect(firewalls(started).first?.contains("handover") == false)
+        #expect(!off.handle(report(.master)).contains { if case .adoptConnections = $0 { true } else { false } })
+        // Without the VIP firewall (its table carries the rules) there is no handover either.
+        var unfiltered = AgentStateMachine(nodeName: "a", handoverMasqueradeBit: 14)
+        _ = unfiltered.handle(.planChanged(try plan(), config: "v1"))
+        #expect(
+            unfiltered.handle(report(.master)) == [
+                .recordTransition(NotifyMessage(instance: "fcp_v4_50", state: .master, priority: 200)), .publish,
+            ])
+    }
+
+    @Test func theMarkFollowsKubeProxysBit() {
+        #expect(VIPFirewall.Handover(masqueradeBit: 14).masqueradeMark == 0x4000)
+        #expect(VIPFirewall.Handover(masqueradeBit: 0).masqueradeMark == 1)
+    }
+
+    @Test func conntrackdLeavesTheVIPsOutOfItsSync() throws {
+        let text = try ConnectionSync.configuration(
+            interface: "eth0", address: IPAddress("192.0.2.11"), vips: [vip, IPAddress("2001:db8::65")],
+            paths: .init(conntrackd: "/usr/sbin/conntrackd", conntrack: "/usr/sbin/conntrack", directory: "/run/x"))
+        #expect(text.contains("\t\t\tIPv4_address 203.0.113.65\n"))
+        #expect(text.contains("\t\t\tIPv6_address 2001:db8::65\n"))
+        #expect(text.contains("IPv4_interface 192.0.2.11"))
+        #expect(text.contains("Interface eth0"))
+        #expect(text.contains("UNIX { Path /run/x/conntrackd.ctl }"))
+    }
+}
