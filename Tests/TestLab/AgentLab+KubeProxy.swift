@@ -100,10 +100,11 @@ extension AgentLab {
         }
     }
 
-    /// A pod: a namespace behind a veth on `node`, serving TCP 8080 with "POD/CLIENT-ADDRESS". Returns its (IPv4)
-    /// address; in a lab with `ipv6` it has `podAddress6(on:index:)` too.
+    /// A pod: a namespace behind a veth on `node`, serving TCP 8080 with "POD/CLIENT-ADDRESS" (`echo`: echoing what
+    /// it is sent, for as long as the connection lasts). Returns its (IPv4) address; in a lab with `ipv6` it has
+    /// `podAddress6(on:index:)` too.
     @discardableResult
-    public func startPod(_ name: String, on node: String, index: Int = 2) throws -> String {
+    public func startPod(_ name: String, on node: String, index: Int = 2, echo: Bool = false) throws -> String {
         let pod = try lab.namespace("pod-\(name)")
         let base = 16 * (nodes.firstIndex(of: node)! + 1)
         let address = "\(Self.podSubnetBase).\(base + index)"
@@ -129,7 +130,8 @@ extension AgentLab {
         }
         helpers.append(
             try ChildProcess.spawn(
-                AgentLab.labNet(in: pod, ["serve", "8080", name, "--peer"]), outputPath: "/dev/null"))
+                AgentLab.labNet(in: pod, echo ? ["echo", "8080"] : ["serve", "8080", name, "--peer"]),
+                outputPath: "/dev/null"))
         return address
     }
 
@@ -202,6 +204,12 @@ extension AgentLab {
         helpers.append(
             try ChildProcess.spawn(
                 AgentLab.labNet(in: netns(node), ["serve", String(port), "\(node):\(port)"]), outputPath: "/dev/null"))
+    }
+
+    /// One connection from the client to `vip`:8080 (an echo pod behind it) kept open for `seconds`, a line every
+    /// 20 ms; its output ("survived LINES LONGEST_MS" or "ERROR after LINES") goes to `output`.
+    public func startHold(_ vip: String, seconds: Double, output: String) throws -> ChildProcess {
+        try ChildProcess.spawn(AgentLab.labNet(in: client, ["hold", vip, "8080", String(seconds)]), outputPath: output)
     }
 
     /// Whether `address` answers an ICMP echo from the client within half a second.

@@ -84,7 +84,12 @@ public final class AgentLab: @unchecked Sendable {
     public func diagnosis(of vips: [String], lines: Int = 12) -> String {
         var report = vips.map { "\($0) held by \((try? holders($0))?.description ?? "unknown")" }
         for node in nodes {
-            for (what, path) in [("agent", agentLog(node)), ("keepalived", stateDirectory(node) + "/keepalived.log")] {
+            for (what, path) in [
+                ("agent", agentLog(node)), ("keepalived", stateDirectory(node) + "/keepalived.log"),
+                ("conntrackd", stateDirectory(node) + "/conntrackd.log"),
+            ] {
+                // conntrackd runs only with --keep-connections.
+                guard what != "conntrackd" || FileManager.default.fileExists(atPath: path) else { continue }
                 let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? "(no log)"
                 report.append("\(node) \(what):\n" + text.split(separator: "\n").suffix(lines).joined(separator: "\n"))
             }

@@ -39,7 +39,8 @@ debian_mirror() {
 
 ensure_build_deps() {
   # prometheus: its promtool checks and unit-tests the shipped alerting rules. bird2: BGP tests run real BIRD.
-  ensure_packages libnl-3-dev libnl-route-3-dev libjemalloc-dev pkg-config iproute2 keepalived etcd-server python3 openssl curl util-linux nftables prometheus bird2
+  # conntrack, conntrackd: the agent keeps connections across VIP moves with them (--keep-connections).
+  ensure_packages libnl-3-dev libnl-route-3-dev libjemalloc-dev pkg-config iproute2 keepalived etcd-server python3 openssl curl util-linux nftables prometheus bird2 conntrack conntrackd
   # Tests apply deploy/ manifests with kubectl; Debian's kubernetes-client provides one if absent.
   command -v kubectl >/dev/null 2>&1 || ensure_packages kubernetes-client
 }

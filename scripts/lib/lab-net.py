@@ -10,29 +10,75 @@
   ping HOST                  one ICMP echo (half a second); prints pong when answered
   probe HOST PORT SECONDS    connects every 10 ms; prints "OK FAIL ANSWERS" (answers comma-separated)
   http-ok URL                exit 0 when URL answers 2xx within a second
+  echo PORT                  TCP echo server on every address, one thread per connection
+  hold HOST PORT SECONDS     one connection kept for SECONDS, a line echoed every 20 ms; prints "survived LINES
+                             LONGEST_MS" (exit 0) or "ERROR after LINES" (exit 1)
 """
 import signal
 import socket
 import struct
 import sys
+import threading
 import time
 import urllib.request
 
 
-def serve(port, text, peer):
-    # IPv4 and IPv6 on one socket; an IPv4 client is shown as itself, not as ::ffff:a.b.c.d.
+def listener(port):
+    # IPv4 and IPv6 on one socket where the namespace has IPv6.
     try:
         s = socket.socket(socket.AF_INET6)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
         s.bind(("::", port))
-    except OSError:  # a namespace without IPv6
+    except OSError:
         s = socket.socket()
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.bind(("0.0.0.0", port))
     s.listen(128)
+    return s
+
+
+def echo(port):
+    def serve_one(c):
+        try:
+            while data := c.recv(4096):
+                c.sendall(data)
+        except OSError:
+            pass
+        c.close()
+
+    s = listener(port)
+    while True:
+        c, _ = s.accept()
+        threading.Thread(target=serve_one, args=(c,), daemon=True).start()
+
+
+def hold(host, port, seconds):
+    lines = 0
+    longest = 0.0
+    try:
+        c = socket.create_connection((host, port), timeout=3)
+        end = time.time() + seconds
+        while time.time() < end:
+            sent = time.time()
+            c.sendall(b"x\n")
+            if not c.recv(16):
+                print("closed after %d" % lines)
+                sys.exit(1)
+            longest = max(longest, time.time() - sent)
+            lines += 1
+            time.sleep(0.02)
+    except OSError as error:
+        print("%s after %d" % (type(error).__name__, lines))
+        sys.exit(1)
+    print("survived %d %d" % (lines, longest * 1000))
+
+
+def serve(port, text, peer):
+    s = listener(port)
     while True:
         c, address = s.accept()
+        # An IPv4 client is shown as itself, not as ::ffff:a.b.c.d.
         client = address[0].removeprefix("::ffff:")
         c.sendall((text + ("/" + client if peer else "")).encode())
         c.close()
@@ -164,6 +210,10 @@ def main(argv):
         probe(args[0], int(args[1]), float(args[2]))
     elif command == "http-ok":
         http_ok(args[0])
+    elif command == "echo":
+        echo(int(args[0]))
+    elif command == "hold":
+        hold(args[0], int(args[1]), float(args[2]))
     else:
         sys.exit("lab-net.py: unknown command " + command)
 

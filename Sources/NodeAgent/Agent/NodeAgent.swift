@@ -38,6 +38,8 @@ public actor NodeAgent {
     var interfaces: [String]?
     /// A plan has been applied (keepalived configured, or stopped for a node with no instance).
     var hasApplied = false
+    /// When the graceful stop began (on `clock`): the release grace of a stopping agent runs from there.
+    var stopStartedAt: Duration?
 
     /// Ready once the plan is applied and keepalived has reported a state for every instance of this node: a
     /// rolling update then moves to the next node only after this one can take part in elections again.
@@ -144,6 +146,7 @@ public actor NodeAgent {
     /// Graceful stop: keepalived's own SIGTERM handling sends priority-0 adverts (a backup takes
     /// over at once); then every VIP of the plan leaves this node.
     func shutDown() async {
+        stopStartedAt = elapsed()
         await handle(.stopRequested)
         await connections?.stop()
         logger.info("stopped; VIPs handed over")
@@ -199,7 +202,9 @@ public actor NodeAgent {
             try? await clock.sleep(for: AgentStateMachine.releaseGrace)
             await releaseConnections(addresses)
         case .watchSync(let child):
-            guard let status = await child.exitStatusUnlessCancelled(), !machine.stopping else { return }
+            guard let status = await child.exitStatusUnlessCancelled(), !machine.stopping,
+                await connections?.isCurrent(child) == true
+            else { return }
             logger.warning(
                 "conntrackd exited; restarting it (connections are not kept across moves meanwhile)",
                 metadata: ["status": "\(status)", "log": "\(configuration.stateDirectory)/conntrackd.log"])
@@ -315,8 +320,12 @@ public actor NodeAgent {
                 jobQueue.yield(.release(addresses))
                 return
             }
-            // Stopping: the jobs have ended, and the filter goes only once this node's entries have.
-            try? await clock.sleep(for: AgentStateMachine.releaseGrace)
+            // Stopping: the jobs have ended, and the filter goes only once this node's entries have. The grace runs
+            // from the stop (keepalived's priority-0 advert), not from keepalived's exit a second later.
+            let waited = elapsed() - (stopStartedAt ?? elapsed())
+            if waited < AgentStateMachine.releaseGrace {
+                try? await clock.sleep(for: AgentStateMachine.releaseGrace - waited)
+            }
             await releaseConnections(addresses)
         }
     }

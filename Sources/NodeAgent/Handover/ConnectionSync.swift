@@ -80,7 +80,8 @@ actor ConnectionSync {
         // A conntrackd that was killed leaves its lock file and socket, which stop the next one.
         for path in [paths.lock, paths.socket] { try? FileManager.default.removeItem(atPath: path) }
         let child = try ChildProcess.spawn(
-            command([paths.conntrackd, "-C", paths.config]), outputPath: paths.log, newProcessGroup: true)
+            command([paths.conntrackd, "-C", paths.config]), outputPath: paths.directory + "/conntrackd.out",
+            newProcessGroup: true)
         process = child
         running = configuration
         return child
@@ -89,20 +90,30 @@ actor ConnectionSync {
     /// Asks the other nodes for everything they track (`conntrackd -n`): a restarted conntrackd's external cache is
     /// empty, and a long-lived connection sends no new event. Retried while its control socket comes up.
     func requestResync() async -> Bool {
+        guard await listening() else { return false }
+        return await run([paths.conntrackd, "-C", paths.config, "-n"])
+    }
+
+    /// Whether conntrackd runs and its control socket is up, waiting up to five seconds for a new one.
+    private func listening() async -> Bool {
         for _ in 0..<50 {
             guard process != nil else { return false }
-            if FileManager.default.fileExists(atPath: paths.socket) {
-                return await run([paths.conntrackd, "-C", paths.config, "-n"])
-            }
+            if FileManager.default.fileExists(atPath: paths.socket) { return true }
             try? await clock.sleep(for: .milliseconds(100))
         }
         return false
     }
 
-    /// Puts what conntrackd learnt from the other nodes into this node's table (`conntrackd -c`).
+    /// Whether `child` is the conntrackd this actor runs (not one it replaced or stopped).
+    func isCurrent(_ child: ChildProcess) -> Bool { process === child }
+
+    /// Puts what conntrackd learnt from the other nodes into this node's table (`conntrackd -c`), then tells them
+    /// (`-R` reads the table back into its own cache, `-B` sends that): entries a commit made raise no event, and
+    /// the next move (back, in a rolling update) needs them on the other nodes.
     func commit() async -> Bool {
-        guard process != nil else { return false }
-        return await run([paths.conntrackd, "-C", paths.config, "-c"])
+        guard await listening(), await run([paths.conntrackd, "-C", paths.config, "-c"]) else { return false }
+        guard await run([paths.conntrackd, "-C", paths.config, "-R"]) else { return false }
+        return await run([paths.conntrackd, "-C", paths.config, "-B"])
     }
 
     /// Deletes this node's entries whose original source (`.source`) or destination is `address`.

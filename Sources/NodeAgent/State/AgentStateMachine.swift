@@ -342,11 +342,12 @@ public struct AgentStateMachine: Sendable {
         handingOver = []
         pendingRemoval = [:]
         handedToKeepalived = [:]
-        var actions: [Action] = [.stopKeepalived]
+        // The handover's guard goes up and its grace starts before keepalived stops (its priority-0 advert moves
+        // the VIPs at once; it exits a second later).
+        var actions: [Action] = followHeld() + [.stopKeepalived]
         if !addresses.isEmpty {
             actions.append(.removeVIPs(Array(Set(addresses)).sorted(), reason: "no instance for this node"))
         }
-        actions += followHeld()
         if !reported.isEmpty {
             actions.append(.instancesRemoved(reported.sorted()))
             reported = []
@@ -397,6 +398,16 @@ public struct AgentStateMachine: Sendable {
         guard !stopping else { return [] }
         stopping = true
         var actions: [Action] = []
+        // Guarded before keepalived stops: the new holder forwards to pods here as soon as it is master. The guard
+        // stays up until this node's entries are gone (after the grace; the new holders have committed by then).
+        let giving = handoverMasqueradeBit == nil ? [] : adopted.union(adopting)
+        if !giving.isEmpty, let plan {
+            releasing.formUnion(giving)
+            adopted = []
+            adopting = []
+            let handover = handoverMasqueradeBit.map { VIPFirewall.Handover(masqueradeBit: $0, releasing: releasing) }
+            actions.append(.applyFirewall(VIPFirewall.script(for: plan, handover: handover)))
+        }
         if keepalived == .running || keepalived == .handingOver { actions.append(.stopKeepalived) }
         keepalived = .stopped
         tracker = VRRPStateTracker()
@@ -412,18 +423,7 @@ public struct AgentStateMachine: Sendable {
         if !addresses.isEmpty { actions.append(.removeVIPs(addresses, reason: "agent stopping")) }
         // keepalived removes its tokens on a clean stop; one killed after the grace period leaves them.
         if plan != nil { actions.append(.removeTokens(reason: "agent stopping")) }
-        // The new holders commit their copies within the grace; the guard stays up until this node's entries go.
-        let giving = handoverMasqueradeBit == nil ? [] : adopted.union(adopting)
-        if !giving.isEmpty, let plan {
-            releasing.formUnion(giving)
-            adopted = []
-            adopting = []
-            let handover = handoverMasqueradeBit.map {
-                VIPFirewall.Handover(masqueradeBit: $0, releasing: releasing)
-            }
-            actions.append(.applyFirewall(VIPFirewall.script(for: plan, handover: handover)))
-            actions.append(.releaseConnections(giving.sorted()))
-        }
+        if !giving.isEmpty { actions.append(.releaseConnections(giving.sorted())) }
         if firewall != nil {
             if let plan, !agentHeld.isEmpty {
                 // The VIPs that stay are filtered as before; the rest of the filter goes with its VIPs.

@@ -90,7 +90,9 @@ struct ConnectionHandoverTests {
             })
         let releaseAt = try #require(stop.firstIndex(of: .releaseConnections([vip])))
         let removeAt = try #require(stop.firstIndex(of: .removeFirewall))
-        #expect(guardAt < releaseAt && releaseAt < removeAt, "\(stop)")
+        let keepalivedAt = try #require(stop.firstIndex(of: .stopKeepalived))
+        // Guarded before the VIP leaves: the new holder forwards to pods here from the moment it is master.
+        #expect(guardAt < keepalivedAt && keepalivedAt < releaseAt && releaseAt < removeAt, "\(stop)")
         #expect(machine.handle(.connectionsReleased([vip])).isEmpty, "stopping: no filter comes back")
     }
 
@@ -106,7 +108,11 @@ struct ConnectionHandoverTests {
             .plan
         let handingOver = machine.handle(.planChanged(dropped, config: "v2"))
         #expect(!handingOver.contains(.releaseConnections([vip])), "still serving until its peers have the plan")
-        #expect(machine.handle(.handoverTimerFired).contains(.releaseConnections([vip])))
+        let stopped = machine.handle(.handoverTimerFired)
+        let guardAt = try #require(stopped.firstIndex { if case .applyFirewall = $0 { true } else { false } })
+        let keepalivedAt = try #require(stopped.firstIndex(of: .stopKeepalived))
+        let releaseAt = try #require(stopped.firstIndex(of: .releaseConnections([vip])))
+        #expect(guardAt < keepalivedAt && releaseAt < keepalivedAt, "\(stopped)")
     }
 
     @Test func offItRendersAndDoesNothing() throws {

@@ -1,0 +1,114 @@
+import Foundation
+import InMemoryAPI
+import TestLab
+import Testing
+
+/// `--keep-connections` through a real kube-proxy: a Cluster Service's connection stays open while its VIP moves,
+/// whether its pod is on the node the VIP leaves or the one it goes to; without the flag the same moves reset it.
+extension AgentFailoverTests {
+    @Test func connectionsThroughAMovingVIPStayOpenWithKeepConnections() async throws {
+        let lab = try await AgentLab()
+        let outcome = await Result(catching: {
+            try await lab.startKubeProxies()
+            // The VIPs in the nodes' own segment, as L2 pools usually are: a pod's answer to a VIP (the source its
+            // flows get) goes to whichever node holds it.
+            for node in lab.nodes {
+                try await runCommandAsync([
+                    "ip", "-n", lab.netns(node), "route", "add", "203.0.113.64/26", "dev", "eth0",
+                ])
+            }
+            // One instance: both VIPs move together, so one move covers a pod on the old and on the new holder.
+            try lab.startController(groups: 1, vrids: "20-20")
+            let keep = ["--keep-connections"]
+            for node in lab.nodes { try lab.startAgent(node, extra: keep) }
+            var services: [(vip: String, pod: String)] = []
+            for node in lab.nodes {
+                let pod = try lab.startPod("echo-\(node)", on: node, echo: true)
+                try await lab.loadBalancer("via-\(node)", local: false)
+                try await lab.setEndpoints("via-\(node)", [(pod, node, true)])
+                services.append((try await lab.awaitIngress("via-\(node)"), node))
+            }
+            let vips = services.map(\.vip)
+            for vip in vips {
+                #expect(
+                    try await eventually(.seconds(20)) { held(lab, vip) ? await answers(lab, vip) : false }, "\(vip)")
+            }
+
+            // Moved by a crash (keepalived killed on the holder), then back by a rollout (the other's agent stopped).
+            let first = try #require(try lab.holders(vips[0]).first)
+            let second = try #require(lab.nodes.first { $0 != first })
+            let kept = try await holding(lab, vips, seconds: 12) {
+                let pid = try #require(lab.keepalivedPid(first))
+                kill(-pid, SIGKILL)
+                #expect(
+                    try await eventually(.seconds(5)) { try lab.holders(vips[0]) == [second] },
+                    "\(lab.diagnosis(of: vips, lines: 30))")
+                try await Task.sleep(for: .seconds(3))
+                let agent = try #require(lab.agents[second])
+                await agent.stop(grace: .seconds(10))
+                lab.agents[second] = nil
+                #expect(try await eventually(.seconds(5)) { try lab.holders(vips[0]) == [first] })
+            }
+            print("keep-connections: \(zip(services.map(\.pod), kept).map { "pod on \($0): \($1)" })")
+            for (index, service) in services.enumerated() {
+                #expect(
+                    kept[index].hasPrefix("survived"),
+                    "pod on \(service.pod), VIP \(service.vip): \(kept[index])\n\(lab.diagnosis(of: vips, lines: 20))")
+            }
+            // The first holder took the VIPs at least twice (at first and back); no commit failed.
+            let metrics = lab.metrics(first)
+            let commits = metrics.split(separator: "\n").first {
+                $0.hasPrefix("keepalived_lb_agent_connection_commits_total ")
+            }
+            #expect((commits?.split(separator: " ").last.flatMap { Int($0) } ?? 0) >= 2, "\(commits ?? "no commits")")
+            #expect(metrics.contains("keepalived_lb_agent_connection_commit_errors_total 0"))
+
+            // The same moves without the flag: every connection is reset (what the flag is for).
+            try lab.startAgent(second)
+            await lab.agents[first]?.stop(grace: .seconds(10))
+            try lab.startAgent(first)
+            for vip in vips {
+                #expect(
+                    try await eventually(.seconds(20)) { held(lab, vip) ? await answers(lab, vip) : false }, "\(vip)")
+            }
+            let holder = try #require(try lab.holders(vips[0]).first)
+            let reset = try await holding(lab, vips, seconds: 6) {
+                let pid = try #require(lab.keepalivedPid(holder))
+                kill(-pid, SIGKILL)
+                #expect(try await eventually(.seconds(5)) { try lab.holders(vips[0]).first != holder })
+            }
+            print("without: \(zip(services.map(\.pod), reset).map { "pod on \($0): \($1)" })")
+            for (index, service) in services.enumerated() {
+                #expect(!reset[index].hasPrefix("survived"), "without the flag, pod on \(service.pod): \(reset[index])")
+            }
+        })
+        await lab.tearDown()
+        try outcome.get()
+    }
+}
+
+private func held(_ lab: AgentLab, _ vip: String) -> Bool { (try? lab.holders(vip).count) == 1 }
+
+/// A short echo exchange through the VIP (kube-proxy has the endpoint and the filter lets it through).
+private func answers(_ lab: AgentLab, _ vip: String) async -> Bool {
+    let result = try? await runCommandAsync(AgentLab.labNet(in: lab.client, ["hold", vip, "8080", "0.1"]))
+    return result?.status == 0
+}
+
+/// One connection per VIP held open for `seconds` while `moves` runs (after a second); what each printed.
+private func holding(
+    _ lab: AgentLab, _ vips: [String], seconds: Double, _ moves: () async throws -> Void
+) async throws -> [String] {
+    let outputs = vips.map { lab.stateRoot + "/hold-\($0)-\(UUID().uuidString.prefix(8)).out" }
+    let clients = try zip(vips, outputs).map { try lab.startHold($0, seconds: seconds, output: $1) }
+    try await Task.sleep(for: .seconds(1))
+    try await moves()
+    var printed: [String] = []
+    for (client, output) in zip(clients, outputs) {
+        _ = await client.exitStatus()
+        printed.append(
+            ((try? String(contentsOfFile: output, encoding: .utf8)) ?? "").trimmingCharacters(
+                in: .whitespacesAndNewlines))
+    }
+    return printed
+}
