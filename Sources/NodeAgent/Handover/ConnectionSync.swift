@@ -94,11 +94,11 @@ actor ConnectionSync {
         return await run([paths.conntrackd, "-C", paths.config, "-n"])
     }
 
-    /// Whether conntrackd runs and its control socket is up, waiting up to five seconds for a new one.
+    /// Whether conntrackd runs and its control socket is up, waiting up to five seconds (it may be starting, or being
+    /// restarted for a new VIP set).
     private func listening() async -> Bool {
         for _ in 0..<50 {
-            guard process != nil else { return false }
-            if FileManager.default.fileExists(atPath: paths.socket) { return true }
+            if process != nil, FileManager.default.fileExists(atPath: paths.socket) { return true }
             try? await clock.sleep(for: .milliseconds(100))
         }
         return false
@@ -109,11 +109,13 @@ actor ConnectionSync {
 
     /// Puts what conntrackd learnt from the other nodes into this node's table (`conntrackd -c`), then tells them
     /// (`-R` reads the table back into its own cache, `-B` sends that): entries a commit made raise no event, and
-    /// the next move (back, in a rolling update) needs them on the other nodes.
-    func commit() async -> Bool {
-        guard await listening(), await run([paths.conntrackd, "-C", paths.config, "-c"]) else { return false }
-        guard await run([paths.conntrackd, "-C", paths.config, "-R"]) else { return false }
-        return await run([paths.conntrackd, "-C", paths.config, "-B"])
+    /// the next move (back, in a rolling update) needs them on the other nodes. nil when done, else what failed.
+    func commit() async -> String? {
+        guard await listening() else { return "conntrackd is not running (its control socket is missing)" }
+        for (flag, what) in [("-c", "commit"), ("-R", "read the table back"), ("-B", "send it to the other nodes")] {
+            guard await run([paths.conntrackd, "-C", paths.config, flag]) else { return "conntrackd \(flag) (\(what))" }
+        }
+        return nil
     }
 
     /// Deletes this node's entries whose original source (`.source`) or destination is `address`.

@@ -39,16 +39,16 @@ extension NodeAgent {
     func adoptConnections(_ addresses: [IPAddress]) async {
         guard let connections else { return }
         for address in addresses { await connections.delete(.source, address) }
-        if await connections.commit() {
-            metrics.commits.increment()
-        } else {
+        if let failed = await connections.commit() {
             metrics.commitErrors.increment()
             logger.warning(
-                "could not commit conntrackd's entries; connections through these VIPs may be reset",
+                "could not take over the connections of these VIPs; they may be reset",
                 metadata: [
-                    "vips": "\(addresses.map(\.description).joined(separator: ","))",
+                    "vips": "\(addresses.map(\.description).joined(separator: ","))", "failed": "\(failed)",
                     "log": "\(connections.paths.log)",
                 ])
+        } else {
+            metrics.commits.increment()
         }
         await handle(.connectionsAdopted(addresses))
     }
