@@ -1,4 +1,5 @@
-# keepalived-lb: the controller, the node agent and the kubectl plugin, with keepalived, BIRD and nftables.
+# keepalived-lb: the controller, the node agent and the kubectl plugin, with keepalived, BIRD, nftables and
+# conntrackd.
 # Built by scripts/image (podman, no Docker daemon): the executable is a release build with the Swift standard
 # library linked statically, copied in from the build context's bin/. Two stages: Debian bookworm (minbase)
 # installs the packages, and the image gets only what runs: the three executables, the shared libraries they
@@ -8,11 +9,13 @@
 ARG BASE=localhost/klb-debian-base:bookworm-2
 FROM ${BASE} AS packages
 
-# nftables for the agent's VIP firewall, BIRD 2 for pools announced by BGP, and the libraries the Swift executable
-# links (libnl for netlink, jemalloc as the allocator, libstdc++ and zlib for the static Swift runtime).
+# nftables for the agent's VIP firewall, BIRD 2 for pools announced by BGP, conntrackd and conntrack for
+# --keep-connections (netbase: /etc/protocols, without which conntrackd's "Protocol Accept { TCP }" matches nothing
+# and it syncs no entry), and the libraries the Swift executable links (libnl for netlink, jemalloc as the
+# allocator, libstdc++ and zlib for the static Swift runtime).
 RUN apt-get update \
- && apt-get install -y --no-install-recommends nftables bird2 libnl-3-200 libnl-route-3-200 libjemalloc2 \
-      libstdc++6 zlib1g ca-certificates
+ && apt-get install -y --no-install-recommends nftables bird2 conntrackd conntrack netbase libnl-3-200 \
+      libnl-route-3-200 libjemalloc2 libstdc++6 zlib1g ca-certificates
 
 # VRRP: keepalived as built by scripts/image, and the Debian source version it was built from.
 ARG KEEPALIVED_VERSION=unknown
@@ -26,7 +29,8 @@ RUN set -eu; r=/rootfs; \
       "$r/usr/share/keepalived-lb"; \
     chmod 1777 "$r/tmp"; \
     : > /tmp/files; \
-    for exe in /usr/sbin/keepalived /usr/sbin/nft /usr/sbin/bird /usr/sbin/birdc /usr/local/bin/keepalived-lb; do \
+    for exe in /usr/sbin/keepalived /usr/sbin/nft /usr/sbin/bird /usr/sbin/birdc /usr/sbin/conntrackd \
+      /usr/sbin/conntrack /usr/local/bin/keepalived-lb; do \
       cp -a "$exe" "$r$exe"; echo "$exe" >> /tmp/files; \
       for lib in $(ldd "$exe" | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }'); do \
         mkdir -p "$r$(dirname "$lib")"; cp -L "$lib" "$r$lib"; echo "$lib" >> /tmp/files; \

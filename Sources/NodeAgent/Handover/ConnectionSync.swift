@@ -107,12 +107,18 @@ actor ConnectionSync {
     /// Whether `child` is the conntrackd this actor runs (not one it replaced or stopped).
     func isCurrent(_ child: ChildProcess) -> Bool { process === child }
 
-    /// Puts what conntrackd learnt from the other nodes into this node's table (`conntrackd -c`), then tells them
-    /// (`-R` reads the table back into its own cache, `-B` sends that): entries a commit made raise no event, and
-    /// the next move (back, in a rolling update) needs them on the other nodes. nil when done, else what failed.
+    /// Puts what conntrackd learnt from the other nodes into this node's table (`conntrackd -c`). nil when done,
+    /// else what failed.
     func commit() async -> String? {
         guard await listening() else { return "conntrackd is not running (its control socket is missing)" }
-        for (flag, what) in [("-c", "commit"), ("-R", "read the table back"), ("-B", "send it to the other nodes")] {
+        return await run([paths.conntrackd, "-C", paths.config, "-c"]) ? nil : "conntrackd -c (commit)"
+    }
+
+    /// Tells the other nodes what this one now tracks (`-R` reads the table back into conntrackd's cache, `-B`
+    /// sends that): entries a commit made raise no event, and the next move (back, in a rolling update) needs them
+    /// there. nil when done, else what failed.
+    func share() async -> String? {
+        for (flag, what) in [("-R", "read the table back"), ("-B", "send it to the other nodes")] {
             guard await run([paths.conntrackd, "-C", paths.config, flag]) else { return "conntrackd \(flag) (\(what))" }
         }
         return nil

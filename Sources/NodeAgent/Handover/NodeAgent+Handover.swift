@@ -39,7 +39,10 @@ extension NodeAgent {
     func adoptConnections(_ addresses: [IPAddress]) async {
         guard let connections else { return }
         for address in addresses { await connections.delete(.source, address) }
-        if let failed = await connections.commit() {
+        let committed = await connections.commit()
+        // The guard lifts at once: packets of these flows wait on it until here.
+        await handle(.connectionsAdopted(addresses))
+        if let failed = await committed == nil ? connections.share() : committed {
             metrics.commitErrors.increment()
             logger.warning(
                 "could not take over the connections of these VIPs; they may be reset",
@@ -50,7 +53,6 @@ extension NodeAgent {
         } else {
             metrics.commits.increment()
         }
-        await handle(.connectionsAdopted(addresses))
     }
 
     /// `releaseGrace` after giving `addresses` up: this node's entries of their flows go, and so does the guard.
