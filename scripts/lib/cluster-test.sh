@@ -164,9 +164,10 @@ podman run --rm --network none --entrypoint /usr/local/bin/keepalived-lb "$image
 container="$(podman create "$image")"
 listed="$(podman cp "$container:/usr/share/keepalived-lb/packages.txt" - | tar -xO)"
 podman rm "$container" >/dev/null
+# libsystemd0 comes only with Debian's conntrackd (built with systemd notify support); keepalived is built without.
 grep -q '^keepalived 1:2.* VRRP only' <<<"$listed" && grep -q '^nftables ' <<<"$listed" &&
-  grep -q '^bird2 ' <<<"$listed" &&
-  ! grep -q -E '^(perl|libperl|libsnmp|libglib|libsystemd)' <<<"$listed" ||
+  grep -q '^bird2 ' <<<"$listed" && grep -q '^conntrackd ' <<<"$listed" && grep -q '^conntrack ' <<<"$listed" &&
+  ! grep -q -E '^(perl|libperl|libsnmp|libglib)' <<<"$listed" ||
   fail "the package list in the image is wrong: $listed"
 bird="$(podman run --rm --network none --entrypoint /usr/sbin/bird "$image" --version 2>&1)" ||
   fail "BIRD does not run in the image: $bird"
@@ -332,7 +333,6 @@ check plugin_status_in_cluster
 # Once the hello Services give every agent instances to run keepalived for.
 privileges_as_claimed
 
-
 # Waits for the agent DaemonSet's rollout (three nodes take about 75 s: grace, start, keepalived's first report,
 # minReadySeconds). If it does not finish, prints what the unready agent pods say, so a failed run can be read.
 rollout_finishes() {
@@ -369,7 +369,9 @@ probed agent_image_change 0 0 agent_image_change
 step "a Local Service with one pod: its VIP stays on that node through an agent rollout"
 one_pod() { [ "$(kc get pods -l app=hello --no-headers 2>/dev/null | wc -l)" = 1 ]; }
 kc scale deploy/hello --replicas 1 >/dev/null
-wait_for 60 "one hello pod" one_pod || fail "hello did not scale down to one pod"
+wait_for 60 "one hello pod" one_pod ||
+  fail "hello did not scale down to one pod in 60 s: $(kc get pods -l app=hello -o wide --no-headers | tr -s ' \n' ' ;')" \
+    "events: $(kc get events --field-selector involvedObject.kind=Pod --no-headers 2>/dev/null | tail -n 8 | tr -s ' \n' ' ;')"
 sole_node="$(kc get pods -l app=hello -o jsonpath='{.items[0].spec.nodeName}')"
 wait_for 30 "$local_vip on $sole_node" held_by "$local_vip" "$sole_node" ||
   fail "the Local VIP did not settle on $sole_node, the node of its one pod: held by '$(holder "$local_vip")'"
@@ -460,6 +462,20 @@ keepalived_killed() {
   printf '"node":"%s","keepalived_back_ms":%s' "$node" "$(((restarted - killed) / 1000000))"
 }
 probed keepalived_killed 1000 1000 keepalived_killed
+
+step "--keep-connections: long-lived connections through an agent rollout"
+# Switched on as an operator would (a patch of the DaemonSet's arguments; that rollout still resets what is open:
+# the old agents sync nothing), then a rollout under it; long_lived_survived says how many of the four connections
+# through each VIP survived (RELIABILITY.md "Keeping connections across a move"). Reported, not yet judged: 2 of 4
+# survived in the one run with a working image (0 without the flag). New connections may wait one retransmission
+# (a handshake in flight at a move; 1 in 5,702 in one run, 211 ms), hence 1 s allowed, not 0.
+keep_connections_on() {
+  kc -n kube-system patch ds/keepalived-vip-agent --type=json \
+    -p '[{"op":"add","path":"/spec/template/spec/containers/0/args/-","value":"--keep-connections"}]' >&2
+  rollout_finishes || fail "the rollout that switched --keep-connections on did not finish"
+}
+probed keep_connections_switched_on 1000 1000 keep_connections_on
+probed keep_connections_agent_rollout 1000 1000 agent_rollout_restart
 
 step "a node's kubelet, containerd and agent killed together, and the node off the LAN"
 # Its hello pod moves away first: traffic kube-proxy sends to a dead node's pod is not the VIP's gap to measure.
