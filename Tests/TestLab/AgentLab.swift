@@ -176,6 +176,13 @@ public final class AgentLab: @unchecked Sendable {
                 kill(-pid, SIGKILL)
                 kill(pid, SIGKILL)
             }
+            // conntrackd (--keep-connections) runs in a group of its own, as keepalived does.
+            if let orphan = OrphanProcess.find(
+                pidFile: stateDirectory(node) + "/conntrackd.pid", marker: stateDirectory(node) + "/conntrackd.conf")
+            {
+                kill(-orphan.pid, SIGKILL)
+                kill(orphan.pid, SIGKILL)
+            }
             try? await admin.delete(Node.self, name: nodeName(node))
         }
         _ = try? runCommand([

@@ -114,6 +114,7 @@ public actor NodeAgent {
         }
         let fifo = try NotifyFIFO(path: fifoPath)
         await supervisor.stopOrphan()
+        await connections?.stopOrphan()
 
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.configMaps.run { _ in await self.changed() } }

@@ -13,6 +13,8 @@ actor ConnectionSync {
         var socket: String { directory + "/conntrackd.ctl" }
         var lock: String { directory + "/conntrackd.lock" }
         var log: String { directory + "/conntrackd.log" }
+        /// Written by the agent (conntrackd has no pid file of its own): how a later agent finds an orphan.
+        var pidFile: String { directory + "/conntrackd.pid" }
     }
 
     let paths: Paths
@@ -21,6 +23,8 @@ actor ConnectionSync {
     private var process: ChildProcess?
     /// The configuration the running conntrackd read.
     private(set) var running: String?
+    /// The configuration the latest `ensure` asked for (calls interleave while a stop is awaited).
+    private var wanted: String?
 
     init(paths: Paths, networkNamespace: String?, clock: any Clock<Duration>) {
         self.paths = paths
@@ -74,8 +78,12 @@ actor ConnectionSync {
     /// conntrackd runs with `configuration`: started, or restarted when it changed. Returns the process to watch
     /// when one was started.
     func ensure(_ configuration: String) async throws -> ChildProcess? {
+        wanted = configuration
         if configuration == running, process?.hasExited() == nil { return nil }
+        // Another call may start one while this one awaits a stop: stopped too (else it runs on, unowned), and the
+        // latest configuration is the one started. Nothing is awaited from the loop's end to `process = child`.
         await stop()
+        let configuration = wanted ?? configuration
         try configuration.write(toFile: paths.config, atomically: true, encoding: .utf8)
         // A conntrackd that was killed leaves its lock file and socket, which stop the next one.
         for path in [paths.lock, paths.socket] { try? FileManager.default.removeItem(atPath: path) }
@@ -84,7 +92,17 @@ actor ConnectionSync {
             newProcessGroup: true)
         process = child
         running = configuration
+        try? "\(child.pid)\n".write(toFile: paths.pidFile, atomically: true, encoding: .utf8)
         return child
+    }
+
+    /// A conntrackd left by an agent that was killed outright (it runs in a process group of its own) still holds
+    /// the control socket: stopped before this agent starts its own.
+    func stopOrphan() async {
+        guard process == nil, let orphan = OrphanProcess.find(pidFile: paths.pidFile, marker: paths.config) else {
+            return
+        }
+        await orphan.stop(on: clock)
     }
 
     /// Asks the other nodes for everything they track (`conntrackd -n`): a restarted conntrackd's external cache is
@@ -119,7 +137,13 @@ actor ConnectionSync {
     /// there. nil when done, else what failed.
     func share() async -> String? {
         for (flag, what) in [("-R", "read the table back"), ("-B", "send it to the other nodes")] {
-            guard await run([paths.conntrackd, "-C", paths.config, flag]) else { return "conntrackd \(flag) (\(what))" }
+            // A restart for a new VIP set (several at start-up) can take the socket away between two steps.
+            var done = false
+            for _ in 0..<2 where !done {
+                guard await listening() else { break }
+                done = await run([paths.conntrackd, "-C", paths.config, flag])
+            }
+            guard done else { return "conntrackd \(flag) (\(what))" }
         }
         return nil
     }
@@ -144,9 +168,10 @@ actor ConnectionSync {
     }
 
     func stop() async {
-        guard let child = process else { return }
-        process = nil
-        running = nil
-        await child.stop(grace: .seconds(2), killGroup: true, clock: clock)
+        while let child = process {
+            process = nil
+            running = nil
+            await child.stop(grace: .seconds(2), killGroup: true, clock: clock)
+        }
     }
 }
