@@ -165,6 +165,17 @@ public final class AgentLab: @unchecked Sendable {
 
     /// Stops everything this lab started, also after a failed expectation.
     public func tearDown() async {
+        // Every lab's kube-proxy serves the Services of the whole API server, and every lab gives out the same
+        // VIPs: a Service left behind would take the next lab's VIP traffic (a Cluster Service's masquerade
+        // showed up in a Local test that ran after one).
+        // The controller's finalizer is taken off here: it may be stopped before it would.
+        for service in (try? await admin.list(Service.self, namespace: namespace).items) ?? [] {
+            guard let name = service.metadata.name else { continue }
+            _ = try? await admin.patch(
+                Service.self, namespace: namespace, name: name, .finalizers([], resourceVersion: nil),
+                subresource: nil)
+            try? await admin.delete(Service.self, namespace: namespace, name: name, uid: nil, resourceVersion: nil)
+        }
         for hook in onTearDown { await hook() }
         for helper in helpers { await helper.stop(grace: .milliseconds(200)) }
         for (_, agent) in agents { await agent.stop(grace: .seconds(5)) }

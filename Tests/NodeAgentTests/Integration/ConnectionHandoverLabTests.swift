@@ -6,7 +6,10 @@ import Testing
 /// `--keep-connections` through a real kube-proxy: a Cluster Service's connection stays open while its VIP moves,
 /// whether its pod is on the node the VIP leaves or the one it goes to; without the flag the same moves reset it.
 extension AgentFailoverTests {
-    @Test func connectionsThroughAMovingVIPStayOpenWithKeepConnections() async throws {
+    /// Run by `scripts/test` in a `swift test` of its own (`KLB_TEST_HANDOVER=1`): in the shared run a later lab's
+    /// Local Service answered through a masquerade after it (cause not yet found).
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["KLB_TEST_HANDOVER"] == "1"))
+    func connectionsThroughAMovingVIPStayOpenWithKeepConnections() async throws {
         let lab = try await AgentLab()
         let outcome = await Result(catching: {
             try await lab.startKubeProxies()
