@@ -52,7 +52,8 @@ extension VIPFirewall {
                     chain handover_snat {
                         type nat hook postrouting priority 99; policy accept;
                         meta mark & \(mark) == \(mark) ct original ip daddr @handover4 snat ip to ct original ip daddr
-                        meta mark & \(mark) == \(mark) ct original ip6 daddr @handover6 snat ip6 to ct original ip6 daddr
+                        meta mark & \(mark) == \(mark) ct original ip6 daddr @handover6 \
+                snat ip6 to ct original ip6 daddr
                     }
 
                 """

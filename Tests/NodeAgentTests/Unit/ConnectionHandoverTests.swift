@@ -32,6 +32,7 @@ struct ConnectionHandoverTests {
         let first = try #require(firewalls(started).first)
         #expect(first.contains("snat ip to ct original ip daddr"), "kube-proxy's masquerade pre-empted")
         #expect(first.contains("meta mark & 0x4000 == 0x4000"))
+        #expect(first.contains("ct original ip6 daddr @handover6 snat ip6 to ct original ip6 daddr\n"))
         #expect(first.contains("ip daddr @handover4 ip daddr != @adopted4 tcp flags & syn == 0 ct state new drop"))
         #expect(!started.contains { if case .adoptConnections = $0 { true } else { false } }, "nothing held yet")
 
