@@ -25,6 +25,9 @@ actor ConnectionSync {
     private(set) var running: String?
     /// The configuration the latest `ensure` asked for (calls interleave while a stop is awaited).
     private var wanted: String?
+    /// Every VIP of every plan since this agent started: conntrackd's filter is fixed at start, and a VIP that goes
+    /// away need not restart it (a restart empties its caches until the other nodes answer the resync).
+    private var ignored: Set<IPAddress> = []
 
     init(paths: Paths, networkNamespace: String?, clock: any Clock<Duration>) {
         self.paths = paths
@@ -35,7 +38,7 @@ actor ConnectionSync {
     /// conntrackd.conf: every node sends its TCP entries to the multicast group on `interface` and keeps the
     /// others' in its external cache. Entries whose original or reply source is a VIP are left out: a node's
     /// transit entry for a flow another node translated (`snat ... to` the VIP) clashes with the holder's own.
-    /// conntrackd cannot change its filter at run time, so a new VIP set means a restart (`ensure`).
+    /// conntrackd cannot change its filter at run time, so a new VIP means a restart (`ensure`).
     static func configuration(interface: String, address: IPAddress, vips: [IPAddress], paths: Paths) -> String {
         let ignored =
             ["IPv4_address 127.0.0.1", "IPv6_address ::1"]
@@ -69,6 +72,13 @@ actor ConnectionSync {
             }
 
             """
+    }
+
+    /// The configuration for the plan's `vips`, leaving out every VIP seen before too: it changes (and conntrackd
+    /// restarts) only when a VIP is new, the node's interface or address changed.
+    func configuration(interface: String, address: IPAddress, vips: [IPAddress]) -> String {
+        ignored.formUnion(vips)
+        return Self.configuration(interface: interface, address: address, vips: Array(ignored), paths: paths)
     }
 
     private func command(_ arguments: [String]) -> [String] {

@@ -6,13 +6,12 @@ import Logging
 import NodeNetwork
 
 extension NodeAgent {
-    /// conntrackd runs with the current plan's VIPs left out of its sync (`ConnectionSync.configuration`).
+    /// conntrackd runs with the VIPs of this plan and earlier ones left out of its sync (`ConnectionSync.configuration`).
     func syncConnections() async {
         guard let connections, !machine.stopping, let link, let plan = machine.plan,
             let address = ownAddresses.sorted().first(where: { $0.family == .ipv4 })
         else { return }
-        let text = ConnectionSync.configuration(
-            interface: link.name, address: address, vips: plan.addresses, paths: connections.paths)
+        let text = await connections.configuration(interface: link.name, address: address, vips: plan.addresses)
         do {
             guard let child = try await connections.ensure(text) else { return }
             jobQueue.yield(.watchSync(child))

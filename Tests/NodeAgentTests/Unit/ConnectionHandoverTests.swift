@@ -145,4 +145,20 @@ struct ConnectionHandoverTests {
         #expect(text.contains("Interface eth0"))
         #expect(text.contains("UNIX { Path /run/x/conntrackd.ctl }"))
     }
+
+    /// A restart empties conntrackd's caches: a VIP going away must not cause one, a new VIP must.
+    @Test func onlyANewVIPChangesConntrackdsConfiguration() async throws {
+        let sync = ConnectionSync(
+            paths: .init(conntrackd: "/usr/sbin/conntrackd", conntrack: "/usr/sbin/conntrack", directory: "/run/x"),
+            networkNamespace: nil, clock: ContinuousClock())
+        let other = try IPAddress("203.0.113.66")
+        let address = try IPAddress("192.0.2.11")
+        let both = await sync.configuration(interface: "eth0", address: address, vips: [vip, other])
+        let fewer = await sync.configuration(interface: "eth0", address: address, vips: [vip])
+        #expect(fewer == both)
+        #expect(fewer.contains("IPv4_address 203.0.113.66\n"))
+        let added = await sync.configuration(interface: "eth0", address: address, vips: [try IPAddress("203.0.113.67")])
+        #expect(added != both)
+        #expect(added.contains("IPv4_address 203.0.113.66\n") && added.contains("IPv4_address 203.0.113.67\n"))
+    }
 }
