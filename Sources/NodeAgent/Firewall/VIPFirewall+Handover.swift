@@ -7,8 +7,8 @@ extension VIPFirewall {
     /// - kube-proxy's masquerade of a VIP's flow is pre-empted by an SNAT to the VIP itself (an address every
     ///   holder has), so the conntrack entry conntrackd copies to the next holder is right there too;
     /// - until this node has committed what conntrackd learnt for a VIP it took over (`adopted`), a TCP packet to
-    ///   it that is not a SYN and has no entry is dropped (the client sends it again) rather than taken up
-    ///   mid-stream as a new flow to a random endpoint, which the pod would reset;
+    ///   it that is not a SYN, has no entry and is marked for masquerade is dropped (the client sends it again)
+    ///   rather than taken up mid-stream as a new flow to a random endpoint, which the pod would reset;
     /// - for a second after giving a VIP up (`releasing`), such packets from the VIP (the new holder's flows to a
     ///   pod here) are dropped too: this node's own entries for them still exist and would clash.
     public struct Handover: Equatable, Sendable {
@@ -37,13 +37,30 @@ extension VIPFirewall {
             return out
         }
 
-        static let guards = """
-                    ip daddr @handover4 ip daddr != @adopted4 tcp flags & syn == 0 ct state new drop
-                    ip6 daddr @handover6 ip6 daddr != @adopted6 tcp flags & syn == 0 ct state new drop
+        /// In the VIP filter's chain, ahead of kube-proxy's NAT: packets from a VIP are no Service's traffic here.
+        static let releasingGuards = """
                     ip saddr @releasing4 tcp flags & syn == 0 ct state new drop
                     ip6 saddr @releasing6 tcp flags & syn == 0 ct state new drop
 
             """
+
+        /// Priority -99: just after kube-proxy's DNAT (-100), which marks a flow it masquerades. Only those (Cluster
+        /// Services) can be taken over; a Local Service's flow keeps its client address, so a mid-flow packet
+        /// taken up here reaches its pod under the same addresses, and dropping it would only turn a quick reset
+        /// into a timeout (or stall a VIP the agent holds itself, which keepalived never reports taken).
+        static func guardChain(mark: UInt32) -> String {
+            let mark = "0x" + String(mark, radix: 16)
+            return """
+                    chain handover_guard {
+                        type filter hook prerouting priority -99; policy accept;
+                        meta mark & \(mark) == \(mark) ct original ip daddr @handover4 \
+                ct original ip daddr != @adopted4 tcp flags & syn == 0 ct state new drop
+                        meta mark & \(mark) == \(mark) ct original ip6 daddr @handover6 \
+                ct original ip6 daddr != @adopted6 tcp flags & syn == 0 ct state new drop
+                    }
+
+                """
+        }
 
         /// Priority 99: ahead of kube-proxy's masquerade (srcnat, 100); the first NAT rule that binds wins.
         static func snat(mark: UInt32) -> String {

@@ -45,7 +45,7 @@ public enum VIPFirewall {
             }
             out += "    }\n"
         }
-        let guards = handover != nil && only == nil ? Handover.guards : ""
+        let guards = handover != nil && only == nil ? Handover.releasingGuards : ""
         out += """
                 chain prerouting {
                     type filter hook prerouting priority -150; policy accept;
@@ -62,7 +62,9 @@ public enum VIPFirewall {
                 }
 
             """
-        if let handover, only == nil { out += Handover.snat(mark: handover.masqueradeMark) }
+        if let handover, only == nil {
+            out += Handover.guardChain(mark: handover.masqueradeMark) + Handover.snat(mark: handover.masqueradeMark)
+        }
         out += "}\n"
         return out
     }
