@@ -62,14 +62,16 @@ extension VIPFirewall {
                 """
         }
 
-        /// Priority 99: ahead of kube-proxy's masquerade (srcnat, 100); the first NAT rule that binds wins.
+        /// Priority 99: ahead of kube-proxy's masquerade (srcnat, 100); the first NAT rule that binds wins. The
+        /// flow's conntrack mark gets the bit too (conntrackd syncs it): a new holder keeps only such flows.
         static func snat(mark: UInt32) -> String {
             let mark = "0x" + String(mark, radix: 16)
             return """
                     chain handover_snat {
                         type nat hook postrouting priority 99; policy accept;
-                        meta mark & \(mark) == \(mark) ct original ip daddr @handover4 snat ip to ct original ip daddr
-                        meta mark & \(mark) == \(mark) ct original ip6 daddr @handover6 \
+                        meta mark & \(mark) == \(mark) ct original ip daddr @handover4 ct mark set ct mark | \(mark) \
+                snat ip to ct original ip daddr
+                        meta mark & \(mark) == \(mark) ct original ip6 daddr @handover6 ct mark set ct mark | \(mark) \
                 snat ip6 to ct original ip6 daddr
                     }
 

@@ -158,11 +158,13 @@ actor ConnectionSync {
         return nil
     }
 
-    /// Deletes this node's entries whose original source (`.source`) or destination is `address`.
-    func delete(_ direction: Direction, _ address: IPAddress) async {
+    /// Deletes this node's entries whose original source (`.source`) or destination is `address`; with `unmarked`,
+    /// only those whose conntrack mark lacks those bits.
+    func delete(_ direction: Direction, _ address: IPAddress, unmarked: UInt32? = nil) async {
         let family = address.family == .ipv4 ? "ipv4" : "ipv6"
+        let mark = unmarked.map { ["--mark", "0/0x" + String($0, radix: 16)] } ?? []
         // Exit status 1 with "0 flow entries" when there were none: not an error.
-        _ = await run([paths.conntrack, "-D", "-f", family, direction.flag, "\(address)"])
+        _ = await run([paths.conntrack, "-D", "-f", family, direction.flag, "\(address)"] + mark)
     }
 
     enum Direction: Sendable {

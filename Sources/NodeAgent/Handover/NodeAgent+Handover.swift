@@ -41,6 +41,11 @@ extension NodeAgent {
         let committed = await connections.commit()
         // The guard lifts at once: packets of these flows wait on it until here.
         await handle(.connectionsAdopted(addresses))
+        // Flows kube-proxy did not masquerade (Local Services') cannot be taken over, and a committed one would send a
+        // new connection that reuses its client port to the old holder's pod (no answer: a timeout). They go.
+        if let bit = configuration.handover?.masqueradeBit {
+            for address in addresses { await connections.delete(.destination, address, unmarked: 1 << UInt32(bit)) }
+        }
         if let failed = await committed == nil ? connections.share() : committed {
             metrics.commitErrors.increment()
             logger.warning(

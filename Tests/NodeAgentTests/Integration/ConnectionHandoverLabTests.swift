@@ -46,6 +46,15 @@ extension AgentFailoverTests {
                 #expect(
                     try await eventually(.seconds(5)) { try lab.holders(vips[0]) == [second] },
                     "\(lab.diagnosis(of: vips, lines: 30))")
+                // What the new holder learnt from the old one carries the masquerade mark: it keeps only such flows.
+                let learnt = try await runCommandAsync([
+                    "ip", "netns", "exec", lab.netns(second), "conntrackd", "-C",
+                    lab.stateDirectory(second) + "/conntrackd.conf", "-e",
+                ]).output
+                let marked = learnt.split(separator: "\n").contains {
+                    $0.contains("dst=\(vips[0]) ") && $0.contains("mark=16384")
+                }
+                #expect(marked, "conntrackd's external cache on \(second):\n\(learnt.prefix(2000))")
                 try await Task.sleep(for: .seconds(3))
                 let agent = try #require(lab.agents[second])
                 await agent.stop(grace: .seconds(10))

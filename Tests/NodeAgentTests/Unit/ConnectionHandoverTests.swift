@@ -32,7 +32,10 @@ struct ConnectionHandoverTests {
         let first = try #require(firewalls(started).first)
         #expect(first.contains("snat ip to ct original ip daddr"), "kube-proxy's masquerade pre-empted")
         #expect(first.contains("meta mark & 0x4000 == 0x4000"))
-        #expect(first.contains("ct original ip6 daddr @handover6 snat ip6 to ct original ip6 daddr\n"))
+        #expect(
+            first.contains(
+                "ct original ip6 daddr @handover6 ct mark set ct mark | 0x4000 snat ip6 to ct original ip6 daddr\n"),
+            "the flow is marked as one a new holder keeps")
         // After kube-proxy's DNAT, and only for what it masquerades: a Local Service's flows are never guarded.
         #expect(first.contains("type filter hook prerouting priority -99;"))
         #expect(
