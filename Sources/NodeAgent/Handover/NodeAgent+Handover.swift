@@ -39,13 +39,13 @@ extension NodeAgent {
         guard let connections else { return }
         for address in addresses { await connections.delete(.source, address) }
         let committed = await connections.commit()
-        // The guard lifts at once: packets of these flows wait on it until here.
-        await handle(.connectionsAdopted(addresses))
         // Flows kube-proxy did not masquerade (Local Services') cannot be taken over, and a committed one would send a
-        // new connection that reuses its client port to the old holder's pod (no answer: a timeout). They go.
+        // new connection that reuses its client port to the old holder's pod (no answer: a timeout). They go at once.
         if let bit = configuration.handover?.masqueradeBit {
             for address in addresses { await connections.delete(.destination, address, unmarked: 1 << UInt32(bit)) }
         }
+        // The guard lifts now: packets of the flows taken over wait on it until here.
+        await handle(.connectionsAdopted(addresses))
         if let failed = await committed == nil ? connections.share() : committed {
             metrics.commitErrors.increment()
             logger.warning(
