@@ -158,13 +158,23 @@ actor ConnectionSync {
         return nil
     }
 
-    /// Deletes this node's entries whose original source (`.source`) or destination is `address`; with `unmarked`,
-    /// only those whose conntrack mark lacks those bits.
-    func delete(_ direction: Direction, _ address: IPAddress, unmarked: UInt32? = nil) async {
+    /// Deletes this node's entries whose original source (`.source`) or destination is `address`.
+    func delete(_ direction: Direction, _ address: IPAddress) async {
         let family = address.family == .ipv4 ? "ipv4" : "ipv6"
-        let mark = unmarked.map { ["--mark", "0/0x" + String($0, radix: 16)] } ?? []
         // Exit status 1 with "0 flow entries" when there were none: not an error.
-        _ = await run([paths.conntrack, "-D", "-f", family, direction.flag, "\(address)"] + mark)
+        _ = await run([paths.conntrack, "-D", "-f", family, direction.flag, "\(address)"])
+    }
+
+    /// Deletes the closed TCP entries (TIME_WAIT, CLOSE) to `address` whose conntrack mark lacks `mark`. Only closed
+    /// ones: a handshake under way here has an unmarked entry too, and would lose its translation mid-way.
+    func deleteClosed(to address: IPAddress, unmarked mark: UInt32) async {
+        let family = address.family == .ipv4 ? "ipv4" : "ipv6"
+        for state in ["TIME_WAIT", "CLOSE"] {
+            _ = await run([
+                paths.conntrack, "-D", "-f", family, "-p", "tcp", "--state", state, "--orig-dst", "\(address)",
+                "--mark", "0/0x" + String(mark, radix: 16),
+            ])
+        }
     }
 
     enum Direction: Sendable {

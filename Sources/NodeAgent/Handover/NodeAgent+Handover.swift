@@ -39,10 +39,10 @@ extension NodeAgent {
         guard let connections else { return }
         for address in addresses { await connections.delete(.source, address) }
         let committed = await connections.commit()
-        // Flows kube-proxy did not masquerade (Local Services') cannot be taken over, and a committed one would send a
-        // new connection that reuses its client port to the old holder's pod (no answer: a timeout). They go at once.
+        // Flows kube-proxy did not masquerade (Local Services') cannot be taken over, and a committed closed one would
+        // send a new connection that reuses its client port to the old holder's pod (no answer: a timeout). They go.
         if let bit = configuration.handover?.masqueradeBit {
-            for address in addresses { await connections.delete(.destination, address, unmarked: 1 << UInt32(bit)) }
+            for address in addresses { await connections.deleteClosed(to: address, unmarked: 1 << UInt32(bit)) }
         }
         // The guard lifts now: packets of the flows taken over wait on it until here.
         await handle(.connectionsAdopted(addresses))
