@@ -474,8 +474,13 @@ keep_connections_on() {
     -p '[{"op":"add","path":"/spec/template/spec/containers/0/args/-","value":"--keep-connections"}]' >&2
   rollout_finishes || fail "the rollout that switched --keep-connections on did not finish"
 }
+# Switching on is itself a rollout from agents that do not sync yet: a request in flight at one of its moves may
+# time out (seen: 1 of 6,560, 211 ms), so an outage is allowed here and not in the rollout under the flag.
 probed keep_connections_switched_on 1000 1000 keep_connections_on
-probed keep_connections_agent_rollout 1000 1000 agent_rollout_restart
+# Under the flag a new Local connection still times out about once per rollout (1 of 6,634 and of 7,430, 211 ms):
+# one whose client port a committed closed entry had, in the moment before the new holder deletes those. The
+# long-lived connections are reported, not judged: 4/4 and 1/4 of them survived in two runs (RELIABILITY.md).
+probed keep_connections_agent_rollout 0 1000 agent_rollout_restart
 
 step "a node's kubelet, containerd and agent killed together, and the node off the LAN"
 # Its hello pod moves away first: traffic kube-proxy sends to a dead node's pod is not the VIP's gap to measure.
