@@ -6,7 +6,8 @@ import Logging
 import NodeNetwork
 
 extension NodeAgent {
-    /// conntrackd runs with the VIPs of this plan and earlier ones left out of its sync (`ConnectionSync.configuration`).
+    /// conntrackd runs with the VIPs of this plan and earlier ones left out of its sync
+    /// (`ConnectionSync.configuration`).
     func syncConnections() async {
         guard let connections, !machine.stopping, let link, let plan = machine.plan,
             let address = ownAddresses.sorted().first(where: { $0.family == .ipv4 })
@@ -42,7 +43,8 @@ extension NodeAgent {
         // Flows kube-proxy did not masquerade (Local Services') cannot be taken over, and a committed closed one would
         // send a new connection that reuses its client port to the old holder's pod (no answer: a timeout). They go.
         if let bit = configuration.handover?.masqueradeBit {
-            for address in addresses { await connections.deleteClosed(to: address, unmarked: 1 << UInt32(bit)) }
+            let mark = VIPFirewall.Handover(masqueradeBit: bit).masqueradeMark
+            for address in addresses { await connections.deleteClosed(to: address, unmarked: mark) }
         }
         // The guard lifts now: packets of the flows taken over wait on it until here.
         await handle(.connectionsAdopted(addresses))
