@@ -425,15 +425,7 @@ extension AgentFailoverTests {
 
     /// BIRD processes (not zombies) started with this configuration file.
     static func birds(using config: String) -> [pid_t] {
-        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
-        return entries.compactMap { pid_t($0) }.filter { pid in
-            guard let cmdline = try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8),
-                let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)
-            else { return false }
-            let arguments = cmdline.split(separator: "\0")
-            return arguments.first?.hasSuffix("bird") == true && arguments.contains(Substring(config))
-                && !stat.contains(") Z")
-        }.sorted()
+        processes("bird", zombies: false) { $0 == config }
     }
 
     /// Peers that select this lab's nodes only (other tests' agents share the server).

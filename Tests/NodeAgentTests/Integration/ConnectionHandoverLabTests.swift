@@ -132,13 +132,7 @@ private func holding(
     return printed
 }
 
-/// The pids of conntrackd processes whose command line names a file under `directory`.
-private func conntrackds(under directory: String) -> [String] {
-    let pids = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
-    return pids.filter { pid in
-        guard Int(pid) != nil,
-            let cmdline = try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8)
-        else { return false }
-        return cmdline.hasPrefix("/usr/sbin/conntrackd") && cmdline.contains(directory)
-    }
+/// The pids of conntrackd processes (zombies too) given a file under `directory`.
+private func conntrackds(under directory: String) -> [pid_t] {
+    processes("conntrackd") { $0.contains(directory) }
 }
