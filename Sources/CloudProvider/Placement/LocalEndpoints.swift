@@ -2,8 +2,9 @@ import Keepalived
 import KubeClient
 
 /// Which nodes serve each `externalTrafficPolicy: Local` Service, from its EndpointSlices. Only Local Services'
-/// slices are kept (thousands of Cluster Services cost nothing here); a Service that turns Local is filled in
-/// from one pass over the slice cache at start, else from an API list (`ServiceController.fillFromAPI`).
+/// slices are kept (thousands of Cluster Services cost nothing here, and the slice informer keeps only versions);
+/// a Service that turns Local after the slices were listed is filled in from an API list
+/// (`ServiceController.fillFromAPI`).
 struct LocalEndpoints: Sendable {
     /// One slice's nodes: with a ready endpoint, and with a serving one that is terminating.
     struct SliceNodes: Hashable, Sendable {
@@ -12,7 +13,10 @@ struct LocalEndpoints: Sendable {
     }
 
     private(set) var services: Set<ObjectKey> = []
+    /// Per Local Service, its slices' nodes by slice name.
     private var slices: [ObjectKey: [String: SliceNodes]] = [:]
+    /// The Local Service of each kept slice: an update or a deletion may name only the slice.
+    private var owners: [ObjectKey: ObjectKey] = [:]
 
     var isEmpty: Bool { services.isEmpty }
 
@@ -28,28 +32,42 @@ struct LocalEndpoints: Sendable {
     mutating func serviceChanged(_ key: ObjectKey, isLocal: Bool) -> Bool {
         if isLocal { return services.insert(key).inserted }
         guard services.remove(key) != nil else { return false }
-        slices[key] = nil
+        for name in slices.removeValue(forKey: key)?.keys ?? [:].keys {
+            owners[ObjectKey(namespace: key.namespace, name: name)] = nil
+        }
         return true
     }
 
-    /// A slice added, changed or (nodes nil) deleted; true when a Local Service's nodes changed.
-    mutating func sliceChanged(_ name: String, service: ObjectKey, nodes: SliceNodes?) -> Bool {
-        guard services.contains(service) else { return false }
-        let before = self.nodes(of: service)
-        slices[service, default: [:]][name] = nodes
-        if slices[service]?.isEmpty == true { slices[service] = nil }
-        return self.nodes(of: service) != before
+    /// A slice (its namespace and name) added or changed, with its Service and nodes, or deleted (both nil); true
+    /// when a Local Service's nodes changed.
+    mutating func sliceChanged(_ slice: ObjectKey, service: ObjectKey?, nodes: SliceNodes?) -> Bool {
+        var changed = false
+        if let owner = owners[slice], owner != service || nodes == nil {
+            changed = set(slice, of: owner, to: nil)
+        }
+        if let service, let nodes, services.contains(service) {
+            changed = set(slice, of: service, to: nodes) || changed
+        }
+        return changed
     }
 
     /// A slice read from a list: kept only when the watch has not delivered it already (that copy is newer).
-    mutating func sliceFound(_ name: String, service: ObjectKey, nodes: SliceNodes) -> Bool {
-        guard slices[service]?[name] == nil else { return false }
-        return sliceChanged(name, service: service, nodes: nodes)
+    mutating func sliceFound(_ slice: ObjectKey, service: ObjectKey, nodes: SliceNodes) -> Bool {
+        guard owners[slice] == nil else { return false }
+        return sliceChanged(slice, service: service, nodes: nodes)
+    }
+
+    private mutating func set(_ slice: ObjectKey, of service: ObjectKey, to nodes: SliceNodes?) -> Bool {
+        let before = self.nodes(of: service)
+        slices[service, default: [:]][slice.name] = nodes
+        if slices[service]?.isEmpty == true { slices[service] = nil }
+        owners[slice] = nodes == nil ? nil : service
+        return self.nodes(of: service) != before
     }
 
     /// The Service a slice belongs to, and its nodes; nil for a slice without the service-name label.
-    static func read(_ slice: some EndpointSliceObject) -> (service: ObjectKey, name: String, nodes: SliceNodes)? {
-        guard let service = slice.serviceName, let name = slice.metadata.name else { return nil }
+    static func read(_ slice: some EndpointSliceObject) -> (service: ObjectKey, slice: ObjectKey, nodes: SliceNodes)? {
+        guard let service = slice.serviceName, slice.metadata.name != nil else { return nil }
         var nodes = SliceNodes()
         for endpoint in slice.endpoints {
             // A name that is not a valid node name can match no eligible node: not kept.
@@ -61,7 +79,7 @@ struct LocalEndpoints: Sendable {
                 nodes.terminating.insert(node)
             }
         }
-        return (ObjectKey(namespace: slice.metadata.namespace, name: service), name, nodes)
+        return (ObjectKey(namespace: slice.metadata.namespace, name: service), slice.key, nodes)
     }
 
     /// What the slice informer caches: the service label and each endpoint's node and conditions, no addresses.

@@ -16,7 +16,7 @@ extension ServiceController {
             _ = try await client.list(EndpointSlice.self, namespace: configuration.serviceNamespace, options: options)
             return .v1(
                 Informer(
-                    client: client, namespace: configuration.serviceNamespace, logger: logger, storage: .packed,
+                    client: client, namespace: configuration.serviceNamespace, logger: logger, storage: .versions,
                     transform: LocalEndpoints.trimmed, clock: clock))
         } catch {
             logger.debug("EndpointSlices v1 not listable; trying v1beta1", metadata: ["error": "\(error)"])
@@ -26,7 +26,7 @@ extension ServiceController {
                 EndpointSliceV1Beta1.self, namespace: configuration.serviceNamespace, options: options)
             return .v1beta1(
                 Informer(
-                    client: client, namespace: configuration.serviceNamespace, logger: logger, storage: .packed,
+                    client: client, namespace: configuration.serviceNamespace, logger: logger, storage: .versions,
                     transform: LocalEndpoints.trimmed, clock: clock))
         } catch {
             logger.error(
@@ -51,9 +51,8 @@ extension ServiceController {
     {
         await informer.run { event in
             switch event {
-            case .added(let slice): await self.sliceSeen(old: nil, new: slice)
-            case .updated(let old, let new): await self.sliceSeen(old: old, new: new)
-            case .deleted(let slice): await self.sliceSeen(old: slice, new: nil)
+            case .added(let slice), .updated(_, let slice): await self.sliceSeen(slice.key, new: slice)
+            case .deleted(let slice): await self.sliceSeen(slice.key, new: nil as Slice?)
             case .synced:
                 await self.slicesListed()
                 synced()
@@ -61,24 +60,26 @@ extension ServiceController {
         }
     }
 
-    private func sliceSeen<Slice: EndpointSliceObject>(old: Slice?, new: Slice?) async {
-        var changed = false
-        let before = old.flatMap(LocalEndpoints.read)
+    /// The slice's old side is not needed (the informer keeps only versions): `localEndpoints` knows its Service.
+    private func sliceSeen<Slice: EndpointSliceObject>(_ key: ObjectKey, new: Slice?) async {
         let after = new.flatMap(LocalEndpoints.read)
-        if let before, before.service != after?.service {
-            changed = localEndpoints.sliceChanged(before.name, service: before.service, nodes: nil) || changed
-        }
-        if let after {
-            changed = localEndpoints.sliceChanged(after.name, service: after.service, nodes: after.nodes) || changed
-        }
+        let changed = localEndpoints.sliceChanged(key, service: after?.service, nodes: after?.nodes)
         if changed, slicesSynced { await handle(.placementChanged) }
     }
 
-    /// Keeps the set of Local Services; one that turns Local has its existing slices listed.
+    /// Keeps the set of Local Services; one that turns Local has its existing slices listed. The slices are
+    /// listed after the Services (`ServiceController.run`), so until then their events fill Local ones in.
     func serviceSeen(_ service: Service, deleted: Bool) async {
         let isLocal = !deleted && configuration.serves(service) && service.spec.externalTrafficPolicy == "Local"
         guard localEndpoints.serviceChanged(service.key, isLocal: isLocal) else { return }
-        if isLocal, slicesSynced, servicesSynced { jobQueue.yield(.fillLocalEndpoints(service.key)) }
+        if isLocal, servicesSynced {
+            // While the slices' list is delivered, its events for this Service may have passed already.
+            if slicesSynced {
+                jobQueue.yield(.fillLocalEndpoints(service.key))
+            } else {
+                fillOnceListed.insert(service.key)
+            }
+        }
         await handle(.placementChanged)
     }
 
@@ -97,21 +98,15 @@ extension ServiceController {
 
     func servicesListed() async {
         servicesSynced = true
-        if slicesSynced { await fill(localEndpoints.services) }
     }
 
     private func slicesListed() async {
         slicesSynced = true
-        if servicesSynced { await fill(localEndpoints.services) }
-        await handle(.placementChanged)
-    }
-
-    /// One pass over the slice cache for the named Services.
-    private func fill(_ services: Set<ObjectKey>) async {
-        guard !services.isEmpty, let slices else { return }
-        for slice in await slices.cached() where services.contains(slice.service) {
-            _ = localEndpoints.sliceChanged(slice.name, service: slice.service, nodes: slice.nodes)
+        for key in fillOnceListed where localEndpoints.services.contains(key) {
+            jobQueue.yield(.fillLocalEndpoints(key))
         }
+        fillOnceListed = []
+        await handle(.placementChanged)
     }
 
     /// The slices a Service that just turned Local already has, from the API; those the watch delivered meanwhile
@@ -131,8 +126,8 @@ extension ServiceController {
         }
         var changed = false
         for slice in found where slice.service == key {
-            guard await slices.contains(ObjectKey(namespace: key.namespace, name: slice.name)) else { continue }
-            changed = localEndpoints.sliceFound(slice.name, service: key, nodes: slice.nodes) || changed
+            guard await slices.contains(slice.slice) else { continue }
+            changed = localEndpoints.sliceFound(slice.slice, service: key, nodes: slice.nodes) || changed
         }
         if changed { await handle(.placementChanged) }
     }

@@ -5,15 +5,7 @@ enum SliceInformer: Sendable {
     case v1(Informer<EndpointSlice>)
     case v1beta1(Informer<EndpointSliceV1Beta1>)
 
-    typealias Found = (service: ObjectKey, name: String, nodes: LocalEndpoints.SliceNodes)
-
-    /// Every cached slice's Service and nodes.
-    func cached() async -> [Found] {
-        switch self {
-        case .v1(let informer): await informer.list().compactMap(LocalEndpoints.read)
-        case .v1beta1(let informer): await informer.list().compactMap(LocalEndpoints.read)
-        }
-    }
+    typealias Found = (service: ObjectKey, slice: ObjectKey, nodes: LocalEndpoints.SliceNodes)
 
     func contains(_ key: ObjectKey) async -> Bool {
         switch self {

@@ -48,6 +48,8 @@ public actor ServiceController {
     var slices: SliceInformer?
     var slicesSynced = false
     var servicesSynced = false
+    /// Services that turned Local while the slices' list was being delivered: listed from the API once it is.
+    var fillOnceListed: Set<ObjectKey> = []
     /// Which nodes may hold which VIP: the eligible nodes, pools' nodes, Local endpoints' nodes, group leaders.
     var nodePlacement: NodePlacement
     /// Eligible nodes per pool at the last report: a pool that drops to none is told once.
@@ -119,6 +121,9 @@ public actor ServiceController {
             logger: logger, transform: { $0.keepingMetadataOnly() }, clock: clock)
         // Each informer whose first list the plan depends on says so here once.
         let (synced, syncedQueue) = AsyncStream.makeStream(of: Void.self)
+        // The slices are listed once the Services are: their events then find every Local Service known, and
+        // the slice informer needs to keep no more than versions.
+        let (servicesListed, servicesListedSignal) = AsyncStream.makeStream(of: Void.self)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await self.queue.run() }
             group.addTask { await self.events.run() }
@@ -155,6 +160,7 @@ public actor ServiceController {
                         await self.serviceSeen(s, deleted: false)
                     case .synced:
                         await self.servicesListed()
+                        servicesListedSignal.finish()
                         syncedQueue.yield()
                     }
                 }
@@ -164,7 +170,10 @@ public actor ServiceController {
             if let slices = await endpointSliceInformer() {
                 self.slices = slices
                 awaitedLists += 1
-                group.addTask { await self.watch(slices) { syncedQueue.yield() } }
+                group.addTask {
+                    for await _ in servicesListed {}
+                    await self.watch(slices) { syncedQueue.yield() }
+                }
             }
             if configuration.initializeNodes {
                 group.addTask { await self.initializeNodes() }

@@ -15,6 +15,9 @@ public enum InformerStorage: Sendable {
     /// Packed bytes (`PackedJSON`: keys and repeated short strings interned, no punctuation), unpacked on read:
     /// one allocation per object instead of a tree of dictionaries, for caches of thousands of objects.
     case packed
+    /// Only each object's name and resourceVersion, for a consumer that keeps what it needs from the events:
+    /// `get`, `list` and an update's old side give those skeletons; added, updated and deleted objects are whole.
+    case versions
 }
 
 /// List + watch + a local cache keyed by `ObjectKey`. Objects pass `transform` before they
@@ -66,31 +69,45 @@ public actor Informer<T: KubernetesObject> {
         self.watchTimeoutSeconds = watchTimeoutSeconds
     }
 
-    public func get(_ key: ObjectKey) -> T? { cache[key].map(load) }
-    public func list() -> [T] { cache.values.map(load) }
+    public func get(_ key: ObjectKey) -> T? { cache[key].map { load($0, key) } }
+    public func list() -> [T] { cache.map { load($1, $0) } }
     public var count: Int { cache.count }
 
-    private struct Stored: Sendable {
-        let object: T?
-        let bytes: [UInt8]
-        let resourceVersion: String?
+    /// One word for an object or its packed bytes (a cache of 10,000 reserves 16,384 of these).
+    private enum Stored: Sendable {
+        case object(T)
+        case packed([UInt8])
+        case version(String?)
     }
 
-    private func store(_ object: T) -> Stored {
-        if storage == .packed {
-            let bytes = PackedJSON.pack(.object(object.json), into: &packingTable)
-            return Stored(object: nil, bytes: bytes, resourceVersion: object.metadata.resourceVersion)
+    private func store(_ object: T, as storage: InformerStorage) -> Stored {
+        switch storage {
+        case .objects: .object(object)
+        case .packed: .packed(PackedJSON.pack(.object(object.json), into: &packingTable))
+        case .versions: .version(object.metadata.resourceVersion)
         }
-        return Stored(object: object, bytes: [], resourceVersion: object.metadata.resourceVersion)
     }
 
-    private func load(_ stored: Stored) -> T {
-        if let object = stored.object { return object }
-        // Bytes our own packer produced with this table; the round trip is tested, so a failure is a bug.
-        guard let json = PackedJSON.unpack(stored.bytes, table: packingTable)?.objectValue else {
-            preconditionFailure("informer cache of \(T.resource.plural): packed object does not unpack")
+    private func load(_ stored: Stored, _ key: ObjectKey) -> T {
+        switch stored {
+        case .object(let object): return object
+        case .packed(let bytes):
+            // Bytes our own packer produced with this table; the round trip is tested, so a failure is a bug.
+            guard let json = PackedJSON.unpack(bytes, table: packingTable)?.objectValue else {
+                preconditionFailure("informer cache of \(T.resource.plural): packed object does not unpack")
+            }
+            return T(json: json)
+        case .version(let version):
+            var skeleton = T()
+            skeleton.metadata = ObjectMeta(name: key.name, namespace: key.namespace)
+            skeleton.metadata.resourceVersion = version
+            return skeleton
         }
-        return T(json: json)
+    }
+
+    private func resourceVersion(of stored: Stored, _ key: ObjectKey) -> String? {
+        if case .version(let version) = stored { return version }
+        return load(stored, key).metadata.resourceVersion
     }
 
     /// Runs until the task is cancelled, calling `handler` for every change in order.
@@ -144,7 +161,8 @@ public actor Informer<T: KubernetesObject> {
             T.self, namespace: namespace,
             options: ListOptions(labelSelector: labelSelector, fieldSelector: fieldSelector)
         ) { page in
-            for item in page { fresh[item.key] = store(transform(item)) }
+            // Packed until the events are out: they carry whole objects even when only versions are kept.
+            for item in page { fresh[item.key] = store(transform(item), as: storage == .versions ? .packed : storage) }
         }
         relists += 1
         let previous = cache
@@ -152,15 +170,20 @@ public actor Informer<T: KubernetesObject> {
         resourceVersion = version
         for (key, item) in fresh.sorted(by: { $0.key < $1.key }) {
             if let old = previous[key] {
-                if old.resourceVersion != item.resourceVersion {
-                    await handler(.updated(old: load(old), new: load(item)))
+                if resourceVersion(of: old, key) != resourceVersion(of: item, key) {
+                    await handler(.updated(old: load(old, key), new: load(item, key)))
                 }
             } else {
-                await handler(.added(load(item)))
+                await handler(.added(load(item, key)))
             }
         }
         for (key, old) in previous.sorted(by: { $0.key < $1.key }) where fresh[key] == nil {
-            await handler(.deleted(load(old)))
+            await handler(.deleted(load(old, key)))
+        }
+        if storage == .versions {
+            var versions = [ObjectKey: Stored](minimumCapacity: fresh.count)
+            for (key, item) in fresh { versions[key] = .version(resourceVersion(of: item, key)) }
+            cache = versions
         }
         if !hasSynced {
             hasSynced = true
@@ -173,14 +196,19 @@ public actor Informer<T: KubernetesObject> {
         switch event {
         case .added(let received), .modified(let received):
             let object = transform(received)
-            if let old = cache.updateValue(store(object), forKey: object.key) {
-                await handler(.updated(old: load(old), new: object))
+            if let old = cache.updateValue(store(object, as: storage), forKey: object.key) {
+                await handler(.updated(old: load(old, object.key), new: object))
             } else {
                 await handler(.added(object))
             }
         case .deleted(let object):
             let old = cache.removeValue(forKey: object.key)
-            await handler(.deleted(old.map(load) ?? object))
+            // A skeleton says less than the deleted object the server sent.
+            if let old, storage != .versions {
+                await handler(.deleted(load(old, object.key)))
+            } else {
+                await handler(.deleted(transform(object)))
+            }
         case .bookmark:
             break
         }

@@ -159,17 +159,19 @@ struct LocalPlacementControllerTests {
         // Ready nodes win; terminating ones count only while none is ready; only Local Services are kept.
         var endpoints = LocalEndpoints()
         let key = read.service
-        let ignored = endpoints.sliceChanged("s", service: key, nodes: read.nodes)
+        #expect(read.slice.description == "ns/s")
+        let ignored = endpoints.sliceChanged(read.slice, service: key, nodes: read.nodes)
         #expect(!ignored, "not Local: not kept")
         let turnedLocal = endpoints.serviceChanged(key, isLocal: true)
         #expect(turnedLocal)
-        let filled = endpoints.sliceChanged("s", service: key, nodes: read.nodes)
+        let filled = endpoints.sliceChanged(read.slice, service: key, nodes: read.nodes)
         #expect(filled)
         #expect(endpoints.nodes(of: key) == ["node-a", "node-t"])
-        let allTerminating = endpoints.sliceChanged("s", service: key, nodes: .init(ready: [], terminating: ["node-c"]))
+        let allTerminating = endpoints.sliceChanged(
+            read.slice, service: key, nodes: .init(ready: [], terminating: ["node-c"]))
         #expect(allTerminating)
         #expect(endpoints.nodes(of: key) == ["node-c"])
-        let deleted = endpoints.sliceChanged("s", service: key, nodes: nil)
+        let deleted = endpoints.sliceChanged(read.slice, service: nil, nodes: nil)
         #expect(deleted)
         #expect(endpoints.nodes(of: key).isEmpty)
     }

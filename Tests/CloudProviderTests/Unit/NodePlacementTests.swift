@@ -93,12 +93,14 @@ struct NodePlacementTests {
         var endpoints = LocalEndpoints()
         _ = endpoints.serviceChanged(local, isLocal: true)
         // Its one endpoint is on a node that is not eligible.
-        _ = endpoints.sliceChanged("local-1", service: local, nodes: .init(ready: ["gone"]))
+        _ = endpoints.sliceChanged(
+            ObjectKey(namespace: "ns", name: "local-1"), service: local, nodes: .init(ready: ["gone"]))
         let (eligible, problems) = placement.problems(ledger: ledger, catalog: catalog, local: endpoints)
         #expect(eligible == ["lab": ["a", "c"], "nowhere": []])
         #expect(problems == [local: .noEndpoints, stranded: .noEligibleNode(pool: "nowhere")])
         // Once the endpoint is on an eligible node, served (a plan leaving it unplaced would say noLeader).
-        _ = endpoints.sliceChanged("local-1", service: local, nodes: .init(ready: ["c"]))
+        _ = endpoints.sliceChanged(
+            ObjectKey(namespace: "ns", name: "local-1"), service: local, nodes: .init(ready: ["c"]))
         #expect(placement.problems(ledger: ledger, catalog: catalog, local: endpoints).problems[local] == nil)
         let allowed = placement.placement(
             of: ledger.entries.map(\.address), ledger: ledger, catalog: catalog, local: endpoints

@@ -218,6 +218,56 @@ struct InMemoryAPIServerTests {
         }
     }
 
+    /// Keeping only versions, the events still carry whole objects (from the list, the watch and the server's
+    /// deletion); only reads and an update's old side are skeletons.
+    @Test func anInformerKeepingVersionsStillDeliversWholeObjects() async throws {
+        for name in ["keep", "change", "remove"] { _ = try await api.create(configMap(name, ["v": "0"])) }
+        let informer = Informer<ConfigMap>(
+            client: api, namespace: "ns", initialBackoff: .milliseconds(1), storage: .versions,
+            clock: ContinuousClock())
+        let (events, sink) = AsyncStream.makeStream(of: String.self)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                await informer.run { event in
+                    switch event {
+                    case .added(let cm): sink.yield("added \(cm.metadata.name!) \(cm.data["v"] ?? "-")")
+                    case .updated(let old, let cm):
+                        sink.yield("updated \(cm.metadata.name!) \(old.data["v"] ?? "-")→\(cm.data["v"] ?? "-")")
+                    case .deleted(let cm): sink.yield("deleted \(cm.metadata.name!) \(cm.data["v"] ?? "-")")
+                    case .synced: sink.yield("synced")
+                    }
+                }
+            }
+            var seen: [String] = []
+            var iterator = events.makeAsyncIterator()
+            while let event = await iterator.next(), event != "synced" { seen.append(event) }
+            #expect(seen.sorted() == ["added change 0", "added keep 0", "added remove 0"])
+            let cached = try #require(await informer.get(ObjectKey(namespace: "ns", name: "keep")))
+            #expect(cached.data.isEmpty && cached.metadata.resourceVersion != nil, "a skeleton: name and version")
+
+            var change = try await api.get(ConfigMap.self, namespace: "ns", name: "change")
+            change.data = ["v": "1"]
+            _ = try await api.update(change)
+            let updated = await iterator.next()
+            #expect(updated == "updated change -→1")
+            try await api.delete(ConfigMap.self, namespace: "ns", name: "remove")
+            let deleted = await iterator.next()
+            #expect(deleted == "deleted remove 0", "the server's copy of the deleted object")
+
+            // Missed while the watch is gone: the relist tells the change whole, the deletion by name.
+            api.expireWatches()
+            try await api.delete(ConfigMap.self, namespace: "ns", name: "keep")
+            change.data = ["v": "2"]
+            change.metadata.resourceVersion = nil
+            _ = try await api.update(change)
+            seen = []
+            while seen.count < 2, let event = await iterator.next() { seen.append(event) }
+            #expect(Set(seen) == ["deleted keep -", "updated change -→2"])
+            #expect(await informer.count == 1)
+            group.cancelAll()
+        }
+    }
+
     @Test func injectedFaultsFailTheNamedRequestsOnly() async throws {
         api.failNext(.create, ConfigMap.self, with: KubeError(.server, "etcdserver: request timed out"), times: 2)
         await #expect(throws: KubeError.self) { _ = try await api.create(configMap("a")) }
