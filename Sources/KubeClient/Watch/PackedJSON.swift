@@ -26,8 +26,12 @@ struct PackedJSON {
         }
     }
 
-    private enum Tag: UInt8 {
+    enum Tag: UInt8 {
         case null, `false`, `true`, int, double, string, array, object
+        /// Strings in forms every object repeats, stored as what they encode and written back byte for byte:
+        /// a lowercase UUID (uid) in 16 bytes, an RFC 3339 UTC second (timestamps) and a decimal without leading
+        /// zeros (resourceVersion) as varints.
+        case uuid, timestamp, decimal
     }
 
     static func pack(_ value: JSONValue, into table: inout Table) -> [UInt8] {
@@ -58,8 +62,12 @@ struct PackedJSON {
             bytes.append(Tag.double.rawValue)
             withUnsafeBytes(of: number.bitPattern.littleEndian) { bytes.append(contentsOf: $0) }
         case .string(let string):
-            bytes.append(Tag.string.rawValue)
-            writeString(string, to: &bytes, table: &table)
+            if let compact = CompactString(string) {
+                compact.write(to: &bytes)
+            } else {
+                bytes.append(Tag.string.rawValue)
+                writeString(string, to: &bytes, table: &table)
+            }
         case .array(let items):
             bytes.append(Tag.array.rawValue)
             writeVarint(UInt64(items.count), to: &bytes)
@@ -84,7 +92,7 @@ struct PackedJSON {
         }
     }
 
-    private static func writeVarint(_ value: UInt64, to bytes: inout [UInt8]) {
+    static func writeVarint(_ value: UInt64, to bytes: inout [UInt8]) {
         var value = value
         while value >= 0x80 {
             bytes.append(UInt8(truncatingIfNeeded: value) | 0x80)
@@ -118,6 +126,14 @@ struct PackedJSON {
                 return .double(Double(bitPattern: pattern))
             case .string:
                 return string().map { .string($0) }
+            case .uuid:
+                guard offset + 16 <= bytes.count else { return nil }
+                defer { offset += 16 }
+                return .string(CompactString.uuidText(bytes[offset..<offset + 16]))
+            case .timestamp:
+                return varint().map { .string(CompactString.timestampText(seconds: $0)) }
+            case .decimal:
+                return varint().map { .string(String($0)) }
             case .array:
                 guard let count = varint(), count <= bytes.count - offset else { return nil }
                 var items: [JSONValue] = []
