@@ -61,10 +61,11 @@ extension NodeAgent {
         }
     }
 
-    /// `releaseGrace` after giving `addresses` up: this node's entries of their flows go, and so does the guard.
+    /// `releaseGrace` after giving `addresses` up: this node's entries of their flows go, and so does the guard. Not
+    /// those of a VIP taken back meanwhile: keepalived killed and restarted here can win it back within the grace.
     func releaseConnections(_ addresses: [IPAddress]) async {
         guard let connections else { return }
-        for address in addresses { await connections.delete(.destination, address) }
+        for address in machine.releasable(addresses) { await connections.delete(.destination, address) }
         await handle(.connectionsReleased(addresses))
     }
 }

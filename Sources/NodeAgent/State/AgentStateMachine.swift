@@ -117,6 +117,9 @@ public struct AgentStateMachine: Sendable {
     private var adopting: Set<IPAddress> = []
     /// VIPs given up less than `releaseGrace` ago.
     public private(set) var releasing: Set<IPAddress> = []
+    /// How many `releaseConnections` of each VIP have not reported `connectionsReleased` yet: a VIP given up, taken
+    /// back and given up again within the grace has two, and only the last may delete (`releasable`).
+    private var pendingReleases: [IPAddress: Int] = [:]
     private var reloads = 0
     private var restartDelay: Duration
 
@@ -226,7 +229,11 @@ public struct AgentStateMachine: Sendable {
             adopted.formUnion(done)
             return firewallActions()
         case .connectionsReleased(let addresses):
-            releasing.subtract(addresses)
+            for address in addresses {
+                let left = (pendingReleases[address] ?? 1) - 1
+                pendingReleases[address] = left > 0 ? left : nil
+                if left <= 0 { releasing.remove(address) }
+            }
             return firewallActions()
         }
     }
@@ -423,7 +430,7 @@ public struct AgentStateMachine: Sendable {
         if !addresses.isEmpty { actions.append(.removeVIPs(addresses, reason: "agent stopping")) }
         // keepalived removes its tokens on a clean stop; one killed after the grace period leaves them.
         if plan != nil { actions.append(.removeTokens(reason: "agent stopping")) }
-        if !giving.isEmpty { actions.append(.releaseConnections(giving.sorted())) }
+        if !giving.isEmpty { actions.append(release(giving)) }
         if firewall != nil {
             if let plan, !agentHeld.isEmpty {
                 // The VIPs that stay are filtered as before; the rest of the filter goes with its VIPs.
@@ -451,6 +458,18 @@ public struct AgentStateMachine: Sendable {
         return [.applyFirewall(script)]
     }
 
+    private mutating func release(_ addresses: Set<IPAddress>) -> Action {
+        for address in addresses { pendingReleases[address, default: 0] += 1 }
+        return .releaseConnections(addresses.sorted())
+    }
+
+    /// Of `addresses`, whose grace just ended, those whose entries may go: not taken back meanwhile (a VIP that
+    /// flapped back, its flows live here again), nor given up again since (that later release deletes them, once the
+    /// new holder has committed).
+    public func releasable(_ addresses: [IPAddress]) -> [IPAddress] {
+        addresses.filter { pendingReleases[$0] == 1 && !adopted.contains($0) && !adopting.contains($0) }
+    }
+
     /// Connection handover follows what keepalived holds here: a VIP it took is adopted, one it gave up released.
     private mutating func followHeld() -> [Action] {
         guard handoverMasqueradeBit != nil, !stopping else { return [] }
@@ -463,7 +482,7 @@ public struct AgentStateMachine: Sendable {
         adopting.formUnion(taken)
         releasing.formUnion(given)
         var actions = firewallActions()
-        if !given.isEmpty { actions.append(.releaseConnections(given.sorted())) }
+        if !given.isEmpty { actions.append(release(given)) }
         if !taken.isEmpty { actions.append(.adoptConnections(taken.sorted())) }
         return actions
     }

@@ -73,6 +73,33 @@ struct ConnectionHandoverTests {
         #expect(firewalls(released).first?.contains("elements = { \(vip) }\n    }\n    set releasing4") == false)
     }
 
+    /// keepalived killed here and restarted at once can win its VIP back within the grace (the netns lab saw it
+    /// back in 60 ms): deleting the entries then reset the flows this node serves again.
+    @Test func aVIPTakenBackWithinTheGraceKeepsItsEntries() throws {
+        var machine = AgentStateMachine(nodeName: "a", filtersVIPs: true, handoverMasqueradeBit: 14)
+        _ = machine.handle(.planChanged(try plan(), config: "v1"))
+        _ = machine.handle(report(.master))
+        _ = machine.handle(.connectionsAdopted([vip]))
+        #expect(machine.handle(.keepalivedExited(status: 9)).contains(.releaseConnections([vip])))
+        #expect(machine.releasable([vip]) == [vip], "given up and not back: its entries go")
+        _ = machine.handle(.restartTimerFired)
+        #expect(machine.handle(report(.master)).contains(.adoptConnections([vip])))
+        #expect(machine.releasable([vip]).isEmpty, "taken back: its flows are served here again")
+        _ = machine.handle(.connectionsReleased([vip]))
+
+        // Given up again before the first grace ended: only the second release deletes.
+        _ = machine.handle(.connectionsAdopted([vip]))
+        #expect(machine.handle(report(.backup)).contains(.releaseConnections([vip])))
+        _ = machine.handle(report(.master))
+        #expect(machine.handle(report(.backup)).contains(.releaseConnections([vip])))
+        #expect(machine.releasable([vip]).isEmpty, "the first grace ended, the second not")
+        _ = machine.handle(.connectionsReleased([vip]))
+        #expect(machine.releasing == [vip], "still guarded for the second grace")
+        #expect(machine.releasable([vip]) == [vip])
+        _ = machine.handle(.connectionsReleased([vip]))
+        #expect(machine.releasing.isEmpty)
+    }
+
     @Test func aCrashedKeepalivedReleasesWhatItHeldAndACommitAfterItDoesNotAdopt() throws {
         var machine = AgentStateMachine(nodeName: "a", filtersVIPs: true, handoverMasqueradeBit: 14)
         _ = machine.handle(.planChanged(try plan(), config: "v1"))
