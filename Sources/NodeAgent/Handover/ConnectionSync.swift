@@ -136,10 +136,14 @@ actor ConnectionSync {
     func isCurrent(_ child: ChildProcess) -> Bool { process === child }
 
     /// Puts what conntrackd learnt from the other nodes into this node's table (`conntrackd -c`). nil when done,
-    /// else what failed.
+    /// else what failed. Tried twice: a restart for a new VIP set (several at start-up) can take conntrackd away
+    /// mid-commit, and entries a first try committed only fail again as "File exists", which `-c` does not count.
     func commit() async -> String? {
-        guard await listening() else { return "conntrackd is not running (its control socket is missing)" }
-        return await run([paths.conntrackd, "-C", paths.config, "-c"]) ? nil : "conntrackd -c (commit)"
+        for _ in 0..<2 {
+            guard await listening() else { return "conntrackd is not running (its control socket is missing)" }
+            if await run([paths.conntrackd, "-C", paths.config, "-c"]) { return nil }
+        }
+        return "conntrackd -c (commit)"
     }
 
     /// Tells the other nodes what this one now tracks (`-R` reads the table back into conntrackd's cache, `-B`
