@@ -1,6 +1,7 @@
 """Connects to every VIP:8080 from the client namespace every INTERVAL seconds for at most
 DURATION seconds (or until SIGTERM) and writes one JSON line per outage, the first failed attempt
-to the next success: {"vip": V, "start": T0, "end": T1, "error": first failure}, then per VIP {"vip": V, "ok": N, "fail": M,
+to the next success: {"vip": V, "start": T0, "end": T1, "error": first failure, "ports": the client ports of
+its failed attempts (at most 20)}, then per VIP {"vip": V, "ok": N, "fail": M,
 "moves": K, "reset_at_move": R}. A move is a change of the VIP's MAC address in this namespace's ARP
 table; a reset at a move is a connection that was established and then reset while the MAC changed under
 it: the new holder has no conntrack state for a connection the old one translated, so a Service that
@@ -44,6 +45,8 @@ def neighbour(vip):
 def probe(vip):
     failing_since = None
     first_error = ""
+    # The client ports of the outage's failed attempts: which conntrack entries to look for on the nodes.
+    ports = []
     ok = fail = moves = reset_at_move = 0
     last_mac = None
     end = time.time() + duration
@@ -54,17 +57,28 @@ def probe(vip):
             moves += 1
         last_mac = mac_before or last_mac
         established = False
+        connection = socket.socket(socket.AF_INET6 if ":" in vip else socket.AF_INET, socket.SOCK_STREAM)
         try:
-            connection = socket.create_connection((vip, 8080), timeout=0.2)
+            connection.settimeout(0.2)
+            connection.connect((vip, 8080))
             established = True
             connection.recv(16)
             connection.close()
             ok += 1
             if failing_since is not None:
-                emit({"vip": vip, "start": failing_since, "end": attempt, "error": first_error})
+                emit({"vip": vip, "start": failing_since, "end": attempt, "error": first_error, "ports": ports})
                 failing_since = None
+                ports = []
         except OSError as error:
             fail += 1
+            try:
+                # Bound by connect even when it failed; 0 when it never got that far.
+                port = connection.getsockname()[1]
+            except OSError:
+                port = 0
+            connection.close()
+            if port and len(ports) < 20:
+                ports.append(port)
             mac_after = neighbour(vip)
             # A reset reported by connect itself came after the handshake (a reset in SYN_SENT is a refusal,
             # ECONNREFUSED): established too, only faster than create_connection could return.
@@ -82,7 +96,7 @@ def probe(vip):
                 )
         stop.wait(interval)
     if failing_since is not None:
-        emit({"vip": vip, "start": failing_since, "end": time.time(), "open": True, "error": first_error})
+        emit({"vip": vip, "start": failing_since, "end": time.time(), "open": True, "error": first_error, "ports": ports})
     emit({"vip": vip, "ok": ok, "fail": fail, "moves": moves, "reset_at_move": reset_at_move})
 
 

@@ -38,7 +38,11 @@ def main() -> None:
 
     def lose(connection: socket.socket, reason: str) -> None:
         vip = live.pop(connection)[0]
-        figures[vip]["lost"].append("%s after %.1f s" % (reason, time.monotonic() - started))
+        now = time.time()
+        figures[vip]["lost"].append(
+            "%s after %.1f s (at %s.%03d)"
+            % (reason, time.monotonic() - started, time.strftime("%H:%M:%S", time.gmtime(now)), now % 1 * 1000)
+        )
         connection.close()
 
     started = time.monotonic()
