@@ -35,6 +35,15 @@ actor ConnectionSync {
         self.clock = clock
     }
 
+    /// The multicast socket buffers (at most `net.core.{r,w}mem_max` unless conntrackd forces them): a takeover's
+    /// bulk update of a few thousand entries overran the default (~200 KB) and lost messages in the cluster test.
+    static let socketBuffer = 4 << 20
+    /// The kernel's event socket, and how far conntrackd may double it: at the default, a commit of 3,600 entries
+    /// beside 200 new flows a second overran it ("We are likely to be losing events" in the cluster test's
+    /// conntrackd.log), and entries whose events were lost linger in the other nodes' caches.
+    static let netlinkBuffer = 4 << 20
+    static let netlinkBufferMax = 16 << 20
+
     /// conntrackd.conf: every node sends its TCP entries to the multicast group on `interface` and keeps the
     /// others' in its external cache. Entries whose original or reply source is a VIP are left out: a node's
     /// transit entry for a flow another node translated (`snat ... to` the VIP) clashes with the holder's own.
@@ -53,12 +62,16 @@ actor ConnectionSync {
             \t\tGroup 3780
             \t\tIPv4_interface \(address)
             \t\tInterface \(interface)
+            \t\tSndSocketBuffer \(Self.socketBuffer)
+            \t\tRcvSocketBuffer \(Self.socketBuffer)
             \t\tChecksum on
             \t}
             }
             General {
             \tHashSize 8192
             \tHashLimit 262144
+            \tNetlinkBufferSize \(Self.netlinkBuffer)
+            \tNetlinkBufferSizeMaxGrowth \(Self.netlinkBufferMax)
             \tLogFile \(paths.log)
             \tSyslog off
             \tLockFile \(paths.lock)

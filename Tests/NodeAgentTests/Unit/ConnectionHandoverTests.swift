@@ -180,6 +180,8 @@ struct ConnectionHandoverTests {
         #expect(text.contains("IPv4_interface 192.0.2.11"))
         #expect(text.contains("Interface eth0"))
         #expect(text.contains("UNIX { Path /run/x/conntrackd.ctl }"))
+        #expect(text.contains("\t\tRcvSocketBuffer 4194304\n"), "a takeover's bulk update fits")
+        #expect(text.contains("\tNetlinkBufferSize 4194304\n\tNetlinkBufferSizeMaxGrowth 16777216\n"))
     }
 
     /// A restart empties conntrackd's caches: a VIP going away must not cause one, a new VIP must.
