@@ -76,10 +76,19 @@ extension AgentFailoverTests {
             #expect(try await eventually { try await lab.ingress("web") == vip })
 
             let output = lab.stateRoot + "/probe-migration.out"
-            let probe = try lab.startProbe(vip, seconds: 16, output: output)
+            // 24 s: the 16 the steps take, and 8 for a slow API server to deliver the plan.
+            let probe = try lab.startProbe(vip, seconds: 24, output: output)
             try await Task.sleep(for: .milliseconds(500))
-            // 2. The agents, beside the old DaemonSet, past keepalived's preempt delay.
+            // 2. The agents, beside the old DaemonSet, past keepalived's preempt delay counted from their plan (a CI
+            // run's slow API server timed the ConfigMap write out: 8 s from their start were not enough).
             for node in lab.nodes { try lab.startAgent(node) }
+            for node in lab.nodes {
+                let path = lab.stateDirectory(node) + "/keepalived.conf"
+                #expect(
+                    await eventually(.seconds(8)) {
+                        (try? String(contentsOfFile: path, encoding: .utf8))?.contains("vrrp_instance") == true
+                    }, "\(node) never had the plan")
+            }
             try await Task.sleep(for: .seconds(8))
             // 3. The old DaemonSet goes: SIGTERM, as a pod deletion sends.
             for predecessor in predecessors { predecessor.signalGroup(SIGTERM) }
