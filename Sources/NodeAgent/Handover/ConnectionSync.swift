@@ -149,14 +149,11 @@ actor ConnectionSync {
     func isCurrent(_ child: ChildProcess) -> Bool { process === child }
 
     /// Puts what conntrackd learnt from the other nodes into this node's table (`conntrackd -c`). nil when done,
-    /// else what failed. Tried twice: a restart for a new VIP set (several at start-up) can take conntrackd away
-    /// mid-commit, and entries a first try committed only fail again as "File exists", which `-c` does not count.
+    /// else what failed. A second try commits again what the first did, which fails only as "File exists" and
+    /// `-c` does not count.
     func commit() async -> String? {
-        for _ in 0..<2 {
-            guard await listening() else { return "conntrackd is not running (its control socket is missing)" }
-            if await run([paths.conntrackd, "-C", paths.config, "-c"]) { return nil }
-        }
-        return "conntrackd -c (commit)"
+        guard await listening() else { return "conntrackd is not running (its control socket is missing)" }
+        return await control("-c") ? nil : "conntrackd -c (commit)"
     }
 
     /// Tells the other nodes what this one now tracks (`-R` reads the table back into conntrackd's cache, `-B`
@@ -164,15 +161,19 @@ actor ConnectionSync {
     /// there. nil when done, else what failed.
     func share() async -> String? {
         for (flag, what) in [("-R", "read the table back"), ("-B", "send it to the other nodes")] {
-            // A restart for a new VIP set (several at start-up) can take the socket away between two steps.
-            var done = false
-            for _ in 0..<2 where !done {
-                guard await listening() else { break }
-                done = await run([paths.conntrackd, "-C", paths.config, flag])
-            }
-            guard done else { return "conntrackd \(flag) (\(what))" }
+            guard await control(flag) else { return "conntrackd \(flag) (\(what))" }
         }
         return nil
+    }
+
+    /// `conntrackd FLAG` on the running daemon, tried twice: a restart for a new VIP set (several at start-up) can
+    /// take its control socket away mid-command. false when both tries failed or it never listened.
+    private func control(_ flag: String) async -> Bool {
+        for _ in 0..<2 {
+            guard await listening() else { return false }
+            if await run([paths.conntrackd, "-C", paths.config, flag]) { return true }
+        }
+        return false
     }
 
     /// Deletes this node's entries whose original source (`.source`) or destination is `address`.

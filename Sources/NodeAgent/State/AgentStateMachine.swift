@@ -115,11 +115,11 @@ public struct AgentStateMachine: Sendable {
     /// VIPs this node is master of whose connections it has committed; `adopting`: not yet.
     public private(set) var adopted: Set<IPAddress> = []
     private var adopting: Set<IPAddress> = []
-    /// VIPs given up less than `releaseGrace` ago.
-    public private(set) var releasing: Set<IPAddress> = []
     /// How many `releaseConnections` of each VIP have not reported `connectionsReleased` yet: a VIP given up, taken
     /// back and given up again within the grace has two, and only the last may delete (`releasable`).
     private var pendingReleases: [IPAddress: Int] = [:]
+    /// VIPs given up less than `releaseGrace` ago.
+    public var releasing: Set<IPAddress> { Set(pendingReleases.keys) }
     private var reloads = 0
     private var restartDelay: Duration
 
@@ -232,7 +232,6 @@ public struct AgentStateMachine: Sendable {
             for address in addresses {
                 let left = (pendingReleases[address] ?? 1) - 1
                 pendingReleases[address] = left > 0 ? left : nil
-                if left <= 0 { releasing.remove(address) }
             }
             return firewallActions()
         }
@@ -408,8 +407,9 @@ public struct AgentStateMachine: Sendable {
         // Guarded before keepalived stops: the new holder forwards to pods here as soon as it is master. The guard
         // stays up until this node's entries are gone (after the grace; the new holders have committed by then).
         let giving = handoverMasqueradeBit == nil ? [] : adopted.union(adopting)
+        // Counted before the guard is written: it lists what is releasing.
+        let released = giving.isEmpty ? nil : release(giving)
         if !giving.isEmpty, let plan {
-            releasing.formUnion(giving)
             adopted = []
             adopting = []
             let handover = handoverMasqueradeBit.map { VIPFirewall.Handover(masqueradeBit: $0, releasing: releasing) }
@@ -430,7 +430,7 @@ public struct AgentStateMachine: Sendable {
         if !addresses.isEmpty { actions.append(.removeVIPs(addresses, reason: "agent stopping")) }
         // keepalived removes its tokens on a clean stop; one killed after the grace period leaves them.
         if plan != nil { actions.append(.removeTokens(reason: "agent stopping")) }
-        if !giving.isEmpty { actions.append(release(giving)) }
+        if let released { actions.append(released) }
         if firewall != nil {
             if let plan, !agentHeld.isEmpty {
                 // The VIPs that stay are filtered as before; the rest of the filter goes with its VIPs.
@@ -480,9 +480,9 @@ public struct AgentStateMachine: Sendable {
         adopted.subtract(given)
         adopting.subtract(given)
         adopting.formUnion(taken)
-        releasing.formUnion(given)
+        let released = given.isEmpty ? nil : release(given)
         var actions = firewallActions()
-        if !given.isEmpty { actions.append(release(given)) }
+        if let released { actions.append(released) }
         if !taken.isEmpty { actions.append(.adoptConnections(taken.sorted())) }
         return actions
     }
