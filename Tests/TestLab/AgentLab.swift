@@ -72,6 +72,10 @@ public final class AgentLab: @unchecked Sendable {
     }
     public func netns(_ node: String) -> String { "\(lab.prefix)-\(node)" }
     public func stateDirectory(_ node: String) -> String { "\(stateRoot)/\(node)" }
+    /// The keepalived.conf `node`'s agent last wrote; empty before its first.
+    public func keepalivedConfig(_ node: String) -> String {
+        (try? String(contentsOfFile: stateDirectory(node) + "/keepalived.conf", encoding: .utf8)) ?? ""
+    }
 
     public static var agentBinary: String? {
         TestEnvironment.builtBinary("keepalived-vip-agent")

@@ -68,11 +68,7 @@ extension AgentFailoverTests {
             #expect(try await eventually { try lab.holders(vip).count == 1 })
             // n1 has the plan and its peer: n2 alone can hold the VIP before n1's agent has rendered it (a CI run
             // read n1's keepalived.conf with no instance yet, under a slow API server).
-            let configPath = lab.stateDirectory("n1") + "/keepalived.conf"
-            #expect(
-                await eventually(.seconds(20)) {
-                    (try? String(contentsOfFile: configPath, encoding: .utf8))?.contains("192.0.2.12") == true
-                })
+            #expect(await eventually(.seconds(20)) { lab.keepalivedConfig("n1").contains("192.0.2.12") })
             let hostile = [
                 "192.0.2.13\n}\nvrrp_instance evil {", "999.1.1.1", "", "2001:db8::zz",
                 String(repeating: "1", count: 5000),
@@ -89,7 +85,7 @@ extension AgentFailoverTests {
                 ]),
                 subresource: "status")
             try await Task.sleep(for: .seconds(2))
-            let config = try String(contentsOfFile: configPath, encoding: .utf8)
+            let config = lab.keepalivedConfig("n1")
             #expect(
                 !config.contains("evil") && !config.contains("999.1.1.1") && !config.contains("zz")
                     && !config.contains("x}{"))

@@ -83,11 +83,9 @@ extension AgentFailoverTests {
             // run's slow API server timed the ConfigMap write out: 8 s from their start were not enough).
             for node in lab.nodes { try lab.startAgent(node) }
             for node in lab.nodes {
-                let path = lab.stateDirectory(node) + "/keepalived.conf"
                 #expect(
-                    await eventually(.seconds(8)) {
-                        (try? String(contentsOfFile: path, encoding: .utf8))?.contains("vrrp_instance") == true
-                    }, "\(node) never had the plan")
+                    await eventually(.seconds(8)) { lab.keepalivedConfig(node).contains("vrrp_instance") },
+                    "\(node) never had the plan")
             }
             try await Task.sleep(for: .seconds(8))
             // 3. The old DaemonSet goes: SIGTERM, as a pod deletion sends.
