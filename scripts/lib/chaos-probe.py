@@ -81,7 +81,7 @@ def probe(vip):
                 ports.append(port)
             mac_after = neighbour(vip)
             # A reset reported by connect itself came after the handshake (a reset in SYN_SENT is a refusal,
-            # ECONNREFUSED): established too, only faster than create_connection could return.
+            # ECONNREFUSED): established too, only faster than connect could return.
             established = established or isinstance(error, ConnectionResetError)
             moved = None not in (mac_before, mac_after) and mac_after != mac_before
             if established and moved:

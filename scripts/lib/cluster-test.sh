@@ -58,21 +58,17 @@ probe_stop() {
   wait "$probe_pid" || true
   wait "$long_pid" || true
   probe_pid="" long_pid=""
-  # How and when (UTC) each lost one went, to read beside the agents' logs.
-  python3 -c '
-import json, sys
-for line in open(sys.argv[1]):
-    row = json.loads(line)
-    if row["lost"]: print("long-lived connections to %s lost: %s" % (row["vip"], "; ".join(row["lost"])))
-' "$work/long.jsonl" >&2 2>/dev/null || true
-  # "survived/opened" per VIP, in the order given (the probe writes nothing if it could not run).
+  # "survived/opened" per VIP, in the order given (the probe writes nothing if it could not run); on stderr, how and
+  # when (UTC) each lost one went, to read beside the agents' logs.
   read -r LONG_CLUSTER LONG_LOCAL < <(python3 -c '
-import json, sys
+import json, os, sys
 rows = {}
-for line in open(sys.argv[1]):
+for line in open(sys.argv[1]) if os.path.exists(sys.argv[1]) else []:
     row = json.loads(line); rows[row["vip"]] = "%d/%d" % (row["survived"], row["opened"])
+    if row["lost"]:
+        print("long-lived connections to %s lost: %s" % (row["vip"], "; ".join(row["lost"])), file=sys.stderr)
 print(" ".join(rows.get(vip, "none") for vip in sys.argv[2:]))
-' "$work/long.jsonl" "$cluster_vip" "$local_vip" 2>/dev/null || echo "none none")
+' "$work/long.jsonl" "$cluster_vip" "$local_vip" || echo "none none")
   # One line per VIP, in the order given: attempts, failed, longest outage in ms.
   {
     read -r PROBE_ATTEMPTS_CLUSTER PROBE_FAILED_CLUSTER PROBE_LONGEST_MS_CLUSTER PROBE_MOVES_CLUSTER \
@@ -111,7 +107,7 @@ outages() {
 }
 
 # What each node's conntrack table holds for the client ports of the first failed connections to a VIP (CLUSTER or
-# LOCAL), on stderr: which entry a failed connection met, when a check fails.
+# LOCAL), on stderr: which entry a failed connection met.
 failed_entries() {
   local vip="$cluster_vip" port node
   [ "$1" = LOCAL ] && vip="$local_vip"
@@ -136,7 +132,7 @@ print(" ".join(str(p) for p in ports[:4]))
 # reported); otherwise it may stay unanswered at most that long. The operation may print extra JSON fields for the
 # check on stdout.
 probed() { # check-name cluster-vip-max-outage-ms local-vip-max-outage-ms function
-  local check_name="$1" start extra kind max attempts failed longest moves reset figures=""; shift 1
+  local check_name="$1" start extra kind max attempts failed longest moves reset unexplained figures=""; shift 1
   local -A maxima=([CLUSTER]="$1" [LOCAL]="$2"); shift 2
   # KLB_CLUSTER_TEST_FROM=CHECK: skip the operations before CHECK (iterating on one, with --keep).
   if [ -n "${KLB_CLUSTER_TEST_FROM:-}" ]; then
@@ -153,9 +149,10 @@ probed() { # check-name cluster-vip-max-outage-ms local-vip-max-outage-ms functi
     attempts="PROBE_ATTEMPTS_$kind"; failed="PROBE_FAILED_$kind"; longest="PROBE_LONGEST_MS_$kind"
     moves="PROBE_MOVES_$kind"; reset="PROBE_RESET_AT_MOVE_$kind"
     # Failures that were not resets at a move, allowed or not: what their client ports met, for the log.
-    [ "$((${!failed} - ${!reset}))" = 0 ] || failed_entries "$kind"
+    unexplained=$((${!failed} - ${!reset}))
+    [ "$unexplained" = 0 ] || failed_entries "$kind"
     if [ "$max" = 0 ]; then
-      [ "$((${!failed} - ${!reset}))" = 0 ] ||
+      [ "$unexplained" = 0 ] ||
         fail "$check_name: $kind VIP: ${!failed} of ${!attempts} connections failed, ${!reset} of them reset at one" \
           "of ${!moves} moves (longest outage ${!longest} ms); the first outages: $(outages "$kind")"
     else
