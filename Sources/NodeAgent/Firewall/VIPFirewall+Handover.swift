@@ -1,5 +1,5 @@
 public import IPAM
-public import Keepalived
+import Keepalived
 
 extension VIPFirewall {
     /// The rules that let a Cluster connection survive its VIP moving (RELIABILITY.md "Keeping connections across a
