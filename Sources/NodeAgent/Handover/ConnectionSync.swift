@@ -1,5 +1,5 @@
 import Foundation
-public import IPAM
+import IPAM
 import ProcessSupervision
 
 /// conntrackd (FTFW over multicast on the node's interface) and the `conntrack` tool: the I/O of connection
@@ -195,16 +195,54 @@ actor ConnectionSync {
         }
     }
 
+    /// The original destinations of this node's TCP entries whose conntrack mark has `mark` (flows translated for
+    /// handover, here or by the node that committed them); nil when `conntrack -L` failed.
+    func markedDestinations(_ mark: UInt32) async -> Set<IPAddress>? {
+        var found: Set<IPAddress> = []
+        for family in ["ipv4", "ipv6"] {
+            let listing = [paths.conntrack, "-L", "-f", family, "-p", "tcp", "--mark", Self.masked(mark)]
+            guard let text = await output(listing) else { return nil }
+            for line in text.split(separator: "\n") {
+                // The first `dst=` is the original direction's.
+                guard let field = line.split(separator: " ").first(where: { $0.hasPrefix("dst=") }),
+                    let address = try? IPAddress(field.dropFirst(4))
+                else { continue }
+                found.insert(address)
+            }
+        }
+        return found
+    }
+
+    /// Deletes the TCP entries to `address` whose conntrack mark has `mark`.
+    func deleteMarked(to address: IPAddress, mark: UInt32) async {
+        let family = address.family == .ipv4 ? "ipv4" : "ipv6"
+        _ = await run([
+            paths.conntrack, "-D", "-f", family, "-p", "tcp", "--orig-dst", "\(address)", "--mark", Self.masked(mark),
+        ])
+    }
+
+    private static func masked(_ mark: UInt32) -> String {
+        let hex = "0x" + String(mark, radix: 16)
+        return hex + "/" + hex
+    }
+
     enum Direction: Sendable {
         case source, destination
         var flag: String { self == .source ? "--orig-src" : "--orig-dst" }
     }
 
     private func run(_ arguments: [String]) async -> Bool {
+        await output(arguments) != nil
+    }
+
+    /// What the command printed (stdout and stderr), or nil when it could not run or exited non-zero.
+    private func output(_ arguments: [String]) async -> String? {
         let output = paths.directory + "/conntrack-\(UUID().uuidString).out"
         defer { try? FileManager.default.removeItem(atPath: output) }
-        guard let child = try? ChildProcess.spawn(command(arguments), outputPath: output) else { return false }
-        return await child.exitStatus() == 0
+        guard let child = try? ChildProcess.spawn(command(arguments), outputPath: output),
+            await child.exitStatus() == 0
+        else { return nil }
+        return (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
     }
 
     func stop() async {

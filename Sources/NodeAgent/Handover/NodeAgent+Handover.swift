@@ -42,12 +42,13 @@ extension NodeAgent {
         let committed = await connections.commit()
         // Flows kube-proxy did not masquerade (Local Services') cannot be taken over, and a committed closed one would
         // send a new connection that reuses its client port to the old holder's pod (no answer: a timeout). They go.
-        if let bit = configuration.handover?.masqueradeBit {
-            let mark = VIPFirewall.Handover(masqueradeBit: bit).masqueradeMark
+        let mark = configuration.handover.map { VIPFirewall.Handover(masqueradeBit: $0.masqueradeBit).masqueradeMark }
+        if let mark {
             for address in addresses { await connections.deleteClosed(to: address, unmarked: mark) }
         }
         // The guard lifts now: packets of the flows taken over wait on it until here.
         await handle(.connectionsAdopted(addresses))
+        if let mark { await dropEntriesHeldElsewhere(mark: mark) }
         if let failed = await committed == nil ? connections.share() : committed {
             metrics.commitErrors.increment()
             logger.warning(
@@ -58,6 +59,20 @@ extension NodeAgent {
                 ])
         } else {
             metrics.commits.increment()
+        }
+    }
+
+    /// A commit puts every VIP's entries into this node's table, also those of VIPs another node holds. Where this
+    /// node runs the pod of such a flow, the entry clashes with its own transit entry of the flow, gets another port,
+    /// and when the VIP later moves here it takes the client's packets past the guard to the pod under that port: a
+    /// reset (the cluster test's rollouts). Before they are read back and shared, they go; the VIP's next holder
+    /// commits them again.
+    private func dropEntriesHeldElsewhere(mark: UInt32) async {
+        guard let connections, !machine.heldElsewhere.isEmpty,
+            let marked = await connections.markedDestinations(mark)
+        else { return }
+        for address in marked.sorted() where machine.heldElsewhere.contains(address) {
+            await connections.deleteMarked(to: address, mark: mark)
         }
     }
 

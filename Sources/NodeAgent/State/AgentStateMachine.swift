@@ -470,6 +470,14 @@ public struct AgentStateMachine: Sendable {
         addresses.filter { pendingReleases[$0] == 1 && !adopted.contains($0) && !adopting.contains($0) }
     }
 
+    /// The plan's keepalived VIPs this node neither holds, takes over nor gives up: a commit brings the other holders'
+    /// entries of them too, and those must go (`NodeAgent.adoptConnections`).
+    public var heldElsewhere: Set<IPAddress> {
+        guard let plan else { return [] }
+        return Set(plan.instances.flatMap(\.addresses)).subtracting(heldAddresses).subtracting(adopted)
+            .subtracting(adopting).subtracting(pendingReleases.keys)
+    }
+
     /// Connection handover follows what keepalived holds here: a VIP it took is adopted, one it gave up released.
     private mutating func followHeld() -> [Action] {
         guard handoverMasqueradeBit != nil, !stopping else { return [] }

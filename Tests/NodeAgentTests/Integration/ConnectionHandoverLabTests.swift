@@ -128,6 +128,76 @@ extension AgentFailoverTests {
     }
 }
 
+extension AgentFailoverTests {
+    /// A node taking one VIP commits the entries of every VIP conntrackd learnt, also of one another node holds. Where
+    /// the flow's pod runs on the committing node, its entry clashed with the node's own transit entry of the flow
+    /// and got another port; when that VIP then moved here, the entry took the client's packets past the guard to
+    /// the pod under that port, which reset them (3 of 8 long-lived connections in a cluster-test rollout). Two
+    /// nodes, two instances: `other`'s holder re-takes `moving` while `kept`'s flow runs to a pod there, then `kept`
+    /// moves there too.
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["KLB_TEST_HANDOVER"] == "1"), .serialized)
+    func aCommitForOneVIPLeavesTheEntriesOfAVIPHeldElsewhereOut() async throws {
+        let lab = try await AgentLab(nodeCount: 2)
+        let outcome = await Result(catching: {
+            try await lab.startKubeProxies()
+            for node in lab.nodes {
+                try await runCommandAsync([
+                    "ip", "-n", lab.netns(node), "route", "add", "203.0.113.64/26", "dev", "eth0",
+                ])
+            }
+            try lab.startController(groups: 2, vrids: "20-21")
+            for node in lab.nodes { try lab.startAgent(node, extra: ["--keep-connections"]) }
+            let pods = try lab.nodes.map { try lab.startPod("echo-\($0)", on: $0, echo: true) }
+            var vips: [String] = []
+            for index in 0..<3 {
+                try await lab.loadBalancer("svc-\(index)", local: false)
+                try await lab.setEndpoints("svc-\(index)", zip(pods, lab.nodes).map { ($0, $1, true) })
+                vips.append(try await lab.awaitIngress("svc-\(index)"))
+            }
+            for vip in vips {
+                #expect(
+                    try await eventually(.seconds(20)) { held(lab, vip) ? await answers(lab, vip) : false }, "\(vip)")
+            }
+            // Two VIPs held by different nodes (different instances, whose preferred nodes differ).
+            let holders = try vips.map { try #require(try lab.holders($0).first) }
+            let keptIndex = 0
+            let movingIndex = try #require(holders.firstIndex { $0 != holders[keptIndex] }, "\(holders)")
+            let (kept, moving) = (vips[keptIndex], vips[movingIndex])
+            let (holder, other) = (holders[keptIndex], holders[movingIndex])
+            // `kept`'s flows go to the pod on `other`: `other` has the transit entry of each.
+            let otherPod = pods[try #require(lab.nodes.firstIndex(of: other))]
+            try await lab.setEndpoints("svc-\(keptIndex)", [(otherPod, other, true)])
+            #expect(try await eventually(.seconds(10)) { await answers(lab, kept) })
+
+            var leftOut = ""
+            let outcome = try await holding(lab, [kept], seconds: 14) {
+                // `other` gives `moving` up (keepalived killed, restarted by its agent) and takes it back: a commit.
+                let pid = try #require(lab.keepalivedPid(other))
+                kill(-pid, SIGKILL)
+                #expect(try await eventually(.seconds(5)) { try lab.holders(moving) == [holder] })
+                #expect(try await eventually(.seconds(10)) { try lab.holders(moving) == [other] })
+                try await Task.sleep(for: .seconds(2))
+                leftOut = try await runCommandAsync([
+                    "ip", "netns", "exec", lab.netns(other), "conntrack", "-L", "-p", "tcp", "--orig-dst", kept,
+                    "--mark", "0x4000/0x4000",
+                ]).output
+                let agent = try #require(lab.agents[holder])
+                await agent.stop(grace: .seconds(10))
+                lab.agents[holder] = nil
+                #expect(try await eventually(.seconds(5)) { try lab.holders(kept) == [other] })
+            }
+            print("held elsewhere, \(kept) \(holder) → \(other) after \(moving) came back to \(other): \(outcome)")
+            #expect(
+                !leftOut.contains("dst=\(kept) "),
+                "\(other) kept committed entries of \(kept), which \(holder) held:\n\(leftOut.prefix(2000))")
+            #expect(outcome.first?.hasPrefix("survived") == true, "\(outcome)\n\(lab.diagnosis(of: vips, lines: 30))")
+            for node in lab.nodes { await lab.agents[node]?.stop(grace: .seconds(10)) }
+        })
+        await lab.tearDown()
+        try outcome.get()
+    }
+}
+
 private func held(_ lab: AgentLab, _ vip: String) -> Bool { (try? lab.holders(vip).count) == 1 }
 
 /// A short echo exchange through the VIP (kube-proxy has the endpoint and the filter lets it through).

@@ -100,6 +100,34 @@ struct ConnectionHandoverTests {
         #expect(machine.releasing.isEmpty)
     }
 
+    /// A commit brings the entries of every VIP: those of VIPs another node holds go (one with its pod here got another
+    /// port against this node's transit entry, and reset the flow when the VIP came here in the cluster test). Not
+    /// those of a VIP held, being taken over or given up here.
+    @Test func onlyVIPsHeldElsewhereLoseTheirCommittedEntries() throws {
+        let other = try IPAddress("203.0.113.66")
+        let plan = try VRRPPlanner(cluster: "fcp", vrids: VRIDRange(parsing: "50-51"), groups: 2)
+            .plan(
+                addresses: [vip, other], nodes: ["a", "b"], placement: Placement(),
+                ports: [vip: [try VIPPort(parsing: "TCP/80")], other: [try VIPPort(parsing: "TCP/80")]]
+            ).plan
+        let instance = try #require(plan.instances.first { $0.addresses == [vip] })
+        #expect(plan.instances.contains { $0.addresses == [other] }, "one VIP per instance")
+        func report(_ state: NotifyMessage.State) -> AgentStateMachine.Event {
+            .stateReported(NotifyMessage(instance: plan.instanceName(instance), state: state, priority: 200))
+        }
+        var machine = AgentStateMachine(nodeName: "a", filtersVIPs: true, handoverMasqueradeBit: 14)
+        _ = machine.handle(.planChanged(plan, config: "v1"))
+        #expect(machine.heldElsewhere == [vip, other])
+        #expect(machine.handle(report(.master)).contains(.adoptConnections([vip])))
+        #expect(machine.heldElsewhere == [other], "being taken over")
+        _ = machine.handle(.connectionsAdopted([vip]))
+        #expect(machine.heldElsewhere == [other], "held")
+        #expect(machine.handle(report(.backup)).contains(.releaseConnections([vip])))
+        #expect(machine.heldElsewhere == [other], "its own entries go after the grace, not before")
+        _ = machine.handle(.connectionsReleased([vip]))
+        #expect(machine.heldElsewhere == [vip, other])
+    }
+
     @Test func aCrashedKeepalivedReleasesWhatItHeldAndACommitAfterItDoesNotAdopt() throws {
         var machine = AgentStateMachine(nodeName: "a", filtersVIPs: true, handoverMasqueradeBit: 14)
         _ = machine.handle(.planChanged(try plan(), config: "v1"))
