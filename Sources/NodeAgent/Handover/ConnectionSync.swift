@@ -2,7 +2,7 @@ import Foundation
 import IPAM
 import ProcessSupervision
 
-/// conntrackd (FTFW over multicast on the node's interface) and the `conntrack` tool: the I/O of connection
+/// conntrackd (NOTRACK over multicast on the node's interface) and the `conntrack` tool: the I/O of connection
 /// handover (`VIPFirewall.Handover`). Only this type runs them.
 actor ConnectionSync {
     struct Paths: Sendable {
@@ -45,7 +45,9 @@ actor ConnectionSync {
     static let netlinkBufferMax = 16 << 20
 
     /// conntrackd.conf: every node sends its TCP entries to the multicast group on `interface` and keeps the
-    /// others' in its external cache. Entries whose original or reply source is a VIP are left out: a node's
+    /// others' in its external cache. NOTRACK, not FTFW: FTFW tracks one sequence for every sender of the group and
+    /// drops a message numbered below the last one seen, so with three nodes each dropped thousands of the others'
+    /// (`conntrackd -s`: "Packets before") and a takeover missed flows minutes old. Entries whose original or reply source is a VIP are left out: a node's
     /// transit entry for a flow another node translated (`snat ... to` the VIP) clashes with the holder's own.
     /// conntrackd cannot change its filter at run time, so a new VIP means a restart (`ensure`).
     static func configuration(interface: String, address: IPAddress, vips: [IPAddress], paths: Paths) -> String {
@@ -54,7 +56,7 @@ actor ConnectionSync {
             + vips.sorted().map { "\($0.family == .ipv4 ? "IPv4" : "IPv6")_address \($0)" }
         return """
             Sync {
-            \tMode FTFW {
+            \tMode NOTRACK {
             \t\tStartupResync on
             \t}
             \tMulticast {

@@ -46,6 +46,18 @@ extension AgentFailoverTests {
             let first = try #require(try lab.holders(vips[0]).first)
             var second = ""
             let kept = try await holding(lab, vips, seconds: 12) {
+                // Every other node learnt every flow, whichever node's conntrackd started last (FTFW tracked one
+                // sequence for all senders of the group and dropped the lower-numbered ones' messages).
+                for node in lab.nodes where node != first {
+                    let cache = try await externalCache(lab, node)
+                    for vip in vips {
+                        #expect(
+                            cache.split(separator: "\n").contains {
+                                $0.contains("dst=\(vip) ") && $0.contains("mark=16384")
+                            },
+                            "\(node) did not learn the flow to \(vip) that \(first) translates:\n\(cache.prefix(2000))")
+                    }
+                }
                 let pid = try #require(lab.keepalivedPid(first))
                 kill(-pid, SIGKILL)
                 #expect(
@@ -55,10 +67,7 @@ extension AgentFailoverTests {
                     }, "\(lab.diagnosis(of: vips, lines: 30))")
                 second = try #require(try lab.holders(vips[0]).first)
                 // What the new holder learnt from the old one carries the masquerade mark: it keeps only such flows.
-                let learnt = try await runCommandAsync([
-                    "ip", "netns", "exec", lab.netns(second), "conntrackd", "-C",
-                    lab.stateDirectory(second) + "/conntrackd.conf", "-e",
-                ]).output
+                let learnt = try await externalCache(lab, second)
                 let marked = learnt.split(separator: "\n").contains {
                     $0.contains("dst=\(vips[0]) ") && $0.contains("mark=16384")
                 }
@@ -199,6 +208,13 @@ extension AgentFailoverTests {
 }
 
 private func held(_ lab: AgentLab, _ vip: String) -> Bool { (try? lab.holders(vip).count) == 1 }
+
+/// What `node`'s conntrackd learnt from the other nodes (`conntrackd -e`).
+private func externalCache(_ lab: AgentLab, _ node: String) async throws -> String {
+    try await runCommandAsync([
+        "ip", "netns", "exec", lab.netns(node), "conntrackd", "-C", lab.stateDirectory(node) + "/conntrackd.conf", "-e",
+    ]).output
+}
 
 /// A short echo exchange through the VIP (kube-proxy has the endpoint and the filter lets it through).
 private func answers(_ lab: AgentLab, _ vip: String) async -> Bool {
