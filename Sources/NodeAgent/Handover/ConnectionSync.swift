@@ -47,8 +47,9 @@ actor ConnectionSync {
     /// conntrackd.conf: every node sends its TCP entries to the multicast group on `interface` and keeps the
     /// others' in its external cache. NOTRACK, not FTFW: FTFW tracks one sequence for every sender of the group and
     /// drops a message numbered below the last one seen, so with three nodes each dropped thousands of the others'
-    /// (`conntrackd -s`: "Packets before") and a takeover missed flows minutes old. Entries whose original or reply source is a VIP are left out: a node's
-    /// transit entry for a flow another node translated (`snat ... to` the VIP) clashes with the holder's own.
+    /// (`conntrackd -s`: "Packets before") and a takeover missed flows minutes old. Entries whose original or reply
+    /// source is a VIP are left out: a node's transit entry for a flow another node translated (`snat ... to` the VIP)
+    /// clashes with the holder's own.
     /// conntrackd cannot change its filter at run time, so a new VIP means a restart (`ensure`).
     static func configuration(interface: String, address: IPAddress, vips: [IPAddress], paths: Paths) -> String {
         let ignored =

@@ -16,18 +16,8 @@ extension AgentFailoverTests {
     func connectionsThroughAMovingVIPStayOpenWithKeepConnections(nodeCount: Int) async throws {
         let lab = try await AgentLab(nodeCount: nodeCount)
         let outcome = await Result(catching: {
-            try await lab.startKubeProxies()
-            // The VIPs in the nodes' own segment, as L2 pools usually are: a pod's answer to a VIP (the source its
-            // flows get) goes to whichever node holds it.
-            for node in lab.nodes {
-                try await runCommandAsync([
-                    "ip", "-n", lab.netns(node), "route", "add", "203.0.113.64/26", "dev", "eth0",
-                ])
-            }
             // One instance: both VIPs move together, so one move covers a pod on the old and on the new holder.
-            try lab.startController(groups: 1, vrids: "20-20")
-            let keep = ["--keep-connections"]
-            for node in lab.nodes { try lab.startAgent(node, extra: keep) }
+            try await startKeepingConnections(lab, groups: 1, vrids: "20-20")
             var services: [(vip: String, pod: String)] = []
             for node in lab.nodes {
                 let pod = try lab.startPod("echo-\(node)", on: node, echo: true)
@@ -148,14 +138,7 @@ extension AgentFailoverTests {
     func aCommitForOneVIPLeavesTheEntriesOfAVIPHeldElsewhereOut() async throws {
         let lab = try await AgentLab(nodeCount: 2)
         let outcome = await Result(catching: {
-            try await lab.startKubeProxies()
-            for node in lab.nodes {
-                try await runCommandAsync([
-                    "ip", "-n", lab.netns(node), "route", "add", "203.0.113.64/26", "dev", "eth0",
-                ])
-            }
-            try lab.startController(groups: 2, vrids: "20-21")
-            for node in lab.nodes { try lab.startAgent(node, extra: ["--keep-connections"]) }
+            try await startKeepingConnections(lab, groups: 2, vrids: "20-21")
             let pods = try lab.nodes.map { try lab.startPod("echo-\($0)", on: $0, echo: true) }
             var vips: [String] = []
             for index in 0..<3 {
@@ -205,6 +188,18 @@ extension AgentFailoverTests {
         await lab.tearDown()
         try outcome.get()
     }
+}
+
+/// kube-proxy on every node, the controller with `groups` instances and every agent with `--keep-connections`.
+private func startKeepingConnections(_ lab: AgentLab, groups: Int, vrids: String) async throws {
+    try await lab.startKubeProxies()
+    // The VIPs in the nodes' own segment, as L2 pools usually are: a pod's answer to a VIP (the source its flows
+    // get) goes to whichever node holds it.
+    for node in lab.nodes {
+        try await runCommandAsync(["ip", "-n", lab.netns(node), "route", "add", "203.0.113.64/26", "dev", "eth0"])
+    }
+    try lab.startController(groups: groups, vrids: vrids)
+    for node in lab.nodes { try lab.startAgent(node, extra: ["--keep-connections"]) }
 }
 
 private func held(_ lab: AgentLab, _ vip: String) -> Bool { (try? lab.holders(vip).count) == 1 }
