@@ -13,7 +13,11 @@
   echo PORT                  TCP echo server on every address, one thread per connection
   hold HOST PORT SECONDS     one connection kept for SECONDS, a line echoed every 20 ms; prints "survived LINES
                              LONGEST_MS" (exit 0) or "ERROR after LINES" (exit 1)
+  stepped HOST PORT DIR      two connections to an echo server, in steps the test paces through files in DIR: "a"
+                             on the first (then DIR/open), on "DIR/waiting" "b" on it and "c" on a new second (then
+                             DIR/checked), on "DIR/adopted" what the first gets back; prints one line per step
 """
+import os
 import signal
 import socket
 import struct
@@ -72,6 +76,43 @@ def hold(host, port, seconds):
         print("%s after %d" % (type(error).__name__, lines))
         sys.exit(1)
     print("survived %d %d" % (lines, longest * 1000))
+
+
+def stepped(host, port, directory):
+    def exchange(c, text, timeout):
+        c.settimeout(timeout)
+        try:
+            if text:
+                c.sendall(text.encode() + b"\n")
+            return c.recv(64).decode().strip() or "closed"
+        except socket.timeout:
+            return "timeout"
+        except OSError as error:
+            return type(error).__name__
+
+    def step(name):
+        open("%s/%s" % (directory, name), "w").close()
+
+    def await_step(name):
+        end = time.time() + 30
+        while not os.path.exists("%s/%s" % (directory, name)):
+            if time.time() > end:
+                sys.exit("no %s within 30 s" % name)
+            time.sleep(0.01)
+
+    first = socket.create_connection((host, port), timeout=3)
+    print("first open", exchange(first, "a", 3), flush=True)
+    step("open")
+    await_step("waiting")
+    print("first waiting", exchange(first, "b", 1), flush=True)
+    try:
+        second = socket.create_connection((host, port), timeout=3)
+        print("second waiting", exchange(second, "c", 3), flush=True)
+    except OSError as error:
+        print("second waiting", type(error).__name__, flush=True)
+    step("checked")
+    await_step("adopted")
+    print("first adopted", exchange(first, "", 10), flush=True)
 
 
 def serve(port, text, peer):
@@ -214,6 +255,8 @@ def main(argv):
         echo(int(args[0]))
     elif command == "hold":
         hold(args[0], int(args[1]), float(args[2]))
+    elif command == "stepped":
+        stepped(args[0], int(args[1]), args[2])
     else:
         sys.exit("lab-net.py: unknown command " + command)
 

@@ -45,7 +45,7 @@ public enum VIPFirewall {
             }
             out += "    }\n"
         }
-        let guards = handover != nil && only == nil ? Handover.releasingGuards : ""
+        let guards = only == nil ? handover.map { Handover.releasingGuards + $0.waitingGuards() } ?? "" : ""
         out += """
                 chain prerouting {
                     type filter hook prerouting priority -150; policy accept;

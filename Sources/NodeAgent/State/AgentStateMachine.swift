@@ -449,8 +449,10 @@ public struct AgentStateMachine: Sendable {
     /// The VIP filter for the plan and the handover state, when it differs from the one installed.
     private mutating func firewallActions() -> [Action] {
         guard filtersVIPs, !stopping, let plan else { return [] }
+        let waiting = Set(plan.instances.flatMap(\.addresses)).subtracting(adopted).subtracting(releasing)
+            .subtracting(agentHeld)
         let handover = handoverMasqueradeBit.map {
-            VIPFirewall.Handover(masqueradeBit: $0, adopted: adopted, releasing: releasing)
+            VIPFirewall.Handover(masqueradeBit: $0, adopted: adopted, releasing: releasing, waiting: waiting)
         }
         let script = VIPFirewall.script(for: plan, handover: handover)
         guard script != firewall else { return [] }

@@ -56,6 +56,36 @@ struct ConnectionHandoverTests {
         #expect(machine.handle(report(.master)).isEmpty, "a repeat adopts nothing")
     }
 
+    /// A VIP waits (its mid-flow packets on entries this node did not make are held, while it is local) from before
+    /// it is held until its connections are adopted, and again once its release grace ends; never while adopted or
+    /// releasing. The rules sit ahead of kube-proxy's NAT, where the destination is still the VIP.
+    @Test func aVIPWaitsUntilAdoptedAndNotWhileReleasing() throws {
+        func waiting(_ script: String?) -> Bool? {
+            script.map { $0.contains("set waiting4 {\n        type ipv4_addr\n        elements = { \(vip) }") }
+        }
+        var machine = AgentStateMachine(nodeName: "a", filtersVIPs: true, handoverMasqueradeBit: 14)
+        let started = try #require(firewalls(machine.handle(.planChanged(try plan(), config: "v1"))).first)
+        #expect(waiting(started) == true, "keepalived may take it before the agent hears")
+        #expect(
+            started.contains(
+                "        ip daddr @waiting4 tcp flags & (syn | ack) == syn ct state new fib daddr type local"
+                    + " ct mark set ct mark | 0x8000\n"),
+            "a flow whose SYN comes here meanwhile is this node's own")
+        #expect(
+            started.contains(
+                "        ip daddr @waiting4 tcp flags & syn == 0 ct direction original ct mark & 0xc000 == 0x4000"
+                    + " fib daddr type local counter drop\n"))
+        #expect(
+            started.range(of: "@waiting4")!.lowerBound < started.range(of: "ip daddr @vips4 jump vip")!.lowerBound,
+            "ahead of the VIP filter's verdicts")
+        _ = machine.handle(report(.master))
+        #expect(waiting(machine.firewall) == true, "taken, not yet committed")
+        #expect(waiting(firewalls(machine.handle(.connectionsAdopted([vip]))).first) == false)
+        #expect(waiting(firewalls(machine.handle(report(.backup))).first) == false, "releasing: its own guards")
+        #expect(waiting(firewalls(machine.handle(.connectionsReleased([vip]))).first) == true)
+        #expect(VIPFirewall.Handover(masqueradeBit: 31).ownFlowMark == 1 << 30)
+    }
+
     @Test func givingAVIPUpGuardsItsFlowsForTheGraceThenForgetsThem() throws {
         var machine = AgentStateMachine(nodeName: "a", filtersVIPs: true, handoverMasqueradeBit: 14)
         _ = machine.handle(.planChanged(try plan(), config: "v1"))
