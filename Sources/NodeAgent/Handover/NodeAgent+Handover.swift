@@ -41,10 +41,13 @@ extension NodeAgent {
         for address in addresses { await connections.delete(.source, address) }
         let committed = await connections.commit()
         // Flows kube-proxy did not masquerade (Local Services') cannot be taken over, and a committed closed one would
-        // send a new connection that reuses its client port to the old holder's pod (no answer: a timeout). They go.
+        // send a new connection that reuses its client port to the old holder's pod (no answer: a timeout). They go,
+        // for every VIP held here: the commit wrote them all.
         let mark = configuration.handover.map { VIPFirewall.Handover(masqueradeBit: $0.masqueradeBit).masqueradeMark }
         if let mark {
-            for address in addresses { await connections.deleteClosed(to: address, unmarked: mark) }
+            for address in machine.closedEntriesToDelete(afterCommitFor: addresses) {
+                await connections.deleteClosed(to: address, unmarked: mark)
+            }
         }
         // The guard lifts now: packets of the flows taken over wait on it until here.
         await handle(.connectionsAdopted(addresses))

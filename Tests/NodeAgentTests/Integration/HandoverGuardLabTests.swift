@@ -16,14 +16,17 @@ struct HandoverGuardLabTests {
     /// one's entries (with a clashing port where the flow's pod runs here). Such an entry, one this node did not
     /// make, must hold the client's packets until the VIP is adopted; a connection opened here meanwhile must not
     /// wait. In the cluster test's rollouts the packets went through and the pods reset 2 of 8 connections.
-    @Test func aVIPTakenBeforeItsAdoptionHoldsBackOnlyEntriesThisNodeDidNotMake() async throws {
+    @Test(arguments: [IPFamily.ipv4, .ipv6])
+    func aVIPTakenBeforeItsAdoptionHoldsBackOnlyEntriesThisNodeDidNotMake(family: IPFamily) async throws {
         let lab = try NetworkLab()
         defer { lab.tearDown() }
         let sw = try lab.makeSwitch()
-        let node = try lab.node("n1", switch: sw, cidr: "192.0.2.11/24")
-        let client = try lab.node("c", switch: sw, cidr: "192.0.2.250/24")
-        let vip = "192.0.2.200"
-        try mustRun(["ip", "-n", node, "addr", "add", "\(vip)/32", "dev", "eth0"])
+        let node = try lab.node("n1", switch: sw, cidr: "192.0.2.11/24", ipv6: "2001:db8::11/64")
+        let client = try lab.node("c", switch: sw, cidr: "192.0.2.250/24", ipv6: "2001:db8::250/64")
+        let v4 = family == .ipv4
+        let vip = v4 ? "192.0.2.200" : "2001:db8::200"
+        try mustRun(
+            ["ip", "-n", node, "addr", "add", "\(vip)/\(v4 ? 32 : 128)", "dev", "eth0"] + (v4 ? [] : ["nodad"]))
         let address = try IPAddress(vip)
         let plan = try VRRPPlanner(cluster: "lab", vrids: VRIDRange(parsing: "20-20"), groups: 1)
             .plan(
@@ -41,10 +44,10 @@ struct HandoverGuardLabTests {
         }
         // What the handover SNAT leaves in a Cluster flow's entry, on every node that syncs it: the masquerade bit.
         try """
-        table ip kube_proxy_part {
+        table inet kube_proxy_part {
             chain prerouting {
                 type filter hook prerouting priority -160; policy accept;
-                ip daddr \(vip) ct state new ct mark set ct mark | 0x4000
+                \(v4 ? "ip" : "ip6") daddr \(vip) ct state new ct mark set ct mark | 0x4000
             }
         }
         """.write(toFile: directory + "/kube-proxy.nft", atomically: true, encoding: .utf8)
@@ -74,7 +77,8 @@ struct HandoverGuardLabTests {
         try #require(await reached("checked"))
         let chain = try mustRun(
             ["ip", "netns", "exec", node, "nft", "list", "chain", "inet", VIPFirewall.table, "prerouting"])
-        let dropped = chain.split(separator: "\n").first { $0.contains("@waiting4") && $0.contains("drop") } ?? ""
+        let set = v4 ? "@waiting4" : "@waiting6"
+        let dropped = chain.split(separator: "\n").first { $0.contains(set) && $0.contains("drop") } ?? ""
         try apply(adopted)
         #expect(FileManager.default.createFile(atPath: directory + "/adopted", contents: nil))
         _ = await steps.exitStatus()
@@ -84,7 +88,8 @@ struct HandoverGuardLabTests {
         #expect(lines.contains("second waiting c"), "a connection opened while waiting was held back: \(lines)")
         #expect(lines.contains("first adopted b"), "the held-back packet did not arrive once adopted: \(lines)")
         #expect(dropped.contains("counter packets") && !dropped.contains("counter packets 0 "), "\(chain)")
-        let marks = try mustRun(["ip", "netns", "exec", node, "conntrack", "-L", "-p", "tcp", "-d", vip])
+        let marks = try mustRun(
+            ["ip", "netns", "exec", node, "conntrack", "-L", "-f", v4 ? "ipv4" : "ipv6", "-p", "tcp", "-d", vip])
         #expect(marks.contains("mark=49152"), "the second connection is not marked as this node's own: \(marks)")
     }
 }

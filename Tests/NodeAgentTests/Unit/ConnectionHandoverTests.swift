@@ -130,6 +130,26 @@ struct ConnectionHandoverTests {
         #expect(machine.releasing.isEmpty)
     }
 
+    /// A commit writes the closed entries of every VIP; those of the VIPs held here go after each one, not only those
+    /// of the VIP it was for (a Local VIP adopted earlier got them back and timed new connections out).
+    @Test func aCommitForOneVIPDeletesTheClosedEntriesOfEveryVIPHeldHere() throws {
+        let other = try IPAddress("203.0.113.66")
+        let plan = try VRRPPlanner(cluster: "fcp", vrids: VRIDRange(parsing: "50-51"), groups: 2)
+            .plan(
+                addresses: [vip, other], nodes: ["a", "b"], placement: Placement(),
+                ports: [vip: [try VIPPort(parsing: "TCP/80")], other: [try VIPPort(parsing: "TCP/80")]]
+            ).plan
+        var machine = AgentStateMachine(nodeName: "a", filtersVIPs: true, handoverMasqueradeBit: 14)
+        _ = machine.handle(.planChanged(plan, config: "v1"))
+        #expect(machine.closedEntriesToDelete(afterCommitFor: [vip]) == [vip], "nothing adopted yet")
+        for instance in plan.instances {
+            _ = machine.handle(
+                .stateReported(NotifyMessage(instance: plan.instanceName(instance), state: .master, priority: 200)))
+        }
+        _ = machine.handle(.connectionsAdopted([vip]))
+        #expect(machine.closedEntriesToDelete(afterCommitFor: [other]) == [vip, other])
+    }
+
     /// A commit brings the entries of every VIP: those of VIPs another node holds go (one with its pod here got another
     /// port against this node's transit entry, and reset the flow when the VIP came here in the cluster test). Not
     /// those of a VIP held, being taken over or given up here.
