@@ -8,6 +8,8 @@
 #include <netlink/cache.h>
 #include <netlink/route/addr.h>
 #include <netlink/route/link.h>
+#include <netlink/route/route.h>
+#include <netlink/route/nexthop.h>
 #include <linux/if_addr.h>
 #include <linux/rtnetlink.h>
 

@@ -171,6 +171,49 @@ public final class AddressManager: @unchecked Sendable {
         }
     }
 
+    /// How the main table routes each of `addresses`: the interface and the gateway, if any, of the longest matching
+    /// unicast route; an address no route matches is left out. A pod on this node is reached directly over a bridge
+    /// or veth, another node's through a gateway or the node's own link.
+    public func routes(toward addresses: Set<IPAddress>) throws(NodeNetworkError) -> [IPAddress: Route] {
+        try locked { () throws(NodeNetworkError) -> [IPAddress: Route] in
+            var found: [IPAddress: Route] = [:]
+            for family in [IPFamily.ipv4, .ipv6] {
+                let wanted = addresses.filter { $0.family == family }
+                guard !wanted.isEmpty else { continue }
+                var cache: OpaquePointer?
+                let result = rtnl_route_alloc_cache(socket, family == .ipv4 ? AF_INET : AF_INET6, 0, &cache)
+                guard result >= 0, let cache else { throw NodeNetworkError(libnl: result, "listing routes") }
+                defer { nl_cache_free(cache) }
+                var table: [(prefix: CIDR?, route: Route)] = []
+                var object = nl_cache_get_first(cache)
+                while let current = object {
+                    object = nl_cache_get_next(current)
+                    guard rtnl_route_get_table(current) == UInt32(RT_TABLE_MAIN.rawValue),
+                        rtnl_route_get_type(current) == UInt8(RTN_UNICAST), rtnl_route_get_nnexthops(current) > 0,
+                        let hop = rtnl_route_nexthop_n(current, 0), let destination = rtnl_route_get_dst(current)
+                    else { continue }
+                    let length = Int(nl_addr_get_prefixlen(destination))
+                    var prefix: CIDR?
+                    if length > 0 {
+                        guard let network = Self.ipAddress(destination),
+                            let parsed = try? CIDR(network: network, prefixLength: length)
+                        else { continue }
+                        prefix = parsed
+                    }
+                    let gateway = rtnl_route_nh_get_gateway(hop).flatMap { Self.ipAddress($0) }
+                    table.append((prefix, Route(interfaceIndex: rtnl_route_nh_get_ifindex(hop), gateway: gateway)))
+                }
+                for address in wanted {
+                    let matches = table.filter { $0.prefix?.contains(address) ?? true }
+                    found[address] =
+                        matches.max { ($0.prefix?.prefixLength ?? 0) < ($1.prefix?.prefixLength ?? 0) }?
+                        .route
+                }
+            }
+            return found
+        }
+    }
+
     /// Adds the address; one that is already there counts as success. IPv6 VIPs skip duplicate
     /// address detection, so they are usable at once.
     public func add(_ address: IPAddress, prefixLength: Int? = nil, to link: Link) throws(NodeNetworkError) {

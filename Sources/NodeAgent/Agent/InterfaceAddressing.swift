@@ -13,6 +13,8 @@ public protocol InterfaceAddressing: Sendable {
     func link(named name: String) throws(NodeNetworkError) -> Link
     /// Every interface of the node: published, so the controller knows which pools' interfaces it has.
     func links() throws(NodeNetworkError) -> [Link]
+    /// How the node routes each of `addresses` (none: no route): tells a pod on this node from another node's.
+    func routes(toward addresses: Set<IPAddress>) throws(NodeNetworkError) -> [IPAddress: Route]
 }
 
 extension AddressManager: InterfaceAddressing {}

@@ -216,6 +216,69 @@ actor ConnectionSync {
         return found
     }
 
+    /// The client and the pod kube-proxy chose (original and reply source) of this node's TCP entries to `address`
+    /// whose conntrack mark lacks `mark` (flows not masqueraded: Local Services'); nil when `conntrack -L` failed.
+    func unmasqueradedFlows(to address: IPAddress, mark: UInt32) async -> Set<FlowEnds>? {
+        let family = address.family == .ipv4 ? "ipv4" : "ipv6"
+        let listing = [
+            paths.conntrack, "-L", "-f", family, "-p", "tcp", "--orig-dst", "\(address)", "--mark",
+            "0/0x" + String(mark, radix: 16),
+        ]
+        return await output(listing).map(Self.flowEnds)
+    }
+
+    struct FlowEnds: Hashable, Sendable {
+        var client: IPAddress
+        var pod: IPAddress
+    }
+
+    /// The two `src=` of each `conntrack -L` line: the original direction's source, then the reply direction's.
+    static func flowEnds(in listing: String) -> Set<FlowEnds> {
+        var found: Set<FlowEnds> = []
+        for line in listing.split(separator: "\n") {
+            let sources = line.split(separator: " ").filter { $0.hasPrefix("src=") }
+            guard sources.count >= 2, let client = try? IPAddress(sources[0].dropFirst(4)),
+                let pod = try? IPAddress(sources[1].dropFirst(4))
+            else { continue }
+            found.insert(FlowEnds(client: client, pod: pod))
+        }
+        return found
+    }
+
+    /// Of `flows`, those another node made (a client's flow to a pod that is not on this node, as `isLocal` says from
+    /// the routes), as deletions: by pod alone where no client of that pod is local, else by client and pod. A pod
+    /// here reaching a Local VIP can be sent to another node's pod without a masquerade: those flows stay, as do any
+    /// whose ends have no route.
+    static func othersLocalFlows(_ flows: Set<FlowEnds>, isLocal: (IPAddress) -> Bool?) -> [FlowFilter] {
+        var filters: [FlowFilter] = []
+        for (pod, ends) in Dictionary(grouping: flows, by: \.pod).sorted(by: { $0.key < $1.key })
+        where isLocal(pod) == false {
+            let clients = ends.filter { isLocal($0.client) == false }.map(\.client).sorted()
+            if clients.count == ends.count {
+                filters.append(FlowFilter(client: nil, pod: pod))
+            } else {
+                filters += clients.map { FlowFilter(client: $0, pod: pod) }
+            }
+        }
+        return filters
+    }
+
+    /// Entries answered by `pod`, from `client` or from anyone (nil).
+    struct FlowFilter: Hashable, Sendable {
+        var client: IPAddress?
+        var pod: IPAddress
+    }
+
+    /// Deletes the TCP entries to `address` that `filter` names and whose conntrack mark lacks `mark`.
+    func deleteUnmasqueraded(_ filter: FlowFilter, to address: IPAddress, mark: UInt32) async {
+        let family = address.family == .ipv4 ? "ipv4" : "ipv6"
+        let client = filter.client.map { ["--orig-src", "\($0)"] } ?? []
+        _ = await run(
+            [paths.conntrack, "-D", "-f", family, "-p", "tcp"] + client + [
+                "--orig-dst", "\(address)", "--reply-src", "\(filter.pod)", "--mark", "0/0x" + String(mark, radix: 16),
+            ])
+    }
+
     /// Deletes the TCP entries to `address` whose conntrack mark has `mark`.
     func deleteMarked(to address: IPAddress, mark: UInt32) async {
         let family = address.family == .ipv4 ? "ipv4" : "ipv6"

@@ -47,6 +47,7 @@ extension NodeAgent {
         if let mark {
             for address in machine.closedEntriesToDelete(afterCommitFor: addresses) {
                 await connections.deleteClosed(to: address, unmarked: mark)
+                await dropOtherNodesLocalFlows(to: address, mark: mark)
             }
         }
         // The guard lifts now: packets of the flows taken over wait on it until here.
@@ -77,6 +78,21 @@ extension NodeAgent {
         for address in marked.sorted() where machine.heldElsewhere.contains(address) {
             await connections.deleteMarked(to: address, mark: mark)
         }
+    }
+
+    /// A client's Local flow leads to a pod on the node that made it; one leading to another node's pod came from a
+    /// commit, in any state. Left, a new connection reusing its client port followed it there and timed out: the
+    /// entry of a connection lost at an earlier move lives for days and came back with every takeover (two client
+    /// ports failed in rollout after rollout in the cluster test). A pod here reaching the VIP may be sent to
+    /// another node's pod without a masquerade: its flows stay.
+    private func dropOtherNodesLocalFlows(to address: IPAddress, mark: UInt32) async {
+        guard let connections, let link, let flows = await connections.unmasqueradedFlows(to: address, mark: mark),
+            !flows.isEmpty
+        else { return }
+        let ends = Set(flows.flatMap { [$0.client, $0.pod] })
+        guard let routes = try? addressing.routes(toward: ends) else { return }
+        let filters = ConnectionSync.othersLocalFlows(flows) { routes[$0]?.reachesALocalPod(besides: link) }
+        for filter in filters { await connections.deleteUnmasqueraded(filter, to: address, mark: mark) }
     }
 
     /// `releaseGrace` after giving `addresses` up: this node's entries of their flows go, and so does the guard. Not

@@ -150,6 +150,37 @@ struct ConnectionHandoverTests {
         #expect(machine.closedEntriesToDelete(afterCommitFor: [other]) == [vip, other])
     }
 
+    /// Another node's Local flows (to a pod not on this node) go after a commit, whatever their state; a pod here
+    /// sent to another node's pod keeps its flow, and so does an end without a route.
+    @Test func onlyAClientsFlowToAnotherNodesPodGoes() throws {
+        let listing = """
+            tcp      6 431686 ESTABLISHED src=192.0.2.250 dst=192.0.2.194 sport=55078 dport=8080 \
+            src=198.51.100.66 dst=192.0.2.250 sport=8080 dport=55078 [ASSURED] mark=0 use=1
+            tcp      6 70 FIN_WAIT src=192.0.2.250 dst=192.0.2.194 sport=44752 dport=8080 \
+            src=198.51.100.3 dst=192.0.2.250 sport=8080 dport=44752 [ASSURED] mark=32768 use=1
+            tcp      6 60 SYN_SENT src=198.51.100.4 dst=192.0.2.194 sport=40000 dport=8080 [UNREPLIED] \
+            src=198.51.100.66 dst=198.51.100.4 sport=8080 dport=40000 mark=0 use=1
+            tcp      6 60 TIME_WAIT src=192.0.2.251 dst=192.0.2.194 sport=40001 dport=8080 \
+            src=198.51.100.130 dst=192.0.2.251 sport=8080 dport=40001 mark=0 use=1
+            conntrack v1.4.7 (conntrack-tools): 4 flow entries have been shown.
+            """
+        let flows = ConnectionSync.flowEnds(in: listing)
+        #expect(flows.count == 4)
+        let local: [String: Bool] = [
+            "192.0.2.250": false, "192.0.2.251": false, "198.51.100.66": false, "198.51.100.3": true,
+            "198.51.100.4": true,
+        ]
+        let filters = ConnectionSync.othersLocalFlows(flows) { local[$0.description] }
+        #expect(
+            filters == [
+                .init(client: try IPAddress("192.0.2.250"), pod: try IPAddress("198.51.100.66"))
+            ], "198.51.100.66 also serves a pod here: only the client's flow; 198.51.100.130 has no route: kept")
+        let onlyClients = ConnectionSync.othersLocalFlows(flows.filter { $0.client.description != "198.51.100.4" }) {
+            local[$0.description]
+        }
+        #expect(onlyClients == [.init(client: nil, pod: try IPAddress("198.51.100.66"))], "one deletion per pod")
+    }
+
     /// A commit brings the entries of every VIP: those of VIPs another node holds go (one with its pod here got another
     /// port against this node's transit entry, and reset the flow when the VIP came here in the cluster test). Not
     /// those of a VIP held, being taken over or given up here.

@@ -56,6 +56,7 @@ struct NodeAgentSeamTests {
             }
         }
         func links() throws(NodeNetworkError) -> [Link] { [Link(index: 1, name: "lo"), eth0] }
+        func routes(toward addresses: Set<IPAddress>) throws(NodeNetworkError) -> [IPAddress: Route] { [:] }
     }
 
     actor Keepalived: KeepalivedProcess {

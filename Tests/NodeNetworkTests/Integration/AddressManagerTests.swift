@@ -7,6 +7,40 @@ import Testing
 /// The address manager against the kernel, inside a namespace each test creates.
 @Suite("Netlink address manager in a network namespace", .integration, .tags(.integration))
 struct AddressManagerTests {
+    /// The longest matching route, its interface and gateway: what tells a pod on this node (a bridge, no gateway)
+    /// from another node's (through a gateway) and a client on the node's own link.
+    @Test func routesNameTheInterfaceAndGatewayOfTheLongestMatch() throws {
+        let lab = try NetworkLab()
+        defer { lab.tearDown() }
+        let ns = try lab.namespace("rt")
+        try mustRun(["ip", "-n", ns, "link", "add", "eth0", "type", "veth", "peer", "name", "eth0p"])
+        try mustRun(["ip", "-n", ns, "link", "add", "cni0", "type", "bridge"])
+        for link in ["eth0", "eth0p", "cni0"] { try mustRun(["ip", "-n", ns, "link", "set", link, "up"]) }
+        try mustRun(["ip", "-n", ns, "addr", "add", "192.0.2.11/24", "dev", "eth0"])
+        try mustRun(["ip", "-n", ns, "addr", "add", "2001:db8::11/64", "dev", "eth0", "nodad"])
+        try mustRun(["ip", "-n", ns, "addr", "add", "198.51.100.1/26", "dev", "cni0"])
+        try mustRun(["ip", "-n", ns, "route", "add", "198.51.100.64/26", "via", "192.0.2.12"])
+        try mustRun(["ip", "-n", ns, "route", "add", "198.51.100.70/32", "dev", "cni0"])
+        try mustRun(["ip", "-n", ns, "route", "add", "2001:db8:1::/64", "via", "2001:db8::12"])
+
+        let netlink = try AddressManager(networkNamespace: ns)
+        let (eth0, cni0) = (try netlink.link(named: "eth0"), try netlink.link(named: "cni0"))
+        let addresses =
+            try ["198.51.100.3", "198.51.100.66", "198.51.100.70", "192.0.2.250", "203.0.113.9"]
+            .map { try IPAddress($0) } + [try IPAddress("2001:db8:1::5"), try IPAddress("2001:db8::250")]
+        let routes = try netlink.routes(toward: Set(addresses))
+        #expect(routes[addresses[0]] == Route(interfaceIndex: cni0.index, gateway: nil))
+        #expect(routes[addresses[1]] == Route(interfaceIndex: eth0.index, gateway: try IPAddress("192.0.2.12")))
+        #expect(routes[addresses[2]] == Route(interfaceIndex: cni0.index, gateway: nil), "the longest match wins")
+        #expect(routes[addresses[3]] == Route(interfaceIndex: eth0.index, gateway: nil))
+        #expect(routes[addresses[4]] == nil, "no default route here")
+        #expect(routes[addresses[5]] == Route(interfaceIndex: eth0.index, gateway: try IPAddress("2001:db8::12")))
+        #expect(routes[addresses[6]] == Route(interfaceIndex: eth0.index, gateway: nil))
+        #expect(routes[addresses[0]]?.reachesALocalPod(besides: eth0) == true)
+        #expect(routes[addresses[1]]?.reachesALocalPod(besides: eth0) == false)
+        #expect(routes[addresses[3]]?.reachesALocalPod(besides: eth0) == false)
+    }
+
     @Test func addIsIdempotentRemoveToleratesAbsenceAndListingSeesBoth() throws {
         let lab = try NetworkLab()
         defer { lab.tearDown() }
