@@ -279,11 +279,12 @@ actor ConnectionSync {
             ])
     }
 
-    /// Deletes the TCP entries to `address` whose conntrack mark has `mark`.
-    func deleteMarked(to address: IPAddress, mark: UInt32) async {
+    /// Deletes the TCP entries to `address` whose conntrack mark has `mark`, and not `unless` (0: no exception).
+    func deleteMarked(to address: IPAddress, mark: UInt32, unless: UInt32 = 0) async {
         let family = address.family == .ipv4 ? "ipv4" : "ipv6"
+        let filter = "0x" + String(mark, radix: 16) + "/0x" + String(mark | unless, radix: 16)
         _ = await run([
-            paths.conntrack, "-D", "-f", family, "-p", "tcp", "--orig-dst", "\(address)", "--mark", Self.masked(mark),
+            paths.conntrack, "-D", "-f", family, "-p", "tcp", "--orig-dst", "\(address)", "--mark", filter,
         ])
     }
 

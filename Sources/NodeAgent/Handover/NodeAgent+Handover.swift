@@ -34,25 +34,41 @@ extension NodeAgent {
         }
     }
 
-    /// This node became master of `addresses`: its own transit entries of their flows go (they would clash), then
-    /// what conntrackd learnt from the previous holder is committed; the mid-flow guard then lets them through.
+    /// This node became master of `addresses`: its own transit entries of their flows go (they would clash), and so
+    /// do their committed entries (an earlier commit for another VIP may have written them with a clashing port while
+    /// keepalived took this one: a reset in the cluster test's rollout once the guard lifted), then what conntrackd
+    /// learnt from the previous holder is committed; the mid-flow guard then lets them through. Flows that started
+    /// here while the VIP waited are this node's own and stay, as do those of a VIP taken back within its release
+    /// grace (this node's own flows, served again).
     func adoptConnections(_ addresses: [IPAddress]) async {
         guard let connections else { return }
-        for address in addresses { await connections.delete(.source, address) }
+        let handover = configuration.handover.map { VIPFirewall.Handover(masqueradeBit: $0.masqueradeBit) }
+        for address in addresses {
+            await connections.delete(.source, address)
+            if let handover, !machine.releasing.contains(address) {
+                await connections.deleteMarked(to: address, mark: handover.masqueradeMark, unless: handover.ownFlowMark)
+            }
+        }
         let committed = await connections.commit()
         // Flows kube-proxy did not masquerade (Local Services') cannot be taken over, and a committed closed one would
-        // send a new connection that reuses its client port to the old holder's pod (no answer: a timeout). They go,
-        // for every VIP held here: the commit wrote them all.
-        let mark = configuration.handover.map { VIPFirewall.Handover(masqueradeBit: $0.masqueradeBit).masqueradeMark }
+        // send a new connection that reuses its client port to the old holder's pod (no answer: a timeout). They go:
+        // before the guard lifts for the VIPs taken over now, after it for the others held here (the commit wrote
+        // theirs too), and so do another node's Local flows. The guards hold only masqueraded flows: the later
+        // deletions keep no packet waiting, however many VIPs this node holds.
+        let mark = handover?.masqueradeMark
+        let held = machine.closedEntriesToDelete(afterCommitFor: addresses)
         if let mark {
-            for address in machine.closedEntriesToDelete(afterCommitFor: addresses) {
-                await connections.deleteClosed(to: address, unmarked: mark)
-                await dropOtherNodesLocalFlows(to: address, mark: mark)
-            }
+            for address in addresses { await connections.deleteClosed(to: address, unmarked: mark) }
         }
         // The guard lifts now: packets of the flows taken over wait on it until here.
         await handle(.connectionsAdopted(addresses))
-        if let mark { await dropEntriesHeldElsewhere(mark: mark) }
+        if let mark {
+            await dropEntriesHeldElsewhere(mark: mark)
+            for address in held {
+                if !addresses.contains(address) { await connections.deleteClosed(to: address, unmarked: mark) }
+                await dropOtherNodesLocalFlows(to: address, mark: mark)
+            }
+        }
         if let failed = await committed == nil ? connections.share() : committed {
             metrics.commitErrors.increment()
             logger.warning(
