@@ -512,8 +512,8 @@ keep_connections_on() {
 # Switching on is itself a rollout from agents that do not sync yet: a request in flight at one of its moves may
 # time out (seen: 1 of 6,560, 211 ms), so an outage is allowed here and not in the rollout under the flag.
 probed keep_connections_switched_on 1000 1000 keep_connections_on
-# Under the flag a new Local connection still times out about once per rollout (1 of 6,634 and of 7,430, 211 ms):
-# one whose client port a committed closed entry had, in the moment before the new holder deletes those. The
+# Under the flag a new Local connection timed out about once per rollout (1 of 6,634 and of 7,430, 211 ms): one
+# whose client port a stale entry of another node's had; 1 in eight rollouts since those are deleted (session 28). The
 # Cluster VIP, none in eight runs, timed out 12 of 6,112 in one CI run (two stretches, the longest 421 ms; cause not
 # found yet, RELIABILITY.md): 1 s allowed, and failed_entries prints the entries those ports met whenever any fails.
 # The long-lived connections are reported, not judged: 4/4 and 1/4 of them survived in two runs, 4/4 in every run
