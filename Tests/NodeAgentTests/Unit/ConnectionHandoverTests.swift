@@ -10,12 +10,19 @@ import Testing
 struct ConnectionHandoverTests {
     private let vip = try! IPAddress("203.0.113.65")
 
-    private func plan() throws -> VRRPPlan {
-        try VRRPPlanner(cluster: "fcp", vrids: VRIDRange(parsing: "50-50"), groups: 1)
-            .plan(
-                addresses: [vip], nodes: ["a", "b"], placement: Placement(),
-                ports: [vip: [try VIPPort(parsing: "TCP/80")]]
-            ).plan
+    private let other = try! IPAddress("203.0.113.66")
+
+    /// `vip` alone in one instance, or with `other` each in an instance of its own.
+    private func plan(withOther: Bool = false) throws -> VRRPPlan {
+        let addresses = withOther ? [vip, other] : [vip]
+        let port = try VIPPort(parsing: "TCP/80")
+        return try VRRPPlanner(
+            cluster: "fcp", vrids: VRIDRange(parsing: withOther ? "50-51" : "50-50"), groups: addresses.count
+        )
+        .plan(
+            addresses: addresses, nodes: ["a", "b"], placement: Placement(),
+            ports: Dictionary(uniqueKeysWithValues: addresses.map { ($0, [port]) })
+        ).plan
     }
 
     private func firewalls(_ actions: [AgentStateMachine.Action]) -> [String] {
@@ -133,12 +140,7 @@ struct ConnectionHandoverTests {
     /// A commit writes the closed entries of every VIP; those of the VIPs held here go after each one, not only those
     /// of the VIP it was for (a Local VIP adopted earlier got them back and timed new connections out).
     @Test func aCommitForOneVIPDeletesTheClosedEntriesOfEveryVIPHeldHere() throws {
-        let other = try IPAddress("203.0.113.66")
-        let plan = try VRRPPlanner(cluster: "fcp", vrids: VRIDRange(parsing: "50-51"), groups: 2)
-            .plan(
-                addresses: [vip, other], nodes: ["a", "b"], placement: Placement(),
-                ports: [vip: [try VIPPort(parsing: "TCP/80")], other: [try VIPPort(parsing: "TCP/80")]]
-            ).plan
+        let plan = try plan(withOther: true)
         var machine = AgentStateMachine(nodeName: "a", filtersVIPs: true, handoverMasqueradeBit: 14)
         _ = machine.handle(.planChanged(plan, config: "v1"))
         #expect(machine.closedEntriesToDelete(afterCommitFor: [vip]) == [vip], "nothing adopted yet")
@@ -185,12 +187,7 @@ struct ConnectionHandoverTests {
     /// port against this node's transit entry, and reset the flow when the VIP came here in the cluster test). Not
     /// those of a VIP held, being taken over or given up here.
     @Test func onlyVIPsHeldElsewhereLoseTheirCommittedEntries() throws {
-        let other = try IPAddress("203.0.113.66")
-        let plan = try VRRPPlanner(cluster: "fcp", vrids: VRIDRange(parsing: "50-51"), groups: 2)
-            .plan(
-                addresses: [vip, other], nodes: ["a", "b"], placement: Placement(),
-                ports: [vip: [try VIPPort(parsing: "TCP/80")], other: [try VIPPort(parsing: "TCP/80")]]
-            ).plan
+        let plan = try plan(withOther: true)
         let instance = try #require(plan.instances.first { $0.addresses == [vip] })
         #expect(plan.instances.contains { $0.addresses == [other] }, "one VIP per instance")
         func report(_ state: NotifyMessage.State) -> AgentStateMachine.Event {
