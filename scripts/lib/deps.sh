@@ -140,6 +140,10 @@ release_link_args() {
   # Only jemalloc's malloc_conf (CHeap) in the dynamic symbol table, not every Swift symbol: the dynamic loader
   # looks each shared library's symbols up in the executable first, which kept ~3 MiB of a 2.9 MB table resident.
   printf '%s\n' -Xlinker --no-export-dynamic -Xlinker --export-dynamic-symbol=malloc_conf
+  # Segments aligned to 64 KiB, so the kernel loads the executable at a 64 KiB boundary: the page cache holds the file
+  # in 64 KiB folios and a fault maps the whole folios its 64 KiB window meets; with the text 4 KiB off that boundary,
+  # each window met two (25 pages resident per code fault instead of 16; text 12.4 -> 11.4 MiB at 10,000 Services).
+  printf '%s\n' -Xlinker -z -Xlinker max-page-size=65536
   small_icu_link_args "$(dirname "$lld")"
   local layout
   layout="$(dirname "${BASH_SOURCE[0]}")/controller-layout.order.gz"
