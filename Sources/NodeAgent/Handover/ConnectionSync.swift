@@ -193,7 +193,7 @@ actor ConnectionSync {
         for state in ["TIME_WAIT", "CLOSE"] {
             _ = await run([
                 paths.conntrack, "-D", "-f", family, "-p", "tcp", "--state", state, "--orig-dst", "\(address)",
-                "--mark", "0/0x" + String(mark, radix: 16),
+                "--mark", Self.markFilter(0, mask: mark),
             ])
         }
     }
@@ -203,7 +203,9 @@ actor ConnectionSync {
     func markedDestinations(_ mark: UInt32) async -> Set<IPAddress>? {
         var found: Set<IPAddress> = []
         for family in ["ipv4", "ipv6"] {
-            let listing = [paths.conntrack, "-L", "-f", family, "-p", "tcp", "--mark", Self.masked(mark)]
+            let listing = [
+                paths.conntrack, "-L", "-f", family, "-p", "tcp", "--mark", Self.markFilter(mark, mask: mark),
+            ]
             guard let text = await output(listing) else { return nil }
             for line in text.split(separator: "\n") {
                 // The first `dst=` is the original direction's.
@@ -222,7 +224,7 @@ actor ConnectionSync {
         let family = address.family == .ipv4 ? "ipv4" : "ipv6"
         let listing = [
             paths.conntrack, "-L", "-f", family, "-p", "tcp", "--orig-dst", "\(address)", "--mark",
-            "0/0x" + String(mark, radix: 16),
+            Self.markFilter(0, mask: mark),
         ]
         return await output(listing).map(Self.flowEnds)
     }
@@ -275,22 +277,22 @@ actor ConnectionSync {
         let client = filter.client.map { ["--orig-src", "\($0)"] } ?? []
         _ = await run(
             [paths.conntrack, "-D", "-f", family, "-p", "tcp"] + client + [
-                "--orig-dst", "\(address)", "--reply-src", "\(filter.pod)", "--mark", "0/0x" + String(mark, radix: 16),
+                "--orig-dst", "\(address)", "--reply-src", "\(filter.pod)", "--mark", Self.markFilter(0, mask: mark),
             ])
     }
 
     /// Deletes the TCP entries to `address` whose conntrack mark has `mark`, and not `unless` (0: no exception).
     func deleteMarked(to address: IPAddress, mark: UInt32, unless: UInt32 = 0) async {
         let family = address.family == .ipv4 ? "ipv4" : "ipv6"
-        let filter = "0x" + String(mark, radix: 16) + "/0x" + String(mark | unless, radix: 16)
         _ = await run([
-            paths.conntrack, "-D", "-f", family, "-p", "tcp", "--orig-dst", "\(address)", "--mark", filter,
+            paths.conntrack, "-D", "-f", family, "-p", "tcp", "--orig-dst", "\(address)", "--mark",
+            Self.markFilter(mark, mask: mark | unless),
         ])
     }
 
-    private static func masked(_ mark: UInt32) -> String {
-        let hex = "0x" + String(mark, radix: 16)
-        return hex + "/" + hex
+    /// conntrack's `--mark value/mask`: entries whose mark, masked, equals the value.
+    static func markFilter(_ value: UInt32, mask: UInt32) -> String {
+        "0x" + String(value, radix: 16) + "/0x" + String(mask, radix: 16)
     }
 
     enum Direction: Sendable {

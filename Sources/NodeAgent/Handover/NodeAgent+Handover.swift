@@ -56,7 +56,7 @@ extension NodeAgent {
         // theirs too), and so do another node's Local flows. The guards hold only masqueraded flows: the later
         // deletions keep no packet waiting, however many VIPs this node holds.
         let mark = handover?.masqueradeMark
-        let held = machine.closedEntriesToDelete(afterCommitFor: addresses)
+        let held = machine.unmasqueradedToClean(afterCommitFor: addresses)
         if let mark {
             for address in addresses { await connections.deleteClosed(to: address, unmarked: mark) }
         }
@@ -64,10 +64,10 @@ extension NodeAgent {
         await handle(.connectionsAdopted(addresses))
         if let mark {
             await dropEntriesHeldElsewhere(mark: mark)
-            for address in held {
-                if !addresses.contains(address) { await connections.deleteClosed(to: address, unmarked: mark) }
-                await dropOtherNodesLocalFlows(to: address, mark: mark)
+            for address in held where !addresses.contains(address) {
+                await connections.deleteClosed(to: address, unmarked: mark)
             }
+            await dropOtherNodesLocalFlows(to: held, mark: mark)
         }
         if let failed = await committed == nil ? connections.share() : committed {
             metrics.commitErrors.increment()
@@ -101,14 +101,21 @@ extension NodeAgent {
     /// entry of a connection lost at an earlier move lives for days and came back with every takeover (two client
     /// ports failed in rollout after rollout in the cluster test). A pod here reaching the VIP may be sent to
     /// another node's pod without a masquerade: its flows stay.
-    private func dropOtherNodesLocalFlows(to address: IPAddress, mark: UInt32) async {
-        guard let connections, let link, let flows = await connections.unmasqueradedFlows(to: address, mark: mark),
-            !flows.isEmpty
-        else { return }
-        let ends = Set(flows.flatMap { [$0.client, $0.pod] })
-        guard let routes = try? addressing.routes(toward: ends) else { return }
-        let filters = ConnectionSync.othersLocalFlows(flows) { routes[$0]?.reachesALocalPod(besides: link) }
-        for filter in filters { await connections.deleteUnmasqueraded(filter, to: address, mark: mark) }
+    /// The routes are read once for the flows of every VIP: each read copies the kernel's route table.
+    private func dropOtherNodesLocalFlows(to held: some Sequence<IPAddress>, mark: UInt32) async {
+        guard let connections, let link else { return }
+        var flowsByVIP: [(IPAddress, Set<ConnectionSync.FlowEnds>)] = []
+        for address in held {
+            if let flows = await connections.unmasqueradedFlows(to: address, mark: mark), !flows.isEmpty {
+                flowsByVIP.append((address, flows))
+            }
+        }
+        let ends = Set(flowsByVIP.flatMap { $0.1.flatMap { [$0.client, $0.pod] } })
+        guard !ends.isEmpty, let routes = try? addressing.routes(toward: ends) else { return }
+        for (address, flows) in flowsByVIP {
+            let filters = ConnectionSync.othersLocalFlows(flows) { routes[$0]?.reachesALocalPod(besides: link) }
+            for filter in filters { await connections.deleteUnmasqueraded(filter, to: address, mark: mark) }
+        }
     }
 
     /// `releaseGrace` after giving `addresses` up: this node's entries of their flows go, and so does the guard. Not

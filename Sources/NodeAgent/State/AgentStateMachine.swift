@@ -472,11 +472,12 @@ public struct AgentStateMachine: Sendable {
         addresses.filter { pendingReleases[$0] == 1 && !adopted.contains($0) && !adopting.contains($0) }
     }
 
-    /// After a commit for `addresses`, the VIPs whose closed unmasqueraded entries go. A commit writes every VIP's, so
-    /// not only those taken over now: a Local VIP held here got the previous holder's closed entries back at the next
-    /// commit for another VIP, and a new connection reusing one of their client ports followed one to that holder's
-    /// pod (a timeout). VIPs held elsewhere get theirs deleted when they come here.
-    public func closedEntriesToDelete(afterCommitFor addresses: [IPAddress]) -> [IPAddress] {
+    /// After a commit for `addresses`, the VIPs whose unmasqueraded (Local) entries are cleaned: the closed ones and
+    /// those of another node's flows. A commit writes every VIP's, so not only those taken over now: a Local VIP held
+    /// here got the previous holder's closed entries back at the next commit for another VIP, and a new connection
+    /// reusing one of their client ports followed one to that holder's pod (a timeout). VIPs held elsewhere get theirs
+    /// deleted when they come here.
+    public func unmasqueradedToClean(afterCommitFor addresses: [IPAddress]) -> [IPAddress] {
         Set(addresses).union(adopted).sorted()
     }
 

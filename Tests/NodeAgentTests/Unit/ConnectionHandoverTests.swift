@@ -143,13 +143,13 @@ struct ConnectionHandoverTests {
         let plan = try plan(withOther: true)
         var machine = AgentStateMachine(nodeName: "a", filtersVIPs: true, handoverMasqueradeBit: 14)
         _ = machine.handle(.planChanged(plan, config: "v1"))
-        #expect(machine.closedEntriesToDelete(afterCommitFor: [vip]) == [vip], "nothing adopted yet")
+        #expect(machine.unmasqueradedToClean(afterCommitFor: [vip]) == [vip], "nothing adopted yet")
         for instance in plan.instances {
             _ = machine.handle(
                 .stateReported(NotifyMessage(instance: plan.instanceName(instance), state: .master, priority: 200)))
         }
         _ = machine.handle(.connectionsAdopted([vip]))
-        #expect(machine.closedEntriesToDelete(afterCommitFor: [other]) == [vip, other])
+        #expect(machine.unmasqueradedToClean(afterCommitFor: [other]) == [vip, other])
     }
 
     /// Another node's Local flows (to a pod not on this node) go after a commit, whatever their state; a pod here
@@ -181,6 +181,13 @@ struct ConnectionHandoverTests {
             local[$0.description]
         }
         #expect(onlyClients == [.init(client: nil, pod: try IPAddress("198.51.100.66"))], "one deletion per pod")
+    }
+
+    /// conntrack's `--mark value/mask` in hex: unmasqueraded (bit clear), masqueraded, masqueraded and not our own.
+    @Test func markFiltersNameTheValueUnderItsMask() {
+        #expect(ConnectionSync.markFilter(0, mask: 0x4000) == "0x0/0x4000")
+        #expect(ConnectionSync.markFilter(0x4000, mask: 0x4000) == "0x4000/0x4000")
+        #expect(ConnectionSync.markFilter(0x4000, mask: 0x4000 | 0x8000) == "0x4000/0xc000")
     }
 
     /// A commit brings the entries of every VIP: those of VIPs another node holds go (one with its pod here got another
