@@ -181,7 +181,7 @@ actor ConnectionSync {
 
     /// Deletes this node's entries whose original source (`.source`) or destination is `address`.
     func delete(_ direction: Direction, _ address: IPAddress) async {
-        let family = address.family == .ipv4 ? "ipv4" : "ipv6"
+        let family = Self.family(of: address)
         // Exit status 1 with "0 flow entries" when there were none: not an error.
         _ = await run([paths.conntrack, "-D", "-f", family, direction.flag, "\(address)"])
     }
@@ -189,7 +189,7 @@ actor ConnectionSync {
     /// Deletes the closed TCP entries (TIME_WAIT, CLOSE) to `address` whose conntrack mark lacks `mark`. Only closed
     /// ones: a handshake under way here has an unmarked entry too, and would lose its translation mid-way.
     func deleteClosed(to address: IPAddress, unmarked mark: UInt32) async {
-        let family = address.family == .ipv4 ? "ipv4" : "ipv6"
+        let family = Self.family(of: address)
         for state in ["TIME_WAIT", "CLOSE"] {
             _ = await run([
                 paths.conntrack, "-D", "-f", family, "-p", "tcp", "--state", state, "--orig-dst", "\(address)",
@@ -221,7 +221,7 @@ actor ConnectionSync {
     /// The client and the pod kube-proxy chose (original and reply source) of this node's TCP entries to `address`
     /// whose conntrack mark lacks `mark` (flows not masqueraded: Local Services'); nil when `conntrack -L` failed.
     func unmasqueradedFlows(to address: IPAddress, mark: UInt32) async -> Set<FlowEnds>? {
-        let family = address.family == .ipv4 ? "ipv4" : "ipv6"
+        let family = Self.family(of: address)
         let listing = [
             paths.conntrack, "-L", "-f", family, "-p", "tcp", "--orig-dst", "\(address)", "--mark",
             Self.markFilter(0, mask: mark),
@@ -273,7 +273,7 @@ actor ConnectionSync {
 
     /// Deletes the TCP entries to `address` that `filter` names and whose conntrack mark lacks `mark`.
     func deleteUnmasqueraded(_ filter: FlowFilter, to address: IPAddress, mark: UInt32) async {
-        let family = address.family == .ipv4 ? "ipv4" : "ipv6"
+        let family = Self.family(of: address)
         let client = filter.client.map { ["--orig-src", "\($0)"] } ?? []
         _ = await run(
             [paths.conntrack, "-D", "-f", family, "-p", "tcp"] + client + [
@@ -283,12 +283,15 @@ actor ConnectionSync {
 
     /// Deletes the TCP entries to `address` whose conntrack mark has `mark`, and not `unless` (0: no exception).
     func deleteMarked(to address: IPAddress, mark: UInt32, unless: UInt32 = 0) async {
-        let family = address.family == .ipv4 ? "ipv4" : "ipv6"
+        let family = Self.family(of: address)
         _ = await run([
             paths.conntrack, "-D", "-f", family, "-p", "tcp", "--orig-dst", "\(address)", "--mark",
             Self.markFilter(mark, mask: mark | unless),
         ])
     }
+
+    /// conntrack's `-f` for the address's family.
+    private static func family(of address: IPAddress) -> String { address.family == .ipv4 ? "ipv4" : "ipv6" }
 
     /// conntrack's `--mark value/mask`: entries whose mark, masked, equals the value.
     static func markFilter(_ value: UInt32, mask: UInt32) -> String {
