@@ -9,8 +9,14 @@ import Logging
 import NodeNetwork
 
 extension NodeAgent {
-    /// Recomputes the desired keepalived.conf after any ConfigMap or Node change.
+    /// Recomputes the desired keepalived.conf after any ConfigMap or Node change, one pass at a time: a pass resumed
+    /// after a later one wrote its older plan, once one without instances while keepalived was starting.
     func changed() async {
+        guard passes.begin() else { return }
+        repeat { await applyCurrentPlan() } while passes.next()
+    }
+
+    private func applyCurrentPlan() async {
         guard !machine.stopping, await configMaps.hasSynced, await nodes.hasSynced else { return }
         guard let ownNode = await nodes.get(ObjectKey(namespace: nil, name: configuration.nodeName)) else {
             logger.warning("no Node object named \(configuration.nodeName); waiting (check --node-name)")

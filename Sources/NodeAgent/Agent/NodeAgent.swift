@@ -38,6 +38,8 @@ public actor NodeAgent {
     var interfaces: [String]?
     /// A plan has been applied (keepalived configured, or stopped for a node with no instance).
     var hasApplied = false
+    /// The passes of `changed()`, which never overlap.
+    var passes = SerialPasses()
     /// When the graceful stop began (on `clock`): the release grace of a stopping agent runs from there.
     var stopStartedAt: Duration?
 

@@ -24,6 +24,8 @@ public actor BGPSpeaker {
     let statusInterval: Duration
 
     var machine = BGPSpeakerStateMachine()
+    /// The passes of `changed()`, which never overlap (a resumed one would apply the older plan it read).
+    var passes = SerialPasses()
     /// The BGPPeer names in the order the last configuration lists them (`BIRDConfig.protocolName`).
     var rendered: [(name: String, settings: BGPPeerSpec)] = []
     /// Selected peers that cannot be used, with why.
@@ -159,8 +161,13 @@ public actor BGPSpeaker {
         if !actions.isEmpty { await refreshStatus() }
     }
 
-    /// Recomputes bird.conf after a change to the plan, this Node or a BGPPeer.
+    /// Recomputes bird.conf after a change to the plan, this Node or a BGPPeer, one pass at a time.
     func changed() async {
+        guard passes.begin() else { return }
+        repeat { await applyCurrentState() } while passes.next()
+    }
+
+    private func applyCurrentState() async {
         guard !machine.stopping, await configMaps.hasSynced, await ownNode.hasSynced, await peers.hasSynced else {
             return
         }

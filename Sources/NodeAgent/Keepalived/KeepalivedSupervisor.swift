@@ -36,6 +36,8 @@ public actor KeepalivedSupervisor {
     private let elapsed: @Sendable () -> Duration
     private let clock: any Clock<Duration>
     private var confirmedRunning = false
+    /// Where the log ended when the running keepalived started: what it said since lies past this.
+    private var startLogOffset: UInt64 = 0
     private var generation = 0
     /// Read once from `keepalived --version`: which options this executable accepts.
     private var build: KeepalivedBuild??
@@ -86,6 +88,7 @@ public actor KeepalivedSupervisor {
         let build = await probedBuild()
         guard process == nil else { return nil }
         for file in [paths.pidFile, paths.vrrpPidFile] { unlink(file) }
+        startLogOffset = logOffset()
         // VRRP alone, where the build has more (the image's keepalived is built with VRRP only and has no --vrrp);
         // no --checkers_pid, as keepalived then never starts or looks for a checkers process.
         var arguments =
@@ -167,8 +170,8 @@ public actor KeepalivedSupervisor {
         }
     }
 
-    /// keepalived has started once its VRRP process runs and has reported a state (or a second
-    /// has passed since its pid file appeared, for a configuration without instances).
+    /// keepalived has started once its VRRP process has reported a state, or a second after its start when that
+    /// process runs, or when keepalived said it has no instance to run (a SIGHUP then starts its VRRP process).
     public func markConfirmed() {
         confirmedRunning = process != nil
     }
@@ -176,11 +179,12 @@ public actor KeepalivedSupervisor {
     public var hasStarted: Bool {
         guard process != nil else { return false }
         if confirmedRunning { return true }
-        guard let text = try? String(contentsOfFile: paths.vrrpPidFile, encoding: .utf8),
-            let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)), kill(pid, 0) == 0,
-            let startedAt, elapsed() - startedAt > .seconds(1)
-        else { return false }
-        return true
+        guard let startedAt, elapsed() - startedAt > .seconds(1) else { return false }
+        if let text = try? String(contentsOfFile: paths.vrrpPidFile, encoding: .utf8) {
+            return pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)).map { kill($0, 0) == 0 } ?? false
+        }
+        // Its configuration was replaced by one without instances before it read it: it waits for a SIGHUP.
+        return logContains(Self.noInstancesLine, after: startLogOffset)
     }
 
     /// What a reload request found.
@@ -196,7 +200,13 @@ public actor KeepalivedSupervisor {
         guard let process else { return .notRunning }
         guard hasStarted else { return .notYetStarted }
         process.signal(SIGHUP)
-        logger.info("keepalived reloaded")
+        if access(paths.vrrpPidFile, F_OK) != 0 {
+            logger.warning(
+                "keepalived ran no VRRP process (its configuration had no instance when it started); reloaded to start one",
+                metadata: ["log": "\(paths.log)"])
+        } else {
+            logger.info("keepalived reloaded")
+        }
         return .sent
     }
 
@@ -218,14 +228,26 @@ public actor KeepalivedSupervisor {
         return stat(paths.log, &info) == 0 ? UInt64(info.st_size) : 0
     }
 
-    /// keepalived says that it has re-read its configuration only in its log ("Reload complete").
-    static let reloadCompleteLine = "Reload complete"
+    /// keepalived says that it has re-read its configuration only in its log: its VRRP process finished a reload, or
+    /// one started (reading the configuration afresh) where none ran.
+    static let reloadCompleteLines = ["Reload complete", "Starting VRRP child process"]
+    /// What keepalived logs when its configuration has no instance: it runs no VRRP process until a SIGHUP.
+    static let noInstancesLine = "keepalived has no configuration to run"
 
     /// Whether keepalived's log shows a finished reload after `offset`.
     public nonisolated func reloadCompleted(after offset: UInt64) -> Bool {
-        guard let handle = FileHandle(forReadingAtPath: paths.log) else { return false }
+        guard let text = log(after: offset) else { return false }
+        return Self.reloadCompleteLines.contains { text.contains($0) }
+    }
+
+    private nonisolated func logContains(_ line: String, after offset: UInt64) -> Bool {
+        log(after: offset)?.contains(line) ?? false
+    }
+
+    private nonisolated func log(after offset: UInt64) -> String? {
+        guard let handle = FileHandle(forReadingAtPath: paths.log) else { return nil }
         defer { try? handle.close() }
-        guard (try? handle.seek(toOffset: offset)) != nil, let data = try? handle.readToEnd() else { return false }
-        return String(decoding: data, as: UTF8.self).contains(Self.reloadCompleteLine)
+        guard (try? handle.seek(toOffset: offset)) != nil, let data = try? handle.readToEnd() else { return nil }
+        return String(decoding: data, as: UTF8.self)
     }
 }

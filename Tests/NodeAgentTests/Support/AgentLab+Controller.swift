@@ -48,7 +48,9 @@ extension AgentLab {
             // Who holds it instead tells a slow election (nobody, or two) from a wrong one (another node).
             let holding = (try? holders(vip))?.sorted().joined(separator: ", ") ?? "unknown"
             throw TestEnvironmentError(
-                message: "\(vip) never settled on its preferred node \(preferred) in 30 s; held by: [\(holding)]")
+                message: "\(vip) never settled on its preferred node \(preferred) in 30 s; held by: [\(holding)]\n"
+                    + diagnosis(of: [vip], lines: 40) + "\n"
+                    + nodes.map { "\($0) keepalived.conf:\n\(keepalivedConfig($0))" }.joined(separator: "\n"))
         }
         try await Task.sleep(for: .seconds(1))
         guard try holders(vip) == [preferred] else {

@@ -64,6 +64,11 @@ struct NodeAgentSeamTests {
         private(set) var starts = 0
         private(set) var stops = 0
         private var running = false
+        /// While set, `start()` waits until `openGate()`: a keepalived slow to start (a busy node).
+        private var gated = false
+        private var gate: CheckedContinuation<Void, Never>?
+        /// The configuration when each start began and when it returned: the agent must not rewrite it in between.
+        private(set) var configAtStart: [(began: String, returned: String)] = []
 
         /// SIGHUPs taken, and how many of the first ones it takes without ever re-reading its configuration.
         nonisolated let reloads = Mutex<(sent: Int, ignored: Int)>((0, 0))
@@ -79,8 +84,18 @@ struct NodeAgentSeamTests {
             guard !running else { return nil }
             running = true
             starts += 1
+            let began = (try? String(contentsOfFile: paths.config, encoding: .utf8)) ?? ""
+            if gated { await withCheckedContinuation { gate = $0 } }
+            configAtStart.append((began, (try? String(contentsOfFile: paths.config, encoding: .utf8)) ?? ""))
             return KeepalivedSupervisor.Run(generation: starts)
         }
+        func closeGate() { gated = true }
+        func openGate() {
+            gated = false
+            gate?.resume()
+            gate = nil
+        }
+        var isWaitingAtGate: Bool { gate != nil }
         func watch(_ run: KeepalivedSupervisor.Run) async -> Int32? {
             try? await Task.sleep(for: .seconds(3600))
             return nil
@@ -161,6 +176,52 @@ struct NodeAgentSeamTests {
         #expect(await keepalived.stops == 1)
         #expect(interfaces.addresses.contains(only))
         #expect(!interfaces.addresses.contains(elected))
+    }
+
+    /// A ConfigMap change while keepalived starts waits for that start: a second pass running beside the first
+    /// rewrote keepalived.conf under the starting keepalived (under load, an older plan's, without instances, so
+    /// keepalived ran no VRRP process and the node never took its VIPs).
+    @Test func aPlanChangeWhileKeepalivedStartsIsAppliedAfterTheStart() async throws {
+        let api = InMemoryAPIServer()
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("klb-seam-\(UUID())").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var node = Node()
+        node.metadata = ObjectMeta(name: "a")
+        node.json["status"] = ["addresses": [["type": "InternalIP", "address": "192.0.2.11"]]]
+        _ = try await api.create(node)
+        func plan(_ vips: [String]) throws -> String {
+            try VRRPPlan(
+                cluster: "fcp", nodes: ["a"],
+                instances: [.init(vrid: 10, family: .ipv4, preferred: 0, addresses: try vips.map(IPAddress.init))]
+            ).json()
+        }
+        _ = try await api.create(
+            ConfigMap(
+                name: "vip-configmap", namespace: "kube-system", data: [VRRPPlan.dataKey: try plan(["203.0.113.65"])]))
+        let keepalived = Keepalived(stateDirectory: directory)
+        await keepalived.closeGate()
+        let agent = NodeAgent(
+            client: api,
+            configuration: AgentConfiguration(nodeName: "a", stateDirectory: directory, verifyInterval: .seconds(60)),
+            addressing: Interfaces(), keepalived: keepalived, packets: Packets())
+        let running = Task { try await agent.run() }
+        let outcome = await Result {
+            #expect(await eventually(.seconds(60)) { await keepalived.isWaitingAtGate })
+            var configMap = try await api.get(ConfigMap.self, namespace: "kube-system", name: "vip-configmap")
+            configMap.data[VRRPPlan.dataKey] = try plan(["203.0.113.65", "203.0.113.66"])
+            _ = try await api.update(configMap)
+            let config = { (try? String(contentsOfFile: keepalived.paths.config, encoding: .utf8)) ?? "" }
+            // A second pass beside the first would have written the new plan by now.
+            #expect(!(await eventually(.seconds(2)) { config().contains("203.0.113.66") }), "rewritten during start")
+            await keepalived.openGate()
+            #expect(await eventually(.seconds(60)) { config().contains("203.0.113.66") }, "applied after the start")
+            #expect(await eventually(.seconds(60)) { keepalived.reloads.withLock { $0.sent } == 1 })
+            let starts = await keepalived.configAtStart
+            #expect(starts.count == 1 && starts.allSatisfy { $0.began == $0.returned }, "\(starts)")
+        }
+        running.cancel()
+        try? await running.value
+        try outcome.get()
     }
 
     /// keepalived took a SIGHUP and never re-read its configuration: the agent asks again instead of leaving it on
