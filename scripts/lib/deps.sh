@@ -145,8 +145,8 @@ release_link_args() {
   # each window met two (25 pages resident per code fault instead of 16; text 12.4 -> 11.4 MiB at 10,000 Services).
   printf '%s\n' -Xlinker -z -Xlinker max-page-size=65536
   small_icu_link_args "$(dirname "$lld")"
-  local layout
-  layout="$(dirname "${BASH_SOURCE[0]}")/controller-layout.order.gz"
+  # KLB_LAYOUT_ORDER: another order than the committed one (scripts/layout's intermediate pass).
+  local layout="${KLB_LAYOUT_ORDER:-$(dirname "${BASH_SOURCE[0]}")/controller-layout.order.gz}"
   [ -f "$layout" ] || return 0
   # Named by its content: a new layout changes the link command, so SwiftPM relinks.
   local order
