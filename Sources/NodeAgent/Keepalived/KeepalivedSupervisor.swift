@@ -202,7 +202,10 @@ public actor KeepalivedSupervisor {
         process.signal(SIGHUP)
         if access(paths.vrrpPidFile, F_OK) != 0 {
             logger.warning(
-                "keepalived ran no VRRP process (its configuration had no instance when it started); reloaded to start one",
+                """
+                keepalived ran no VRRP process (its configuration had no instance when it started); \
+                reloaded to start one
+                """,
                 metadata: ["log": "\(paths.log)"])
         } else {
             logger.info("keepalived reloaded")

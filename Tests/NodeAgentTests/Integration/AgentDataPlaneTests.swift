@@ -519,17 +519,65 @@ struct KeepalivedSupervisorTests {
     /// so the supervisor's poll never saw the exit and every stop (agent SIGTERM, plan-driven)
     /// waited out its whole grace period.
     @Test func stopReturnsAsSoonAsKeepalivedHasExited() async throws {
+        try await Self.withSupervisor(address: "192.0.2.11/24") { lab, namespace, supervisor in
+            try Self.oneInstance(vrid: 77, vip: "203.0.113.70")
+                .write(toFile: supervisor.paths.config, atomically: true, encoding: .utf8)
+            _ = try await supervisor.start()
+            #expect(try await eventually(.seconds(10)) { try lab.addresses(in: namespace).contains("203.0.113.70") })
+            let pid = try #require(await supervisor.pid)
+            let clock = ContinuousClock()
+            let elapsed = await clock.measure { await supervisor.stop(grace: .seconds(60)) }
+            #expect(elapsed < .seconds(30), "stop took \(elapsed) with a 60 s grace")
+            #expect(kill(pid, 0) != 0, "keepalived is gone")
+            #expect(
+                try !lab.addresses(in: namespace).contains("203.0.113.70"), "keepalived removed its VIP on SIGTERM")
+            #expect(try String(contentsOfFile: supervisor.paths.log, encoding: .utf8).contains("Stopped"))
+        }
+    }
+
+    /// A keepalived that read a configuration without instances runs no VRRP process and says so: the reload goes
+    /// out (the agent used to wait for a VRRP process that never came, and the node never took its VIPs) and the
+    /// VRRP process it starts confirms it.
+    @Test func aKeepalivedStartedWithoutInstancesIsReloadedIntoThem() async throws {
+        try await Self.withSupervisor(address: "192.0.2.13/24") { lab, namespace, supervisor in
+            try "global_defs {\n    router_id n1\n}\n".write(
+                toFile: supervisor.paths.config, atomically: true, encoding: .utf8)
+            _ = try await supervisor.start()
+            let outcome = await Result {
+                #expect(await eventually(.seconds(20)) { await supervisor.hasStarted })
+                try Self.oneInstance(vrid: 78, vip: "203.0.113.71")
+                    .write(toFile: supervisor.paths.config, atomically: true, encoding: .utf8)
+                let offset = supervisor.logOffset()
+                #expect(await supervisor.reload() == .sent)
+                #expect(await eventually(.seconds(20)) { supervisor.reloadCompleted(after: offset) })
+                #expect(
+                    try await eventually(.seconds(20)) { try lab.addresses(in: namespace).contains("203.0.113.71") })
+            }
+            await supervisor.stop(grace: .seconds(5))
+            try outcome.get()
+        }
+    }
+
+    /// A supervisor of real keepalived in namespace n1 (`address` on its eth0) with a state directory of its own;
+    /// the namespace and the directory go after `body`.
+    private static func withSupervisor(
+        address: String, _ body: (NetworkLab, String, KeepalivedSupervisor) async throws -> Void
+    ) async throws {
         let lab = try NetworkLab()
         defer { lab.tearDown() }
-        let sw = try lab.makeSwitch()
-        let namespace = try lab.node("n1", switch: sw, cidr: "192.0.2.11/24")
+        let namespace = try lab.node("n1", switch: try lab.makeSwitch(), cidr: address)
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("klb-supervisor-\(UUID())").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let supervisor = KeepalivedSupervisor(
             paths: .init(executable: "/usr/sbin/keepalived", stateDirectory: directory), networkNamespace: namespace,
             logger: Logger(label: "test"))
-        try """
+        try await body(lab, namespace, supervisor)
+    }
+
+    /// keepalived.conf with one instance alone on eth0 (it becomes master after three missed adverts).
+    private static func oneInstance(vrid: Int, vip: String) -> String {
+        """
         global_defs {
             router_id n1
             vrrp_version 3
@@ -537,67 +585,14 @@ struct KeepalivedSupervisorTests {
         vrrp_instance t {
             state BACKUP
             interface eth0
-            virtual_router_id 77
+            virtual_router_id \(vrid)
             priority 200
             advert_int 0.2
             virtual_ipaddress {
-                203.0.113.70/32 dev eth0
+                \(vip)/32 dev eth0
             }
         }
-        """.write(toFile: supervisor.paths.config, atomically: true, encoding: .utf8)
-        _ = try await supervisor.start()
-        #expect(try await eventually(.seconds(10)) { try lab.addresses(in: namespace).contains("203.0.113.70") })
-        let pid = try #require(await supervisor.pid)
-        let clock = ContinuousClock()
-        let elapsed = await clock.measure { await supervisor.stop(grace: .seconds(60)) }
-        #expect(elapsed < .seconds(30), "stop took \(elapsed) with a 60 s grace")
-        #expect(kill(pid, 0) != 0, "keepalived is gone")
-        #expect(try !lab.addresses(in: namespace).contains("203.0.113.70"), "keepalived removed its VIP on SIGTERM")
-        #expect(try String(contentsOfFile: supervisor.paths.log, encoding: .utf8).contains("Stopped"))
-    }
-
-    /// A keepalived that read a configuration without instances runs no VRRP process and says so: the reload goes
-    /// out (the agent used to wait for a VRRP process that never came, and the node never took its VIPs) and the
-    /// VRRP process it starts confirms it.
-    @Test func aKeepalivedStartedWithoutInstancesIsReloadedIntoThem() async throws {
-        let lab = try NetworkLab()
-        defer { lab.tearDown() }
-        let sw = try lab.makeSwitch()
-        let namespace = try lab.node("n1", switch: sw, cidr: "192.0.2.13/24")
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("klb-supervisor-\(UUID())").path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let supervisor = KeepalivedSupervisor(
-            paths: .init(executable: "/usr/sbin/keepalived", stateDirectory: directory), networkNamespace: namespace,
-            logger: Logger(label: "test"))
-        try "global_defs {\n    router_id n1\n}\n".write(
-            toFile: supervisor.paths.config, atomically: true, encoding: .utf8)
-        _ = try await supervisor.start()
-        let outcome = await Result {
-            #expect(await eventually(.seconds(20)) { await supervisor.hasStarted })
-            try """
-            global_defs {
-                router_id n1
-                vrrp_version 3
-            }
-            vrrp_instance t {
-                state BACKUP
-                interface eth0
-                virtual_router_id 78
-                priority 200
-                advert_int 0.2
-                virtual_ipaddress {
-                    203.0.113.71/32 dev eth0
-                }
-            }
-            """.write(toFile: supervisor.paths.config, atomically: true, encoding: .utf8)
-            let offset = supervisor.logOffset()
-            #expect(await supervisor.reload() == .sent)
-            #expect(await eventually(.seconds(20)) { supervisor.reloadCompleted(after: offset) })
-            #expect(try await eventually(.seconds(20)) { try lab.addresses(in: namespace).contains("203.0.113.71") })
-        }
-        await supervisor.stop(grace: .seconds(5))
-        try outcome.get()
+        """
     }
 
     /// keepalived itself accepts every option we render (its own configuration check, run in a

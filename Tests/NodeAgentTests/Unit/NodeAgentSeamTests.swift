@@ -182,34 +182,14 @@ struct NodeAgentSeamTests {
     /// rewrote keepalived.conf under the starting keepalived (under load, an older plan's, without instances, so
     /// keepalived ran no VRRP process and the node never took its VIPs).
     @Test func aPlanChangeWhileKeepalivedStartsIsAppliedAfterTheStart() async throws {
-        let api = InMemoryAPIServer()
+        let api = try await Self.serverWithNodeA(planning: ["203.0.113.65"])
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("klb-seam-\(UUID())").path
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        var node = Node()
-        node.metadata = ObjectMeta(name: "a")
-        node.json["status"] = ["addresses": [["type": "InternalIP", "address": "192.0.2.11"]]]
-        _ = try await api.create(node)
-        func plan(_ vips: [String]) throws -> String {
-            try VRRPPlan(
-                cluster: "fcp", nodes: ["a"],
-                instances: [.init(vrid: 10, family: .ipv4, preferred: 0, addresses: try vips.map(IPAddress.init))]
-            ).json()
-        }
-        _ = try await api.create(
-            ConfigMap(
-                name: "vip-configmap", namespace: "kube-system", data: [VRRPPlan.dataKey: try plan(["203.0.113.65"])]))
         let keepalived = Keepalived(stateDirectory: directory)
         await keepalived.closeGate()
-        let agent = NodeAgent(
-            client: api,
-            configuration: AgentConfiguration(nodeName: "a", stateDirectory: directory, verifyInterval: .seconds(60)),
-            addressing: Interfaces(), keepalived: keepalived, packets: Packets())
-        let running = Task { try await agent.run() }
-        let outcome = await Result {
+        try await Self.runningAgentOfNodeA(api: api, directory: directory, keepalived: keepalived) {
             #expect(await eventually(.seconds(60)) { await keepalived.isWaitingAtGate })
-            var configMap = try await api.get(ConfigMap.self, namespace: "kube-system", name: "vip-configmap")
-            configMap.data[VRRPPlan.dataKey] = try plan(["203.0.113.65", "203.0.113.66"])
-            _ = try await api.update(configMap)
+            try await Self.replacePlan(in: api, with: ["203.0.113.65", "203.0.113.66"])
             let config = { (try? String(contentsOfFile: keepalived.paths.config, encoding: .utf8)) ?? "" }
             // A second pass beside the first would have written the new plan by now.
             #expect(!(await eventually(.seconds(2)) { config().contains("203.0.113.66") }), "rewritten during start")
@@ -219,41 +199,18 @@ struct NodeAgentSeamTests {
             let starts = await keepalived.configAtStart
             #expect(starts.count == 1 && starts.allSatisfy { $0.began == $0.returned }, "\(starts)")
         }
-        running.cancel()
-        try? await running.value
-        try outcome.get()
     }
 
     /// keepalived took a SIGHUP and never re-read its configuration: the agent asks again instead of leaving it on
     /// the old one (a VIP added meanwhile would be held by no node until the next plan change).
     @Test func aReloadKeepalivedNeverConfirmsIsAskedForAgain() async throws {
-        let api = InMemoryAPIServer()
+        let api = try await Self.serverWithNodeA(planning: ["203.0.113.65"])
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("klb-seam-\(UUID())").path
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        var node = Node()
-        node.metadata = ObjectMeta(name: "a")
-        node.json["status"] = ["addresses": [["type": "InternalIP", "address": "192.0.2.11"]]]
-        _ = try await api.create(node)
-        func plan(_ vips: [String]) throws -> String {
-            try VRRPPlan(
-                cluster: "fcp", nodes: ["a"],
-                instances: [.init(vrid: 10, family: .ipv4, preferred: 0, addresses: try vips.map(IPAddress.init))]
-            ).json()
-        }
-        _ = try await api.create(
-            ConfigMap(
-                name: "vip-configmap", namespace: "kube-system", data: [VRRPPlan.dataKey: try plan(["203.0.113.65"])]))
         let keepalived = Keepalived(stateDirectory: directory, ignoringReloads: 1)
-        let agent = NodeAgent(
-            client: api,
-            configuration: AgentConfiguration(nodeName: "a", stateDirectory: directory, verifyInterval: .seconds(60)),
-            addressing: Interfaces(), keepalived: keepalived, packets: Packets())
-        let running = Task { try await agent.run() }
-        let outcome = await Result {
+        try await Self.runningAgentOfNodeA(api: api, directory: directory, keepalived: keepalived) {
             #expect(await eventually(.seconds(60)) { await keepalived.starts == 1 })
-            var configMap = try await api.get(ConfigMap.self, namespace: "kube-system", name: "vip-configmap")
-            configMap.data[VRRPPlan.dataKey] = try plan(["203.0.113.65", "203.0.113.66"])
-            _ = try await api.update(configMap)
+            try await Self.replacePlan(in: api, with: ["203.0.113.65", "203.0.113.66"])
             // The first SIGHUP is lost; after the confirmation timeout (3 s) the agent sends a second.
             #expect(
                 await eventually(.seconds(60)) { keepalived.reloads.withLock { $0.sent } == 2 },
@@ -261,6 +218,43 @@ struct NodeAgentSeamTests {
             try await Task.sleep(for: .seconds(4))
             #expect(keepalived.reloads.withLock { $0.sent } == 2, "confirmed by the second: no third")
         }
+    }
+
+    /// An API server with node "a" and a ConfigMap whose plan has one instance of `vips`, preferred on "a".
+    private static func serverWithNodeA(planning vips: [String]) async throws -> InMemoryAPIServer {
+        let api = InMemoryAPIServer()
+        var node = Node()
+        node.metadata = ObjectMeta(name: "a")
+        node.json["status"] = ["addresses": [["type": "InternalIP", "address": "192.0.2.11"]]]
+        _ = try await api.create(node)
+        _ = try await api.create(
+            ConfigMap(name: "vip-configmap", namespace: "kube-system", data: [VRRPPlan.dataKey: try planOfNodeA(vips)]))
+        return api
+    }
+
+    private static func planOfNodeA(_ vips: [String]) throws -> String {
+        try VRRPPlan(
+            cluster: "fcp", nodes: ["a"],
+            instances: [.init(vrid: 10, family: .ipv4, preferred: 0, addresses: try vips.map(IPAddress.init))]
+        ).json()
+    }
+
+    private static func replacePlan(in api: InMemoryAPIServer, with vips: [String]) async throws {
+        var configMap = try await api.get(ConfigMap.self, namespace: "kube-system", name: "vip-configmap")
+        configMap.data[VRRPPlan.dataKey] = try planOfNodeA(vips)
+        _ = try await api.update(configMap)
+    }
+
+    /// Runs `body` while node "a"'s agent runs with `keepalived` standing in, then stops the agent.
+    private static func runningAgentOfNodeA(
+        api: InMemoryAPIServer, directory: String, keepalived: Keepalived, _ body: () async throws -> Void
+    ) async throws {
+        let agent = NodeAgent(
+            client: api,
+            configuration: AgentConfiguration(nodeName: "a", stateDirectory: directory, verifyInterval: .seconds(60)),
+            addressing: Interfaces(), keepalived: keepalived, packets: Packets())
+        let running = Task { try await agent.run() }
+        let outcome = await Result { try await body() }
         running.cancel()
         try? await running.value
         try outcome.get()
