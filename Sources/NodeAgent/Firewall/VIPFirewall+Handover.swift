@@ -65,6 +65,9 @@ extension VIPFirewall {
         /// too: where the flow's pod runs here, NAT gave each another port, and the client's next packet would reach
         /// the pod under it (a reset; the cluster test's rollouts). Such a packet waits for the adoption instead, which
         /// replaces those entries. A flow whose SYN came here meanwhile is marked as this node's own and passes.
+        /// A local pod's answer to a flow the previous holder sent here from the VIP waits too: its transit entry does
+        /// not translate it, so this node, now holding the VIP, took it as its own and reset the pod (the handover
+        /// lab's move back, 1 run in 5). The adoption swaps that entry for the committed one, which does.
         func waitingGuards() -> String {
             let own = "0x" + String(ownFlowMark, radix: 16)
             let both = "0x" + String(ownFlowMark | masqueradeMark, radix: 16)
@@ -77,6 +80,8 @@ extension VIPFirewall {
                     ct mark set ct mark | \(own)
                             \(family) daddr \(set) tcp flags & syn == 0 ct direction original \
                     ct mark & \(both) == \(masquerade) fib daddr type local counter drop
+                            \(family) daddr \(set) ct direction reply ct original \(family) saddr \(set) \
+                    fib daddr type local counter drop
 
                     """
             }

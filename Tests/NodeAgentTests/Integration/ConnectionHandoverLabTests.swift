@@ -45,7 +45,11 @@ extension AgentFailoverTests {
                             cache.split(separator: "\n").contains {
                                 $0.contains("dst=\(vip) ") && $0.contains("mark=16384")
                             },
-                            "\(node) did not learn the flow to \(vip) that \(first) translates:\n\(cache.prefix(2000))")
+                            """
+                            \(node) did not learn the flow to \(vip) that \(first) translates:
+                            \(cache.prefix(2000))
+                            \(lab.diagnosis(of: vips, lines: 30))
+                            """)
                     }
                 }
                 let pid = try #require(lab.keepalivedPid(first))

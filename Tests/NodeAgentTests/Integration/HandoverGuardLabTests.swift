@@ -28,20 +28,9 @@ struct HandoverGuardLabTests {
         try mustRun(
             ["ip", "-n", node, "addr", "add", "\(vip)/\(v4 ? 32 : 128)", "dev", "eth0"] + (v4 ? [] : ["nodad"]))
         let address = try IPAddress(vip)
-        let plan = try VRRPPlanner(cluster: "lab", vrids: VRIDRange(parsing: "20-20"), groups: 1)
-            .plan(
-                addresses: [address], nodes: ["n1", "n2"], placement: Placement(),
-                ports: [address: [try VIPPort(parsing: "TCP/8080")]]
-            ).plan
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("klb-guard-\(UUID())").path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let directory = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        func apply(_ handover: VIPFirewall.Handover) throws {
-            let path = directory + "/table.nft"
-            try VIPFirewall.script(for: plan, handover: handover)
-                .write(toFile: path, atomically: true, encoding: .utf8)
-            try mustRun(["ip", "netns", "exec", node, "nft", "-f", path])
-        }
+        let apply = try tableApplier(for: address, in: node, directory: directory)
         // What the handover SNAT leaves in a Cluster flow's entry, on every node that syncs it: the masquerade bit.
         try """
         table inet kube_proxy_part {
@@ -91,5 +80,93 @@ struct HandoverGuardLabTests {
         let marks = try mustRun(
             ["ip", "netns", "exec", node, "conntrack", "-L", "-f", v4 ? "ipv4" : "ipv6", "-p", "tcp", "-d", vip])
         #expect(marks.contains("mark=49152"), "the second connection is not marked as this node's own: \(marks)")
+    }
+
+    /// The previous holder sends a Cluster flow to a pod here from the VIP (the handover SNAT). When keepalived takes
+    /// the VIP here before the agent adopts it, the pod's answer, on that untranslated transit entry, reached this
+    /// node's own stack, which reset the pod (the handover lab's move back, 1 run in 5). It waits for the adoption.
+    @Test(arguments: [IPFamily.ipv4, .ipv6])
+    func aPodsAnswerToAVIPTakenBeforeItsAdoptionWaits(family: IPFamily) async throws {
+        let lab = try NetworkLab()
+        defer { lab.tearDown() }
+        let sw = try lab.makeSwitch()
+        let node = try lab.node("n1", switch: sw, cidr: "192.0.2.11/24", ipv6: "2001:db8::11/64")
+        let holder = try lab.node("h", switch: sw, cidr: "192.0.2.12/24", ipv6: "2001:db8::12/64")
+        let pod = try lab.namespace("pod")
+        let v4 = family == .ipv4
+        let vip = v4 ? "192.0.2.200" : "2001:db8::200"
+        let (podAddress, gateway, subnet) =
+            v4
+            ? ("198.51.100.2", "198.51.100.1", "198.51.100.0/24")
+            : ("2001:db8:1::2", "2001:db8:1::1", "2001:db8:1::/64")
+        let (prefix, host) = v4 ? ("/24", "/32") : ("/64", "/128")
+        let nodad = v4 ? [] : ["nodad"]
+        let ip = ["ip", v4 ? "-4" : "-6"]
+        try mustRun(["ip", "-n", pod, "link", "add", "eth0", "type", "veth", "peer", "name", "pod0", "netns", node])
+        try mustRun(["ip", "-n", pod, "addr", "add", podAddress + prefix, "dev", "eth0"] + nodad)
+        try mustRun(["ip", "-n", pod, "link", "set", "eth0", "up"])
+        try mustRun(ip + ["-n", pod, "route", "add", "default", "via", gateway])
+        try mustRun(["ip", "-n", node, "addr", "add", gateway + prefix, "dev", "pod0"] + nodad)
+        try mustRun(["ip", "-n", node, "link", "set", "pod0", "up"])
+        try mustRun([
+            "ip", "netns", "exec", node, "sysctl", "-qw",
+            v4 ? "net.ipv4.ip_forward=1" : "net.ipv6.conf.all.forwarding=1",
+        ])
+        // The previous holder keeps the VIP and reaches the pod from it through this node.
+        try mustRun(["ip", "-n", holder, "addr", "add", vip + host, "dev", "eth0"] + nodad)
+        try mustRun(ip + ["-n", holder, "route", "add", subnet, "via", v4 ? "192.0.2.11" : "2001:db8::11", "src", vip])
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let apply = try tableApplier(for: try IPAddress(vip), in: node, directory: directory)
+        try apply(VIPFirewall.Handover(masqueradeBit: 14, waiting: [try IPAddress(vip)]))
+
+        let server = try ChildProcess.spawn(AgentLab.labNet(in: pod, ["echo", "8080"]), outputPath: "/dev/null")
+        defer { server.killAndReap() }
+        #expect(
+            try await eventually(.seconds(10)) {
+                try runCommand(AgentLab.labNet(in: holder, ["reachable", podAddress, "8080"])).output.contains("yes")
+            })
+        let output = directory + "/hold.out"
+        let flow = try ChildProcess.spawn(
+            AgentLab.labNet(in: holder, ["hold", podAddress, "8080", "4"]), outputPath: output)
+        defer { flow.killAndReap() }
+        try await Task.sleep(for: .seconds(1))
+        // keepalived takes the VIP here; half a second later (the pod's second retransmission) it is adopted, or
+        // gone again: either way the pod's answer goes on to the holder.
+        try mustRun(["ip", "-n", node, "addr", "add", vip + host, "dev", "eth0"] + nodad)
+        try await Task.sleep(for: .milliseconds(500))
+        let chain = try mustRun(
+            ["ip", "netns", "exec", node, "nft", "list", "chain", "inet", VIPFirewall.table, "prerouting"])
+        try mustRun(["ip", "-n", node, "addr", "del", vip + host, "dev", "eth0"])
+        _ = await flow.exitStatus()
+        let held = try String(contentsOfFile: output, encoding: .utf8)
+        #expect(held.hasPrefix("survived"), "the pod's answer reached this node's own stack: \(held)\n\(chain)")
+        let rule =
+            chain.split(separator: "\n").first {
+                $0.contains(v4 ? "ip daddr @waiting4" : "ip6 daddr @waiting6") && $0.contains("ct direction reply")
+            } ?? ""
+        #expect(rule.contains("counter packets") && !rule.contains("counter packets 0 "), "\(chain)")
+    }
+}
+
+private func temporaryDirectory() throws -> String {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("klb-guard-\(UUID())").path
+    try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    return directory
+}
+
+/// Applies the VIP filter of a one-VIP plan (TCP/8080) with `handover`'s rules in `node`, as the agent would.
+private func tableApplier(
+    for address: IPAddress, in node: String, directory: String
+) throws -> (VIPFirewall.Handover) throws -> Void {
+    let plan = try VRRPPlanner(cluster: "lab", vrids: VRIDRange(parsing: "20-20"), groups: 1)
+        .plan(
+            addresses: [address], nodes: ["n1", "n2"], placement: Placement(),
+            ports: [address: [try VIPPort(parsing: "TCP/8080")]]
+        ).plan
+    return { handover in
+        let path = directory + "/table.nft"
+        try VIPFirewall.script(for: plan, handover: handover).write(toFile: path, atomically: true, encoding: .utf8)
+        try mustRun(["ip", "netns", "exec", node, "nft", "-f", path])
     }
 }

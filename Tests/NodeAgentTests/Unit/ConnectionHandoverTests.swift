@@ -83,6 +83,11 @@ struct ConnectionHandoverTests {
                 "        ip daddr @waiting4 tcp flags & syn == 0 ct direction original ct mark & 0xc000 == 0x4000"
                     + " fib daddr type local counter drop\n"))
         #expect(
+            started.contains(
+                "        ip daddr @waiting4 ct direction reply ct original ip saddr @waiting4 fib daddr type local"
+                    + " counter drop\n"),
+            "a local pod's answer to a flow the previous holder sent here from the VIP")
+        #expect(
             started.range(of: "@waiting4")!.lowerBound < started.range(of: "ip daddr @vips4 jump vip")!.lowerBound,
             "ahead of the VIP filter's verdicts")
         _ = machine.handle(report(.master))
