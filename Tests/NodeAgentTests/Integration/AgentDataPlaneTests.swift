@@ -313,6 +313,14 @@ extension AgentFailoverTests {
             // started first may hold it for the preempt delay).
             #expect(try await eventually(.seconds(30)) { try lab.holders(vip) == ["n1"] })
             #expect(try tokens(lab, "n1").contains { $0.hasPrefix("fe80::5652:") })
+            // The agent sends priority 0 only for an instance keepalived reported master to it. Killed before the
+            // agent read that report (a loaded CI run), the backup waited out three adverts and the test failed.
+            #expect(
+                await eventually(.seconds(10)) {
+                    lab.metrics("n1").split(separator: "\n").contains {
+                        $0.hasPrefix("keepalived_lb_agent_vrrp_state{") && $0.hasSuffix(" 2.0")
+                    }
+                }, "n1's agent heard keepalived report master\n\(lab.diagnosis(of: [vip], lines: 30))")
             let pid = try #require(lab.keepalivedPid("n1"))
             kill(-pid, SIGKILL)
             #expect(try await eventually(.seconds(10)) { try lab.holders(vip) == ["n2"] })
@@ -322,7 +330,7 @@ extension AgentFailoverTests {
                         (try? String(contentsOfFile: lab.stateDirectory("n2") + "/keepalived.log", encoding: .utf8))
                         ?? ""
                     return log.contains("received priority 0 advertisement")
-                }, "the backup's keepalived heard the IPv6 priority-0 advert")
+                }, "the backup's keepalived heard the IPv6 priority-0 advert\n\(lab.diagnosis(of: [vip], lines: 30))")
             #expect(lab.metrics("n1").contains("keepalived_lb_agent_release_adverts_total 1"))
         })
         await lab.tearDown()
