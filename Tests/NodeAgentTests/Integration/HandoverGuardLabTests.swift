@@ -133,11 +133,19 @@ struct HandoverGuardLabTests {
         let flow = try ChildProcess.spawn(
             AgentLab.labNet(in: holder, ["hold", podAddress, "8080", "4"]), outputPath: output)
         defer { flow.killAndReap() }
-        try await Task.sleep(for: .seconds(1))
-        // keepalived takes the VIP here; half a second later (the pod's second retransmission) it is adopted, or
+        // The flow runs through the node before the VIP comes (a loaded CI run started the client after it once).
+        #expect(
+            try await eventually(.seconds(15)) {
+                try runCommand([
+                    "ip", "netns", "exec", node, "conntrack", "-L", "-f", v4 ? "ipv4" : "ipv6", "-p", "tcp",
+                    "--orig-src", vip, "--state",
+                    "ESTABLISHED",
+                ]).output.contains(podAddress)
+            })
+        // keepalived takes the VIP here; a second later (before the pod's third retransmission) it is adopted, or
         // gone again: either way the pod's answer goes on to the holder.
         try mustRun(["ip", "-n", node, "addr", "add", vip + host, "dev", "eth0"] + nodad)
-        try await Task.sleep(for: .milliseconds(500))
+        try await Task.sleep(for: .seconds(1))
         let chain = try mustRun(
             ["ip", "netns", "exec", node, "nft", "list", "chain", "inet", VIPFirewall.table, "prerouting"])
         try mustRun(["ip", "-n", node, "addr", "del", vip + host, "dev", "eth0"])
